@@ -1,0 +1,186 @@
+"""One typed settings object, read once at start-up from the environment and `.env`.
+
+Nothing else in the code reads `os.environ`: services get the values they need from here.
+Secrets are `SecretStr`, so printing or logging the settings shows `**********`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+DEFAULT_KLING_API_URL = "https://api-singapore.klingai.com"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # Telegram
+    telegram_bot_token: SecretStr | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))
+    telegram_api_url: str = Field(DEFAULT_TELEGRAM_API_URL, validation_alias=_env("TELEGRAM_API_URL"))
+    webhook_url: str | None = Field(None, validation_alias=_env("CLAYMATE_WEBHOOK_URL"))
+    webhook_listen: str = Field("0.0.0.0", validation_alias=_env("CLAYMATE_WEBHOOK_LISTEN"))
+    webhook_port: int = Field(8443, ge=1, le=65535, validation_alias=_env("CLAYMATE_WEBHOOK_PORT"))
+    webhook_secret: SecretStr | None = Field(None, validation_alias=_env("CLAYMATE_WEBHOOK_SECRET"))
+    public_url: str | None = Field(None, validation_alias=_env("CLAYMATE_PUBLIC_URL"))
+    admin_chat_id: int | None = Field(None, validation_alias=_env("CLAYMATE_ADMIN_CHAT_ID"))
+    upload_limit_mb: int = Field(50, ge=1, le=2000, validation_alias=_env("CLAYMATE_UPLOAD_LIMIT_MB"))
+    album_debounce_s: float = Field(1.5, ge=0, validation_alias=_env("CLAYMATE_ALBUM_DEBOUNCE"))
+    status_edit_interval_s: float = Field(
+        4.0, ge=0, validation_alias=_env("CLAYMATE_STATUS_EDIT_INTERVAL")
+    )
+    metrics_port: int | None = Field(None, validation_alias=_env("CLAYMATE_METRICS_PORT"))
+
+    # LLM (any OpenAI-compatible endpoint)
+    openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    llm_model: str = Field("gpt-4o-mini", validation_alias=_env("CLAYMATE_LLM_MODEL"))
+    llm_vision: bool = Field(True, validation_alias=_env("CLAYMATE_LLM_VISION"))
+    llm_timeout_s: float = Field(30.0, gt=0, validation_alias=_env("CLAYMATE_LLM_TIMEOUT"))
+
+    # Kling
+    kling_access_key: SecretStr | None = Field(None, validation_alias=_env("KLING_ACCESS_KEY"))
+    kling_secret_key: SecretStr | None = Field(None, validation_alias=_env("KLING_SECRET_KEY"))
+    kling_api_url: str = Field(DEFAULT_KLING_API_URL, validation_alias=_env("KLING_API_URL"))
+    kling_model: str = Field("kling-v2-5-turbo", validation_alias=_env("KLING_MODEL"))
+    kling_mode: str = Field("std", pattern="^(std|pro)$", validation_alias=_env("KLING_MODE"))
+    kling_duration: int = Field(5, validation_alias=_env("KLING_DURATION"))
+    kling_max_concurrent: int = Field(
+        5, ge=1, validation_alias=_env("KLING_MAX_CONCURRENT")
+    )
+    kling_poll_interval_s: float = Field(
+        8.0, gt=0, validation_alias=_env("KLING_POLL_INTERVAL")
+    )
+    kling_deadline_s: float = Field(1200.0, gt=0, validation_alias=_env("KLING_DEADLINE"))
+
+    # Storage and media
+    data_dir: Path = Field(Path("./data"), validation_alias=_env("CLAYMATE_DATA_DIR"))
+    database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
+    max_side_px: int = Field(2048, ge=300, validation_alias=_env("CLAYMATE_MAX_SIDE"))
+    max_upload_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, validation_alias=_env("CLAYMATE_MAX_PHOTO_BYTES")
+    )
+    preview_fps: int = Field(12, ge=1, le=60, validation_alias=_env("CLAYMATE_PREVIEW_FPS"))
+    preview_height: int = Field(720, ge=144, le=2160, validation_alias=_env("CLAYMATE_PREVIEW_HEIGHT"))
+
+    # Access (issue 6 uses these; parsed here so one place validates them)
+    admin_ids: Annotated[tuple[int, ...], NoDecode] = Field(
+        (), validation_alias=_env("CLAYMATE_ADMIN_IDS")
+    )
+    allowed_ids: Annotated[tuple[int, ...], NoDecode] = Field(
+        (), validation_alias=_env("CLAYMATE_ALLOWED_IDS")
+    )
+
+    log_level: str = Field("INFO", validation_alias=_env("CLAYMATE_LOG_LEVEL"))
+
+    @field_validator("admin_ids", "allowed_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.replace(";", ",").split(",") if part.strip())
+        return value
+
+    @field_validator("kling_duration")
+    @classmethod
+    def _duration(cls, value: int) -> int:
+        if value not in (5, 10):
+            raise ValueError("must be 5 or 10")
+        return value
+
+    @field_validator("telegram_api_url", "kling_api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return normalise_database_url(value.strip())
+
+    # Derived values -------------------------------------------------------------------
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The async SQLAlchemy URL: DATABASE_URL, or a SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'claymate.db').resolve()}"
+
+    @property
+    def kling_enabled(self) -> bool:
+        return bool(self.kling_access_key and self.kling_secret_key)
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.openai_api_key)
+
+    @property
+    def upload_limit_bytes(self) -> int:
+        return self.upload_limit_mb * 1024 * 1024
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the plain URLs people paste and pick the async driver ourselves."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + url[len("postgresql://") :]
+    if url.startswith("postgresql+psycopg2://") or url.startswith("postgresql+psycopg://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+        return url
+    raise ValueError("must be a sqlite:/// or postgresql:// URL")
+
+
+# The environment variable behind each field, for error messages.
+def _env_name(field_name: str) -> str:
+    info = Settings.model_fields.get(field_name)
+    alias = info.validation_alias if info else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return field_name.upper()
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning a validation error into one line that names the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = first.get("loc") or ("?",)
+        name = _env_name(str(loc[0]))
+        # Never echo the input: it may be a secret pasted into the wrong variable.
+        raise ConfigError(f"{name}: {first.get('msg', 'invalid value')}") from None
+
+
+def require(settings: Settings, *field_names: str) -> None:
+    """Fail with the variable's name when a command needs a setting that is not set."""
+    for field_name in field_names:
+        if getattr(settings, field_name) in (None, ""):
+            raise ConfigError(f"{_env_name(field_name)}: is required for this command but not set")
+
+
+def exit_on_config_error(error: ConfigError) -> None:
+    print(f"claymate: configuration error: {error}", file=sys.stderr)
+    raise SystemExit(2)
