@@ -28,14 +28,20 @@ class Settings(BaseSettings):
 
     # Telegram
     telegram_bot_token: SecretStr | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))
-    telegram_api_url: str = Field(DEFAULT_TELEGRAM_API_URL, validation_alias=_env("TELEGRAM_API_URL"))
+    telegram_api_url: str = Field(
+        DEFAULT_TELEGRAM_API_URL, validation_alias=_env("TELEGRAM_API_URL")
+    )
     webhook_url: str | None = Field(None, validation_alias=_env("CLAYMATE_WEBHOOK_URL"))
     webhook_listen: str = Field("0.0.0.0", validation_alias=_env("CLAYMATE_WEBHOOK_LISTEN"))
     webhook_port: int = Field(8443, ge=1, le=65535, validation_alias=_env("CLAYMATE_WEBHOOK_PORT"))
-    webhook_secret: SecretStr | None = Field(None, validation_alias=_env("CLAYMATE_WEBHOOK_SECRET"))
+    webhook_secret: SecretStr | None = Field(
+        None, validation_alias=_env("CLAYMATE_WEBHOOK_SECRET")
+    )
     public_url: str | None = Field(None, validation_alias=_env("CLAYMATE_PUBLIC_URL"))
     admin_chat_id: int | None = Field(None, validation_alias=_env("CLAYMATE_ADMIN_CHAT_ID"))
-    upload_limit_mb: int = Field(50, ge=1, le=2000, validation_alias=_env("CLAYMATE_UPLOAD_LIMIT_MB"))
+    upload_limit_mb: int = Field(
+        50, ge=1, le=2000, validation_alias=_env("CLAYMATE_UPLOAD_LIMIT_MB")
+    )
     album_debounce_s: float = Field(1.5, ge=0, validation_alias=_env("CLAYMATE_ALBUM_DEBOUNCE"))
     status_edit_interval_s: float = Field(
         4.0, ge=0, validation_alias=_env("CLAYMATE_STATUS_EDIT_INTERVAL")
@@ -56,12 +62,8 @@ class Settings(BaseSettings):
     kling_model: str = Field("kling-v2-5-turbo", validation_alias=_env("KLING_MODEL"))
     kling_mode: str = Field("std", pattern="^(std|pro)$", validation_alias=_env("KLING_MODE"))
     kling_duration: int = Field(5, validation_alias=_env("KLING_DURATION"))
-    kling_max_concurrent: int = Field(
-        5, ge=1, validation_alias=_env("KLING_MAX_CONCURRENT")
-    )
-    kling_poll_interval_s: float = Field(
-        8.0, gt=0, validation_alias=_env("KLING_POLL_INTERVAL")
-    )
+    kling_max_concurrent: int = Field(5, ge=1, validation_alias=_env("KLING_MAX_CONCURRENT"))
+    kling_poll_interval_s: float = Field(8.0, gt=0, validation_alias=_env("KLING_POLL_INTERVAL"))
     kling_deadline_s: float = Field(1200.0, gt=0, validation_alias=_env("KLING_DEADLINE"))
 
     # Storage and media
@@ -72,7 +74,9 @@ class Settings(BaseSettings):
         20 * 1024 * 1024, ge=1024, validation_alias=_env("CLAYMATE_MAX_PHOTO_BYTES")
     )
     preview_fps: int = Field(12, ge=1, le=60, validation_alias=_env("CLAYMATE_PREVIEW_FPS"))
-    preview_height: int = Field(720, ge=144, le=2160, validation_alias=_env("CLAYMATE_PREVIEW_HEIGHT"))
+    preview_height: int = Field(
+        720, ge=144, le=2160, validation_alias=_env("CLAYMATE_PREVIEW_HEIGHT")
+    )
 
     # Access (issue 6 uses these; parsed here so one place validates them)
     admin_ids: Annotated[tuple[int, ...], NoDecode] = Field(
@@ -83,6 +87,26 @@ class Settings(BaseSettings):
     )
 
     log_level: str = Field("INFO", validation_alias=_env("CLAYMATE_LOG_LEVEL"))
+
+    @field_validator(
+        "telegram_bot_token",
+        "openai_api_key",
+        "kling_access_key",
+        "kling_secret_key",
+        "webhook_secret",
+        "openai_base_url",
+        "webhook_url",
+        "public_url",
+        "admin_chat_id",
+        "metrics_port",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `KLING_ACCESS_KEY=` in a .env means "not set", not "an empty key".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     @field_validator("admin_ids", "allowed_ids", mode="before")
     @classmethod

@@ -1,0 +1,44 @@
+# `make demo` and `make test` work on a fresh clone: each sets up .venv first if needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DEMO_PHOTO := data/sample/bund.jpg
+DEMO_CLIP := data/demo/bund-clay.mp4
+
+.PHONY: demo test venv lint run migrate bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+# The whole loop on offline defaults: a sample city photo → clay prompt → clay preview clip.
+demo: $(STAMP)
+	@$(BIN)/python -c "from pathlib import Path; from bot.pipeline.sample import sample_photo; sample_photo(Path('$(DEMO_PHOTO)'))"
+	@env KLING_ACCESS_KEY= KLING_SECRET_KEY= OPENAI_API_KEY= \
+		$(BIN)/claymate make $(DEMO_PHOTO) \
+		"The Bund at dusk: boats glide on the river, lights come on along the waterfront" \
+		--project Demo --out $(DEMO_CLIP)
+
+test: $(STAMP)
+	@$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	@$(BIN)/ruff check bot handlers storage tests bench
+
+run: $(STAMP)
+	@$(BIN)/claymate run
+
+migrate: $(STAMP)
+	@$(BIN)/claymate db upgrade
+
+bench: $(STAMP)
+	@$(BIN)/python bench/bench_intake.py
+	@$(BIN)/python bench/bench_render.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,305 @@
+"""The database is the only place Claymate keeps state.
+
+Conversation state (which draft a reply refers to, the current project), generation jobs
+and delivery records all live here, so a restart or a second bot instance carries on
+exactly where the first one stopped. Telegram ids are 64-bit, hence BigInteger.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both SQLite (which drops tzinfo) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: use storage.models.utcnow()")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    username: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str] = mapped_column(String(128), default="")
+    language_code: Mapped[str | None] = mapped_column(String(16))  # as Telegram reports it
+    lang: Mapped[str | None] = mapped_column(String(8))  # chosen with /lang; wins over the above
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Chat(Base):
+    """A private chat, a group, or the command line (type "cli").
+
+    Settings a user changes in chat (provider, mode, duration, language) live here:
+    per user in a private chat, per group in a group, never global.
+    """
+
+    __tablename__ = "chats"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    type: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str | None] = mapped_column(String(256))
+    current_project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="SET NULL", use_alter=True, name="fk_chat_project")
+    )
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Project(Base):
+    """Owned by a chat: a private chat's user, or a whole group."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    title: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    shots: Mapped[list[Shot]] = relationship(
+        back_populates="project",
+        order_by="Shot.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class Shot(Base):
+    """One source photo and its description, in its place in the project."""
+
+    __tablename__ = "shots"
+    __table_args__ = (Index("ix_shots_project_position", "project_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    # awaiting_description -> drafted; cancelled when the user presses ✖ on the draft.
+    status: Mapped[str] = mapped_column(String(32), default="drafted")
+    description: Mapped[str | None] = mapped_column(Text)
+    photo_path: Mapped[str] = mapped_column(String(512))  # the video-ready JPEG on disk
+    still_path: Mapped[str | None] = mapped_column(String(512))  # a chosen clay still
+    photo_width: Mapped[int] = mapped_column(Integer)
+    photo_height: Mapped[int] = mapped_column(Integer)
+    source_format: Mapped[str] = mapped_column(String(16))
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    intake_notes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Where the photo came from in Telegram, so answers reply to it.
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)
+    media_group_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    telegram_file_id: Mapped[str | None] = mapped_column(String(256))
+    current_revision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("prompt_revisions.id", ondelete="SET NULL", use_alter=True, name="fk_shot_rev")
+    )
+    kept_take_id: Mapped[int | None] = mapped_column(
+        ForeignKey("takes.id", ondelete="SET NULL", use_alter=True, name="fk_shot_kept_take")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="shots")
+
+
+class PromptRevision(Base):
+    """Every draft and refinement, kept so ↩️ Undo and the project history work."""
+
+    __tablename__ = "prompt_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shot_id: Mapped[int] = mapped_column(ForeignKey("shots.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("prompt_revisions.id", ondelete="SET NULL")
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    prompt: Mapped[str] = mapped_column(Text)
+    negative_prompt: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(String(256), default="")
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    # camera_move, duration, mode, provider, model: what Generate will use.
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    instruction: Mapped[str | None] = mapped_column(Text)  # the refinement that made it
+    drafter: Mapped[str] = mapped_column(String(128))
+    created_by: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    tokens_in: Mapped[int | None] = mapped_column(Integer)
+    tokens_out: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# A take's life. Every transition is stamped in take_events.
+TAKE_STATES = (
+    "queued",
+    "submitting",
+    "submitted",
+    "rendering",
+    "downloading",
+    "delivering",
+    "delivered",
+    "failed",
+    "cancelled",
+)
+TERMINAL_TAKE_STATES = frozenset({"delivered", "failed", "cancelled"})
+
+
+class Take(Base):
+    """One generation attempt, a state machine that survives restarts.
+
+    `external_id` is written before the provider is called, so a create that may have
+    gone out is looked up instead of paid for twice; `upstream_task_id` is committed
+    right after the create call returns.
+    """
+
+    __tablename__ = "takes"
+    __table_args__ = (Index("ix_takes_status_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shot_id: Mapped[int] = mapped_column(ForeignKey("shots.id", ondelete="CASCADE"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("prompt_revisions.id", ondelete="CASCADE"))
+    requested_by: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    request_key: Mapped[str | None] = mapped_column(String(128), unique=True)  # idempotency
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    upstream_task_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[float | None] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deadline_at: Mapped[datetime | None] = mapped_column()
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+    error_kind: Mapped[str | None] = mapped_column(String(32))
+    error_detail: Mapped[str | None] = mapped_column(Text)  # for operators, never users
+    cost_units: Mapped[float] = mapped_column(Float, default=0.0)
+    clip_path: Mapped[str | None] = mapped_column(String(512))
+    clip_size: Mapped[int | None] = mapped_column(BigInteger)
+    clip_duration: Mapped[float | None] = mapped_column(Float)
+    clip_width: Mapped[int | None] = mapped_column(Integer)
+    clip_height: Mapped[int | None] = mapped_column(Integer)
+    preview: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Delivery: where the clip goes, and the proof that it went.
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)
+    reply_to_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    status_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    status_edited_at: Mapped[datetime | None] = mapped_column()
+    delivered_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    telegram_file_id: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+class TakeEvent(Base):
+    """An audit trail of take transitions: when, to what, and why."""
+
+    __tablename__ = "take_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    take_id: Mapped[int] = mapped_column(ForeignKey("takes.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BotMessage(Base):
+    """What a message the bot sent stands for, so replies and buttons find their row."""
+
+    __tablename__ = "bot_messages"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(24))  # draft, status, clip, ask, album, project
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    shot_id: Mapped[int | None] = mapped_column(ForeignKey("shots.id", ondelete="CASCADE"))
+    revision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("prompt_revisions.id", ondelete="CASCADE")
+    )
+    take_id: Mapped[int | None] = mapped_column(ForeignKey("takes.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessedUpdate(Base):
+    """Telegram may deliver an update twice (a restart before the offset was acknowledged)."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MediaGroup(Base):
+    """An album arrives as separate updates; this row makes sure it is answered once."""
+
+    __tablename__ = "media_groups"
+    __table_args__ = (UniqueConstraint("chat_id", "media_group_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    media_group_id: Mapped[str] = mapped_column(String(64))
+    last_photo_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column()
+
+
+class Lock(Base):
+    """Named leases shared by instances (e.g. who long-polls Telegram on SQLite)."""
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column()

@@ -1,0 +1,469 @@
+"""Repositories: the only code that writes SQL. One instance wraps one session (unit of work).
+
+The pipeline and the handlers say what they want (`repo.add_take(...)`); these methods
+say how, on both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    TERMINAL_TAKE_STATES,
+    BotMessage,
+    Chat,
+    Lock,
+    MediaGroup,
+    ProcessedUpdate,
+    Project,
+    PromptRevision,
+    Shot,
+    Take,
+    TakeEvent,
+    User,
+    utcnow,
+)
+
+ACTIVE_UPSTREAM_STATES = ("submitting", "submitted", "rendering")
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSummary:
+    project: Project
+    shots: int
+    clips: int
+
+
+class Repo:
+    """Every read and write the application makes, over one AsyncSession."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- users and chats -------------------------------------------------------------------
+
+    async def upsert_user(
+        self,
+        user_id: int,
+        *,
+        first_name: str = "",
+        username: str | None = None,
+        language_code: str | None = None,
+    ) -> User:
+        await self._insert_if_missing(
+            User,
+            id=user_id,
+            first_name=first_name,
+            username=username,
+            language_code=language_code,
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+        user = await self.session.get(User, user_id, populate_existing=True)
+        assert user is not None
+        if (user.first_name, user.username) != (first_name, username):
+            user.first_name, user.username = first_name, username
+        if language_code and user.language_code != language_code:
+            user.language_code = language_code
+        return user
+
+    async def upsert_chat(self, chat_id: int, *, type: str, title: str | None = None) -> Chat:
+        await self._insert_if_missing(
+            Chat, id=chat_id, type=type, title=title, settings={}, created_at=utcnow()
+        )
+        chat = await self.session.get(Chat, chat_id, populate_existing=True)
+        assert chat is not None
+        if title is not None and chat.title != title:
+            chat.title = title
+        return chat
+
+    async def _insert_if_missing(self, model: type, **values: Any) -> None:
+        # Two instances (or two updates) may make first contact at once: INSERT … ON
+        # CONFLICT DO NOTHING lets both succeed without a unique-key error.
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        await self.session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+    async def get_user(self, user_id: int) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def get_chat(self, chat_id: int) -> Chat | None:
+        return await self.session.get(Chat, chat_id)
+
+    async def set_chat_setting(self, chat_id: int, key: str, value: Any) -> None:
+        chat = await self.session.get(Chat, chat_id)
+        if chat is None:
+            raise LookupError(chat_id)
+        chat.settings = {**(chat.settings or {}), key: value}
+
+    # --- projects --------------------------------------------------------------------------
+
+    async def create_project(self, chat_id: int, title: str, created_by: int | None) -> Project:
+        project = Project(chat_id=chat_id, title=title, created_by=created_by)
+        self.session.add(project)
+        await self.session.flush()
+        await self.session.execute(
+            update(Chat).where(Chat.id == chat_id).values(current_project_id=project.id)
+        )
+        return project
+
+    async def get_project(self, project_id: int) -> Project | None:
+        return await self.session.get(Project, project_id)
+
+    async def find_project(self, chat_id: int, title: str) -> Project | None:
+        result = await self.session.execute(
+            select(Project)
+            .where(Project.chat_id == chat_id, Project.title == title)
+            .order_by(Project.id.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def current_project(self, chat_id: int) -> Project | None:
+        chat = await self.session.get(Chat, chat_id)
+        if chat is None or chat.current_project_id is None:
+            return None
+        return await self.session.get(Project, chat.current_project_id)
+
+    async def set_current_project(self, chat_id: int, project_id: int) -> None:
+        await self.session.execute(
+            update(Chat).where(Chat.id == chat_id).values(current_project_id=project_id)
+        )
+
+    async def list_projects(self, chat_id: int, limit: int = 20) -> list[ProjectSummary]:
+        shots = (
+            select(func.count(Shot.id))
+            .where(Shot.project_id == Project.id, Shot.status != "cancelled")
+            .scalar_subquery()
+        )
+        clips = (
+            select(func.count(Take.id))
+            .join(Shot, Take.shot_id == Shot.id)
+            .where(Shot.project_id == Project.id, Take.status == "delivered")
+            .scalar_subquery()
+        )
+        result = await self.session.execute(
+            select(Project, shots, clips)
+            .where(Project.chat_id == chat_id)
+            .order_by(Project.updated_at.desc(), Project.id.desc())
+            .limit(limit)
+        )
+        return [ProjectSummary(p, s, c) for p, s, c in result.all()]
+
+    async def touch_project(self, project_id: int) -> None:
+        await self.session.execute(
+            update(Project).where(Project.id == project_id).values(updated_at=utcnow())
+        )
+
+    # --- shots -----------------------------------------------------------------------------
+
+    async def add_shot(self, project_id: int, **fields: Any) -> Shot:
+        position = await self.session.scalar(
+            select(func.coalesce(func.max(Shot.position), 0)).where(Shot.project_id == project_id)
+        )
+        shot = Shot(project_id=project_id, position=(position or 0) + 1, **fields)
+        self.session.add(shot)
+        await self.session.flush()
+        await self.touch_project(project_id)
+        return shot
+
+    async def get_shot(self, shot_id: int) -> Shot | None:
+        return await self.session.get(Shot, shot_id)
+
+    async def project_shots(
+        self, project_id: int, *, include_cancelled: bool = False
+    ) -> list[Shot]:
+        query = select(Shot).where(Shot.project_id == project_id)
+        if not include_cancelled:
+            query = query.where(Shot.status != "cancelled")
+        result = await self.session.execute(query.order_by(Shot.position, Shot.id))
+        return list(result.scalars())
+
+    async def shots_in_media_group(self, chat_id: int, media_group_id: str) -> list[Shot]:
+        result = await self.session.execute(
+            select(Shot)
+            .where(Shot.chat_id == chat_id, Shot.media_group_id == media_group_id)
+            .order_by(Shot.message_id, Shot.id)
+        )
+        return list(result.scalars())
+
+    # --- prompt revisions ------------------------------------------------------------------
+
+    async def add_revision(self, shot: Shot, **fields: Any) -> PromptRevision:
+        number = await self.session.scalar(
+            select(func.coalesce(func.max(PromptRevision.number), 0)).where(
+                PromptRevision.shot_id == shot.id
+            )
+        )
+        revision = PromptRevision(shot_id=shot.id, number=(number or 0) + 1, **fields)
+        self.session.add(revision)
+        await self.session.flush()
+        shot.current_revision_id = revision.id
+        return revision
+
+    async def get_revision(self, revision_id: int) -> PromptRevision | None:
+        return await self.session.get(PromptRevision, revision_id)
+
+    async def revision_chain(self, revision: PromptRevision) -> list[PromptRevision]:
+        """The revision and its ancestors, oldest first."""
+        chain = [revision]
+        while chain[-1].parent_id is not None:
+            parent = await self.session.get(PromptRevision, chain[-1].parent_id)
+            if parent is None:
+                break
+            chain.append(parent)
+        return list(reversed(chain))
+
+    # --- takes -----------------------------------------------------------------------------
+
+    async def add_take(self, **fields: Any) -> Take:
+        take = Take(**fields)
+        self.session.add(take)
+        await self.session.flush()
+        self.session.add(TakeEvent(take_id=take.id, status=take.status, detail="created"))
+        return take
+
+    async def take_by_request_key(self, key: str) -> Take | None:
+        return await self.session.scalar(select(Take).where(Take.request_key == key))
+
+    async def active_take_for_revision(self, revision_id: int) -> Take | None:
+        return await self.session.scalar(
+            select(Take)
+            .where(Take.revision_id == revision_id, Take.status.not_in(TERMINAL_TAKE_STATES))
+            .order_by(Take.id.desc())
+            .limit(1)
+        )
+
+    async def get_take(self, take_id: int, *, for_update: bool = False) -> Take | None:
+        if for_update and self.session.bind and self.session.bind.dialect.name == "postgresql":
+            return await self.session.scalar(
+                select(Take).where(Take.id == take_id).with_for_update()
+            )
+        return await self.session.get(Take, take_id, populate_existing=True)
+
+    async def set_take_status(self, take: Take, status: str, detail: str | None = None) -> None:
+        now = utcnow()
+        take.status = status
+        take.status_changed_at = now
+        if status == "submitted" and take.submitted_at is None:
+            take.submitted_at = now
+        if status in TERMINAL_TAKE_STATES:
+            take.finished_at = take.finished_at or now
+            take.lease_owner = None
+            take.lease_expires_at = None
+        if status == "delivered":
+            take.delivered_at = now
+        self.session.add(TakeEvent(take_id=take.id, status=status, detail=detail, at=now))
+
+    async def take_events(self, take_id: int) -> list[TakeEvent]:
+        result = await self.session.execute(
+            select(TakeEvent).where(TakeEvent.take_id == take_id).order_by(TakeEvent.id)
+        )
+        return list(result.scalars())
+
+    async def shot_takes(self, shot_id: int) -> list[Take]:
+        result = await self.session.execute(
+            select(Take).where(Take.shot_id == shot_id).order_by(Take.id)
+        )
+        return list(result.scalars())
+
+    async def claim_due_takes(
+        self, owner: str, *, limit: int, lease: timedelta, now: datetime | None = None
+    ) -> list[int]:
+        """Lease unfinished takes that are due, so exactly one runner works on each.
+
+        PostgreSQL: `FOR UPDATE SKIP LOCKED`, so several instances share the queue.
+        SQLite: one writer at a time anyway; the lease condition in the UPDATE keeps it safe.
+        """
+        now = now or utcnow()
+        due = (
+            select(Take.id)
+            .where(
+                Take.status.not_in(TERMINAL_TAKE_STATES),
+                Take.next_attempt_at <= now,
+                or_(
+                    Take.lease_owner.is_(None),
+                    Take.lease_expires_at.is_(None),
+                    Take.lease_expires_at < now,
+                    Take.lease_owner == owner,
+                ),
+            )
+            .order_by(Take.next_attempt_at, Take.id)
+            .limit(limit)
+        )
+        if self.session.bind and self.session.bind.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        ids = list((await self.session.execute(due)).scalars())
+        if not ids:
+            return []
+        result = await self.session.execute(
+            update(Take)
+            .where(
+                Take.id.in_(ids),
+                or_(
+                    Take.lease_owner.is_(None),
+                    Take.lease_expires_at.is_(None),
+                    Take.lease_expires_at < now,
+                    Take.lease_owner == owner,
+                ),
+            )
+            .values(lease_owner=owner, lease_expires_at=now + lease)
+            .returning(Take.id)
+        )
+        return list(result.scalars())
+
+    async def renew_lease(self, take_id: int, owner: str, lease: timedelta) -> bool:
+        result = await self.session.execute(
+            update(Take)
+            .where(Take.id == take_id, Take.lease_owner == owner)
+            .values(lease_expires_at=utcnow() + lease)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def release_lease(self, take_id: int, owner: str) -> None:
+        await self.session.execute(
+            update(Take)
+            .where(Take.id == take_id, Take.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+
+    async def count_active_upstream(self, provider: str) -> int:
+        """Takes occupying a provider concurrency slot, across all instances."""
+        return int(
+            await self.session.scalar(
+                select(func.count(Take.id)).where(
+                    Take.provider == provider, Take.status.in_(ACTIVE_UPSTREAM_STATES)
+                )
+            )
+            or 0
+        )
+
+    async def queue_position(self, take: Take) -> int:
+        """How many queued takes for the same provider are ahead of this one."""
+        return int(
+            await self.session.scalar(
+                select(func.count(Take.id)).where(
+                    Take.provider == take.provider,
+                    Take.status == "queued",
+                    Take.id < take.id,
+                )
+            )
+            or 0
+        )
+
+    async def takes_by_status(self) -> dict[str, int]:
+        result = await self.session.execute(
+            select(Take.status, func.count(Take.id)).group_by(Take.status)
+        )
+        return {status: count for status, count in result.all()}
+
+    async def project_takes(self, project_id: int) -> list[Take]:
+        result = await self.session.execute(
+            select(Take)
+            .join(Shot, Take.shot_id == Shot.id)
+            .where(Shot.project_id == project_id)
+            .order_by(Shot.position, Take.id)
+        )
+        return list(result.scalars())
+
+    # --- bot messages: what each message we sent stands for -------------------------------
+
+    async def remember_message(
+        self, chat_id: int, message_id: int, kind: str, **refs: Any
+    ) -> None:
+        existing = await self.session.get(BotMessage, (chat_id, message_id))
+        if existing is None:
+            self.session.add(BotMessage(chat_id=chat_id, message_id=message_id, kind=kind, **refs))
+        else:
+            existing.kind = kind
+            for key, value in refs.items():
+                setattr(existing, key, value)
+
+    async def message_ref(self, chat_id: int, message_id: int) -> BotMessage | None:
+        return await self.session.get(BotMessage, (chat_id, message_id))
+
+    # --- duplicate updates and albums -------------------------------------------------------
+
+    async def mark_update_processed(self, update_id: int) -> bool:
+        """True the first time an update id is seen, False for a redelivery."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(ProcessedUpdate(update_id=update_id))
+                await self.session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    async def forget_processed_updates(self, older_than: datetime) -> None:
+        await self.session.execute(
+            delete(ProcessedUpdate).where(ProcessedUpdate.received_at < older_than)
+        )
+
+    async def touch_media_group(self, chat_id: int, media_group_id: str) -> MediaGroup:
+        group = await self.session.scalar(
+            select(MediaGroup).where(
+                MediaGroup.chat_id == chat_id, MediaGroup.media_group_id == media_group_id
+            )
+        )
+        if group is None:
+            group = MediaGroup(chat_id=chat_id, media_group_id=media_group_id)
+            self.session.add(group)
+            try:
+                async with self.session.begin_nested():
+                    await self.session.flush([group])
+            except IntegrityError:
+                return await self.touch_media_group(chat_id, media_group_id)
+        else:
+            group.last_photo_at = utcnow()
+        return group
+
+    async def claim_media_group_answer(
+        self, chat_id: int, media_group_id: str, quiet_since: datetime
+    ) -> bool:
+        """Mark the album answered if it has been quiet since `quiet_since`; one caller wins."""
+        result = await self.session.execute(
+            update(MediaGroup)
+            .where(
+                MediaGroup.chat_id == chat_id,
+                MediaGroup.media_group_id == media_group_id,
+                MediaGroup.answered_at.is_(None),
+                MediaGroup.last_photo_at <= quiet_since,
+            )
+            .values(answered_at=utcnow())
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    # --- named leases -----------------------------------------------------------------------
+
+    async def acquire_lock(self, name: str, owner: str, ttl: timedelta) -> bool:
+        now = utcnow()
+        lock = await self.session.get(Lock, name, populate_existing=True)
+        if lock is None:
+            self.session.add(Lock(name=name, owner=owner, expires_at=now + ttl))
+            try:
+                async with self.session.begin_nested():
+                    await self.session.flush()
+            except IntegrityError:
+                return False
+            return True
+        result = await self.session.execute(
+            update(Lock)
+            .where(Lock.name == name, or_(Lock.owner == owner, Lock.expires_at < now))
+            .values(owner=owner, expires_at=now + ttl)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    # --- history ----------------------------------------------------------------------------
+
+    async def all_projects(self) -> Sequence[Project]:
+        result = await self.session.execute(select(Project).order_by(Project.id))
+        return result.scalars().all()

@@ -1,0 +1,129 @@
+"""Shared fixtures: settings isolated from the machine, and real databases.
+
+Storage-touching tests run on SQLite always, and on PostgreSQL too when TEST_DATABASE_URL
+points at a server (CI sets it). Each PostgreSQL test gets a fresh database cloned from a
+migrated template, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.config import Settings, normalise_database_url
+from storage.db import Database
+
+# Every variable Settings reads: the tests must not pick up a developer's real keys.
+_SETTINGS_ENV = [
+    str(info.validation_alias.choices[0])  # type: ignore[union-attr]
+    for info in Settings.model_fields.values()
+    if info.validation_alias is not None
+]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in _SETTINGS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    # pydantic-settings reads `.env` from the working directory: keep tests out of it.
+    monkeypatch.chdir(tmp_path)
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    """Settings for a test: data under tmp_path, no keys unless given, no .env file."""
+    values: dict[str, object] = {"data_dir": tmp_path / "data"}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
+    def factory(**overrides: object) -> Settings:
+        return make_settings(tmp_path, **overrides)
+
+    return factory
+
+
+# --- databases ---------------------------------------------------------------------------
+
+_PG_TEMPLATE = f"claymate_tpl_{os.getpid()}"
+
+
+def _pg_admin_url() -> str | None:
+    raw = os.environ.get("TEST_DATABASE_URL")
+    return normalise_database_url(raw) if raw else None
+
+
+@pytest.fixture(scope="session")
+def _pg_template() -> Iterator[str | None]:
+    """Migrate one template database per test session; tests clone it."""
+    admin = _pg_admin_url()
+    if admin is None:
+        yield None
+        return
+    import asyncio
+
+    async def create() -> None:
+        await _pg_exec(admin, f'DROP DATABASE IF EXISTS "{_PG_TEMPLATE}"')
+        await _pg_exec(admin, f'CREATE DATABASE "{_PG_TEMPLATE}"')
+        database = Database.from_url(_with_db(admin, _PG_TEMPLATE))
+        await database.upgrade()
+        await database.dispose()
+
+    asyncio.run(create())
+    yield _PG_TEMPLATE
+    asyncio.run(_pg_exec(admin, f'DROP DATABASE IF EXISTS "{_PG_TEMPLATE}" WITH (FORCE)'))
+
+
+async def _pg_exec(admin_url: str, sql: str) -> None:
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+def _with_db(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, _pg_template: str | None
+) -> AsyncIterator[str]:
+    """A migrated, empty database: SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        database = Database.from_url(url)
+        await database.upgrade()
+        await database.dispose()
+        yield url
+        return
+    admin = _pg_admin_url()
+    if admin is None or _pg_template is None:
+        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL variant not run")
+    name = f"claymate_t_{uuid.uuid4().hex[:12]}"
+    await _pg_exec(admin, f'CREATE DATABASE "{name}" TEMPLATE "{_pg_template}"')
+    try:
+        yield _with_db(admin, name)
+    finally:
+        await _pg_exec(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database.from_url(database_url)
+    try:
+        yield db
+    finally:
+        await db.dispose()
