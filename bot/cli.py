@@ -1,0 +1,275 @@
+"""`claymate`: the command line. `make` runs the whole pipeline on one photo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from bot.config import ConfigError, Settings, exit_on_config_error, load_settings
+from bot.i18n import t
+
+CLI_CHAT_ID = 0  # the command line is one "chat" with one user, id 0
+CLI_USER_ID = 0
+
+log = logging.getLogger("claymate")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        raise SystemExit(2)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        code = args.func(args, settings)
+    except ConfigError as error:
+        exit_on_config_error(error)
+        return
+    except KeyboardInterrupt:
+        code = 130
+    raise SystemExit(code or 0)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request URL at INFO, and Telegram's URLs contain the bot token.
+    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "openai"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="claymate",
+        description="Turn a photo and one line of text into a clay-animation clip.",
+    )
+    sub = parser.add_subparsers(dest="command")
+
+    make = sub.add_parser("make", help="photo + description → clay prompt → clip")
+    make.add_argument("photo", type=Path)
+    make.add_argument("description")
+    make.add_argument("--out", type=Path, help="where to write the clip (default: under data/)")
+    make.add_argument("--project", help="project name (default: the current one)")
+    make.add_argument("--duration", type=int, choices=(5, 10))
+    make.add_argument("--mode", choices=("std", "pro"))
+    make.add_argument(
+        "--camera",
+        choices=(
+            "static",
+            "push_in",
+            "pull_out",
+            "pan_left",
+            "pan_right",
+            "tilt_up",
+            "tilt_down",
+            "orbit",
+        ),
+    )
+    make.set_defaults(func=_cmd_make)
+
+    history = sub.add_parser("history", help="list projects, shots and takes")
+    history.set_defaults(func=_cmd_history)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="apply migrations")
+    upgrade.set_defaults(func=_cmd_db_upgrade)
+
+    run = sub.add_parser("run", help="run the Telegram bot")
+    run.set_defaults(func=_cmd_run)
+    return parser
+
+
+def _cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
+    from storage.db import upgrade_blocking
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_blocking(settings.resolved_database_url)
+    print("database is up to date")
+    return 0
+
+
+def _cmd_run(_args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import run_bot
+
+    return run_bot(settings)
+
+
+def _cmd_make(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_make(args, settings))
+
+
+async def _make(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.pipeline.intake import IntakeError
+    from bot.pipeline.jobs import JobRunner, RunnerPolicy
+    from bot.pipeline.studio import StudioError
+    from bot.services import build_services
+
+    if not args.photo.is_file():
+        print(f"claymate: no such photo: {args.photo}", file=sys.stderr)
+        return 1
+    services = await build_services(settings)
+    try:
+        studio = services.studio
+        actor = await studio.enter(user_id=CLI_USER_ID, chat_id=CLI_CHAT_ID, chat_type="cli")
+        if args.project:
+            await _open_or_create_project(services, actor, args.project)
+        try:
+            outcome = await studio.add_photo(actor, args.photo.read_bytes(), args.description)
+        except IntakeError as error:
+            print(f"claymate: {error.message(actor.lang)}", file=sys.stderr)
+            return 1
+        for key, params in outcome.notes:
+            print(f"note: {t(key, actor.lang, **_localised(params, actor.lang))}")
+        revision = outcome.revision
+        assert revision is not None
+        for key, value in (
+            ("duration", args.duration),
+            ("mode", args.mode),
+            ("camera_move", args.camera),
+        ):
+            if value is not None and revision.params.get(key) != value:
+                revision = await studio.change_setting(actor, revision.id, key, value)
+        _print_draft(revision)
+        request = await studio.request_take(actor, revision.id)
+        observer = CliObserver(args.out)
+        runner = JobRunner(
+            services.db,
+            services.providers,
+            observer,
+            clips_dir=studio.clips_dir,
+            caps=services.caps,
+            policy=RunnerPolicy(poll_interval_s=settings.kling_poll_interval_s, queue_recheck_s=1),
+        )
+        take = await runner.run_until_finished(request.take.id)
+        observer.close()
+        if take.status != "delivered":
+            key = f"error.{take.error_kind or 'unknown'}"
+            print(f"claymate: {t(key, actor.lang)}", file=sys.stderr)
+            return 1
+        final = observer.written or Path(take.clip_path or "")
+        label = f"  ({t('preview.label', actor.lang)})" if take.preview else ""
+        print(f"clip: {final}{label}")
+        print(f"      {take.clip_width}x{take.clip_height}, {take.clip_duration:.1f} s")
+        return 0
+    except StudioError as error:
+        print(f"claymate: {t(error.key, None, **error.params)}", file=sys.stderr)
+        return 1
+    finally:
+        await services.aclose()
+
+
+async def _open_or_create_project(services, actor, name: str) -> None:  # type: ignore[no-untyped-def]
+    from storage.repositories import Repo
+
+    async with services.db.session() as session:
+        repo = Repo(session)
+        project = await repo.find_project(actor.chat_id, name)
+        if project is not None:
+            await repo.set_current_project(actor.chat_id, project.id)
+            return
+    await services.studio.new_project(actor, name)
+
+
+def _localised(params: dict, lang: str) -> dict:  # type: ignore[type-arg]
+    """Note parameters that are themselves message keys (e.g. the crop's shape)."""
+    return {
+        k: t(v, lang) if isinstance(v, str) and v.startswith("intake.") else v
+        for k, v in params.items()
+    }
+
+
+def _print_draft(revision) -> None:  # type: ignore[no-untyped-def]
+    params = revision.params
+    print(f"prompt ({revision.drafter}):")
+    print(f"  {revision.prompt}")
+    print(f"negative: {revision.negative_prompt}")
+    print(
+        f"settings: {params.get('provider')} {params.get('model')}, {params.get('mode')}, "
+        f"{params.get('duration')} s, camera {params.get('camera_move')}"
+    )
+
+
+class CliObserver:
+    """Shows a take's progress as a bar and copies the finished clip to --out."""
+
+    def __init__(self, out: Path | None) -> None:
+        self.out = out
+        self.written: Path | None = None
+        self._bar: tqdm | None = None
+        self._phase = ""
+
+    async def on_progress(self, take, update) -> None:  # type: ignore[no-untyped-def]
+        if update.phase != self._phase:
+            self._phase = update.phase
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+            if update.progress is None:
+                print(f"{update.phase}…", file=sys.stderr)
+        if update.progress is not None:
+            if self._bar is None:
+                self._bar = tqdm(total=100, desc=update.phase, unit="%", file=sys.stderr)
+            self._bar.n = round(update.progress * 100)
+            self._bar.refresh()
+
+    async def deliver(self, take):  # type: ignore[no-untyped-def]
+        from bot.pipeline.jobs import Delivery
+
+        if self.out is not None:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(take.clip_path, self.out)
+            self.written = self.out
+        return Delivery(message_id=None, file_id=None)
+
+    async def on_finished(self, take) -> None:  # type: ignore[no-untyped-def]
+        self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _cmd_history(_args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_history(settings))
+
+
+async def _history(settings: Settings) -> int:
+    from storage.db import Database
+    from storage.repositories import Repo
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database.from_url(settings.resolved_database_url)
+    await db.upgrade()
+    try:
+        async with db.session() as session:
+            repo = Repo(session)
+            projects = await repo.all_projects()
+            if not projects:
+                print('no projects yet: try `claymate make PHOTO "description"`')
+            for project in projects:
+                print(f"project {project.id}: {project.title} (chat {project.chat_id})")
+                for shot in await repo.project_shots(project.id, include_cancelled=True):
+                    desc = (shot.description or "(no description)")[:60]
+                    print(f"  shot {shot.position}: {desc} [{shot.status}]")
+                    for take in await repo.shot_takes(shot.id):
+                        kept = " ⭐" if take.id == shot.kept_take_id else ""
+                        clip = f" → {take.clip_path}" if take.clip_path else ""
+                        print(
+                            f"    take {take.id}: {take.provider}/{take.model} "
+                            f"{take.status}{kept}{clip}"
+                        )
+    finally:
+        await db.dispose()
+    return 0

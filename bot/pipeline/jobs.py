@@ -1,0 +1,483 @@
+"""What happens after a user presses 🎬 Generate, top to bottom.
+
+A take is a row that moves through
+    queued → submitting → submitted → rendering → downloading → delivering → delivered
+or ends failed / cancelled. Each step is committed before the next begins, so after a
+crash or restart any runner (this process or another instance) picks the take up from
+its last committed state:
+
+- `queued`: waits for a free provider slot (a cap shared by all instances through the
+  database), then becomes `submitting`.
+- `submitting`: the create call. Our `external_id` was stored when the take was queued;
+  if an earlier attempt may have reached the provider, we look the task up by that id
+  before creating anything, so a paid task is never made twice. The upstream task id is
+  committed the moment the create call returns.
+- `submitted` / `rendering`: polled with a pause between polls, until the provider says
+  succeed or failed, or our deadline passes.
+- `downloading`: the result is fetched at once (provider URLs expire) and checked.
+- `delivering`: the clip goes to the user (Telegram, or a file for the CLI); the sent
+  message and file_id are recorded, and a recorded delivery is never repeated.
+
+A runner claims due takes with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL), does as
+much as it can without waiting, sets `next_attempt_at` for the next step and lets go.
+Transient failures retry with backoff within the take's deadline; every other failure
+ends the take with a reason the user is told in plain words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from bot.providers.base import ErrorKind, ProviderError, VideoProvider, VideoRequest
+from storage.db import Database
+from storage.models import TERMINAL_TAKE_STATES, Take, utcnow
+from storage.repositories import Repo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressUpdate:
+    phase: str  # queued, submitted, rendering, downloading, delivering
+    elapsed_s: float
+    progress: float | None = None
+    queue_position: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    message_id: int | None
+    file_id: str | None
+
+
+class TakeObserver(Protocol):
+    """How a take's life is shown to its user: Telegram messages, or the CLI's progress bar."""
+
+    async def on_progress(self, take: Take, update: ProgressUpdate) -> None: ...
+
+    async def deliver(self, take: Take) -> Delivery: ...
+
+    async def on_finished(self, take: Take) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerPolicy:
+    poll_interval_s: float = 8.0
+    queue_recheck_s: float = 3.0
+    lease_s: float = 120.0
+    max_attempts: int = 6
+    backoff_base_s: float = 2.0
+    backoff_cap_s: float = 60.0
+    tick_s: float = 1.0
+    max_parallel: int = 64
+
+
+class JobRunner:
+    """Claims due takes and advances each one as far as it can go without waiting."""
+
+    def __init__(
+        self,
+        db: Database,
+        providers: dict[str, VideoProvider],
+        observer: TakeObserver,
+        *,
+        clips_dir: Path,
+        caps: dict[str, int] | None = None,
+        policy: RunnerPolicy = RunnerPolicy(),
+        owner: str | None = None,
+        request_builder: Callable[[Take], Awaitable[VideoRequest]] | None = None,
+    ) -> None:
+        self.db = db
+        self.providers = providers
+        self.observer = observer
+        self.clips_dir = clips_dir
+        self.caps = caps or {}
+        self.policy = policy
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{random.randrange(16**6):06x}"
+        self._request_builder = request_builder or self._video_request
+        self._wake = asyncio.Event()
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._slot_lock = asyncio.Lock()
+        self._last_progress: dict[int, float] = {}
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """A take was queued: look for work now instead of at the next tick."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set; unfinished takes from earlier runs are picked up first."""
+        log.info("job runner %s started", self.owner)
+        while not stop.is_set():
+            try:
+                await self.claim_and_start()
+            except Exception:  # a database hiccup must not stop the runner
+                log.exception("job runner: claiming takes failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.policy.tick_s)
+        await self.drain()
+        log.info("job runner %s stopped", self.owner)
+
+    async def claim_and_start(self) -> int:
+        free = self.policy.max_parallel - len(self._in_flight)
+        if free <= 0:
+            return 0
+        async with self.db.session() as session:
+            ids = await Repo(session).claim_due_takes(
+                self.owner,
+                limit=free,
+                lease=timedelta(seconds=self.policy.lease_s),
+            )
+        for take_id in ids:
+            if take_id not in self._in_flight:
+                task = asyncio.create_task(self._advance_guarded(take_id), name=f"take-{take_id}")
+                self._in_flight[take_id] = task
+                task.add_done_callback(lambda _t, i=take_id: self._in_flight.pop(i, None))
+        return len(ids)
+
+    async def drain(self, grace_s: float = 30.0) -> None:
+        """Let in-flight steps finish (they are short) before shutting down."""
+        tasks = list(self._in_flight.values())
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+
+    async def run_until_finished(self, take_id: int) -> Take:
+        """Drive one take to a terminal state in this process (the CLI's `make`)."""
+        while True:
+            await self.advance(take_id)
+            take = await self._load(take_id)
+            if take.status in TERMINAL_TAKE_STATES:
+                return take
+            delay = (take.next_attempt_at - utcnow()).total_seconds()
+            await asyncio.sleep(max(0.05, min(delay, self.policy.poll_interval_s)))
+
+    async def _advance_guarded(self, take_id: int) -> None:
+        heartbeat = asyncio.create_task(self._keep_lease(take_id))
+        try:
+            await self.advance(take_id)
+        except Exception:  # one bad job never stops the runner
+            log.exception("take %s: unexpected error", take_id)
+        finally:
+            heartbeat.cancel()
+            async with self.db.session() as session:
+                await Repo(session).release_lease(take_id, self.owner)
+
+    async def _keep_lease(self, take_id: int) -> None:
+        while True:
+            await asyncio.sleep(self.policy.lease_s / 3)
+            async with self.db.session() as session:
+                await Repo(session).renew_lease(
+                    take_id, self.owner, timedelta(seconds=self.policy.lease_s)
+                )
+
+    # --- one take, top to bottom --------------------------------------------------------
+
+    async def advance(self, take_id: int) -> None:
+        """Take one take as far as it can go now; schedule the rest."""
+        take = await self._load(take_id)
+        if take.status in TERMINAL_TAKE_STATES:
+            return
+        provider = self.providers.get(take.provider)
+        if provider is None:
+            await self._fail(take, ErrorKind.INVALID, f"provider {take.provider!r} not configured")
+            return
+        try:
+            request = await self._request_builder(take)
+            if take.status == "queued":
+                if not await self._reserve_slot(take):
+                    return
+            if take.status == "submitting":
+                await self._submit(take, provider, request)
+            if take.status in ("submitted", "rendering"):
+                if not await self._poll(take, provider, request):
+                    return
+            if take.status == "downloading":
+                await self._download(take, provider, request)
+            if take.status == "delivering":
+                await self._deliver(take)
+        except ProviderError as error:
+            await self._handle_provider_error(take, error)
+        except Exception as error:
+            log.exception("take %s: step %s crashed", take.id, take.status)
+            await self._handle_provider_error(
+                take, ProviderError(ErrorKind.UNKNOWN, f"{type(error).__name__}: {error}")
+            )
+
+    async def _reserve_slot(self, take: Take) -> bool:
+        """Wait in the queue until the provider account has a free concurrency slot."""
+        cap = self.caps.get(take.provider)
+        async with self._slot_lock, self.db.session() as session:
+            repo = Repo(session)
+            if self.db.is_postgres:
+                # One instance at a time counts and takes a slot for this provider.
+                await session.execute(
+                    _advisory_lock_sql(), {"key": _lock_key(f"slots:{take.provider}")}
+                )
+            stored = await repo.get_take(take.id, for_update=True)
+            if stored is None or stored.status != "queued":
+                return False
+            if cap is not None and await repo.count_active_upstream(take.provider) >= cap:
+                position = await repo.queue_position(stored) + 1
+                stored.next_attempt_at = utcnow() + timedelta(seconds=self.policy.queue_recheck_s)
+                queued = stored
+            else:
+                await repo.set_take_status(stored, "submitting")
+                take.status = "submitting"
+                return True
+        await self._report(queued, "queued", queue_position=position)
+        return False
+
+    async def _submit(self, take: Take, provider: VideoProvider, request: VideoRequest) -> None:
+        """Create the upstream task exactly once, and commit its id at once."""
+        task_id = take.upstream_task_id
+        if task_id is None and take.attempts > 0:
+            # An earlier attempt may have reached the provider before we could save its
+            # answer: look for the task under our external id before paying again.
+            task_id = await provider.find(request)
+            if task_id:
+                log.info("take %s: found upstream task by external id", take.id)
+        if task_id is None:
+            await self._count_attempt(take)
+            task_id = await provider.submit(request)
+        async with self.db.session() as session:
+            repo = Repo(session)
+            stored = await repo.get_take(take.id, for_update=True)
+            assert stored is not None
+            stored.upstream_task_id = task_id
+            stored.next_attempt_at = utcnow()
+            await repo.set_take_status(stored, "submitted")
+        take.upstream_task_id, take.status = task_id, "submitted"
+        await self._report(take, "submitted")
+
+    async def _poll(self, take: Take, provider: VideoProvider, request: VideoRequest) -> bool:
+        """Ask the provider once; True when the clip is ready to download."""
+        assert take.upstream_task_id is not None
+        if take.deadline_at and utcnow() > take.deadline_at:
+            await self._fail(take, ErrorKind.TIMEOUT, "deadline passed while rendering")
+            return False
+        status = await provider.status(request, take.upstream_task_id)
+        if status.state == "failed":
+            kind = ErrorKind.CONTENT if status.content_rejected else ErrorKind.UNKNOWN
+            await self._fail(take, kind, f"provider task failed: {status.message}")
+            return False
+        if status.state == "succeed":
+            await self._set_status(take, "downloading", progress=1.0)
+            return True
+        await self._set_status(
+            take,
+            "rendering",
+            progress=status.progress,
+            next_in=self.policy.poll_interval_s,
+        )
+        await self._report(take, "rendering", progress=status.progress)
+        return False
+
+    async def _download(self, take: Take, provider: VideoProvider, request: VideoRequest) -> None:
+        """Fetch (or, offline, render) the clip to disk and record what it is."""
+        assert take.upstream_task_id is not None
+        status = await provider.status(request, take.upstream_task_id)
+        self.clips_dir.mkdir(parents=True, exist_ok=True)
+        dest = self.clips_dir / f"take-{take.id}-{take.external_id[:8]}.mp4"
+        phase = "rendering" if getattr(provider, "renders_locally", False) else "downloading"
+        await self._report(take, phase, progress=0.0 if phase == "rendering" else None)
+        loop = asyncio.get_running_loop()
+
+        def on_progress(fraction: float) -> None:
+            # May be called from a worker thread: hop back onto the loop.
+            loop.call_soon_threadsafe(
+                lambda: asyncio.ensure_future(self._report(take, phase, progress=fraction))
+            )
+
+        clip = await provider.download(request, take.upstream_task_id, status, dest, on_progress)
+        async with self.db.session() as session:
+            repo = Repo(session)
+            stored = await repo.get_take(take.id, for_update=True)
+            assert stored is not None
+            stored.clip_path = str(clip.path)
+            stored.clip_size = clip.size_bytes
+            stored.clip_duration = clip.duration_s
+            stored.clip_width, stored.clip_height = clip.width, clip.height
+            stored.preview = clip.preview
+            stored.progress = 1.0
+            await repo.set_take_status(stored, "delivering")
+        take.status = "delivering"
+        for name in ("clip_path", "clip_size", "clip_duration", "clip_width", "clip_height"):
+            setattr(take, name, getattr(stored, name))
+        take.preview = clip.preview
+
+    async def _deliver(self, take: Take) -> None:
+        """Send the clip; record the message so a restart never sends it twice."""
+        take = await self._load(take.id)
+        if take.delivered_message_id is None:
+            await self._report(take, "delivering")
+            delivery = await self.observer.deliver(take)
+        else:
+            delivery = Delivery(take.delivered_message_id, take.telegram_file_id)
+        async with self.db.session() as session:
+            repo = Repo(session)
+            stored = await repo.get_take(take.id, for_update=True)
+            assert stored is not None
+            stored.delivered_message_id = delivery.message_id
+            stored.telegram_file_id = delivery.file_id
+            await repo.set_take_status(stored, "delivered")
+        take = await self._load(take.id)
+        self._last_progress.pop(take.id, None)
+        await self._notify_finished(take)
+
+    # --- failures -----------------------------------------------------------------------
+
+    async def _handle_provider_error(self, take: Take, error: ProviderError) -> None:
+        take = await self._load(take.id)
+        if take.status in TERMINAL_TAKE_STATES:
+            return
+        out_of_time = take.deadline_at is not None and utcnow() > take.deadline_at
+        if (error.retryable or error.kind is ErrorKind.UNKNOWN) and not out_of_time:
+            if take.attempts < self.policy.max_attempts:
+                delay = error.retry_after or self._backoff(take.attempts)
+                log.warning(
+                    "take %s: %s, retrying in %.1fs (attempt %d)",
+                    take.id,
+                    error,
+                    delay,
+                    take.attempts,
+                )
+                async with self.db.session() as session:
+                    repo = Repo(session)
+                    stored = await repo.get_take(take.id, for_update=True)
+                    assert stored is not None
+                    stored.attempts += 0 if stored.status == "submitting" else 1
+                    stored.next_attempt_at = utcnow() + timedelta(seconds=delay)
+                    stored.error_kind, stored.error_detail = error.kind.value, str(error)
+                    if stored.status == "submitting" and not error.may_have_created:
+                        # Nothing was created upstream: the slot is free again until retry.
+                        await repo.set_take_status(stored, "queued", f"retry: {error.kind}")
+                return
+        await self._fail(take, error.kind, str(error))
+
+    async def _fail(self, take: Take, kind: ErrorKind, detail: str) -> None:
+        log.warning("take %s failed: %s (%s)", take.id, kind.value, detail)
+        async with self.db.session() as session:
+            repo = Repo(session)
+            stored = await repo.get_take(take.id, for_update=True)
+            if stored is None or stored.status in TERMINAL_TAKE_STATES:
+                return
+            stored.error_kind, stored.error_detail = kind.value, detail[:2000]
+            await repo.set_take_status(stored, "failed", kind.value)
+        await self._notify_finished(await self._load(take.id))
+
+    async def _notify_finished(self, take: Take) -> None:
+        try:
+            await self.observer.on_finished(take)
+        except Exception:
+            log.exception("take %s: could not show the final status", take.id)
+
+    def _backoff(self, attempts: int) -> float:
+        base = min(self.policy.backoff_cap_s, self.policy.backoff_base_s * 2 ** max(0, attempts))
+        return base * random.uniform(0.5, 1.0)  # jitter: instances don't retry in lockstep
+
+    # --- small helpers ------------------------------------------------------------------
+
+    async def _load(self, take_id: int) -> Take:
+        async with self.db.session() as session:
+            take = await Repo(session).get_take(take_id)
+        if take is None:
+            raise LookupError(f"take {take_id} vanished")
+        return take
+
+    async def _count_attempt(self, take: Take) -> None:
+        async with self.db.session() as session:
+            stored = await Repo(session).get_take(take.id, for_update=True)
+            assert stored is not None
+            stored.attempts += 1
+        take.attempts += 1
+
+    async def _set_status(
+        self, take: Take, status: str, *, progress: float | None = None, next_in: float = 0.0
+    ) -> None:
+        async with self.db.session() as session:
+            repo = Repo(session)
+            stored = await repo.get_take(take.id, for_update=True)
+            assert stored is not None
+            if stored.status != status:
+                await repo.set_take_status(stored, status)
+            if progress is not None:
+                stored.progress = progress
+            stored.next_attempt_at = utcnow() + timedelta(seconds=next_in)
+        take.status = status
+
+    async def _report(
+        self,
+        take: Take,
+        phase: str,
+        *,
+        progress: float | None = None,
+        queue_position: int | None = None,
+    ) -> None:
+        now = time.monotonic()
+        key = take.id
+        # Progress from a renderer arrives many times a second; the observer needs a trickle.
+        if phase == "rendering" and progress not in (None, 0.0, 1.0):
+            if now - self._last_progress.get(key, 0.0) < 0.5:
+                return
+        self._last_progress[key] = now
+        elapsed = (utcnow() - _aware(take.created_at)).total_seconds()
+        try:
+            await self.observer.on_progress(
+                take, ProgressUpdate(phase, elapsed, progress, queue_position)
+            )
+        except Exception:
+            log.exception("take %s: progress report failed", take.id)
+
+    async def _video_request(self, take: Take) -> VideoRequest:
+        async with self.db.session() as session:
+            repo = Repo(session)
+            revision = await repo.get_revision(take.revision_id)
+            shot = await repo.get_shot(take.shot_id)
+        if revision is None or shot is None:
+            raise ProviderError(ErrorKind.INVALID, "the shot or its draft was deleted")
+        image = Path(shot.still_path or shot.photo_path)
+        return VideoRequest(
+            external_id=take.external_id,
+            image_path=image,
+            prompt=revision.prompt,
+            negative_prompt=revision.negative_prompt,
+            model=take.model,
+            mode=take.params.get("mode", "std"),
+            duration=int(take.params.get("duration", 5)),
+            camera_move=take.params.get("camera_move", "static"),
+            cfg_scale=take.params.get("cfg_scale"),
+            image_tail_path=Path(p) if (p := take.params.get("image_tail_path")) else None,
+            callback_url=take.params.get("callback_url"),
+        )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit key for pg_advisory_xact_lock."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def _advisory_lock_sql():  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    return text("SELECT pg_advisory_xact_lock(:key)")

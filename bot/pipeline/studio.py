@@ -1,0 +1,587 @@
+"""The creative workflow as plain async operations: shots, drafts, refinements, takes.
+
+Handlers and the CLI call these and render the results; nothing here knows Telegram.
+Each operation is one unit of work on the database, so a second instance sees it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from bot.i18n import language_for
+from bot.pipeline.intake import IntakeError, PreparedPhoto, prepare_photo
+from bot.providers.base import (
+    CAMERA_MOVES,
+    DURATIONS,
+    MODES,
+    Draft,
+    DraftRequest,
+    PhotoFacts,
+    PromptDrafter,
+    RefineStep,
+    VideoProvider,
+)
+from storage.db import Database
+from storage.models import TERMINAL_TAKE_STATES, Project, PromptRevision, Shot, Take, utcnow
+from storage.repositories import ProjectSummary, Repo
+
+log = logging.getLogger(__name__)
+
+MAX_DESCRIPTION_CHARS = 1000
+MAX_INSTRUCTION_CHARS = 1000
+MAX_TITLE_CHARS = 120
+
+
+class StudioError(Exception):
+    """A request the user can fix; `key` names the message in bot.i18n."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is asking, and in which chat."""
+
+    user_id: int
+    chat_id: int
+    chat_type: str = "private"
+    lang: str = "en"
+
+    @property
+    def is_group(self) -> bool:
+        return self.chat_type in ("group", "supergroup")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a photo came from in the chat, so every answer can reply to it."""
+
+    chat_id: int | None = None
+    message_id: int | None = None
+    thread_id: int | None = None
+    file_id: str | None = None
+    media_group_id: str | None = None
+
+
+@dataclass(slots=True)
+class ShotOutcome:
+    shot: Shot
+    revision: PromptRevision | None
+    notes: tuple[tuple[str, dict[str, Any]], ...] = ()
+
+
+@dataclass(slots=True)
+class ShotView:
+    shot: Shot
+    revision: PromptRevision | None
+    kept: Take | None
+    delivered: list[Take] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ProjectView:
+    project: Project
+    shots: list[ShotView]
+
+
+@dataclass(frozen=True, slots=True)
+class TakeRequest:
+    take: Take
+    created: bool  # False when an identical request was already queued (double tap)
+
+
+class Studio:
+    """The domain layer. Built once in bot.app from settings and providers."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        drafter: PromptDrafter,
+        providers: dict[str, VideoProvider],
+        default_provider: str,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.drafter = drafter
+        self.providers = providers
+        self.default_provider = default_provider
+        self.photos_dir = settings.data_dir / "photos"
+        self.clips_dir = settings.data_dir / "clips"
+
+    # --- who is asking ------------------------------------------------------------------
+
+    async def enter(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        chat_type: str = "private",
+        first_name: str = "",
+        username: str | None = None,
+        language_code: str | None = None,
+        chat_title: str | None = None,
+    ) -> Actor:
+        """Record the user and chat (first contact creates them) and pick the language."""
+        async with self.db.session() as session:
+            repo = Repo(session)
+            user = await repo.upsert_user(
+                user_id, first_name=first_name, username=username, language_code=language_code
+            )
+            chat = await repo.upsert_chat(chat_id, type=chat_type, title=chat_title)
+            chosen = (chat.settings or {}).get("lang") if chat_type != "private" else None
+            lang = language_for(user.lang or chosen or user.language_code)
+        return Actor(user_id=user_id, chat_id=chat_id, chat_type=chat_type, lang=lang)
+
+    async def set_language(self, actor: Actor, lang: str) -> Actor:
+        async with self.db.session() as session:
+            repo = Repo(session)
+            user = await repo.get_user(actor.user_id)
+            if user is not None:
+                user.lang = lang
+            await repo.set_chat_setting(actor.chat_id, "lang", lang)
+        return Actor(actor.user_id, actor.chat_id, actor.chat_type, language_for(lang))
+
+    # --- projects -----------------------------------------------------------------------
+
+    async def new_project(self, actor: Actor, title: str | None) -> Project:
+        title = (title or "").strip()[:MAX_TITLE_CHARS] or _untitled()
+        async with self.db.session() as session:
+            return await Repo(session).create_project(actor.chat_id, title, actor.user_id)
+
+    async def current_project(self, actor: Actor) -> Project:
+        """The project new photos go to; the first one opens as "Untitled <date>"."""
+        async with self.db.session() as session:
+            repo = Repo(session)
+            project = await repo.current_project(actor.chat_id)
+            if project is None:
+                project = await repo.create_project(actor.chat_id, _untitled(), actor.user_id)
+            return project
+
+    async def list_projects(self, actor: Actor) -> list[ProjectSummary]:
+        async with self.db.session() as session:
+            return await Repo(session).list_projects(actor.chat_id)
+
+    async def open_project(self, actor: Actor, project_id: int) -> ProjectView:
+        """A project's shots in order with their kept (or latest delivered) clips."""
+        async with self.db.session() as session:
+            repo = Repo(session)
+            project = await repo.get_project(project_id)
+            if project is None or project.chat_id != actor.chat_id:
+                raise StudioError("project.not_found")
+            await repo.set_current_project(actor.chat_id, project.id)
+            views = []
+            for shot in await repo.project_shots(project.id):
+                takes = [t for t in await repo.shot_takes(shot.id) if t.status == "delivered"]
+                kept = next((t for t in takes if t.id == shot.kept_take_id), None)
+                revision = (
+                    await repo.get_revision(shot.current_revision_id)
+                    if shot.current_revision_id
+                    else None
+                )
+                views.append(ShotView(shot, revision, kept, takes))
+            return ProjectView(project, views)
+
+    # --- shots and drafts ---------------------------------------------------------------
+
+    async def add_photo(
+        self, actor: Actor, photo: bytes, description: str | None, origin: Origin = Origin()
+    ) -> ShotOutcome:
+        """Intake a photo into the current project and, with a description, draft at once."""
+        prepared = await asyncio.to_thread(
+            prepare_photo,
+            photo,
+            max_side=self.settings.max_side_px,
+            max_bytes=self.settings.max_upload_bytes,
+        )
+        description = _clean_text(description, MAX_DESCRIPTION_CHARS)
+        project = await self.current_project(actor)
+        path = await asyncio.to_thread(self._save_photo, project.id, prepared)
+        async with self.db.session() as session:
+            repo = Repo(session)
+            shot = await repo.add_shot(
+                project.id,
+                created_by=actor.user_id,
+                status="drafted" if description else "awaiting_description",
+                description=description,
+                photo_path=str(path),
+                photo_width=prepared.width,
+                photo_height=prepared.height,
+                source_format=prepared.source_format,
+                facts=_facts_to_json(prepared.facts),
+                intake_notes={"notes": [[key, params] for key, params in prepared.notes]},
+                chat_id=origin.chat_id,
+                message_id=origin.message_id,
+                thread_id=origin.thread_id,
+                media_group_id=origin.media_group_id,
+                telegram_file_id=origin.file_id,
+            )
+        revision = None
+        if description:
+            revision = await self._first_draft(actor, shot, description)
+        return ShotOutcome(shot, revision, prepared.notes)
+
+    async def describe(
+        self, actor: Actor, shot_id: int, description: str | None
+    ) -> PromptRevision:
+        """Draft a shot that was waiting for its description ("" drafts from the photo)."""
+        shot = await self._shot_for(actor, shot_id)
+        description = _clean_text(description, MAX_DESCRIPTION_CHARS) or ""
+        async with self.db.session() as session:
+            stored = await Repo(session).get_shot(shot.id)
+            assert stored is not None
+            stored.description = description
+            stored.status = "drafted"
+        shot.description = description
+        return await self._first_draft(actor, shot, description)
+
+    async def redraft(self, actor: Actor, shot_id: int) -> PromptRevision:
+        """🔄 New draft: start again from the description, keeping the history."""
+        shot = await self._shot_for(actor, shot_id)
+        current = (
+            await self._revision(shot.current_revision_id) if shot.current_revision_id else None
+        )
+        request = await self._draft_request(shot, current)
+        draft = await self.drafter.draft(request)
+        return await self._store_draft(actor, shot, draft, parent=current, instruction=None)
+
+    async def refine(self, actor: Actor, revision_id: int, instruction: str) -> PromptRevision:
+        """A reply to a draft: rewrite its prompt following the user's words."""
+        instruction = _clean_text(instruction, MAX_INSTRUCTION_CHARS) or ""
+        if not instruction:
+            raise StudioError("refine.empty")
+        revision = await self._revision(revision_id)
+        shot = await self._shot_for(actor, revision.shot_id)
+        async with self.db.session() as session:
+            chain = await Repo(session).revision_chain(revision)
+        history = tuple(
+            RefineStep(instruction=r.instruction or "", prompt=r.prompt)
+            for r in chain[1:]
+            if r.instruction
+        )
+        request = await self._draft_request(shot, revision)
+        draft = await self.drafter.refine(request, _as_draft(revision), instruction, history)
+        return await self._store_draft(
+            actor, shot, draft, parent=revision, instruction=instruction
+        )
+
+    async def undo(self, actor: Actor, shot_id: int) -> PromptRevision | None:
+        """↩️ Undo: the previous revision becomes current again (None: nothing to undo)."""
+        shot = await self._shot_for(actor, shot_id)
+        if shot.current_revision_id is None:
+            return None
+        current = await self._revision(shot.current_revision_id)
+        if current.parent_id is None:
+            return None
+        async with self.db.session() as session:
+            repo = Repo(session)
+            stored = await repo.get_shot(shot.id)
+            parent = await repo.get_revision(current.parent_id)
+            if stored is None or parent is None:
+                return None
+            stored.current_revision_id = parent.id
+            return parent
+
+    async def change_setting(
+        self, actor: Actor, revision_id: int, key: str, value: Any
+    ) -> PromptRevision:
+        """⚙️ Settings: a new revision with one parameter changed, so Undo still works."""
+        valid = {
+            "duration": DURATIONS,
+            "mode": MODES,
+            "camera_move": CAMERA_MOVES,
+            "provider": tuple(self.providers),
+        }
+        if key not in valid or value not in valid[key]:
+            raise StudioError("settings.invalid")
+        revision = await self._revision(revision_id)
+        shot = await self._shot_for(actor, revision.shot_id)
+        params = {**revision.params, key: value}
+        if key == "provider":
+            params["model"] = self.providers[value].model
+        async with self.db.session() as session:
+            repo = Repo(session)
+            stored = await repo.get_shot(shot.id)
+            assert stored is not None
+            new = await repo.add_revision(
+                stored,
+                parent_id=revision.id,
+                prompt=revision.prompt,
+                negative_prompt=revision.negative_prompt,
+                summary=revision.summary,
+                language=revision.language,
+                params=params,
+                instruction=None,
+                drafter=revision.drafter,
+                created_by=actor.user_id,
+            )
+            if key in ("duration", "mode", "provider"):
+                # Remember the choice for this chat's next drafts too.
+                await repo.set_chat_setting(actor.chat_id, key, value)
+            return new
+
+    async def cancel_shot(self, actor: Actor, shot_id: int) -> None:
+        shot = await self._shot_for(actor, shot_id)
+        async with self.db.session() as session:
+            stored = await Repo(session).get_shot(shot.id)
+            if stored is not None:
+                stored.status = "cancelled"
+
+    async def shot_by_id(self, actor: Actor, shot_id: int) -> Shot:
+        return await self._shot_for(actor, shot_id)
+
+    async def revision_by_id(self, actor: Actor, revision_id: int) -> PromptRevision:
+        revision = await self._revision(revision_id)
+        await self._shot_for(actor, revision.shot_id)
+        return revision
+
+    # --- takes --------------------------------------------------------------------------
+
+    async def request_take(
+        self,
+        actor: Actor,
+        revision_id: int,
+        *,
+        request_key: str | None = None,
+        chat_id: int | None = None,
+        thread_id: int | None = None,
+        reply_to_message_id: int | None = None,
+    ) -> TakeRequest:
+        """🎬 Generate: queue a take. A double tap or a redelivered update makes no second one."""
+        revision = await self._revision(revision_id)
+        shot = await self._shot_for(actor, revision.shot_id)
+        provider_name = revision.params.get("provider", self.default_provider)
+        if provider_name not in self.providers:
+            provider_name = self.default_provider
+        provider = self.providers[provider_name]
+        async with self.db.session() as session:
+            repo = Repo(session)
+            if request_key and (existing := await repo.take_by_request_key(request_key)):
+                return TakeRequest(existing, created=False)
+            if active := await repo.active_take_for_revision(revision.id):
+                return TakeRequest(active, created=False)
+            take = await repo.add_take(
+                shot_id=shot.id,
+                revision_id=revision.id,
+                requested_by=actor.user_id,
+                request_key=request_key,
+                provider=provider.name,
+                model=revision.params.get("model") or provider.model,
+                params={
+                    "mode": revision.params.get("mode", "std"),
+                    "duration": int(revision.params.get("duration", 5)),
+                    "camera_move": revision.params.get("camera_move", "static"),
+                },
+                external_id=str(uuid.uuid4()),
+                status="queued",
+                deadline_at=utcnow() + timedelta(seconds=self.settings.kling_deadline_s),
+                chat_id=chat_id,
+                thread_id=thread_id,
+                reply_to_message_id=reply_to_message_id,
+            )
+            await repo.touch_project(shot.project_id)
+            return TakeRequest(take, created=True)
+
+    async def cancel_take(self, actor: Actor, take_id: int) -> bool:
+        """✖ on a status message: only a take not yet sent to the provider can be cancelled."""
+        async with self.db.session() as session:
+            repo = Repo(session)
+            take = await repo.get_take(take_id, for_update=True)
+            if take is None:
+                return False
+            await self._check_access(repo, actor, take.shot_id)
+            if take.status != "queued":
+                return False
+            await repo.set_take_status(take, "cancelled", f"by user {actor.user_id}")
+            return True
+
+    async def keep_take(self, actor: Actor, take_id: int) -> Take:
+        """⭐ Keep: this take is the shot's clip in the film."""
+        async with self.db.session() as session:
+            repo = Repo(session)
+            take = await repo.get_take(take_id)
+            if take is None or take.status != "delivered":
+                raise StudioError("take.not_found")
+            shot = await self._check_access(repo, actor, take.shot_id)
+            shot.kept_take_id = take.id
+            return take
+
+    async def take_by_id(self, actor: Actor, take_id: int) -> Take:
+        async with self.db.session() as session:
+            repo = Repo(session)
+            take = await repo.get_take(take_id)
+            if take is None:
+                raise StudioError("take.not_found")
+            await self._check_access(repo, actor, take.shot_id)
+            return take
+
+    # --- internals ------------------------------------------------------------------------
+
+    async def _first_draft(self, actor: Actor, shot: Shot, description: str) -> PromptRevision:
+        request = await self._draft_request(shot, None, description=description)
+        draft = await self.drafter.draft(request)
+        return await self._store_draft(actor, shot, draft, parent=None, instruction=None)
+
+    async def _draft_request(
+        self, shot: Shot, revision: PromptRevision | None, description: str | None = None
+    ) -> DraftRequest:
+        photo = await asyncio.to_thread(Path(shot.photo_path).read_bytes)
+        params = revision.params if revision else {}
+        return DraftRequest(
+            description=description if description is not None else (shot.description or ""),
+            facts=_facts_from_json(shot.facts),
+            photo_jpeg=photo,
+            language=revision.language if revision else None,
+            camera_move=params.get("camera_move"),
+            duration=params.get("duration"),
+        )
+
+    async def _store_draft(
+        self,
+        actor: Actor,
+        shot: Shot,
+        draft: Draft,
+        *,
+        parent: PromptRevision | None,
+        instruction: str | None,
+    ) -> PromptRevision:
+        async with self.db.session() as session:
+            repo = Repo(session)
+            chat = await repo.get_chat(actor.chat_id)
+            defaults = (chat.settings if chat else None) or {}
+            inherited = parent.params if parent else {}
+            provider_name = inherited.get("provider") or defaults.get("provider")
+            if provider_name not in self.providers:
+                provider_name = self.default_provider
+            params = {
+                "provider": provider_name,
+                "model": inherited.get("model") or self.providers[provider_name].model,
+                "mode": inherited.get("mode") or defaults.get("mode") or self._default_mode(),
+                "duration": int(draft.duration),
+                "camera_move": draft.camera_move,
+            }
+            stored = await repo.get_shot(shot.id)
+            assert stored is not None
+            revision = await repo.add_revision(
+                stored,
+                parent_id=parent.id if parent else None,
+                prompt=draft.prompt,
+                negative_prompt=draft.negative_prompt,
+                summary=draft.summary,
+                language=draft.language,
+                params=params,
+                instruction=instruction,
+                drafter=draft.drafter,
+                created_by=actor.user_id,
+                tokens_in=draft.tokens_in,
+                tokens_out=draft.tokens_out,
+            )
+            await repo.touch_project(stored.project_id)
+            return revision
+
+    def _default_mode(self) -> str:
+        return self.settings.kling_mode
+
+    async def _revision(self, revision_id: int) -> PromptRevision:
+        async with self.db.session() as session:
+            revision = await Repo(session).get_revision(revision_id)
+        if revision is None:
+            raise StudioError("draft.not_found")
+        return revision
+
+    async def _shot_for(self, actor: Actor, shot_id: int) -> Shot:
+        async with self.db.session() as session:
+            return await self._check_access(Repo(session), actor, shot_id)
+
+    async def _check_access(self, repo: Repo, actor: Actor, shot_id: int) -> Shot:
+        """A button or reply from another chat never reaches someone else's shot."""
+        shot = await repo.get_shot(shot_id)
+        if shot is None:
+            raise StudioError("draft.not_found")
+        project = await repo.get_project(shot.project_id)
+        if project is None or project.chat_id != actor.chat_id:
+            raise StudioError("draft.not_found")
+        return shot
+
+    def _save_photo(self, project_id: int, prepared: PreparedPhoto) -> Path:
+        folder = self.photos_dir / str(project_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{uuid.uuid4().hex}.jpg"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(prepared.jpeg)
+        tmp.replace(path)
+        return path
+
+
+def is_finished(take: Take) -> bool:
+    return take.status in TERMINAL_TAKE_STATES
+
+
+def _untitled() -> str:
+    return f"Untitled {utcnow():%Y-%m-%d}"
+
+
+def _clean_text(text: str | None, limit: int) -> str | None:
+    if text is None:
+        return None
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return text or None
+
+
+def _as_draft(revision: PromptRevision) -> Draft:
+    return Draft(
+        prompt=revision.prompt,
+        negative_prompt=revision.negative_prompt,
+        camera_move=revision.params.get("camera_move", "static"),
+        duration=int(revision.params.get("duration", 5)),
+        summary=revision.summary,
+        language=revision.language,
+        drafter=revision.drafter,
+    )
+
+
+def _facts_to_json(facts: PhotoFacts) -> dict[str, Any]:
+    return {
+        "width": facts.width,
+        "height": facts.height,
+        "orientation": facts.orientation,
+        "brightness": facts.brightness,
+        "dominant_colours": list(facts.dominant_colours),
+    }
+
+
+def _facts_from_json(data: dict[str, Any] | None) -> PhotoFacts | None:
+    if not data:
+        return None
+    return PhotoFacts(
+        width=int(data["width"]),
+        height=int(data["height"]),
+        orientation=data["orientation"],
+        brightness=float(data["brightness"]),
+        dominant_colours=tuple(data.get("dominant_colours", ())),
+    )
+
+
+__all__ = [
+    "Actor",
+    "IntakeError",
+    "Origin",
+    "ProjectView",
+    "ShotOutcome",
+    "ShotView",
+    "Studio",
+    "StudioError",
+    "TakeRequest",
+]

@@ -1,0 +1,83 @@
+"""Build the domain services from settings: the one place that picks providers.
+
+With no keys at all everything runs on the offline defaults; setting a provider's keys
+is all it takes to use it. Handlers and the CLI receive what this builds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.pipeline.studio import Studio
+from bot.providers.base import PromptDrafter, VideoProvider
+from bot.providers.offline import OfflineVideoProvider
+from bot.providers.offline_drafter import OfflineDrafter
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    studio: Studio
+    drafter: PromptDrafter
+    providers: dict[str, VideoProvider]
+    default_provider: str
+
+    async def aclose(self) -> None:
+        for provider in self.providers.values():
+            await provider.aclose()
+        close = getattr(self.drafter, "aclose", None)
+        if close is not None:
+            await close()
+        await self.db.dispose()
+
+    @property
+    def caps(self) -> dict[str, int]:
+        """Concurrent upstream tasks allowed per provider account, shared by instances."""
+        return {"kling": self.settings.kling_max_concurrent, "offline": 2}
+
+
+def build_drafter(settings: Settings) -> PromptDrafter:
+    offline = OfflineDrafter()
+    if not settings.llm_enabled:
+        return offline
+    from bot.providers.llm import LLMDrafter
+
+    return LLMDrafter.from_settings(settings, fallback=offline)
+
+
+def build_providers(settings: Settings) -> tuple[dict[str, VideoProvider], str]:
+    providers: dict[str, VideoProvider] = {
+        "offline": OfflineVideoProvider(fps=settings.preview_fps, height=settings.preview_height)
+    }
+    default = "offline"
+    if settings.kling_enabled:
+        from bot.providers.kling import KlingVideoProvider
+
+        providers["kling"] = KlingVideoProvider.from_settings(settings)
+        default = "kling"
+    return providers, default
+
+
+async def build_services(settings: Settings, *, migrate: bool = True) -> Services:
+    """Open the database (migrating it), and wire the studio to the configured providers."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database.from_url(settings.resolved_database_url)
+    if migrate:
+        await db.upgrade()
+    drafter = build_drafter(settings)
+    providers, default = build_providers(settings)
+    studio = Studio(settings, db, drafter, providers, default)
+    log.info(
+        "services ready: drafter=%s, video=%s (default %s), database=%s",
+        drafter.name,
+        ",".join(providers),
+        default,
+        db.engine.dialect.name,
+    )
+    return Services(settings, db, studio, drafter, providers, default)
