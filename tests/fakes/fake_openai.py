@@ -1,0 +1,281 @@
+"""A fake OpenAI-compatible chat server on 127.0.0.1, for testing the real `openai` client.
+
+Tests talk to it through the genuine `AsyncOpenAI` client over HTTP, so request shapes,
+error mapping, retries and timeouts are the library's own, not a mock's idea of them.
+
+Behaviour is scripted per test:
+- `push(...)` queues answers: a content string, a dict (sent as JSON content) or a `Reply`
+  (an error status with an OpenAI-style body, a delay, custom usage...). An empty queue
+  answers with `DEFAULT_DRAFT`.
+- `modes` switch on endpoint quirks: "reject_json_schema", "reject_json_object",
+  "reject_images", "echo_system" (answers with the system prompt as the prompt), "blank"
+  (DeepSeek's blank content), "slow" (waits `slow_seconds` before answering).
+- Every request body and its headers are recorded; the Authorization header must carry the
+  configured key, else 401.
+
+Run on its own for end-to-end checks (prints the port, then serves until killed):
+    python -m tests.fakes.fake_openai --port 0 [--api-key KEY]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_KEY = "sk-fake-test-key-0123456789"
+DEFAULT_DRAFT: dict[str, Any] = {
+    "prompt": "Claymation of a riverside city street. The water ripples gently. Little clay "
+    "boats glide past. People stroll and wave. The camera slowly pushes in. Warm evening "
+    "glow. Hand-sculpted plasticine, visible fingerprints, matte clay texture, stop-motion "
+    "animation at 12 fps, soft shadows.",
+    "negative_prompt": "blurry, distorted, extra limbs, photorealistic skin, text, watermark",
+    "camera_move": "push_in",
+    "duration": 5,
+    "summary": "A clay riverside street at dusk",
+}
+IMAGE_ERROR = "Invalid content type. image_url is only supported by certain models."
+JSON_SCHEMA_ERROR = "This response_format type is unavailable now"
+JSON_OBJECT_ERROR = "response_format is not supported by this model"
+JSON_WORD_ERROR = (
+    "'messages' must contain the word 'json' in some form, to use 'response_format' of type "
+    "'json_object'."
+)
+
+
+@dataclass(slots=True)
+class Reply:
+    """One scripted answer: content on 200, or an OpenAI-style error body on other statuses."""
+
+    content: str | dict[str, Any] | None = None
+    status: int = 200
+    message: str = ""  # error message for non-200 statuses
+    error_type: str = "invalid_request_error"
+    code: str | None = None
+    delay: float = 0.0
+    finish_reason: str = "stop"
+    usage: tuple[int, int] | None = None  # (prompt_tokens, completion_tokens)
+
+
+def error_reply(status: int, message: str, *, code: str | None = None, kind: str = "") -> Reply:
+    kind = kind or ("invalid_request_error" if status < 500 else "server_error")
+    return Reply(status=status, message=message, error_type=kind, code=code)
+
+
+@dataclass
+class FakeOpenAI:
+    """The server and its script; use as a context manager or call start()/stop()."""
+
+    api_key: str = DEFAULT_KEY
+    host: str = "127.0.0.1"
+    port: int = 0
+    modes: set[str] = field(default_factory=set)
+    slow_seconds: float = 5.0
+    image_error: str = IMAGE_ERROR
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._queue: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._ids = itertools.count(1)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> FakeOpenAI:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer((self.host, self.port), handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes handlers sleeping in "slow" mode
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    # --- script ----------------------------------------------------------------------------
+
+    def push(self, *replies: Reply | str | dict[str, Any]) -> None:
+        with self._lock:
+            for reply in replies:
+                self._queue.append(reply if isinstance(reply, Reply) else Reply(content=reply))
+
+    def chat_requests(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.requests)
+
+    # --- answering (called on the server's threads) ------------------------------------------
+
+    def _answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
+        if path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+            return _error(404, f"Unknown request URL: POST {path}", "invalid_request_error")
+        presented = headers.get("authorization", "")
+        if presented != f"Bearer {self.api_key}":
+            # Echo what was presented, as a careless server might: the client must not log it.
+            shown = presented.removeprefix("Bearer ")
+            return _error(
+                401,
+                f"Incorrect API key provided: {shown}",
+                "invalid_request_error",
+                "invalid_api_key",
+            )
+        try:
+            request = json.loads(body or b"{}")
+        except json.JSONDecodeError:
+            return _error(400, "We could not parse the JSON body of your request.", "invalid")
+        with self._lock:
+            self.requests.append(request)
+            self.headers.append(headers)
+            modes = set(self.modes)
+        fmt = (request.get("response_format") or {}).get("type")
+        if "reject_images" in modes and _has_image(request):
+            return _error(400, self.image_error, "invalid_request_error")
+        if "reject_json_schema" in modes and fmt == "json_schema":
+            return _error(400, JSON_SCHEMA_ERROR, "invalid_request_error")
+        if "reject_json_object" in modes and fmt in ("json_schema", "json_object"):
+            return _error(400, JSON_OBJECT_ERROR, "invalid_request_error")
+        if fmt == "json_object" and "json" not in json.dumps(request.get("messages")).lower():
+            return _error(400, JSON_WORD_ERROR, "invalid_request_error")
+        if "slow" in modes:
+            self._stopping.wait(self.slow_seconds)
+        with self._lock:
+            reply = self._queue.popleft() if self._queue else None
+        if reply is None:
+            if "echo_system" in modes:
+                reply = Reply(content={**DEFAULT_DRAFT, "prompt": _system_text(request)[:2400]})
+            elif "blank" in modes:
+                reply = Reply(content="  \n ")
+            else:
+                reply = Reply(content=DEFAULT_DRAFT)
+        if reply.delay:
+            self._stopping.wait(reply.delay)
+        if reply.status != 200:
+            return _error(reply.status, reply.message, reply.error_type, reply.code)
+        content = reply.content
+        if isinstance(content, dict):
+            content = json.dumps(content, ensure_ascii=False)
+        prompt_tokens, completion_tokens = reply.usage or (
+            100 + 10 * len(request.get("messages", [])),
+            max(1, len(content or "") // 4),
+        )
+        return 200, {
+            "id": f"chatcmpl-fake-{next(self._ids)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": request.get("model", "fake-model"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": reply.finish_reason,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+
+def _error(status: int, message: str, kind: str, code: str | None = None) -> tuple[int, dict]:
+    return status, {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def _has_image(request: dict[str, Any]) -> bool:
+    for message in request.get("messages", []):
+        content = message.get("content")
+        if isinstance(content, list) and any(p.get("type") == "image_url" for p in content):
+            return True
+    return False
+
+
+def _system_text(request: dict[str, Any]) -> str:
+    for message in request.get("messages", []):
+        if message.get("role") == "system" and isinstance(message.get("content"), str):
+            return message["content"]
+    return ""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeOpenAI
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, payload = self.fake._answer(self.path, headers, body)
+        self._send(status, payload)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._send(*_error(404, f"Unknown request URL: GET {self.path}", "invalid_request"))
+
+    def _send(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        try:
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            if status >= 500 or status == 429:
+                self.send_header("retry-after-ms", "10")  # keeps client retries fast in tests
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout test): nothing to answer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass  # quiet: tests read `requests`, not stderr
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Fake OpenAI-compatible chat server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--api-key", default=DEFAULT_KEY)
+    args = parser.parse_args(argv)
+    fake = FakeOpenAI(api_key=args.api_key, host=args.host, port=args.port).start()
+    print(fake.port, flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    fake.stop()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
