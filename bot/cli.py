@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from bot.config import ConfigError, Settings, exit_on_config_error, load_settings
 from bot.i18n import t
+from bot.logs import configure_logging
 
 CLI_CHAT_ID = 0  # the command line is one "chat" with one user, id 0
 CLI_USER_ID = 0
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2)
     try:
         settings = load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings)
         code = args.func(args, settings)
     except ConfigError as error:
         exit_on_config_error(error)
@@ -36,16 +37,6 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         code = 130
     raise SystemExit(code or 0)
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # httpx logs every request URL at INFO, and Telegram's URLs contain the bot token.
-    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "openai"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _parser() -> argparse.ArgumentParser:

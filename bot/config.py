@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     preview_height: int = Field(
         720, ge=144, le=2160, validation_alias=_env("CLAYMATE_PREVIEW_HEIGHT")
     )
+    # Offline previews render on this machine's CPU: this many at once (0 pauses them).
+    offline_max_concurrent: int = Field(
+        2, ge=0, validation_alias=_env("CLAYMATE_OFFLINE_CONCURRENT")
+    )
 
     # Access (issue 6 uses these; parsed here so one place validates them)
     admin_ids: Annotated[tuple[int, ...], NoDecode] = Field(

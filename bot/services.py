@@ -39,7 +39,10 @@ class Services:
     @property
     def caps(self) -> dict[str, int]:
         """Concurrent upstream tasks allowed per provider account, shared by instances."""
-        return {"kling": self.settings.kling_max_concurrent, "offline": 2}
+        return {
+            "kling": self.settings.kling_max_concurrent,
+            "offline": self.settings.offline_max_concurrent,
+        }
 
 
 def build_drafter(settings: Settings) -> PromptDrafter:

@@ -26,6 +26,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers work while the job runner writes; foreign keys are off by default
     # in SQLite; busy_timeout turns "database is locked" into a short wait.
+    # We issue BEGIN ourselves (see _sqlite_begin), so the driver must not.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -46,7 +48,17 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # BEGIN IMMEDIATE takes the write lock up front. A deferred transaction that reads,
+    # then writes after another connection committed, fails at once with SQLITE_BUSY
+    # (the busy timeout does not apply), and read-then-write races such as "next shot
+    # position = max + 1" would go wrong. SQLite is the single-instance default, so
+    # serialising its transactions costs little.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @dataclass

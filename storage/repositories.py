@@ -86,6 +86,11 @@ class Repo:
             chat.title = title
         return chat
 
+    async def _lock_row(self, model: Any, key: Any) -> None:
+        """Serialise "max + 1" numbering on PostgreSQL (SQLite uses BEGIN IMMEDIATE)."""
+        if self.session.bind and self.session.bind.dialect.name == "postgresql":
+            await self.session.execute(select(model.id).where(model.id == key).with_for_update())
+
     async def _insert_if_missing(self, model: type, **values: Any) -> None:
         # Two instances (or two updates) may make first contact at once: INSERT … ON
         # CONFLICT DO NOTHING lets both succeed without a unique-key error.
@@ -167,6 +172,7 @@ class Repo:
     # --- shots -----------------------------------------------------------------------------
 
     async def add_shot(self, project_id: int, **fields: Any) -> Shot:
+        await self._lock_row(Project, project_id)  # concurrent album photos: unique positions
         position = await self.session.scalar(
             select(func.coalesce(func.max(Shot.position), 0)).where(Shot.project_id == project_id)
         )
@@ -199,6 +205,7 @@ class Repo:
     # --- prompt revisions ------------------------------------------------------------------
 
     async def add_revision(self, shot: Shot, **fields: Any) -> PromptRevision:
+        await self._lock_row(Shot, shot.id)
         number = await self.session.scalar(
             select(func.coalesce(func.max(PromptRevision.number), 0)).where(
                 PromptRevision.shot_id == shot.id
@@ -408,23 +415,32 @@ class Repo:
             delete(ProcessedUpdate).where(ProcessedUpdate.received_at < older_than)
         )
 
-    async def touch_media_group(self, chat_id: int, media_group_id: str) -> MediaGroup:
-        group = await self.session.scalar(
-            select(MediaGroup).where(
-                MediaGroup.chat_id == chat_id, MediaGroup.media_group_id == media_group_id
-            )
+    async def touch_media_group(self, chat_id: int, media_group_id: str) -> None:
+        """Note that a photo of this album just arrived (several instances may race here)."""
+        await self._insert_if_missing(
+            MediaGroup, chat_id=chat_id, media_group_id=media_group_id, last_photo_at=utcnow()
         )
-        if group is None:
-            group = MediaGroup(chat_id=chat_id, media_group_id=media_group_id)
-            self.session.add(group)
-            try:
-                async with self.session.begin_nested():
-                    await self.session.flush([group])
-            except IntegrityError:
-                return await self.touch_media_group(chat_id, media_group_id)
-        else:
-            group.last_photo_at = utcnow()
-        return group
+        await self.session.execute(
+            update(MediaGroup)
+            .where(MediaGroup.chat_id == chat_id, MediaGroup.media_group_id == media_group_id)
+            .values(last_photo_at=utcnow())
+        )
+
+    async def order_album(self, chat_id: int, media_group_id: str) -> list[Shot]:
+        """An album's shots, their positions rearranged to follow the order it was sent in.
+
+        Album photos arrive as concurrent updates and take positions as they finish intake;
+        the user expects the order they chose on the phone.
+        """
+        shots = await self.shots_in_media_group(chat_id, media_group_id)
+        positions = sorted(shot.position for shot in shots)
+        for shot in shots:
+            shot.position = -shot.position  # step aside, in case positions become unique
+        await self.session.flush()
+        for shot, position in zip(shots, positions, strict=True):
+            shot.position = position
+        await self.session.flush()
+        return shots
 
     async def claim_media_group_answer(
         self, chat_id: int, media_group_id: str, quiet_since: datetime

@@ -29,7 +29,15 @@ from bot.providers.base import (
     VideoProvider,
 )
 from storage.db import Database
-from storage.models import TERMINAL_TAKE_STATES, Project, PromptRevision, Shot, Take, utcnow
+from storage.models import (
+    TERMINAL_TAKE_STATES,
+    BotMessage,
+    Project,
+    PromptRevision,
+    Shot,
+    Take,
+    utcnow,
+)
 from storage.repositories import ProjectSummary, Repo
 
 log = logging.getLogger(__name__)
@@ -195,7 +203,13 @@ class Studio:
     # --- shots and drafts ---------------------------------------------------------------
 
     async def add_photo(
-        self, actor: Actor, photo: bytes, description: str | None, origin: Origin = Origin()
+        self,
+        actor: Actor,
+        photo: bytes,
+        description: str | None,
+        origin: Origin = Origin(),
+        *,
+        draft: bool = True,
     ) -> ShotOutcome:
         """Intake a photo into the current project and, with a description, draft at once."""
         prepared = await asyncio.to_thread(
@@ -212,7 +226,7 @@ class Studio:
             shot = await repo.add_shot(
                 project.id,
                 created_by=actor.user_id,
-                status="drafted" if description else "awaiting_description",
+                status="drafted" if description and draft else "awaiting_description",
                 description=description,
                 photo_path=str(path),
                 photo_width=prepared.width,
@@ -227,7 +241,7 @@ class Studio:
                 telegram_file_id=origin.file_id,
             )
         revision = None
-        if description:
+        if description and draft:
             revision = await self._first_draft(actor, shot, description)
         return ShotOutcome(shot, revision, prepared.notes)
 
@@ -364,6 +378,8 @@ class Studio:
         if provider_name not in self.providers:
             provider_name = self.default_provider
         provider = self.providers[provider_name]
+        if reply_to_message_id is None and shot.chat_id == chat_id:
+            reply_to_message_id = shot.message_id
         async with self.db.session() as session:
             repo = Repo(session)
             if request_key and (existing := await repo.take_by_request_key(request_key)):
@@ -424,6 +440,76 @@ class Studio:
                 raise StudioError("take.not_found")
             await self._check_access(repo, actor, take.shot_id)
             return take
+
+    # --- conversation state: which message stands for which row ---------------------------
+
+    async def remember_message(
+        self, chat_id: int, message_id: int, kind: str, **refs: Any
+    ) -> None:
+        """Record what a message we sent stands for, so replies and buttons find their row."""
+        async with self.db.session() as session:
+            await Repo(session).remember_message(chat_id, message_id, kind, **refs)
+
+    async def message_ref(self, chat_id: int, message_id: int) -> BotMessage | None:
+        async with self.db.session() as session:
+            return await Repo(session).message_ref(chat_id, message_id)
+
+    async def attach_status_message(self, take_id: int, chat_id: int, message_id: int) -> None:
+        async with self.db.session() as session:
+            repo = Repo(session)
+            take = await repo.get_take(take_id, for_update=True)
+            if take is not None:
+                take.status_message_id = message_id
+                take.status_edited_at = utcnow()
+            await repo.remember_message(chat_id, message_id, "status", take_id=take_id)
+
+    async def first_time(self, update_id: int) -> bool:
+        """False for an update Telegram delivers again (e.g. after a restart)."""
+        async with self.db.session() as session:
+            return await Repo(session).mark_update_processed(update_id)
+
+    async def note_album_photo(self, chat_id: int, media_group_id: str) -> None:
+        async with self.db.session() as session:
+            await Repo(session).touch_media_group(chat_id, media_group_id)
+
+    async def claim_album(
+        self, actor: Actor, media_group_id: str, quiet_for: float
+    ) -> list[Shot] | None:
+        """The album's shots if it has been quiet for `quiet_for` s and nobody answered yet."""
+        quiet_since = utcnow() - timedelta(seconds=quiet_for)
+        async with self.db.session() as session:
+            repo = Repo(session)
+            if not await repo.claim_media_group_answer(actor.chat_id, media_group_id, quiet_since):
+                return None
+            return await repo.order_album(actor.chat_id, media_group_id)
+
+    async def album_shots(self, actor: Actor, shot_id: int) -> list[Shot]:
+        shot = await self._shot_for(actor, shot_id)
+        if not shot.media_group_id:
+            return [shot]
+        async with self.db.session() as session:
+            return await Repo(session).shots_in_media_group(actor.chat_id, shot.media_group_id)
+
+    async def project_of(self, shot: Shot) -> Project:
+        async with self.db.session() as session:
+            project = await Repo(session).get_project(shot.project_id)
+        if project is None:
+            raise StudioError("project.not_found")
+        return project
+
+    async def language_of(self, user_id: int | None, chat_id: int) -> str:
+        """The language to speak to `user_id` in `chat_id` (/lang choice, else Telegram's)."""
+        async with self.db.session() as session:
+            repo = Repo(session)
+            user = await repo.get_user(user_id) if user_id is not None else None
+            chat = await repo.get_chat(chat_id)
+        chosen = (chat.settings or {}).get("lang") if chat and chat.type != "private" else None
+        return language_for(
+            (user.lang if user else None) or chosen or (user.language_code if user else None)
+        )
+
+    async def revision_for_take(self, take: Take) -> PromptRevision | None:
+        return await self._revision(take.revision_id)
 
     # --- internals ------------------------------------------------------------------------
 

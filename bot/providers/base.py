@@ -187,6 +187,7 @@ class ErrorKind(StrEnum):
     TRANSIENT = "transient"  # 5xx, timeouts, connection errors: bounded retries
     EXPIRED = "expired"  # the result URL is gone
     TIMEOUT = "timeout"  # the task did not finish within our deadline
+    TOO_LARGE = "too_large"  # the finished clip is over the chat's upload limit
     UNKNOWN = "unknown"
 
 

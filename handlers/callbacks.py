@@ -1,0 +1,57 @@
+"""Callback data: `action:row_id[:arg]`, naming a database row, never carrying the prompt.
+
+Telegram caps callback_data at 64 bytes, and a button may be pressed days later, by
+someone else, or after a restart: the row id lets any instance find what it meant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_CALLBACK_BYTES = 64
+
+# One short code per user intention; handlers register a pattern per code.
+GENERATE = "g"  # revision id
+REFINE = "r"  # revision id
+REDRAFT = "n"  # shot id
+SETTINGS = "s"  # revision id
+SET = "set"  # revision id, arg "duration=10" / "mode=pro" / "camera_move=orbit"
+BACK = "b"  # revision id
+UNDO = "u"  # shot id
+CANCEL_SHOT = "x"  # shot id
+DRAFT_FROM_PHOTO = "d"  # shot id
+OPEN_SHOT = "o"  # shot id
+CANCEL_TAKE = "c"  # take id
+AGAIN = "a"  # take id
+KEEP = "k"  # take id
+OPEN_PROJECT = "p"  # project id
+RESEND = "v"  # take id
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    action: str
+    row_id: int
+    arg: str | None = None
+
+
+def encode(action: str, row_id: int, arg: str | None = None) -> str:
+    data = f"{action}:{row_id}" if arg is None else f"{action}:{row_id}:{arg}"
+    if len(data.encode()) > MAX_CALLBACK_BYTES:
+        raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
+    return data
+
+
+def parse(data: str | None) -> Button | None:
+    """The button's meaning, or None for data we never made (old versions, forgeries)."""
+    if not data:
+        return None
+    parts = data.split(":", 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        return None
+    return Button(parts[0], int(parts[1]), parts[2] if len(parts) == 3 else None)
+
+
+def pattern(action: str) -> str:
+    """The CallbackQueryHandler pattern for one action."""
+    return rf"^{action}:\d+(:.*)?$"

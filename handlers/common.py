@@ -1,0 +1,137 @@
+"""What every handler needs: the services, who is asking, and a safe way to answer."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import Message, ReplyParameters, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot.i18n import t
+from bot.pipeline.jobs import JobRunner
+from bot.pipeline.studio import Actor, Studio, StudioError
+from bot.services import Services
+from handlers import callbacks as cb
+
+log = logging.getLogger(__name__)
+
+Context = ContextTypes.DEFAULT_TYPE
+
+
+def services(context: Context) -> Services:
+    return context.application.bot_data["services"]
+
+
+def studio(context: Context) -> Studio:
+    return services(context).studio
+
+
+def runner(context: Context) -> JobRunner:
+    return context.application.bot_data["runner"]
+
+
+async def actor_for(update: Update, context: Context) -> Actor:
+    """Record the sender and chat, and return who is asking in which language."""
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    return await studio(context).enter(
+        user_id=user.id,
+        chat_id=chat.id,
+        chat_type=chat.type,
+        first_name=user.first_name or "",
+        username=user.username,
+        language_code=user.language_code,
+        chat_title=chat.title,
+    )
+
+
+def thread_of(message: Message | None) -> int | None:
+    """The forum topic a message belongs to, so answers stay in that topic."""
+    if message is None or not message.is_topic_message:
+        return None
+    return message.message_thread_id
+
+
+async def send_html(
+    context: Context,
+    chat_id: int,
+    text: str,
+    *,
+    thread_id: int | None = None,
+    reply_to: int | None = None,
+    markup: Any = None,
+) -> Message:
+    """Send an HTML message in the right topic, replying to `reply_to` if it still exists."""
+    return await context.bot.send_message(
+        chat_id,
+        text,
+        parse_mode=ParseMode.HTML,
+        message_thread_id=thread_id,
+        reply_parameters=(
+            ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+            if reply_to
+            else None
+        ),
+        reply_markup=markup,
+    )
+
+
+async def reply_html(context: Context, message: Message, text: str, markup: Any = None) -> Message:
+    return await send_html(
+        context,
+        message.chat_id,
+        text,
+        thread_id=thread_of(message),
+        reply_to=message.message_id,
+        markup=markup,
+    )
+
+
+async def edit_html(message: Message, text: str, markup: Any = None) -> None:
+    """Edit a message, ignoring Telegram's "message is not modified" for a repeated tap."""
+    try:
+        await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    except BadRequest as error:
+        if "not modified" not in str(error).lower():
+            raise
+
+
+async def edit_markup(message: Message, markup: Any) -> None:
+    try:
+        await message.edit_reply_markup(reply_markup=markup)
+    except BadRequest as error:
+        if "not modified" not in str(error).lower():
+            raise
+
+
+def button(
+    func: Callable[[Update, Context, Actor, cb.Button], Awaitable[str | None]],
+) -> Callable[[Update, Context], Awaitable[None]]:
+    """Wrap a button handler: parse its data, answer every query, treat stale buttons politely.
+
+    The wrapped function returns an optional short notice shown as the query's answer.
+    """
+
+    @functools.wraps(func)
+    async def handle(update: Update, context: Context) -> None:
+        query = update.callback_query
+        assert query is not None
+        actor = await actor_for(update, context)
+        data = cb.parse(query.data)
+        if data is None or not isinstance(query.message, Message):
+            # Data we never made, or a message too old for Telegram to show us.
+            await query.answer(t("button.stale", actor.lang), show_alert=True)
+            return
+        try:
+            notice = await func(update, context, actor, data)
+        except StudioError as error:
+            await query.answer(t(error.key, actor.lang, **error.params), show_alert=True)
+            return
+        await query.answer(notice)
+
+    return handle

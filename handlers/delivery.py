@@ -1,0 +1,131 @@
+"""How a take's life shows in the chat: a status message kept current, then the clip."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+from telegram import Bot, InputFile, ReplyParameters
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest
+
+from bot.config import Settings
+from bot.pipeline.jobs import Delivery, ProgressUpdate
+from bot.pipeline.studio import Studio
+from bot.providers.base import ErrorKind, ProviderError
+from handlers import render
+from storage.models import Take
+
+log = logging.getLogger(__name__)
+
+
+class TelegramObserver:
+    """The job runner's window onto Telegram.
+
+    Status edits are throttled (Telegram allows about one message a second per chat and
+    twenty a minute per group); a phase change is always shown, progress at most every
+    `status_edit_interval_s`. The throttle is a cache: losing it on restart costs one edit.
+    """
+
+    def __init__(self, bot: Bot, studio: Studio, settings: Settings) -> None:
+        self.bot = bot
+        self.studio = studio
+        self.settings = settings
+        self._shown: dict[int, tuple[str, float, str]] = {}  # take id → phase, when, text
+
+    async def on_progress(self, take: Take, update: ProgressUpdate) -> None:
+        if take.chat_id is None:
+            return
+        lang = await self.studio.language_of(take.requested_by, take.chat_id)
+        text = render.status_text(take, update, lang)
+        now = time.monotonic()
+        phase, when, shown_text = self._shown.get(take.id, ("", 0.0, ""))
+        if text == shown_text:
+            return
+        if phase == update.phase and now - when < self.settings.status_edit_interval_s:
+            return
+        self._shown[take.id] = (update.phase, now, text)
+        if update.phase == "delivering":
+            await self.bot.send_chat_action(
+                take.chat_id, ChatAction.UPLOAD_VIDEO, message_thread_id=take.thread_id
+            )
+        markup = render.status_keyboard(take, lang)
+        if take.status_message_id is None:
+            message = await self.bot.send_message(
+                take.chat_id,
+                text,
+                message_thread_id=take.thread_id,
+                reply_parameters=_reply_to(take.reply_to_message_id),
+                reply_markup=markup,
+            )
+            await self.studio.attach_status_message(take.id, take.chat_id, message.message_id)
+            take.status_message_id = message.message_id
+            return
+        await self._edit(take, text, markup)
+
+    async def deliver(self, take: Take) -> Delivery:
+        """Upload the clip as a streamable video replying to the photo, with its buttons."""
+        if take.chat_id is None or take.clip_path is None:
+            return Delivery(None, None)
+        path = Path(take.clip_path)
+        size = take.clip_size or 0
+        if size > self.settings.upload_limit_bytes:
+            raise ProviderError(ErrorKind.TOO_LARGE, f"clip is {size} bytes")
+        lang = await self.studio.language_of(take.requested_by, take.chat_id)
+        revision = await self.studio.revision_for_take(take)
+        await self.bot.send_chat_action(
+            take.chat_id, ChatAction.UPLOAD_VIDEO, message_thread_id=take.thread_id
+        )
+        data = await asyncio.to_thread(path.read_bytes)
+        message = await self.bot.send_video(
+            take.chat_id,
+            video=InputFile(data, filename=path.name),
+            duration=round(take.clip_duration or 0) or None,
+            width=take.clip_width,
+            height=take.clip_height,
+            supports_streaming=True,
+            caption=render.clip_caption(take, revision, lang),
+            parse_mode=ParseMode.HTML,
+            message_thread_id=take.thread_id,
+            reply_parameters=_reply_to(take.reply_to_message_id),
+            reply_markup=render.clip_keyboard(take, lang),
+            read_timeout=120,
+            write_timeout=120,
+        )
+        await self.studio.remember_message(
+            message.chat_id,
+            message.message_id,
+            "clip",
+            take_id=take.id,
+            revision_id=take.revision_id,
+        )
+        file_id = message.video.file_id if message.video else None
+        return Delivery(message.message_id, file_id)
+
+    async def on_finished(self, take: Take) -> None:
+        self._shown.pop(take.id, None)
+        if take.chat_id is None or take.status_message_id is None:
+            return
+        lang = await self.studio.language_of(take.requested_by, take.chat_id)
+        await self._edit(take, render.final_status_text(take, lang), None)
+
+    async def _edit(self, take: Take, text: str, markup: object) -> None:
+        try:
+            await self.bot.edit_message_text(
+                text,
+                chat_id=take.chat_id,
+                message_id=take.status_message_id,
+                reply_markup=markup,  # type: ignore[arg-type]
+            )
+        except BadRequest as error:
+            # A repeated text, or a status message the user deleted: neither stops the take.
+            if "not modified" not in str(error).lower():
+                log.info("take %s: status edit refused: %s", take.id, error)
+
+
+def _reply_to(message_id: int | None) -> ReplyParameters | None:
+    if message_id is None:
+        return None
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)

@@ -1,0 +1,242 @@
+"""Drafts: show them, refine them by reply, and the buttons under them."""
+
+from __future__ import annotations
+
+from telegram import ForceReply, Message, Update
+from telegram.constants import ChatAction
+
+from bot.i18n import t
+from bot.pipeline.studio import Actor, StudioError
+from handlers import callbacks as cb
+from handlers import render
+from handlers.common import (
+    Context,
+    actor_for,
+    button,
+    edit_html,
+    edit_markup,
+    reply_html,
+    send_html,
+    studio,
+)
+from storage.models import PromptRevision
+
+
+async def show_draft(
+    context: Context,
+    actor: Actor,
+    revision: PromptRevision,
+    *,
+    chat_id: int,
+    thread_id: int | None,
+    reply_to: int | None,
+    notes: str = "",
+) -> Message:
+    """Send a draft with its buttons and remember which revision the message shows."""
+    shot = await studio(context).shot_by_id(actor, revision.shot_id)
+    project = await studio(context).project_of(shot)
+    text = render.draft_text(revision, shot, project, actor.lang)
+    message = await send_html(
+        context,
+        chat_id,
+        f"{notes}\n\n{text}" if notes else text,
+        thread_id=thread_id,
+        reply_to=reply_to,
+        markup=render.draft_keyboard(revision, actor.lang),
+    )
+    await remember_draft(context, message, revision)
+    return message
+
+
+async def show_draft_in_place(
+    context: Context, actor: Actor, message: Message, revision: PromptRevision
+) -> None:
+    """Replace a draft message's text with `revision` (undo, new draft, settings)."""
+    shot = await studio(context).shot_by_id(actor, revision.shot_id)
+    project = await studio(context).project_of(shot)
+    await edit_html(
+        message,
+        render.draft_text(revision, shot, project, actor.lang),
+        render.draft_keyboard(revision, actor.lang),
+    )
+    await remember_draft(context, message, revision)
+
+
+async def remember_draft(context: Context, message: Message, revision: PromptRevision) -> None:
+    await studio(context).remember_message(
+        message.chat_id,
+        message.message_id,
+        "draft",
+        shot_id=revision.shot_id,
+        revision_id=revision.id,
+    )
+
+
+async def on_reply(update: Update, context: Context) -> None:
+    """A text reply to one of our messages: refine a draft, or describe a waiting photo."""
+    message = update.effective_message
+    assert message is not None and message.reply_to_message is not None
+    actor = await actor_for(update, context)
+    ref = await studio(context).message_ref(message.chat_id, message.reply_to_message.message_id)
+    text = message.text or ""
+    if ref is None:
+        await reply_html(context, message, t("hint.send_photo", actor.lang))
+        return
+    await context.bot.send_chat_action(
+        message.chat_id, ChatAction.TYPING, message_thread_id=_thread(message)
+    )
+    try:
+        if ref.kind in ("draft", "clip") and ref.revision_id is not None:
+            revision = await studio(context).refine(actor, ref.revision_id, text)
+        elif ref.kind == "ask" and ref.shot_id is not None:
+            revision = await studio(context).describe(actor, ref.shot_id, text)
+        elif ref.kind == "album" and ref.shot_id is not None:
+            from handlers.photos import describe_album
+
+            await describe_album(context, actor, message, ref.shot_id, text)
+            return
+        else:
+            await reply_html(context, message, t("hint.send_photo", actor.lang))
+            return
+    except StudioError as error:
+        await reply_html(context, message, t(error.key, actor.lang, **error.params))
+        return
+    await show_draft(
+        context,
+        actor,
+        revision,
+        chat_id=message.chat_id,
+        thread_id=_thread(message),
+        reply_to=message.message_id,
+    )
+
+
+def _thread(message: Message) -> int | None:
+    return message.message_thread_id if message.is_topic_message else None
+
+
+@button
+async def on_refine_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """✏️ Refine: ask for the change as a reply (a forced reply keeps it attached)."""
+    revision = await studio(context).revision_by_id(actor, data.row_id)
+    query_message = update.callback_query.message  # type: ignore[union-attr]
+    assert isinstance(query_message, Message)
+    prompt = await context.bot.send_message(
+        query_message.chat_id,
+        t("draft.refine_hint", actor.lang),
+        message_thread_id=_thread(query_message),
+        reply_markup=ForceReply(selective=True),
+    )
+    await remember_draft(context, prompt, revision)
+    return None
+
+
+@button
+async def on_redraft_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """🔄 New draft: write the prompt again from the description."""
+    revision = await studio(context).redraft(actor, data.row_id)
+    await show_draft_in_place(context, actor, _message(update), revision)
+    return None
+
+
+@button
+async def on_undo_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """↩️ Undo: back to the previous revision."""
+    revision = await studio(context).undo(actor, data.row_id)
+    if revision is None:
+        return t("draft.nothing_to_undo", actor.lang)
+    await show_draft_in_place(context, actor, _message(update), revision)
+    return None
+
+
+@button
+async def on_settings_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """⚙️ Settings: swap the buttons for duration, quality and camera choices."""
+    revision = await studio(context).revision_by_id(actor, data.row_id)
+    await edit_markup(_message(update), render.settings_keyboard(revision, actor.lang))
+    return t("settings.title", actor.lang)
+
+
+@button
+async def on_setting_chosen(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """A choice in ⚙️ Settings: a new revision with that parameter."""
+    key, _, raw = (data.arg or "").partition("=")
+    value: object = int(raw) if key == "duration" and raw.isdigit() else raw
+    revision = await studio(context).change_setting(actor, data.row_id, key, value)
+    message = _message(update)
+    shot = await studio(context).shot_by_id(actor, revision.shot_id)
+    project = await studio(context).project_of(shot)
+    await edit_html(
+        message,
+        render.draft_text(revision, shot, project, actor.lang),
+        render.settings_keyboard(revision, actor.lang),
+    )
+    await remember_draft(context, message, revision)
+    return None
+
+
+@button
+async def on_back_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """⬅️ Back from settings to the draft's buttons."""
+    revision = await studio(context).revision_by_id(actor, data.row_id)
+    await edit_markup(_message(update), render.draft_keyboard(revision, actor.lang))
+    return None
+
+
+@button
+async def on_cancel_shot_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """✖ Cancel: drop this shot from the project."""
+    await studio(context).cancel_shot(actor, data.row_id)
+    await edit_html(_message(update), t("draft.cancelled", actor.lang))
+    return None
+
+
+@button
+async def on_draft_from_photo_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """✨ No description: draft from the photo alone."""
+    revision = await studio(context).describe(actor, data.row_id, "")
+    await show_draft_in_place(context, actor, _message(update), revision)
+    return None
+
+
+@button
+async def on_open_shot_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """Open one shot of an album or project as a draft message."""
+    shot = await studio(context).shot_by_id(actor, data.row_id)
+    if shot.current_revision_id is None:
+        raise StudioError("draft.not_found")
+    revision = await studio(context).revision_by_id(actor, shot.current_revision_id)
+    message = _message(update)
+    await show_draft(
+        context,
+        actor,
+        revision,
+        chat_id=message.chat_id,
+        thread_id=_thread(message),
+        reply_to=shot.message_id if shot.chat_id == message.chat_id else None,
+    )
+    return None
+
+
+def _message(update: Update) -> Message:
+    message = update.callback_query.message  # type: ignore[union-attr]
+    assert isinstance(message, Message)
+    return message

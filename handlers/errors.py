@@ -1,0 +1,83 @@
+"""Before every update: drop redeliveries and log one line. After a crash: tell people."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden, NetworkError, RetryAfter
+from telegram.ext import ApplicationHandlerStop
+
+from bot.i18n import language_for, t
+from handlers.common import Context, send_html, services, studio, thread_of
+
+log = logging.getLogger("claymate.updates")
+
+
+async def on_any_update(update: object, context: Context) -> None:
+    """Runs first for every update: skip one Telegram delivered before, log the rest."""
+    if not isinstance(update, Update):
+        return
+    if not await studio(context).first_time(update.update_id):
+        log.info("update %s: duplicate, skipped", update.update_id)
+        raise ApplicationHandlerStop
+    log.info(
+        "update %s: %s in chat %s from user %s",
+        update.update_id,
+        _kind(update),
+        update.effective_chat.id if update.effective_chat else "-",
+        update.effective_user.id if update.effective_user else "-",
+    )
+
+
+def _kind(update: Update) -> str:
+    if update.callback_query:
+        action = (update.callback_query.data or "").split(":", 1)[0]
+        return f"button {action}"
+    message = update.effective_message
+    if message is None:
+        return "other"
+    if message.photo:
+        return "photo" + (" (album)" if message.media_group_id else "")
+    if message.document:
+        return "document"
+    if message.text and message.text.startswith("/"):
+        return f"command {message.text.split()[0].split('@')[0]}"
+    if message.reply_to_message:
+        return "reply"
+    return "text"
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Log with context, tell the operator, and give the user an apology with a next step."""
+    error = context.error
+    if isinstance(error, (RetryAfter, NetworkError)) and not isinstance(error, Forbidden):
+        log.warning("telegram: %s", type(error).__name__)
+        return
+    summary = _kind(update) if isinstance(update, Update) else "no update"
+    log.error("unhandled error while handling %s", summary, exc_info=error)
+    admin_chat = services(context).settings.admin_chat_id
+    if admin_chat:
+        text = (
+            f"⚠️ <b>{html.escape(type(error).__name__)}</b> while handling "
+            f"{html.escape(summary)}:\n<code>{html.escape(str(error)[:500])}</code>"
+        )
+        try:
+            await context.bot.send_message(admin_chat, text, parse_mode="HTML")
+        except Exception:
+            log.warning("could not report the error to the admin chat")
+    if isinstance(update, Update) and update.effective_chat:
+        lang = language_for(update.effective_user.language_code if update.effective_user else None)
+        try:
+            if update.callback_query:
+                await update.callback_query.answer(t("error.unexpected", lang), show_alert=True)
+            else:
+                await send_html(
+                    context,
+                    update.effective_chat.id,
+                    t("error.unexpected", lang),
+                    thread_id=thread_of(update.effective_message),
+                )
+        except Exception:
+            log.warning("could not apologise in chat %s", update.effective_chat.id)

@@ -1,0 +1,84 @@
+"""🎬 Generate and the buttons on status and clip messages; the work is in bot.pipeline.jobs."""
+
+from __future__ import annotations
+
+from telegram import Message, Update
+
+from bot.i18n import t
+from bot.pipeline.jobs import ProgressUpdate
+from bot.pipeline.studio import Actor
+from handlers import callbacks as cb
+from handlers import render
+from handlers.common import Context, button, edit_html, edit_markup, runner, send_html, studio
+
+
+@button
+async def on_generate_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """🎬 Generate: queue a take, show its status at once, and let the runner work."""
+    return await _queue_take(update, context, actor, data.row_id)
+
+
+@button
+async def on_again_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """🔁 Again: another take of the same draft."""
+    take = await studio(context).take_by_id(actor, data.row_id)
+    return await _queue_take(update, context, actor, take.revision_id)
+
+
+async def _queue_take(
+    update: Update, context: Context, actor: Actor, revision_id: int
+) -> str | None:
+    query = update.callback_query
+    assert query is not None and isinstance(query.message, Message)
+    message = query.message
+    result = await studio(context).request_take(
+        actor,
+        revision_id,
+        # The same button press delivered twice (a redelivered update) has one query id.
+        request_key=f"cb:{query.id}",
+        chat_id=message.chat_id,
+        thread_id=message.message_thread_id if message.is_topic_message else None,
+    )
+    if not result.created:
+        return t("take.already_running", actor.lang)
+    take = result.take
+    status = await send_html(
+        context,
+        message.chat_id,
+        render.status_text(take, ProgressUpdate("queued", 0.0), actor.lang),
+        thread_id=take.thread_id,
+        reply_to=message.message_id,
+        markup=render.status_keyboard(take, actor.lang),
+    )
+    await studio(context).attach_status_message(take.id, status.chat_id, status.message_id)
+    runner(context).wake()
+    return None
+
+
+@button
+async def on_cancel_take_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """✖ on a status message: cancel a take that has not reached the provider yet."""
+    if not await studio(context).cancel_take(actor, data.row_id):
+        return t("take.cannot_cancel", actor.lang)
+    message = update.callback_query.message  # type: ignore[union-attr]
+    assert isinstance(message, Message)
+    await edit_html(message, t("status.cancelled", actor.lang))
+    return None
+
+
+@button
+async def on_keep_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """⭐ Keep: mark this take as the shot's clip for the film."""
+    take = await studio(context).keep_take(actor, data.row_id)
+    message = update.callback_query.message  # type: ignore[union-attr]
+    assert isinstance(message, Message)
+    await edit_markup(message, render.clip_keyboard(take, actor.lang, kept=True))
+    return t("take.kept", actor.lang)

@@ -1,0 +1,204 @@
+"""Photos in: a photo (compressed, or sent as a file) starts a shot; an album, several."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import Message, Update
+from telegram.constants import ChatAction
+from telegram.error import TelegramError
+
+from bot.i18n import t
+from bot.pipeline.intake import IntakeError
+from bot.pipeline.studio import Actor, Origin, StudioError
+from handlers import render
+from handlers.common import Context, actor_for, reply_html, send_html, services, studio
+from handlers.drafts import show_draft
+from storage.models import PromptRevision
+
+log = logging.getLogger(__name__)
+
+# The cloud Bot API's getFile limit; a self-hosted server has none.
+CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+
+
+async def on_photo(update: Update, context: Context) -> None:
+    """A photo with a caption becomes a shot and a draft; without one, we ask for a line."""
+    message = update.effective_message
+    assert message is not None
+    actor = await actor_for(update, context)
+    data = await _download_photo(context, actor, message)
+    if data is None:
+        return
+    thread = message.message_thread_id if message.is_topic_message else None
+    origin = Origin(
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        thread_id=thread,
+        file_id=_file_id(message),
+        media_group_id=message.media_group_id,
+    )
+    if message.media_group_id:
+        await _add_album_photo(context, actor, message, data, origin)
+        return
+    await context.bot.send_chat_action(
+        message.chat_id, ChatAction.TYPING, message_thread_id=thread
+    )
+    try:
+        outcome = await studio(context).add_photo(actor, data, message.caption, origin)
+    except IntakeError as error:
+        await reply_html(context, message, error.message(actor.lang))
+        return
+    notes = "\n".join(_note_text(key, params, actor.lang) for key, params in outcome.notes)
+    if outcome.revision is None:
+        ask = await reply_html(
+            context,
+            message,
+            "\n\n".join(filter(None, [notes, t("ask.description", actor.lang)])),
+            render.ask_keyboard(outcome.shot, actor.lang),
+        )
+        await studio(context).remember_message(
+            ask.chat_id, ask.message_id, "ask", shot_id=outcome.shot.id
+        )
+        return
+    await show_draft(
+        context,
+        actor,
+        outcome.revision,
+        chat_id=message.chat_id,
+        thread_id=thread,
+        reply_to=message.message_id,
+        notes=notes,
+    )
+
+
+async def on_other_document(update: Update, context: Context) -> None:
+    """A file that is not an image: say what we take instead."""
+    message = update.effective_message
+    assert message is not None
+    actor = await actor_for(update, context)
+    await reply_html(context, message, t("intake.not_image", actor.lang))
+
+
+async def _download_photo(context: Context, actor: Actor, message: Message) -> bytes | None:
+    """The largest size of the photo, or None after telling the user why not."""
+    size = (
+        message.photo[-1].file_size
+        if message.photo
+        else (message.document.file_size if message.document else None)
+    )
+    settings = services(context).settings
+    limit = settings.max_upload_bytes
+    if _uses_cloud_api(context):
+        limit = min(limit, CLOUD_DOWNLOAD_LIMIT)
+    if size and size > limit:
+        await reply_html(
+            context,
+            message,
+            t("intake.too_large", actor.lang, size_mb=_mb(size), limit_mb=_mb(limit)),
+        )
+        return None
+    try:
+        telegram_file = await context.bot.get_file(_file_id(message))
+        return bytes(await telegram_file.download_as_bytearray())
+    except TelegramError as error:
+        # Never log the file URL: it contains the bot token.
+        log.warning("photo download failed: %s", type(error).__name__)
+        await reply_html(context, message, t("error.download", actor.lang))
+        return None
+
+
+def _file_id(message: Message) -> str:
+    if message.photo:
+        return message.photo[-1].file_id  # Telegram lists sizes smallest first
+    assert message.document is not None
+    return message.document.file_id
+
+
+def _uses_cloud_api(context: Context) -> bool:
+    from bot.config import DEFAULT_TELEGRAM_API_URL
+
+    return services(context).settings.telegram_api_url == DEFAULT_TELEGRAM_API_URL
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
+
+
+def _note_text(key: str, params: dict, lang: str) -> str:  # type: ignore[type-arg]
+    localised = {
+        k: t(v, lang) if isinstance(v, str) and v.startswith("intake.") else v
+        for k, v in params.items()
+    }
+    return "ℹ️ " + t(key, lang, **localised)
+
+
+# --- albums ------------------------------------------------------------------------------
+
+
+async def _add_album_photo(
+    context: Context, actor: Actor, message: Message, data: bytes, origin: Origin
+) -> None:
+    """One photo of an album: store it now, answer the whole album once it is complete."""
+    try:
+        await studio(context).add_photo(actor, data, message.caption, origin, draft=False)
+    except IntakeError as error:
+        await reply_html(context, message, error.message(actor.lang))
+    assert message.media_group_id is not None
+    await studio(context).note_album_photo(message.chat_id, message.media_group_id)
+    context.application.create_task(
+        _answer_album_when_quiet(context, actor, message, message.media_group_id),
+        update=None,
+        name=f"album-{message.media_group_id}",
+    )
+
+
+async def _answer_album_when_quiet(
+    context: Context, actor: Actor, message: Message, media_group_id: str
+) -> None:
+    """Telegram sends an album as separate updates; answer once, when no more arrive."""
+    debounce = services(context).settings.album_debounce_s
+    await asyncio.sleep(debounce)
+    shots = await studio(context).claim_album(actor, media_group_id, quiet_for=debounce)
+    if not shots:
+        return  # more photos came in (a later task answers), or another instance answered
+    description = next((s.description for s in shots if s.description), None)
+    revisions: dict[int, PromptRevision] = {}
+    if description:
+        for shot in shots:
+            revisions[shot.id] = await studio(context).describe(actor, shot.id, description)
+    await _send_album_answer(context, actor, message, shots, revisions)
+
+
+async def _send_album_answer(context, actor, message, shots, revisions) -> None:  # type: ignore[no-untyped-def]
+    project = await studio(context).project_of(shots[0])
+    answer = await send_html(
+        context,
+        message.chat_id,
+        render.album_text(project, shots, revisions, actor.lang),
+        thread_id=message.message_thread_id if message.is_topic_message else None,
+        reply_to=shots[0].message_id,
+        markup=render.album_keyboard(shots, revisions, actor.lang),
+    )
+    await studio(context).remember_message(
+        answer.chat_id, answer.message_id, "album", shot_id=shots[0].id
+    )
+
+
+async def describe_album(
+    context: Context, actor: Actor, message: Message, shot_id: int, text: str
+) -> None:
+    """A reply to an album's answer: that line describes every shot in it."""
+    shots = await studio(context).album_shots(actor, shot_id)
+    revisions: dict[int, PromptRevision] = {}
+    for shot in shots:
+        if shot.status == "cancelled":
+            continue
+        try:
+            revisions[shot.id] = await studio(context).describe(actor, shot.id, text)
+        except StudioError:
+            continue
+    live = [s for s in shots if s.id in revisions]
+    if live:
+        await _send_album_answer(context, actor, message, live, revisions)

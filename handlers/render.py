@@ -1,0 +1,262 @@
+"""How drafts, statuses, clips and projects look in the chat: text and keyboards only."""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.i18n import t
+from bot.pipeline.jobs import ProgressUpdate
+from bot.pipeline.studio import ProjectView
+from bot.providers.base import CAMERA_MOVES, DURATIONS, MODES
+from handlers import callbacks as cb
+from storage.models import Project, PromptRevision, Shot, Take
+from storage.repositories import ProjectSummary
+
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+NEGATIVE_SHOWN = 300
+
+
+def _button(text: str, action: str, row_id: int, arg: str | None = None) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=cb.encode(action, row_id, arg))
+
+
+def draft_text(revision: PromptRevision, shot: Shot, project: Project, lang: str) -> str:
+    params = revision.params
+    negative = revision.negative_prompt
+    if len(negative) > NEGATIVE_SHOWN:
+        negative = negative[:NEGATIVE_SHOWN].rsplit(" ", 1)[0] + "…"
+    lines = [
+        t(
+            "draft.title",
+            lang,
+            number=revision.number,
+            position=shot.position,
+            project=escape(project.title),
+        ),
+        f"<blockquote>{escape(revision.prompt)}</blockquote>",
+    ]
+    if negative:
+        lines.append(f"🚫 <i>{t('draft.negative', lang)}: {escape(negative)}</i>")
+    lines.append(settings_line(params, lang))
+    lines.append(t("draft.reply_hint", lang))
+    return _fit("\n".join(lines), MESSAGE_LIMIT)
+
+
+def settings_line(params: dict, lang: str) -> str:  # type: ignore[type-arg]
+    return escape(
+        t(
+            "draft.settings",
+            lang,
+            provider=params.get("provider", "?"),
+            model=params.get("model", "?"),
+            mode=t(f"mode.{params.get('mode', 'std')}", lang),
+            duration=params.get("duration", 5),
+            camera=t(f"camera.{params.get('camera_move', 'static')}", lang),
+        )
+    )
+
+
+def draft_keyboard(revision: PromptRevision, lang: str) -> InlineKeyboardMarkup:
+    shot_id = revision.shot_id
+    rows = [
+        [
+            _button(t("button.generate", lang), cb.GENERATE, revision.id),
+            _button(t("button.refine", lang), cb.REFINE, revision.id),
+        ],
+        [
+            _button(t("button.redraft", lang), cb.REDRAFT, shot_id),
+            _button(t("button.settings", lang), cb.SETTINGS, revision.id),
+        ],
+        [_button(t("button.cancel", lang), cb.CANCEL_SHOT, shot_id)],
+    ]
+    if revision.parent_id is not None:
+        rows[2].insert(0, _button(t("button.undo", lang), cb.UNDO, shot_id))
+    return InlineKeyboardMarkup(rows)
+
+
+def settings_keyboard(revision: PromptRevision, lang: str) -> InlineKeyboardMarkup:
+    params = revision.params
+
+    def mark(current: object, value: object, label: str) -> str:
+        return f"• {label}" if current == value else label
+
+    durations = [
+        _button(mark(params.get("duration"), d, f"{d} s"), cb.SET, revision.id, f"duration={d}")
+        for d in DURATIONS
+    ]
+    modes = [
+        _button(
+            mark(params.get("mode"), m, t(f"mode.{m}", lang)), cb.SET, revision.id, f"mode={m}"
+        )
+        for m in MODES
+    ]
+    moves = [
+        _button(
+            mark(params.get("camera_move"), move, t(f"camera.{move}", lang)),
+            cb.SET,
+            revision.id,
+            f"camera_move={move}",
+        )
+        for move in CAMERA_MOVES
+    ]
+    rows = [durations, modes, moves[:4], moves[4:]]
+    rows.append([_button(t("button.back", lang), cb.BACK, revision.id)])
+    return InlineKeyboardMarkup(rows)
+
+
+def ask_keyboard(shot: Shot, lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                _button(t("button.draft_from_photo", lang), cb.DRAFT_FROM_PHOTO, shot.id),
+                _button(t("button.cancel", lang), cb.CANCEL_SHOT, shot.id),
+            ]
+        ]
+    )
+
+
+def status_text(take: Take, update: ProgressUpdate, lang: str) -> str:
+    elapsed = format_elapsed(update.elapsed_s)
+    if update.phase == "queued" and update.queue_position:
+        return t("status.queued_position", lang, position=update.queue_position)
+    if update.phase == "rendering" and update.progress is not None:
+        percent = round(update.progress * 100)
+        return t("status.rendering_progress", lang, percent=percent, elapsed=elapsed)
+    if update.phase == "rendering":
+        return t("status.rendering", lang, elapsed=elapsed)
+    if update.phase == "submitted":
+        return t("status.submitted", lang, provider=take.provider)
+    if update.phase in ("downloading", "delivering"):
+        return t(f"status.{update.phase}", lang)
+    return t("status.queued", lang)
+
+
+def status_keyboard(take: Take, lang: str) -> InlineKeyboardMarkup | None:
+    if take.status != "queued":
+        return None
+    return InlineKeyboardMarkup([[_button(t("button.cancel", lang), cb.CANCEL_TAKE, take.id)]])
+
+
+def final_status_text(take: Take, lang: str) -> str:
+    if take.status == "delivered":
+        started, ended = take.created_at, take.delivered_at or take.finished_at
+        seconds = (ended - started).total_seconds() if ended and started else 0.0
+        return t("status.done", lang, elapsed=format_elapsed(seconds))
+    if take.status == "cancelled":
+        return t("status.cancelled", lang)
+    return t("status.failed", lang, reason=t(f"error.{take.error_kind or 'unknown'}", lang))
+
+
+def clip_caption(take: Take, revision: PromptRevision | None, lang: str) -> str:
+    summary = escape((revision.summary if revision else "") or "")
+    caption = t("clip.caption", lang, summary=summary)
+    if take.preview:
+        caption += f"\n<i>{escape(t('preview.label', lang))}</i>"
+    return _fit(caption, CAPTION_LIMIT)
+
+
+def clip_keyboard(take: Take, lang: str, *, kept: bool = False) -> InlineKeyboardMarkup:
+    keep_label = t("button.kept" if kept else "button.keep", lang)
+    return InlineKeyboardMarkup(
+        [
+            [
+                _button(t("button.again", lang), cb.AGAIN, take.id),
+                _button(t("button.refine", lang), cb.REFINE, take.revision_id),
+                _button(keep_label, cb.KEEP, take.id),
+            ]
+        ]
+    )
+
+
+def projects_text(summaries: list[ProjectSummary], lang: str) -> str:
+    if not summaries:
+        return t("project.none", lang)
+    lines = [t("project.list_title", lang)]
+    for index, summary in enumerate(summaries, 1):
+        line = t(
+            "project.line",
+            lang,
+            title=escape(summary.project.title),
+            shots=summary.shots,
+            clips=summary.clips,
+        )
+        lines.append(f"{index}. {line}")
+    return "\n".join(lines)
+
+
+def projects_keyboard(summaries: list[ProjectSummary]) -> InlineKeyboardMarkup | None:
+    if not summaries:
+        return None
+    rows = [
+        [_button(f"{i}. {s.project.title[:40]}", cb.OPEN_PROJECT, s.project.id)]
+        for i, s in enumerate(summaries, 1)
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def project_text(view: ProjectView, lang: str) -> str:
+    lines = [t("project.opened", lang, title=escape(view.project.title))]
+    if not view.shots:
+        lines.append(t("project.empty", lang))
+    for shot_view in view.shots:
+        shot = shot_view.shot
+        description = escape((shot.description or "…")[:80])
+        lines.append(t("project.shot_line", lang, position=shot.position, description=description))
+        if shot_view.delivered:
+            kept = t("project.kept_mark", lang) if shot_view.kept else ""
+            lines.append(t("project.shot_clips", lang, clips=len(shot_view.delivered), kept=kept))
+    return _fit("\n".join(lines), MESSAGE_LIMIT)
+
+
+def project_keyboard(view: ProjectView, lang: str) -> InlineKeyboardMarkup | None:
+    buttons = []
+    for shot_view in view.shots:
+        clip = shot_view.kept or (shot_view.delivered[-1] if shot_view.delivered else None)
+        if clip is not None and clip.telegram_file_id:
+            label = t("button.resend", lang, position=shot_view.shot.position)
+            buttons.append(_button(label, cb.RESEND, clip.id))
+        elif shot_view.revision is not None:
+            label = t("button.open_shot", lang, position=shot_view.shot.position)
+            buttons.append(_button(label, cb.OPEN_SHOT, shot_view.shot.id))
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+
+
+def album_text(
+    project: Project, shots: list[Shot], revisions: dict[int, PromptRevision], lang: str
+) -> str:
+    lines = [t("album.added", lang, count=len(shots), project=escape(project.title))]
+    for shot in shots:
+        revision = revisions.get(shot.id)
+        words = revision.summary if revision else (shot.description or "…")
+        lines.append(f"{shot.position}. {escape(words[:90])}")
+    waiting = any(shot.id not in revisions for shot in shots)
+    lines.append(t("album.ask_description" if waiting else "album.open_hint", lang))
+    return _fit("\n".join(lines), MESSAGE_LIMIT)
+
+
+def album_keyboard(
+    shots: list[Shot], revisions: dict[int, PromptRevision], lang: str
+) -> InlineKeyboardMarkup | None:
+    buttons = [
+        _button(t("button.open_shot", lang, position=shot.position), cb.OPEN_SHOT, shot.id)
+        for shot in shots
+        if shot.id in revisions
+    ]
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+
+
+def format_elapsed(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes}:{secs:02d}" if minutes else f"{secs}s"
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

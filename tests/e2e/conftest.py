@@ -1,0 +1,114 @@
+"""The real bot (python-telegram-bot Application + job runner) against the local Bot API stub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import serve
+from bot.config import Settings
+from bot.pipeline.jobs import RunnerPolicy
+from bot.pipeline.sample import sample_photo
+from tests.conftest import make_settings
+from tests.fakes.telegram_stub import Call, TelegramStub
+from tests.fakes.updates import private_chat, private_user
+
+FAST = RunnerPolicy(poll_interval_s=0.2, queue_recheck_s=0.2, tick_s=0.1, lease_s=30)
+
+
+@dataclass
+class RunningBot:
+    """A bot serving updates from `stub`; tests push updates and read the calls it made."""
+
+    stub: TelegramStub
+    settings: Settings
+    stop: asyncio.Event
+    task: asyncio.Task[None] | None = None
+    user: dict[str, Any] = field(default_factory=lambda: private_user(first_name="Lin"))
+
+    @property
+    def chat(self) -> dict[str, Any]:
+        return private_chat(self.user)
+
+    def push(self, update: dict[str, Any]) -> dict[str, Any]:
+        return self.stub.push_update(update)
+
+    async def wait_for(
+        self,
+        method: str,
+        predicate: Callable[[Call], bool] | None = None,
+        *,
+        count: int = 1,
+        timeout: float = 20.0,  # noqa: ASYNC109 - mirrors the stub's wait_for
+    ) -> Call:
+        calls = await self.stub.wait_for_async(
+            method, count=count, timeout=timeout, predicate=predicate
+        )
+        self.raise_if_crashed()
+        return calls[-1] if isinstance(calls, list) else calls
+
+    def sent_message(self, call: Call) -> dict[str, Any]:
+        """The Message object the stub returned for a send/edit call."""
+        result = call.result
+        assert isinstance(result, dict), call
+        return result
+
+    def raise_if_crashed(self) -> None:
+        if self.task is not None and self.task.done() and self.task.exception():
+            raise self.task.exception()  # type: ignore[misc]
+
+
+async def start_bot(stub: TelegramStub, settings: Settings) -> RunningBot:
+    running = RunningBot(stub, settings, asyncio.Event())
+    running.task = asyncio.create_task(serve(settings, running.stop, policy=FAST, poll_timeout=1))
+    await stub.wait_for_async("getUpdates", timeout=20)
+    running.raise_if_crashed()
+    return running
+
+
+async def stop_bot(running: RunningBot) -> None:
+    running.stop.set()
+    if running.task is not None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(running.task, timeout=30)
+
+
+def bot_settings(tmp_path: Path, stub: TelegramStub, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "telegram_bot_token": stub.token,
+        "telegram_api_url": stub.api_root,
+        "preview_height": 240,
+        "album_debounce_s": 0.5,
+        "status_edit_interval_s": 0.0,
+    }
+    values.update(overrides)
+    return make_settings(tmp_path, **values)
+
+
+@pytest.fixture
+def stub() -> AsyncIterator[TelegramStub]:
+    with TelegramStub() as running:
+        yield running
+    # Every call the bot made must fit the Bot API spec (when the spec is available).
+    assert running.spec_violations == [], running.spec_violations
+    assert running.server_errors == [], running.server_errors
+
+
+@pytest.fixture
+async def bot(stub: TelegramStub, tmp_path: Path) -> AsyncIterator[RunningBot]:
+    running = await start_bot(stub, bot_settings(tmp_path, stub))
+    try:
+        yield running
+    finally:
+        await stop_bot(running)
+
+
+@pytest.fixture(scope="session")
+def city_photo() -> bytes:
+    return sample_photo(width=800, height=600)
