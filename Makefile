@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_PHOTO := data/sample/bund.jpg
 DEMO_CLIP := data/demo/bund-clay.mp4
 
-.PHONY: demo test venv lint run migrate bench clean
+.PHONY: demo test venv lint run migrate bench clean i18n
 
 venv: $(STAMP)
 
@@ -26,6 +26,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@$(BIN)/python -m pytest -q
+
+# Both catalogues complete, and every key the code uses present in both.
+i18n: $(STAMP)
+	@$(BIN)/python -m pytest -q tests/unit/test_i18n.py
 
 lint: $(STAMP)
 	@$(BIN)/ruff check bot handlers storage tests bench

@@ -159,7 +159,7 @@ def clip_caption(take: Take, revision: PromptRevision | None, lang: str) -> str:
 
 
 def clip_keyboard(take: Take, lang: str, *, kept: bool = False) -> InlineKeyboardMarkup:
-    keep_label = t("button.kept" if kept else "button.keep", lang)
+    keep_label = t("button.kept", lang) if kept else t("button.keep", lang)
     return InlineKeyboardMarkup(
         [
             [
@@ -235,7 +235,7 @@ def album_text(
         words = revision.summary if revision else (shot.description or "…")
         lines.append(f"{shot.position}. {escape(words[:90])}")
     waiting = any(shot.id not in revisions for shot in shots)
-    lines.append(t("album.ask_description" if waiting else "album.open_hint", lang))
+    lines.append(t("album.ask_description", lang) if waiting else t("album.open_hint", lang))
     return _fit("\n".join(lines), MESSAGE_LIMIT)
 
 

@@ -89,7 +89,7 @@ class Database:
                 raise
 
     async def upgrade(self) -> None:
-        """Apply Alembic migrations up to head on this engine."""
+        """Apply Alembic migrations up to every head on this engine."""
         async with self.engine.begin() as connection:
             await connection.run_sync(_upgrade_sync)
 
@@ -106,7 +106,7 @@ def alembic_config() -> Config:
 def _upgrade_sync(connection: Any) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
 
 
 def upgrade_blocking(url: str) -> None:

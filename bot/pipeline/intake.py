@@ -30,7 +30,7 @@ import numpy as np
 import pillow_heif
 from PIL import ExifTags, Image, ImageCms, ImageStat, UnidentifiedImageError
 
-from bot.i18n import CATALOG, t
+from bot.i18n import has, t
 from bot.providers.base import PhotoFacts
 
 # Once, at import: HEIC/HEIF from iPhones opens like any other Pillow format.
@@ -117,7 +117,7 @@ class PreparedPhoto:
 def render_message(key: str, params: dict[str, object], lang: str | None) -> str:
     """Render `key`; a param that is itself a catalogue key (a shape word) is translated too."""
     values = {
-        name: t(value, lang) if isinstance(value, str) and value in CATALOG else value
+        name: t(value, lang) if isinstance(value, str) and has(value) else value
         for name, value in params.items()
     }
     return t(key, lang, **values)
