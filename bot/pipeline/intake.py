@@ -136,7 +136,15 @@ class _Geometry:
         return right - left, bottom - top
 
 
-def plan_geometry(width: int, height: int, *, max_side: int, min_side: int) -> _Geometry:
+# A JPEG decodes at 1/2, 1/4 or 1/8 scale for a fraction of the work. When the output
+# would be only slightly larger than such a scale (a 4032 px phone photo and max_side 2048
+# want 0.508), it is worth giving up those few pixels: 2016 px decodes about 4x faster.
+DRAFT_SNAP_TOLERANCE = 0.95
+
+
+def plan_geometry(
+    width: int, height: int, *, max_side: int, min_side: int, draft_snap: bool = False
+) -> _Geometry:
     """Planned from the header alone, so the JPEG decoder can be told how small it may go."""
     # Centre crop on the long axis only: the same region before or after the EXIF rotation.
     left, top, right, bottom = 0, 0, width, height
@@ -153,6 +161,13 @@ def plan_geometry(width: int, height: int, *, max_side: int, min_side: int) -> _
     # If max_side and the ratio together would take the short side under min_side, the
     # short side wins: the video model refuses anything smaller.
     scale = min(1.0, max(scale, min_side / min(crop_w, crop_h)))
+    if draft_snap and scale < 1.0:
+        for factor in (8, 4, 2):
+            snapped = 1 / factor
+            near = factor * DRAFT_SNAP_TOLERANCE <= 1 / scale < factor
+            if near and min(crop_w, crop_h) * snapped >= min_side:
+                scale = snapped
+                break
     out_w = max(1, min(crop_w, round(crop_w * scale)))
     out_h = max(1, min(crop_h, round(crop_h * scale)))
     # Rounding must not nudge the result outside the window: grow the short side by a pixel
@@ -261,7 +276,13 @@ def _decode(data: bytes, *, max_side: int, min_side: int, max_pixels: int) -> _D
     raw_w, raw_h = opened.size
     if raw_w * raw_h > max_pixels:
         raise IntakeError("intake.bomb", megapixels=_format_megapixels(raw_w * raw_h))
-    geometry = plan_geometry(raw_w, raw_h, max_side=max_side, min_side=min_side)
+    geometry = plan_geometry(
+        raw_w,
+        raw_h,
+        max_side=max_side,
+        min_side=min_side,
+        draft_snap=pillow_format in ("JPEG", "MPO"),
+    )
 
     reduction = 1.0
     if pillow_format in ("JPEG", "MPO"):

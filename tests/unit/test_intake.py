@@ -204,8 +204,9 @@ def test_jpeg_draft_never_decodes_below_the_output_size(monkeypatch: pytest.Monk
     for (decoded_w, _), (left, top, right, bottom), (out_w, out_h) in seen:
         assert right - left >= out_w - 1e-6 and bottom - top >= out_h - 1e-6
         reduced.append(decoded_w)
-    # 1/4; 1/2; none, as 4032 / 2 < 2048; 1/2, as at 1/4 the 2500 px crop would be 625 < 800.
-    assert reduced == [1000, 2016, 4032, 2500]
+    # 1/4; 1/4 and 1/2, as 1008 and 2016 are within 5% of 1024 and 2048 (the draft snap);
+    # 1/2, as at 1/4 the 2500 px crop would be 625 < 800.
+    assert reduced == [1000, 1008, 2016, 2500]
 
 
 def test_png_alpha_is_flattened_onto_white() -> None:
@@ -304,10 +305,18 @@ def test_twelve_megapixel_photo_is_downscaled_to_max_side() -> None:
 
     photo = prepare_photo(encode(image, "JPEG", quality=90))
 
-    assert (photo.width, photo.height) == (2048, 1536)
+    # Snapped to the half-scale JPEG decode: 2016 is within 5% of max_side and 4x cheaper.
+    assert (photo.width, photo.height) == (2016, 1512)
     assert (photo.source_width, photo.source_height) == (4032, 3024)
     assert photo.downscaled and not photo.cropped and photo.notes == ()
-    assert decode(photo.jpeg).size == (2048, 1536)
+    assert decode(photo.jpeg).size == (2016, 1512)
+
+
+def test_only_jpegs_snap_below_max_side() -> None:
+    image = Image.linear_gradient("L").resize((4032, 3024)).convert("RGB")
+    assert (prepare_photo(encode(image, "PNG")).width) == 2048
+    # Far from a draft scale: exactly max_side.
+    assert prepare_photo(encode(image.resize((3000, 2250)), "JPEG")).width == 2048
 
 
 @pytest.mark.parametrize(
