@@ -14,6 +14,7 @@ from tqdm import tqdm
 from bot.config import ConfigError, Settings, exit_on_config_error, load_settings
 from bot.i18n import t
 from bot.logs import configure_logging
+from bot.providers.base import CAMERA_MOVES
 
 CLI_CHAT_ID = 0  # the command line is one "chat" with one user, id 0
 CLI_USER_ID = 0
@@ -53,19 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--project", help="project name (default: the current one)")
     make.add_argument("--duration", type=int, choices=(5, 10))
     make.add_argument("--mode", choices=("std", "pro"))
-    make.add_argument(
-        "--camera",
-        choices=(
-            "static",
-            "push_in",
-            "pull_out",
-            "pan_left",
-            "pan_right",
-            "tilt_up",
-            "tilt_down",
-            "orbit",
-        ),
-    )
+    make.add_argument("--camera", choices=CAMERA_MOVES)
     make.set_defaults(func=_cmd_make)
 
     history = sub.add_parser("history", help="list projects, shots and takes")

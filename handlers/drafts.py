@@ -49,16 +49,22 @@ async def show_draft(
 
 
 async def show_draft_in_place(
-    context: Context, actor: Actor, message: Message, revision: PromptRevision
+    context: Context,
+    actor: Actor,
+    message: Message,
+    revision: PromptRevision,
+    *,
+    settings_open: bool = False,
 ) -> None:
     """Replace a draft message's text with `revision` (undo, new draft, settings)."""
     shot = await studio(context).shot_by_id(actor, revision.shot_id)
     project = await studio(context).project_of(shot)
-    await edit_html(
-        message,
-        render.draft_text(revision, shot, project, actor.lang),
-        render.draft_keyboard(revision, actor.lang),
+    keyboard = (
+        render.settings_keyboard(revision, actor.lang)
+        if settings_open
+        else render.draft_keyboard(revision, actor.lang)
     )
+    await edit_html(message, render.draft_text(revision, shot, project, actor.lang), keyboard)
     await remember_draft(context, message, revision)
 
 
@@ -173,15 +179,7 @@ async def on_setting_chosen(
     key, _, raw = (data.arg or "").partition("=")
     value: object = int(raw) if key == "duration" and raw.isdigit() else raw
     revision = await studio(context).change_setting(actor, data.row_id, key, value)
-    message = _message(update)
-    shot = await studio(context).shot_by_id(actor, revision.shot_id)
-    project = await studio(context).project_of(shot)
-    await edit_html(
-        message,
-        render.draft_text(revision, shot, project, actor.lang),
-        render.settings_keyboard(revision, actor.lang),
-    )
-    await remember_draft(context, message, revision)
+    await show_draft_in_place(context, actor, _message(update), revision, settings_open=True)
     return None
 
 
