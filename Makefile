@@ -43,6 +43,7 @@ migrate: $(STAMP)
 bench: $(STAMP)
 	@$(BIN)/python bench/bench_intake.py
 	@$(BIN)/python bench/bench_render.py
+	@$(BIN)/python bench/bench_film.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -9,7 +9,6 @@ from contextlib import suppress
 
 from telegram import BotCommand, Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -21,16 +20,31 @@ from telegram.ext import (
 
 from bot.config import Settings, require
 from bot.i18n import LANGUAGES, t
+from bot.leadership import PollingLeadership
 from bot.logs import configure_logging, install_redaction, secrets_of
+from bot.metrics import CountingRateLimiter, Metrics, instrument
 from bot.pipeline.jobs import JobRunner, RunnerPolicy
 from bot.services import Services, build_services
+from bot.web import (
+    WebServer,
+    WebState,
+    kling_callback_token,
+    kling_callback_url,
+    routes_for,
+    web_secrets,
+    webhook_secret,
+)
+from handlers import admin, drafts, errors, generate, groups, photos, privacy, projects, start
 from handlers import callbacks as cb
-from handlers import drafts, errors, generate, photos, projects, start
+from handlers import film as film_handlers
+from handlers import stills as still_handlers
 from handlers.delivery import TelegramObserver
+from storage.repositories import Repo
 
 log = logging.getLogger("claymate")
 
-COMMANDS = ("start", "help", "new", "projects")
+COMMANDS = ("start", "help", "new", "projects", "board", "film")
+COMMANDS += ("lang", "usage", "export", "forget")  # issue 6
 
 
 def build_application(
@@ -40,29 +54,35 @@ def build_application(
     require(settings, "telegram_bot_token")
     assert settings.telegram_bot_token is not None
     api = settings.telegram_api_url
+    metrics = Metrics()
     application = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         # Flood control (429 retry_after) is waited out and retried, never fatal.
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(CountingRateLimiter(metrics, max_retries=3))
         # A long draft or upload in one chat must not hold up anyone else's updates.
         .concurrent_updates(True)
         .build()
     )
     observer = TelegramObserver(application.bot, services.studio, settings)
+    callback_url = kling_callback_url(settings)
     runner = JobRunner(
         services.db,
-        services.providers,
+        instrument(services.providers, metrics),
         observer,
         clips_dir=services.studio.clips_dir,
         caps=services.caps,
         policy=policy or RunnerPolicy(poll_interval_s=settings.kling_poll_interval_s),
+        callback_urls={"kling": callback_url} if callback_url else None,
     )
     application.bot_data["services"] = services
     application.bot_data["runner"] = runner
+    application.bot_data["metrics"] = metrics
     register_handlers(application)
+    source = "webhook" if settings.webhook_url else "polling"
+    application.add_handler(TypeHandler(Update, metrics.count_update(source)), group=-2)
     return application
 
 
@@ -75,6 +95,20 @@ def register_handlers(application: Application) -> None:
     add(CommandHandler(["start", "help"], start.on_start))
     add(CommandHandler("new", projects.on_new))
     add(CommandHandler("projects", projects.on_projects))
+    add(CommandHandler("board", film_handlers.on_board))
+    add(CommandHandler("move", film_handlers.on_move))
+    add(CommandHandler("drop", film_handlers.on_drop))
+    add(CommandHandler("film", film_handlers.on_film))
+    # Issue 6: groups, budgets, access, languages, privacy.
+    add(CommandHandler("lang", admin.on_lang))
+    add(CommandHandler("usage", admin.on_usage))
+    for name in ("allow", "deny", "grant", "limit", "stats"):
+        add(CommandHandler(name, getattr(admin, f"on_{name}")))
+    add(CommandHandler("generate", groups.on_policy))
+    add(CommandHandler("export", privacy.on_export))
+    add(CommandHandler("forget", privacy.on_forget))
+    add(CallbackQueryHandler(admin.on_lang_chosen, pattern=cb.pattern(cb.LANG)))
+    add(CallbackQueryHandler(privacy.on_forget_chosen, pattern=cb.pattern(cb.FORGET)))
 
     add(MessageHandler(filters.PHOTO | filters.Document.IMAGE, photos.on_photo))
     add(MessageHandler(filters.Document.ALL, photos.on_other_document))
@@ -97,6 +131,12 @@ def register_handlers(application: Application) -> None:
         cb.KEEP: generate.on_keep_pressed,
         cb.OPEN_PROJECT: projects.on_open_project_pressed,
         cb.RESEND: projects.on_resend_pressed,
+        cb.MOVE_UP: film_handlers.on_nudge_pressed,
+        cb.MOVE_DOWN: film_handlers.on_nudge_pressed,
+        cb.STILL: still_handlers.on_still_pressed,
+        cb.STILL_AGAIN: still_handlers.on_still_pressed,
+        cb.STILL_ANIMATE: still_handlers.on_animate_still_pressed,
+        cb.STILL_ORIGINAL: still_handlers.on_use_original_pressed,
     }
     for action, handler in buttons.items():
         add(CallbackQueryHandler(handler, pattern=cb.pattern(action)))
@@ -131,30 +171,117 @@ async def serve(
     *,
     policy: RunnerPolicy | None = None,
     poll_timeout: int = 10,
+    leader_retry_s: float = 5.0,
 ) -> None:
-    """Run the bot until `stop` is set: updates in, the job runner working alongside."""
-    install_redaction(secrets_of(settings))
+    """Run the bot until `stop` is set: updates in, the job runner working alongside.
+
+    Updates come by long polling (only the polling leader polls, see bot/leadership.py) or,
+    with CLAYMATE_WEBHOOK_URL, by webhook on every instance. The web server also serves
+    Kling callbacks (CLAYMATE_PUBLIC_URL), /healthz and /metrics when configured.
+    """
+    install_redaction(secrets_of(settings) + web_secrets(settings))
     services = await build_services(settings)
     application = build_application(settings, services, policy=policy)
     runner: JobRunner = application.bot_data["runner"]
+    webhook_mode = settings.webhook_url is not None
+    assert settings.telegram_bot_token is not None
+    bot_id = settings.telegram_bot_token.get_secret_value().split(":", 1)[0]
+    leadership = PollingLeadership(services.db, bot_id, retry_s=leader_retry_s)
+    runner_task: asyncio.Task[None] | None = None
+
+    async def on_update(data: dict) -> None:
+        await application.update_queue.put(Update.de_json(data, application.bot))
+
+    async def on_kling_task(task_id: str, external_id: str | None) -> bool:
+        async with services.db.session() as session:
+            take_id = await Repo(session).hurry_upstream_take("kling", task_id, external_id)
+        if take_id is None:
+            return False
+        log.info("take %s: kling reported progress, checking now", take_id)
+        runner.wake()
+        return True
+
+    state = WebState(
+        db=services.db,
+        metrics=application.bot_data["metrics"],
+        on_update=on_update,
+        telegram_secret=webhook_secret(settings) if webhook_mode else "",
+        kling_token=kling_callback_token(settings),
+        on_kling_task=on_kling_task,
+        runner_alive=lambda: runner_task is not None and not runner_task.done(),
+        polling_leader=lambda: leadership.is_leader,
+    )
+    servers = _web_servers(settings, state)
+
+    async def start_polling() -> None:
+        assert application.updater is not None
+        # start_polling deletes any webhook first, so switching back from webhooks works.
+        await application.updater.start_polling(
+            allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=poll_timeout
+        )
+
+    async def stop_polling() -> None:
+        assert application.updater is not None
+        if application.updater.running:
+            await application.updater.stop()
+
     try:
         async with application:
             await application.start()
-            await register_commands(application)
-            me = application.bot
-            log.info("bot @%s started (polling)", me.username)
-            assert application.updater is not None
-            await application.updater.start_polling(
-                allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=poll_timeout
-            )
-            runner_task = asyncio.create_task(runner.run(stop), name="job-runner")
-            await stop.wait()
-            log.info("shutting down")
-            await application.updater.stop()
-            await runner_task
-            await application.stop()
+            try:
+                await register_commands(application)
+                await groups.log_privacy_mode(application.bot)
+                runner_task = asyncio.create_task(runner.run(stop), name="job-runner")
+                for server in servers:
+                    server.start()
+                me = application.bot
+                if webhook_mode:
+                    assert settings.webhook_url is not None
+                    await me.set_webhook(
+                        settings.webhook_url,
+                        secret_token=webhook_secret(settings),
+                        allowed_updates=Update.ALL_TYPES,
+                    )
+                    log.info("bot @%s started (webhook, all instances serve)", me.username)
+                    await stop.wait()
+                else:
+                    log.info("bot @%s started (polling)", me.username)
+                    await leadership.run(stop, start_polling, stop_polling)
+                log.info("shutting down")
+            finally:
+                # Also on a crash: no half-running server, runner or application left behind.
+                stop.set()
+                for server in servers:
+                    await server.stop()
+                await stop_polling()
+                if runner_task is not None:
+                    await runner_task
+                await application.stop()
     finally:
         await services.aclose()
+
+
+def _web_servers(settings: Settings, state: WebState) -> list[WebServer]:
+    """The main server (webhook and/or Kling callbacks) and a separate metrics port if set."""
+    callbacks = settings.public_url is not None
+    main_needed = settings.webhook_url is not None or callbacks
+    separate_metrics = settings.metrics_port is not None and (
+        not main_needed or settings.metrics_port != settings.webhook_port
+    )
+    servers = []
+    if main_needed:
+        routes = routes_for(
+            settings,
+            webhook=settings.webhook_url is not None,
+            callbacks=callbacks,
+            metrics=not separate_metrics,
+        )
+        servers.append(WebServer(settings.webhook_listen, settings.webhook_port, routes, state))
+    if separate_metrics:
+        assert settings.metrics_port is not None
+        routes = routes_for(settings, webhook=False, callbacks=False, metrics=True)
+        servers.append(WebServer(settings.webhook_listen, settings.metrics_port, routes, state))
+    return servers
 
 
 def run_bot(settings: Settings) -> int:

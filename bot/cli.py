@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--camera", choices=CAMERA_MOVES)
     make.set_defaults(func=_cmd_make)
 
+    film = sub.add_parser("film", help="put a project's kept clips together into one MP4")
+    film.add_argument("project", help="project id or title")
+    film.add_argument("--out", type=Path, help="where to write the film (default: under data/)")
+    film.add_argument("--no-title", action="store_true", help="no title card")
+    film.add_argument("--crossfade", type=float, default=0.3, help="seconds (0: straight cuts)")
+    film.set_defaults(func=_cmd_film)
+
     history = sub.add_parser("history", help="list projects, shots and takes")
     history.set_defaults(func=_cmd_history)
 
@@ -219,6 +226,12 @@ class CliObserver:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _cmd_film(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.pipeline.storyboard import film_from_cli
+
+    return asyncio.run(film_from_cli(settings, args, CLI_CHAT_ID, CLI_USER_ID))
 
 
 def _cmd_history(_args: argparse.Namespace, settings: Settings) -> int:

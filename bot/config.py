@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 DEFAULT_KLING_API_URL = "https://api-singapore.klingai.com"
+DEFAULT_VIDU_API_URL = "https://api.vidu.com/ent/v2"
 
 
 def _env(name: str) -> AliasChoices:
@@ -66,6 +67,20 @@ class Settings(BaseSettings):
     kling_poll_interval_s: float = Field(8.0, gt=0, validation_alias=_env("KLING_POLL_INTERVAL"))
     kling_deadline_s: float = Field(1200.0, gt=0, validation_alias=_env("KLING_DEADLINE"))
 
+    # Vidu (issue 7): a second image-to-video provider; empty key = disabled
+    vidu_api_key: SecretStr | None = Field(None, validation_alias=_env("VIDU_API_KEY"))
+    vidu_api_url: str = Field(DEFAULT_VIDU_API_URL, validation_alias=_env("VIDU_API_URL"))
+    vidu_model: str = Field("viduq2-turbo", validation_alias=_env("VIDU_MODEL"))
+    vidu_max_concurrent: int = Field(5, ge=1, validation_alias=_env("VIDU_MAX_CONCURRENT"))
+    # The provider new drafts use when several are configured (unset: Kling, Vidu, offline).
+    video_provider: str | None = Field(None, validation_alias=_env("CLAYMATE_VIDEO_PROVIDER"))
+    # Who makes clay stills: auto (Kling when configured, else offline), offline, kling, openai.
+    still_provider: str = Field(
+        "auto",
+        pattern="^(auto|offline|kling|openai)$",
+        validation_alias=_env("CLAYMATE_STILL_PROVIDER"),
+    )
+
     # Storage and media
     data_dir: Path = Field(Path("./data"), validation_alias=_env("CLAYMATE_DATA_DIR"))
     database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
@@ -90,6 +105,22 @@ class Settings(BaseSettings):
         (), validation_alias=_env("CLAYMATE_ALLOWED_IDS")
     )
 
+    # Budgets (issue 6): units per take, "provider:mode:duration=units" pairs over the
+    # published defaults; quotas per day and month (unset: unlimited; admins override).
+    costs: str | None = Field(None, validation_alias=_env("CLAYMATE_COSTS"))
+    quota_user_day: float | None = Field(
+        None, ge=0, validation_alias=_env("CLAYMATE_QUOTA_USER_DAY")
+    )
+    quota_user_month: float | None = Field(
+        None, ge=0, validation_alias=_env("CLAYMATE_QUOTA_USER_MONTH")
+    )
+    quota_group_day: float | None = Field(
+        None, ge=0, validation_alias=_env("CLAYMATE_QUOTA_GROUP_DAY")
+    )
+    quota_group_month: float | None = Field(
+        None, ge=0, validation_alias=_env("CLAYMATE_QUOTA_GROUP_MONTH")
+    )
+
     log_level: str = Field("INFO", validation_alias=_env("CLAYMATE_LOG_LEVEL"))
 
     @field_validator(
@@ -97,12 +128,19 @@ class Settings(BaseSettings):
         "openai_api_key",
         "kling_access_key",
         "kling_secret_key",
+        "vidu_api_key",
+        "video_provider",
         "webhook_secret",
         "openai_base_url",
         "webhook_url",
         "public_url",
         "admin_chat_id",
         "metrics_port",
+        "costs",
+        "quota_user_day",
+        "quota_user_month",
+        "quota_group_day",
+        "quota_group_month",
         mode="before",
     )
     @classmethod
@@ -126,7 +164,7 @@ class Settings(BaseSettings):
             raise ValueError("must be 5 or 10")
         return value
 
-    @field_validator("telegram_api_url", "kling_api_url")
+    @field_validator("telegram_api_url", "kling_api_url", "vidu_api_url")
     @classmethod
     def _url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
@@ -152,6 +190,10 @@ class Settings(BaseSettings):
     @property
     def kling_enabled(self) -> bool:
         return bool(self.kling_access_key and self.kling_secret_key)
+
+    @property
+    def vidu_enabled(self) -> bool:
+        return bool(self.vidu_api_key)
 
     @property
     def llm_enabled(self) -> bool:

@@ -32,6 +32,7 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.kling_access_key,
         settings.kling_secret_key,
         settings.webhook_secret,
+        settings.vidu_api_key,
     ]
     return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 

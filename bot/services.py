@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
+from bot.pipeline.stills import Stills, build_still_maker
 from bot.pipeline.studio import Studio
 from bot.providers.base import PromptDrafter, VideoProvider
 from bot.providers.offline import OfflineVideoProvider
@@ -27,10 +28,13 @@ class Services:
     drafter: PromptDrafter
     providers: dict[str, VideoProvider]
     default_provider: str
+    stills: Stills | None = None  # 🎨 clay stills (issue 7)
 
     async def aclose(self) -> None:
         for provider in self.providers.values():
             await provider.aclose()
+        if self.stills is not None:
+            await self.stills.maker.aclose()
         close = getattr(self.drafter, "aclose", None)
         if close is not None:
             await close()
@@ -41,6 +45,7 @@ class Services:
         """Concurrent upstream tasks allowed per provider account, shared by instances."""
         return {
             "kling": self.settings.kling_max_concurrent,
+            "vidu": self.settings.vidu_max_concurrent,
             "offline": self.settings.offline_max_concurrent,
         }
 
@@ -64,6 +69,19 @@ def build_providers(settings: Settings) -> tuple[dict[str, VideoProvider], str]:
 
         providers["kling"] = KlingVideoProvider.from_settings(settings)
         default = "kling"
+    if settings.vidu_enabled:
+        from bot.providers.vidu import ViduVideoProvider
+
+        providers["vidu"] = ViduVideoProvider.from_settings(settings)
+        default = "kling" if "kling" in providers else "vidu"
+    if settings.video_provider:
+        # CLAYMATE_VIDEO_PROVIDER picks among the configured ones; users can still switch.
+        if settings.video_provider not in providers:
+            raise ConfigError(
+                f"CLAYMATE_VIDEO_PROVIDER: {settings.video_provider!r} is not configured "
+                f"(configured: {', '.join(providers)})"
+            )
+        default = settings.video_provider
     return providers, default
 
 
@@ -83,4 +101,5 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         default,
         db.engine.dialect.name,
     )
-    return Services(settings, db, studio, drafter, providers, default)
+    stills = Stills(studio, build_still_maker(settings))
+    return Services(settings, db, studio, drafter, providers, default, stills=stills)

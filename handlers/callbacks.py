@@ -26,6 +26,14 @@ AGAIN = "a"  # take id
 KEEP = "k"  # take id
 OPEN_PROJECT = "p"  # project id
 RESEND = "v"  # take id
+LANG = "l"  # 0, arg "en" / "zh"
+FORGET = "f"  # the user's own id (only they may confirm), arg "yes" / "no"
+MOVE_UP = "mu"  # shot id (storyboard ⬆️)
+MOVE_DOWN = "md"  # shot id (storyboard ⬇️)
+STILL = "cs"  # revision id: make a clay still before animating
+STILL_ANIMATE = "sa"  # revision id, arg: still number (🎬 Animate this)
+STILL_AGAIN = "sn"  # revision id (🔄 Another still)
+STILL_ORIGINAL = "so"  # revision id (📷 Use the original photo)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from bot.i18n import t
 from bot.pipeline.studio import Actor, StudioError
 from handlers import callbacks as cb
 from handlers import render
+from handlers.admin import cost_note
 from handlers.common import (
     Context,
     actor_for,
@@ -19,6 +20,7 @@ from handlers.common import (
     send_html,
     studio,
 )
+from handlers.groups import in_group
 from storage.models import PromptRevision
 
 
@@ -36,6 +38,7 @@ async def show_draft(
     shot = await studio(context).shot_by_id(actor, revision.shot_id)
     project = await studio(context).project_of(shot)
     text = render.draft_text(revision, shot, project, actor.lang)
+    text += await cost_note(context, actor, revision.params)
     message = await send_html(
         context,
         chat_id,
@@ -60,11 +63,13 @@ async def show_draft_in_place(
     shot = await studio(context).shot_by_id(actor, revision.shot_id)
     project = await studio(context).project_of(shot)
     keyboard = (
-        render.settings_keyboard(revision, actor.lang)
+        render.settings_keyboard(revision, actor.lang, tuple(studio(context).providers))
         if settings_open
         else render.draft_keyboard(revision, actor.lang)
     )
-    await edit_html(message, render.draft_text(revision, shot, project, actor.lang), keyboard)
+    text = render.draft_text(revision, shot, project, actor.lang)
+    text += await cost_note(context, actor, revision.params)
+    await edit_html(message, text, keyboard)
     await remember_draft(context, message, revision)
 
 
@@ -86,7 +91,8 @@ async def on_reply(update: Update, context: Context) -> None:
     ref = await studio(context).message_ref(message.chat_id, message.reply_to_message.message_id)
     text = message.text or ""
     if ref is None:
-        await reply_html(context, message, t("hint.send_photo", actor.lang))
+        if not in_group(message):  # in a group, a reply to someone else is not for us
+            await reply_html(context, message, t("hint.send_photo", actor.lang))
         return
     await context.bot.send_chat_action(
         message.chat_id, ChatAction.TYPING, message_thread_id=_thread(message)
@@ -167,7 +173,8 @@ async def on_settings_pressed(
 ) -> str | None:
     """⚙️ Settings: swap the buttons for duration, quality and camera choices."""
     revision = await studio(context).revision_by_id(actor, data.row_id)
-    await edit_markup(_message(update), render.settings_keyboard(revision, actor.lang))
+    providers = tuple(studio(context).providers)
+    await edit_markup(_message(update), render.settings_keyboard(revision, actor.lang, providers))
     return t("settings.title", actor.lang)
 
 

@@ -29,6 +29,10 @@ async def on_any_update(update: object, context: Context) -> None:
         update.effective_chat.id if update.effective_chat else "-",
         update.effective_user.id if update.effective_user else "-",
     )
+    # The allowlist: someone not on it is told once and costs nothing (issue 6).
+    from handlers.admin import enforce_access
+
+    await enforce_access(update, context)
 
 
 def _kind(update: Update) -> str:

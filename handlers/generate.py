@@ -10,6 +10,7 @@ from bot.pipeline.studio import Actor
 from handlers import callbacks as cb
 from handlers import render
 from handlers.common import Context, button, edit_html, edit_markup, runner, send_html, studio
+from handlers.groups import check_may_generate, vote_for_take
 
 
 @button
@@ -35,6 +36,7 @@ async def _queue_take(
     query = update.callback_query
     assert query is not None and isinstance(query.message, Message)
     message = query.message
+    await check_may_generate(context, actor)  # a group may keep Generate for its admins
     result = await studio(context).request_take(
         actor,
         revision_id,
@@ -59,6 +61,9 @@ async def _queue_take(
     return None
 
 
+queue_take = _queue_take  # 🎬 Animate this (handlers.stills) queues a take the same way
+
+
 @button
 async def on_cancel_take_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
@@ -76,7 +81,9 @@ async def on_cancel_take_pressed(
 async def on_keep_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
-    """⭐ Keep: mark this take as the shot's clip for the film."""
+    """⭐ Keep: mark this take as the shot's clip for the film (in a group: a vote)."""
+    if actor.is_group:
+        return await vote_for_take(update, context, actor, data.row_id)
     take = await studio(context).keep_take(actor, data.row_id)
     message = update.callback_query.message  # type: ignore[union-attr]
     assert isinstance(message, Message)

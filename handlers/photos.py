@@ -15,6 +15,7 @@ from bot.pipeline.studio import Actor, Origin, StudioError
 from handlers import render
 from handlers.common import Context, actor_for, reply_html, send_html, services, studio
 from handlers.drafts import show_draft
+from handlers.groups import addressed_caption, in_group
 from storage.models import PromptRevision
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,12 @@ async def on_photo(update: Update, context: Context) -> None:
     """A photo with a caption becomes a shot and a draft; without one, we ask for a line."""
     message = update.effective_message
     assert message is not None
+    caption = message.caption
+    if in_group(message):
+        # In a group only a photo meant for the bot: /clay …, @bot …, or a reply to it.
+        addressed, caption = addressed_caption(message, context.bot.username)
+        if not addressed:
+            return
     actor = await actor_for(update, context)
     data = await _download_photo(context, actor, message)
     if data is None:
@@ -42,11 +49,16 @@ async def on_photo(update: Update, context: Context) -> None:
     if message.media_group_id:
         await _add_album_photo(context, actor, message, data, origin)
         return
+    if message.reply_to_message is not None:
+        from handlers.stills import try_end_frame  # a reply to a draft sets its end frame
+
+        if await try_end_frame(context, actor, message, data):
+            return
     await context.bot.send_chat_action(
         message.chat_id, ChatAction.TYPING, message_thread_id=thread
     )
     try:
-        outcome = await studio(context).add_photo(actor, data, message.caption, origin)
+        outcome = await studio(context).add_photo(actor, data, caption, origin)
     except IntakeError as error:
         await reply_html(context, message, error.message(actor.lang))
         return
@@ -77,6 +89,8 @@ async def on_other_document(update: Update, context: Context) -> None:
     """A file that is not an image: say what we take instead."""
     message = update.effective_message
     assert message is not None
+    if in_group(message) and not addressed_caption(message, context.bot.username)[0]:
+        return
     actor = await actor_for(update, context)
     await reply_html(context, message, t("intake.not_image", actor.lang))
 

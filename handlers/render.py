@@ -70,14 +70,19 @@ def draft_keyboard(revision: PromptRevision, lang: str) -> InlineKeyboardMarkup:
             _button(t("button.redraft", lang), cb.REDRAFT, shot_id),
             _button(t("button.settings", lang), cb.SETTINGS, revision.id),
         ],
-        [_button(t("button.cancel", lang), cb.CANCEL_SHOT, shot_id)],
+        [
+            _button(t("button.still", lang), cb.STILL, revision.id),
+            _button(t("button.cancel", lang), cb.CANCEL_SHOT, shot_id),
+        ],
     ]
     if revision.parent_id is not None:
         rows[2].insert(0, _button(t("button.undo", lang), cb.UNDO, shot_id))
     return InlineKeyboardMarkup(rows)
 
 
-def settings_keyboard(revision: PromptRevision, lang: str) -> InlineKeyboardMarkup:
+def settings_keyboard(
+    revision: PromptRevision, lang: str, providers: tuple[str, ...] = ()
+) -> InlineKeyboardMarkup:
     params = revision.params
 
     def mark(current: object, value: object, label: str) -> str:
@@ -103,6 +108,14 @@ def settings_keyboard(revision: PromptRevision, lang: str) -> InlineKeyboardMark
         for move in CAMERA_MOVES
     ]
     rows = [durations, modes, moves[:4], moves[4:]]
+    if len(providers) > 1:  # a choice only when more than one is configured
+        current = params.get("provider")
+        rows.append(
+            [
+                _button(mark(current, name, name), cb.SET, revision.id, f"provider={name}")
+                for name in providers
+            ]
+        )
     rows.append([_button(t("button.back", lang), cb.BACK, revision.id)])
     return InlineKeyboardMarkup(rows)
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -141,6 +142,8 @@ class Shot(Base):
     kept_take_id: Mapped[int | None] = mapped_column(
         ForeignKey("takes.id", ondelete="SET NULL", use_alter=True, name="fk_shot_kept_take")
     )
+    # In a group the most-voted take is kept, unless an admin picked one (then this is set).
+    kept_by_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -303,3 +306,65 @@ class Lock(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     owner: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column()
+
+
+# --- groups, budgets and access (migration 0002_groups) ------------------------------------
+
+
+class AccessEntry(Base):
+    """The run-time allowlist: a user or chat id allowed or denied by an admin (/allow, /deny).
+
+    "refused" marks an unknown id that was already told, once, that the bot is private.
+    """
+
+    __tablename__ = "access_entries"
+
+    subject_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(16))  # allowed, denied, refused
+    changed_by: Mapped[int | None] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UsageEntry(Base):
+    """Units spent: reserved when a take is queued, then charged or refunded; or granted."""
+
+    __tablename__ = "usage_ledger"
+    __table_args__ = (
+        Index("ix_usage_user_at", "user_id", "created_at"),
+        Index("ix_usage_chat_at", "chat_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    take_id: Mapped[int | None] = mapped_column(
+        ForeignKey("takes.id", ondelete="SET NULL"), unique=True
+    )
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    units: Mapped[float] = mapped_column(Float)  # negative for a grant
+    state: Mapped[str] = mapped_column(String(16))  # reserved, charged, refunded, granted
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class QuotaOverride(Base):
+    """An admin's /limit for one user or group and period, over the environment defaults."""
+
+    __tablename__ = "quota_overrides"
+
+    subject_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)  # day, month
+    units: Mapped[float | None] = mapped_column(Float)  # None: unlimited
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TakeVote(Base):
+    """A group member's ⭐ for one take of a shot: one vote per member per shot."""
+
+    __tablename__ = "take_votes"
+
+    shot_id: Mapped[int] = mapped_column(
+        ForeignKey("shots.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    take_id: Mapped[int] = mapped_column(ForeignKey("takes.id", ondelete="CASCADE"), index=True)
+    voted_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -270,6 +270,11 @@ class Repo:
         if status == "delivered":
             take.delivered_at = now
         self.session.add(TakeEvent(take_id=take.id, status=status, detail=detail, at=now))
+        if status in TERMINAL_TAKE_STATES:
+            # Budgets: every take ends here, so its reserved units are charged or refunded.
+            from storage.accounts import settle_usage
+
+            await settle_usage(self.session, take.id, status)
 
     async def take_events(self, take_id: int) -> list[TakeEvent]:
         result = await self.session.execute(
@@ -372,6 +377,22 @@ class Repo:
             select(Take.status, func.count(Take.id)).group_by(Take.status)
         )
         return {status: count for status, count in result.all()}
+
+    async def hurry_upstream_take(
+        self, provider: str, task_id: str, external_id: str | None
+    ) -> int | None:
+        """A provider says a task changed: make its waiting take due now. None if not ours."""
+        match = Take.upstream_task_id == task_id
+        if external_id:
+            match = or_(match, Take.external_id == external_id)
+        take = await self.session.scalar(
+            select(Take).where(Take.provider == provider, match).limit(1)
+        )
+        if take is None:
+            return None
+        if take.status in ("submitted", "rendering"):
+            take.next_attempt_at = utcnow()
+        return take.id
 
     async def project_takes(self, project_id: int) -> list[Take]:
         result = await self.session.execute(
@@ -483,3 +504,31 @@ class Repo:
     async def all_projects(self) -> Sequence[Project]:
         result = await self.session.execute(select(Project).order_by(Project.id))
         return result.scalars().all()
+
+    # --- storyboard and film (issue 7) ------------------------------------------------------
+
+    async def reorder_shots(self, project_id: int, shot_ids: Sequence[int]) -> None:
+        """Give the project's active shots positions 1..n in the order of `shot_ids`."""
+        await self._lock_row(Project, project_id)
+        shots = {shot.id: shot for shot in await self.project_shots(project_id)}
+        for shot in shots.values():
+            shot.position = -shot.position  # step aside, in case positions become unique
+        await self.session.flush()
+        for position, shot_id in enumerate(shot_ids, 1):
+            shots[shot_id].position = position
+        await self.session.flush()
+        await self.touch_project(project_id)
+
+    async def take_star_counts(self, shot_ids: Sequence[int]) -> dict[int, int]:
+        """⭐ votes per take of these shots; empty where no votes table exists."""
+        from storage import models
+
+        vote = getattr(models, "TakeVote", None)
+        if vote is None or not shot_ids:
+            return {}
+        result = await self.session.execute(
+            select(vote.take_id, func.count())
+            .where(vote.shot_id.in_(list(shot_ids)))
+            .group_by(vote.take_id)
+        )
+        return {take_id: count for take_id, count in result.all()}

@@ -47,6 +47,15 @@ from storage.repositories import Repo
 log = logging.getLogger(__name__)
 
 
+def crash_point(name: str) -> None:
+    """Crash-safety tests only: CLAYMATE_TEST_CRASH_AT=<name> dies here as kill -9 would.
+
+    A no-op unless the variable names this point (tests/e2e/test_crash_safety.py lists them).
+    """
+    if os.environ.get("CLAYMATE_TEST_CRASH_AT") == name:
+        os._exit(137)
+
+
 @dataclass(frozen=True, slots=True)
 class ProgressUpdate:
     phase: str  # queued, submitted, rendering, downloading, delivering
@@ -75,7 +84,7 @@ class TakeObserver(Protocol):
 class RunnerPolicy:
     poll_interval_s: float = 8.0
     queue_recheck_s: float = 3.0
-    lease_s: float = 120.0
+    lease_s: float = 30.0  # after a crash, its takes are picked up again within this
     max_attempts: int = 6
     backoff_base_s: float = 2.0
     backoff_cap_s: float = 60.0
@@ -97,8 +106,11 @@ class JobRunner:
         policy: RunnerPolicy = RunnerPolicy(),
         owner: str | None = None,
         request_builder: Callable[[Take], Awaitable[VideoRequest]] | None = None,
+        callback_urls: dict[str, str] | None = None,
     ) -> None:
         self.db = db
+        # Per provider: where it may report progress (a hint; polling stays the fallback).
+        self.callback_urls = callback_urls or {}
         self.providers = providers
         self.observer = observer
         self.clips_dir = clips_dir
@@ -141,6 +153,8 @@ class JobRunner:
                 limit=free,
                 lease=timedelta(seconds=self.policy.lease_s),
             )
+        if ids:
+            crash_point("claimed")
         for take_id in ids:
             if take_id not in self._in_flight:
                 task = asyncio.create_task(self._advance_guarded(take_id), name=f"take-{take_id}")
@@ -201,6 +215,7 @@ class JobRunner:
             if take.status == "queued":
                 if not await self._reserve_slot(take):
                     return
+                crash_point("slot_reserved")
             if take.status == "submitting":
                 await self._submit(take, provider, request)
             if take.status in ("submitted", "rendering"):
@@ -231,8 +246,10 @@ class JobRunner:
             stored = await repo.get_take(take.id, for_update=True)
             if stored is None or stored.status != "queued":
                 return False
-            if cap is not None and await repo.count_active_upstream(take.provider) >= cap:
-                position = await repo.queue_position(stored) + 1
+            ahead = await repo.queue_position(stored) if cap is not None else 0
+            # First come, first served: a slot goes to the oldest queued take.
+            if cap is not None and await repo.count_active_upstream(take.provider) + ahead >= cap:
+                position = ahead + 1
                 stored.next_attempt_at = utcnow() + timedelta(seconds=self.policy.queue_recheck_s)
                 queued = stored
             else:
@@ -253,7 +270,9 @@ class JobRunner:
                 log.info("take %s: found upstream task by external id", take.id)
         if task_id is None:
             await self._count_attempt(take)
+            crash_point("before_create")
             task_id = await provider.submit(request)
+            crash_point("created_not_saved")
         async with self.db.session() as session:
             repo = Repo(session)
             stored = await repo.get_take(take.id, for_update=True)
@@ -262,6 +281,7 @@ class JobRunner:
             stored.next_attempt_at = utcnow()
             await repo.set_take_status(stored, "submitted")
         take.upstream_task_id, take.status = task_id, "submitted"
+        crash_point("submitted")
         await self._report(take, "submitted")
 
     async def _poll(self, take: Take, provider: VideoProvider, request: VideoRequest) -> bool:
@@ -277,6 +297,7 @@ class JobRunner:
             return False
         if status.state == "succeed":
             await self._set_status(take, "downloading", progress=1.0)
+            crash_point("downloading")
             return True
         await self._set_status(
             take,
@@ -284,6 +305,7 @@ class JobRunner:
             progress=status.progress,
             next_in=self.policy.poll_interval_s,
         )
+        crash_point("rendering")
         await self._report(take, "rendering", progress=status.progress)
         return False
 
@@ -304,6 +326,7 @@ class JobRunner:
             )
 
         clip = await provider.download(request, take.upstream_task_id, status, dest, on_progress)
+        crash_point("downloaded_not_saved")
         async with self.db.session() as session:
             repo = Repo(session)
             stored = await repo.get_take(take.id, for_update=True)
@@ -316,6 +339,7 @@ class JobRunner:
             stored.progress = 1.0
             await repo.set_take_status(stored, "delivering")
         take.status = "delivering"
+        crash_point("delivering")
         for name in ("clip_path", "clip_size", "clip_duration", "clip_width", "clip_height"):
             setattr(take, name, getattr(stored, name))
         take.preview = clip.preview
@@ -325,7 +349,9 @@ class JobRunner:
         take = await self._load(take.id)
         if take.delivered_message_id is None:
             await self._report(take, "delivering")
+            crash_point("before_send")
             delivery = await self.observer.deliver(take)
+            crash_point("sent_not_saved")
         else:
             delivery = Delivery(take.delivered_message_id, take.telegram_file_id)
         async with self.db.session() as session:
@@ -335,6 +361,7 @@ class JobRunner:
             stored.delivered_message_id = delivery.message_id
             stored.telegram_file_id = delivery.file_id
             await repo.set_take_status(stored, "delivered")
+        crash_point("delivered")
         take = await self._load(take.id)
         self._last_progress.pop(take.id, None)
         await self._notify_finished(take)
@@ -347,7 +374,10 @@ class JobRunner:
             return
         out_of_time = take.deadline_at is not None and utcnow() > take.deadline_at
         if (error.retryable or error.kind is ErrorKind.UNKNOWN) and not out_of_time:
-            if take.attempts < self.policy.max_attempts:
+            # Once the task exists upstream it is paid for: passing blips (polls, the
+            # download) are retried until the deadline, never given up after a few.
+            paid_for = error.retryable and take.upstream_task_id is not None
+            if take.attempts < self.policy.max_attempts or paid_for:
                 delay = error.retry_after or self._backoff(take.attempts)
                 log.warning(
                     "take %s: %s, retrying in %.1fs (attempt %d)",
@@ -462,7 +492,7 @@ class JobRunner:
             camera_move=take.params.get("camera_move", "static"),
             cfg_scale=take.params.get("cfg_scale"),
             image_tail_path=Path(p) if (p := take.params.get("image_tail_path")) else None,
-            callback_url=take.params.get("callback_url"),
+            callback_url=take.params.get("callback_url") or self.callback_urls.get(take.provider),
         )
 
 

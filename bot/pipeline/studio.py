@@ -126,6 +126,12 @@ class Studio:
         self.default_provider = default_provider
         self.photos_dir = settings.data_dir / "photos"
         self.clips_dir = settings.data_dir / "clips"
+        # Issue 6: what takes cost and who may use the bot (bot/pipeline/budget.py, access.py).
+        from bot.pipeline.access import Access
+        from bot.pipeline.budget import Budget
+
+        self.budget = Budget(settings, db)
+        self.access = Access(settings, db)
 
     # --- who is asking ------------------------------------------------------------------
 
@@ -393,11 +399,7 @@ class Studio:
                 request_key=request_key,
                 provider=provider.name,
                 model=revision.params.get("model") or provider.model,
-                params={
-                    "mode": revision.params.get("mode", "std"),
-                    "duration": int(revision.params.get("duration", 5)),
-                    "camera_move": revision.params.get("camera_move", "static"),
-                },
+                params=take_params(revision.params),
                 external_id=str(uuid.uuid4()),
                 status="queued",
                 deadline_at=utcnow() + timedelta(seconds=self.settings.kling_deadline_s),
@@ -405,6 +407,17 @@ class Studio:
                 thread_id=thread_id,
                 reply_to_message_id=reply_to_message_id,
             )
+            # Reserve its cost in this same transaction: parallel Generates never overspend.
+            from storage.accounts import AccountsRepo
+
+            group_id = actor.chat_id if actor.is_group else None
+            allowance = await self.budget.reserve(
+                AccountsRepo(session), take, actor.user_id, group_id
+            )
+            if not allowance.enough:
+                raise StudioError(
+                    "budget.exceeded", cost=f"{allowance.cost:g}", left=f"{allowance.left or 0:g}"
+                )
             await repo.touch_project(shot.project_id)
             return TakeRequest(take, created=True)
 
@@ -607,6 +620,22 @@ class Studio:
         tmp.write_bytes(prepared.jpeg)
         tmp.replace(path)
         return path
+
+
+def take_params(params: dict[str, Any]) -> dict[str, Any]:
+    """What a take is generated with. An end frame wins over a camera move and forces 5 s."""
+    if tail := params.get("image_tail_path"):
+        return {
+            "mode": params.get("mode", "std"),
+            "duration": 5,
+            "camera_move": "static",
+            "image_tail_path": tail,
+        }
+    return {
+        "mode": params.get("mode", "std"),
+        "duration": int(params.get("duration", 5)),
+        "camera_move": params.get("camera_move", "static"),
+    }
 
 
 def is_finished(take: Take) -> bool:

@@ -181,7 +181,7 @@ async def test_answers_stay_in_their_forum_topic(bot: RunningBot, city_photo: by
         group,
         bot.user,
         city_photo,
-        caption="steam rises from the noodle stall",
+        caption="/clay steam rises from the noodle stall",  # in a group: addressed to the bot
         thread_id=77,
         is_topic_message=True,
     )

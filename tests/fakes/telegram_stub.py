@@ -322,6 +322,7 @@ class TelegramStub:
         self._poll_generation = 0
         self._webhook: dict[str, Any] = {}
         self._failures: dict[str, deque[_Failure]] = {}
+        self._holds: dict[str, threading.Event] = {}
         self._files: dict[str, StoredFile] = {}
         self._files_by_path: dict[str, StoredFile] = {}
         self._photo_groups: dict[str, list[dict[str, Any]]] = {}
@@ -396,11 +397,23 @@ class TelegramStub:
         self._thread.start()
         return self
 
+    def hold(self, method: str) -> threading.Event:
+        """Carry out calls to `method` at once but answer them only once the event is set.
+
+        For crash tests: the bot can be killed after Telegram did the work and before the
+        bot heard back, the one window no bot can see into.
+        """
+        release = threading.Event()
+        self._holds[self.canonical(method)] = release
+        return release
+
     def stop(self) -> None:
         """Stop serving, wake long pollers, close the socket and join every stub thread."""
         server, thread = self._server, self._thread
         if server is None:
             return
+        for release in self._holds.values():
+            release.set()
         with self._cond:
             self._closing = True
             self._cond.notify_all()
@@ -779,6 +792,8 @@ class TelegramStub:
             status, payload = self._dispatch(
                 unquote(token), method, params, uploads, handler.command
             )
+            if (release := self._holds.get(self.canonical(method))) is not None:
+                release.wait(timeout=60)  # the call is done and recorded; the answer waits
             handler.send_json(status, payload)
         except Exception as exc:  # the server thread must survive anything
             self.server_errors.append(f"{handler.command} {handler.path}: {exc!r}")
@@ -1665,6 +1680,7 @@ class _Server(ThreadingHTTPServer):
     """Names and tracks its worker threads, so stop() can join them and tests can check."""
 
     daemon_threads = True
+    request_queue_size = 256  # hundreds of simulated users connect at once in bench/
     stub: TelegramStub
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
