@@ -1,0 +1,230 @@
+"""The bot's HTTP side: Telegram webhook, Kling callbacks, /healthz and /metrics (tornado).
+
+Secrets: Telegram's webhook requests must carry X-Telegram-Bot-Api-Secret-Token. It is
+CLAYMATE_WEBHOOK_SECRET when set, otherwise derived from the bot token with HMAC, so every
+instance computes the same one without extra configuration. Kling callbacks are unsigned:
+their URL path carries a token derived the same way, and a callback is only a hint to
+re-query the task (its payload's status is never trusted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import re
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.web import Application as TornadoApp
+from tornado.web import RequestHandler
+
+from bot.config import Settings
+from storage.db import Database
+from storage.locks import ping
+
+log = logging.getLogger("claymate.web")
+
+KLING_CALLBACK_PREFIX = "/kling/callback/"
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+def _derive(settings: Settings, purpose: str) -> str:
+    assert settings.telegram_bot_token is not None
+    key = settings.telegram_bot_token.get_secret_value().encode()
+    return hmac.new(key, f"claymate:{purpose}".encode(), hashlib.sha256).hexdigest()[:48]
+
+
+def webhook_secret(settings: Settings) -> str:
+    """The secret Telegram sends with every webhook request (A-Z, a-z, 0-9, _ and -)."""
+    if settings.webhook_secret is not None:
+        return settings.webhook_secret.get_secret_value()
+    return _derive(settings, "telegram-webhook")
+
+
+def kling_callback_token(settings: Settings) -> str:
+    return _derive(settings, "kling-callback")
+
+
+def kling_callback_url(settings: Settings) -> str | None:
+    """Where Kling should report a task's progress, or None without a public URL."""
+    if not settings.public_url:
+        return None
+    return settings.public_url.rstrip("/") + KLING_CALLBACK_PREFIX + kling_callback_token(settings)
+
+
+def webhook_path(settings: Settings) -> str:
+    assert settings.webhook_url is not None
+    return urlsplit(settings.webhook_url).path or "/"
+
+
+def web_secrets(settings: Settings) -> list[str]:
+    """Values that must never reach a log line."""
+    if settings.telegram_bot_token is None:
+        return []
+    return [webhook_secret(settings), kling_callback_token(settings)]
+
+
+@dataclass
+class WebState:
+    """What the handlers need; filled in by serve()."""
+
+    db: Database
+    metrics: Any  # bot.metrics.Metrics
+    on_update: Callable[[dict[str, Any]], Any] | None = None  # webhook: put on update_queue
+    telegram_secret: str = ""
+    kling_token: str = ""
+    on_kling_task: Callable[[str, str | None], Any] | None = None
+    runner_alive: Callable[[], bool] = lambda: False
+    polling_leader: Callable[[], bool] = lambda: False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _Base(RequestHandler):
+    def initialize(self, state: WebState) -> None:
+        self.state = state
+
+    def write_json(self, status: int, body: dict[str, Any]) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    def body_json(self) -> Any:
+        try:
+            return json.loads(self.request.body or b"null")
+        except ValueError:
+            return None
+
+
+class TelegramWebhook(_Base):
+    async def post(self) -> None:
+        sent = self.request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not hmac.compare_digest(sent.encode(), self.state.telegram_secret.encode()):
+            log.warning("webhook: request without the right secret token, refused")
+            self.write_json(403, {"ok": False})
+            return
+        data = self.body_json()
+        if not isinstance(data, dict) or "update_id" not in data:
+            self.write_json(400, {"ok": False})
+            return
+        assert self.state.on_update is not None
+        try:
+            await self.state.on_update(data)
+        except Exception as error:  # not an Update PTB can read: Telegram won't resend it
+            log.warning("webhook: unreadable update dropped (%s)", type(error).__name__)
+            self.write_json(400, {"ok": False})
+            return
+        self.write_json(200, {"ok": True})
+
+
+class KlingCallback(_Base):
+    async def post(self, token: str) -> None:
+        if not hmac.compare_digest(token.encode(), self.state.kling_token.encode()):
+            self.write_json(404, {"ok": False})
+            return
+        from bot.providers.kling import parse_callback
+
+        parsed = parse_callback(self.body_json())
+        if parsed is None:
+            self.write_json(400, {"ok": False})
+            return
+        assert self.state.on_kling_task is not None
+        task_id, external_id = parsed
+        ours = await self.state.on_kling_task(task_id, external_id)
+        if not ours:
+            log.info("kling callback for task %s: not one of ours", task_id)
+        self.write_json(200 if ours else 404, {"ok": bool(ours)})
+
+
+class Health(_Base):
+    async def get(self) -> None:
+        try:
+            await asyncio.wait_for(ping(self.state.db), timeout=5.0)
+            database = "ok"
+        except Exception as error:  # any failure to answer is "unreachable"
+            log.warning("healthz: database unreachable: %s", type(error).__name__)
+            database = "unreachable"
+        alive = self.state.runner_alive()
+        healthy = database == "ok" and alive
+        self.write_json(
+            200 if healthy else 503,
+            {
+                "status": "ok" if healthy else "unhealthy",
+                "database": database,
+                "runner": "alive" if alive else "stopped",
+                "polling_leader": self.state.polling_leader(),
+            },
+        )
+
+
+class MetricsPage(_Base):
+    async def get(self) -> None:
+        from bot.metrics import CONTENT_TYPE_LATEST
+
+        try:
+            body = await self.state.metrics.exposition(self.state.db)
+        except Exception:
+            log.warning("metrics: could not read the database", exc_info=True)
+            self.write_json(503, {"ok": False})
+            return
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.finish(body)
+
+
+def _log_request(handler: RequestHandler) -> None:
+    # Never the URI: the Kling callback path carries a token.
+    log.debug("%s %s -> %s", handler.request.method, type(handler).__name__, handler.get_status())
+
+
+@dataclass
+class Route:
+    pattern: str
+    handler: type[RequestHandler]
+
+
+def routes_for(
+    settings: Settings, *, webhook: bool, callbacks: bool, metrics: bool
+) -> list[Route]:
+    routes = [Route(r"/healthz", Health)]
+    if metrics:
+        routes.append(Route(r"/metrics", MetricsPage))
+    if callbacks:
+        routes.append(Route(re.escape(KLING_CALLBACK_PREFIX) + r"([A-Za-z0-9_-]+)", KlingCallback))
+    if webhook:
+        routes.append(Route(re.escape(webhook_path(settings)), TelegramWebhook))
+    return routes
+
+
+class WebServer:
+    """One tornado server on the running asyncio loop."""
+
+    def __init__(self, listen: str, port: int, routes: list[Route], state: WebState) -> None:
+        self.listen, self.requested_port = listen, port
+        app = TornadoApp(
+            [(r.pattern, r.handler, {"state": state}) for r in routes],
+            log_function=_log_request,
+        )
+        self._server = HTTPServer(app, max_body_size=MAX_BODY_BYTES, xheaders=True)
+        self._sockets: list[socket.socket] = []
+
+    @property
+    def port(self) -> int:
+        return int(self._sockets[0].getsockname()[1]) if self._sockets else self.requested_port
+
+    def start(self) -> None:
+        self._sockets = bind_sockets(self.requested_port, self.listen)
+        self._server.add_sockets(self._sockets)
+        log.info("web server listening on %s:%d", self.listen, self.port)
+
+    async def stop(self) -> None:
+        if not self._sockets:
+            return
+        self._server.stop()
+        await self._server.close_all_connections()
