@@ -1,0 +1,118 @@
+"""Who may use the bot, who operates it, and who may press Generate in a group.
+
+The allowlist is optional: seeded from CLAYMATE_ALLOWED_IDS and managed at run time with
+/allow and /deny (stored, so no restart). Anyone else is told once, politely, and costs
+nothing: the check runs before any download or LLM call. Operators (CLAYMATE_ADMIN_IDS)
+are always let in. Group admin status comes from getChatMember, cached briefly here: it is
+only a cache, so a short in-process TTL is enough.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from enum import Enum
+
+from bot.config import Settings
+from storage.accounts import AccountsRepo
+from storage.db import Database
+from storage.repositories import Repo
+
+GENERATE_POLICIES = ("everyone", "admins")
+ADMIN_STATUSES = frozenset({"creator", "administrator"})
+MEMBER_TTL_S = 60.0
+
+
+class Verdict(Enum):
+    ADMIT = "admit"
+    REFUSE = "refuse"  # tell them once
+    SILENT = "silent"  # already told
+
+
+class Access:
+    """The allowlist, operators, and per-group Generate policy."""
+
+    def __init__(self, settings: Settings, db: Database, *, member_ttl_s: float = MEMBER_TTL_S):
+        self.settings = settings
+        self.db = db
+        self.member_ttl_s = member_ttl_s
+        self._members: dict[tuple[int, int], tuple[str, float]] = {}
+
+    def is_operator(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.settings.admin_ids
+
+    async def admit(self, user_id: int | None, chat_id: int | None) -> Verdict:
+        """May this user in this chat use the bot? Records the one refusal it gets."""
+        if self.is_operator(user_id):
+            return Verdict.ADMIT
+        subjects = [s for s in (user_id, chat_id) if s is not None]
+        if not subjects:
+            return Verdict.ADMIT
+        async with self.db.session() as session:
+            repo = AccountsRepo(session)
+            statuses = await repo.access_statuses(*subjects)
+            seeded = set(self.settings.allowed_ids)
+            denied = any(statuses.get(s) in ("denied", "blocked") for s in subjects)
+            listed = any(
+                statuses.get(s) == "allowed" or (s in seeded and s not in statuses)
+                for s in subjects
+            )
+            active = bool(seeded) or await repo.any_allowed()
+            if not denied and (listed or not active):
+                return Verdict.ADMIT
+            # Whom the refusal is recorded on: a denied user, else the chat it was sent to.
+            target = next(
+                (s for s in subjects if statuses.get(s) in ("denied", "blocked")),
+                chat_id if chat_id is not None else user_id,
+            )
+            assert target is not None
+            status = statuses.get(target)
+            if status in ("blocked", "refused"):
+                return Verdict.SILENT
+            await repo.set_access(target, "blocked" if status == "denied" else "refused", None)
+            return Verdict.REFUSE
+
+    async def set(self, subject_id: int, allowed: bool, by: int | None) -> None:
+        """/allow and /deny: takes effect with the next update, on every instance."""
+        async with self.db.session() as session:
+            await AccountsRepo(session).set_access(
+                subject_id, "allowed" if allowed else "denied", by
+            )
+
+    # --- groups -----------------------------------------------------------------------------
+
+    async def generate_policy(self, chat_id: int) -> str:
+        async with self.db.session() as session:
+            chat = await Repo(session).get_chat(chat_id)
+        policy = (chat.settings or {}).get("generate") if chat else None
+        return policy if policy in GENERATE_POLICIES else "everyone"
+
+    async def set_generate_policy(self, chat_id: int, policy: str) -> None:
+        if policy not in GENERATE_POLICIES:
+            raise ValueError(policy)
+        async with self.db.session() as session:
+            await Repo(session).set_chat_setting(chat_id, "generate", policy)
+
+    async def is_chat_admin(
+        self, chat_id: int, user_id: int, fetch_status: Callable[[], Awaitable[str]]
+    ) -> bool:
+        """Operators, and the group's creator and administrators (getChatMember, cached)."""
+        if self.is_operator(user_id):
+            return True
+        now = time.monotonic()
+        cached = self._members.get((chat_id, user_id))
+        if cached is None or cached[1] < now:
+            status = await fetch_status()
+            self._members[(chat_id, user_id)] = (status, now + self.member_ttl_s)
+            if len(self._members) > 10_000:  # bounded: drop expired entries
+                self._members = {k: v for k, v in self._members.items() if v[1] >= now}
+        else:
+            status = cached[0]
+        return status in ADMIN_STATUSES
+
+    async def may_generate(
+        self, chat_id: int, user_id: int, fetch_status: Callable[[], Awaitable[str]]
+    ) -> bool:
+        if await self.generate_policy(chat_id) == "everyone":
+            return True
+        return await self.is_chat_admin(chat_id, user_id, fetch_status)

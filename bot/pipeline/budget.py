@@ -1,0 +1,168 @@
+"""Generation costs money: a cost per take, quotas per user and group, and a ledger.
+
+Units are reserved in the same transaction that queues a take (so parallel Generates never
+overspend), charged when the take is delivered and refunded when it fails or is cancelled
+(storage.repositories.Repo.set_take_status settles them). Grants are negative spending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.config import Settings
+from storage.accounts import AccountsRepo, UsageTotals
+from storage.db import Database
+from storage.models import Take, utcnow
+
+# providers.md 1.12: Kling's published price per clip, in units; offline previews are free.
+DEFAULT_COSTS: dict[str, float] = {
+    "kling:std:5": 1.5,
+    "kling:std:10": 3.0,
+    "kling:pro:5": 2.5,
+    "kling:pro:10": 5.0,
+    "offline": 0.0,
+}
+PERIODS = ("day", "month")
+
+
+def parse_costs(raw: str | None) -> dict[str, float]:
+    """The cost table: defaults, overridden by CLAYMATE_COSTS ("kling:pro:10=6,offline=1")."""
+    table = dict(DEFAULT_COSTS)
+    for part in (raw or "").replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        key, _, value = part.partition("=")
+        table[key.strip()] = float(value)
+    return table
+
+
+def period_start(period: str, now: datetime | None = None) -> datetime:
+    now = now or utcnow()
+    if period == "day":
+        return datetime(now.year, now.month, now.day, tzinfo=UTC)
+    return datetime(now.year, now.month, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """What Generate would cost and what the tightest quota leaves (None: unlimited)."""
+
+    cost: float
+    left: float | None
+
+    @property
+    def enough(self) -> bool:
+        return self.left is None or self.cost <= self.left + 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    subject_id: int
+    day: UsageTotals
+    month: UsageTotals
+    limits: dict[str, float | None]
+
+
+class Budget:
+    """Costs, quotas and the ledger; built once with the studio."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.costs = parse_costs(settings.costs)
+
+    def cost(self, provider: str, mode: str, duration: int) -> float:
+        for key in (f"{provider}:{mode}:{duration}", f"{provider}:{mode}", provider):
+            if key in self.costs:
+                return self.costs[key]
+        return 0.0
+
+    def cost_of_params(self, params: dict) -> float:  # type: ignore[type-arg]
+        return self.cost(
+            str(params.get("provider", "offline")),
+            str(params.get("mode", "std")),
+            int(params.get("duration", 5)),
+        )
+
+    def default_limit(self, subject_id: int, period: str) -> float | None:
+        group = subject_id < 0
+        name = f"quota_{'group' if group else 'user'}_{period}"
+        return getattr(self.settings, name)
+
+    async def limit(self, repo: AccountsRepo, subject_id: int, period: str) -> float | None:
+        override = await repo.quota_override(subject_id, period)
+        if override is not None:
+            return override.units
+        return self.default_limit(subject_id, period)
+
+    async def left(self, repo: AccountsRepo, user_id: int, group_id: int | None) -> float | None:
+        """Units left under the tightest of the user's and the group's day and month quotas."""
+        lefts: list[float] = []
+        for subject in (user_id, group_id):
+            if subject is None:
+                continue
+            for period in PERIODS:
+                limit = await self.limit(repo, subject, period)
+                if limit is None:
+                    continue
+                since = period_start(period)
+                spent = (
+                    await repo.spent(since=since, chat_id=subject)
+                    if subject < 0
+                    else await repo.spent(since=since, user_id=subject)
+                )
+                lefts.append(limit - spent)
+        return max(0.0, min(lefts)) if lefts else None
+
+    async def allowance(self, user_id: int, group_id: int | None, params: dict) -> Allowance:  # type: ignore[type-arg]
+        """For the draft: what Generate will cost, and what is left."""
+        async with self.db.session() as session:
+            left = await self.left(AccountsRepo(session), user_id, group_id)
+        return Allowance(self.cost_of_params(params), left)
+
+    async def reserve(
+        self, repo: AccountsRepo, take: Take, user_id: int, group_id: int | None
+    ) -> Allowance:
+        """Reserve the take's cost in the caller's transaction; not enough left: nothing."""
+        cost = self.cost(take.provider, take.params.get("mode", "std"), take.params["duration"])
+        if cost <= 0:
+            return Allowance(0.0, None)
+        await repo.lock_subjects(*(s for s in (user_id, group_id) if s is not None))
+        allowance = Allowance(cost, await self.left(repo, user_id, group_id))
+        if allowance.enough:
+            take.cost_units = cost
+            await repo.add_usage(
+                take_id=take.id, user_id=user_id, chat_id=group_id, units=cost, state="reserved"
+            )
+        return allowance
+
+    async def grant(self, subject_id: int, units: float) -> None:
+        """/grant: give a user or group units back (a negative entry in the ledger)."""
+        group = subject_id < 0
+        async with self.db.session() as session:
+            await AccountsRepo(session).add_usage(
+                take_id=None,
+                user_id=None if group else subject_id,
+                chat_id=subject_id if group else None,
+                units=-abs(units),
+                state="granted",
+            )
+
+    async def set_limit(self, subject_id: int, period: str, units: float | None) -> None:
+        async with self.db.session() as session:
+            await AccountsRepo(session).set_quota(subject_id, period, units)
+
+    async def usage(self, subject_id: int) -> Usage:
+        async with self.db.session() as session:
+            repo = AccountsRepo(session)
+            day = await repo.totals(since=period_start("day"), subject_id=subject_id)
+            month = await repo.totals(since=period_start("month"), subject_id=subject_id)
+            limits = {p: await self.limit(repo, subject_id, p) for p in PERIODS}
+        return Usage(subject_id, day, month, limits)
+
+    async def stats(self) -> tuple[UsageTotals, list[tuple[int, float]]]:
+        async with self.db.session() as session:
+            repo = AccountsRepo(session)
+            since = period_start("month")
+            return await repo.totals(since=since), await repo.top_spenders(since=since)

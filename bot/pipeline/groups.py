@@ -1,0 +1,40 @@
+"""A group as a shared studio: members vote for takes with ⭐, the most-voted one is kept.
+
+An admin's ⭐ picks the kept take outright; after that votes still count but no longer
+move it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.pipeline.studio import Actor, Studio, StudioError
+from storage.accounts import AccountsRepo
+from storage.repositories import Repo
+
+
+@dataclass(frozen=True, slots=True)
+class VoteOutcome:
+    take_id: int
+    votes: int  # votes for this take now
+    kept_take_id: int | None
+
+
+async def vote(studio: Studio, actor: Actor, take_id: int, *, admin: bool) -> VoteOutcome:
+    """Record the member's ⭐ for this take and settle which take the shot keeps."""
+    await studio.take_by_id(actor, take_id)  # the take belongs to this chat
+    async with studio.db.session() as session:
+        repo, accounts = Repo(session), AccountsRepo(session)
+        take = await repo.get_take(take_id)
+        if take is None or take.status != "delivered":
+            raise StudioError("take.not_found")
+        shot = await accounts.lock_shot(take.shot_id)
+        assert shot is not None
+        await accounts.vote(shot.id, actor.user_id, take.id)
+        counts = await accounts.vote_counts(shot.id)
+        if admin:
+            shot.kept_take_id, shot.kept_by_admin = take.id, True
+        elif not shot.kept_by_admin:
+            # Most votes wins; on a tie the earlier take stays.
+            shot.kept_take_id = min(counts, key=lambda t: (-counts[t], t))
+        return VoteOutcome(take.id, counts.get(take.id, 0), shot.kept_take_id)

@@ -1,0 +1,162 @@
+"""/forget and /export: a user's data leaves with them, or goes home with them as a zip."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.pipeline.studio import Actor, Studio
+from storage.accounts import AccountsRepo
+from storage.models import Project
+from storage.repositories import Repo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    files: int
+    projects: int
+
+
+@dataclass(slots=True)
+class Export:
+    filename: str
+    data: bytes
+    shots: int
+    clips: int
+    skipped_clips: list[str] = field(default_factory=list)  # left out: over the upload limit
+
+
+async def forget(studio: Studio, user_id: int) -> Forgotten:
+    """Delete every row the user owns, then the photos and clips those rows pointed at."""
+    async with studio.db.session() as session:
+        owned = await AccountsRepo(session).forget_user(user_id)
+    removed = await asyncio.to_thread(_remove_files, owned.paths, studio, owned.project_ids)
+    log.info("forgot user %s: %d projects, %d files", user_id, len(owned.project_ids), removed)
+    return Forgotten(removed, len(owned.project_ids))
+
+
+def _remove_files(paths: list[str], studio: Studio, project_ids: list[int]) -> int:
+    removed = 0
+    for raw in paths:
+        path = Path(raw)
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+    for project_id in project_ids:  # the per-project photo folders, if now empty
+        folder = studio.photos_dir / str(project_id)
+        try:
+            for leftover in folder.glob("*.tmp"):
+                leftover.unlink()
+            folder.rmdir()
+        except OSError:
+            pass
+    return removed
+
+
+async def export_project(studio: Studio, actor: Actor, *, limit_bytes: int) -> Export:
+    """The current project as a zip: photos, prompts and revisions (Markdown and JSON), clips.
+
+    Clips that would push the zip over `limit_bytes` (Telegram's upload limit) are left out
+    and listed, so the document always sends.
+    """
+    project = await studio.current_project(actor)
+    async with studio.db.session() as session:
+        repo, accounts = Repo(session), AccountsRepo(session)
+        shots = await repo.project_shots(project.id)
+        data = []
+        for shot in shots:
+            revisions = await accounts.shot_revisions(shot.id)
+            takes = [t for t in await repo.shot_takes(shot.id) if t.status == "delivered"]
+            data.append((shot, revisions, takes))
+    return await asyncio.to_thread(_build_zip, project, data, limit_bytes)
+
+
+def _build_zip(project: Project, data: list, limit_bytes: int) -> Export:  # type: ignore[type-arg]
+    manifest: dict = {"project": {"id": project.id, "title": project.title}, "shots": []}  # type: ignore[type-arg]
+    lines = [f"# {project.title}", ""]
+    files: list[tuple[str, Path]] = []
+    clips: list[tuple[str, Path]] = []
+    for shot, revisions, takes in data:
+        photo_name = f"photos/shot-{shot.position:02d}.jpg"
+        if Path(shot.photo_path).exists():
+            files.append((photo_name, Path(shot.photo_path)))
+        lines += [f"## Shot {shot.position}", "", f"Description: {shot.description or ''}", ""]
+        shot_json = {
+            "position": shot.position,
+            "description": shot.description,
+            "photo": photo_name,
+            "created_by": shot.created_by,
+            "revisions": [],
+            "takes": [],
+        }
+        for revision in revisions:
+            lines += [
+                f"### Revision {revision.number}"
+                + (f" — {revision.instruction}" if revision.instruction else ""),
+                "",
+                revision.prompt,
+                "",
+            ]
+            shot_json["revisions"].append(
+                {
+                    "number": revision.number,
+                    "prompt": revision.prompt,
+                    "negative_prompt": revision.negative_prompt,
+                    "instruction": revision.instruction,
+                    "params": revision.params,
+                    "created_by": revision.created_by,
+                    "created_at": revision.created_at.isoformat(),
+                }
+            )
+        for take in takes:
+            name = f"clips/shot-{shot.position:02d}-take-{take.id}.mp4"
+            if take.clip_path and Path(take.clip_path).exists():
+                clips.append((name, Path(take.clip_path)))
+            shot_json["takes"].append(
+                {
+                    "id": take.id,
+                    "clip": name,
+                    "kept": take.id == shot.kept_take_id,
+                    "requested_by": take.requested_by,
+                    "provider": take.provider,
+                    "params": take.params,
+                }
+            )
+        manifest["shots"].append(shot_json)
+    skipped: list[str] = []
+    budget = limit_bytes - 64 * 1024  # room for the zip's own headers and the text files
+    used = sum(path.stat().st_size for _n, path in files)
+    kept_clips = []
+    for name, path in clips:
+        size = path.stat().st_size
+        if used + size > budget:
+            skipped.append(name)
+            continue
+        used += size
+        kept_clips.append((name, path))
+    if skipped:
+        lines += ["", "Clips left out (over the upload limit): " + ", ".join(skipped)]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("project.md", "\n".join(lines) + "\n")
+        archive.writestr("project.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+        for name, path in files + kept_clips:
+            # Photos and clips are compressed already.
+            archive.write(path, name, compress_type=zipfile.ZIP_STORED)
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in project.title)[:40]
+    return Export(
+        filename=f"claymate-{safe or project.id}.zip",
+        data=buffer.getvalue(),
+        shots=len(data),
+        clips=len(kept_clips),
+        skipped_clips=skipped,
+    )

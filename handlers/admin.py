@@ -1,0 +1,248 @@
+"""Access and money: the allowlist gate, /usage, /lang, and the operators' commands.
+
+Operators are the ids in CLAYMATE_ADMIN_IDS; everything here changes the database, so
+every instance sees a change with its next update and nothing needs a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import ApplicationHandlerStop
+
+from bot.i18n import language_for, t
+from bot.pipeline.access import Verdict
+from bot.pipeline.budget import Usage
+from handlers import callbacks as cb
+from handlers.common import Context, actor_for, button, edit_html, reply_html, send_html, studio
+
+log = logging.getLogger(__name__)
+
+
+async def enforce_access(update: Update, context: Context) -> None:
+    """Before any handler: someone not on the allowlist is told once, then ignored.
+
+    Runs before any download or LLM call, so a refused update costs nothing.
+    """
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or (update.effective_message is None and update.callback_query is None):
+        return  # service updates (my_chat_member, …) carry nobody to refuse
+    verdict = await studio(context).access.admit(user.id, chat.id if chat else None)
+    if verdict is Verdict.ADMIT:
+        return
+    log.info("update %s: refused (not on the allowlist)", update.update_id)
+    lang = language_for(user.language_code)
+    if update.callback_query is not None:
+        await update.callback_query.answer(t("access.refused", lang), show_alert=True)
+    elif verdict is Verdict.REFUSE and chat is not None:
+        await send_html(context, chat.id, t("access.refused", lang))
+    raise ApplicationHandlerStop
+
+
+async def _operator_args(update: Update, context: Context) -> list[str] | None:
+    """The command's arguments if an operator sent it; otherwise say no and return None."""
+    actor = await actor_for(update, context)
+    assert update.effective_message is not None
+    if not studio(context).access.is_operator(actor.user_id):
+        await reply_html(context, update.effective_message, t("admin.only_operators", actor.lang))
+        return None
+    return list(context.args or [])
+
+
+def _subject(raw: str) -> int | None:
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+async def on_allow(update: Update, context: Context) -> None:
+    """/allow <user or chat id>: let them in (enables the allowlist if it was off)."""
+    await _set_access(update, context, allowed=True)
+
+
+async def on_deny(update: Update, context: Context) -> None:
+    """/deny <user or chat id>: keep them out from their next message on."""
+    await _set_access(update, context, allowed=False)
+
+
+async def _set_access(update: Update, context: Context, *, allowed: bool) -> None:
+    args = await _operator_args(update, context)
+    if args is None:
+        return
+    actor = await actor_for(update, context)
+    message = update.effective_message
+    assert message is not None
+    subject = _subject(args[0]) if args else None
+    if subject is None:
+        await reply_html(context, message, t("admin.usage_allow", actor.lang))
+        return
+    await studio(context).access.set(subject, allowed, actor.user_id)
+    key = "admin.allowed" if allowed else "admin.denied"
+    await reply_html(context, message, t(key, actor.lang, subject=subject))
+
+
+async def on_grant(update: Update, context: Context) -> None:
+    """/grant <id> <units>: give a user or group units back this month."""
+    args = await _operator_args(update, context)
+    if args is None:
+        return
+    actor = await actor_for(update, context)
+    message = update.effective_message
+    assert message is not None
+    subject = _subject(args[0]) if args else None
+    units = _units(args[1]) if len(args) > 1 else None
+    if subject is None or units is None or units <= 0:
+        await reply_html(context, message, t("admin.usage_grant", actor.lang))
+        return
+    await studio(context).budget.grant(subject, units)
+    await reply_html(
+        context, message, t("admin.granted", actor.lang, subject=subject, units=f"{units:g}")
+    )
+
+
+async def on_limit(update: Update, context: Context) -> None:
+    """/limit <id> <day|month> <units|off>: a quota for one user or group over the default."""
+    args = await _operator_args(update, context)
+    if args is None:
+        return
+    actor = await actor_for(update, context)
+    message = update.effective_message
+    assert message is not None
+    subject = _subject(args[0]) if args else None
+    period = args[1].lower() if len(args) > 1 else ""
+    raw = args[2].lower() if len(args) > 2 else ""
+    units = None if raw == "off" else _units(raw)
+    if subject is None or period not in ("day", "month") or (raw != "off" and units is None):
+        await reply_html(context, message, t("admin.usage_limit", actor.lang))
+        return
+    await studio(context).budget.set_limit(subject, period, units)
+    shown = t("usage.unlimited", actor.lang) if units is None else f"{units:g}"
+    await reply_html(
+        context,
+        message,
+        t(
+            "admin.limit_set",
+            actor.lang,
+            subject=subject,
+            period=t(f"usage.{period}", actor.lang),
+            units=shown,
+        ),
+    )
+
+
+async def on_stats(update: Update, context: Context) -> None:
+    """/stats: this month's spending, and who spent most."""
+    args = await _operator_args(update, context)
+    if args is None:
+        return
+    actor = await actor_for(update, context)
+    assert update.effective_message is not None
+    totals, top = await studio(context).budget.stats()
+    lines = [
+        t(
+            "admin.stats",
+            actor.lang,
+            takes=totals.takes,
+            charged=f"{totals.charged:g}",
+            reserved=f"{totals.reserved:g}",
+            refunded=f"{totals.refunded:g}",
+        )
+    ]
+    lines += [f"{i}. <code>{user}</code>: {units:g}" for i, (user, units) in enumerate(top, 1)]
+    await reply_html(context, update.effective_message, "\n".join(lines))
+
+
+async def on_usage(update: Update, context: Context) -> None:
+    """/usage: what you (or, in a group, the group) spent today and this month, and what's left."""
+    actor = await actor_for(update, context)
+    message = update.effective_message
+    assert message is not None
+    subject = actor.chat_id if actor.is_group else actor.user_id
+    if context.args and studio(context).access.is_operator(actor.user_id):
+        subject = _subject(context.args[0]) or subject
+    usage = await studio(context).budget.usage(subject)
+    await reply_html(context, message, usage_text(usage, actor.lang))
+
+
+def usage_text(usage: Usage, lang: str) -> str:
+    def limit(period: str) -> str:
+        value = usage.limits[period]
+        return t("usage.unlimited", lang) if value is None else f"{value:g}"
+
+    def spent(period: str) -> float:
+        totals = usage.day if period == "day" else usage.month
+        return totals.charged + totals.reserved - totals.granted
+
+    return t(
+        "usage.text",
+        lang,
+        day=f"{spent('day'):g}",
+        day_limit=limit("day"),
+        month=f"{spent('month'):g}",
+        month_limit=limit("month"),
+        refunded=f"{usage.month.refunded:g}",
+        takes=usage.month.takes,
+    )
+
+
+def _units(raw: str) -> float | None:
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+# --- /lang ---------------------------------------------------------------------------------
+
+
+async def on_lang(update: Update, context: Context) -> None:
+    """/lang: choose English or Chinese with a button (or /lang zh, /lang en)."""
+    actor = await actor_for(update, context)
+    message = update.effective_message
+    assert message is not None
+    choice = (context.args or [""])[0].lower()
+    if choice in ("en", "zh"):
+        actor = await studio(context).set_language(actor, choice)
+        await reply_html(context, message, t("lang.set", actor.lang))
+        return
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("English", callback_data=cb.encode(cb.LANG, 0, "en")),
+                InlineKeyboardButton("简体中文", callback_data=cb.encode(cb.LANG, 0, "zh")),
+            ]
+        ]
+    )
+    await reply_html(context, message, t("lang.choose", actor.lang), keyboard)
+
+
+@button
+async def on_lang_chosen(update: Update, context: Context, actor, data: cb.Button) -> str | None:  # type: ignore[no-untyped-def]
+    """A language button: remember the choice and answer in that language."""
+    if data.arg not in ("en", "zh"):
+        return None
+    actor = await studio(context).set_language(actor, data.arg)
+    message = update.callback_query.message  # type: ignore[union-attr]
+    await edit_html(message, t("lang.set", actor.lang))  # type: ignore[arg-type]
+    return None
+
+
+# --- the draft's price tag -------------------------------------------------------------------
+
+
+async def cost_note(context: Context, actor, params: dict) -> str:  # type: ignore[no-untyped-def,type-arg]
+    """A line under a draft: what 🎬 Generate will cost and what is left ("" when free)."""
+    budget = studio(context).budget
+    allowance = await budget.allowance(
+        actor.user_id, actor.chat_id if actor.is_group else None, params
+    )
+    if allowance.cost <= 0 and allowance.left is None:
+        return ""
+    if allowance.left is None:
+        return "\n" + t("budget.cost", actor.lang, cost=f"{allowance.cost:g}")
+    return "\n" + t(
+        "budget.cost_left", actor.lang, cost=f"{allowance.cost:g}", left=f"{allowance.left:g}"
+    )

@@ -1,0 +1,88 @@
+"""/forget (after a confirmation) and /export (a zip of the current project)."""
+
+from __future__ import annotations
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatAction
+
+from bot.i18n import t
+from bot.pipeline import privacy
+from bot.pipeline.studio import Actor, StudioError
+from handlers import callbacks as cb
+from handlers.common import Context, actor_for, button, edit_html, reply_html, services, studio
+from handlers.groups import in_group
+
+
+async def on_forget(update: Update, context: Context) -> None:
+    """/forget: ask first; only the person who asked can confirm."""
+    actor = await actor_for(update, context)
+    message = update.effective_message
+    assert message is not None
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t("forget.yes", actor.lang),
+                    callback_data=cb.encode(cb.FORGET, actor.user_id, "yes"),
+                ),
+                InlineKeyboardButton(
+                    t("forget.no", actor.lang),
+                    callback_data=cb.encode(cb.FORGET, actor.user_id, "no"),
+                ),
+            ]
+        ]
+    )
+    await reply_html(context, message, t("forget.confirm", actor.lang), keyboard)
+
+
+@button
+async def on_forget_chosen(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """🗑 Yes: delete everything the user owns, rows and files; No: nothing happens."""
+    if data.row_id != actor.user_id:
+        raise StudioError("forget.not_yours")
+    message = update.callback_query.message  # type: ignore[union-attr]
+    assert isinstance(message, Message)
+    if data.arg != "yes":
+        await edit_html(message, t("forget.kept", actor.lang))
+        return None
+    done = await privacy.forget(studio(context), actor.user_id)
+    await edit_html(
+        message, t("forget.done", actor.lang, projects=done.projects, files=done.files)
+    )
+    return None
+
+
+async def on_export(update: Update, context: Context) -> None:
+    """/export: the current project as a zip (photos, prompts as Markdown and JSON, clips)."""
+    actor = await actor_for(update, context)
+    message = update.effective_message
+    assert message is not None
+    thread = message.message_thread_id if message.is_topic_message else None
+    await context.bot.send_chat_action(
+        message.chat_id, ChatAction.UPLOAD_DOCUMENT, message_thread_id=thread
+    )
+    limit = services(context).settings.upload_limit_bytes
+    export = await privacy.export_project(studio(context), actor, limit_bytes=limit)
+    caption = t("export.caption", actor.lang, shots=export.shots, clips=export.clips)
+    if export.skipped_clips:
+        caption += "\n" + t("export.skipped", actor.lang, count=len(export.skipped_clips))
+    await context.bot.send_document(
+        message.chat_id,
+        InputFile(export.data, filename=export.filename),
+        caption=caption,
+        message_thread_id=thread,
+        reply_parameters=(
+            ReplyParameters(message.message_id, allow_sending_without_reply=True)
+            if in_group(message)
+            else None
+        ),
+    )

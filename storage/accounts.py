@@ -1,0 +1,275 @@
+"""SQL for groups, budgets, access and privacy: the allowlist, the usage ledger, votes, /forget.
+
+Kept apart from storage.repositories so issue 6's queries live in one file; same rules: one
+instance wraps one session (unit of work), and it works on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    AccessEntry,
+    BotMessage,
+    Chat,
+    MediaGroup,
+    Project,
+    PromptRevision,
+    QuotaOverride,
+    Shot,
+    Take,
+    TakeVote,
+    UsageEntry,
+    User,
+    utcnow,
+)
+
+SPENDING_STATES = ("reserved", "charged", "granted")
+
+
+async def settle_usage(session: AsyncSession, take_id: int, status: str) -> None:
+    """A take ended: its reserved units are charged if delivered, refunded otherwise."""
+    state = "charged" if status == "delivered" else "refunded"
+    await session.execute(
+        update(UsageEntry)
+        .where(UsageEntry.take_id == take_id, UsageEntry.state == "reserved")
+        .values(state=state, updated_at=utcnow())
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    reserved: float = 0.0
+    charged: float = 0.0
+    refunded: float = 0.0
+    granted: float = 0.0  # positive: units given back by an admin
+    takes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedFiles:
+    """What /forget removed from the database and must now remove from disk."""
+
+    paths: list[str]
+    project_ids: list[int]
+
+
+class AccountsRepo:
+    """Reads and writes for the allowlist, quotas, the ledger, votes and /forget."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _postgres(self) -> bool:
+        return bool(self.session.bind and self.session.bind.dialect.name == "postgresql")
+
+    # --- allowlist --------------------------------------------------------------------------
+
+    async def access_statuses(self, *subject_ids: int) -> dict[int, str]:
+        result = await self.session.execute(
+            select(AccessEntry.subject_id, AccessEntry.status).where(
+                AccessEntry.subject_id.in_(subject_ids)
+            )
+        )
+        return dict(result.all())
+
+    async def any_allowed(self) -> bool:
+        found = await self.session.scalar(
+            select(AccessEntry.subject_id).where(AccessEntry.status == "allowed").limit(1)
+        )
+        return found is not None
+
+    async def set_access(self, subject_id: int, status: str, by: int | None) -> None:
+        entry = await self.session.get(AccessEntry, subject_id)
+        if entry is None:
+            self.session.add(AccessEntry(subject_id=subject_id, status=status, changed_by=by))
+        else:
+            entry.status, entry.changed_by, entry.changed_at = status, by, utcnow()
+        await self.session.flush()
+
+    # --- budgets ----------------------------------------------------------------------------
+
+    async def lock_subjects(self, *subject_ids: int) -> None:
+        """Serialise reservations per user and group (SQLite: BEGIN IMMEDIATE already does)."""
+        if not self._postgres:
+            return
+        for subject in sorted(set(subject_ids)):
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(subject)}
+            )
+
+    async def spent(
+        self, *, since: datetime, user_id: int | None = None, chat_id: int | None = None
+    ) -> float:
+        query = select(func.coalesce(func.sum(UsageEntry.units), 0.0)).where(
+            UsageEntry.state.in_(SPENDING_STATES), UsageEntry.created_at >= since
+        )
+        if user_id is not None:
+            query = query.where(UsageEntry.user_id == user_id)
+        if chat_id is not None:
+            query = query.where(UsageEntry.chat_id == chat_id)
+        return float(await self.session.scalar(query) or 0.0)
+
+    async def add_usage(
+        self,
+        *,
+        take_id: int | None,
+        user_id: int | None,
+        chat_id: int | None,
+        units: float,
+        state: str,
+    ) -> None:
+        self.session.add(
+            UsageEntry(take_id=take_id, user_id=user_id, chat_id=chat_id, units=units, state=state)
+        )
+        await self.session.flush()
+
+    async def quota_override(self, subject_id: int, period: str) -> QuotaOverride | None:
+        return await self.session.get(QuotaOverride, (subject_id, period))
+
+    async def set_quota(self, subject_id: int, period: str, units: float | None) -> None:
+        row = await self.session.get(QuotaOverride, (subject_id, period))
+        if row is None:
+            self.session.add(QuotaOverride(subject_id=subject_id, period=period, units=units))
+        else:
+            row.units, row.changed_at = units, utcnow()
+        await self.session.flush()
+
+    async def totals(self, *, since: datetime, subject_id: int | None = None) -> UsageTotals:
+        """Spending by state since `since`, for one user or group (or everyone)."""
+        query = select(UsageEntry.state, func.sum(UsageEntry.units), func.count(UsageEntry.id))
+        query = query.where(UsageEntry.created_at >= since)
+        if subject_id is not None:
+            column = UsageEntry.chat_id if subject_id < 0 else UsageEntry.user_id
+            query = query.where(column == subject_id)
+        rows = (await self.session.execute(query.group_by(UsageEntry.state))).all()
+        by_state = {state: (float(units or 0.0), int(count)) for state, units, count in rows}
+        return UsageTotals(
+            reserved=by_state.get("reserved", (0.0, 0))[0],
+            charged=by_state.get("charged", (0.0, 0))[0],
+            refunded=by_state.get("refunded", (0.0, 0))[0],
+            granted=-by_state.get("granted", (0.0, 0))[0],
+            takes=sum(c for s, (_u, c) in by_state.items() if s != "granted"),
+        )
+
+    async def top_spenders(self, *, since: datetime, limit: int = 5) -> list[tuple[int, float]]:
+        result = await self.session.execute(
+            select(UsageEntry.user_id, func.sum(UsageEntry.units))
+            .where(
+                UsageEntry.created_at >= since,
+                UsageEntry.state.in_(("reserved", "charged")),
+                UsageEntry.user_id.is_not(None),
+            )
+            .group_by(UsageEntry.user_id)
+            .order_by(func.sum(UsageEntry.units).desc())
+            .limit(limit)
+        )
+        return [(int(user), float(units)) for user, units in result.all()]
+
+    # --- votes ------------------------------------------------------------------------------
+
+    async def lock_shot(self, shot_id: int) -> Shot | None:
+        """The shot, locked on PostgreSQL so concurrent votes settle its kept take in turn."""
+        if self._postgres:
+            return await self.session.scalar(
+                select(Shot).where(Shot.id == shot_id).with_for_update()
+            )
+        return await self.session.get(Shot, shot_id, populate_existing=True)
+
+    async def vote(self, shot_id: int, user_id: int, take_id: int) -> None:
+        """One vote per member per shot: a new ⭐ moves the member's vote to this take."""
+        row = await self.session.get(TakeVote, (shot_id, user_id))
+        if row is None:
+            self.session.add(TakeVote(shot_id=shot_id, user_id=user_id, take_id=take_id))
+        else:
+            row.take_id, row.voted_at = take_id, utcnow()
+        await self.session.flush()
+
+    async def vote_counts(self, shot_id: int) -> dict[int, int]:
+        result = await self.session.execute(
+            select(TakeVote.take_id, func.count())
+            .where(TakeVote.shot_id == shot_id)
+            .group_by(TakeVote.take_id)
+        )
+        return {int(take): int(count) for take, count in result.all()}
+
+    # --- export and /forget -----------------------------------------------------------------
+
+    async def shot_revisions(self, shot_id: int) -> list[PromptRevision]:
+        result = await self.session.execute(
+            select(PromptRevision)
+            .where(PromptRevision.shot_id == shot_id)
+            .order_by(PromptRevision.number)
+        )
+        return list(result.scalars())
+
+    async def forget_user(self, user_id: int) -> OwnedFiles:
+        """Delete every row the user owns; return the files those rows pointed at.
+
+        Owned: the private chat and its projects, the user's shots and takes in groups,
+        their votes, spending records and the user row itself (other rows that merely
+        mention the user, such as a revision of someone else's shot, lose the reference).
+        """
+        own_projects = select(Project.id).where(Project.chat_id == user_id)
+        shots = (
+            await self.session.execute(
+                select(Shot.id, Shot.photo_path, Shot.still_path).where(
+                    or_(Shot.project_id.in_(own_projects), Shot.created_by == user_id)
+                )
+            )
+        ).all()
+        shot_ids = [row[0] for row in shots]
+        takes = (
+            await self.session.execute(
+                select(Take.id, Take.clip_path).where(
+                    or_(Take.shot_id.in_(shot_ids), Take.requested_by == user_id)
+                )
+            )
+        ).all()
+        take_ids = [row[0] for row in takes]
+        paths = [p for _i, photo, still in shots for p in (photo, still) if p]
+        paths += [clip for _i, clip in takes if clip]
+        project_ids = list((await self.session.execute(own_projects)).scalars())
+        await self.session.execute(delete(TakeVote).where(TakeVote.user_id == user_id))
+        await self.session.execute(
+            delete(UsageEntry).where(
+                or_(UsageEntry.user_id == user_id, UsageEntry.take_id.in_(take_ids))
+            )
+        )
+        await self.session.execute(
+            update(Shot).where(Shot.kept_take_id.in_(take_ids)).values(kept_take_id=None)
+        )
+        await self.session.execute(
+            delete(BotMessage).where(
+                or_(
+                    BotMessage.chat_id == user_id,
+                    BotMessage.take_id.in_(take_ids),
+                    BotMessage.shot_id.in_(shot_ids),
+                )
+            )
+        )
+        await self.session.execute(delete(Take).where(Take.id.in_(take_ids)))
+        await self.session.execute(
+            update(Shot).where(Shot.id.in_(shot_ids)).values(current_revision_id=None)
+        )
+        await self.session.execute(delete(Shot).where(Shot.id.in_(shot_ids)))
+        await self.session.execute(
+            update(Chat).where(Chat.id == user_id).values(current_project_id=None)
+        )
+        await self.session.execute(delete(Project).where(Project.chat_id == user_id))
+        await self.session.execute(delete(MediaGroup).where(MediaGroup.chat_id == user_id))
+        await self.session.execute(delete(Chat).where(Chat.id == user_id))
+        await self.session.execute(delete(User).where(User.id == user_id))
+        return OwnedFiles(paths, project_ids)
+
+
+def _lock_key(subject_id: int) -> int:
+    """A stable signed 64-bit key for pg_advisory_xact_lock, distinct from jobs.py's."""
+    digest = hashlib.sha256(f"budget:{subject_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)

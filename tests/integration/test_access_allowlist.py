@@ -1,0 +1,80 @@
+"""The allowlist and group admin checks, on real databases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.pipeline.access import Access, Verdict
+from storage.db import Database
+from storage.repositories import Repo
+from tests.conftest import make_settings
+
+ALICE, BOB, OPERATOR = 8_001, 8_002, 8_999
+GROUP = -1_008_000_000_001
+
+
+def access_for(db: Database, tmp_path: Path, **settings: object) -> Access:
+    return Access(make_settings(tmp_path, admin_ids=(OPERATOR,), **settings), db)
+
+
+async def test_without_a_list_everyone_is_admitted(database: Database, tmp_path: Path) -> None:
+    access = access_for(database, tmp_path)
+    assert await access.admit(ALICE, ALICE) is Verdict.ADMIT
+    await access.set(BOB, False, OPERATOR)  # /deny works even with no list
+    assert await access.admit(BOB, BOB) is Verdict.REFUSE
+    assert await access.admit(BOB, BOB) is Verdict.SILENT
+
+
+async def test_a_seeded_list_refuses_others_once_and_admins_change_it_at_run_time(
+    database: Database, tmp_path: Path
+) -> None:
+    access = access_for(database, tmp_path, allowed_ids=(ALICE,))
+    assert await access.admit(ALICE, ALICE) is Verdict.ADMIT
+    assert await access.admit(OPERATOR, OPERATOR) is Verdict.ADMIT
+    assert await access.admit(BOB, BOB) is Verdict.REFUSE  # told once…
+    assert await access.admit(BOB, BOB) is Verdict.SILENT  # …then left alone
+    await access.set(BOB, True, OPERATOR)
+    assert await access.admit(BOB, BOB) is Verdict.ADMIT
+    await access.set(ALICE, False, OPERATOR)  # /deny beats the seed
+    assert await access.admit(ALICE, ALICE) is Verdict.REFUSE
+    # A new Access (another instance, or after a restart) sees the same list.
+    again = access_for(database, tmp_path, allowed_ids=(ALICE,))
+    assert await again.admit(BOB, BOB) is Verdict.ADMIT
+    assert await again.admit(ALICE, ALICE) is Verdict.SILENT
+
+
+async def test_an_allowed_group_admits_all_its_members(database: Database, tmp_path: Path) -> None:
+    access = access_for(database, tmp_path)
+    await access.set(GROUP, True, OPERATOR)  # the first /allow switches the list on
+    assert await access.admit(BOB, GROUP) is Verdict.ADMIT
+    assert await access.admit(BOB, BOB) is Verdict.REFUSE  # but not in private
+    await access.set(ALICE, False, OPERATOR)
+    assert await access.admit(ALICE, GROUP) is Verdict.REFUSE
+
+
+async def test_generate_policy_and_the_member_status_cache(
+    database: Database, tmp_path: Path
+) -> None:
+    access = access_for(database, tmp_path)
+    async with database.session() as session:
+        await Repo(session).upsert_chat(GROUP, type="supergroup", title="Clay club")
+    lookups: list[str] = []
+
+    def status(value: str):  # type: ignore[no-untyped-def]
+        async def fetch() -> str:
+            lookups.append(value)
+            return value
+
+        return fetch
+
+    assert await access.generate_policy(GROUP) == "everyone"
+    assert await access.may_generate(GROUP, BOB, status("member"))
+    assert lookups == []  # everyone may: nobody is looked up
+    await access.set_generate_policy(GROUP, "admins")
+    assert not await access.may_generate(GROUP, BOB, status("member"))
+    assert not await access.may_generate(GROUP, BOB, status("administrator"))  # cached
+    assert lookups == ["member"]
+    assert await access.may_generate(GROUP, ALICE, status("creator"))
+    assert await access.may_generate(GROUP, OPERATOR, status("member"))  # operators always
+    short = Access(access.settings, database, member_ttl_s=0)
+    assert await short.may_generate(GROUP, BOB, status("administrator"))

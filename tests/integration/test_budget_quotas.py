@@ -1,0 +1,177 @@
+"""Budgets on real databases: reservation under concurrency, charge, refund, grants, limits."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.pipeline.budget import Budget, parse_costs
+from bot.pipeline.studio import Actor, Studio, StudioError
+from bot.providers.offline_drafter import OfflineDrafter
+from storage.db import Database
+from storage.models import Take, UsageEntry
+from storage.repositories import Repo
+from tests.conftest import make_settings
+
+USER = 7_001
+GROUP = -1_009_000_000_001
+
+
+class KlingLike:
+    """Only its name and model matter here: takes are queued, never run."""
+
+    name = "kling"
+    model = "kling-v2-5-turbo"
+
+
+def studio_for(db: Database, tmp_path: Path, **settings: object) -> Studio:
+    values: dict[str, object] = {"costs": "kling:std:5=1"}
+    values.update(settings)
+    return Studio(
+        make_settings(tmp_path, **values),
+        db,
+        OfflineDrafter(),
+        {"kling": KlingLike()},  # type: ignore[dict-item]
+        "kling",
+    )
+
+
+async def revisions(db: Database, chat_id: int, count: int, *, user_id: int = USER) -> list[int]:
+    """`count` shots with one draft each, in `chat_id`'s project."""
+    async with db.session() as session:
+        repo = Repo(session)
+        await repo.upsert_user(user_id, first_name="Lin")
+        await repo.upsert_chat(chat_id, type="private" if chat_id > 0 else "supergroup")
+        project = await repo.create_project(chat_id, "Budget", user_id)
+        ids = []
+        for _ in range(count):
+            shot = await repo.add_shot(
+                project.id,
+                created_by=user_id,
+                photo_path="/nonexistent.jpg",
+                photo_width=800,
+                photo_height=600,
+                source_format="JPEG",
+            )
+            revision = await repo.add_revision(
+                shot,
+                prompt="clay boats glide",
+                params={"provider": "kling", "mode": "std", "duration": 5},
+                drafter="offline",
+                created_by=user_id,
+            )
+            ids.append(revision.id)
+        return ids
+
+
+async def ledger(db: Database) -> dict[str, float]:
+    async with db.session() as session:
+        rows = await session.execute(
+            select(UsageEntry.state, func.sum(UsageEntry.units)).group_by(UsageEntry.state)
+        )
+        return {state: float(units) for state, units in rows.all()}
+
+
+def test_the_cost_table_follows_kling_prices_and_can_be_overridden() -> None:
+    budget = Budget(make_settings(Path("/tmp")), None)  # type: ignore[arg-type]
+    assert budget.cost("kling", "std", 5) == 1.5
+    assert budget.cost("kling", "std", 10) == 3.0
+    assert budget.cost("kling", "pro", 5) == 2.5
+    assert budget.cost("kling", "pro", 10) == 5.0
+    assert budget.cost("offline", "std", 10) == 0.0
+    assert parse_costs("kling:pro:10=6; offline=0.5")["kling:pro:10"] == 6.0
+    assert parse_costs("offline=0.5")["offline"] == 0.5
+
+
+async def test_twenty_parallel_generates_never_overspend_a_quota_of_five(
+    database: Database, tmp_path: Path
+) -> None:
+    studio = studio_for(database, tmp_path, quota_user_day=5)
+    ids = await revisions(database, USER, 20)
+    actor = Actor(USER, USER)
+
+    async def generate(revision_id: int) -> bool:
+        try:
+            await studio.request_take(actor, revision_id)
+        except StudioError as error:
+            assert error.key == "budget.exceeded"
+            return False
+        return True
+
+    results = await asyncio.gather(*(generate(r) for r in ids))
+    assert sum(results) == 5
+    async with database.session() as session:
+        takes = await session.scalar(select(func.count(Take.id)))
+    assert takes == 5  # a refused Generate leaves no take behind
+    assert await ledger(database) == {"reserved": 5.0}
+
+
+async def test_a_group_quota_is_shared_by_its_members(database: Database, tmp_path: Path) -> None:
+    studio = studio_for(database, tmp_path, quota_group_day=3)
+    first = await revisions(database, GROUP, 2, user_id=USER)
+    second = await revisions(database, GROUP, 2, user_id=USER + 1)
+    await studio.request_take(Actor(USER, GROUP, "supergroup"), first[0])
+    await studio.request_take(Actor(USER + 1, GROUP, "supergroup"), second[0])
+    await studio.request_take(Actor(USER, GROUP, "supergroup"), first[1])
+    with pytest.raises(StudioError) as refused:
+        await studio.request_take(Actor(USER + 1, GROUP, "supergroup"), second[1])
+    assert refused.value.params == {"cost": "1", "left": "0"}
+    usage = await studio.budget.usage(GROUP)
+    assert usage.day.reserved == 3.0 and usage.limits["day"] == 3
+
+
+async def test_units_are_charged_on_delivery_and_refunded_on_failure_or_cancel(
+    database: Database, tmp_path: Path
+) -> None:
+    studio = studio_for(database, tmp_path, quota_user_month=3)
+    ids = await revisions(database, USER, 4)
+    actor = Actor(USER, USER)
+    takes = [(await studio.request_take(actor, r)).take.id for r in ids[:3]]
+    with pytest.raises(StudioError):
+        await studio.request_take(actor, ids[3])  # 3 of 3 reserved
+    async with database.session() as session:
+        repo = Repo(session)
+        for take_id, status in zip(takes, ("delivered", "failed"), strict=False):
+            take = await repo.get_take(take_id)
+            assert take is not None
+            await repo.set_take_status(take, status)
+    assert await studio.cancel_take(actor, takes[2])
+    assert await ledger(database) == {"charged": 1.0, "refunded": 2.0}
+    # Refunded units are spendable again.
+    await studio.request_take(actor, ids[3])
+    allowance = await studio.budget.allowance(USER, None, {"provider": "kling", "duration": 5})
+    assert (allowance.cost, allowance.left) == (1.0, 1.0)
+
+
+async def test_grants_and_admin_limits_override_the_defaults(
+    database: Database, tmp_path: Path
+) -> None:
+    studio = studio_for(database, tmp_path, quota_user_day=1)
+    ids = await revisions(database, USER, 4)
+    actor = Actor(USER, USER)
+    await studio.request_take(actor, ids[0])
+    with pytest.raises(StudioError):
+        await studio.request_take(actor, ids[1])
+    await studio.budget.grant(USER, 1)
+    await studio.request_take(actor, ids[1])  # the grant pays for one more
+    await studio.budget.set_limit(USER, "day", None)  # an admin lifts the daily limit
+    await studio.request_take(actor, ids[2])
+    await studio.budget.set_limit(USER, "day", 2)
+    with pytest.raises(StudioError):
+        await studio.request_take(actor, ids[3])  # 3 spent - 1 granted = 2 of 2
+    usage = await studio.budget.usage(USER)
+    assert (usage.month.reserved, usage.month.granted, usage.limits["day"]) == (3.0, 1.0, 2.0)
+
+
+async def test_offline_previews_cost_nothing_and_are_never_refused(
+    database: Database, tmp_path: Path
+) -> None:
+    studio = studio_for(database, tmp_path, costs=None, quota_user_day=0)
+    studio.providers["kling"].name = "offline"  # type: ignore[misc]
+    ids = await revisions(database, USER, 2)
+    for revision_id in ids:
+        await studio.request_take(Actor(USER, USER), revision_id)
+    assert await ledger(database) == {}
