@@ -1,0 +1,326 @@
+"""Assemble a project's kept takes, in order, into one MP4 that fits the chat's upload limit.
+
+Stream copy (packets remuxed, no re-encode) is lossless and takes a second; it is used
+when every clip shares codec, size and frame rate and nothing has to be drawn (no title
+card, no crossfades). Anything else is one re-encode to the first clip's size and frame
+rate. A film over the upload limit is encoded again at the bitrate that fits. Audio is
+dropped: image-to-video clips are silent, and a mixed set would not concatenate.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+
+import av
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from bot.pipeline.clay import clay_still
+from bot.pipeline.media import ClipError, probe_mp4
+
+Method = Literal["copy", "reencode"]
+
+TITLE_SECONDS = 2.0
+MAX_CROSSFADE_S = 1.0
+_CRF = 20
+_PRESET = "veryfast"
+_SIZE_MARGIN = 0.92  # container overhead and rate-control overshoot
+_MIN_BITRATE = 16_000
+
+
+class FilmError(Exception):
+    """The film cannot be made (no clips, a clip that doesn't play, or no way to fit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClipFacts:
+    path: Path
+    codec: str
+    width: int
+    height: int
+    fps: Fraction
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class FilmResult:
+    path: Path
+    method: Method
+    duration_s: float
+    width: int
+    height: int
+    size_bytes: int
+    clips: int
+    bitrate: int | None = None  # set when the size cap forced a bitrate
+
+
+def clip_facts(path: Path) -> ClipFacts:
+    """Codec, size, frame rate and duration of one clip (what decides copy vs re-encode)."""
+    facts = probe_mp4(path)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or Fraction(24)
+    return ClipFacts(
+        path, facts.codec, facts.width, facts.height, Fraction(rate), facts.duration_s
+    )
+
+
+def can_stream_copy(clips: list[ClipFacts]) -> bool:
+    first = clips[0]
+    return all(
+        (c.codec, c.width, c.height, c.fps) == (first.codec, first.width, first.height, first.fps)
+        for c in clips
+    )
+
+
+def assemble_film(
+    paths: list[Path],
+    dest: Path,
+    *,
+    title: str | None = None,
+    crossfade_s: float = 0.0,
+    limit_bytes: int | None = None,
+    threads: int = 0,
+    force: Method | None = None,
+) -> FilmResult:
+    """Join `paths` in order into `dest`; blocking (call it with asyncio.to_thread)."""
+    if not paths:
+        raise FilmError("no clips")
+    try:
+        clips = [clip_facts(p) for p in paths]
+    except ClipError as error:
+        raise FilmError(str(error)) from error
+    crossfade_s = max(0.0, min(crossfade_s, MAX_CROSSFADE_S, *(c.duration_s / 3 for c in clips)))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    plain = not title and crossfade_s == 0
+    method: Method = "copy" if (plain and can_stream_copy(clips)) else "reencode"
+    if force is not None:
+        method = force if (force == "reencode" or plain) else "reencode"
+    try:
+        bitrate = None
+        if method == "copy":
+            _remux(clips, part)
+        else:
+            _reencode(clips, part, title=title, crossfade_s=crossfade_s, threads=threads)
+        size = part.stat().st_size
+        duration = probe_mp4(part).duration_s
+        for shrink in (1.0, 0.8, 0.6):
+            if limit_bytes is None or size <= limit_bytes:
+                break
+            # One more encode at the bitrate that fits the cap.
+            bitrate = max(_MIN_BITRATE, int(limit_bytes * 8 * _SIZE_MARGIN * shrink / duration))
+            method = "reencode"
+            _reencode(
+                clips, part, title=title, crossfade_s=crossfade_s, threads=threads, bitrate=bitrate
+            )
+            size = part.stat().st_size
+        if limit_bytes is not None and size > limit_bytes:
+            raise FilmError(f"film is {size} bytes, over the {limit_bytes} byte limit")
+        os.replace(part, dest)
+    finally:
+        part.unlink(missing_ok=True)
+    facts = probe_mp4(dest)
+    return FilmResult(
+        dest,
+        method,
+        facts.duration_s,
+        facts.width,
+        facts.height,
+        facts.size_bytes,
+        len(clips),
+        bitrate,
+    )
+
+
+# --- stream copy ------------------------------------------------------------------------
+
+
+def _remux(clips: list[ClipFacts], out: Path) -> None:
+    """Concatenate packets, shifting each clip's timestamps to follow the previous one."""
+    with av.open(str(out), "w", format="mp4", options={"movflags": "+faststart"}) as output:
+        with av.open(str(clips[0].path)) as first:
+            ostream = output.add_stream_from_template(first.streams.video[0])
+        offset = Fraction(0)  # seconds already written
+        for clip in clips:
+            with av.open(str(clip.path)) as container:
+                stream = container.streams.video[0]
+                tb = stream.time_base
+                start: int | None = None
+                end = offset
+                for packet in container.demux(stream):
+                    if packet.dts is None and packet.pts is None:
+                        continue  # the demuxer's empty flush packet
+                    if start is None:
+                        start = packet.dts if packet.dts is not None else packet.pts
+                    shift = int(offset / tb) - start
+                    if packet.pts is not None:
+                        packet.pts += shift
+                    if packet.dts is not None:
+                        packet.dts += shift
+                    stamp = packet.pts if packet.pts is not None else packet.dts
+                    end = max(end, (stamp + (packet.duration or 0)) * tb)
+                    packet.stream = ostream
+                    output.mux(packet)
+                offset = max(end, offset + Fraction(clip.duration_s).limit_denominator(1000))
+
+
+# --- re-encode --------------------------------------------------------------------------
+
+
+def _even(value: int) -> int:
+    return max(2, value - value % 2)
+
+
+def _frames(clip: ClipFacts, size: tuple[int, int], fps: Fraction) -> Iterator[av.VideoFrame]:
+    """The clip at `size` in yuv420p, resampled to `fps` by timestamp (nearest earlier).
+
+    Frames stay in the encoder's format: only crossfades go through RGB.
+    """
+    count = max(1, round(clip.duration_s * fps))
+    with av.open(str(clip.path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        decoded = container.decode(stream)
+        current = next(decoded, None)
+        if current is None:
+            raise FilmError(f"{clip.path.name}: no frames")
+        upcoming = next(decoded, None)
+        start = current.time or 0.0
+        frame = _fit_frame(current, size)
+        for index in range(count):
+            at = start + float(index / fps)
+            while upcoming is not None and (upcoming.time or 0.0) <= at + 1e-6:
+                current, upcoming = upcoming, next(decoded, None)
+                frame = _fit_frame(current, size)
+            yield frame
+
+
+def _fit_frame(frame: av.VideoFrame, size: tuple[int, int]) -> av.VideoFrame:
+    if (frame.width, frame.height, frame.format.name) == (*size, "yuv420p"):
+        return frame
+    return frame.reformat(width=size[0], height=size[1], format="yuv420p")
+
+
+def _blend(a: av.VideoFrame, b: av.VideoFrame, share: float) -> av.VideoFrame:
+    mixed = a.to_ndarray(format="rgb24") * (1 - share) + b.to_ndarray(format="rgb24") * share
+    return av.VideoFrame.from_ndarray(mixed.astype(np.uint8), format="rgb24").reformat(
+        format="yuv420p"
+    )
+
+
+def _reencode(
+    clips: list[ClipFacts],
+    out: Path,
+    *,
+    title: str | None,
+    crossfade_s: float,
+    threads: int,
+    bitrate: int | None = None,
+) -> None:
+    first = clips[0]
+    size = (_even(first.width), _even(first.height))
+    fps = first.fps if first.fps > 0 else Fraction(24)
+    fade = round(crossfade_s * fps)
+    with av.open(str(out), "w", format="mp4", options={"movflags": "+faststart"}) as output:
+        stream = output.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.codec_context.thread_count = threads
+        options = {"preset": _PRESET, "g": str(max(1, round(fps * 2)))}
+        if bitrate is None:
+            options["crf"] = str(_CRF)
+        else:
+            stream.codec_context.bit_rate = bitrate
+            options.update(maxrate=str(bitrate), bufsize=str(bitrate * 2))
+        stream.options = options
+        tick = 1 / fps
+        pts = 0
+
+        def write(frame: av.VideoFrame) -> None:
+            nonlocal pts
+            frame.pts, frame.time_base = pts, tick
+            output.mux(stream.encode(frame))
+            pts += 1
+
+        sources: list[Iterator[av.VideoFrame]] = []
+        if title:
+            card = av.VideoFrame.from_image(title_card(title, size)).reformat(format="yuv420p")
+            sources.append(iter([card] * max(1, round(TITLE_SECONDS * fps))))
+        sources.extend(_frames(clip, size, fps) for clip in clips)
+        tail: list[av.VideoFrame] = []  # the previous source's last `fade` frames, held back
+        for source in sources:
+            held: list[av.VideoFrame] = []
+            for index, frame in enumerate(source):
+                if index < len(tail):
+                    frame = _blend(tail[index], frame, (index + 1) / (len(tail) + 1))
+                held.append(frame)
+                if len(held) > fade:
+                    write(held.pop(0))
+            tail = held
+        for frame in tail:
+            write(frame)
+        output.mux(stream.encode(None))
+
+
+# --- title card -------------------------------------------------------------------------
+
+_CJK_FONTS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/System/Library/Fonts/PingFang.ttc",
+    "C:/Windows/Fonts/msyh.ttc",
+)
+_LATIN_FONTS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
+)
+
+
+def load_font(size: int, text: str = "") -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """A font that can draw `text` (CJK when it needs one and one exists), else Pillow's own."""
+    wants_cjk = any(ord(ch) > 0x2E7F for ch in text)
+    candidates = (*_CJK_FONTS, *_LATIN_FONTS) if wants_cjk else (*_LATIN_FONTS, *_CJK_FONTS)
+    for path in candidates:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # an old Pillow, or one built without FreeType
+        return ImageFont.load_default()
+
+
+def title_card(title: str, size: tuple[int, int]) -> Image.Image:
+    """The project's title in thick letters on a warm ground, pressed into clay."""
+    width, height = size
+    card = Image.new("RGB", size, (214, 168, 120))
+    draw = ImageDraw.Draw(card)
+    font_size = max(12, height // 7)
+    text = " ".join(title.split())[:60] or "…"
+    font = load_font(font_size, text)
+    while True:
+        box = draw.textbbox((0, 0), text, font=font, stroke_width=max(1, font_size // 12))
+        if box[2] - box[0] <= width * 0.88 or font_size <= 12:
+            break
+        font_size = int(font_size * 0.85)
+        font = load_font(font_size, text)
+    stroke = max(1, font_size // 12)
+    x = (width - (box[2] - box[0])) // 2 - box[0]
+    y = (height - (box[3] - box[1])) // 2 - box[1]
+    draw.text((x + stroke, y + stroke), text, font=font, fill=(120, 70, 40), stroke_width=stroke)
+    draw.text(
+        (x, y),
+        text,
+        font=font,
+        fill=(250, 236, 200),
+        stroke_width=stroke,
+        stroke_fill=(160, 60, 40),
+    )
+    return clay_still(card, seed=7, fast=True).convert("RGB").resize(size)

@@ -1,0 +1,182 @@
+"""The story as a whole: /board (contact sheet, ⬆️ ⬇️ to reorder), /move, /drop and /film."""
+
+from __future__ import annotations
+
+import asyncio
+from html import escape
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    InputMediaPhoto,
+    Message,
+    Update,
+)
+from telegram.constants import ChatAction, ParseMode
+
+from bot.i18n import t
+from bot.pipeline.storyboard import FILM_CROSSFADE_S, Board, Storyboard, render_board
+from bot.pipeline.studio import Actor, StudioError
+from handlers import callbacks as cb
+from handlers.common import Context, actor_for, button, reply_html, studio, thread_of
+
+CAPTION_LIMIT = 1024
+KEYBOARD_SHOTS = 30  # Telegram allows 100 buttons; two per shot, and a board stays legible
+
+
+def storyboard(context: Context) -> Storyboard:
+    return Storyboard(studio(context))
+
+
+async def on_board(update: Update, context: Context) -> None:
+    """/board: one picture of the project's shots in order, with ⬆️ ⬇️ to reorder them."""
+    actor = await actor_for(update, context)
+    message = update.effective_message
+    assert message is not None
+    board = await storyboard(context).board(actor)
+    if not board.shots:
+        await reply_html(context, message, t("board.empty", actor.lang))
+        return
+    await _send_board(context, message, board, actor.lang)
+
+
+async def on_move(update: Update, context: Context) -> None:
+    """/move 3 1: shot 3 becomes shot 1."""
+    actor = await actor_for(update, context)
+    message = update.effective_message
+    assert message is not None
+    args = context.args or []
+    if len(args) != 2 or not all(a.isdigit() for a in args):
+        await reply_html(context, message, t("board.move_usage", actor.lang))
+        return
+    try:
+        board = await storyboard(context).move(actor, int(args[0]), int(args[1]))
+    except StudioError as error:
+        await reply_html(context, message, t(error.key, actor.lang, **error.params))
+        return
+    await _send_board(context, message, board, actor.lang)
+
+
+async def on_drop(update: Update, context: Context) -> None:
+    """/drop 3: shot 3 leaves the story."""
+    actor = await actor_for(update, context)
+    message = update.effective_message
+    assert message is not None
+    args = context.args or []
+    if len(args) != 1 or not args[0].isdigit():
+        await reply_html(context, message, t("board.drop_usage", actor.lang))
+        return
+    try:
+        board = await storyboard(context).drop(actor, int(args[0]))
+    except StudioError as error:
+        await reply_html(context, message, t(error.key, actor.lang, **error.params))
+        return
+    if not board.shots:
+        await reply_html(context, message, t("board.empty", actor.lang))
+        return
+    await _send_board(context, message, board, actor.lang)
+
+
+async def on_film(update: Update, context: Context) -> None:
+    """/film: the kept take of every shot, in order, as one video."""
+    actor = await actor_for(update, context)
+    message = update.effective_message
+    assert message is not None
+    notice = await reply_html(context, message, t("film.assembling", actor.lang))
+    await context.bot.send_chat_action(
+        message.chat_id, ChatAction.UPLOAD_VIDEO, message_thread_id=thread_of(message)
+    )
+    try:
+        # `/film cut`: straight cuts, no title card (a lossless stream copy when clips match).
+        cut = bool(context.args) and context.args[0].lower() in ("cut", "plain")
+        board, film = await storyboard(context).film(
+            actor, title=not cut, crossfade_s=0.0 if cut else FILM_CROSSFADE_S
+        )
+    except StudioError as error:
+        await notice.edit_text(t(error.key, actor.lang, **error.params), parse_mode="HTML")
+        return
+    data = await asyncio.to_thread(film.path.read_bytes)
+    await context.bot.send_video(
+        message.chat_id,
+        video=InputFile(data, filename=f"{board.project.id}-film.mp4"),
+        duration=round(film.duration_s) or None,
+        width=film.width,
+        height=film.height,
+        supports_streaming=True,
+        caption=t(
+            "film.caption",
+            actor.lang,
+            title=escape(board.project.title),
+            clips=film.clips,
+            seconds=round(film.duration_s),
+        ),
+        parse_mode=ParseMode.HTML,
+        message_thread_id=thread_of(message),
+        reply_parameters=None,
+        read_timeout=300,
+        write_timeout=300,
+    )
+    await notice.delete()
+
+
+@button
+async def on_nudge_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """⬆️ / ⬇️ on the board: move a shot one place, and redraw the board."""
+    step = -1 if data.action == cb.MOVE_UP else 1
+    board = await storyboard(context).nudge(actor, data.row_id, step)
+    message = update.callback_query.message  # type: ignore[union-attr]
+    assert isinstance(message, Message)
+    picture = await asyncio.to_thread(render_board, board, kept_label=t("board.kept", actor.lang))
+    await message.edit_media(
+        InputMediaPhoto(
+            picture, caption=board_caption(board, actor.lang), parse_mode=ParseMode.HTML
+        ),
+        reply_markup=board_keyboard(board),
+    )
+    return None
+
+
+async def _send_board(context: Context, message: Message, board: Board, lang: str) -> None:
+    picture = await asyncio.to_thread(render_board, board, kept_label=t("board.kept", lang))
+    await context.bot.send_photo(
+        message.chat_id,
+        photo=InputFile(picture, filename="board.jpg"),
+        caption=board_caption(board, lang),
+        parse_mode=ParseMode.HTML,
+        message_thread_id=thread_of(message),
+        reply_markup=board_keyboard(board),
+    )
+
+
+def board_caption(board: Board, lang: str) -> str:
+    lines = [t("board.title", lang, title=escape(board.project.title), shots=len(board.shots))]
+    for item in board.shots:
+        mark = " ⭐" if item.kept else (" 🎞" if item.clip else "")
+        lines.append(f"{item.number}. {escape(item.words[:60])}{mark}")
+    hint = t("board.hint", lang)
+    text = "\n".join(lines)
+    room = CAPTION_LIMIT - len(hint) - 2
+    if len(text) > room:
+        text = text[: room - 1].rsplit("\n", 1)[0] + "\n…"
+    return f"{text}\n{hint}"
+
+
+def board_keyboard(board: Board) -> InlineKeyboardMarkup | None:
+    rows = []
+    shots = board.shots[:KEYBOARD_SHOTS]
+    for index, item in enumerate(shots):
+        row = []
+        if index > 0:
+            row.append(_button(f"⬆️ {item.number}", cb.MOVE_UP, item.shot.id))
+        if index < len(board.shots) - 1:
+            row.append(_button(f"⬇️ {item.number}", cb.MOVE_DOWN, item.shot.id))
+        if row:
+            rows.append(row)
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _button(text: str, action: str, row_id: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=cb.encode(action, row_id))

@@ -1,0 +1,143 @@
+"""🎨 Clay still on a draft, then 🎬 Animate this / 🔄 Another / 📷 Use the original photo."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatAction, ParseMode
+
+from bot.i18n import t
+from bot.pipeline.intake import IntakeError
+from bot.pipeline.stills import Still, Stills
+from bot.pipeline.studio import Actor, StudioError
+from handlers import callbacks as cb
+from handlers.common import Context, button, reply_html, services, studio
+from handlers.drafts import show_draft
+from handlers.generate import queue_take
+
+
+def stills(context: Context) -> Stills:
+    made = services(context).stills
+    if made is None:  # services built without stills (never in the bot itself)
+        raise StudioError("still.failed")
+    return made
+
+
+@button
+async def on_still_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """🎨 Clay still (or 🔄 Another): a clay picture of the photo, to animate instead."""
+    message = _message(update)
+    await context.bot.send_chat_action(
+        message.chat_id,
+        ChatAction.UPLOAD_PHOTO,
+        message_thread_id=message.message_thread_id if message.is_topic_message else None,
+    )
+    still = await stills(context).make(actor, data.row_id)
+    jpeg = await asyncio.to_thread(still.path.read_bytes)
+    await context.bot.send_photo(
+        message.chat_id,
+        photo=InputFile(jpeg, filename=f"still-{still.number}.jpg"),
+        caption=still_caption(still, actor.lang),
+        parse_mode=ParseMode.HTML,
+        message_thread_id=message.message_thread_id if message.is_topic_message else None,
+        reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+        reply_markup=still_keyboard(still, actor.lang),
+    )
+    return None
+
+
+@button
+async def on_animate_still_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """🎬 Animate this: the still becomes the picture the video model animates."""
+    number = int(data.arg) if data.arg and data.arg.isdigit() else None
+    if number is None:
+        raise StudioError("still.gone")
+    await stills(context).choose(actor, data.row_id, number)
+    return await queue_take(update, context, actor, data.row_id)
+
+
+@button
+async def on_use_original_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """📷 Use the original photo: animate the photo itself."""
+    await stills(context).choose(actor, data.row_id, None)
+    return await queue_take(update, context, actor, data.row_id)
+
+
+async def try_end_frame(context: Context, actor: Actor, message: Message, photo: bytes) -> bool:
+    """A photo replying to a draft becomes its end frame; False when it isn't such a reply."""
+    reply = message.reply_to_message
+    if reply is None:
+        return False
+    ref = await studio(context).message_ref(message.chat_id, reply.message_id)
+    if ref is None or ref.kind != "draft" or ref.revision_id is None:
+        return False
+    try:
+        revision = await stills(context).end_frame(actor, ref.revision_id, photo)
+    except IntakeError as error:
+        await reply_html(context, message, error.message(actor.lang))
+        return True
+    except StudioError as error:
+        await reply_html(context, message, t(error.key, actor.lang, **error.params))
+        return True
+    await show_draft(
+        context,
+        actor,
+        revision,
+        chat_id=message.chat_id,
+        thread_id=message.message_thread_id if message.is_topic_message else None,
+        reply_to=message.message_id,
+        notes=t("end_frame.set", actor.lang),
+    )
+    return True
+
+
+def still_caption(still: Still, lang: str) -> str:
+    if still.cost_units > 0:
+        cost = t("still.cost", lang, units=f"{still.cost_units:g}")
+    else:
+        cost = t("still.free", lang)
+    return t("still.caption", lang, number=still.number, cost=cost)
+
+
+def still_keyboard(still: Still, lang: str) -> InlineKeyboardMarkup:
+    revision_id = still.revision.id
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t("button.animate_still", lang),
+                    callback_data=cb.encode(cb.STILL_ANIMATE, revision_id, str(still.number)),
+                ),
+                InlineKeyboardButton(
+                    t("button.another_still", lang),
+                    callback_data=cb.encode(cb.STILL_AGAIN, revision_id),
+                ),
+            ],
+            [
+                InlineKeyboardButton(
+                    t("button.original_photo", lang),
+                    callback_data=cb.encode(cb.STILL_ORIGINAL, revision_id),
+                )
+            ],
+        ]
+    )
+
+
+def _message(update: Update) -> Message:
+    query = update.callback_query
+    assert query is not None and isinstance(query.message, Message)
+    return query.message

@@ -1,0 +1,260 @@
+"""A fake Vidu API: a real HTTP server on 127.0.0.1, strict where the contract is strict.
+
+Serves `POST /ent/v2/img2video` (Token auth, exactly one image as a data URI with its
+prefix, a known model), `GET /ent/v2/tasks/{id}/creations` (created → queueing →
+processing → success over `task_seconds`), and the result files. It misbehaves on demand:
+a status code on the next creates, a failed task with an err_code, an expired result.
+
+    with FakeVidu(task_seconds=0.3) as fake: ... fake.url, fake.creates
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from PIL import Image
+
+from tests.fakes.fake_kling import sample_mp4
+
+FAKE_VIDU_KEY = "vda_fake-key-DO-NOT-LEAK-0123456789"
+BASE_PATH = "/ent/v2"
+KNOWN_MODELS = frozenset(
+    {
+        "viduq3-pro",
+        "viduq3-turbo",
+        "viduq2-pro",
+        "viduq2-pro-fast",
+        "viduq2-turbo",
+        "viduq1",
+        "viduq1-classic",
+        "vidu2.0",
+    }
+)
+MAX_BODY_BYTES = 20 * 1024 * 1024
+
+
+@dataclass
+class FakeViduTask:
+    task_id: str
+    body: dict[str, Any]
+    created_at: float
+    fail_code: str | None = None
+    expired: bool = False
+
+
+@dataclass
+class FakeVidu:
+    task_seconds: float = 0.3
+    tasks: dict[str, FakeViduTask] = field(default_factory=dict)
+    creates: list[dict[str, Any]] = field(default_factory=list)  # accepted create bodies
+    auth_headers: list[str] = field(default_factory=list)
+    polls: int = 0
+    _create_failures: list[tuple[int, str]] = field(default_factory=list)
+    _fail_tasks: list[str] = field(default_factory=list)
+    _expire_results: bool = False
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _mp4: bytes = b""
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> FakeVidu:
+        self._mp4 = sample_mp4()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.fake = self  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> FakeVidu:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def root(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def url(self) -> str:
+        """What VIDU_API_URL is set to."""
+        return self.root + BASE_PATH
+
+    # --- misbehaviour on demand -----------------------------------------------------------
+
+    def fail_next_creates(self, status: int, reason: str, times: int = 1) -> None:
+        with self._lock:
+            self._create_failures.extend([(status, reason)] * times)
+
+    def fail_next_tasks(self, err_code: str = "AuditSubmitIllegal", times: int = 1) -> None:
+        with self._lock:
+            self._fail_tasks.extend([err_code] * times)
+
+    def expire_results(self) -> None:
+        self._expire_results = True
+
+    # --- behaviour ------------------------------------------------------------------------
+
+    def create(self, auth: str | None, body: Any) -> tuple[int, dict[str, Any]]:
+        self.auth_headers.append(auth or "")
+        if auth != f"Token {FAKE_VIDU_KEY}":
+            return 401, {"reason": "Unauthorized", "message": "invalid api key"}
+        with self._lock:
+            if self._create_failures:
+                status, reason = self._create_failures.pop(0)
+                return status, {"reason": reason}
+        problem = validate_create(body)
+        if problem:
+            return 400, {"reason": "BadRequest", "message": problem}
+        task = FakeViduTask(uuid.uuid4().hex[:16], body, time.monotonic())
+        with self._lock:
+            if self._fail_tasks:
+                task.fail_code = self._fail_tasks.pop(0)
+            task.expired = self._expire_results
+            self.tasks[task.task_id] = task
+            self.creates.append(body)
+        return 200, {
+            "task_id": task.task_id,
+            "state": "created",
+            "model": body["model"],
+            "duration": body["duration"],
+            "credits": 10,
+            "payload": body.get("payload", ""),
+        }
+
+    def creations(self, auth: str | None, task_id: str) -> tuple[int, dict[str, Any]]:
+        self.polls += 1
+        if auth != f"Token {FAKE_VIDU_KEY}":
+            return 401, {"reason": "Unauthorized"}
+        task = self.tasks.get(task_id)
+        if task is None:
+            return 404, {"reason": "TaskNotFound"}
+        age = (time.monotonic() - task.created_at) / max(self.task_seconds, 1e-6)
+        state = (
+            "created"
+            if age < 0.2
+            else "queueing"
+            if age < 0.4
+            else "processing"
+            if age < 1
+            else "failed"
+            if task.fail_code
+            else "success"
+        )
+        answer: dict[str, Any] = {"id": task_id, "state": state, "credits": 10, "creations": []}
+        if state == "failed":
+            answer["err_code"] = task.fail_code
+        if state == "success":
+            answer["creations"] = [
+                {
+                    "id": f"c-{task_id}",
+                    "url": f"{self.root}/_files/{task_id}.mp4",
+                    "cover_url": f"{self.root}/_files/{task_id}.jpg",
+                    "watermarked_url": "",
+                }
+            ]
+        return 200, answer
+
+    def result(self, task_id: str) -> tuple[int, bytes]:
+        task = self.tasks.get(task_id)
+        if task is None or task.expired:
+            return 403, b"AccessDenied"
+        return 200, self._mp4
+
+
+def validate_create(body: Any) -> str | None:
+    """What the real API would refuse, as a short reason (None: accepted)."""
+    if not isinstance(body, dict):
+        return "body must be a JSON object"
+    if body.get("model") not in KNOWN_MODELS:
+        return f"unknown model {body.get('model')!r}"
+    images = body.get("images")
+    if not isinstance(images, list) or len(images) != 1:
+        return "images must hold exactly one image"
+    image = images[0]
+    if not isinstance(image, str) or not image.startswith("data:image/"):
+        return "image must be a URL or a data URI with its prefix"
+    head, _, data = image.partition(",")
+    if not head.endswith(";base64"):
+        return "data URI must be base64"
+    try:
+        raw = base64.b64decode(data, validate=True)
+        with Image.open(io.BytesIO(raw)) as decoded:
+            if decoded.format not in ("JPEG", "PNG", "WEBP"):
+                return "image format not supported"
+            if min(decoded.size) < 128:
+                return "image smaller than 128x128"
+    except (binascii.Error, OSError):
+        return "image does not decode"
+    if not isinstance(body.get("prompt", ""), str):
+        return "prompt must be a string"
+    duration = body.get("duration")
+    if not isinstance(duration, int) or not 1 <= duration <= 16:
+        return "duration must be an integer number of seconds"
+    if body["model"].startswith("viduq2") and duration > 8:
+        return "viduq2 takes at most 8 s"
+    if body.get("movement_amplitude", "auto") not in ("auto", "small", "medium", "large"):
+        return "movement_amplitude must be auto, small, medium or large"
+    return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "FakeVidu/1"
+
+    @property
+    def fake(self) -> FakeVidu:
+        return self.server.fake  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _send(self, status: int, payload: Any = None, raw: bytes | None = None) -> None:
+        body = raw if raw is not None else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "video/mp4" if raw is not None else "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802
+        path = urlsplit(self.path).path
+        if path.startswith("/_files/"):
+            status, data = self.fake.result(path.rsplit("/", 1)[-1].removesuffix(".mp4"))
+            return self._send(status, raw=data)
+        prefix, suffix = f"{BASE_PATH}/tasks/", "/creations"
+        if path.startswith(prefix) and path.endswith(suffix):
+            task_id = path[len(prefix) : -len(suffix)]
+            return self._send(*self.fake.creations(self.headers.get("Authorization"), task_id))
+        self._send(404, {"reason": "NotFound"})
+
+    def do_POST(self) -> None:  # noqa: N802
+        path = urlsplit(self.path).path
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            return self._send(413, {"reason": "RequestEntityTooLarge"})
+        raw = self.rfile.read(length) if length else b""
+        if path != f"{BASE_PATH}/img2video":
+            return self._send(404, {"reason": "NotFound"})
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            return self._send(400, {"reason": "BadRequest", "message": "not JSON"})
+        self._send(*self.fake.create(self.headers.get("Authorization"), body))

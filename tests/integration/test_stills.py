@@ -1,0 +1,284 @@
+"""Clay stills: offline, Kling image generation and OpenAI images edit (small local fakes)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+import numpy as np
+import pytest
+from PIL import Image
+
+from bot.config import ConfigError
+from bot.pipeline.jobs import JobRunner
+from bot.pipeline.sample import sample_photo
+from bot.pipeline.stills import (
+    CLAY_STYLE,
+    KlingStills,
+    OfflineStills,
+    OpenAIStills,
+    build_still_maker,
+)
+from bot.pipeline.studio import StudioError
+from bot.providers.base import ErrorKind, ProviderError
+from bot.services import Services, build_services
+from tests.conftest import make_settings
+from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
+from tests.integration.test_jobs import RecordingObserver
+
+
+def png_bytes(size: tuple[int, int] = (640, 480)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 120, 80)).save(out, "PNG")
+    return out.getvalue()
+
+
+class ImageFake:
+    """Kling's /v1/images/generations and OpenAI's /v1/images/edits, just enough of each."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.polls = 0
+        self.fail_kling = False
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _json(self, status: int, payload: Any) -> None:
+                self._send(status, json.dumps(payload).encode())
+
+            def _kling_auth(self) -> bool:
+                token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                try:
+                    claims = jwt.decode(token, FAKE_SECRET_KEY, algorithms=["HS256"])
+                except jwt.PyJWTError:
+                    return False
+                return claims.get("iss") == FAKE_ACCESS_KEY
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                fake.requests.append((self.path, dict(self.headers), body))
+                if self.path == "/v1/images/generations":
+                    if not self._kling_auth():
+                        return self._json(401, {"code": 1000, "message": "auth failed"})
+                    return self._json(200, {"code": 0, "data": {"task_id": "img-1"}})
+                if self.path == "/v1/images/edits":
+                    if self.headers.get("Authorization") != "Bearer sk-fake-openai":
+                        return self._json(401, {"error": {"message": "bad key"}})
+                    data = base64.b64encode(png_bytes((1536, 1024))).decode()
+                    return self._json(200, {"created": 1, "data": [{"b64_json": data}]})
+                self._json(404, {})
+
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path == "/files/img-1.png":
+                    return self._send(200, png_bytes(), "image/png")
+                if self.path == "/v1/images/generations/img-1":
+                    fake.polls += 1
+                    if fake.polls < 2:
+                        task = {"task_id": "img-1", "task_status": "processing"}
+                    elif fake.fail_kling:
+                        task = {"task_status": "failed", "task_status_msg": "Failure to pass risk"}
+                    else:
+                        url = f"{fake.url}/files/img-1.png"
+                        task = {
+                            "task_status": "succeed",
+                            "task_result": {"images": [{"url": url}]},
+                        }
+                    return self._json(200, {"code": 0, "data": task})
+                self._json(404, {})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def images() -> Iterator[ImageFake]:
+    fake = ImageFake()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(sample_photo(width=480, height=360))
+    return path
+
+
+def decoded(jpeg: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(jpeg))
+    assert image.format == "JPEG"
+    return image.convert("RGB")
+
+
+async def test_the_offline_still_is_a_clay_version_of_the_photo(photo: Path) -> None:
+    maker = OfflineStills()
+    first, second = await maker.make(photo, seed=1), await maker.make(photo, seed=2)
+    a, b = decoded(first), decoded(second)
+    assert a.size == (480, 360)  # same shape as the photo
+    original = np.asarray(Image.open(photo).convert("RGB"), dtype=float)
+    assert np.abs(np.asarray(a, dtype=float) - original).mean() > 3  # restyled
+    assert np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)).mean() > 0.5
+
+
+async def test_kling_image_generation_uses_the_photo_as_reference(
+    images: ImageFake, photo: Path
+) -> None:
+    maker = KlingStills(FAKE_ACCESS_KEY, FAKE_SECRET_KEY, images.url, poll_s=0.01)
+    try:
+        still = decoded(await maker.make(photo, seed=1))
+    finally:
+        await maker.aclose()
+    assert still.size == (640, 480)
+    path, _, raw = images.requests[0]
+    body = json.loads(raw)
+    assert path == "/v1/images/generations"
+    assert body["model_name"] == "kling-v2" and body["prompt"] == CLAY_STYLE
+    assert body["aspect_ratio"] == "4:3"
+    assert "negative_prompt" not in body  # Kling refuses it together with an image
+    reference = Image.open(io.BytesIO(base64.b64decode(body["image"])))  # raw base64
+    assert reference.format == "JPEG" and min(reference.size) >= 300
+    assert images.polls == 2
+
+
+async def test_a_kling_still_refused_by_moderation_is_a_content_error(
+    images: ImageFake, photo: Path
+) -> None:
+    images.fail_kling = True
+    maker = KlingStills(FAKE_ACCESS_KEY, FAKE_SECRET_KEY, images.url, poll_s=0.01)
+    try:
+        with pytest.raises(ProviderError) as error:
+            await maker.make(photo, seed=1)
+    finally:
+        await maker.aclose()
+    assert error.value.kind is ErrorKind.CONTENT
+
+
+async def test_openai_images_edit_returns_a_jpeg_still(images: ImageFake, photo: Path) -> None:
+    maker = OpenAIStills("sk-fake-openai", images.url + "/v1")
+    try:
+        still = decoded(await maker.make(photo, seed=1))
+    finally:
+        await maker.aclose()
+    assert still.size == (1536, 1024)
+    path, headers, raw = images.requests[0]
+    assert path == "/v1/images/edits"
+    assert headers["Content-Type"].startswith("multipart/form-data")
+    assert b"gpt-image-1" in raw and b"1536x1024" in raw and b"plasticine" in raw
+
+
+def test_configuration_picks_the_still_maker(tmp_path: Path) -> None:
+    assert build_still_maker(make_settings(tmp_path)).name == "offline"
+    keys = {"kling_access_key": FAKE_ACCESS_KEY, "kling_secret_key": FAKE_SECRET_KEY}
+    assert build_still_maker(make_settings(tmp_path, **keys)).name == "kling"
+    assert (
+        build_still_maker(make_settings(tmp_path, still_provider="offline", **keys)).name
+        == "offline"
+    )
+    chosen = build_still_maker(
+        make_settings(tmp_path, still_provider="openai", openai_api_key="sk-x")
+    )
+    assert chosen.name == "openai"
+    with pytest.raises(ConfigError):
+        build_still_maker(make_settings(tmp_path, still_provider="openai"))
+
+
+@pytest.fixture
+async def services(tmp_path: Path, database_url: str) -> AsyncIterator[Services]:
+    built = await build_services(make_settings(tmp_path, database_url=database_url), migrate=False)
+    try:
+        yield built
+    finally:
+        await built.aclose()
+
+
+async def test_the_chosen_still_is_what_the_video_model_animates(services: Services) -> None:
+    studio, stills = services.studio, services.stills
+    assert stills is not None and stills.cost_units == 0.0  # offline: free
+    actor = await studio.enter(user_id=3, chat_id=3)
+    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats glide")
+    revision = outcome.revision
+    assert revision is not None
+
+    first = await stills.make(actor, revision.id)
+    second = await stills.make(actor, revision.id)  # 🔄 Another
+    assert (first.number, second.number) == (1, 2)
+    assert first.path.read_bytes() != second.path.read_bytes()
+
+    await stills.choose(actor, revision.id, 2)  # 🎬 Animate this
+    take = (await studio.request_take(actor, revision.id)).take
+    runner = JobRunner(services.db, services.providers, RecordingObserver(), clips_dir=Path("."))
+    request = await runner._video_request(take)
+    assert request.image_path == second.path
+
+    await stills.choose(actor, revision.id, None)  # 📷 Use the original photo
+    request = await runner._video_request(take)
+    assert request.image_path == Path(outcome.shot.photo_path)
+
+    with pytest.raises(StudioError) as error:
+        await stills.choose(actor, revision.id, 9)
+    assert error.value.key == "still.gone"
+    stranger = await studio.enter(user_id=4, chat_id=4)
+    with pytest.raises(StudioError):
+        await stills.make(stranger, revision.id)
+
+
+async def test_an_end_frame_wins_over_the_camera_and_forces_five_seconds(
+    services: Services,
+) -> None:
+    studio, stills = services.studio, services.stills
+    assert stills is not None
+    actor = await studio.enter(user_id=3, chat_id=3)
+    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats glide")
+    assert outcome.revision is not None
+    revision = await studio.change_setting(actor, outcome.revision.id, "duration", 10)
+    revision = await studio.change_setting(actor, revision.id, "camera_move", "orbit")
+
+    ended = await stills.end_frame(actor, revision.id, sample_photo(width=480, height=360))
+    assert ended.parent_id == revision.id and ended.prompt == revision.prompt
+    assert ended.params["duration"] == 5 and ended.params["camera_move"] == "static"
+    tail = Path(ended.params["image_tail_path"])
+    assert Image.open(tail).format == "JPEG"  # written to disk
+
+    # Even if the user then picks a camera move or 10 s, the take keeps Kling's rule.
+    moved = await studio.change_setting(actor, ended.id, "camera_move", "push_in")
+    take = (await studio.request_take(actor, moved.id)).take
+    assert take.params == {
+        "mode": moved.params["mode"],
+        "duration": 5,
+        "camera_move": "static",
+        "image_tail_path": str(tail),
+    }
+    runner = JobRunner(services.db, services.providers, RecordingObserver(), clips_dir=Path("."))
+    request = await runner._video_request(take)
+    assert request.image_tail_path == tail and request.duration == 5
+
+    # ↩️ Undo twice: back to the draft without the end frame.
+    previous = await studio.undo(actor, ended.shot_id)
+    assert previous is not None and "image_tail_path" in previous.params
+    previous = await studio.undo(actor, ended.shot_id)
+    assert previous is not None and "image_tail_path" not in previous.params
