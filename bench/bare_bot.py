@@ -1,0 +1,73 @@
+"""The floor for bench_drafts.py: a python-telegram-bot bot that does no work at all.
+
+It is built the way Claymate's Application is (rate limiter, concurrent updates) and answers
+every photo at once with a fixed, draft-shaped message (HTML, reply, five buttons), so the
+difference to Claymate is exactly Claymate's own work: download, intake, draft, database.
+
+Run: TELEGRAM_BOT_TOKEN=... TELEGRAM_API_URL=http://127.0.0.1:PORT python bench/bare_bot.py
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, MessageHandler, filters
+
+DRAFT = (
+    "🎬 <b>Draft</b>\n<blockquote>Claymation, handmade plasticine look: boats glide slowly "
+    "along the river, warm lights flicker on along the Bund, soft studio lighting, "
+    "stop-motion texture.</blockquote>\nAvoid: blur, distortion, text\n5 s · std · static"
+)
+KEYBOARD = InlineKeyboardMarkup(
+    [
+        [InlineKeyboardButton("🎬 Generate", callback_data="g:1")],
+        [
+            InlineKeyboardButton("✏️ Refine", callback_data="r:1"),
+            InlineKeyboardButton("🔄 New draft", callback_data="n:1"),
+        ],
+        [
+            InlineKeyboardButton("⚙️ Settings", callback_data="s:1"),
+            InlineKeyboardButton("✖ Cancel", callback_data="x:1"),
+        ],
+    ]
+)
+
+
+async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer at once; no download, no database, no drafting."""
+    message = update.effective_message
+    assert message is not None
+    await context.bot.send_message(
+        message.chat_id,
+        DRAFT,
+        parse_mode=ParseMode.HTML,
+        reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+        reply_markup=KEYBOARD,
+    )
+
+
+def main() -> None:
+    api = os.environ["TELEGRAM_API_URL"].rstrip("/")
+    application = (
+        ApplicationBuilder()
+        .token(os.environ["TELEGRAM_BOT_TOKEN"])
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(True)
+        .build()
+    )
+    application.add_handler(MessageHandler(filters.PHOTO, on_photo))
+    application.run_polling(
+        allowed_updates=Update.ALL_TYPES,
+        poll_interval=0.0,
+        timeout=1,
+        stop_signals=(signal.SIGTERM, signal.SIGINT),
+    )
+
+
+if __name__ == "__main__":
+    main()
