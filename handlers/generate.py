@@ -44,6 +44,7 @@ async def _queue_take(
         request_key=f"cb:{query.id}",
         chat_id=message.chat_id,
         thread_id=message.message_thread_id if message.is_topic_message else None,
+        status_message_pending=True,
     )
     if not result.created:
         return t("take.already_running", actor.lang)

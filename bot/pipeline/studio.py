@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 MAX_DESCRIPTION_CHARS = 1000
 MAX_INSTRUCTION_CHARS = 1000
 MAX_TITLE_CHARS = 120
+STATUS_MESSAGE_GRACE_S = 10.0
 
 
 class StudioError(Exception):
@@ -376,8 +377,15 @@ class Studio:
         chat_id: int | None = None,
         thread_id: int | None = None,
         reply_to_message_id: int | None = None,
+        status_message_pending: bool = False,
     ) -> TakeRequest:
-        """🎬 Generate: queue a take. A double tap or a redelivered update makes no second one."""
+        """🎬 Generate: queue a take. A double tap or a redelivered update makes no second one.
+
+        With `status_message_pending`, the caller is about to show a status message and
+        will make the take due with attach_status_message; until then (or for at most
+        STATUS_MESSAGE_GRACE_S, should the caller die) runners leave it alone, so the user
+        never gets a second status message from the runner.
+        """
         revision = await self._revision(revision_id)
         shot = await self._shot_for(actor, revision.shot_id)
         provider_name = revision.params.get("provider", self.default_provider)
@@ -403,6 +411,8 @@ class Studio:
                 external_id=str(uuid.uuid4()),
                 status="queued",
                 deadline_at=utcnow() + timedelta(seconds=self.settings.kling_deadline_s),
+                next_attempt_at=utcnow()
+                + timedelta(seconds=STATUS_MESSAGE_GRACE_S if status_message_pending else 0),
                 chat_id=chat_id,
                 thread_id=thread_id,
                 reply_to_message_id=reply_to_message_id,
@@ -474,6 +484,8 @@ class Studio:
             if take is not None:
                 take.status_message_id = message_id
                 take.status_edited_at = utcnow()
+                if take.status == "queued":
+                    take.next_attempt_at = utcnow()
             await repo.remember_message(chat_id, message_id, "status", take_id=take_id)
 
     async def first_time(self, update_id: int) -> bool:
