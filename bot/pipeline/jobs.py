@@ -373,7 +373,12 @@ class JobRunner:
         if take.status in TERMINAL_TAKE_STATES:
             return
         out_of_time = take.deadline_at is not None and utcnow() > take.deadline_at
-        if (error.retryable or error.kind is ErrorKind.UNKNOWN) and not out_of_time:
+        # A create whose answer was lost, from a provider that cannot look tasks up by our
+        # id (it says so with UNKNOWN + may_have_created): retrying could pay twice.
+        unknowable = error.kind is ErrorKind.UNKNOWN and error.may_have_created
+        if (error.retryable or error.kind is ErrorKind.UNKNOWN) and not (
+            out_of_time or unknowable
+        ):
             # Once the task exists upstream it is paid for: passing blips (polls, the
             # download) are retried until the deadline, never given up after a few.
             paid_for = error.retryable and take.upstream_task_id is not None

@@ -62,6 +62,7 @@ class FakeVidu:
     _create_failures: list[tuple[int, str]] = field(default_factory=list)
     _fail_tasks: list[str] = field(default_factory=list)
     _expire_results: bool = False
+    create_answer_delay_s: float = 0.0
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -257,4 +258,6 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"null")
         except ValueError:
             return self._send(400, {"reason": "BadRequest", "message": "not JSON"})
-        self._send(*self.fake.create(self.headers.get("Authorization"), body))
+        answer = self.fake.create(self.headers.get("Authorization"), body)
+        time.sleep(self.fake.create_answer_delay_s)  # the task exists; the answer is late
+        self._send(*answer)

@@ -256,3 +256,40 @@ def test_settings_offer_a_provider_choice_only_when_there_is_one() -> None:
     assert not any(
         "provider=" in (b.callback_data or "") for r in alone.inline_keyboard for b in r
     )
+
+
+async def test_a_create_whose_answer_was_lost_is_never_sent_again(
+    fake: FakeVidu, tmp_path: Path, database_url: str
+) -> None:
+    """Vidu has no lookup by our id: after a lost answer the take fails, unpaid twice never."""
+    settings = make_settings(
+        tmp_path, database_url=database_url, vidu_api_key=FAKE_VIDU_KEY, vidu_api_url=fake.url
+    )
+    services = await build_services(settings, migrate=False)
+    services.providers["vidu"] = ViduVideoProvider(
+        FAKE_VIDU_KEY, fake.url, timeout=0.5, backoff_base_s=0.01
+    )
+    fake.create_answer_delay_s = 1.5
+    try:
+        studio = services.studio
+        actor = await studio.enter(user_id=6, chat_id=6)
+        outcome = await studio.add_photo(actor, sample_photo(width=640, height=480), "boats")
+        assert outcome.revision is not None
+        take = (await studio.request_take(actor, outcome.revision.id)).take
+        observer = RecordingObserver()
+        runner = JobRunner(
+            services.db,
+            services.providers,
+            observer,
+            clips_dir=studio.clips_dir,
+            caps=services.caps,
+            policy=RunnerPolicy(
+                poll_interval_s=0.05, queue_recheck_s=0.05, tick_s=0.05, backoff_base_s=0.01
+            ),
+        )
+        finished = await asyncio.wait_for(runner.run_until_finished(take.id), timeout=30)
+        assert finished.status == "failed" and finished.error_kind == "unknown"
+        await asyncio.sleep(1.2)  # let the late answer land before counting
+        assert len(fake.creates) == 1
+    finally:
+        await services.aclose()
