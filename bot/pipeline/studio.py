@@ -16,6 +16,8 @@ from typing import Any
 
 from bot.config import Settings
 from bot.i18n import language_for
+from bot.pipeline.access import Access
+from bot.pipeline.budget import Budget
 from bot.pipeline.intake import IntakeError, PreparedPhoto, prepare_photo
 from bot.providers.base import (
     CAMERA_MOVES,
@@ -28,6 +30,7 @@ from bot.providers.base import (
     RefineStep,
     VideoProvider,
 )
+from storage.accounts import AccountsRepo
 from storage.db import Database
 from storage.models import (
     TERMINAL_TAKE_STATES,
@@ -127,10 +130,7 @@ class Studio:
         self.default_provider = default_provider
         self.photos_dir = settings.data_dir / "photos"
         self.clips_dir = settings.data_dir / "clips"
-        # Issue 6: what takes cost and who may use the bot (bot/pipeline/budget.py, access.py).
-        from bot.pipeline.access import Access
-        from bot.pipeline.budget import Budget
-
+        # What takes cost, and who may use the bot.
         self.budget = Budget(settings, db)
         self.access = Access(settings, db)
 
@@ -418,8 +418,6 @@ class Studio:
                 reply_to_message_id=reply_to_message_id,
             )
             # Reserve its cost in this same transaction: parallel Generates never overspend.
-            from storage.accounts import AccountsRepo
-
             group_id = actor.chat_id if actor.is_group else None
             allowance = await self.budget.reserve(
                 AccountsRepo(session), take, actor.user_id, group_id
