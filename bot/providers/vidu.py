@@ -16,9 +16,7 @@ import base64
 import contextlib
 import io
 import logging
-import os
 import random
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,7 +27,6 @@ from PIL import Image, ImageOps
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.config import ConfigError, Settings
-from bot.pipeline.media import ClipError, probe_mp4
 from bot.providers.base import (
     ClipInfo,
     ErrorKind,
@@ -38,6 +35,7 @@ from bot.providers.base import (
     TaskStatus,
     VideoRequest,
 )
+from bot.providers.clip_download import download_clip
 
 log = logging.getLogger(__name__)
 
@@ -351,52 +349,14 @@ class ViduVideoProvider:
     async def _download_once(
         self, url: str, dest: Path, on_progress: ProgressCallback | None
     ) -> ClipInfo:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                await self._stream_to(url, out, on_progress)
-            try:
-                facts = await asyncio.to_thread(probe_mp4, tmp)
-            except ClipError as exc:
-                raise ProviderError(
-                    ErrorKind.TRANSIENT, f"download: result is not a playable MP4 ({exc})"
-                ) from None
-            os.replace(tmp, dest)
-        except BaseException:  # includes cancellation: never leave a .part file behind
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        if on_progress is not None:
-            with contextlib.suppress(Exception):
-                on_progress(1.0)
-        return ClipInfo(dest, facts.size_bytes, facts.duration_s, facts.width, facts.height)
-
-    async def _stream_to(self, url: str, out: Any, on_progress: ProgressCallback | None) -> None:
-        try:
-            # No Authorization header: the result URL is a CDN link, not our API.
-            async with self._http.stream("GET", url, timeout=self._download_timeout) as resp:
-                if resp.status_code in (403, 404, 410):
-                    raise ProviderError(ErrorKind.EXPIRED, f"download: HTTP {resp.status_code}")
-                if resp.status_code >= 500 or resp.status_code == 429:
-                    raise ProviderError(ErrorKind.TRANSIENT, f"download: HTTP {resp.status_code}")
-                if not resp.is_success:
-                    raise ProviderError(ErrorKind.UNKNOWN, f"download: HTTP {resp.status_code}")
-                total = int(resp.headers.get("Content-Length") or 0)
-                received = 0
-                async for chunk in resp.aiter_bytes(256 * 1024):
-                    received += len(chunk)
-                    if received > self._max_download_bytes:
-                        raise ProviderError(ErrorKind.INVALID, "download: too large")
-                    out.write(chunk)
-                    if on_progress is not None and total:
-                        with contextlib.suppress(Exception):
-                            on_progress(min(1.0, received / total))
-        except httpx.TransportError as exc:
-            raise ProviderError(
-                ErrorKind.TRANSIENT, f"download: transfer failed ({type(exc).__name__})"
-            ) from None
+        return await download_clip(
+            self._http,
+            url,
+            dest,
+            timeout=self._download_timeout,
+            max_bytes=self._max_download_bytes,
+            on_progress=on_progress,
+        )
 
 
 def _task_of(data: Any, op: str) -> ViduTask:
