@@ -44,6 +44,8 @@ bench: $(STAMP)
 	@$(BIN)/python bench/bench_intake.py
 	@$(BIN)/python bench/bench_render.py
 	@$(BIN)/python bench/bench_film.py
+	@$(BIN)/python bench/bench_drafts.py
+	@$(BIN)/python bench/bench_generate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
