@@ -217,6 +217,23 @@ class Repo:
         shot.current_revision_id = revision.id
         return revision
 
+    async def revise_params(
+        self, shot: Shot, revision: PromptRevision, params: dict[str, Any], created_by: int
+    ) -> PromptRevision:
+        """A new revision with the same words and other parameters, so ↩️ Undo still works."""
+        return await self.add_revision(
+            shot,
+            parent_id=revision.id,
+            prompt=revision.prompt,
+            negative_prompt=revision.negative_prompt,
+            summary=revision.summary,
+            language=revision.language,
+            params=params,
+            instruction=None,
+            drafter=revision.drafter,
+            created_by=created_by,
+        )
+
     async def get_revision(self, revision_id: int) -> PromptRevision | None:
         return await self.session.get(PromptRevision, revision_id)
 

@@ -327,18 +327,7 @@ class Stills:
             shot = await repo.get_shot(revision.shot_id)
             if shot is None:
                 raise StudioError("draft.not_found")
-            return await repo.add_revision(
-                shot,
-                parent_id=revision.id,
-                prompt=revision.prompt,
-                negative_prompt=revision.negative_prompt,
-                summary=revision.summary,
-                language=revision.language,
-                params=params,
-                instruction=None,
-                drafter=revision.drafter,
-                created_by=actor.user_id,
-            )
+            return await repo.revise_params(shot, revision, params, actor.user_id)
 
 
 def _write(path: Path, data: bytes) -> None:

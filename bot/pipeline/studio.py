@@ -334,18 +334,7 @@ class Studio:
             repo = Repo(session)
             stored = await repo.get_shot(shot.id)
             assert stored is not None
-            new = await repo.add_revision(
-                stored,
-                parent_id=revision.id,
-                prompt=revision.prompt,
-                negative_prompt=revision.negative_prompt,
-                summary=revision.summary,
-                language=revision.language,
-                params=params,
-                instruction=None,
-                drafter=revision.drafter,
-                created_by=actor.user_id,
-            )
+            new = await repo.revise_params(stored, revision, params, actor.user_id)
             if key in ("duration", "mode", "provider"):
                 # Remember the choice for this chat's next drafts too.
                 await repo.set_chat_setting(actor.chat_id, key, value)
