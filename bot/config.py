@@ -185,7 +185,7 @@ class Settings(BaseSettings):
         """The async SQLAlchemy URL: DATABASE_URL, or a SQLite file in the data dir."""
         if self.database_url:
             return self.database_url
-        return f"sqlite+aiosqlite:///{(self.data_dir / 'claymate.db').resolve()}"
+        return f"sqlite+claymate:///{(self.data_dir / 'claymate.db').resolve()}"
 
     @property
     def kling_enabled(self) -> bool:
@@ -212,9 +212,11 @@ def normalise_database_url(url: str) -> str:
         return "postgresql+asyncpg://" + url[len("postgresql://") :]
     if url.startswith("postgresql+psycopg2://") or url.startswith("postgresql+psycopg://"):
         return "postgresql+asyncpg://" + url.split("://", 1)[1]
-    if url.startswith("sqlite://") and not url.startswith("sqlite+"):
-        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
-    if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+    if url.startswith("sqlite://"):
+        return "sqlite+claymate://" + url[len("sqlite://") :]
+    if url.startswith("sqlite+aiosqlite://"):  # our SQLite driver replaces aiosqlite
+        return "sqlite+claymate://" + url[len("sqlite+aiosqlite://") :]
+    if url.startswith(("postgresql+asyncpg://", "sqlite+claymate://")):
         return url
     raise ValueError("must be a sqlite:/// or postgresql:// URL")
 

@@ -19,7 +19,6 @@ NOISY_LOGGERS = (
     "httpcore",
     "httpcore2",
     "openai",
-    "aiosqlite",
     "asyncpg",
     "alembic",
 )

@@ -19,33 +19,55 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from storage.sqlite_driver import LOCK_WAIT_S, Checkpointer
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers work while the job runner writes; foreign keys are off by default
-    # in SQLite; busy_timeout turns "database is locked" into a short wait.
+    # in SQLite. Waiting for another process's lock is the driver's job (it waits with
+    # asyncio.sleep, see storage/sqlite_driver.py), so there is no busy_timeout here.
     # We issue BEGIN ourselves (see _sqlite_begin), so the driver must not.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine for `url` (already normalised to an async driver)."""
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    checkpointer: Checkpointer | None = None,
+    lock_wait_s: float = LOCK_WAIT_S,
+) -> AsyncEngine:
+    """An async engine for `url` (already normalised to an async driver).
+
+    SQLite runs on storage.sqlite_driver with one connection: its statements run inline on
+    the event loop and sessions queue for the connection in order, instead of each
+    holding SQLite's single write lock across thread hops.
+    """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
+        parsed = parsed.set(drivername="sqlite+claymate")
+        kwargs = {"echo": echo}
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs = {"echo": echo, "connect_args": {"timeout": 30}}
-    engine = create_async_engine(url, **kwargs)
+            kwargs.update(
+                poolclass=AsyncAdaptedQueuePool,
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=lock_wait_s,
+                connect_args={"checkpointer": checkpointer, "lock_wait_s": lock_wait_s},
+            )
+    engine = create_async_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
@@ -56,8 +78,8 @@ def _sqlite_begin(connection: Any) -> None:
     # BEGIN IMMEDIATE takes the write lock up front. A deferred transaction that reads,
     # then writes after another connection committed, fails at once with SQLITE_BUSY
     # (the busy timeout does not apply), and read-then-write races such as "next shot
-    # position = max + 1" would go wrong. SQLite is the single-instance default, so
-    # serialising its transactions costs little.
+    # position = max + 1" would go wrong. SQLite is the single-instance default, and its
+    # one connection serialises our transactions anyway.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -67,11 +89,19 @@ class Database:
 
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    checkpointer: Checkpointer | None = None  # SQLite files: WAL checkpoints off the loop
 
     @classmethod
-    def from_url(cls, url: str, *, echo: bool = False) -> Database:
-        engine = create_engine(url, echo=echo)
-        return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
+    def from_url(
+        cls, url: str, *, echo: bool = False, lock_wait_s: float = LOCK_WAIT_S
+    ) -> Database:
+        """`lock_wait_s`: how long SQLite waits for another process's write lock."""
+        parsed = make_url(url)
+        checkpointer = None
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            checkpointer = Checkpointer(str(parsed.database))
+        engine = create_engine(url, echo=echo, checkpointer=checkpointer, lock_wait_s=lock_wait_s)
+        return cls(engine, async_sessionmaker(engine, expire_on_commit=False), checkpointer)
 
     @property
     def is_postgres(self) -> bool:
@@ -95,6 +125,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.checkpointer is not None:
+            await self.checkpointer.aclose()
 
 
 def alembic_config() -> Config:

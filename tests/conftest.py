@@ -103,7 +103,7 @@ async def database_url(
 ) -> AsyncIterator[str]:
     """A migrated, empty database: SQLite file, or a fresh PostgreSQL database."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        url = f"sqlite+claymate:///{tmp_path / 'test.db'}"
         database = Database.from_url(url)
         await database.upgrade()
         await database.dispose()

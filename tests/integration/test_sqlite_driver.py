@@ -1,0 +1,158 @@
+"""The inline SQLite driver: statements on the loop's thread, sessions in turn, and waiting
+for another process's lock without blocking the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from storage.db import Database
+from storage.sqlite_driver import Checkpointer
+
+
+async def _fresh(tmp_path: Path) -> Database:
+    db = Database.from_url(f"sqlite:///{tmp_path / 'driver.db'}")
+    async with db.session() as session:
+        await session.execute(text("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER)"))
+        await session.execute(text("INSERT INTO counter VALUES (1, 0)"))
+    return db
+
+
+class _LoopWatch:
+    """The longest the event loop went without running a 5 ms ticker."""
+
+    def __init__(self) -> None:
+        self.worst_s = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(0.005)
+            self.worst_s = max(self.worst_s, loop.time() - started - 0.005)
+
+    def __enter__(self) -> _LoopWatch:
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+def _hold_write_lock(path: Path, seconds: float, locked: threading.Event) -> None:
+    """Another process's writer, played by a plain connection on another thread."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE counter SET n = n + 100")
+    locked.set()
+    time.sleep(seconds)
+    other.execute("COMMIT")
+    other.close()
+
+
+async def test_statements_run_on_the_event_loop_thread(tmp_path: Path) -> None:
+    db = await _fresh(tmp_path)
+    try:
+        async with db.session() as session:
+            raw = await session.connection()
+            driver = (await raw.get_raw_connection()).driver_connection
+            driver.raw.create_function("thread_id", 0, threading.get_ident)
+            thread = (await session.execute(text("SELECT thread_id()"))).scalar_one()
+        assert thread == threading.get_ident()
+    finally:
+        await db.dispose()
+
+
+async def test_concurrent_sessions_take_turns_and_lose_no_update(tmp_path: Path) -> None:
+    db = await _fresh(tmp_path)
+
+    async def increment() -> None:
+        async with db.session() as session:
+            n = (await session.execute(text("SELECT n FROM counter WHERE id = 1"))).scalar_one()
+            await asyncio.sleep(0)  # let every other session try to get in between
+            await session.execute(text("UPDATE counter SET n = :n WHERE id = 1"), {"n": n + 1})
+
+    try:
+        await asyncio.gather(*(increment() for _ in range(50)))
+        async with db.session() as session:
+            total = (await session.execute(text("SELECT n FROM counter"))).scalar_one()
+        assert total == 50
+    finally:
+        await db.dispose()
+
+
+async def test_another_process_lock_is_waited_out_while_the_loop_runs(tmp_path: Path) -> None:
+    db = await _fresh(tmp_path)
+    locked = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(tmp_path / "driver.db", 0.5, locked))
+    try:
+        holder.start()
+        await asyncio.to_thread(locked.wait, 5)
+        started = time.monotonic()
+        with _LoopWatch() as watch:
+            async with db.session() as session:
+                await session.execute(text("UPDATE counter SET n = n + 1"))
+        waited = time.monotonic() - started
+        async with db.session() as session:
+            total = (await session.execute(text("SELECT n FROM counter"))).scalar_one()
+        assert total == 101  # both writers' work, in order
+        assert waited >= 0.3  # it really waited for the other writer to commit
+        assert watch.worst_s < 0.1  # …without holding up the event loop meanwhile
+    finally:
+        await asyncio.to_thread(holder.join)
+        await db.dispose()
+
+
+async def test_a_lock_held_too_long_is_a_clear_error(tmp_path: Path) -> None:
+    await (await _fresh(tmp_path)).dispose()
+    locked = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(tmp_path / "driver.db", 1.0, locked))
+    short = Database.from_url(f"sqlite:///{tmp_path / 'driver.db'}", lock_wait_s=0.2)
+    try:
+        holder.start()
+        await asyncio.to_thread(locked.wait, 5)
+        with pytest.raises(OperationalError, match="database is locked"):
+            async with short.session() as session:
+                await session.execute(text("UPDATE counter SET n = n + 1"))
+    finally:
+        await asyncio.to_thread(holder.join)
+        await short.dispose()
+
+
+async def test_checkpoints_run_on_a_worker_thread(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    threads: list[int] = []
+    original = Checkpointer.checkpoint
+
+    def recording(self: Checkpointer) -> None:
+        threads.append(threading.get_ident())
+        original(self)
+
+    monkeypatch.setattr(Checkpointer, "checkpoint", recording)
+    db = await _fresh(tmp_path)
+    assert db.checkpointer is not None
+    db.checkpointer.every_commits = 5
+    try:
+        async with db.session() as session:
+            auto = (await session.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one()
+        assert auto == 0  # the loop's connection never checkpoints (fsyncs) by itself
+        for _ in range(12):
+            async with db.session() as session:
+                await session.execute(text("UPDATE counter SET n = n + 1"))
+        await asyncio.sleep(0.2)
+    finally:
+        await db.dispose()
+    assert threads and threading.get_ident() not in threads
+    # Closed cleanly: everything is back in the database file and the WAL is gone.
+    assert not (tmp_path / "driver.db-wal").exists()
+    plain = sqlite3.connect(tmp_path / "driver.db")
+    assert plain.execute("SELECT n FROM counter").fetchone() == (12,)
+    plain.close()
