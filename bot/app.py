@@ -22,8 +22,9 @@ from bot.config import Settings, require
 from bot.i18n import LANGUAGES, t
 from bot.leadership import PollingLeadership
 from bot.logs import configure_logging, install_redaction, secrets_of
-from bot.metrics import CountingRateLimiter, Metrics, instrument
+from bot.metrics import Metrics, instrument
 from bot.pipeline.jobs import JobRunner, RunnerPolicy
+from bot.ratelimit import RateLimiter
 from bot.services import Services, build_services
 from bot.web import (
     WebServer,
@@ -60,8 +61,9 @@ def build_application(
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        # Flood control (429 retry_after) is waited out and retried, never fatal.
-        .rate_limiter(CountingRateLimiter(metrics, max_retries=3))
+        # Flood control (429 retry_after) is waited out and retried, never fatal; chat
+        # actions are dropped when there is no room for them (bot/ratelimit.py).
+        .rate_limiter(RateLimiter(metrics, max_retries=3))
         # A long draft or upload in one chat must not hold up anyone else's updates.
         .concurrent_updates(True)
         .build()

@@ -10,14 +10,12 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from telegram import Update
-from telegram.error import RetryAfter
-from telegram.ext import AIORateLimiter
 
 from bot.providers.base import ProviderError, TaskStatus, VideoProvider, VideoRequest
 from storage.db import Database
 from storage.repositories import Repo
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics", "InstrumentedProvider", "CountingRateLimiter"]
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics", "InstrumentedProvider"]
 
 # Every take state, so a gauge reads 0 rather than disappearing when nothing is in it.
 TAKE_STATES = (
@@ -136,18 +134,3 @@ class InstrumentedProvider:
 
 def instrument(providers: dict[str, VideoProvider], metrics: Metrics) -> dict[str, VideoProvider]:
     return {name: InstrumentedProvider(p, metrics) for name, p in providers.items()}  # type: ignore[misc]
-
-
-class CountingRateLimiter(AIORateLimiter):
-    """PTB's rate limiter (waits out 429s and retries), counting every 429 it sees."""
-
-    def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._flood = metrics.telegram_429
-
-    async def _run_request(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await super()._run_request(*args, **kwargs)
-        except RetryAfter:
-            self._flood.inc()
-            raise

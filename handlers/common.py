@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from telegram import Message, ReplyParameters, Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram import Bot, Message, ReplyParameters, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.i18n import t
@@ -21,6 +23,11 @@ from handlers import callbacks as cb
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
+
+# An answer quicker than this needs no "typing…": the answer itself is the feedback.
+CHAT_ACTION_AFTER_S = 1.0
+# Telegram shows a chat action for 5 s (or until our next message): repeat it before then.
+CHAT_ACTION_EVERY_S = 4.5
 
 
 def services(context: Context) -> Services:
@@ -55,6 +62,46 @@ def thread_of(message: Message | None) -> int | None:
     if message is None or not message.is_topic_message:
         return None
     return message.message_thread_id
+
+
+@contextlib.asynccontextmanager
+async def chat_action(
+    bot: Bot,
+    chat_id: int,
+    action: str = ChatAction.TYPING,
+    *,
+    thread_id: int | None = None,
+    after_s: float = CHAT_ACTION_AFTER_S,
+) -> AsyncIterator[None]:
+    """Show "typing…" (or `action`) while the block runs, once it has run for `after_s`.
+
+    A quick answer (the offline drafter's) sends no chat action at all, and a slow one (an
+    LLM draft, an upload) keeps it showing. Each one counts against the bot's 30 requests
+    a second, so they are sent only when useful, and dropped under load (bot/ratelimit.py).
+    """
+
+    async def show() -> None:
+        try:
+            await bot.send_chat_action(chat_id, action, message_thread_id=thread_id)
+        except TelegramError as error:  # cosmetic: never fails the real work
+            log.debug("chat action not shown: %s", type(error).__name__)
+
+    async def keep_showing(first_in: float) -> None:
+        await asyncio.sleep(first_in)
+        while True:
+            await show()
+            await asyncio.sleep(CHAT_ACTION_EVERY_S)
+
+    if after_s <= 0:
+        await show()  # before the block's own request, so it cannot arrive after the answer
+    first_in = CHAT_ACTION_EVERY_S if after_s <= 0 else after_s
+    task = asyncio.create_task(keep_showing(first_in), name=f"chat-action-{chat_id}")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def send_html(

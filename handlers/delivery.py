@@ -16,6 +16,7 @@ from bot.pipeline.jobs import Delivery, ProgressUpdate
 from bot.pipeline.studio import Studio
 from bot.providers.base import ErrorKind, ProviderError
 from handlers import render
+from handlers.common import chat_action
 from storage.models import Take
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,6 @@ class TelegramObserver:
         if phase == update.phase and now - when < self.settings.status_edit_interval_s:
             return
         self._shown[take.id] = (update.phase, now, text)
-        if update.phase == "delivering":
-            await self.bot.send_chat_action(
-                take.chat_id, ChatAction.UPLOAD_VIDEO, message_thread_id=take.thread_id
-            )
         markup = render.status_keyboard(take, lang)
         if take.status_message_id is None:
             message = await self.bot.send_message(
@@ -75,25 +72,26 @@ class TelegramObserver:
             raise ProviderError(ErrorKind.TOO_LARGE, f"clip is {size} bytes")
         lang = await self.studio.language_of(take.requested_by, take.chat_id)
         revision = await self.studio.revision_for_take(take)
-        await self.bot.send_chat_action(
-            take.chat_id, ChatAction.UPLOAD_VIDEO, message_thread_id=take.thread_id
-        )
         data = await asyncio.to_thread(path.read_bytes)
-        message = await self.bot.send_video(
-            take.chat_id,
-            video=InputFile(data, filename=path.name),
-            duration=round(take.clip_duration or 0) or None,
-            width=take.clip_width,
-            height=take.clip_height,
-            supports_streaming=True,
-            caption=render.clip_caption(take, revision, lang),
-            parse_mode=ParseMode.HTML,
-            message_thread_id=take.thread_id,
-            reply_parameters=_reply_to(take.reply_to_message_id),
-            reply_markup=render.clip_keyboard(take, lang),
-            read_timeout=120,
-            write_timeout=120,
-        )
+        # "Sending a video…" from the start of the upload (it can take a while), and kept up.
+        async with chat_action(
+            self.bot, take.chat_id, ChatAction.UPLOAD_VIDEO, thread_id=take.thread_id, after_s=0
+        ):
+            message = await self.bot.send_video(
+                take.chat_id,
+                video=InputFile(data, filename=path.name),
+                duration=round(take.clip_duration or 0) or None,
+                width=take.clip_width,
+                height=take.clip_height,
+                supports_streaming=True,
+                caption=render.clip_caption(take, revision, lang),
+                parse_mode=ParseMode.HTML,
+                message_thread_id=take.thread_id,
+                reply_parameters=_reply_to(take.reply_to_message_id),
+                reply_markup=render.clip_keyboard(take, lang),
+                read_timeout=120,
+                write_timeout=120,
+            )
         await self.studio.remember_message(
             message.chat_id,
             message.message_id,

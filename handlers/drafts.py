@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from telegram import ForceReply, Message, Update
-from telegram.constants import ChatAction
 
 from bot.i18n import t
 from bot.pipeline.studio import Actor, StudioError
@@ -14,6 +13,7 @@ from handlers.common import (
     Context,
     actor_for,
     button,
+    chat_action,
     edit_html,
     edit_markup,
     reply_html,
@@ -94,22 +94,20 @@ async def on_reply(update: Update, context: Context) -> None:
         if not in_group(message):  # in a group, a reply to someone else is not for us
             await reply_html(context, message, t("hint.send_photo", actor.lang))
         return
-    await context.bot.send_chat_action(
-        message.chat_id, ChatAction.TYPING, message_thread_id=_thread(message)
-    )
     try:
-        if ref.kind in ("draft", "clip") and ref.revision_id is not None:
-            revision = await studio(context).refine(actor, ref.revision_id, text)
-        elif ref.kind == "ask" and ref.shot_id is not None:
-            revision = await studio(context).describe(actor, ref.shot_id, text)
-        elif ref.kind == "album" and ref.shot_id is not None:
-            from handlers.photos import describe_album
+        async with chat_action(context.bot, message.chat_id, thread_id=_thread(message)):
+            if ref.kind in ("draft", "clip") and ref.revision_id is not None:
+                revision = await studio(context).refine(actor, ref.revision_id, text)
+            elif ref.kind == "ask" and ref.shot_id is not None:
+                revision = await studio(context).describe(actor, ref.shot_id, text)
+            elif ref.kind == "album" and ref.shot_id is not None:
+                from handlers.photos import describe_album
 
-            await describe_album(context, actor, message, ref.shot_id, text)
-            return
-        else:
-            await reply_html(context, message, t("hint.send_photo", actor.lang))
-            return
+                await describe_album(context, actor, message, ref.shot_id, text)
+                return
+            else:
+                await reply_html(context, message, t("hint.send_photo", actor.lang))
+                return
     except StudioError as error:
         await reply_html(context, message, t(error.key, actor.lang, **error.params))
         return

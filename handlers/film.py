@@ -19,7 +19,7 @@ from bot.i18n import t
 from bot.pipeline.storyboard import FILM_CROSSFADE_S, Board, Storyboard, render_board
 from bot.pipeline.studio import Actor, StudioError
 from handlers import callbacks as cb
-from handlers.common import Context, actor_for, button, reply_html, studio, thread_of
+from handlers.common import Context, actor_for, button, chat_action, reply_html, studio, thread_of
 
 CAPTION_LIMIT = 1024
 KEYBOARD_SHOTS = 30  # Telegram allows 100 buttons; two per shot, and a board stays legible
@@ -84,39 +84,39 @@ async def on_film(update: Update, context: Context) -> None:
     message = update.effective_message
     assert message is not None
     notice = await reply_html(context, message, t("film.assembling", actor.lang))
-    await context.bot.send_chat_action(
-        message.chat_id, ChatAction.UPLOAD_VIDEO, message_thread_id=thread_of(message)
-    )
-    try:
-        # `/film cut`: straight cuts, no title card (a lossless stream copy when clips match).
-        cut = bool(context.args) and context.args[0].lower() in ("cut", "plain")
-        board, film = await storyboard(context).film(
-            actor, title=not cut, crossfade_s=0.0 if cut else FILM_CROSSFADE_S
+    async with chat_action(
+        context.bot, message.chat_id, ChatAction.UPLOAD_VIDEO, thread_id=thread_of(message)
+    ):
+        try:
+            # `/film cut`: straight cuts, no title card (a lossless stream copy when clips match).
+            cut = bool(context.args) and context.args[0].lower() in ("cut", "plain")
+            board, film = await storyboard(context).film(
+                actor, title=not cut, crossfade_s=0.0 if cut else FILM_CROSSFADE_S
+            )
+        except StudioError as error:
+            await notice.edit_text(t(error.key, actor.lang, **error.params), parse_mode="HTML")
+            return
+        data = await asyncio.to_thread(film.path.read_bytes)
+        await context.bot.send_video(
+            message.chat_id,
+            video=InputFile(data, filename=f"{board.project.id}-film.mp4"),
+            duration=round(film.duration_s) or None,
+            width=film.width,
+            height=film.height,
+            supports_streaming=True,
+            caption=t(
+                "film.caption",
+                actor.lang,
+                title=escape(board.project.title),
+                clips=film.clips,
+                seconds=round(film.duration_s),
+            ),
+            parse_mode=ParseMode.HTML,
+            message_thread_id=thread_of(message),
+            reply_parameters=None,
+            read_timeout=300,
+            write_timeout=300,
         )
-    except StudioError as error:
-        await notice.edit_text(t(error.key, actor.lang, **error.params), parse_mode="HTML")
-        return
-    data = await asyncio.to_thread(film.path.read_bytes)
-    await context.bot.send_video(
-        message.chat_id,
-        video=InputFile(data, filename=f"{board.project.id}-film.mp4"),
-        duration=round(film.duration_s) or None,
-        width=film.width,
-        height=film.height,
-        supports_streaming=True,
-        caption=t(
-            "film.caption",
-            actor.lang,
-            title=escape(board.project.title),
-            clips=film.clips,
-            seconds=round(film.duration_s),
-        ),
-        parse_mode=ParseMode.HTML,
-        message_thread_id=thread_of(message),
-        reply_parameters=None,
-        read_timeout=300,
-        write_timeout=300,
-    )
     await notice.delete()
 
 

@@ -6,14 +6,21 @@ import asyncio
 import logging
 
 from telegram import Message, Update
-from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
 from bot.i18n import t
 from bot.pipeline.intake import IntakeError
 from bot.pipeline.studio import Actor, Origin, StudioError
 from handlers import render
-from handlers.common import Context, actor_for, reply_html, send_html, services, studio
+from handlers.common import (
+    Context,
+    actor_for,
+    chat_action,
+    reply_html,
+    send_html,
+    services,
+    studio,
+)
 from handlers.drafts import show_draft
 from handlers.groups import addressed_caption, in_group
 from storage.models import PromptRevision
@@ -54,11 +61,9 @@ async def on_photo(update: Update, context: Context) -> None:
 
         if await try_end_frame(context, actor, message, data):
             return
-    await context.bot.send_chat_action(
-        message.chat_id, ChatAction.TYPING, message_thread_id=thread
-    )
     try:
-        outcome = await studio(context).add_photo(actor, data, caption, origin)
+        async with chat_action(context.bot, message.chat_id, thread_id=thread):
+            outcome = await studio(context).add_photo(actor, data, caption, origin)
     except IntakeError as error:
         await reply_html(context, message, error.message(actor.lang))
         return

@@ -16,7 +16,16 @@ from bot.i18n import t
 from bot.pipeline import privacy
 from bot.pipeline.studio import Actor, StudioError
 from handlers import callbacks as cb
-from handlers.common import Context, actor_for, button, edit_html, reply_html, services, studio
+from handlers.common import (
+    Context,
+    actor_for,
+    button,
+    chat_action,
+    edit_html,
+    reply_html,
+    services,
+    studio,
+)
 from handlers.groups import in_group
 
 
@@ -67,22 +76,22 @@ async def on_export(update: Update, context: Context) -> None:
     message = update.effective_message
     assert message is not None
     thread = message.message_thread_id if message.is_topic_message else None
-    await context.bot.send_chat_action(
-        message.chat_id, ChatAction.UPLOAD_DOCUMENT, message_thread_id=thread
-    )
-    limit = services(context).settings.upload_limit_bytes
-    export = await privacy.export_project(studio(context), actor, limit_bytes=limit)
-    caption = t("export.caption", actor.lang, shots=export.shots, clips=export.clips)
-    if export.skipped_clips:
-        caption += "\n" + t("export.skipped", actor.lang, count=len(export.skipped_clips))
-    await context.bot.send_document(
-        message.chat_id,
-        InputFile(export.data, filename=export.filename),
-        caption=caption,
-        message_thread_id=thread,
-        reply_parameters=(
-            ReplyParameters(message.message_id, allow_sending_without_reply=True)
-            if in_group(message)
-            else None
-        ),
-    )
+    async with chat_action(
+        context.bot, message.chat_id, ChatAction.UPLOAD_DOCUMENT, thread_id=thread
+    ):
+        limit = services(context).settings.upload_limit_bytes
+        export = await privacy.export_project(studio(context), actor, limit_bytes=limit)
+        caption = t("export.caption", actor.lang, shots=export.shots, clips=export.clips)
+        if export.skipped_clips:
+            caption += "\n" + t("export.skipped", actor.lang, count=len(export.skipped_clips))
+        await context.bot.send_document(
+            message.chat_id,
+            InputFile(export.data, filename=export.filename),
+            caption=caption,
+            message_thread_id=thread,
+            reply_parameters=(
+                ReplyParameters(message.message_id, allow_sending_without_reply=True)
+                if in_group(message)
+                else None
+            ),
+        )

@@ -19,7 +19,7 @@ from bot.pipeline.intake import IntakeError
 from bot.pipeline.stills import Still, Stills
 from bot.pipeline.studio import Actor, StudioError
 from handlers import callbacks as cb
-from handlers.common import Context, button, reply_html, services, studio
+from handlers.common import Context, button, chat_action, reply_html, services, studio
 from handlers.drafts import show_draft
 from handlers.generate import queue_take
 
@@ -37,22 +37,21 @@ async def on_still_pressed(
 ) -> str | None:
     """🎨 Clay still (or 🔄 Another): a clay picture of the photo, to animate instead."""
     message = _message(update)
-    await context.bot.send_chat_action(
-        message.chat_id,
-        ChatAction.UPLOAD_PHOTO,
-        message_thread_id=message.message_thread_id if message.is_topic_message else None,
-    )
-    still = await stills(context).make(actor, data.row_id)
-    jpeg = await asyncio.to_thread(still.path.read_bytes)
-    await context.bot.send_photo(
-        message.chat_id,
-        photo=InputFile(jpeg, filename=f"still-{still.number}.jpg"),
-        caption=still_caption(still, actor.lang),
-        parse_mode=ParseMode.HTML,
-        message_thread_id=message.message_thread_id if message.is_topic_message else None,
-        reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
-        reply_markup=still_keyboard(still, actor.lang),
-    )
+    thread = message.message_thread_id if message.is_topic_message else None
+    async with chat_action(
+        context.bot, message.chat_id, ChatAction.UPLOAD_PHOTO, thread_id=thread
+    ):
+        still = await stills(context).make(actor, data.row_id)
+        jpeg = await asyncio.to_thread(still.path.read_bytes)
+        await context.bot.send_photo(
+            message.chat_id,
+            photo=InputFile(jpeg, filename=f"still-{still.number}.jpg"),
+            caption=still_caption(still, actor.lang),
+            parse_mode=ParseMode.HTML,
+            message_thread_id=thread,
+            reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+            reply_markup=still_keyboard(still, actor.lang),
+        )
     return None
 
 
