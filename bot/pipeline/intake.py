@@ -10,6 +10,11 @@ The work is ordered so that the expensive steps see as few pixels as possible: e
 refusal that the header can decide happens before decoding, JPEGs are decoded at a
 reduced DCT scale when the output allows it, crop and downscale are one resample, and the
 EXIF rotation is applied to the small result instead of the 12-megapixel original.
+
+A photo that is already what the models want (what Telegram makes of a compressed photo:
+a baseline RGB JPEG, right-sized, with no metadata) is kept byte for byte: it is still
+decoded in full, at 1/8 scale, so a damaged file is refused like any other, but it is not
+re-encoded (a second generation of JPEG loss, and most of intake's time).
 """
 
 from __future__ import annotations
@@ -67,6 +72,11 @@ EXIF_TRANSPOSE: dict[int, Image.Transpose] = {
     8: Image.Transpose.ROTATE_90,
 }
 SWAPS_AXES = frozenset({5, 6, 7, 8})
+
+# JPEG header facts Pillow reports that change nothing about the pixels. Anything else
+# (EXIF with its GPS position, XMP, ICC profiles, comments, progressive scans) means the
+# photo is re-encoded rather than passed on as it is.
+PASSTHROUGH_INFO = frozenset({"jfif", "jfif_version", "jfif_unit", "jfif_density", "dpi"})
 
 # Magic numbers of the formats we accept: a file that starts like one but will not open
 # is a damaged photo ("intake.corrupt"), not something else ("intake.not_image").
@@ -203,7 +213,13 @@ def prepare_photo(
         )
 
     try:
-        decoded = _decode(data, max_side=max_side, min_side=min_side, max_pixels=max_pixels)
+        decoded = _decode(
+            data,
+            max_side=max_side,
+            min_side=min_side,
+            max_pixels=max_pixels,
+            max_jpeg_bytes=max_jpeg_bytes,
+        )
     except IntakeError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -216,6 +232,21 @@ def prepare_photo(
         # ValueError, EOFError, struct.error, IndexError... all mean the same to us.
         _log.debug("photo refused as corrupt: %r", exc, exc_info=True)
         raise IntakeError("intake.corrupt") from None
+
+    if decoded.passthrough:
+        width, height = decoded.raw_size
+        return PreparedPhoto(
+            jpeg=data,
+            width=width,
+            height=height,
+            source_format=decoded.source_format,
+            source_width=width,
+            source_height=height,
+            cropped=False,
+            downscaled=False,
+            facts=read_facts(decoded.image, size=decoded.raw_size),
+            notes=(),
+        )
 
     image = _resample(decoded.image, decoded.box, decoded.geometry.size)
     image = _with_exif_orientation(image, decoded.orientation)
@@ -263,9 +294,12 @@ class _Decoded:
     source_format: str
     orientation: int
     icc_profile: bytes | None
+    passthrough: bool = False  # `image` is a 1/8-scale check decode; keep the original bytes
 
 
-def _decode(data: bytes, *, max_side: int, min_side: int, max_pixels: int) -> _Decoded:
+def _decode(
+    data: bytes, *, max_side: int, min_side: int, max_pixels: int, max_jpeg_bytes: int
+) -> _Decoded:
     """Open, refuse what the header already rules out, then decode as few pixels as we can."""
     opened = _open(data)
     pillow_format = (opened.format or "").upper()
@@ -284,8 +318,12 @@ def _decode(data: bytes, *, max_side: int, min_side: int, max_pixels: int) -> _D
         draft_snap=pillow_format in ("JPEG", "MPO"),
     )
 
+    passthrough = _passes_through(opened, geometry, len(data), max_jpeg_bytes)
     reduction = 1.0
-    if pillow_format in ("JPEG", "MPO"):
+    if passthrough:
+        # Every block is still entropy-decoded, so truncation and corruption still raise.
+        opened.draft("RGB", (max(1, raw_w // 8), max(1, raw_h // 8)))
+    elif pillow_format in ("JPEG", "MPO"):
         reduction = _draft(opened, geometry)
     opened.load()
     # After load, not before: a PNG's EXIF may follow its pixels, and getexif() would load
@@ -310,6 +348,22 @@ def _decode(data: bytes, *, max_side: int, min_side: int, max_pixels: int) -> _D
         source_format=ACCEPTED_FORMATS[pillow_format],
         orientation=orientation,
         icc_profile=icc_profile if isinstance(icc_profile, bytes) else None,
+        passthrough=passthrough,
+    )
+
+
+def _passes_through(
+    opened: Image.Image, geometry: _Geometry, size_bytes: int, max_jpeg_bytes: int
+) -> bool:
+    """Is this file already the video-ready JPEG we would make of it?"""
+    width, height = opened.size
+    return (
+        opened.format == "JPEG"
+        and opened.mode == "RGB"
+        and set(opened.info) <= PASSTHROUGH_INFO
+        and geometry.crop == (0, 0, width, height)
+        and geometry.size == (width, height)
+        and size_bytes <= max_jpeg_bytes
     )
 
 
@@ -423,7 +477,10 @@ def _encode_jpeg(
         for quality in JPEG_QUALITIES:
             buffer = io.BytesIO()
             # Baseline, not progressive: some upstream decoders still choke on progressive.
-            image.save(buffer, "JPEG", quality=quality, optimize=False, progressive=False)
+            # comment=b"": Pillow would otherwise copy the source's COM marker across.
+            image.save(
+                buffer, "JPEG", quality=quality, optimize=False, progressive=False, comment=b""
+            )
             size = buffer.tell()
             if size <= max_jpeg_bytes:
                 return buffer.getvalue(), image
@@ -446,8 +503,11 @@ DOMINANT_SHARE = 0.12  # a colour must cover this much of the picture to be name
 MAX_DOMINANT_COLOURS = 3
 
 
-def read_facts(image: Image.Image) -> PhotoFacts:
-    """Facts the offline drafter can use without a vision model, from a 64 px thumbnail."""
+def read_facts(image: Image.Image, size: tuple[int, int] | None = None) -> PhotoFacts:
+    """Facts the offline drafter can use without a vision model, from a 64 px thumbnail.
+
+    `size` is the photo's real size when `image` is a reduced decode of it.
+    """
     width, height = image.size
     thumb = _resampleable(image)
     scale = FACTS_THUMBNAIL_SIDE / max(width, height, 1)
@@ -456,6 +516,7 @@ def read_facts(image: Image.Image) -> PhotoFacts:
         thumb = thumb.resize(thumb_size, Image.Resampling.BOX, reducing_gap=2.0)
     thumb = _to_srgb(thumb)
     brightness = ImageStat.Stat(thumb.convert("L")).mean[0] / 255
+    width, height = size or (width, height)
     return PhotoFacts(
         width=width,
         height=height,

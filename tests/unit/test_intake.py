@@ -187,6 +187,63 @@ def test_orientation_survives_draft_decoding_and_metadata_is_stripped() -> None:
     assert not out.info.get("progressive") and not out.info.get("progression")
 
 
+def test_a_video_ready_jpeg_is_kept_byte_for_byte() -> None:
+    # What Telegram makes of a compressed photo: baseline RGB JPEG, no metadata, 1280 px.
+    image = Image.new("RGB", (1280, 960), BLUE)
+    image.paste(RED, (0, 0, 900, 960))
+    data = encode(image, "JPEG", quality=87)
+    # The same pixels with a comment: not passed through, so the full path's facts.
+    reference = prepare_photo(encode(image, "JPEG", quality=87, comment=b"x"))
+
+    photo = prepare_photo(data)
+
+    assert photo.jpeg == data  # no second generation of JPEG loss
+    assert (photo.width, photo.height) == (photo.source_width, photo.source_height) == (1280, 960)
+    assert not photo.cropped and not photo.downscaled and photo.notes == ()
+    assert reference.jpeg != data
+    assert (photo.facts.width, photo.facts.height) == (1280, 960)
+    assert photo.facts.orientation == reference.facts.orientation == "landscape"
+    assert abs(photo.facts.brightness - reference.facts.brightness) < 0.02
+    assert photo.facts.dominant_colours[0] == reference.facts.dominant_colours[0] == "red"
+    # Still decoded in full: a cut-off copy of it is refused like any other.
+    with pytest.raises(IntakeError) as caught:
+        prepare_photo(data[: len(data) * 2 // 3])
+    assert caught.value.code == "intake.corrupt"
+
+
+@pytest.mark.parametrize(
+    ("why", "options", "limits"),
+    [
+        ("exif", {"exif": exif_with(1)}, {}),
+        ("progressive", {"progressive": True}, {}),
+        ("comment", {"comment": b"shot on my phone"}, {}),
+        ("larger than max_side", {}, {"max_side": 1000}),
+        ("over the byte cap", {}, {"max_jpeg_bytes": 150_000}),
+    ],
+)
+def test_a_jpeg_that_is_not_video_ready_is_re_encoded(
+    why: str, options: dict[str, object], limits: dict[str, int]
+) -> None:
+    data = encode(noise((1280, 960), seed=4), "JPEG", quality=80, **options)
+
+    photo = prepare_photo(data, **limits)
+
+    assert photo.jpeg != data, why
+    out = decode(photo.jpeg)
+    assert set(out.info) <= intake.PASSTHROUGH_INFO  # the re-encode carries no metadata
+    assert out.mode == "RGB" and (out.width, out.height) == (photo.width, photo.height)
+
+
+def test_greyscale_and_profiled_jpegs_are_re_encoded_as_rgb() -> None:
+    grey = encode(Image.new("L", (800, 600), 128), "JPEG")
+    profiled = encode(marked((800, 600)), "JPEG", icc_profile=swapped_primaries_icc())
+
+    for data in (grey, profiled):
+        photo = prepare_photo(data)
+        assert photo.jpeg != data and decode(photo.jpeg).mode == "RGB"
+        assert "icc_profile" not in decode(photo.jpeg).info
+
+
 def test_jpeg_draft_never_decodes_below_the_output_size(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple[tuple[int, int], tuple[float, ...], tuple[int, int]]] = []
     real = intake._resample
