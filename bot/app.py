@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from contextlib import suppress
@@ -233,6 +234,7 @@ async def serve(
             try:
                 await register_commands(application)
                 await groups.log_privacy_mode(application.bot)
+                freeze_startup_objects()
                 runner_task = asyncio.create_task(runner.run(stop), name="job-runner")
                 for server in servers:
                     server.start()
@@ -261,6 +263,18 @@ async def serve(
                 await application.stop()
     finally:
         await services.aclose()
+
+
+def freeze_startup_objects() -> None:
+    """Take what start-up built (modules, the application, clients) out of the GC's sight.
+
+    It lives as long as the process, yet every full collection would walk all of it: over
+    130,000 objects, about 80 ms a collection here, and under load the event loop stalled
+    for 100-170 ms inside the collector (bench/bench_generate.py). Frozen, a collection
+    walks only what the bot made since; reference counting still frees everything.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _web_servers(settings: Settings, state: WebState) -> list[WebServer]:
