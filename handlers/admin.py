@@ -13,24 +13,20 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.i18n import language_for, t
 from bot.pipeline.access import Verdict
-from bot.pipeline.budget import Usage
+from bot.pipeline.budget import Allowance, Usage
 from handlers import callbacks as cb
 from handlers.common import Context, actor_for, button, edit_html, reply_html, send_html, studio
 
 log = logging.getLogger(__name__)
 
 
-async def enforce_access(update: Update, context: Context) -> None:
-    """Before any handler: someone not on the allowlist is told once, then ignored.
+async def refuse(update: Update, context: Context, verdict: Verdict) -> None:
+    """Someone not on the allowlist is told once, then ignored; no handler runs.
 
-    Runs before any download or LLM call, so a refused update costs nothing.
+    Decided before any download or LLM call (handlers/errors.py), so it costs nothing.
     """
     user, chat = update.effective_user, update.effective_chat
-    if user is None or (update.effective_message is None and update.callback_query is None):
-        return  # service updates (my_chat_member, …) carry nobody to refuse
-    verdict = await studio(context).access.admit(user.id, chat.id if chat else None)
-    if verdict is Verdict.ADMIT:
-        return
+    assert user is not None
     log.info("update %s: refused (not on the allowlist)", update.update_id)
     lang = language_for(user.language_code)
     if update.callback_query is not None:
@@ -233,16 +229,12 @@ async def on_lang_chosen(update: Update, context: Context, actor, data: cb.Butto
 # --- the draft's price tag -------------------------------------------------------------------
 
 
-async def cost_note(context: Context, actor, params: dict) -> str:  # type: ignore[no-untyped-def,type-arg]
+def cost_note(allowance: Allowance, lang: str) -> str:
     """A line under a draft: what 🎬 Generate will cost and what is left ("" when free)."""
-    budget = studio(context).budget
-    allowance = await budget.allowance(
-        actor.user_id, actor.chat_id if actor.is_group else None, params
-    )
     if allowance.cost <= 0 and allowance.left is None:
         return ""
     if allowance.left is None:
-        return "\n" + t("budget.cost", actor.lang, cost=f"{allowance.cost:g}")
+        return "\n" + t("budget.cost", lang, cost=f"{allowance.cost:g}")
     return "\n" + t(
-        "budget.cost_left", actor.lang, cost=f"{allowance.cost:g}", left=f"{allowance.left:g}"
+        "budget.cost_left", lang, cost=f"{allowance.cost:g}", left=f"{allowance.left:g}"
     )

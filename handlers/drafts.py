@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import ForceReply, Message, Update
 
 from bot.i18n import t
-from bot.pipeline.studio import Actor, StudioError
+from bot.pipeline.studio import Actor, DraftView, StudioError
 from handlers import callbacks as cb
 from handlers import render
 from handlers.admin import cost_note
@@ -27,7 +27,7 @@ from storage.models import PromptRevision
 async def show_draft(
     context: Context,
     actor: Actor,
-    revision: PromptRevision,
+    draft: PromptRevision | DraftView,
     *,
     chat_id: int,
     thread_id: int | None,
@@ -35,19 +35,17 @@ async def show_draft(
     notes: str = "",
 ) -> Message:
     """Send a draft with its buttons and remember which revision the message shows."""
-    shot = await studio(context).shot_by_id(actor, revision.shot_id)
-    project = await studio(context).project_of(shot)
-    text = render.draft_text(revision, shot, project, actor.lang)
-    text += await cost_note(context, actor, revision.params)
+    view = await _view(context, actor, draft)
+    text = _draft_text(view, actor.lang)
     message = await send_html(
         context,
         chat_id,
         f"{notes}\n\n{text}" if notes else text,
         thread_id=thread_id,
         reply_to=reply_to,
-        markup=render.draft_keyboard(revision, actor.lang),
+        markup=render.draft_keyboard(view.revision, actor.lang),
     )
-    await remember_draft(context, message, revision)
+    await remember_draft(context, message, view.revision)
     return message
 
 
@@ -55,22 +53,30 @@ async def show_draft_in_place(
     context: Context,
     actor: Actor,
     message: Message,
-    revision: PromptRevision,
+    draft: PromptRevision | DraftView,
     *,
     settings_open: bool = False,
 ) -> None:
     """Replace a draft message's text with `revision` (undo, new draft, settings)."""
-    shot = await studio(context).shot_by_id(actor, revision.shot_id)
-    project = await studio(context).project_of(shot)
+    view = await _view(context, actor, draft)
     keyboard = (
-        render.settings_keyboard(revision, actor.lang, tuple(studio(context).providers))
+        render.settings_keyboard(view.revision, actor.lang, tuple(studio(context).providers))
         if settings_open
-        else render.draft_keyboard(revision, actor.lang)
+        else render.draft_keyboard(view.revision, actor.lang)
     )
-    text = render.draft_text(revision, shot, project, actor.lang)
-    text += await cost_note(context, actor, revision.params)
-    await edit_html(message, text, keyboard)
-    await remember_draft(context, message, revision)
+    await edit_html(message, _draft_text(view, actor.lang), keyboard)
+    await remember_draft(context, message, view.revision)
+
+
+async def _view(context: Context, actor: Actor, draft: PromptRevision | DraftView) -> DraftView:
+    if isinstance(draft, DraftView):
+        return draft
+    return await studio(context).draft_view(actor, draft)
+
+
+def _draft_text(view: DraftView, lang: str) -> str:
+    text = render.draft_text(view.revision, view.shot, view.project, lang)
+    return text + cost_note(view.allowance, lang)
 
 
 async def remember_draft(context: Context, message: Message, revision: PromptRevision) -> None:

@@ -10,6 +10,7 @@ from telegram.error import Forbidden, NetworkError, RetryAfter
 from telegram.ext import ApplicationHandlerStop
 
 from bot.i18n import language_for, t
+from bot.pipeline.access import Verdict
 from handlers.common import Context, send_html, services, studio, thread_of
 
 log = logging.getLogger("claymate.updates")
@@ -19,20 +20,33 @@ async def on_any_update(update: object, context: Context) -> None:
     """Runs first for every update: skip one Telegram delivered before, log the rest."""
     if not isinstance(update, Update):
         return
-    if not await studio(context).first_time(update.update_id):
+    user, chat = update.effective_user, update.effective_chat
+    # The allowlist applies to people who ask for something: service updates
+    # (my_chat_member, …) carry nobody to refuse.
+    asks = user is not None and (
+        update.effective_message is not None or update.callback_query is not None
+    )
+    verdict = await studio(context).admit_update(
+        update.update_id,
+        user.id if user else None,
+        chat.id if chat else None,
+        check_access=asks,
+    )
+    if verdict is None:
         log.info("update %s: duplicate, skipped", update.update_id)
         raise ApplicationHandlerStop
     log.info(
         "update %s: %s in chat %s from user %s",
         update.update_id,
         _kind(update),
-        update.effective_chat.id if update.effective_chat else "-",
-        update.effective_user.id if update.effective_user else "-",
+        chat.id if chat else "-",
+        user.id if user else "-",
     )
-    # The allowlist: someone not on it is told once and costs nothing (issue 6).
-    from handlers.admin import enforce_access
+    if verdict is not Verdict.ADMIT:
+        # Not on the allowlist: told once, and it costs nothing (issue 6).
+        from handlers.admin import refuse
 
-    await enforce_access(update, context)
+        await refuse(update, context, verdict)
 
 
 def _kind(update: Update) -> str:

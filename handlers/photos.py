@@ -68,7 +68,7 @@ async def on_photo(update: Update, context: Context) -> None:
         await reply_html(context, message, error.message(actor.lang))
         return
     notes = "\n".join(_note_text(key, params, actor.lang) for key, params in outcome.notes)
-    if outcome.revision is None:
+    if outcome.draft is None:
         ask = await reply_html(
             context,
             message,
@@ -82,7 +82,7 @@ async def on_photo(update: Update, context: Context) -> None:
     await show_draft(
         context,
         actor,
-        outcome.revision,
+        outcome.draft,
         chat_id=message.chat_id,
         thread_id=thread,
         reply_to=message.message_id,

@@ -43,34 +43,38 @@ class Access:
 
     async def admit(self, user_id: int | None, chat_id: int | None) -> Verdict:
         """May this user in this chat use the bot? Records the one refusal it gets."""
+        async with self.db.session() as session:
+            return await self.verdict(AccountsRepo(session), user_id, chat_id)
+
+    async def verdict(
+        self, repo: AccountsRepo, user_id: int | None, chat_id: int | None
+    ) -> Verdict:
+        """`admit`, in the caller's unit of work."""
         if self.is_operator(user_id):
             return Verdict.ADMIT
         subjects = [s for s in (user_id, chat_id) if s is not None]
         if not subjects:
             return Verdict.ADMIT
-        async with self.db.session() as session:
-            repo = AccountsRepo(session)
-            statuses = await repo.access_statuses(*subjects)
-            seeded = set(self.settings.allowed_ids)
-            denied = any(statuses.get(s) in ("denied", "blocked") for s in subjects)
-            listed = any(
-                statuses.get(s) == "allowed" or (s in seeded and s not in statuses)
-                for s in subjects
-            )
-            active = bool(seeded) or await repo.any_allowed()
-            if not denied and (listed or not active):
-                return Verdict.ADMIT
-            # Whom the refusal is recorded on: a denied user, else the chat it was sent to.
-            target = next(
-                (s for s in subjects if statuses.get(s) in ("denied", "blocked")),
-                chat_id if chat_id is not None else user_id,
-            )
-            assert target is not None
-            status = statuses.get(target)
-            if status in ("blocked", "refused"):
-                return Verdict.SILENT
-            await repo.set_access(target, "blocked" if status == "denied" else "refused", None)
-            return Verdict.REFUSE
+        statuses = await repo.access_statuses(*subjects)
+        seeded = set(self.settings.allowed_ids)
+        denied = any(statuses.get(s) in ("denied", "blocked") for s in subjects)
+        listed = any(
+            statuses.get(s) == "allowed" or (s in seeded and s not in statuses) for s in subjects
+        )
+        active = bool(seeded) or await repo.any_allowed()
+        if not denied and (listed or not active):
+            return Verdict.ADMIT
+        # Whom the refusal is recorded on: a denied user, else the chat it was sent to.
+        target = next(
+            (s for s in subjects if statuses.get(s) in ("denied", "blocked")),
+            chat_id if chat_id is not None else user_id,
+        )
+        assert target is not None
+        status = statuses.get(target)
+        if status in ("blocked", "refused"):
+            return Verdict.SILENT
+        await repo.set_access(target, "blocked" if status == "denied" else "refused", None)
+        return Verdict.REFUSE
 
     async def set(self, subject_id: int, allowed: bool, by: int | None) -> None:
         """/allow and /deny: takes effect with the next update, on every instance."""

@@ -115,11 +115,15 @@ class Budget:
                 lefts.append(limit - spent)
         return max(0.0, min(lefts)) if lefts else None
 
-    async def allowance(self, user_id: int, group_id: int | None, params: dict) -> Allowance:  # type: ignore[type-arg]
+    async def allowance(
+        self,
+        repo: AccountsRepo,
+        user_id: int,
+        group_id: int | None,
+        params: dict,  # type: ignore[type-arg]
+    ) -> Allowance:
         """For the draft: what Generate will cost, and what is left."""
-        async with self.db.session() as session:
-            left = await self.left(AccountsRepo(session), user_id, group_id)
-        return Allowance(self.cost_of_params(params), left)
+        return Allowance(self.cost_of_params(params), await self.left(repo, user_id, group_id))
 
     async def reserve(
         self, repo: AccountsRepo, take: Take, user_id: int, group_id: int | None

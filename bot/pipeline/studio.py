@@ -14,10 +14,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.config import Settings
 from bot.i18n import language_for
-from bot.pipeline.access import Access
-from bot.pipeline.budget import Budget
+from bot.pipeline.access import Access, Verdict
+from bot.pipeline.budget import Allowance, Budget
 from bot.pipeline.intake import IntakeError, PreparedPhoto, prepare_photo
 from bot.providers.base import (
     CAMERA_MOVES,
@@ -85,11 +87,26 @@ class Origin:
     media_group_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DraftView:
+    """What a draft message shows, read in one unit of work: the revision, its shot and
+    project, and what 🎬 Generate would cost."""
+
+    revision: PromptRevision
+    shot: Shot
+    project: Project
+    allowance: Allowance
+
+
 @dataclass(slots=True)
 class ShotOutcome:
     shot: Shot
-    revision: PromptRevision | None
+    draft: DraftView | None  # None: the photo waits for its description
     notes: tuple[tuple[str, dict[str, Any]], ...] = ()
+
+    @property
+    def revision(self) -> PromptRevision | None:
+        return self.draft.revision if self.draft else None
 
 
 @dataclass(slots=True)
@@ -218,7 +235,12 @@ class Studio:
         *,
         draft: bool = True,
     ) -> ShotOutcome:
-        """Intake a photo into the current project and, with a description, draft at once."""
+        """Intake a photo into the current project and, with a description, draft at once.
+
+        The draft is made from the photo in memory before anything is stored (an LLM may
+        take seconds, and no transaction waits for it); the shot, its first revision and
+        the draft's view are then one unit of work.
+        """
         prepared = await asyncio.to_thread(
             prepare_photo,
             photo,
@@ -226,6 +248,13 @@ class Studio:
             max_bytes=self.settings.max_upload_bytes,
         )
         description = _clean_text(description, MAX_DESCRIPTION_CHARS)
+        drafted = None
+        if description and draft:
+            drafted = await self.drafter.draft(
+                DraftRequest(
+                    description=description, facts=prepared.facts, photo_jpeg=prepared.jpeg
+                )
+            )
         project = await self.current_project(actor)
         path = await asyncio.to_thread(self._save_photo, project.id, prepared)
         async with self.db.session() as session:
@@ -233,7 +262,7 @@ class Studio:
             shot = await repo.add_shot(
                 project.id,
                 created_by=actor.user_id,
-                status="drafted" if description and draft else "awaiting_description",
+                status="drafted" if drafted else "awaiting_description",
                 description=description,
                 photo_path=str(path),
                 photo_width=prepared.width,
@@ -247,10 +276,19 @@ class Studio:
                 media_group_id=origin.media_group_id,
                 telegram_file_id=origin.file_id,
             )
-        revision = None
-        if description and draft:
-            revision = await self._first_draft(actor, shot, description)
-        return ShotOutcome(shot, revision, prepared.notes)
+            view = None
+            if drafted is not None:
+                revision = await self._add_revision(
+                    repo, actor, shot, drafted, parent=None, instruction=None
+                )
+                view = await self._view(session, actor, revision, shot)
+        return ShotOutcome(shot, view, prepared.notes)
+
+    async def draft_view(self, actor: Actor, revision: PromptRevision) -> DraftView:
+        """`revision` as its draft message shows it."""
+        async with self.db.session() as session:
+            shot = await self._check_access(Repo(session), actor, revision.shot_id)
+            return await self._view(session, actor, revision, shot)
 
     async def describe(
         self, actor: Actor, shot_id: int, description: str | None
@@ -475,10 +513,17 @@ class Studio:
                     take.next_attempt_at = utcnow()
             await repo.remember_message(chat_id, message_id, "status", take_id=take_id)
 
-    async def first_time(self, update_id: int) -> bool:
-        """False for an update Telegram delivers again (e.g. after a restart)."""
+    async def admit_update(
+        self, update_id: int, user_id: int | None, chat_id: int | None, *, check_access: bool
+    ) -> Verdict | None:
+        """Before any handler, in one unit of work: None for an update Telegram delivered
+        before (a restart, a second instance); else whether its sender may use the bot."""
         async with self.db.session() as session:
-            return await Repo(session).mark_update_processed(update_id)
+            if not await Repo(session).mark_update_processed(update_id):
+                return None
+            if not check_access:
+                return Verdict.ADMIT
+            return await self.access.verdict(AccountsRepo(session), user_id, chat_id)
 
     async def note_album_photo(self, chat_id: int, media_group_id: str) -> None:
         async with self.db.session() as session:
@@ -555,37 +600,63 @@ class Studio:
     ) -> PromptRevision:
         async with self.db.session() as session:
             repo = Repo(session)
-            chat = await repo.get_chat(actor.chat_id)
-            defaults = (chat.settings if chat else None) or {}
-            inherited = parent.params if parent else {}
-            provider_name = inherited.get("provider") or defaults.get("provider")
-            if provider_name not in self.providers:
-                provider_name = self.default_provider
-            params = {
-                "provider": provider_name,
-                "model": inherited.get("model") or self.providers[provider_name].model,
-                "mode": inherited.get("mode") or defaults.get("mode") or self._default_mode(),
-                "duration": int(draft.duration),
-                "camera_move": draft.camera_move,
-            }
             stored = await repo.get_shot(shot.id)
             assert stored is not None
-            revision = await repo.add_revision(
-                stored,
-                parent_id=parent.id if parent else None,
-                prompt=draft.prompt,
-                negative_prompt=draft.negative_prompt,
-                summary=draft.summary,
-                language=draft.language,
-                params=params,
-                instruction=instruction,
-                drafter=draft.drafter,
-                created_by=actor.user_id,
-                tokens_in=draft.tokens_in,
-                tokens_out=draft.tokens_out,
+            return await self._add_revision(
+                repo, actor, stored, draft, parent=parent, instruction=instruction
             )
-            await repo.touch_project(stored.project_id)
-            return revision
+
+    async def _add_revision(
+        self,
+        repo: Repo,
+        actor: Actor,
+        shot: Shot,
+        draft: Draft,
+        *,
+        parent: PromptRevision | None,
+        instruction: str | None,
+    ) -> PromptRevision:
+        """The shot's new current revision, with the settings this chat chose last."""
+        chat = await repo.get_chat(actor.chat_id)
+        defaults = (chat.settings if chat else None) or {}
+        inherited = parent.params if parent else {}
+        provider_name = inherited.get("provider") or defaults.get("provider")
+        if provider_name not in self.providers:
+            provider_name = self.default_provider
+        params = {
+            "provider": provider_name,
+            "model": inherited.get("model") or self.providers[provider_name].model,
+            "mode": inherited.get("mode") or defaults.get("mode") or self._default_mode(),
+            "duration": int(draft.duration),
+            "camera_move": draft.camera_move,
+        }
+        revision = await repo.add_revision(
+            shot,
+            parent_id=parent.id if parent else None,
+            prompt=draft.prompt,
+            negative_prompt=draft.negative_prompt,
+            summary=draft.summary,
+            language=draft.language,
+            params=params,
+            instruction=instruction,
+            drafter=draft.drafter,
+            created_by=actor.user_id,
+            tokens_in=draft.tokens_in,
+            tokens_out=draft.tokens_out,
+        )
+        await repo.touch_project(shot.project_id)
+        return revision
+
+    async def _view(
+        self, session: AsyncSession, actor: Actor, revision: PromptRevision, shot: Shot
+    ) -> DraftView:
+        project = await Repo(session).get_project(shot.project_id)
+        assert project is not None
+        group_id = actor.chat_id if actor.is_group else None
+        allowance = await self.budget.allowance(
+            AccountsRepo(session), actor.user_id, group_id, revision.params
+        )
+        return DraftView(revision, shot, project, allowance)
 
     def _default_mode(self) -> str:
         return self.settings.kling_mode
@@ -690,6 +761,7 @@ def _facts_from_json(data: dict[str, Any] | None) -> PhotoFacts | None:
 
 __all__ = [
     "Actor",
+    "DraftView",
     "IntakeError",
     "Origin",
     "ProjectView",

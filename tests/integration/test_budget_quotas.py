@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from bot.pipeline.budget import Budget, parse_costs
 from bot.pipeline.studio import Actor, Studio, StudioError
 from bot.providers.offline_drafter import OfflineDrafter
+from storage.accounts import AccountsRepo
 from storage.db import Database
 from storage.models import Take, UsageEntry
 from storage.repositories import Repo
@@ -142,7 +143,10 @@ async def test_units_are_charged_on_delivery_and_refunded_on_failure_or_cancel(
     assert await ledger(database) == {"charged": 1.0, "refunded": 2.0}
     # Refunded units are spendable again.
     await studio.request_take(actor, ids[3])
-    allowance = await studio.budget.allowance(USER, None, {"provider": "kling", "duration": 5})
+    async with database.session() as session:
+        allowance = await studio.budget.allowance(
+            AccountsRepo(session), USER, None, {"provider": "kling", "duration": 5}
+        )
     assert (allowance.cost, allowance.left) == (1.0, 1.0)
 
 
