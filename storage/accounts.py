@@ -130,8 +130,14 @@ class AccountsRepo:
         )
         await self.session.flush()
 
-    async def quota_override(self, subject_id: int, period: str) -> QuotaOverride | None:
-        return await self.session.get(QuotaOverride, (subject_id, period))
+    async def quota_overrides(self, *subject_ids: int) -> dict[tuple[int, str], float | None]:
+        """Operators' /limit settings for these subjects (units None: no limit)."""
+        rows = await self.session.execute(
+            select(QuotaOverride.subject_id, QuotaOverride.period, QuotaOverride.units).where(
+                QuotaOverride.subject_id.in_(subject_ids)
+            )
+        )
+        return {(subject, period): units for subject, period, units in rows.all()}
 
     async def set_quota(self, subject_id: int, period: str, units: float | None) -> None:
         row = await self.session.get(QuotaOverride, (subject_id, period))

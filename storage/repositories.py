@@ -48,6 +48,7 @@ class Repo:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._touched: set[int] = set()  # projects already touched in this unit of work
 
     # --- users and chats -------------------------------------------------------------------
 
@@ -91,12 +92,21 @@ class Repo:
         if self.session.bind and self.session.bind.dialect.name == "postgresql":
             await self.session.execute(select(model.id).where(model.id == key).with_for_update())
 
-    async def _insert_if_missing(self, model: type, **values: Any) -> None:
-        # Two instances (or two updates) may make first contact at once: INSERT … ON
-        # CONFLICT DO NOTHING lets both succeed without a unique-key error.
+    async def _insert_if_missing(self, model: type, **values: Any) -> bool:
+        """INSERT … ON CONFLICT DO NOTHING; True if the row was new.
+
+        Two instances (or two updates) may make first contact at once: both succeed, and
+        no unique-key error (or savepoint to survive one) is needed.
+        """
+        result = await self.session.execute(
+            self._insert(model).values(**values).on_conflict_do_nothing()
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def _insert(self, model: type) -> Any:
+        """The dialect's INSERT, which knows ON CONFLICT."""
         dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        await self.session.execute(insert(model).values(**values).on_conflict_do_nothing())
+        return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
     async def get_user(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)
@@ -165,6 +175,10 @@ class Repo:
         return [ProjectSummary(p, s, c) for p, s, c in result.all()]
 
     async def touch_project(self, project_id: int) -> None:
+        """The project was just worked on (/projects lists the latest first); once is enough."""
+        if project_id in self._touched:
+            return
+        self._touched.add(project_id)
         await self.session.execute(
             update(Project).where(Project.id == project_id).values(updated_at=utcnow())
         )
@@ -425,13 +439,14 @@ class Repo:
     async def remember_message(
         self, chat_id: int, message_id: int, kind: str, **refs: Any
     ) -> None:
-        existing = await self.session.get(BotMessage, (chat_id, message_id))
-        if existing is None:
-            self.session.add(BotMessage(chat_id=chat_id, message_id=message_id, kind=kind, **refs))
-        else:
-            existing.kind = kind
-            for key, value in refs.items():
-                setattr(existing, key, value)
+        # One statement: a message id is remembered again when a draft is edited in place.
+        insert = self._insert(BotMessage).values(
+            chat_id=chat_id, message_id=message_id, kind=kind, created_at=utcnow(), **refs
+        )
+        changed = {name: insert.excluded[name] for name in ("kind", *refs)}
+        await self.session.execute(
+            insert.on_conflict_do_update(index_elements=["chat_id", "message_id"], set_=changed)
+        )
 
     async def message_ref(self, chat_id: int, message_id: int) -> BotMessage | None:
         return await self.session.get(BotMessage, (chat_id, message_id))
@@ -440,13 +455,9 @@ class Repo:
 
     async def mark_update_processed(self, update_id: int) -> bool:
         """True the first time an update id is seen, False for a redelivery."""
-        try:
-            async with self.session.begin_nested():
-                self.session.add(ProcessedUpdate(update_id=update_id))
-                await self.session.flush()
-        except IntegrityError:
-            return False
-        return True
+        return await self._insert_if_missing(
+            ProcessedUpdate, update_id=update_id, received_at=utcnow()
+        )
 
     async def forget_processed_updates(self, older_than: datetime) -> None:
         await self.session.execute(

@@ -90,29 +90,35 @@ class Budget:
         name = f"quota_{'group' if group else 'user'}_{period}"
         return getattr(self.settings, name)
 
-    async def limit(self, repo: AccountsRepo, subject_id: int, period: str) -> float | None:
-        override = await repo.quota_override(subject_id, period)
-        if override is not None:
-            return override.units
-        return self.default_limit(subject_id, period)
+    async def limits(
+        self, repo: AccountsRepo, *subject_ids: int
+    ) -> dict[tuple[int, str], float | None]:
+        """Each subject's day and month quota: an operator's /limit, else the default."""
+        overrides = await repo.quota_overrides(*subject_ids)
+        return {
+            (subject, period): (
+                overrides[subject, period]
+                if (subject, period) in overrides
+                else self.default_limit(subject, period)
+            )
+            for subject in subject_ids
+            for period in PERIODS
+        }
 
     async def left(self, repo: AccountsRepo, user_id: int, group_id: int | None) -> float | None:
         """Units left under the tightest of the user's and the group's day and month quotas."""
+        subjects = [s for s in (user_id, group_id) if s is not None]
         lefts: list[float] = []
-        for subject in (user_id, group_id):
-            if subject is None:
+        for (subject, period), limit in (await self.limits(repo, *subjects)).items():
+            if limit is None:
                 continue
-            for period in PERIODS:
-                limit = await self.limit(repo, subject, period)
-                if limit is None:
-                    continue
-                since = period_start(period)
-                spent = (
-                    await repo.spent(since=since, chat_id=subject)
-                    if subject < 0
-                    else await repo.spent(since=since, user_id=subject)
-                )
-                lefts.append(limit - spent)
+            since = period_start(period)
+            spent = (
+                await repo.spent(since=since, chat_id=subject)
+                if subject < 0
+                else await repo.spent(since=since, user_id=subject)
+            )
+            lefts.append(limit - spent)
         return max(0.0, min(lefts)) if lefts else None
 
     async def allowance(
@@ -162,7 +168,8 @@ class Budget:
             repo = AccountsRepo(session)
             day = await repo.totals(since=period_start("day"), subject_id=subject_id)
             month = await repo.totals(since=period_start("month"), subject_id=subject_id)
-            limits = {p: await self.limit(repo, subject_id, p) for p in PERIODS}
+            quotas = await self.limits(repo, subject_id)
+        limits = {p: quotas[subject_id, p] for p in PERIODS}
         return Usage(subject_id, day, month, limits)
 
     async def stats(self) -> tuple[UsageTotals, list[tuple[int, float]]]:
