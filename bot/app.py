@@ -27,6 +27,7 @@ from bot.metrics import Metrics, instrument
 from bot.pipeline.jobs import JobRunner, RunnerPolicy
 from bot.ratelimit import RateLimiter
 from bot.services import Services, build_services
+from bot.slots import UpdateSlots
 from bot.web import (
     WebServer,
     WebState,
@@ -65,8 +66,9 @@ def build_application(
         # Flood control (429 retry_after) is waited out and retried, never fatal; chat
         # actions are dropped when there is no room for them (bot/ratelimit.py).
         .rate_limiter(RateLimiter(metrics, max_retries=3))
-        # A long draft or upload in one chat must not hold up anyone else's updates.
-        .concurrent_updates(True)
+        # Updates run concurrently, a few at a time, so a burst cannot stall the loop; one
+        # waiting on an LLM or a provider lets others work meanwhile (bot/slots.py).
+        .concurrent_updates(UpdateSlots(settings.concurrent_updates))
         .build()
     )
     observer = TelegramObserver(application.bot, services.studio, settings)

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
         4.0, ge=0, validation_alias=_env("CLAYMATE_STATUS_EDIT_INTERVAL")
     )
     metrics_port: int | None = Field(None, validation_alias=_env("CLAYMATE_METRICS_PORT"))
+    # Updates handled at once; the rest wait their turn in order (see bot/app.py).
+    concurrent_updates: int = Field(
+        16, ge=1, le=1024, validation_alias=_env("CLAYMATE_CONCURRENT_UPDATES")
+    )
 
     # LLM (any OpenAI-compatible endpoint)
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))

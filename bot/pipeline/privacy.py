@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.pipeline.studio import Actor, Studio
+from bot.slots import releasing_slot
 from storage.accounts import AccountsRepo
 from storage.models import Project
 from storage.repositories import Repo
@@ -77,7 +78,8 @@ async def export_project(studio: Studio, actor: Actor, *, limit_bytes: int) -> E
             revisions = await accounts.shot_revisions(shot.id)
             takes = [t for t in await repo.shot_takes(shot.id) if t.status == "delivered"]
             data.append((shot, revisions, takes))
-    return await asyncio.to_thread(_build_zip, project, data, limit_bytes)
+    async with releasing_slot():  # zipping clips takes a while, on a worker thread
+        return await asyncio.to_thread(_build_zip, project, data, limit_bytes)
 
 
 def _build_zip(project: Project, data: list, limit_bytes: int) -> Export:  # type: ignore[type-arg]

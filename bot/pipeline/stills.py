@@ -33,6 +33,7 @@ from bot.pipeline.clay import clay_still
 from bot.pipeline.intake import prepare_photo
 from bot.pipeline.studio import Actor, Studio, StudioError
 from bot.providers.base import ErrorKind, ProviderError
+from bot.slots import releasing_slot
 from storage.models import PromptRevision, Shot
 from storage.repositories import Repo
 
@@ -279,7 +280,8 @@ class Stills:
         if number > MAX_STILLS_PER_SHOT:
             raise StudioError("still.too_many", limit=MAX_STILLS_PER_SHOT)
         try:
-            jpeg = await self.maker.make(Path(shot.photo_path), seed=shot.id * 100 + number)
+            async with releasing_slot():  # a provider (or a worker thread) takes seconds
+                jpeg = await self.maker.make(Path(shot.photo_path), seed=shot.id * 100 + number)
         except ProviderError as error:
             log.warning("still for shot %s failed: %s", shot.id, error)
             raise StudioError("still.failed") from None

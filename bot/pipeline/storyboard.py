@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.i18n import t
 from bot.pipeline.film import FilmError, FilmResult, assemble_film, load_font
 from bot.pipeline.studio import Actor, Studio, StudioError
+from bot.slots import releasing_slot
 from storage.models import Project, Shot, Take
 from storage.repositories import Repo
 
@@ -137,14 +138,15 @@ class Storyboard:
             raise StudioError("film.no_clips")
         dest = out or self.films_dir / str(board.project.id) / f"film-{uuid.uuid4().hex[:8]}.mp4"
         try:
-            result = await asyncio.to_thread(
-                assemble_film,
-                clips,
-                dest,
-                title=board.project.title if title and not _untitled(board.project) else None,
-                crossfade_s=crossfade_s,
-                limit_bytes=self.studio.settings.upload_limit_bytes,
-            )
+            async with releasing_slot():  # seconds to minutes on a worker thread
+                result = await asyncio.to_thread(
+                    assemble_film,
+                    clips,
+                    dest,
+                    title=board.project.title if title and not _untitled(board.project) else None,
+                    crossfade_s=crossfade_s,
+                    limit_bytes=self.studio.settings.upload_limit_bytes,
+                )
         except FilmError as error:
             raise StudioError("film.failed") from error
         return board, result

@@ -60,6 +60,7 @@ from bot.providers.offline_drafter import (
     normalise_language,
     truncate,
 )
+from bot.slots import releasing_slot
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -616,12 +617,13 @@ class LLMDrafter:
             sending_image = image_this_call and self.vision_supported
             messages = build(image_url if sending_image else None) + repair
             try:
-                response = await self._client.chat.completions.create(
-                    model=self.model,
-                    messages=messages,  # type: ignore[arg-type]
-                    **self._format_params(),
-                    **self._sampling,
-                )
+                async with releasing_slot():  # seconds of waiting: let other updates work
+                    response = await self._client.chat.completions.create(
+                        model=self.model,
+                        messages=messages,  # type: ignore[arg-type]
+                        **self._format_params(),
+                        **self._sampling,
+                    )
             except (BadRequestError, UnprocessableEntityError) as exc:
                 step = self._step_down(exc, sending_image)
                 if step == "image_once":

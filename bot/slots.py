@@ -1,0 +1,91 @@
+"""How many updates work on the event loop at once, and how a long wait gives its turn away.
+
+Every turn of the asyncio loop runs one step of every update in progress. With hundreds
+in progress (a burst of Generate presses) a turn took 290 ms, and everything else on the
+loop (the job runner, status edits, the health endpoint) waited that long. So at most
+`slots` updates are in progress; the rest wait, first come first served.
+
+An update that is only waiting for another service (an LLM draft, a Kling still, a film
+being assembled on a worker thread) puts no load on the loop, and must not keep a slot
+from everyone else for the 5 to 60 seconds that takes: around such a wait, it hands its
+slot back (`releasing_slot`) and queues for one again when the answer is in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
+from contextvars import ContextVar
+from typing import Any
+
+from telegram.ext import BaseUpdateProcessor
+
+# PTB's own bound on updates in flight, those waiting elsewhere included (its default).
+MAX_IN_FLIGHT = 256
+
+
+class _Slot:
+    """The slot one update's task holds, so only that task can hand it back."""
+
+    __slots__ = ("_slots", "held", "task")
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self._slots = slots
+        self.task = asyncio.current_task()
+        self.held = True
+
+    def give_back(self) -> None:
+        if self.held:
+            self.held = False
+            self._slots.release()
+
+    async def take(self) -> None:
+        await self._slots.acquire()
+        self.held = True
+
+
+_current: ContextVar[_Slot | None] = ContextVar("claymate_update_slot", default=None)
+
+
+class UpdateSlots(BaseUpdateProcessor):
+    """PTB update processor: `slots` updates at work at once, the rest in arrival order."""
+
+    def __init__(self, slots: int) -> None:
+        super().__init__(max(slots, MAX_IN_FLIGHT))
+        self.slots = slots
+        self._free = asyncio.Semaphore(slots)
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        await self._free.acquire()
+        slot = _Slot(self._free)
+        token = _current.set(slot)
+        try:
+            await coroutine
+        finally:
+            _current.reset(token)
+            slot.give_back()
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
+
+
+@contextlib.asynccontextmanager
+async def releasing_slot() -> AsyncIterator[None]:
+    """Around a long wait for another service: the update's slot is free meanwhile.
+
+    Outside an update (the job runner, the CLI), or in a task an update spawned, there
+    is no slot to give back and this does nothing.
+    """
+    slot = _current.get()
+    if slot is None or not slot.held or slot.task is not asyncio.current_task():
+        yield
+        return
+    slot.give_back()
+    try:
+        yield
+    finally:
+        await slot.take()
