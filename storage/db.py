@@ -110,6 +110,10 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: commits when the block ends, rolls back on error."""
+        # Let everything else waiting on the loop run first. SQLite's statements run
+        # inline, so a handler's units of work would otherwise run back to back in one
+        # turn of the loop, and a turn of fifty such handlers is a stall.
+        await asyncio.sleep(0)
         async with self.sessions() as session:
             try:
                 yield session
