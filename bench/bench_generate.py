@@ -6,9 +6,10 @@ Three processes: the fake Kling (tasks take a random 10-60 s each), the bot (`bo
 as `claymate run` uses it, KLING_MAX_CONCURRENT=users so the account is not the limit), and
 this one, which runs the Bot API stub and plays the users: each sends a captioned photo,
 waits for the draft, and presses Generate. Inside the bot process we measure event-loop
-stalls (lateness of a 10 ms asyncio.sleep ticker; goal: never over 100 ms), peak RSS, and
-the SQL statements the job runner makes per Kling poll (a before_cursor_execute listener).
-Results: bench/results/generate.json.
+stalls (lateness of a 10 ms asyncio.sleep ticker; goal: never over 100 ms while serving,
+i.e. from the bot's first getUpdates on; start-up before that is reported on its own),
+peak RSS, and the SQL statements the job runner makes per Kling poll (a
+before_cursor_execute listener). Results: bench/results/generate.json.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def serve_bot(metrics_path: Path) -> None:
     from bot.providers.kling import KlingVideoProvider
 
     counts = {"runner_sql": 0, "all_sql": 0, "polls": 0, "claim_cycles": 0}
-    lateness: list[float] = []
+    lateness: list[tuple[float, float]] = []  # (wall-clock time, ms late)
 
     def on_sql(*_args: Any) -> None:
         counts["all_sql"] += 1
@@ -105,7 +106,7 @@ def serve_bot(metrics_path: Path) -> None:
         while not stop.is_set():
             start = loop.time()
             await asyncio.sleep(0.01)
-            lateness.append((loop.time() - start - 0.01) * 1000)
+            lateness.append((time.time(), (loop.time() - start - 0.01) * 1000))
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -116,12 +117,9 @@ def serve_bot(metrics_path: Path) -> None:
         await tick
 
     asyncio.run(main())
-    lateness.sort()
     metrics = {
         **counts,
-        "stall_max_ms": round(lateness[-1], 1) if lateness else None,
-        "stall_p99_ms": round(lateness[int(len(lateness) * 0.99)], 1) if lateness else None,
-        "ticks": len(lateness),
+        "lateness": [(round(at, 3), round(ms, 1)) for at, ms in lateness],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     metrics_path.write_text(json.dumps(metrics))
@@ -131,6 +129,7 @@ def serve_bot(metrics_path: Path) -> None:
 
 
 def run(users: int, min_s: float, max_s: float, database_url: str | None) -> dict[str, Any]:
+    from bench.fresh_db import fresh_database
     from bot.pipeline.sample import sample_photo
     from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
     from tests.fakes.telegram_stub import Call, TelegramStub
@@ -148,7 +147,11 @@ def run(users: int, min_s: float, max_s: float, database_url: str | None) -> dic
     )
     assert kling.stdout is not None
     kling_url = f"http://127.0.0.1:{int(kling.stdout.readline())}"
-    with tempfile.TemporaryDirectory() as tmp, TelegramStub() as stub:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        TelegramStub() as stub,
+        fresh_database(database_url, Path(tmp)) as fresh_url,
+    ):
         workdir = Path(tmp)
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
         env.update(
@@ -159,7 +162,7 @@ def run(users: int, min_s: float, max_s: float, database_url: str | None) -> dic
             KLING_API_URL=kling_url,
             KLING_MAX_CONCURRENT=str(users),
             CLAYMATE_DATA_DIR=str(workdir / "data"),
-            DATABASE_URL=database_url or f"sqlite:///{workdir / 'claymate.db'}",
+            DATABASE_URL=fresh_url,
             PYTHONPATH=str(REPO),
         )
         metrics_path = workdir / "metrics.json"
@@ -203,7 +206,10 @@ def run(users: int, min_s: float, max_s: float, database_url: str | None) -> dic
             kling.send_signal(signal.SIGTERM)
             kling.wait(timeout=30)
         metrics = json.loads(metrics_path.read_text())
+        serving_from = stub.calls("getUpdates")[0].at
     delivered = {int(v.params["chat_id"]) for v in videos if v.ok}
+    serving = sorted(ms for at, ms in metrics["lateness"] if at >= serving_from)
+    starting = [ms for at, ms in metrics["lateness"] if at < serving_from]
     return {
         "users": users,
         "database": "postgresql" if database_url else "sqlite",
@@ -212,9 +218,12 @@ def run(users: int, min_s: float, max_s: float, database_url: str | None) -> dic
         "clips_delivered": len(delivered),
         "seconds_from_first_press_to_last_clip": round(finished - started, 1),
         "clips_per_minute": round(60 * len(delivered) / (finished - started), 1),
-        "event_loop_stall_max_ms": metrics["stall_max_ms"],
-        "event_loop_stall_p99_ms": metrics["stall_p99_ms"],
-        "stall_goal_met": (metrics["stall_max_ms"] or 0) <= STALL_GOAL_MS,
+        "event_loop_stall_max_ms": serving[-1],
+        "event_loop_stall_p99_ms": serving[int(len(serving) * 0.99)],
+        "event_loop_stall_p999_ms": serving[int(len(serving) * 0.999)],
+        "ticks": len(serving),
+        "stall_goal_met": serving[-1] <= STALL_GOAL_MS,
+        "start_up_stall_max_ms": max(starting, default=0.0),
         "peak_rss_mb": metrics["peak_rss_mb"],
         "kling_polls": metrics["polls"],
         "runner_sql_statements": metrics["runner_sql"],
@@ -229,7 +238,9 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--min-s", type=float, default=10.0)
     parser.add_argument("--max-s", type=float, default=60.0)
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--database-url", default=None, help="a PostgreSQL server (default: SQLite files)"
+    )
     parser.add_argument("--serve-kling", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-bot", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
