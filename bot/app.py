@@ -41,6 +41,7 @@ from handlers import admin, drafts, errors, generate, groups, photos, privacy, p
 from handlers import callbacks as cb
 from handlers import film as film_handlers
 from handlers import stills as still_handlers
+from handlers.common import CONTEXT_TYPES
 from handlers.delivery import TelegramObserver
 from storage.repositories import Repo
 
@@ -69,6 +70,7 @@ def build_application(
         # Updates run concurrently, a few at a time, so a burst cannot stall the loop; one
         # waiting on an LLM or a provider lets others work meanwhile (bot/slots.py).
         .concurrent_updates(UpdateSlots(settings.concurrent_updates))
+        .context_types(CONTEXT_TYPES)  # the context carries who is asking (handlers/common)
         .build()
     )
     observer = TelegramObserver(application.bot, services.studio, settings)

@@ -7,22 +7,34 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 
 from telegram import Bot, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
 from bot.i18n import t
 from bot.pipeline.jobs import JobRunner
-from bot.pipeline.studio import Actor, Studio, StudioError
+from bot.pipeline.studio import Actor, Sender, Studio, StudioError
 from bot.services import Services
 from handlers import callbacks as cb
 
 log = logging.getLogger(__name__)
 
-Context = ContextTypes.DEFAULT_TYPE
+
+class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """PTB's context for one update, plus who is asking once someone has looked it up."""
+
+    def __init__(
+        self, application: Any, chat_id: int | None = None, user_id: int | None = None
+    ) -> None:
+        super().__init__(application, chat_id, user_id)
+        self.actor: Actor | None = None
+
+
+CONTEXT_TYPES = ContextTypes(context=Context)
 
 # An answer quicker than this needs no "typing…": the answer itself is the feedback.
 CHAT_ACTION_AFTER_S = 1.0
@@ -43,10 +55,16 @@ def runner(context: Context) -> JobRunner:
 
 
 async def actor_for(update: Update, context: Context) -> Actor:
-    """Record the sender and chat, and return who is asking in which language."""
+    """Who is asking, in which language; the first look records the sender and chat."""
+    if context.actor is None:
+        context.actor = await studio(context).enter(**asdict(sender_of(update)))
+    return context.actor
+
+
+def sender_of(update: Update) -> Sender:
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
-    return await studio(context).enter(
+    return Sender(
         user_id=user.id,
         chat_id=chat.id,
         chat_type=chat.type,

@@ -11,7 +11,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.i18n import language_for, t
 from bot.pipeline.access import Verdict
-from handlers.common import Context, send_html, services, studio, thread_of
+from handlers.common import Context, send_html, sender_of, services, studio, thread_of
 
 log = logging.getLogger("claymate.updates")
 
@@ -26,15 +26,20 @@ async def on_any_update(update: object, context: Context) -> None:
     asks = user is not None and (
         update.effective_message is not None or update.callback_query is not None
     )
-    verdict = await studio(context).admit_update(
+    # A private chat or a button on our message is certainly for us: the gate records the
+    # sender too, in the same unit of work. (In a group, only once a handler decides.)
+    for_us = asks and chat is not None and (chat.type == "private" or update.callback_query)
+    admission = await studio(context).admit_update(
         update.update_id,
         user.id if user else None,
         chat.id if chat else None,
         check_access=asks,
+        sender=sender_of(update) if for_us else None,
     )
-    if verdict is None:
+    if admission.duplicate:
         log.info("update %s: duplicate, skipped", update.update_id)
         raise ApplicationHandlerStop
+    context.actor = admission.actor
     log.info(
         "update %s: %s in chat %s from user %s",
         update.update_id,
@@ -42,11 +47,11 @@ async def on_any_update(update: object, context: Context) -> None:
         chat.id if chat else "-",
         user.id if user else "-",
     )
-    if verdict is not Verdict.ADMIT:
+    if admission.verdict is not Verdict.ADMIT:
         # Not on the allowlist: told once, and it costs nothing (issue 6).
         from handlers.admin import refuse
 
-        await refuse(update, context, verdict)
+        await refuse(update, context, admission.verdict)
 
 
 def _kind(update: Update) -> str:

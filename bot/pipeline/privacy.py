@@ -52,7 +52,7 @@ def _remove_files(paths: list[str], studio: Studio, project_ids: list[int]) -> i
             removed += 1
         except FileNotFoundError:
             pass
-    for project_id in project_ids:  # the per-project photo folders, if now empty
+    for project_id in project_ids:  # photos used to be kept per project: empty folders go
         folder = studio.photos_dir / str(project_id)
         try:
             for leftover in folder.glob("*.tmp"):

@@ -90,6 +90,28 @@ class Origin:
 
 
 @dataclass(frozen=True, slots=True)
+class Sender:
+    """Who sent an update and where, as Telegram describes them."""
+
+    user_id: int
+    chat_id: int
+    chat_type: str = "private"
+    first_name: str = ""
+    username: str | None = None
+    language_code: str | None = None
+    chat_title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The gate's answer for one update, before any handler runs."""
+
+    duplicate: bool  # Telegram delivered it before (a restart, a second instance)
+    verdict: Verdict = Verdict.ADMIT
+    actor: Actor | None = None  # the sender, recorded, when the gate was asked to
+
+
+@dataclass(frozen=True, slots=True)
 class DraftView:
     """What a draft message shows, read in one unit of work: the revision, its shot and
     project, and what 🎬 Generate would cost."""
@@ -171,15 +193,25 @@ class Studio:
         chat_title: str | None = None,
     ) -> Actor:
         """Record the user and chat (first contact creates them) and pick the language."""
+        sender = Sender(
+            user_id, chat_id, chat_type, first_name, username, language_code, chat_title
+        )
         async with self.db.session() as session:
-            repo = Repo(session)
-            user = await repo.upsert_user(
-                user_id, first_name=first_name, username=username, language_code=language_code
-            )
-            chat = await repo.upsert_chat(chat_id, type=chat_type, title=chat_title)
-            chosen = (chat.settings or {}).get("lang") if chat_type != "private" else None
-            lang = language_for(user.lang or chosen or user.language_code)
-        return Actor(user_id=user_id, chat_id=chat_id, chat_type=chat_type, lang=lang)
+            return await self._enter(Repo(session), sender)
+
+    async def _enter(self, repo: Repo, sender: Sender) -> Actor:
+        user = await repo.upsert_user(
+            sender.user_id,
+            first_name=sender.first_name,
+            username=sender.username,
+            language_code=sender.language_code,
+        )
+        chat = await repo.upsert_chat(
+            sender.chat_id, type=sender.chat_type, title=sender.chat_title
+        )
+        chosen = (chat.settings or {}).get("lang") if sender.chat_type != "private" else None
+        lang = language_for(user.lang or chosen or user.language_code)
+        return Actor(sender.user_id, sender.chat_id, sender.chat_type, lang)
 
     async def set_language(self, actor: Actor, lang: str) -> Actor:
         async with self.db.session() as session:
@@ -200,11 +232,13 @@ class Studio:
     async def current_project(self, actor: Actor) -> Project:
         """The project new photos go to; the first one opens as "Untitled <date>"."""
         async with self.db.session() as session:
-            repo = Repo(session)
-            project = await repo.current_project(actor.chat_id)
-            if project is None:
-                project = await repo.create_project(actor.chat_id, _untitled(), actor.user_id)
-            return project
+            return await self._current_project(Repo(session), actor)
+
+    async def _current_project(self, repo: Repo, actor: Actor) -> Project:
+        project = await repo.current_project(actor.chat_id)
+        if project is None:
+            project = await repo.create_project(actor.chat_id, _untitled(), actor.user_id)
+        return project
 
     async def list_projects(self, actor: Actor) -> list[ProjectSummary]:
         async with self.db.session() as session:
@@ -244,16 +278,11 @@ class Studio:
         """Intake a photo into the current project and, with a description, draft at once.
 
         The draft is made from the photo in memory before anything is stored (an LLM may
-        take seconds, and no transaction waits for it); the shot, its first revision and
-        the draft's view are then one unit of work.
+        take seconds, and no transaction waits for it); the shot in the chat's current
+        project, its first revision and the draft's view are then one unit of work.
         """
         async with self._intake_slots:
-            prepared = await asyncio.to_thread(
-                prepare_photo,
-                photo,
-                max_side=self.settings.max_side_px,
-                max_bytes=self.settings.max_upload_bytes,
-            )
+            prepared, path = await asyncio.to_thread(self._intake, photo)
         description = _clean_text(description, MAX_DESCRIPTION_CHARS)
         drafted = None
         if description and draft:
@@ -262,10 +291,9 @@ class Studio:
                     description=description, facts=prepared.facts, photo_jpeg=prepared.jpeg
                 )
             )
-        project = await self.current_project(actor)
-        path = await asyncio.to_thread(self._save_photo, project.id, prepared)
         async with self.db.session() as session:
             repo = Repo(session)
+            project = await self._current_project(repo, actor)
             shot = await repo.add_shot(
                 project.id,
                 created_by=actor.user_id,
@@ -521,16 +549,26 @@ class Studio:
             await repo.remember_message(chat_id, message_id, "status", take_id=take_id)
 
     async def admit_update(
-        self, update_id: int, user_id: int | None, chat_id: int | None, *, check_access: bool
-    ) -> Verdict | None:
-        """Before any handler, in one unit of work: None for an update Telegram delivered
-        before (a restart, a second instance); else whether its sender may use the bot."""
+        self,
+        update_id: int,
+        user_id: int | None,
+        chat_id: int | None,
+        *,
+        check_access: bool,
+        sender: Sender | None = None,
+    ) -> Admission:
+        """Before any handler, in one unit of work: skip an update Telegram delivered
+        before, say whether its sender may use the bot, and record `sender` if given."""
         async with self.db.session() as session:
-            if not await Repo(session).mark_update_processed(update_id):
-                return None
-            if not check_access:
-                return Verdict.ADMIT
-            return await self.access.verdict(AccountsRepo(session), user_id, chat_id)
+            repo = Repo(session)
+            if not await repo.mark_update_processed(update_id):
+                return Admission(duplicate=True)
+            verdict = Verdict.ADMIT
+            if check_access:
+                verdict = await self.access.verdict(AccountsRepo(session), user_id, chat_id)
+            if verdict is not Verdict.ADMIT or sender is None:
+                return Admission(duplicate=False, verdict=verdict)
+            return Admission(False, verdict, await self._enter(repo, sender))
 
     async def note_album_photo(self, chat_id: int, media_group_id: str) -> None:
         async with self.db.session() as session:
@@ -689,10 +727,17 @@ class Studio:
             raise StudioError("draft.not_found")
         return shot
 
-    def _save_photo(self, project_id: int, prepared: PreparedPhoto) -> Path:
-        folder = self.photos_dir / str(project_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{uuid.uuid4().hex}.jpg"
+    def _intake(self, photo: bytes) -> tuple[PreparedPhoto, Path]:
+        """The video-ready JPEG, stored: one trip to a worker thread."""
+        prepared = prepare_photo(
+            photo, max_side=self.settings.max_side_px, max_bytes=self.settings.max_upload_bytes
+        )
+        return prepared, self._save_photo(prepared)
+
+    def _save_photo(self, prepared: PreparedPhoto) -> Path:
+        # One folder, like clips: the row knows which shot a file belongs to.
+        self.photos_dir.mkdir(parents=True, exist_ok=True)
+        path = self.photos_dir / f"{uuid.uuid4().hex}.jpg"
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(prepared.jpeg)
         tmp.replace(path)
@@ -768,10 +813,12 @@ def _facts_from_json(data: dict[str, Any] | None) -> PhotoFacts | None:
 
 __all__ = [
     "Actor",
+    "Admission",
     "DraftView",
     "IntakeError",
     "Origin",
     "ProjectView",
+    "Sender",
     "ShotOutcome",
     "ShotView",
     "Studio",
