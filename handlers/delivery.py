@@ -35,11 +35,14 @@ class TelegramObserver:
         self.studio = studio
         self.settings = settings
         self._shown: dict[int, tuple[str, float, str]] = {}  # take id → phase, when, text
+        # take id → the language its status speaks: read once per take, not once a poll
+        # (a /lang mid-take shows from the next take on). A cache: a restart reads it again.
+        self._langs: dict[int, str] = {}
 
     async def on_progress(self, take: Take, update: ProgressUpdate) -> None:
         if take.chat_id is None:
             return
-        lang = await self.studio.language_of(take.requested_by, take.chat_id)
+        lang = await self._language(take)
         text = render.status_text(take, update, lang)
         now = time.monotonic()
         phase, when, shown_text = self._shown.get(take.id, ("", 0.0, ""))
@@ -70,7 +73,7 @@ class TelegramObserver:
         size = take.clip_size or 0
         if size > self.settings.upload_limit_bytes:
             raise ProviderError(ErrorKind.TOO_LARGE, f"clip is {size} bytes")
-        lang = await self.studio.language_of(take.requested_by, take.chat_id)
+        lang = await self._language(take)
         revision = await self.studio.revision_for_take(take)
         data = await asyncio.to_thread(path.read_bytes)
         # "Sending a video…" from the start of the upload (it can take a while), and kept up.
@@ -105,9 +108,17 @@ class TelegramObserver:
     async def on_finished(self, take: Take) -> None:
         self._shown.pop(take.id, None)
         if take.chat_id is None or take.status_message_id is None:
+            self._langs.pop(take.id, None)
             return
-        lang = await self.studio.language_of(take.requested_by, take.chat_id)
+        lang = await self._language(take)
+        self._langs.pop(take.id, None)
         await self._edit(take, render.final_status_text(take, lang), None)
+
+    async def _language(self, take: Take) -> str:
+        assert take.chat_id is not None
+        if take.id not in self._langs:
+            self._langs[take.id] = await self.studio.language_of(take.requested_by, take.chat_id)
+        return self._langs[take.id]
 
     async def _edit(self, take: Take, text: str, markup: object) -> None:
         try:
