@@ -13,11 +13,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from bot.config import normalise_database_url
+from tests.databases import execute_autocommit, with_database
 
 
 @contextlib.contextmanager
@@ -28,17 +25,8 @@ def fresh_database(server_url: str | None, workdir: Path) -> Iterator[str]:
         return
     admin = normalise_database_url(server_url)
     name = f"claymate_bench_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_execute(admin, f'CREATE DATABASE "{name}"'))
+    asyncio.run(execute_autocommit(admin, f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+        yield with_database(admin, name)
     finally:
-        asyncio.run(_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _execute(url: str, sql: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(sql))
-    finally:
-        await engine.dispose()
+        asyncio.run(execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

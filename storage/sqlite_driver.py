@@ -37,7 +37,6 @@ from sqlalchemy.connectors.asyncio import (
 )
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
-from sqlalchemy.util.concurrency import await_
 
 LOCK_WAIT_S = 30.0
 _FIRST_RETRY_S = 0.001
@@ -194,14 +193,6 @@ class InlineConnection:
     def cursor(self) -> InlineCursor:
         return InlineCursor(self, self.raw.cursor())
 
-    @property
-    def isolation_level(self) -> str | None:
-        return self.raw.isolation_level
-
-    @isolation_level.setter
-    def isolation_level(self, value: str | None) -> None:
-        self.raw.isolation_level = value
-
     async def commit(self) -> None:
         self.raw.commit()
         if self.checkpointer is not None:
@@ -212,9 +203,6 @@ class InlineConnection:
 
     async def close(self) -> None:
         self.raw.close()
-
-    async def create_function(self, *args: Any, **kwargs: Any) -> None:
-        self.raw.create_function(*args, **kwargs)
 
 
 class _Cursor(AsyncAdapt_dbapi_cursor):
@@ -232,16 +220,17 @@ class _Connection(AsyncAdapt_dbapi_connection):
     _ss_cursor_cls = _ServerSideCursor
     _connection: InlineConnection
 
+    # Both are instant on sqlite3 itself; aiosqlite's adapter would queue them to a thread.
     @property
     def isolation_level(self) -> str | None:
-        return self._connection.isolation_level
+        return self._connection.raw.isolation_level
 
     @isolation_level.setter
     def isolation_level(self, value: str | None) -> None:
-        self._connection.isolation_level = value
+        self._connection.raw.isolation_level = value
 
     def create_function(self, *args: Any, **kwargs: Any) -> None:
-        await_(self._connection.create_function(*args, **kwargs))
+        self._connection.raw.create_function(*args, **kwargs)
 
 
 class _DBAPI(AsyncAdapt_dbapi_module):

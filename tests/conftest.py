@@ -13,12 +13,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.config import Settings, normalise_database_url
 from storage.db import Database
+from tests.databases import execute_autocommit, with_database
 
 # Every variable Settings reads: the tests must not pick up a developer's real keys.
 _SETTINGS_ENV = [
@@ -73,28 +71,17 @@ def _pg_template() -> Iterator[str | None]:
     import asyncio
 
     async def create() -> None:
-        await _pg_exec(admin, f'DROP DATABASE IF EXISTS "{_PG_TEMPLATE}"')
-        await _pg_exec(admin, f'CREATE DATABASE "{_PG_TEMPLATE}"')
-        database = Database.from_url(_with_db(admin, _PG_TEMPLATE))
+        await execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{_PG_TEMPLATE}"')
+        await execute_autocommit(admin, f'CREATE DATABASE "{_PG_TEMPLATE}"')
+        database = Database.from_url(with_database(admin, _PG_TEMPLATE))
         await database.upgrade()
         await database.dispose()
 
     asyncio.run(create())
     yield _PG_TEMPLATE
-    asyncio.run(_pg_exec(admin, f'DROP DATABASE IF EXISTS "{_PG_TEMPLATE}" WITH (FORCE)'))
-
-
-async def _pg_exec(admin_url: str, sql: str) -> None:
-    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
-def _with_db(url: str, name: str) -> str:
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(
+        execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{_PG_TEMPLATE}" WITH (FORCE)')
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -113,11 +100,11 @@ async def database_url(
     if admin is None or _pg_template is None:
         pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL variant not run")
     name = f"claymate_t_{uuid.uuid4().hex[:12]}"
-    await _pg_exec(admin, f'CREATE DATABASE "{name}" TEMPLATE "{_pg_template}"')
+    await execute_autocommit(admin, f'CREATE DATABASE "{name}" TEMPLATE "{_pg_template}"')
     try:
-        yield _with_db(admin, name)
+        yield with_database(admin, name)
     finally:
-        await _pg_exec(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
