@@ -99,7 +99,7 @@ def _cmd_make(args: argparse.Namespace, settings: Settings) -> int:
 async def _make(args: argparse.Namespace, settings: Settings) -> int:
     from bot.pipeline.intake import IntakeError
     from bot.pipeline.jobs import JobRunner, RunnerPolicy
-    from bot.pipeline.studio import StudioError
+    from bot.pipeline.studio import Sender, StudioError
     from bot.services import build_services
 
     if not args.photo.is_file():
@@ -108,7 +108,9 @@ async def _make(args: argparse.Namespace, settings: Settings) -> int:
     services = await build_services(settings)
     try:
         studio = services.studio
-        actor = await studio.enter(user_id=CLI_USER_ID, chat_id=CLI_CHAT_ID, chat_type="cli")
+        actor = await studio.enter(
+            Sender(user_id=CLI_USER_ID, chat_id=CLI_CHAT_ID, chat_type="cli")
+        )
         if args.project:
             await _open_or_create_project(services, actor, args.project)
         try:

@@ -7,7 +7,6 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import asdict
 from typing import Any
 
 from telegram import Bot, Message, ReplyParameters, Update
@@ -57,7 +56,7 @@ def runner(context: Context) -> JobRunner:
 async def actor_for(update: Update, context: Context) -> Actor:
     """Who is asking, in which language; the first look records the sender and chat."""
     if context.actor is None:
-        context.actor = await studio(context).enter(**asdict(sender_of(update)))
+        context.actor = await studio(context).enter(sender_of(update))
     return context.actor
 
 

@@ -181,21 +181,8 @@ class Studio:
 
     # --- who is asking ------------------------------------------------------------------
 
-    async def enter(
-        self,
-        *,
-        user_id: int,
-        chat_id: int,
-        chat_type: str = "private",
-        first_name: str = "",
-        username: str | None = None,
-        language_code: str | None = None,
-        chat_title: str | None = None,
-    ) -> Actor:
+    async def enter(self, sender: Sender) -> Actor:
         """Record the user and chat (first contact creates them) and pick the language."""
-        sender = Sender(
-            user_id, chat_id, chat_type, first_name, username, language_code, chat_title
-        )
         async with self.db.session() as session:
             return await self._enter(Repo(session), sender)
 

@@ -18,7 +18,7 @@ import pytest
 
 from bot.pipeline.jobs import Delivery, JobRunner, ProgressUpdate, RunnerPolicy
 from bot.pipeline.sample import sample_photo
-from bot.pipeline.studio import Actor, Studio
+from bot.pipeline.studio import Actor, Sender, Studio
 from bot.providers.kling import KlingVideoProvider
 from bot.providers.offline_drafter import OfflineDrafter
 from storage.db import Database
@@ -83,7 +83,9 @@ class Harness:
 
     async def queue_takes(self, count: int) -> list[int]:
         if self.actor is None:
-            self.actor = await self.studio.enter(user_id=501, chat_id=501, first_name="Lin")
+            self.actor = await self.studio.enter(
+                Sender(user_id=501, chat_id=501, first_name="Lin")
+            )
         ids = []
         photo = sample_photo(width=640, height=480)
         for n in range(count):

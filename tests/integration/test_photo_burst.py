@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.pipeline import studio as studio_module
 from bot.pipeline.sample import sample_photo
-from bot.pipeline.studio import INTAKE_SLOTS, Studio
+from bot.pipeline.studio import INTAKE_SLOTS, Sender, Studio
 from bot.providers.offline import OfflineVideoProvider
 from bot.providers.offline_drafter import OfflineDrafter
 from storage.db import Database
@@ -47,7 +47,7 @@ async def test_a_burst_goes_through_intake_a_few_at_a_time_first_come_first_serv
 
     monkeypatch.setattr(studio_module, "prepare_photo", watched_prepare)
     photos = [sample_photo(width=640 + 8 * n, height=480) for n in range(12)]
-    users = [await studio.enter(user_id=1000 + n, chat_id=1000 + n) for n in range(12)]
+    users = [await studio.enter(Sender(user_id=1000 + n, chat_id=1000 + n)) for n in range(12)]
 
     outcomes = await asyncio.gather(
         *(

@@ -26,7 +26,7 @@ from bot.pipeline.stills import (
     OpenAIStills,
     build_still_maker,
 )
-from bot.pipeline.studio import StudioError
+from bot.pipeline.studio import Sender, StudioError
 from bot.providers.base import ErrorKind, ProviderError
 from bot.services import Services, build_services
 from tests.conftest import make_settings
@@ -219,7 +219,7 @@ async def services(tmp_path: Path, database_url: str) -> AsyncIterator[Services]
 async def test_the_chosen_still_is_what_the_video_model_animates(services: Services) -> None:
     studio, stills = services.studio, services.stills
     assert stills is not None and stills.cost_units == 0.0  # offline: free
-    actor = await studio.enter(user_id=3, chat_id=3)
+    actor = await studio.enter(Sender(user_id=3, chat_id=3))
     outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats glide")
     revision = outcome.revision
     assert revision is not None
@@ -242,7 +242,7 @@ async def test_the_chosen_still_is_what_the_video_model_animates(services: Servi
     with pytest.raises(StudioError) as error:
         await stills.choose(actor, revision.id, 9)
     assert error.value.key == "still.gone"
-    stranger = await studio.enter(user_id=4, chat_id=4)
+    stranger = await studio.enter(Sender(user_id=4, chat_id=4))
     with pytest.raises(StudioError):
         await stills.make(stranger, revision.id)
 
@@ -252,7 +252,7 @@ async def test_an_end_frame_wins_over_the_camera_and_forces_five_seconds(
 ) -> None:
     studio, stills = services.studio, services.stills
     assert stills is not None
-    actor = await studio.enter(user_id=3, chat_id=3)
+    actor = await studio.enter(Sender(user_id=3, chat_id=3))
     outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats glide")
     assert outcome.revision is not None
     revision = await studio.change_setting(actor, outcome.revision.id, "duration", 10)

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from bot.pipeline.storyboard import Storyboard, board_layout, first_words, render_board
-from bot.pipeline.studio import Actor, Studio, StudioError
+from bot.pipeline.studio import Actor, Sender, Studio, StudioError
 from bot.services import Services, build_services
 from storage.models import utcnow
 from storage.repositories import Repo
@@ -87,7 +87,7 @@ async def test_the_board_shows_one_tile_per_shot_in_order_and_follows_moves(
     services: Services,
 ) -> None:
     studio = services.studio
-    actor = await studio.enter(user_id=7, chat_id=7, first_name="Lin")
+    actor = await studio.enter(Sender(user_id=7, chat_id=7, first_name="Lin"))
     await shots_of(studio, actor, 5)
     storyboard = Storyboard(studio)
 
@@ -118,8 +118,8 @@ async def test_the_board_shows_one_tile_per_shot_in_order_and_follows_moves(
 
 async def test_another_chats_project_is_not_on_the_board(services: Services) -> None:
     studio = services.studio
-    owner = await studio.enter(user_id=7, chat_id=7)
-    stranger = await studio.enter(user_id=8, chat_id=8)
+    owner = await studio.enter(Sender(user_id=7, chat_id=7))
+    stranger = await studio.enter(Sender(user_id=8, chat_id=8))
     await shots_of(studio, owner, 1)
     project = await studio.current_project(owner)
     with pytest.raises(StudioError):
@@ -130,7 +130,7 @@ async def test_the_film_uses_each_shots_kept_take_else_its_latest(
     services: Services, tmp_path: Path
 ) -> None:
     studio = services.studio
-    actor = await studio.enter(user_id=7, chat_id=7)
+    actor = await studio.enter(Sender(user_id=7, chat_id=7))
     first, second, third = await shots_of(studio, actor, 3)
     clips = tmp_path / "clips"
     clips.mkdir()
@@ -169,7 +169,7 @@ async def test_the_film_uses_each_shots_kept_take_else_its_latest(
 
 async def test_a_project_without_clips_has_no_film(services: Services) -> None:
     studio = services.studio
-    actor = await studio.enter(user_id=7, chat_id=7)
+    actor = await studio.enter(Sender(user_id=7, chat_id=7))
     await shots_of(studio, actor, 1)
     with pytest.raises(StudioError) as error:
         await Storyboard(studio).film(actor)
@@ -185,7 +185,7 @@ async def test_votes_show_as_stars_on_the_board(services: Services, tmp_path: Pa
     from storage.models import TakeVote
 
     studio = services.studio
-    actor = await studio.enter(user_id=7, chat_id=7)
+    actor = await studio.enter(Sender(user_id=7, chat_id=7))
     (shot_id,) = await shots_of(studio, actor, 1)
     take_id = await deliver_take(studio, shot_id, make_clip(tmp_path / "a.mp4"))
     async with studio.db.session() as session:
@@ -211,7 +211,7 @@ def test_the_command_line_makes_the_same_film(
         services = await build_services(make_settings(tmp_path))
         try:
             studio = services.studio
-            actor = await studio.enter(user_id=0, chat_id=0, chat_type="cli")
+            actor = await studio.enter(Sender(user_id=0, chat_id=0, chat_type="cli"))
             await studio.new_project(actor, "Suzhou Creek")
             for index, shot_id in enumerate(await shots_of(studio, actor, 2)):
                 clip = make_clip(tmp_path / f"c{index}.mp4", colour=index)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.pipeline.jobs import Delivery, JobRunner, ProgressUpdate, RunnerPolicy
 from bot.pipeline.sample import sample_photo
-from bot.pipeline.studio import Studio
+from bot.pipeline.studio import Sender, Studio
 from bot.providers.kling import KlingVideoProvider
 from bot.providers.offline import OfflineVideoProvider
 from bot.providers.offline_drafter import OfflineDrafter
@@ -92,7 +92,7 @@ async def test_two_runner_processes_share_fifty_takes(
         settings = make_settings(tmp_path)
         offline = {"offline": OfflineVideoProvider()}
         studio = Studio(settings, database, OfflineDrafter(), offline, "offline")  # type: ignore[arg-type]
-        actor = await studio.enter(user_id=777, chat_id=777)
+        actor = await studio.enter(Sender(user_id=777, chat_id=777))
         outcome = await studio.add_photo(actor, sample_photo(width=640, height=480), "boats")
         assert outcome.revision is not None
 

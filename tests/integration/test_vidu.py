@@ -14,6 +14,7 @@ from bot.config import ConfigError
 from bot.pipeline.jobs import JobRunner, RunnerPolicy
 from bot.pipeline.media import probe_mp4
 from bot.pipeline.sample import sample_photo
+from bot.pipeline.studio import Sender
 from bot.providers.base import ErrorKind, ProviderError, TaskStatus, VideoRequest
 from bot.providers.vidu import ViduVideoProvider, duration_for
 from bot.services import build_providers, build_services
@@ -194,7 +195,7 @@ async def test_vidu_is_wired_in_by_settings_alone(
     try:
         assert services.default_provider == "vidu" and set(services.providers) >= {"vidu"}
         studio = services.studio
-        actor = await studio.enter(user_id=5, chat_id=5)
+        actor = await studio.enter(Sender(user_id=5, chat_id=5))
         outcome = await studio.add_photo(actor, sample_photo(width=640, height=480), "boats")
         assert outcome.revision is not None
         assert outcome.revision.params["provider"] == "vidu"
@@ -272,7 +273,7 @@ async def test_a_create_whose_answer_was_lost_is_never_sent_again(
     fake.create_answer_delay_s = 1.5
     try:
         studio = services.studio
-        actor = await studio.enter(user_id=6, chat_id=6)
+        actor = await studio.enter(Sender(user_id=6, chat_id=6))
         outcome = await studio.add_photo(actor, sample_photo(width=640, height=480), "boats")
         assert outcome.revision is not None
         take = (await studio.request_take(actor, outcome.revision.id)).take

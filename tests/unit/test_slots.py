@@ -91,4 +91,3 @@ async def test_a_task_spawned_by_an_update_cannot_give_its_slot_away() -> None:
     await _run_all(processor, [update() for _ in range(4)])
 
     assert most == 1
-
