@@ -87,10 +87,9 @@ class Checkpointer:
         await asyncio.get_running_loop().run_in_executor(None, self._close)
 
     def _close(self) -> None:
+        # The last connection to close checkpoints what is left and removes the WAL.
         with self._lock:
             if self._connection is not None:
-                with contextlib.suppress(sqlite3.OperationalError):
-                    self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 self._connection.close()
                 self._connection = None
 
