@@ -65,7 +65,7 @@ async def take_capacity(limiter: AsyncLimiter) -> None:
     if limiter.has_capacity():
         await limiter.acquire()
         return
-    async with releasing_slot():
+    async with releasing_slot(in_flight=True):
         await limiter.acquire()
 
 
@@ -135,7 +135,7 @@ class RateLimiter(AIORateLimiter):
 
     async def _wait_out_pause(self, chat: ChatKey | None) -> None:
         while (left := self._pause_left(chat)) > 0:
-            async with releasing_slot():
+            async with releasing_slot(in_flight=True):
                 await asyncio.sleep(left)
 
     def _pause_left(self, chat: ChatKey | None) -> float:

@@ -92,3 +92,31 @@ async def test_a_chat_action_for_a_group_out_of_budget_is_dropped(stub: Telegram
         assert await app.bot.send_chat_action(PRIVATE, "typing") is True
     assert [int(c.params["chat_id"]) for c in stub.calls("sendChatAction")] == [PRIVATE]
     assert limiter.shed == 1
+
+
+async def test_hundreds_of_updates_waiting_for_a_groups_budget_do_not_shut_others_out(
+    stub: TelegramStub,
+) -> None:
+    # PTB lets 256 updates be in flight at once; a group's flood of commands fills that.
+    limiter = RateLimiter(Metrics(), group_max_rate=1, group_time_period=60, max_retries=1)
+    app = stub.application_builder().rate_limiter(limiter).build()
+    processor = UpdateSlots(2)
+    async with app:
+
+        async def group_update(n: int) -> None:
+            await app.bot.send_message(GROUP, f"answer {n}")
+
+        async def private_update() -> None:
+            await app.bot.send_message(PRIVATE, "hello")
+
+        work = [group_update(n) for n in range(300)] + [private_update()]
+        tasks = [asyncio.create_task(processor.process_update(n, w)) for n, w in enumerate(work)]
+        try:
+            await stub.wait_for_async(
+                "sendMessage", predicate=lambda c: c.params["chat_id"] == PRIVATE, timeout=10
+            )
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    assert _sent_to(stub) == [GROUP, PRIVATE]  # the other 299 were still waiting their turn
