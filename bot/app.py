@@ -29,6 +29,7 @@ from bot.ratelimit import RateLimiter
 from bot.services import Services, build_services
 from bot.slots import UpdateSlots
 from bot.web import (
+    WebLimits,
     WebServer,
     WebState,
     kling_callback_token,
@@ -282,25 +283,22 @@ def freeze_startup_objects() -> None:
 
 
 def _web_servers(settings: Settings, state: WebState) -> list[WebServer]:
-    """The main server (webhook and/or Kling callbacks) and a separate metrics port if set."""
+    """The public server (webhook and/or Kling callbacks) and /metrics on its own bind."""
     callbacks = settings.public_url is not None
-    main_needed = settings.webhook_url is not None or callbacks
-    separate_metrics = settings.metrics_port is not None and (
-        not main_needed or settings.metrics_port != settings.webhook_port
-    )
+    limits = WebLimits.from_settings(settings)
     servers = []
-    if main_needed:
+    if settings.webhook_url is not None or callbacks:
         routes = routes_for(
-            settings,
-            webhook=settings.webhook_url is not None,
-            callbacks=callbacks,
-            metrics=not separate_metrics,
+            settings, webhook=settings.webhook_url is not None, callbacks=callbacks, metrics=False
         )
-        servers.append(WebServer(settings.webhook_listen, settings.webhook_port, routes, state))
-    if separate_metrics:
-        assert settings.metrics_port is not None
+        servers.append(
+            WebServer(settings.webhook_listen, settings.webhook_port, routes, state, limits)
+        )
+    if settings.metrics_port is not None:
         routes = routes_for(settings, webhook=False, callbacks=False, metrics=True)
-        servers.append(WebServer(settings.webhook_listen, settings.metrics_port, routes, state))
+        servers.append(
+            WebServer(settings.metrics_listen, settings.metrics_port, routes, state, limits)
+        )
     return servers
 
 

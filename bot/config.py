@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
@@ -47,7 +54,24 @@ class Settings(BaseSettings):
     status_edit_interval_s: float = Field(
         4.0, ge=0, validation_alias=_env("CLAYMATE_STATUS_EDIT_INTERVAL")
     )
-    metrics_port: int | None = Field(None, validation_alias=_env("CLAYMATE_METRICS_PORT"))
+    # The web server faces the internet: slow, big and many clients are cut off.
+    web_header_timeout_s: float = Field(
+        10.0, gt=0, validation_alias=_env("CLAYMATE_WEB_HEADER_TIMEOUT")
+    )
+    web_body_timeout_s: float = Field(
+        20.0, gt=0, validation_alias=_env("CLAYMATE_WEB_BODY_TIMEOUT")
+    )
+    web_max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, validation_alias=_env("CLAYMATE_WEB_MAX_BODY_BYTES")
+    )
+    web_max_connections: int = Field(
+        100, ge=1, validation_alias=_env("CLAYMATE_WEB_MAX_CONNECTIONS")
+    )
+    # /metrics has its own bind, never the public port; unset port: no metrics served.
+    metrics_listen: str = Field("127.0.0.1", validation_alias=_env("CLAYMATE_METRICS_LISTEN"))
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, validation_alias=_env("CLAYMATE_METRICS_PORT")
+    )
     # Updates handled at once; the rest wait their turn in order (see bot/app.py).
     concurrent_updates: int = Field(
         16, ge=1, le=1024, validation_alias=_env("CLAYMATE_CONCURRENT_UPDATES")
@@ -152,6 +176,14 @@ class Settings(BaseSettings):
         # `KLING_ACCESS_KEY=` in a .env means "not set", not "an empty key".
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("metrics_port")
+    @classmethod
+    def _metrics_apart(cls, value: int | None, info: ValidationInfo) -> int | None:
+        public = info.data.get("webhook_url") or info.data.get("public_url")
+        if value is not None and public and value == info.data.get("webhook_port"):
+            raise ValueError("must differ from CLAYMATE_WEBHOOK_PORT (/metrics is never public)")
         return value
 
     @field_validator("admin_ids", "allowed_ids", mode="before")

@@ -9,6 +9,12 @@ An update that is only waiting for another service (an LLM draft, a Kling still,
 being assembled on a worker thread) puts no load on the loop, and must not keep a slot
 from everyone else for the 5 to 60 seconds that takes: around such a wait, it hands its
 slot back (`releasing_slot`) and queues for one again when the answer is in.
+
+At most MAX_IN_FLIGHT updates are in flight (at work, or waiting on another service), as
+PTB bounds them. An update waiting only for Telegram's flood limits (a group's 20 messages
+a minute, a 429) leaves that count too (`releasing_slot(in_flight=True)`): a group
+flooding the bot with commands would otherwise fill every place in flight with its own
+waits, and a private /start would queue behind them all.
 """
 
 from __future__ import annotations
@@ -26,14 +32,14 @@ MAX_IN_FLIGHT = 256
 
 
 class _Slot:
-    """The slot one update's task holds, so only that task can hand it back."""
+    """The slot (and place in flight) one update's task holds; only that task hands it back."""
 
-    __slots__ = ("_slots", "held", "task")
+    __slots__ = ("_in_flight", "_slots", "flying", "held", "task")
 
-    def __init__(self, slots: asyncio.Semaphore) -> None:
-        self._slots = slots
+    def __init__(self, slots: asyncio.Semaphore, in_flight: asyncio.Semaphore) -> None:
+        self._slots, self._in_flight = slots, in_flight
         self.task = asyncio.current_task()
-        self.held = True
+        self.held = self.flying = True
 
     def give_back(self) -> None:
         if self.held:
@@ -43,6 +49,16 @@ class _Slot:
     async def take(self) -> None:
         await self._slots.acquire()
         self.held = True
+
+    def land(self) -> None:
+        """No longer counted in flight."""
+        if self.flying:
+            self.flying = False
+            self._in_flight.release()
+
+    async def take_off(self) -> None:
+        await self._in_flight.acquire()
+        self.flying = True
 
 
 _current: ContextVar[_Slot | None] = ContextVar("claymate_update_slot", default=None)
@@ -55,16 +71,27 @@ class UpdateSlots(BaseUpdateProcessor):
         super().__init__(max(slots, MAX_IN_FLIGHT))
         self.slots = slots
         self._free = asyncio.Semaphore(slots)
+        self._in_flight = asyncio.Semaphore(self.max_concurrent_updates)
+
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """PTB's bound on updates in flight is replaced by ours, which flood waits leave."""
+        await self.do_process_update(update, coroutine)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        await self._free.acquire()
-        slot = _Slot(self._free)
+        await self._in_flight.acquire()
+        try:
+            await self._free.acquire()
+        except BaseException:
+            self._in_flight.release()
+            raise
+        slot = _Slot(self._free, self._in_flight)
         token = _current.set(slot)
         try:
             await coroutine
         finally:
             _current.reset(token)
             slot.give_back()
+            slot.land()
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -74,9 +101,11 @@ class UpdateSlots(BaseUpdateProcessor):
 
 
 @contextlib.asynccontextmanager
-async def releasing_slot() -> AsyncIterator[None]:
+async def releasing_slot(*, in_flight: bool = False) -> AsyncIterator[None]:
     """Around a long wait for another service: the update's slot is free meanwhile.
 
+    With in_flight, the update also stops counting as in flight while it waits: for waits
+    that only time ends (Telegram's flood limits), however many updates wait so.
     Outside an update (the job runner, the CLI), or in a task an update spawned, there
     is no slot to give back and this does nothing.
     """
@@ -85,7 +114,11 @@ async def releasing_slot() -> AsyncIterator[None]:
         yield
         return
     slot.give_back()
+    if in_flight:
+        slot.land()
     try:
         yield
     finally:
+        if in_flight:
+            await slot.take_off()
         await slot.take()

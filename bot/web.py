@@ -1,5 +1,12 @@
 """The bot's HTTP side: Telegram webhook, Kling callbacks, /healthz and /metrics (tornado).
 
+The public server faces the internet, so every connection is bounded: headers must arrive
+within CLAYMATE_WEB_HEADER_TIMEOUT and a body within CLAYMATE_WEB_BODY_TIMEOUT (a client
+trickling bytes is cut off), a body announced over CLAYMATE_WEB_MAX_BODY_BYTES gets 413
+before a byte of it is read, and beyond CLAYMATE_WEB_MAX_CONNECTIONS open connections new
+ones are closed at once. /metrics is never on the public server: it has its own bind,
+CLAYMATE_METRICS_LISTEN (default 127.0.0.1) and CLAYMATE_METRICS_PORT.
+
 Secrets: Telegram's webhook requests must carry X-Telegram-Bot-Api-Secret-Token. It is
 CLAYMATE_WEBHOOK_SECRET when set, otherwise derived from the bot token with HMAC, so every
 instance computes the same one without extra configuration. Kling callbacks are unsigned:
@@ -21,7 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from tornado import httputil
 from tornado.httpserver import HTTPServer
+from tornado.iostream import IOStream
 from tornado.netutil import bind_sockets
 from tornado.web import Application as TornadoApp
 from tornado.web import RequestHandler
@@ -33,7 +42,9 @@ from storage.locks import ping
 log = logging.getLogger("claymate.web")
 
 KLING_CALLBACK_PREFIX = "/kling/callback/"
-MAX_BODY_BYTES = 2 * 1024 * 1024
+# Telegram's and Kling's request headers are a few hundred bytes.
+MAX_HEADER_BYTES = 16 * 1024
+TOO_LARGE = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 def _derive(settings: Settings, purpose: str) -> str:
@@ -202,16 +213,117 @@ def routes_for(
     return routes
 
 
+@dataclass(frozen=True)
+class WebLimits:
+    """How long, how big and how many: what one client may take of the server."""
+
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 20.0
+    max_body_bytes: int = 1024 * 1024
+    max_connections: int = 100
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WebLimits:
+        return cls(
+            header_timeout_s=settings.web_header_timeout_s,
+            body_timeout_s=settings.web_body_timeout_s,
+            max_body_bytes=settings.web_max_body_bytes,
+            max_connections=settings.web_max_connections,
+        )
+
+
+class _RefuseLargeBodies(httputil.HTTPMessageDelegate):
+    """Answers 413 to a body announced over the cap, from its headers, without reading it."""
+
+    def __init__(
+        self,
+        inner: httputil.HTTPMessageDelegate,
+        connection: httputil.HTTPConnection,
+        max_body_bytes: int,
+    ) -> None:
+        self._inner, self._connection, self._max = inner, connection, max_body_bytes
+
+    def headers_received(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+    ) -> Any:
+        announced = headers.get("Content-Length", "0")
+        if announced.isdigit() and int(announced) > self._max:
+            log.warning("web: a %s-byte body refused (cap %d)", announced, self._max)
+            return self._refuse()
+        # A chunked body has no length up front: tornado's max_body_size cuts it off.
+        return self._inner.headers_received(start_line, headers)
+
+    async def _refuse(self) -> None:
+        stream = self._connection.detach()  # type: ignore[attr-defined]
+        try:
+            await stream.write(TOO_LARGE)
+        except Exception:  # the client went away: nothing to tell it
+            pass
+        stream.close()
+
+    def data_received(self, chunk: bytes) -> Any:
+        return self._inner.data_received(chunk)
+
+    def finish(self) -> None:
+        self._inner.finish()
+
+    def on_connection_close(self) -> None:
+        self._inner.on_connection_close()
+
+
+class _GuardedHTTPServer(HTTPServer):
+    """HTTPServer with a cap on open connections and a 413 for bodies over the size cap."""
+
+    limits: WebLimits = WebLimits()
+    refused = 0  # connections closed at the cap, for the log and the curious
+
+    def handle_stream(self, stream: IOStream, address: tuple[Any, ...]) -> None:
+        # tornado tracks its open connections in _connections (pinned tornado, tested).
+        if len(self._connections) >= self.limits.max_connections:
+            self.refused += 1
+            if self.refused % 100 == 1:  # a flood of them must not flood the log too
+                log.warning("web: connection cap reached, %d refused so far", self.refused)
+            stream.close()
+            return
+        super().handle_stream(stream, address)
+
+    def start_request(
+        self, server_conn: object, request_conn: httputil.HTTPConnection
+    ) -> httputil.HTTPMessageDelegate:
+        inner = super().start_request(server_conn, request_conn)
+        return _RefuseLargeBodies(inner, request_conn, self.limits.max_body_bytes)
+
+
 class WebServer:
     """One tornado server on the running asyncio loop."""
 
-    def __init__(self, listen: str, port: int, routes: list[Route], state: WebState) -> None:
+    def __init__(
+        self,
+        listen: str,
+        port: int,
+        routes: list[Route],
+        state: WebState,
+        limits: WebLimits | None = None,
+    ) -> None:
         self.listen, self.requested_port = listen, port
+        limits = limits or WebLimits()
         app = TornadoApp(
             [(r.pattern, r.handler, {"state": state}) for r in routes],
             log_function=_log_request,
         )
-        self._server = HTTPServer(app, max_body_size=MAX_BODY_BYTES, xheaders=True)
+        self._server = _GuardedHTTPServer(
+            app,
+            xheaders=True,
+            max_header_size=MAX_HEADER_BYTES,
+            idle_connection_timeout=limits.header_timeout_s,
+            body_timeout=limits.body_timeout_s,
+            max_body_size=limits.max_body_bytes,
+            # The stream buffer holds the headers and the whole body while it is read.
+            max_buffer_size=limits.max_body_bytes + 2 * MAX_HEADER_BYTES,
+        )
+        self._server.limits = limits
         self._sockets: list[socket.socket] = []
 
     @property

@@ -11,9 +11,13 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.i18n import language_for, t
 from bot.pipeline.access import Verdict
+from bot.reports import ErrorReports
 from handlers.common import Context, send_html, sender_of, services, studio, thread_of
 
 log = logging.getLogger("claymate.updates")
+
+# One report per kind of error in this many seconds; the rest are counted (bot/reports.py).
+REPORT_WINDOW_S = 60.0
 
 
 async def on_any_update(update: object, context: Context) -> None:
@@ -81,11 +85,8 @@ async def on_error(update: object, context: Context) -> None:
     summary = _kind(update) if isinstance(update, Update) else "no update"
     log.error("unhandled error while handling %s", summary, exc_info=error)
     admin_chat = services(context).settings.admin_chat_id
-    if admin_chat:
-        text = (
-            f"⚠️ <b>{html.escape(type(error).__name__)}</b> while handling "
-            f"{html.escape(summary)}:\n<code>{html.escape(str(error)[:500])}</code>"
-        )
+    if admin_chat and _reports(context, admin_chat).admit(_report_title(error, summary)):
+        text = f"{_report_title(error, summary)}:\n<code>{html.escape(str(error)[:500])}</code>"
         try:
             await context.bot.send_message(admin_chat, text, parse_mode="HTML")
         except Exception:
@@ -104,3 +105,24 @@ async def on_error(update: object, context: Context) -> None:
                 )
         except Exception:
             log.warning("could not apologise in chat %s", update.effective_chat.id)
+
+
+def _report_title(error: object, summary: str) -> str:
+    """The kind of an error report: what failed, and while doing what."""
+    name = html.escape(type(error).__name__)
+    return f"⚠️ <b>{name}</b> while handling {html.escape(summary)}"
+
+
+def _reports(context: Context, admin_chat: int) -> ErrorReports:
+    """The application's report throttle, made on the first error."""
+    reports = context.bot_data.get("error_reports")
+    if reports is None:
+        bot = context.bot
+
+        async def send_summary(title: str, count: int) -> None:
+            text = f"{title}: …and {count} more like this in the last minute"
+            await bot.send_message(admin_chat, text, parse_mode="HTML")
+
+        reports = ErrorReports(send_summary, window_s=REPORT_WINDOW_S)
+        context.bot_data["error_reports"] = reports
+    return reports

@@ -36,13 +36,14 @@ async def start_webhook_bot(stub: TelegramStub, settings) -> RunningBot:  # type
 async def test_webhook_mode_sets_the_webhook_checks_the_secret_and_serves_updates(
     stub: TelegramStub, tmp_path: Path
 ) -> None:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     settings = bot_settings(
         tmp_path,
         stub,
         webhook_url=f"http://127.0.0.1:{port}/tg/updates",
         webhook_listen="127.0.0.1",
         webhook_port=port,
+        metrics_port=metrics_port,
     )
     bot = await start_webhook_bot(stub, settings)
     try:
@@ -85,7 +86,9 @@ async def test_webhook_mode_sets_the_webhook_checks_the_secret_and_serves_update
                 "runner": "alive",
                 "polling_leader": False,
             }
-            metrics = (await client.get("/metrics")).text
+            # /metrics is never on the public port: it has its own (local) bind.
+            assert (await client.get("/metrics")).status_code == 404
+            metrics = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
             assert 'claymate_updates_handled_total{source="webhook"} 1.0' in metrics
             assert 'claymate_takes{state="queued"} 0.0' in metrics
             assert "claymate_queue_depth 0.0" in metrics
@@ -129,7 +132,7 @@ async def test_polling_mode_serves_health_and_metrics_on_the_metrics_port(
 async def test_kling_callbacks_make_the_take_due_and_are_verified(
     stub: TelegramStub, tmp_path: Path, city_photo: bytes
 ) -> None:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     with FakeKling(task_seconds=1.0) as kling:
         settings = bot_settings(
             tmp_path,
@@ -140,6 +143,7 @@ async def test_kling_callbacks_make_the_take_due_and_are_verified(
             public_url=f"http://127.0.0.1:{port}",
             webhook_listen="127.0.0.1",
             webhook_port=port,
+            metrics_port=metrics_port,
         )
         # Polls so rare that only a callback can get the clip delivered within the test.
         slow_polls = RunnerPolicy(poll_interval_s=600, queue_recheck_s=0.2, tick_s=0.1)
@@ -173,7 +177,7 @@ async def test_kling_callbacks_make_the_take_due_and_are_verified(
 
                 # The delivery is recorded just after sendVideo returns.
                 for _ in range(100):
-                    metrics = (await client.get("/metrics")).text
+                    metrics = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
                     if 'claymate_takes{state="delivered"} 1.0' in metrics:
                         break
                     await asyncio.sleep(0.1)
