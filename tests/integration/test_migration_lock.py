@@ -23,9 +23,7 @@ def alembic_heads() -> list[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def fresh_database_url(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[str]:
+async def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A database with no tables at all, as a first deployment finds it."""
     if request.param == "sqlite":
         yield f"sqlite+claymate:///{tmp_path / 'fresh.db'}"
