@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import shutil
 import sys
@@ -13,8 +12,9 @@ from tqdm import tqdm
 
 from bot.config import ConfigError, Settings, exit_on_config_error, load_settings
 from bot.i18n import t
-from bot.logs import configure_logging
+from bot.logs import configure_logging, redact_active, run_redacted
 from bot.providers.base import CAMERA_MOVES
+from bot.startup import ExitCode, StartupError
 
 CLI_CHAT_ID = 0  # the command line is one "chat" with one user, id 0
 CLI_USER_ID = 0
@@ -35,8 +35,11 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as error:
         exit_on_config_error(error)
         return
+    except StartupError as error:
+        print(f"claymate: {redact_active(str(error))}", file=sys.stderr)
+        code = error.code
     except KeyboardInterrupt:
-        code = 130
+        code = ExitCode.INTERRUPTED
     raise SystemExit(code or 0)
 
 
@@ -78,12 +81,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
-    from storage.db import upgrade_blocking
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade_blocking(settings.resolved_database_url)
+    run_redacted(_db_upgrade(settings))
     print("database is up to date")
     return 0
+
+
+async def _db_upgrade(settings: Settings) -> None:
+    from bot.startup import prepare_database
+    from storage.db import Database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database.from_url(settings.resolved_database_url)
+    try:
+        await prepare_database(db, settings)
+    finally:
+        await db.dispose()
 
 
 def _cmd_run(_args: argparse.Namespace, settings: Settings) -> int:
@@ -93,7 +105,7 @@ def _cmd_run(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_make(args: argparse.Namespace, settings: Settings) -> int:
-    return asyncio.run(_make(args, settings))
+    return run_redacted(_make(args, settings))
 
 
 async def _make(args: argparse.Namespace, settings: Settings) -> int:
@@ -233,21 +245,22 @@ class CliObserver:
 def _cmd_film(args: argparse.Namespace, settings: Settings) -> int:
     from bot.pipeline.storyboard import film_from_cli
 
-    return asyncio.run(film_from_cli(settings, args, CLI_CHAT_ID, CLI_USER_ID))
+    return run_redacted(film_from_cli(settings, args, CLI_CHAT_ID, CLI_USER_ID))
 
 
 def _cmd_history(_args: argparse.Namespace, settings: Settings) -> int:
-    return asyncio.run(_history(settings))
+    return run_redacted(_history(settings))
 
 
 async def _history(settings: Settings) -> int:
+    from bot.startup import prepare_database
     from storage.db import Database
     from storage.repositories import Repo
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database.from_url(settings.resolved_database_url)
-    await db.upgrade()
     try:
+        await prepare_database(db, settings)
         async with db.session() as session:
             repo = Repo(session)
             projects = await repo.all_projects()

@@ -203,7 +203,7 @@ def asyncio_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str
     logging.getLogger("asyncio").error("%s", text)
 
 
-def run(main: Coroutine[Any, Any, T]) -> T:
+def run_redacted(main: Coroutine[Any, Any, T]) -> T:
     """asyncio.run, with the loop's own error reports redacted."""
 
     async def redacted() -> T:
