@@ -63,3 +63,21 @@ async def test_concurrent_upgrades_of_a_fresh_database_all_succeed(
             await db.dispose()
     assert [r for r in results if isinstance(r, BaseException)] == []
     assert await _versions(fresh_database_url) == sorted(alembic_heads())
+
+
+async def test_a_failed_migration_releases_the_lock(fresh_database_url: str) -> None:
+    blocker = Database.from_url(fresh_database_url)
+    async with blocker.engine.begin() as connection:  # the initial migration creates it too
+        await connection.execute(text("CREATE TABLE users (id INTEGER PRIMARY KEY)"))
+    failed = Database.from_url(fresh_database_url)
+    try:
+        with pytest.raises(Exception, match="users"):
+            await failed.upgrade()
+        async with blocker.engine.begin() as connection:
+            await connection.execute(text("DROP TABLE users"))
+        # `failed` stays open: a connection of its pool holding the lock would block this.
+        await asyncio.wait_for(blocker.upgrade(), timeout=30)
+    finally:
+        await failed.dispose()
+        await blocker.dispose()
+    assert await _versions(fresh_database_url) == sorted(alembic_heads())

@@ -17,8 +17,9 @@ from urllib.parse import quote
 
 import pytest
 
-from bot.startup import ExitCode
-from tests.conftest import REPO_ROOT
+from bot.startup import ExitCode, StartupError, prepare_database
+from storage.db import Database
+from tests.conftest import REPO_ROOT, make_settings
 from tests.fakes.telegram_stub import TelegramStub
 
 pytestmark = pytest.mark.slow
@@ -115,3 +116,18 @@ def test_a_database_from_a_newer_version_is_one_line(tmp_path: Path) -> None:
         line = the_one_error_line(result)
         assert result.returncode == ExitCode.DATABASE_SCHEMA
         assert "f00dfacefeed" in line and "upgrade claymate" in line
+
+
+async def test_a_migration_that_fails_is_a_schema_error_naming_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "clash.db"
+    with sqlite3.connect(path) as connection:  # a table the initial migration creates too
+        connection.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+    db = Database.from_url(f"sqlite+claymate:///{path}")
+    try:
+        with pytest.raises(StartupError) as failure:
+            await prepare_database(db, make_settings(tmp_path))
+    finally:
+        await db.dispose()
+    assert failure.value.code == ExitCode.DATABASE_SCHEMA
+    assert "users" in str(failure.value) and "claymate db upgrade" in str(failure.value)
+    assert "\n" not in str(failure.value)
