@@ -22,12 +22,13 @@ from telegram.ext import (
 from bot.config import Settings, require
 from bot.i18n import LANGUAGES, t
 from bot.leadership import PollingLeadership
-from bot.logs import configure_logging, install_redaction, secrets_of
+from bot.logs import configure_logging, install_redaction, run_redacted, secrets_of
 from bot.metrics import Metrics, instrument
 from bot.pipeline.jobs import JobRunner, RunnerPolicy
 from bot.ratelimit import RateLimiter
 from bot.services import Services, build_services
 from bot.slots import UpdateSlots
+from bot.startup import connect_telegram
 from bot.web import (
     WebLimits,
     WebServer,
@@ -234,6 +235,7 @@ async def serve(
             await application.updater.stop()
 
     try:
+        await connect_telegram(application, settings)
         async with application:
             await application.start()
             try:
@@ -315,5 +317,5 @@ def run_bot(settings: Settings) -> int:
                 loop.add_signal_handler(sig, stop.set)
         await serve(settings, stop)
 
-    asyncio.run(main())
+    run_redacted(main())
     return 0

@@ -5,16 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
+import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from tqdm import tqdm
 
 from bot.config import ConfigError, Settings, exit_on_config_error, load_settings
 from bot.i18n import t
-from bot.logs import configure_logging
+from bot.logs import configure_logging, redact_active, run_redacted
+from bot.pipeline.film import MAX_CROSSFADE_S
+from bot.pipeline.storyboard import FILM_CROSSFADE_S
 from bot.providers.base import CAMERA_MOVES
+from bot.startup import ExitCode, StartupError
 
 CLI_CHAT_ID = 0  # the command line is one "chat" with one user, id 0
 CLI_USER_ID = 0
@@ -27,29 +33,92 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
-        raise SystemExit(2)
+        raise SystemExit(ExitCode.USAGE)
     try:
         settings = load_settings()
-        configure_logging(settings)
+        configure_logging(settings, quiet=_quiet_logs(args))
         code = args.func(args, settings)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
     except ConfigError as error:
         exit_on_config_error(error)
         return
+    except StartupError as error:
+        print(f"claymate: {redact_active(str(error))}", file=sys.stderr)
+        code = error.code
     except KeyboardInterrupt:
-        code = 130
+        print("cancelled", file=sys.stderr)
+        code = ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        code = _reader_went_away()
     raise SystemExit(code or 0)
 
 
+def _quiet_logs(args: argparse.Namespace) -> bool:
+    """Commands whose output goes to a pipe or a file log warnings only, unless -v.
+
+    `run` is a service: its log is its output, wherever it goes.
+    """
+    if args.command == "run" or getattr(args, "verbose", False):
+        return False
+    return not (sys.stdout.isatty() and sys.stderr.isatty())
+
+
+def _reader_went_away() -> int:
+    """`claymate history | head`: the reader closed the pipe; stop quietly, as `ls` would."""
+    # Anything still buffered would fail again when Python flushes stdout at exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13  # killed by SIGPIPE, as the shell reports it
+
+
+def _caption(value: str) -> str:
+    """A description must say something: blank would make a shot with nothing to draft."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
+def _number_in(
+    kind: Callable[[str], float], low: float, high: float, unit: str = ""
+) -> Callable[[str], float]:
+    """An argparse type: a `kind` number within [low, high], saying the range when not."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}{unit}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
+    # -v works before or after the command; SUPPRESS keeps a later default from undoing it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log progress (INFO) also when the output is not a terminal",
+    )
     parser = argparse.ArgumentParser(
         prog="claymate",
         description="Turn a photo and one line of text into a clay-animation clip.",
+        parents=[common],
     )
     sub = parser.add_subparsers(dest="command")
 
-    make = sub.add_parser("make", help="photo + description → clay prompt → clip")
+    make = sub.add_parser(
+        "make", help="photo + description → clay prompt → clip", parents=[common]
+    )
     make.add_argument("photo", type=Path)
-    make.add_argument("description")
+    make.add_argument("description", type=_caption)
     make.add_argument("--out", type=Path, help="where to write the clip (default: under data/)")
     make.add_argument("--project", help="project name (default: the current one)")
     make.add_argument("--duration", type=int, choices=(5, 10))
@@ -57,33 +126,49 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--camera", choices=CAMERA_MOVES)
     make.set_defaults(func=_cmd_make)
 
-    film = sub.add_parser("film", help="put a project's kept clips together into one MP4")
+    film = sub.add_parser(
+        "film", help="put a project's kept clips together into one MP4", parents=[common]
+    )
     film.add_argument("project", help="project id or title")
     film.add_argument("--out", type=Path, help="where to write the film (default: under data/)")
     film.add_argument("--no-title", action="store_true", help="no title card")
-    film.add_argument("--crossfade", type=float, default=0.3, help="seconds (0: straight cuts)")
+    film.add_argument(
+        "--crossfade",
+        type=_number_in(float, 0, MAX_CROSSFADE_S, " seconds"),
+        default=FILM_CROSSFADE_S,
+        help=f"seconds, 0 to {MAX_CROSSFADE_S:g} (0: straight cuts)",
+    )
     film.set_defaults(func=_cmd_film)
 
-    history = sub.add_parser("history", help="list projects, shots and takes")
+    history = sub.add_parser("history", help="list projects, shots and takes", parents=[common])
     history.set_defaults(func=_cmd_history)
 
-    db = sub.add_parser("db", help="database maintenance")
+    db = sub.add_parser("db", help="database maintenance", parents=[common])
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    upgrade = db_sub.add_parser("upgrade", help="apply migrations")
+    upgrade = db_sub.add_parser("upgrade", help="apply migrations", parents=[common])
     upgrade.set_defaults(func=_cmd_db_upgrade)
 
-    run = sub.add_parser("run", help="run the Telegram bot")
+    run = sub.add_parser("run", help="run the Telegram bot", parents=[common])
     run.set_defaults(func=_cmd_run)
     return parser
 
 
 def _cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
-    from storage.db import upgrade_blocking
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade_blocking(settings.resolved_database_url)
+    run_redacted(_db_upgrade(settings))
     print("database is up to date")
     return 0
+
+
+async def _db_upgrade(settings: Settings) -> None:
+    from bot.startup import prepare_database
+    from storage.db import Database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database.from_url(settings.resolved_database_url)
+    try:
+        await prepare_database(db, settings)
+    finally:
+        await db.dispose()
 
 
 def _cmd_run(_args: argparse.Namespace, settings: Settings) -> int:
@@ -93,10 +178,19 @@ def _cmd_run(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_make(args: argparse.Namespace, settings: Settings) -> int:
-    return asyncio.run(_make(args, settings))
+    leftovers: list[Path] = []
+    try:
+        return run_redacted(_make(args, settings, leftovers))
+    except KeyboardInterrupt:
+        # asyncio.run has joined its worker threads by now, so a render that was under
+        # way has finished writing: what it wrote can go.
+        for pattern in leftovers:
+            for path in pattern.parent.glob(pattern.name):
+                path.unlink(missing_ok=True)
+        raise
 
 
-async def _make(args: argparse.Namespace, settings: Settings) -> int:
+async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Path]) -> int:
     from bot.pipeline.intake import IntakeError
     from bot.pipeline.jobs import JobRunner, RunnerPolicy
     from bot.pipeline.studio import Sender, StudioError
@@ -121,7 +215,10 @@ async def _make(args: argparse.Namespace, settings: Settings) -> int:
         for key, params in outcome.notes:
             print(f"note: {t(key, actor.lang, **_localised(params, actor.lang))}")
         revision = outcome.revision
-        assert revision is not None
+        if revision is None:  # the parser refuses a blank description; nothing else drafts none
+            await studio.cancel_shot(actor, outcome.shot.id)
+            print(f"claymate: {t('cli.no_draft', actor.lang)}", file=sys.stderr)
+            return 1
         for key, value in (
             ("duration", args.duration),
             ("mode", args.mode),
@@ -140,7 +237,13 @@ async def _make(args: argparse.Namespace, settings: Settings) -> int:
             caps=services.caps,
             policy=RunnerPolicy(poll_interval_s=settings.kling_poll_interval_s, queue_recheck_s=1),
         )
-        take = await runner.run_until_finished(request.take.id)
+        try:
+            take = await runner.run_until_finished(request.take.id)
+        except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels us, then re-raises it
+            observer.close()
+            leftovers.append(studio.clips_dir / f"take-{request.take.id}-*")
+            await _abandon_take(services, request.take.id)
+            raise
         observer.close()
         if take.status != "delivered":
             key = f"error.{take.error_kind or 'unknown'}"
@@ -156,6 +259,18 @@ async def _make(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     finally:
         await services.aclose()
+
+
+async def _abandon_take(services, take_id: int) -> None:  # type: ignore[no-untyped-def]
+    """End an interrupted take as cancelled, which refunds what it reserved."""
+    from storage.models import TERMINAL_TAKE_STATES
+    from storage.repositories import Repo
+
+    async with services.db.session() as session:
+        repo = Repo(session)
+        take = await repo.get_take(take_id, for_update=True)
+        if take is not None and take.status not in TERMINAL_TAKE_STATES:
+            await repo.set_take_status(take, "cancelled", "interrupted on the command line")
 
 
 async def _open_or_create_project(services, actor, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -197,6 +312,7 @@ class CliObserver:
         self.written: Path | None = None
         self._bar: tqdm | None = None
         self._phase = ""
+        self.interactive = sys.stderr.isatty()
 
     async def on_progress(self, take, update) -> None:  # type: ignore[no-untyped-def]
         if update.phase != self._phase:
@@ -204,9 +320,10 @@ class CliObserver:
             if self._bar is not None:
                 self._bar.close()
                 self._bar = None
-            if update.progress is None:
-                print(f"{update.phase}…", file=sys.stderr)
-        if update.progress is not None:
+            if update.progress is None or not self.interactive:
+                print(f"{update.phase}…", file=sys.stderr, flush=True)
+        # A bar redraws itself with carriage returns: in a pipe or a file that is noise.
+        if update.progress is not None and self.interactive:
             if self._bar is None:
                 self._bar = tqdm(total=100, desc=update.phase, unit="%", file=sys.stderr)
             self._bar.n = round(update.progress * 100)
@@ -233,21 +350,22 @@ class CliObserver:
 def _cmd_film(args: argparse.Namespace, settings: Settings) -> int:
     from bot.pipeline.storyboard import film_from_cli
 
-    return asyncio.run(film_from_cli(settings, args, CLI_CHAT_ID, CLI_USER_ID))
+    return run_redacted(film_from_cli(settings, args, CLI_CHAT_ID, CLI_USER_ID))
 
 
 def _cmd_history(_args: argparse.Namespace, settings: Settings) -> int:
-    return asyncio.run(_history(settings))
+    return run_redacted(_history(settings))
 
 
 async def _history(settings: Settings) -> int:
+    from bot.startup import prepare_database
     from storage.db import Database
     from storage.repositories import Repo
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database.from_url(settings.resolved_database_url)
-    await db.upgrade()
     try:
+        await prepare_database(db, settings)
         async with db.session() as session:
             repo = Repo(session)
             projects = await repo.all_projects()

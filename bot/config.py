@@ -150,6 +150,13 @@ class Settings(BaseSettings):
     )
 
     log_level: str = Field("INFO", validation_alias=_env("CLAYMATE_LOG_LEVEL"))
+    # Start-up tries the database and the Bot API this many times while they are
+    # unreachable, waiting CLAYMATE_STARTUP_BACKOFF seconds, then twice as long each time
+    # (defaults: 2 + 4 + 8 + 16 = 30 s). A bad token or a broken schema is not retried.
+    startup_retries: int = Field(5, ge=1, le=20, validation_alias=_env("CLAYMATE_STARTUP_RETRIES"))
+    startup_backoff_s: float = Field(
+        2.0, ge=0, le=300, validation_alias=_env("CLAYMATE_STARTUP_BACKOFF")
+    )
 
     @field_validator(
         "telegram_bot_token",

@@ -90,7 +90,13 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database.from_url(settings.resolved_database_url)
     if migrate:
-        await db.upgrade()
+        from bot.startup import prepare_database
+
+        try:
+            await prepare_database(db, settings)
+        except BaseException:
+            await db.dispose()
+            raise
     drafter = build_drafter(settings)
     providers, default = build_providers(settings)
     studio = Studio(settings, db, drafter, providers, default)

@@ -11,9 +11,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+from storage.locks import MIGRATIONS_LOCK, lock_key
 from storage.sqlite_driver import LOCK_WAIT_S, Checkpointer
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -123,14 +125,45 @@ class Database:
                 raise
 
     async def upgrade(self) -> None:
-        """Apply Alembic migrations up to every head on this engine."""
-        async with self.engine.begin() as connection:
-            await connection.run_sync(_upgrade_sync)
+        """Apply Alembic migrations up to every head on this engine.
+
+        Instances starting together on one fresh PostgreSQL database would each create the
+        same tables; a session advisory lock makes them take turns, and the later ones find
+        the schema at head. On SQLite, BEGIN IMMEDIATE (see _sqlite_begin) already does.
+        """
+        if not self.is_postgres:
+            async with self.engine.begin() as connection:
+                await connection.run_sync(_upgrade_sync)
+            return
+        async with self.engine.connect() as connection:
+            await _advisory(connection, "pg_advisory_lock")
+            try:
+                async with connection.begin():
+                    await connection.run_sync(_upgrade_sync)
+            finally:
+                await _unlock_or_discard(connection)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self.checkpointer is not None:
             await self.checkpointer.aclose()
+
+
+async def _advisory(connection: AsyncConnection, function: str) -> None:
+    # Outside the migration's transaction: a session lock outlives it, so the unlock below
+    # still runs when the migration failed and rolled back.
+    await connection.execute(text(f"SELECT {function}(:key)"), {"key": lock_key(MIGRATIONS_LOCK)})
+    await connection.commit()
+
+
+async def _unlock_or_discard(connection: AsyncConnection) -> None:
+    """Release the migrations lock; a connection that cannot is closed, which releases it."""
+    try:
+        await _advisory(connection, "pg_advisory_unlock")
+    except BaseException:
+        # Back in the pool it would keep the lock and every other instance would wait.
+        await connection.invalidate()
+        raise
 
 
 def alembic_config() -> Config:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import Database
+if TYPE_CHECKING:  # storage.db takes the migrations lock from here
+    from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+# Held while Alembic runs: instances starting together migrate one after another.
+MIGRATIONS_LOCK = "claymate:migrations"
 
 
 async def ping(db: Database) -> None:

@@ -320,7 +320,7 @@ async def film_from_cli(settings: Settings, args: Namespace, chat_id: int, user_
         board = Storyboard(services.studio)
         project = await board.find_project(chat_id, args.project)
         if project is None:
-            print(f"claymate: {t('project.not_found')}", file=sys.stderr)
+            print(f"claymate: {t('cli.no_such_project', name=args.project)}", file=sys.stderr)
             return 1
         actor = Actor(user_id=user_id, chat_id=project.chat_id, chat_type="cli")
         try:

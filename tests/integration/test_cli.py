@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +18,8 @@ import av
 import pytest
 
 from bot.pipeline.sample import sample_photo
+from storage.db import Database
+from storage.repositories import Repo
 from tests.conftest import REPO_ROOT
 from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
 from tests.fakes.fake_openai import DEFAULT_KEY, FakeOpenAI
@@ -21,24 +27,32 @@ from tests.fakes.fake_openai import DEFAULT_KEY, FakeOpenAI
 pytestmark = pytest.mark.slow
 
 
-def claymate(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
+def environment_for(tmp_path: Path, **env: str) -> dict[str, str]:
+    return {
         **os.environ,
         "PYTHONPATH": str(REPO_ROOT),
         "CLAYMATE_DATA_DIR": str(tmp_path / "data"),
         "CLAYMATE_PREVIEW_HEIGHT": "240",
         **env,
     }
+
+
+def claymate(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=tmp_path,
-        env=environment,
+        env=environment_for(tmp_path, **env),
         capture_output=True,
         text=True,
         timeout=240,
     )
     assert "Traceback" not in result.stderr, result.stderr
     return result
+
+
+def database_rows(tmp_path: Path, sql: str) -> list[tuple]:  # type: ignore[type-arg]
+    with sqlite3.connect(tmp_path / "data" / "claymate.db") as connection:
+        return connection.execute(sql).fetchall()
 
 
 def decoded_frames(path: Path) -> int:
@@ -65,6 +79,8 @@ def test_make_on_offline_defaults_writes_a_clip_and_history_lists_it(
     assert "prompt (offline" in made.stdout
     assert f"clip: {out}" in made.stdout
     assert out.is_file() and decoded_frames(out) > 10
+    # Into a pipe: no progress bar redrawing itself, no INFO log lines.
+    assert "\r" not in made.stderr and " INFO " not in made.stderr, made.stderr
 
     history = claymate(tmp_path, "history")
     assert history.returncode == 0, history.stderr
@@ -121,3 +137,111 @@ def test_make_with_kling_and_openai_keys_uses_the_real_providers(
     # Secrets never reach the output.
     for secret in (FAKE_SECRET_KEY, DEFAULT_KEY):
         assert secret not in made.stdout + made.stderr
+
+
+def test_a_blank_description_is_a_usage_error_and_stores_nothing(
+    tmp_path: Path, photo: Path
+) -> None:
+    assert claymate(tmp_path, "db", "upgrade").returncode == 0
+    made = claymate(tmp_path, "make", str(photo), " \t ")
+    assert made.returncode == 2, made.stderr
+    assert "usage: claymate make" in made.stderr and "must not be empty" in made.stderr
+    assert database_rows(tmp_path, "SELECT id FROM shots") == []
+
+
+def test_film_of_a_project_that_does_not_exist_says_so_in_one_line(tmp_path: Path) -> None:
+    result = claymate(tmp_path, "film", "Nope")
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "Nope" in lines[0] and "claymate history" in lines[0], lines
+    assert result.stdout == ""
+
+
+async def _many_projects(path: Path, count: int) -> None:
+    db = Database.from_url(f"sqlite+claymate:///{path}")
+    try:
+        async with db.session() as session:
+            repo = Repo(session)
+            await repo.upsert_user(0, first_name="cli")
+            await repo.upsert_chat(0, type="private")
+            for number in range(count):
+                await repo.create_project(0, f"Project number {number} of many", 0)
+    finally:
+        await db.dispose()
+
+
+def test_history_into_a_pipe_closed_early_ends_quietly(tmp_path: Path) -> None:
+    assert claymate(tmp_path, "db", "upgrade").returncode == 0
+    # Far more than a pipe buffers, so history is still writing when the reader leaves.
+    asyncio.run(_many_projects(tmp_path / "data" / "claymate.db", 3000))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "history"],
+        cwd=tmp_path,
+        env=environment_for(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()  # `| head -1`
+    err = process.stderr.read()
+    assert process.wait(timeout=60) in (0, 141), err
+    assert first.startswith("project ")
+    assert err == "", err
+
+
+def test_ctrl_c_during_make_cancels_the_take_and_refunds_it(
+    tmp_path: Path, photo: Path, slow_kling: str
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "make", str(photo), "Boats glide on the river"],
+        cwd=tmp_path,
+        env=environment_for(
+            tmp_path,
+            KLING_ACCESS_KEY=FAKE_ACCESS_KEY,
+            KLING_SECRET_KEY=FAKE_SECRET_KEY,
+            KLING_API_URL=slow_kling,
+            KLING_POLL_INTERVAL="0.3",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the take is under way once Kling reports progress
+        line = process.stderr.readline()
+        seen.append(line)
+        if not line or line.startswith("rendering"):
+            break
+    assert seen[-1].startswith("rendering"), seen
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert err.splitlines() == ["cancelled"], err
+    takes = database_rows(tmp_path, "SELECT id, status FROM takes")
+    assert [status for _, status in takes] == ["cancelled"]
+    usage = database_rows(tmp_path, "SELECT state FROM usage_ledger")
+    assert ("reserved",) not in usage, usage
+    clips = tmp_path / "data" / "clips"
+    assert not clips.exists() or list(clips.iterdir()) == []
+
+
+@pytest.fixture
+def slow_kling() -> Iterator[str]:
+    """The fake Kling API with tasks that take a minute: long enough to interrupt one."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.fake_kling", "--port", "0", "--task-seconds", "60"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().strip())
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
