@@ -157,6 +157,7 @@ class Budget:
                 chat_id=subject_id if group else None,
                 units=-abs(units),
                 state="granted",
+                kind="grant",
             )
 
     async def set_limit(self, subject_id: int, period: str, units: float | None) -> None:
