@@ -270,6 +270,10 @@ class Repo:
         self.session.add(TakeEvent(take_id=take.id, status=take.status, detail="created"))
         return take
 
+    async def lock_revision(self, revision_id: int) -> None:
+        """Serialise Generate on one draft (PostgreSQL row lock; SQLite: BEGIN IMMEDIATE)."""
+        await self._lock_row(PromptRevision, revision_id)
+
     async def take_by_request_key(self, key: str) -> Take | None:
         return await self.session.scalar(select(Take).where(Take.request_key == key))
 

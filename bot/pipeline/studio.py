@@ -445,6 +445,8 @@ class Studio:
             reply_to_message_id = shot.message_id
         async with self.db.session() as session:
             repo = Repo(session)
+            # Check and insert under one lock: twenty presses of one button make one take.
+            await repo.lock_revision(revision.id)
             if request_key and (existing := await repo.take_by_request_key(request_key)):
                 return TakeRequest(existing, created=False)
             if active := await repo.active_take_for_revision(revision.id):
