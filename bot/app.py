@@ -109,7 +109,7 @@ def register_handlers(application: Application) -> None:
     # Issue 6: groups, budgets, access, languages, privacy.
     add(CommandHandler("lang", admin.on_lang))
     add(CommandHandler("usage", admin.on_usage))
-    for name in ("allow", "deny", "grant", "limit", "stats"):
+    for name in ("allow", "deny", "access", "grant", "limit", "stats"):
         add(CommandHandler(name, getattr(admin, f"on_{name}")))
     add(CommandHandler("generate", groups.on_policy))
     add(CommandHandler("export", privacy.on_export))

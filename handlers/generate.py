@@ -10,7 +10,7 @@ from bot.pipeline.studio import Actor
 from handlers import callbacks as cb
 from handlers import render
 from handlers.common import Context, button, edit_html, edit_markup, runner, send_html, studio
-from handlers.groups import check_may_generate, vote_for_take
+from handlers.groups import check_may_generate, member_status, vote_for_take
 
 
 @button
@@ -70,7 +70,8 @@ async def on_cancel_take_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """✖ on a status message: cancel a take that has not reached the provider yet."""
-    if not await studio(context).cancel_take(actor, data.row_id):
+    cancel = studio(context).cancel_take
+    if not await cancel(actor, data.row_id, fetch_status=member_status(context, actor)):
         return t("take.cannot_cancel", actor.lang)
     message = update.callback_query.message  # type: ignore[union-attr]
     assert isinstance(message, Message)

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -480,8 +481,21 @@ class Studio:
             await repo.touch_project(shot.project_id)
             return TakeRequest(take, created=True)
 
-    async def cancel_take(self, actor: Actor, take_id: int) -> bool:
-        """✖ on a status message: only a take not yet sent to the provider can be cancelled."""
+    async def cancel_take(
+        self,
+        actor: Actor,
+        take_id: int,
+        *,
+        fetch_status: Callable[[], Awaitable[str]] | None = None,
+    ) -> bool:
+        """✖ on a status message: only a take not yet sent to the provider can be cancelled,
+        and only by its author, a group admin or an operator (`fetch_status`: getChatMember).
+        """
+        take = await self.take_by_id(actor, take_id)
+        if take.requested_by != actor.user_id and not await self._may_cancel_others(
+            actor, fetch_status
+        ):
+            raise StudioError("take.cancel_not_allowed")
         async with self.db.session() as session:
             repo = Repo(session)
             take = await repo.get_take(take_id, for_update=True)
@@ -492,6 +506,15 @@ class Studio:
                 return False
             await repo.set_take_status(take, "cancelled", f"by user {actor.user_id}")
             return True
+
+    async def _may_cancel_others(
+        self, actor: Actor, fetch_status: Callable[[], Awaitable[str]] | None
+    ) -> bool:
+        if self.access.is_operator(actor.user_id):
+            return True
+        if not actor.is_group or fetch_status is None:
+            return False
+        return await self.access.is_chat_admin(actor.chat_id, actor.user_id, fetch_status)
 
     async def keep_take(self, actor: Actor, take_id: int) -> Take:
         """⭐ Keep: this take is the shot's clip in the film."""
