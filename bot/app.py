@@ -7,6 +7,7 @@ import gc
 import logging
 import signal
 from contextlib import suppress
+from dataclasses import replace
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -81,7 +82,10 @@ def build_application(
         observer,
         clips_dir=services.studio.clips_dir,
         caps=services.caps,
-        policy=policy or RunnerPolicy(poll_interval_s=settings.kling_poll_interval_s),
+        policy=replace(
+            policy or RunnerPolicy(poll_interval_s=settings.kling_poll_interval_s),
+            max_in_flight_per_user=settings.max_takes_in_flight_per_user,
+        ),
         callback_urls={"kling": callback_url} if callback_url else None,
     )
     application.bot_data["services"] = services

@@ -4,8 +4,9 @@ The allowlist is optional: seeded from CLAYMATE_ALLOWED_IDS and managed at run t
 /allow and /deny (stored, so no restart). Once on, allowlist mode is a stored setting that
 only an operator's /access open turns off: denying the last allowed user never opens the
 bot. Anyone else is told once, politely, and costs nothing: the check runs before any
-download or LLM call. Operators (CLAYMATE_ADMIN_IDS) are always let in. Group admin status comes from getChatMember, cached briefly here: it is
-only a cache, so a short in-process TTL is enough.
+download or LLM call. Operators (CLAYMATE_ADMIN_IDS) are always let in. Group admin status
+comes from getChatMember, cached briefly here: it is only a cache, so a short in-process
+TTL is enough.
 """
 
 from __future__ import annotations
