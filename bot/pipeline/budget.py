@@ -147,6 +147,36 @@ class Budget:
             )
         return allowance
 
+    async def reserve_units(
+        self, cost: float, user_id: int, group_id: int | None, *, kind: str
+    ) -> tuple[Allowance, int | None]:
+        """Reserve work that is not a take (a still) in its own unit of work, quota-checked:
+        (the allowance, the ledger entry to settle) or (the allowance, None) when refused."""
+        if cost <= 0:
+            return Allowance(0.0, None), None
+        async with self.db.session() as session:
+            repo = AccountsRepo(session)
+            await repo.lock_subjects(*(s for s in (user_id, group_id) if s is not None))
+            allowance = Allowance(cost, await self.left(repo, user_id, group_id))
+            if not allowance.enough:
+                return allowance, None
+            entry = await repo.add_usage(
+                take_id=None,
+                user_id=user_id,
+                chat_id=group_id,
+                units=cost,
+                state="reserved",
+                kind=kind,
+            )
+            return allowance, entry.id
+
+    async def settle(self, entry_id: int | None, *, charged: bool) -> None:
+        """The reserved work ended: charged if it was delivered, refunded otherwise."""
+        if entry_id is None:
+            return
+        async with self.db.session() as session:
+            await AccountsRepo(session).settle_entry(entry_id, charged=charged)
+
     async def grant(self, subject_id: int, units: float) -> None:
         """/grant: give a user or group units back (a negative entry in the ledger)."""
         group = subject_id < 0

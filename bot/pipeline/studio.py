@@ -104,6 +104,14 @@ class Sender:
 
 
 @dataclass(frozen=True, slots=True)
+class StillChoice:
+    """🎬 Animate this / 📷 Use the original: the picture a take of the shot animates."""
+
+    shot_id: int
+    path: str | None  # None: the original photo
+
+
+@dataclass(frozen=True, slots=True)
 class Admission:
     """The gate's answer for one update, before any handler runs."""
 
@@ -428,13 +436,15 @@ class Studio:
         thread_id: int | None = None,
         reply_to_message_id: int | None = None,
         status_message_pending: bool = False,
+        still: StillChoice | None = None,
     ) -> TakeRequest:
         """🎬 Generate: queue a take. A double tap or a redelivered update makes no second one.
 
         With `status_message_pending`, the caller is about to show a status message and
         will make the take due with attach_status_message; until then (or for at most
         STATUS_MESSAGE_GRACE_S, should the caller die) runners leave it alone, so the user
-        never gets a second status message from the runner.
+        never gets a second status message from the runner. `still` changes the shot's
+        picture in the same unit of work, only when the take is made.
         """
         revision = await self._revision(revision_id)
         shot = await self._shot_for(actor, revision.shot_id)
@@ -478,6 +488,10 @@ class Studio:
                 raise StudioError(
                     "budget.exceeded", cost=f"{allowance.cost:g}", left=f"{allowance.left or 0:g}"
                 )
+            if still is not None and still.shot_id == shot.id:
+                stored = await repo.get_shot(shot.id)
+                assert stored is not None
+                stored.still_path = still.path
             await repo.touch_project(shot.project_id)
             return TakeRequest(take, created=True)
 

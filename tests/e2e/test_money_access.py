@@ -90,3 +90,61 @@ async def test_a_member_cannot_cancel_an_admins_take(
         assert take.status == "cancelled"
     finally:
         await stop_bot(bot)
+
+
+async def test_in_an_admins_only_group_members_cannot_make_or_animate_stills(
+    stub: TelegramStub, tmp_path: Path, city_photo: bytes
+) -> None:
+    from storage.models import Shot, Take
+
+    bot = await start_bot(stub, bot_settings(tmp_path, stub, status_edit_interval_s=60))
+    try:
+        group = group_chat(title="Clay club")
+        carol, bob = private_user(first_name="Carol"), private_user(first_name="Bob")
+        stub.set_member_status(group["id"], carol["id"], "administrator")
+        bot.push(command_update(group, carol, "/generate", "admins", bot_username=BOT_USERNAME))
+        await bot.wait_for("sendMessage", said("admins only"))
+        caption = f"/clay@{BOT_USERNAME} boats glide"
+        bot.push(photo_update(stub, group, carol, city_photo, caption=caption))
+        draft = bot.sent_message(await bot.wait_for("sendMessage", is_draft))
+
+        # Bob's 🎨 Clay still is refused: nothing is made.
+        bot.push(button_press(bob, draft, button(draft, "cs")))
+        refusal = await bot.wait_for("answerCallbackQuery", said("admin"))
+        assert refusal.params["show_alert"] is True
+        assert stub.calls("sendPhoto") == []
+
+        # Carol makes one; Bob's 🎬 Animate this and 📷 original change nothing.
+        bot.push(button_press(carol, draft, button(draft, "cs")))
+        still = bot.sent_message(await bot.wait_for("sendPhoto"))
+        bot.push(button_press(bob, still, button(still, "sa")))
+        bot.push(button_press(bob, still, button(still, "so")))
+        await bot.wait_for("answerCallbackQuery", said("admin"), count=3)
+        [shot] = await rows(bot, Shot)
+        assert shot.still_path is None
+        assert await rows(bot, Take) == []
+        assert len(stub.calls("sendPhoto")) == 1
+    finally:
+        await stop_bot(bot)
+
+
+async def test_an_animate_refused_for_quota_keeps_the_picture(
+    stub: TelegramStub, tmp_path: Path, city_photo: bytes
+) -> None:
+    from storage.models import Shot, Take
+    from tests.e2e.test_private_chat import draft_for_photo
+
+    settings = bot_settings(tmp_path, stub, costs="offline=1", quota_user_day=0.5)
+    bot = await start_bot(stub, settings)
+    try:
+        _, draft = await draft_for_photo(bot, city_photo, "boats glide")
+        bot.push(button_press(bot.user, draft, button(draft, "cs")))
+        still = bot.sent_message(await bot.wait_for("sendPhoto"))
+        bot.push(button_press(bot.user, still, button(still, "sa")))
+        refusal = await bot.wait_for("answerCallbackQuery", said("left"))
+        assert refusal.params["show_alert"] is True
+        [shot] = await rows(bot, Shot)
+        assert shot.still_path is None
+        assert await rows(bot, Take) == []
+    finally:
+        await stop_bot(bot)
