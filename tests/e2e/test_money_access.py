@@ -148,3 +148,31 @@ async def test_an_animate_refused_for_quota_keeps_the_picture(
         assert await rows(bot, Take) == []
     finally:
         await stop_bot(bot)
+
+
+async def test_forget_then_come_back_the_same_day_leaves_the_quota_spent(
+    stub: TelegramStub, tmp_path: Path, city_photo: bytes
+) -> None:
+    from tests.e2e.test_private_chat import draft_for_photo, generate
+
+    settings = bot_settings(tmp_path, stub, costs="offline=1", quota_user_day=2)
+    bot = await start_bot(stub, settings)
+    try:
+        _, draft = await draft_for_photo(bot, city_photo, "boats glide")
+        assert "costs 1 units; 2 left" in stub.calls("sendMessage")[-1].params["text"]
+        await generate(bot, draft)
+        bot.push(command_update(bot.chat, bot.user, "/forget"))
+        confirm = bot.sent_message(
+            await bot.wait_for("sendMessage", lambda c: "f:" in str(c.params.get("reply_markup")))
+        )
+        bot.push(button_press(bot.user, confirm, button(confirm, "f")))
+        await bot.wait_for("editMessageText", said("forgot you"))
+
+        # The same Telegram user, back the same day: one unit of two is still spent.
+        bot.push(photo_update(stub, bot.chat, bot.user, city_photo, caption="lanterns sway"))
+        text = (await bot.wait_for("sendMessage", is_draft, count=2)).params["text"]
+        assert "costs 1 units; 1 left" in text
+        bot.push(command_update(bot.chat, bot.user, "/usage"))
+        await bot.wait_for("sendMessage", said("Spent today: 1 of 2"))
+    finally:
+        await stop_bot(bot)
