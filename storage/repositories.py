@@ -365,7 +365,12 @@ class Repo:
         )
         busy = self._takes_at_work(owner, now)
         waiting = due.c.turn + func.coalesce(busy.c.at_work, 0)
-        eligible = or_(due.c.queued.is_(False), waiting <= per_user) if per_user else true()
+        # Takes of no known user (the CLI, or a forgotten user's) are not held back.
+        eligible = (
+            or_(due.c.queued.is_(False), due.c.requested_by.is_(None), waiting <= per_user)
+            if per_user
+            else true()
+        )
         candidates = (
             select(due.c.id)
             .select_from(due.outerjoin(busy, busy.c.requested_by == due.c.requested_by))

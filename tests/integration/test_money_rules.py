@@ -210,3 +210,116 @@ async def test_the_runner_prunes_processed_updates_in_bounded_batches(
         stop.set()
         await task
     assert left == [100]
+
+
+async def test_two_runners_serve_users_in_turn_and_hold_each_to_three_at_work(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    """Two runners (PostgreSQL: two engines, SKIP LOCKED) share one queue: A queues 12, then
+    B queues 1; B's take starts among the first, and A never has more than 3 at work."""
+    from bot.pipeline.jobs import JobRunner, RunnerPolicy
+    from bot.pipeline.sample import sample_photo
+    from bot.pipeline.studio import Sender, Studio
+    from bot.providers.kling import KlingVideoProvider
+    from bot.providers.offline import OfflineVideoProvider
+    from bot.providers.offline_drafter import OfflineDrafter
+    from storage.models import TakeEvent
+    from tests.conftest import make_settings
+    from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FakeKling
+    from tests.integration.test_jobs import RecordingObserver
+
+    heavy, light = USER + 40, USER + 41
+    offline = {"offline": OfflineVideoProvider()}
+    studio = Studio(make_settings(tmp_path), database, OfflineDrafter(), offline, "offline")  # type: ignore[arg-type]
+
+    async def queue(user_id: int, count: int) -> list[int]:
+        actor = await studio.enter(Sender(user_id=user_id, chat_id=user_id))
+        outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats")
+        assert outcome.revision is not None
+        async with database.session() as session:
+            repo = Repo(session)
+            return [
+                (
+                    await repo.add_take(
+                        shot_id=outcome.shot.id,
+                        revision_id=outcome.revision.id,
+                        requested_by=user_id,
+                        provider="kling",
+                        model="kling-v2-5-turbo",
+                        params={"mode": "std", "duration": 5},
+                        external_id=f"fair-{user_id}-{n}",
+                        status="queued",
+                    )
+                ).id
+                for n in range(count)
+            ]
+
+    policy = RunnerPolicy(
+        poll_interval_s=0.05, queue_recheck_s=0.05, lease_s=10, tick_s=0.05, backoff_base_s=0.05
+    )
+    heavy_ids = await queue(heavy, 12)
+    [light_id] = await queue(light, 1)
+    with FakeKling(task_seconds=0.3) as fake:
+        databases = (
+            [database, Database.from_url(database_url)]
+            if database.is_postgres
+            else [
+                database,
+                database,
+            ]
+        )
+        providers = [KlingVideoProvider(FAKE_ACCESS_KEY, FAKE_SECRET_KEY, fake.url) for _ in "ab"]
+        runners = [
+            JobRunner(
+                db,
+                {"kling": provider},
+                RecordingObserver(),
+                clips_dir=tmp_path / name,
+                caps={"kling": 8},
+                policy=policy,
+                owner=name,
+            )
+            for db, provider, name in zip(
+                databases, providers, ("runner-a", "runner-b"), strict=True
+            )
+        ]
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(runner.run(stop)) for runner in runners]
+        try:
+            async with asyncio.timeout(90):
+                while True:
+                    async with database.session() as session:
+                        left = await session.scalar(
+                            select(func.count(Take.id)).where(
+                                Take.status.not_in(("delivered", "failed", "cancelled"))
+                            )
+                        )
+                    if left == 0:
+                        break
+                    await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+            for provider in providers:
+                await provider.aclose()
+            if databases[1] is not database:
+                await databases[1].dispose()
+
+    async with database.session() as session:
+        takes = {t.id: t for t in (await session.execute(select(Take))).scalars()}
+        events = list((await session.execute(select(TakeEvent).order_by(TakeEvent.at))).scalars())
+    assert {t.status for t in takes.values()} == {"delivered"}
+    started = {e.take_id: e.at for e in events if e.status == "submitting"}
+    # B's take started before A's fourth.
+    assert started[light_id] < sorted(started[i] for i in heavy_ids)[3]
+    # Replay the events: at no moment were more than 3 of A's takes past 'queued'.
+    at_work = peak = 0
+    for event in events:
+        if takes[event.take_id].requested_by != heavy:
+            continue
+        if event.status == "submitting":
+            at_work += 1
+        elif event.status in ("delivered", "failed", "cancelled"):
+            at_work -= 1
+        peak = max(peak, at_work)
+    assert peak == 3
