@@ -60,11 +60,31 @@ def upgrade() -> None:
     rows = connection.execute(
         sa.select(ledger.c.id, ledger.c.user_id).where(ledger.c.user_id.is_not(None))
     ).all()
-    for row_id, user_id in rows:
+    if rows:
         connection.execute(
             sa.update(ledger)
-            .where(ledger.c.id == row_id)
-            .values(user_hash=_user_hash(key, int(user_id)))
+            .where(ledger.c.id == sa.bindparam("row_id"))
+            .values(user_hash=sa.bindparam("hashed")),
+            [{"row_id": i, "hashed": _user_hash(key, int(u))} for i, u in rows],
+        )
+
+    # An installation whose allowlist was ever on (an allowed id, or a stranger refused)
+    # keeps it on, even if every allowed id has since been denied.
+    access = sa.table("access_entries", sa.column("status", sa.String()))
+    listed = connection.execute(
+        sa.select(access.c.status).where(access.c.status.in_(("allowed", "refused"))).limit(1)
+    ).first()
+    if listed is not None:
+        op.bulk_insert(
+            settings,
+            [
+                {
+                    "key": "access_mode",
+                    "value": "allowlist",
+                    "changed_by": None,
+                    "changed_at": datetime.now(UTC),
+                }
+            ],
         )
 
 
