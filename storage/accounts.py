@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import case, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -176,6 +176,8 @@ class AccountsRepo:
         state: str,
         kind: str = "take",
     ) -> UsageEntry:
+        if kind not in USAGE_KINDS:
+            raise ValueError(kind)
         entry = UsageEntry(
             take_id=take_id,
             user_id=user_id,
@@ -216,14 +218,15 @@ class AccountsRepo:
 
     async def totals(self, *, since: datetime, subject_id: int | None = None) -> UsageTotals:
         """Spending by state since `since`, for one user or group (or everyone)."""
-        query = select(UsageEntry.state, func.sum(UsageEntry.units), func.count(UsageEntry.id))
+        takes = func.sum(case((UsageEntry.kind == "take", 1), else_=0))  # stills aren't takes
+        query = select(UsageEntry.state, func.sum(UsageEntry.units), takes)
         query = query.where(UsageEntry.created_at >= since)
         if subject_id is not None and subject_id < 0:
             query = query.where(UsageEntry.chat_id == subject_id)
         elif subject_id is not None:
             query = query.where(UsageEntry.user_hash == await self.user_hash(subject_id))
         rows = (await self.session.execute(query.group_by(UsageEntry.state))).all()
-        by_state = {state: (float(units or 0.0), int(count)) for state, units, count in rows}
+        by_state = {state: (float(units or 0.0), int(count or 0)) for state, units, count in rows}
         return UsageTotals(
             reserved=by_state.get("reserved", (0.0, 0))[0],
             charged=by_state.get("charged", (0.0, 0))[0],

@@ -358,6 +358,8 @@ async def test_a_still_is_quota_checked_reserved_charged_and_refunded_on_failure
         ("still", "charged", 0.25),
         ("still", "charged", 0.25),
     ]
+    usage = await studio.budget.usage(5)  # /usage: stills are spending, not takes
+    assert (usage.day.charged, usage.day.refunded, usage.day.takes) == (0.5, 0.25, 0)
 
 
 async def test_a_refused_animate_leaves_the_shots_picture_as_it_was(
