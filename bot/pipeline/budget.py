@@ -2,7 +2,8 @@
 
 Units are reserved in the same transaction that queues a take (so parallel Generates never
 overspend), charged when the take is delivered and refunded when it fails or is cancelled
-(storage.repositories.Repo.set_take_status settles them). Grants are negative spending.
+(storage.repositories.Repo.set_take_status settles them). Clay stills are reserved the same
+way before the provider is called (`reserve_units`, `settle`). Grants are negative spending.
 """
 
 from __future__ import annotations
