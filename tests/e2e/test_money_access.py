@@ -33,6 +33,9 @@ async def test_denying_the_last_allowed_user_keeps_strangers_out_until_access_op
         desk = private_chat(operator)
         bot.push(command_update(desk, operator, "/allow", str(friend["id"])))
         await bot.wait_for("sendMessage", said("may use the bot now"))
+        # An allowed user who is not an operator cannot open the bot.
+        bot.push(command_update(private_chat(friend), friend, "/access", "open"))
+        await bot.wait_for("sendMessage", said("Only the bot's operators"))
         bot.push(command_update(desk, operator, "/deny", str(friend["id"])))
         await bot.wait_for("sendMessage", said("can no longer"))
 
@@ -41,7 +44,7 @@ async def test_denying_the_last_allowed_user_keeps_strangers_out_until_access_op
         refusal = await bot.wait_for("sendMessage", said("private"))
         assert refusal.params["chat_id"] == stranger["id"]
 
-        # A non-operator's /access changes nothing.
+        # Nor can the stranger; the mode is still the allowlist.
         bot.push(command_update(private_chat(stranger), stranger, "/access", "open"))
         bot.push(command_update(desk, operator, "/access"))
         shown = await bot.wait_for("sendMessage", said("Allowlist mode"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.pipeline.studio import Actor, StudioError
+from bot.pipeline.studio import Actor, Studio, StudioError
 from storage.db import Database
 from storage.models import ProcessedUpdate, Take, utcnow
 from storage.repositories import Repo
@@ -46,7 +46,7 @@ async def test_twenty_parallel_presses_of_one_generate_button_make_one_take(
 # --- cancel rules -------------------------------------------------------------------------
 
 
-async def group_take(database: Database, tmp_path: Path, by: int) -> tuple[object, int]:
+async def group_take(database: Database, tmp_path: Path, by: int) -> tuple[Studio, int]:
     studio = studio_for(database, tmp_path)
     [revision] = await revisions(database, GROUP, 1, user_id=by)
     take = await studio.request_take(Actor(by, GROUP, "supergroup"), revision)
@@ -64,7 +64,7 @@ async def test_a_member_cannot_cancel_an_admins_take(database: Database, tmp_pat
     studio, take_id = await group_take(database, tmp_path, ADMIN)
     member = Actor(MEMBER, GROUP, "supergroup")
     with pytest.raises(StudioError) as refused:
-        await studio.cancel_take(member, take_id, fetch_status=status_is("member"))  # type: ignore[attr-defined]
+        await studio.cancel_take(member, take_id, fetch_status=status_is("member"))
     assert refused.value.key == "take.cancel_not_allowed"
     async with database.session() as session:
         take = await Repo(session).get_take(take_id)
@@ -75,11 +75,11 @@ async def test_a_member_cannot_cancel_an_admins_take(database: Database, tmp_pat
 async def test_the_author_and_a_group_admin_may_cancel(database: Database, tmp_path: Path) -> None:
     studio, mine = await group_take(database, tmp_path, MEMBER)
     member = Actor(MEMBER, GROUP, "supergroup")
-    assert await studio.cancel_take(member, mine, fetch_status=status_is("member"))  # type: ignore[attr-defined]
+    assert await studio.cancel_take(member, mine, fetch_status=status_is("member"))
     [revision] = await revisions(database, GROUP, 1, user_id=MEMBER)
-    theirs = (await studio.request_take(member, revision)).take.id  # type: ignore[attr-defined]
+    theirs = (await studio.request_take(member, revision)).take.id
     admin = Actor(ADMIN, GROUP, "supergroup")
-    assert await studio.cancel_take(admin, theirs, fetch_status=status_is("administrator"))  # type: ignore[attr-defined]
+    assert await studio.cancel_take(admin, theirs, fetch_status=status_is("administrator"))
     assert await ledger(database) == {"refunded": 2.0}
 
 
