@@ -7,6 +7,7 @@ import gc
 import logging
 import signal
 from contextlib import suppress
+from dataclasses import replace
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -83,7 +84,10 @@ def build_application(
         observer,
         clips_dir=services.studio.clips_dir,
         caps=services.caps,
-        policy=policy or RunnerPolicy(poll_interval_s=settings.kling_poll_interval_s),
+        policy=replace(
+            policy or RunnerPolicy(poll_interval_s=settings.kling_poll_interval_s),
+            max_in_flight_per_user=settings.max_takes_in_flight_per_user,
+        ),
         callback_urls={"kling": callback_url} if callback_url else None,
     )
     application.bot_data["services"] = services
@@ -111,7 +115,7 @@ def register_handlers(application: Application) -> None:
     # Issue 6: groups, budgets, access, languages, privacy.
     add(CommandHandler("lang", admin.on_lang))
     add(CommandHandler("usage", admin.on_usage))
-    for name in ("allow", "deny", "grant", "limit", "stats"):
+    for name in ("allow", "deny", "access", "grant", "limit", "stats"):
         add(CommandHandler(name, getattr(admin, f"on_{name}")))
     add(CommandHandler("generate", groups.on_policy))
     add(CommandHandler("export", privacy.on_export))

@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     quota_group_month: float | None = Field(
         None, ge=0, validation_alias=_env("CLAYMATE_QUOTA_GROUP_MONTH")
     )
+    # Fairness: a user may queue more, but at most this many of their takes are at work.
+    max_takes_in_flight_per_user: int = Field(
+        3, ge=1, validation_alias=_env("CLAYMATE_MAX_TAKES_IN_FLIGHT_PER_USER")
+    )
 
     log_level: str = Field("INFO", validation_alias=_env("CLAYMATE_LOG_LEVEL"))
     # Start-up tries the database and the Bot API this many times while they are

@@ -12,7 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot.i18n import language_for, t
-from bot.pipeline.access import Verdict
+from bot.pipeline.access import ACCESS_MODES, Verdict
 from bot.pipeline.budget import Allowance, Usage
 from handlers import callbacks as cb
 from handlers.common import Context, actor_for, button, edit_html, reply_html, send_html, studio
@@ -77,6 +77,26 @@ async def _set_access(update: Update, context: Context, *, allowed: bool) -> Non
     await studio(context).access.set(subject, allowed, actor.user_id)
     key = "admin.allowed" if allowed else "admin.denied"
     await reply_html(context, message, t(key, actor.lang, subject=subject))
+
+
+async def on_access(update: Update, context: Context) -> None:
+    """/access [open|allowlist]: show or set whether the allowlist is on (operators only)."""
+    args = await _operator_args(update, context)
+    if args is None:
+        return
+    actor = await actor_for(update, context)
+    message = update.effective_message
+    assert message is not None
+    access = studio(context).access
+    choice = args[0].lower() if args else ""
+    if choice and choice not in ACCESS_MODES:
+        await reply_html(context, message, t("admin.usage_access", actor.lang))
+        return
+    if choice:
+        await access.set_mode(choice, actor.user_id)
+    is_open = await access.mode() == "open"
+    key = "admin.access_open" if is_open else "admin.access_allowlist"
+    await reply_html(context, message, t(key, actor.lang))
 
 
 async def on_grant(update: Update, context: Context) -> None:

@@ -6,11 +6,11 @@ from telegram import Message, Update
 
 from bot.i18n import t
 from bot.pipeline.jobs import ProgressUpdate
-from bot.pipeline.studio import Actor
+from bot.pipeline.studio import Actor, StillChoice
 from handlers import callbacks as cb
 from handlers import render
 from handlers.common import Context, button, edit_html, edit_markup, runner, send_html, studio
-from handlers.groups import check_may_generate, vote_for_take
+from handlers.groups import check_may_generate, member_status, vote_for_take
 
 
 @button
@@ -31,8 +31,13 @@ async def on_again_pressed(
 
 
 async def _queue_take(
-    update: Update, context: Context, actor: Actor, revision_id: int
+    update: Update,
+    context: Context,
+    actor: Actor,
+    revision_id: int,
+    still: StillChoice | None = None,
 ) -> str | None:
+    """Queue a take; `still` (🎬 Animate this) is set only if the take is made."""
     query = update.callback_query
     assert query is not None and isinstance(query.message, Message)
     message = query.message
@@ -45,6 +50,7 @@ async def _queue_take(
         chat_id=message.chat_id,
         thread_id=message.message_thread_id if message.is_topic_message else None,
         status_message_pending=True,
+        still=still,
     )
     if not result.created:
         return t("take.already_running", actor.lang)
@@ -70,7 +76,8 @@ async def on_cancel_take_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """✖ on a status message: cancel a take that has not reached the provider yet."""
-    if not await studio(context).cancel_take(actor, data.row_id):
+    cancel = studio(context).cancel_take
+    if not await cancel(actor, data.row_id, fetch_status=member_status(context, actor)):
         return t("take.cannot_cancel", actor.lang)
     message = update.callback_query.message  # type: ignore[union-attr]
     assert isinstance(message, Message)

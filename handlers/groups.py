@@ -63,6 +63,11 @@ async def check_may_generate(context: Context, actor: Actor) -> None:
         raise StudioError("group.generate_admins_only")
 
 
+def member_status(context: Context, actor: Actor):  # type: ignore[no-untyped-def]
+    """A getChatMember fetcher for `actor` in their group, for the pipeline's admin checks."""
+    return _status_fetcher(context, actor)
+
+
 async def is_admin(context: Context, actor: Actor) -> bool:
     return await studio(context).access.is_chat_admin(
         actor.chat_id, actor.user_id, _status_fetcher(context, actor)

@@ -22,6 +22,7 @@ from handlers import callbacks as cb
 from handlers.common import Context, button, chat_action, reply_html, services, studio
 from handlers.drafts import show_draft
 from handlers.generate import queue_take
+from handlers.groups import check_may_generate
 
 
 def stills(context: Context) -> Stills:
@@ -36,6 +37,7 @@ async def on_still_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """🎨 Clay still (or 🔄 Another): a clay picture of the photo, to animate instead."""
+    await check_may_generate(context, actor)  # paid work: the group's Generate rule holds
     message = _message(update)
     thread = message.message_thread_id if message.is_topic_message else None
     async with chat_action(
@@ -63,8 +65,8 @@ async def on_animate_still_pressed(
     number = int(data.arg) if data.arg and data.arg.isdigit() else None
     if number is None:
         raise StudioError("still.gone")
-    await stills(context).choose(actor, data.row_id, number)
-    return await queue_take(update, context, actor, data.row_id)
+    choice = await stills(context).choice(actor, data.row_id, number)
+    return await queue_take(update, context, actor, data.row_id, choice)
 
 
 @button
@@ -72,8 +74,8 @@ async def on_use_original_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """📷 Use the original photo: animate the photo itself."""
-    await stills(context).choose(actor, data.row_id, None)
-    return await queue_take(update, context, actor, data.row_id)
+    choice = await stills(context).choice(actor, data.row_id, None)
+    return await queue_take(update, context, actor, data.row_id, choice)
 
 
 async def try_end_frame(context: Context, actor: Actor, message: Message, photo: bytes) -> bool:

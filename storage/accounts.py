@@ -7,15 +7,21 @@ instance wraps one session (unit of work), and it works on SQLite and PostgreSQL
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import case, delete, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     AccessEntry,
     BotMessage,
+    BotSetting,
     Chat,
     MediaGroup,
     Project,
@@ -30,6 +36,13 @@ from storage.models import (
 )
 
 SPENDING_STATES = ("reserved", "charged", "granted")
+LEDGER_KEY = "ledger_key"  # bot_settings: the installation's key for hashing user ids
+USAGE_KINDS = ("take", "still", "grant")
+
+
+def ledger_hash(key: str, user_id: int) -> str:
+    """The ledger's name for a user: HMAC-SHA256 of the id under the installation's key."""
+    return hmac.new(bytes.fromhex(key), str(user_id).encode(), hashlib.sha256).hexdigest()
 
 
 async def settle_usage(session: AsyncSession, take_id: int, status: str) -> None:
@@ -64,10 +77,46 @@ class AccountsRepo:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._ledger_key: str | None = None
 
     @property
     def _postgres(self) -> bool:
         return bool(self.session.bind and self.session.bind.dialect.name == "postgresql")
+
+    # --- installation settings --------------------------------------------------------------
+
+    async def setting(self, key: str) -> Any:
+        """A bot_settings value, or None when it was never set."""
+        return await self.session.scalar(select(BotSetting.value).where(BotSetting.key == key))
+
+    async def set_setting(self, key: str, value: Any, by: int | None) -> None:
+        """Set (or replace) a bot_settings value; instances racing here both succeed."""
+        insert = (pg_insert if self._postgres else sqlite_insert)(BotSetting).values(
+            key=key, value=value, changed_by=by, changed_at=utcnow()
+        )
+        await self.session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["key"],
+                set_={"value": value, "changed_by": by, "changed_at": utcnow()},
+            )
+        )
+
+    async def setting_if_missing(self, key: str, value: Any) -> Any:
+        """Store `value` unless `key` is set already; the value that is stored either way."""
+        insert = (pg_insert if self._postgres else sqlite_insert)(BotSetting).values(
+            key=key, value=value, changed_by=None, changed_at=utcnow()
+        )
+        await self.session.execute(insert.on_conflict_do_nothing())
+        return await self.setting(key)
+
+    async def user_hash(self, user_id: int) -> str:
+        """The ledger's hashed id for `user_id` (the key is made by migration 0003_ledger)."""
+        if self._ledger_key is None:
+            key = await self.setting(LEDGER_KEY)
+            if not isinstance(key, str):  # a database restored without its settings row
+                key = await self.setting_if_missing(LEDGER_KEY, secrets.token_hex(32))
+            self._ledger_key = str(key)
+        return ledger_hash(self._ledger_key, user_id)
 
     # --- allowlist --------------------------------------------------------------------------
 
@@ -111,7 +160,8 @@ class AccountsRepo:
             UsageEntry.state.in_(SPENDING_STATES), UsageEntry.created_at >= since
         )
         if user_id is not None:
-            query = query.where(UsageEntry.user_id == user_id)
+            # By hash: rows a forgotten user left behind still count when they come back.
+            query = query.where(UsageEntry.user_hash == await self.user_hash(user_id))
         if chat_id is not None:
             query = query.where(UsageEntry.chat_id == chat_id)
         return float(await self.session.scalar(query) or 0.0)
@@ -124,11 +174,30 @@ class AccountsRepo:
         chat_id: int | None,
         units: float,
         state: str,
-    ) -> None:
-        self.session.add(
-            UsageEntry(take_id=take_id, user_id=user_id, chat_id=chat_id, units=units, state=state)
+        kind: str = "take",
+    ) -> UsageEntry:
+        if kind not in USAGE_KINDS:
+            raise ValueError(kind)
+        entry = UsageEntry(
+            take_id=take_id,
+            user_id=user_id,
+            user_hash=None if user_id is None else await self.user_hash(user_id),
+            chat_id=chat_id,
+            kind=kind,
+            units=units,
+            state=state,
         )
+        self.session.add(entry)
         await self.session.flush()
+        return entry
+
+    async def settle_entry(self, entry_id: int, *, charged: bool) -> None:
+        """A reservation without a take (a still) ends: charged on success, else refunded."""
+        await self.session.execute(
+            update(UsageEntry)
+            .where(UsageEntry.id == entry_id, UsageEntry.state == "reserved")
+            .values(state="charged" if charged else "refunded", updated_at=utcnow())
+        )
 
     async def quota_overrides(self, *subject_ids: int) -> dict[tuple[int, str], float | None]:
         """Operators' /limit settings for these subjects (units None: no limit)."""
@@ -149,13 +218,15 @@ class AccountsRepo:
 
     async def totals(self, *, since: datetime, subject_id: int | None = None) -> UsageTotals:
         """Spending by state since `since`, for one user or group (or everyone)."""
-        query = select(UsageEntry.state, func.sum(UsageEntry.units), func.count(UsageEntry.id))
+        takes = func.sum(case((UsageEntry.kind == "take", 1), else_=0))  # stills aren't takes
+        query = select(UsageEntry.state, func.sum(UsageEntry.units), takes)
         query = query.where(UsageEntry.created_at >= since)
-        if subject_id is not None:
-            column = UsageEntry.chat_id if subject_id < 0 else UsageEntry.user_id
-            query = query.where(column == subject_id)
+        if subject_id is not None and subject_id < 0:
+            query = query.where(UsageEntry.chat_id == subject_id)
+        elif subject_id is not None:
+            query = query.where(UsageEntry.user_hash == await self.user_hash(subject_id))
         rows = (await self.session.execute(query.group_by(UsageEntry.state))).all()
-        by_state = {state: (float(units or 0.0), int(count)) for state, units, count in rows}
+        by_state = {state: (float(units or 0.0), int(count or 0)) for state, units, count in rows}
         return UsageTotals(
             reserved=by_state.get("reserved", (0.0, 0))[0],
             charged=by_state.get("charged", (0.0, 0))[0],
@@ -219,8 +290,9 @@ class AccountsRepo:
         """Delete every row the user owns; return the files those rows pointed at.
 
         Owned: the private chat and its projects, the user's shots and takes in groups,
-        their votes, spending records and the user row itself (other rows that merely
-        mention the user, such as a revision of someone else's shot, lose the reference).
+        their votes and the user row itself (other rows that merely mention the user, such
+        as a revision of someone else's shot, lose the reference). The spending records
+        stay, with only the hashed id, so forgetting never gives a quota back.
         """
         own_projects = select(Project.id).where(Project.chat_id == user_id)
         shots = (
@@ -244,9 +316,7 @@ class AccountsRepo:
         project_ids = list((await self.session.execute(own_projects)).scalars())
         await self.session.execute(delete(TakeVote).where(TakeVote.user_id == user_id))
         await self.session.execute(
-            delete(UsageEntry).where(
-                or_(UsageEntry.user_id == user_id, UsageEntry.take_id.in_(take_ids))
-            )
+            update(UsageEntry).where(UsageEntry.user_id == user_id).values(user_id=None)
         )
         await self.session.execute(
             update(Shot).where(Shot.kept_take_id.in_(take_ids)).values(kept_take_id=None)

@@ -282,7 +282,7 @@ class ProcessedUpdate(Base):
     __tablename__ = "processed_updates"
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # for pruning
 
 
 class MediaGroup(Base):
@@ -326,12 +326,17 @@ class AccessEntry(Base):
 
 
 class UsageEntry(Base):
-    """Units spent: reserved when a take is queued, then charged or refunded; or granted."""
+    """Units spent: reserved when a take or still is made, then charged or refunded; or granted.
+
+    Quotas count a user's spending by `user_hash` (a keyed hash of the Telegram id), which
+    /forget keeps while it clears `user_id`: forgetting removes content, not what was spent.
+    """
 
     __tablename__ = "usage_ledger"
     __table_args__ = (
         Index("ix_usage_user_at", "user_id", "created_at"),
         Index("ix_usage_chat_at", "chat_id", "created_at"),
+        Index("ix_usage_user_hash_at", "user_hash", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -339,7 +344,9 @@ class UsageEntry(Base):
         ForeignKey("takes.id", ondelete="SET NULL"), unique=True
     )
     user_id: Mapped[int | None] = mapped_column(BigInteger)
+    user_hash: Mapped[str | None] = mapped_column(String(64))  # HMAC-SHA256 of user_id
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16), default="take", server_default="take")
     units: Mapped[float] = mapped_column(Float)  # negative for a grant
     state: Mapped[str] = mapped_column(String(16))  # reserved, charged, refunded, granted
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -368,3 +375,14 @@ class TakeVote(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     take_id: Mapped[int] = mapped_column(ForeignKey("takes.id", ondelete="CASCADE"), index=True)
     voted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BotSetting(Base):
+    """Installation-wide state an operator (or the bot itself) sets: the access mode, keys."""
+
+    __tablename__ = "bot_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=False)
+    changed_by: Mapped[int | None] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, false, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -270,6 +270,10 @@ class Repo:
         self.session.add(TakeEvent(take_id=take.id, status=take.status, detail="created"))
         return take
 
+    async def lock_revision(self, revision_id: int) -> None:
+        """Serialise Generate on one draft (PostgreSQL row lock; SQLite: BEGIN IMMEDIATE)."""
+        await self._lock_row(PromptRevision, revision_id)
+
     async def take_by_request_key(self, key: str) -> Take | None:
         return await self.session.scalar(select(Take).where(Take.request_key == key))
 
@@ -320,49 +324,106 @@ class Repo:
         return list(result.scalars())
 
     async def claim_due_takes(
-        self, owner: str, *, limit: int, lease: timedelta, now: datetime | None = None
+        self,
+        owner: str,
+        *,
+        limit: int,
+        lease: timedelta,
+        now: datetime | None = None,
+        per_user: int | None = None,
     ) -> list[int]:
         """Lease unfinished takes that are due, so exactly one runner works on each.
 
+        Takes already at work come first; queued takes are served round-robin across users
+        (then chats), and none of a user who already has `per_user` takes at work.
         PostgreSQL: `FOR UPDATE SKIP LOCKED`, so several instances share the queue.
         SQLite: one writer at a time anyway; the lease condition in the UPDATE keeps it safe.
         """
         now = now or utcnow()
+        free = or_(
+            Take.lease_owner.is_(None),
+            Take.lease_expires_at.is_(None),
+            Take.lease_expires_at < now,
+            Take.lease_owner == owner,
+        )
+        queued = Take.status == "queued"
         due = (
-            select(Take.id)
-            .where(
-                Take.status.not_in(TERMINAL_TAKE_STATES),
-                Take.next_attempt_at <= now,
-                or_(
-                    Take.lease_owner.is_(None),
-                    Take.lease_expires_at.is_(None),
-                    Take.lease_expires_at < now,
-                    Take.lease_owner == owner,
-                ),
+            select(
+                Take.id,
+                Take.requested_by,
+                queued.label("queued"),
+                Take.next_attempt_at,
+                func.row_number()
+                .over(partition_by=(Take.requested_by, queued), order_by=Take.id)
+                .label("turn"),
+                func.row_number()
+                .over(partition_by=(Take.chat_id, queued), order_by=Take.id)
+                .label("chat_turn"),
             )
-            .order_by(Take.next_attempt_at, Take.id)
+            .where(Take.status.not_in(TERMINAL_TAKE_STATES), Take.next_attempt_at <= now, free)
+            .subquery()
+        )
+        busy = self._takes_at_work(owner, now)
+        waiting = due.c.turn + func.coalesce(busy.c.at_work, 0)
+        # Takes of no known user (the CLI, or a forgotten user's) are not held back.
+        eligible = (
+            or_(due.c.queued.is_(False), due.c.requested_by.is_(None), waiting <= per_user)
+            if per_user
+            else true()
+        )
+        candidates = (
+            select(due.c.id)
+            .select_from(due.outerjoin(busy, busy.c.requested_by == due.c.requested_by))
+            .where(eligible)
+            .order_by(
+                due.c.queued, due.c.turn, due.c.chat_turn, due.c.next_attempt_at, due.c.id
+            )
             .limit(limit)
         )
-        if self.session.bind and self.session.bind.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        ids = list((await self.session.execute(due)).scalars())
+        ids = list((await self.session.execute(candidates)).scalars())
         if not ids:
             return []
+        lockable = select(Take.id).where(Take.id.in_(ids), free)
+        if self.session.bind and self.session.bind.dialect.name == "postgresql":
+            lockable = lockable.with_for_update(skip_locked=True)
         result = await self.session.execute(
             update(Take)
-            .where(
-                Take.id.in_(ids),
-                or_(
-                    Take.lease_owner.is_(None),
-                    Take.lease_expires_at.is_(None),
-                    Take.lease_expires_at < now,
-                    Take.lease_owner == owner,
-                ),
-            )
+            .where(Take.id.in_(lockable.scalar_subquery()))
             .values(lease_owner=owner, lease_expires_at=now + lease)
             .returning(Take.id)
         )
-        return list(result.scalars())
+        claimed = set(result.scalars())
+        return [take_id for take_id in ids if take_id in claimed]
+
+    def _takes_at_work(self, owner: str | None = None, now: datetime | None = None) -> Any:
+        """Per user: takes past 'queued' and unfinished (with `owner`: also queued takes
+        another runner holds, as they may move on before this claim commits)."""
+        at_work: Any = Take.status != "queued"
+        if owner is not None and now is not None:
+            held = and_(
+                Take.lease_owner.is_not(None),
+                Take.lease_owner != owner,
+                Take.lease_expires_at >= now,
+            )
+            at_work = or_(at_work, held)
+        return (
+            select(Take.requested_by, func.count(Take.id).label("at_work"))
+            .where(Take.status.not_in(TERMINAL_TAKE_STATES), at_work)
+            .group_by(Take.requested_by)
+            .subquery()
+        )
+
+    async def takes_at_work(self, user_id: int | None) -> int:
+        """The user's takes past 'queued' and unfinished (the per-user in-flight limit)."""
+        return int(
+            await self.session.scalar(
+                select(func.count(Take.id)).where(
+                    Take.requested_by == user_id if user_id is not None else false(),
+                    Take.status.not_in((*TERMINAL_TAKE_STATES, "queued")),
+                )
+            )
+            or 0
+        )
 
     async def renew_lease(self, take_id: int, owner: str, lease: timedelta) -> bool:
         result = await self.session.execute(
@@ -391,13 +452,41 @@ class Repo:
         )
 
     async def queue_position(self, take: Take) -> int:
-        """How many queued takes for the same provider are ahead of this one."""
+        """How many queued takes for the same provider are served before this one.
+
+        Round-robin across users, as the runner claims: a user's n-th waiting take (counting
+        those already at work) comes after everybody's (n-1)-th.
+        """
+        ranked = (
+            select(
+                Take.id,
+                Take.requested_by,
+                func.row_number()
+                .over(partition_by=Take.requested_by, order_by=Take.id)
+                .label("turn"),
+            )
+            .where(Take.provider == take.provider, Take.status == "queued")
+            .subquery()
+        )
+        busy = self._takes_at_work()
+        places = (
+            select(
+                ranked.c.id,
+                (ranked.c.turn + func.coalesce(busy.c.at_work, 0)).label("place"),
+            )
+            .select_from(ranked.outerjoin(busy, busy.c.requested_by == ranked.c.requested_by))
+            .cte("places")
+        )
+        mine = select(places.c.place).where(places.c.id == take.id).scalar_subquery()
         return int(
             await self.session.scalar(
-                select(func.count(Take.id)).where(
-                    Take.provider == take.provider,
-                    Take.status == "queued",
-                    Take.id < take.id,
+                select(func.count())
+                .select_from(places)
+                .where(
+                    or_(
+                        places.c.place < mine,
+                        and_(places.c.place == mine, places.c.id < take.id),
+                    )
                 )
             )
             or 0
@@ -463,6 +552,22 @@ class Repo:
         await self.session.execute(
             delete(ProcessedUpdate).where(ProcessedUpdate.received_at < older_than)
         )
+
+    async def prune_processed_updates(self, *, older_than: datetime, limit: int) -> int:
+        """Delete at most `limit` update ids received before `older_than`; how many went.
+
+        Bounded, so a runner's housekeeping never holds the write lock for long.
+        """
+        oldest = (
+            select(ProcessedUpdate.update_id)
+            .where(ProcessedUpdate.received_at < older_than)
+            .order_by(ProcessedUpdate.received_at)
+            .limit(limit)
+        )
+        result = await self.session.execute(
+            delete(ProcessedUpdate).where(ProcessedUpdate.update_id.in_(oldest.scalar_subquery()))
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def touch_media_group(self, chat_id: int, media_group_id: str) -> None:
         """Note that a photo of this album just arrived (several instances may race here)."""

@@ -1,10 +1,12 @@
 """Who may use the bot, who operates it, and who may press Generate in a group.
 
 The allowlist is optional: seeded from CLAYMATE_ALLOWED_IDS and managed at run time with
-/allow and /deny (stored, so no restart). Anyone else is told once, politely, and costs
-nothing: the check runs before any download or LLM call. Operators (CLAYMATE_ADMIN_IDS)
-are always let in. Group admin status comes from getChatMember, cached briefly here: it is
-only a cache, so a short in-process TTL is enough.
+/allow and /deny (stored, so no restart). Once on, allowlist mode is a stored setting that
+only an operator's /access open turns off: denying the last allowed user never opens the
+bot. Anyone else is told once, politely, and costs nothing: the check runs before any
+download or LLM call. Operators (CLAYMATE_ADMIN_IDS) are always let in. Group admin status
+comes from getChatMember, cached briefly here: it is only a cache, so a short in-process
+TTL is enough.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from storage.db import Database
 from storage.repositories import Repo
 
 GENERATE_POLICIES = ("everyone", "admins")
+ACCESS_MODE = "access_mode"  # bot_settings key
+ACCESS_MODES = ("allowlist", "open")
 ADMIN_STATUSES = frozenset({"creator", "administrator"})
 MEMBER_TTL_S = 60.0
 
@@ -61,7 +65,7 @@ class Access:
         listed = any(
             statuses.get(s) == "allowed" or (s in seeded and s not in statuses) for s in subjects
         )
-        active = bool(seeded) or await repo.any_allowed()
+        active = await self._mode(repo) == "allowlist"
         if not denied and (listed or not active):
             return Verdict.ADMIT
         # Whom the refusal is recorded on: a denied user, else the chat it was sent to.
@@ -76,12 +80,38 @@ class Access:
         await repo.set_access(target, "blocked" if status == "denied" else "refused", None)
         return Verdict.REFUSE
 
-    async def set(self, subject_id: int, allowed: bool, by: int | None) -> None:
-        """/allow and /deny: takes effect with the next update, on every instance."""
+    async def _mode(self, repo: AccountsRepo) -> str:
+        """The stored mode; the first time a list exists (seeded or /allow), "allowlist",
+        stored so that it stays on whatever the list later holds."""
+        mode = await repo.setting(ACCESS_MODE)
+        if mode in ACCESS_MODES:
+            return str(mode)
+        if self.settings.allowed_ids or await repo.any_allowed():
+            return str(await repo.setting_if_missing(ACCESS_MODE, "allowlist"))
+        return "open"
+
+    async def mode(self) -> str:
+        """/access: "allowlist" or "open"."""
         async with self.db.session() as session:
-            await AccountsRepo(session).set_access(
-                subject_id, "allowed" if allowed else "denied", by
-            )
+            return await self._mode(AccountsRepo(session))
+
+    async def set_mode(self, mode: str, by: int | None) -> None:
+        """/access open | allowlist: only an operator's explicit word opens the bot."""
+        if mode not in ACCESS_MODES:
+            raise ValueError(mode)
+        async with self.db.session() as session:
+            await AccountsRepo(session).set_setting(ACCESS_MODE, mode, by)
+
+    async def set(self, subject_id: int, allowed: bool, by: int | None) -> None:
+        """/allow and /deny: takes effect with the next update, on every instance.
+
+        The first /allow switches allowlist mode on (unless an operator chose "open").
+        """
+        async with self.db.session() as session:
+            repo = AccountsRepo(session)
+            await repo.set_access(subject_id, "allowed" if allowed else "denied", by)
+            if allowed:
+                await repo.setting_if_missing(ACCESS_MODE, "allowlist")
 
     # --- groups -----------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Units are reserved in the same transaction that queues a take (so parallel Generates never
 overspend), charged when the take is delivered and refunded when it fails or is cancelled
-(storage.repositories.Repo.set_take_status settles them). Grants are negative spending.
+(storage.repositories.Repo.set_take_status settles them). Clay stills are reserved the same
+way before the provider is called (`reserve_units`, `settle`). Grants are negative spending.
 """
 
 from __future__ import annotations
@@ -147,6 +148,36 @@ class Budget:
             )
         return allowance
 
+    async def reserve_units(
+        self, cost: float, user_id: int, group_id: int | None, *, kind: str
+    ) -> tuple[Allowance, int | None]:
+        """Reserve work that is not a take (a still) in its own unit of work, quota-checked:
+        (the allowance, the ledger entry to settle) or (the allowance, None) when refused."""
+        if cost <= 0:
+            return Allowance(0.0, None), None
+        async with self.db.session() as session:
+            repo = AccountsRepo(session)
+            await repo.lock_subjects(*(s for s in (user_id, group_id) if s is not None))
+            allowance = Allowance(cost, await self.left(repo, user_id, group_id))
+            if not allowance.enough:
+                return allowance, None
+            entry = await repo.add_usage(
+                take_id=None,
+                user_id=user_id,
+                chat_id=group_id,
+                units=cost,
+                state="reserved",
+                kind=kind,
+            )
+            return allowance, entry.id
+
+    async def settle(self, entry_id: int | None, *, charged: bool) -> None:
+        """The reserved work ended: charged if it was delivered, refunded otherwise."""
+        if entry_id is None:
+            return
+        async with self.db.session() as session:
+            await AccountsRepo(session).settle_entry(entry_id, charged=charged)
+
     async def grant(self, subject_id: int, units: float) -> None:
         """/grant: give a user or group units back (a negative entry in the ledger)."""
         group = subject_id < 0
@@ -157,6 +188,7 @@ class Budget:
                 chat_id=subject_id if group else None,
                 units=-abs(units),
                 state="granted",
+                kind="grant",
             )
 
     async def set_limit(self, subject_id: int, period: str, units: float | None) -> None:

@@ -39,12 +39,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.providers.base import ErrorKind, ProviderError, VideoProvider, VideoRequest
 from storage.db import Database
 from storage.models import TERMINAL_TAKE_STATES, Take, utcnow
 from storage.repositories import Repo
 
 log = logging.getLogger(__name__)
+
+MAX_PRUNE_BATCHES = 50  # per housekeeping round: 250,000 update ids an hour by default
 
 
 def crash_point(name: str) -> None:
@@ -90,6 +94,10 @@ class RunnerPolicy:
     backoff_cap_s: float = 60.0
     tick_s: float = 1.0
     max_parallel: int = 64
+    housekeeping_every_s: float = 3600.0  # per runner; pruning is cheap and bounded
+    keep_update_ids_s: float = 2 * 86400.0  # Telegram redelivers within hours, not days
+    prune_batch: int = 5000
+    max_in_flight_per_user: int = 3  # CLAYMATE_MAX_TAKES_IN_FLIGHT_PER_USER
 
 
 class JobRunner:
@@ -132,16 +140,39 @@ class JobRunner:
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; unfinished takes from earlier runs are picked up first."""
         log.info("job runner %s started", self.owner)
+        next_housekeeping = time.monotonic()
         while not stop.is_set():
             try:
                 await self.claim_and_start()
             except Exception:  # a database hiccup must not stop the runner
                 log.exception("job runner: claiming takes failed")
+            if time.monotonic() >= next_housekeeping:
+                next_housekeeping = time.monotonic() + self.policy.housekeeping_every_s
+                try:
+                    await self.housekeeping()
+                except Exception:
+                    log.exception("job runner: housekeeping failed")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.policy.tick_s)
         await self.drain()
         log.info("job runner %s stopped", self.owner)
+
+    async def housekeeping(self) -> int:
+        """Prune processed-update ids older than the redelivery window; how many went."""
+        older_than = utcnow() - timedelta(seconds=self.policy.keep_update_ids_s)
+        removed = 0
+        for _ in range(MAX_PRUNE_BATCHES):  # each batch its own short transaction
+            async with self.db.session() as session:
+                batch = await Repo(session).prune_processed_updates(
+                    older_than=older_than, limit=self.policy.prune_batch
+                )
+            removed += batch
+            if batch < self.policy.prune_batch:
+                break
+        if removed:
+            log.info("housekeeping: pruned %d processed update ids", removed)
+        return removed
 
     async def claim_and_start(self) -> int:
         free = self.policy.max_parallel - len(self._in_flight)
@@ -152,6 +183,7 @@ class JobRunner:
                 self.owner,
                 limit=free,
                 lease=timedelta(seconds=self.policy.lease_s),
+                per_user=self.policy.max_in_flight_per_user,
             )
         if ids:
             crash_point("claimed")
@@ -246,9 +278,13 @@ class JobRunner:
             stored = await repo.get_take(take.id, for_update=True)
             if stored is None or stored.status != "queued":
                 return False
-            ahead = await repo.queue_position(stored) if cap is not None else 0
-            # First come, first served: a slot goes to the oldest queued take.
-            if cap is not None and await repo.count_active_upstream(take.provider) + ahead >= cap:
+            # A user with enough takes at work waits, however free the provider is.
+            room = await self._user_has_room(session, repo, stored)
+            ahead = await repo.queue_position(stored) if cap is not None or not room else 0
+            # Round-robin across users: a slot goes to the take whose turn it is.
+            if not room or (
+                cap is not None and await repo.count_active_upstream(take.provider) + ahead >= cap
+            ):
                 position = ahead + 1
                 stored.next_attempt_at = utcnow() + timedelta(seconds=self.policy.queue_recheck_s)
                 queued = stored
@@ -258,6 +294,16 @@ class JobRunner:
                 return True
         await self._report(queued, "queued", queue_position=position)
         return False
+
+    async def _user_has_room(self, session: AsyncSession, repo: Repo, take: Take) -> bool:
+        """Fewer than the per-user limit of this user's takes are at work (all instances)."""
+        if take.requested_by is None:
+            return True
+        if self.db.is_postgres:  # one instance at a time counts this user's takes
+            await session.execute(
+                _advisory_lock_sql(), {"key": _lock_key(f"user-takes:{take.requested_by}")}
+            )
+        return await repo.takes_at_work(take.requested_by) < self.policy.max_in_flight_per_user
 
     async def _submit(self, take: Take, provider: VideoProvider, request: VideoRequest) -> None:
         """Create the upstream task exactly once, and commit its id at once."""

@@ -31,7 +31,7 @@ from PIL import Image, ImageOps
 from bot.config import ConfigError, Settings
 from bot.pipeline.clay import clay_still
 from bot.pipeline.intake import prepare_photo
-from bot.pipeline.studio import Actor, Studio, StudioError
+from bot.pipeline.studio import Actor, StillChoice, Studio, StudioError
 from bot.providers.base import ErrorKind, ProviderError
 from bot.slots import releasing_slot
 from storage.models import PromptRevision, Shot
@@ -279,28 +279,55 @@ class Stills:
         number = len(list(folder.glob("*.jpg"))) + 1 if folder.is_dir() else 1
         if number > MAX_STILLS_PER_SHOT:
             raise StudioError("still.too_many", limit=MAX_STILLS_PER_SHOT)
+        entry = await self._reserve(actor)  # paid work: quota-checked before the provider
+        made = False
         try:
-            async with releasing_slot():  # a provider (or a worker thread) takes seconds
-                jpeg = await self.maker.make(Path(shot.photo_path), seed=shot.id * 100 + number)
-        except ProviderError as error:
-            log.warning("still for shot %s failed: %s", shot.id, error)
-            raise StudioError("still.failed") from None
-        path = folder / f"{number}.jpg"
-        await asyncio.to_thread(_write, path, jpeg)
+            try:
+                async with releasing_slot():  # a provider (or a worker thread) takes seconds
+                    jpeg = await self.maker.make(
+                        Path(shot.photo_path), seed=shot.id * 100 + number
+                    )
+            except ProviderError as error:
+                log.warning("still for shot %s failed: %s", shot.id, error)
+                raise StudioError("still.failed") from None
+            path = folder / f"{number}.jpg"
+            await asyncio.to_thread(_write, path, jpeg)
+            made = True
+        finally:
+            # Charged once the still exists; refunded when it failed (or was interrupted).
+            await asyncio.shield(self.studio.budget.settle(entry, charged=made))
         return Still(shot, revision, number, path, self.maker.name, self.cost_units)
+
+    async def _reserve(self, actor: Actor) -> int | None:
+        """Reserve a still's cost under the user's (and group's) quotas, like a take's."""
+        group_id = actor.chat_id if actor.is_group else None
+        allowance, entry = await self.studio.budget.reserve_units(
+            self.cost_units, actor.user_id, group_id, kind="still"
+        )
+        if not allowance.enough:
+            raise StudioError(
+                "budget.exceeded", cost=f"{allowance.cost:g}", left=f"{allowance.left or 0:g}"
+            )
+        return entry
 
     async def choose(self, actor: Actor, revision_id: int, number: int | None) -> Shot:
         """🎬 Animate this (a still's number) or 📷 Use the original photo (None)."""
+        choice = await self.choice(actor, revision_id, number)
+        async with self.studio.db.session() as session:
+            shot = await Repo(session).get_shot(choice.shot_id)
+            if shot is None:
+                raise StudioError("draft.not_found")
+            shot.still_path = choice.path
+            return shot
+
+    async def choice(self, actor: Actor, revision_id: int, number: int | None) -> StillChoice:
+        """The picture a press chooses, checked but not yet set: the take request sets it,
+        so a refused Generate leaves the shot's picture as it was."""
         revision = await self.studio.revision_by_id(actor, revision_id)
         path = None if number is None else self.folder / str(revision.shot_id) / f"{number}.jpg"
         if path is not None and not path.is_file():
             raise StudioError("still.gone")
-        async with self.studio.db.session() as session:
-            shot = await Repo(session).get_shot(revision.shot_id)
-            if shot is None:
-                raise StudioError("draft.not_found")
-            shot.still_path = str(path) if path else None
-            return shot
+        return StillChoice(revision.shot_id, str(path) if path else None)
 
     async def end_frame(self, actor: Actor, revision_id: int, photo: bytes) -> PromptRevision:
         """A second photo replying to a draft: the clip ends on it (Kling's image_tail).

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -100,6 +101,14 @@ class Sender:
     username: str | None = None
     language_code: str | None = None
     chat_title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StillChoice:
+    """🎬 Animate this / 📷 Use the original: the picture a take of the shot animates."""
+
+    shot_id: int
+    path: str | None  # None: the original photo
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,13 +436,15 @@ class Studio:
         thread_id: int | None = None,
         reply_to_message_id: int | None = None,
         status_message_pending: bool = False,
+        still: StillChoice | None = None,
     ) -> TakeRequest:
         """🎬 Generate: queue a take. A double tap or a redelivered update makes no second one.
 
         With `status_message_pending`, the caller is about to show a status message and
         will make the take due with attach_status_message; until then (or for at most
         STATUS_MESSAGE_GRACE_S, should the caller die) runners leave it alone, so the user
-        never gets a second status message from the runner.
+        never gets a second status message from the runner. `still` changes the shot's
+        picture in the same unit of work, only when the take is made.
         """
         revision = await self._revision(revision_id)
         shot = await self._shot_for(actor, revision.shot_id)
@@ -445,6 +456,8 @@ class Studio:
             reply_to_message_id = shot.message_id
         async with self.db.session() as session:
             repo = Repo(session)
+            # Check and insert under one lock: twenty presses of one button make one take.
+            await repo.lock_revision(revision.id)
             if request_key and (existing := await repo.take_by_request_key(request_key)):
                 return TakeRequest(existing, created=False)
             if active := await repo.active_take_for_revision(revision.id):
@@ -475,11 +488,28 @@ class Studio:
                 raise StudioError(
                     "budget.exceeded", cost=f"{allowance.cost:g}", left=f"{allowance.left or 0:g}"
                 )
+            if still is not None and still.shot_id == shot.id:
+                stored = await repo.get_shot(shot.id)
+                assert stored is not None
+                stored.still_path = still.path
             await repo.touch_project(shot.project_id)
             return TakeRequest(take, created=True)
 
-    async def cancel_take(self, actor: Actor, take_id: int) -> bool:
-        """✖ on a status message: only a take not yet sent to the provider can be cancelled."""
+    async def cancel_take(
+        self,
+        actor: Actor,
+        take_id: int,
+        *,
+        fetch_status: Callable[[], Awaitable[str]] | None = None,
+    ) -> bool:
+        """✖ on a status message: only a take not yet sent to the provider can be cancelled,
+        and only by its author, a group admin or an operator (`fetch_status`: getChatMember).
+        """
+        take = await self.take_by_id(actor, take_id)
+        if take.requested_by != actor.user_id and not await self._may_cancel_others(
+            actor, fetch_status
+        ):
+            raise StudioError("take.cancel_not_allowed")
         async with self.db.session() as session:
             repo = Repo(session)
             take = await repo.get_take(take_id, for_update=True)
@@ -490,6 +520,15 @@ class Studio:
                 return False
             await repo.set_take_status(take, "cancelled", f"by user {actor.user_id}")
             return True
+
+    async def _may_cancel_others(
+        self, actor: Actor, fetch_status: Callable[[], Awaitable[str]] | None
+    ) -> bool:
+        if self.access.is_operator(actor.user_id):
+            return True
+        if not actor.is_group or fetch_status is None:
+            return False
+        return await self.access.is_chat_admin(actor.chat_id, actor.user_id, fetch_status)
 
     async def keep_take(self, actor: Actor, take_id: int) -> Take:
         """⭐ Keep: this take is the shot's clip in the film."""

@@ -78,3 +78,33 @@ async def test_generate_policy_and_the_member_status_cache(
     assert await access.may_generate(GROUP, OPERATOR, status("member"))  # operators always
     short = Access(access.settings, database, member_ttl_s=0)
     assert await short.may_generate(GROUP, BOB, status("administrator"))
+
+
+async def test_denying_the_last_allowed_user_never_opens_the_bot(
+    database: Database, tmp_path: Path
+) -> None:
+    stranger = 8_003
+    access = access_for(database, tmp_path)
+    await access.set(ALICE, True, OPERATOR)
+    await access.set(ALICE, False, OPERATOR)  # the list is empty now
+    assert await access.admit(stranger, stranger) is Verdict.REFUSE
+    assert await access.admit(ALICE, ALICE) is Verdict.REFUSE
+    assert await access.mode() == "allowlist"
+    # Only an operator's explicit /access open lets everyone in…
+    await access.set_mode("open", OPERATOR)
+    assert await access.admit(BOB, BOB) is Verdict.ADMIT
+    assert await access.admit(ALICE, ALICE) is Verdict.SILENT  # …except those denied
+    # …and /access allowlist turns the (empty) list back on.
+    await access.set_mode("allowlist", OPERATOR)
+    assert await access.admit(BOB + 10, BOB + 10) is Verdict.REFUSE
+
+
+async def test_a_seeded_list_stays_on_when_every_seeded_id_is_denied(
+    database: Database, tmp_path: Path
+) -> None:
+    access = access_for(database, tmp_path, allowed_ids=(ALICE,))
+    await access.set(ALICE, False, OPERATOR)
+    assert await access.admit(BOB, BOB) is Verdict.REFUSE
+    # The seed removed from the environment later: the stored mode keeps the list on.
+    unseeded = access_for(database, tmp_path)
+    assert await unseeded.admit(BOB + 1, BOB + 1) is Verdict.REFUSE

@@ -179,3 +179,40 @@ async def test_offline_previews_cost_nothing_and_are_never_refused(
     for revision_id in ids:
         await studio.request_take(Actor(USER, USER), revision_id)
     assert await ledger(database) == {}
+
+
+async def test_forget_keeps_the_spending_so_a_returning_user_has_no_fresh_quota(
+    database: Database, tmp_path: Path
+) -> None:
+    studio = studio_for(database, tmp_path, quota_user_day=2, quota_user_month=5)
+    ids = await revisions(database, USER, 1)
+    actor = Actor(USER, USER)
+    take = (await studio.request_take(actor, ids[0])).take
+    async with database.session() as session:
+        repo = Repo(session)
+        stored = await repo.get_take(take.id)
+        assert stored is not None
+        await repo.set_take_status(stored, "delivered")
+    await studio.budget.grant(USER, 0.5)
+    async with database.session() as session:
+        await AccountsRepo(session).forget_user(USER)
+
+    # The accounting stays, under the hashed id only; the person's rows are gone.
+    async with database.session() as session:
+        rows = (await session.execute(select(UsageEntry))).scalars().all()
+        assert await session.scalar(select(func.count(Take.id))) == 0
+    assert sorted((r.kind, r.state, r.units) for r in rows) == [
+        ("grant", "granted", -0.5),
+        ("take", "charged", 1.0),
+    ]
+    assert all(r.user_id is None and r.take_id is None for r in rows)
+    assert all(r.user_hash and str(USER) not in r.user_hash for r in rows)
+
+    # The same Telegram user comes back the same day: still 0.5 spent of 2.
+    await revisions(database, USER, 1)
+    async with database.session() as session:
+        assert await studio.budget.left(AccountsRepo(session), USER, None) == 1.5
+    usage = await studio.budget.usage(USER)
+    assert (usage.day.charged, usage.day.granted) == (1.0, 0.5)
+    async with database.session() as session:  # someone else is not charged for it
+        assert await studio.budget.left(AccountsRepo(session), USER + 1, None) == 2.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -252,7 +253,9 @@ async def test_concurrency_cap_holds_and_queue_positions_are_reported(harness: H
     harness.fake.configure({"task_seconds": 0.6})
     ids = await harness.queue_takes(6)
     peak_db = peak_fake = 0
-    async with running(harness.runner(cap=2)):
+    # One user's six takes: lift the per-user limit so only the provider's cap holds them.
+    policy = dataclasses.replace(FAST, max_in_flight_per_user=6)
+    async with running(harness.runner(cap=2, policy=policy)):
         async with asyncio.timeout(60):
             while True:
                 async with harness.db.session() as session:

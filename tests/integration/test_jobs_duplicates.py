@@ -119,3 +119,21 @@ async def test_a_double_tapped_generate_makes_one_take(
     assert await count(application, Take) == 1
     answers = [c.params.get("text") or "" for c in stub.calls("answerCallbackQuery")]
     assert len(answers) == 2 and "already being generated" in answers[1]
+
+
+async def test_twenty_parallel_presses_of_one_generate_button_make_one_take(
+    app: tuple[Application, TelegramStub],
+) -> None:
+    """Twenty callback updates for one button, handled at once (PostgreSQL: in parallel)."""
+    import asyncio
+
+    application, stub = app
+    user = private_user(first_name="Mei")
+    draft = await drafted(application, stub, user)
+    data = generate_data(draft)
+    presses = [{**button_press(user, draft, data), "update_id": 900_100 + n} for n in range(20)]
+    await asyncio.gather(*(deliver(application, press) for press in presses))
+    assert await count(application, Take) == 1
+    statuses = [c for c in stub.calls("sendMessage") if "c:" in str(c.params.get("reply_markup"))]
+    assert len(statuses) == 1
+    assert len(stub.calls("answerCallbackQuery")) == 20

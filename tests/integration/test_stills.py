@@ -282,3 +282,99 @@ async def test_an_end_frame_wins_over_the_camera_and_forces_five_seconds(
     assert previous is not None and "image_tail_path" in previous.params
     previous = await studio.undo(actor, ended.shot_id)
     assert previous is not None and "image_tail_path" not in previous.params
+
+
+# --- stills are paid work ----------------------------------------------------------------
+
+
+class PaidMaker:
+    """A still maker priced like Kling's images; fails when told to, counts its calls."""
+
+    name = "kling"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fail = False
+
+    async def make(self, photo: Path, seed: int) -> bytes:
+        self.calls += 1
+        if self.fail:
+            raise ProviderError(ErrorKind.TRANSIENT, "image service down")
+        return sample_photo(width=320, height=240)
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def still_ledger(services: Services) -> list[tuple[str, str, float]]:
+    from sqlalchemy import select
+
+    from storage.models import UsageEntry
+
+    async with services.db.session() as session:
+        rows = (await session.execute(select(UsageEntry).order_by(UsageEntry.id))).scalars()
+        return [(r.kind, r.state, r.units) for r in rows]
+
+
+@pytest.fixture
+async def paid_services(tmp_path: Path, database_url: str) -> AsyncIterator[Services]:
+    settings = make_settings(
+        tmp_path, database_url=database_url, quota_user_day=0.5, costs="offline=1"
+    )
+    built = await build_services(settings, migrate=False)
+    try:
+        yield built
+    finally:
+        await built.aclose()
+
+
+async def test_a_still_is_quota_checked_reserved_charged_and_refunded_on_failure(
+    paid_services: Services,
+) -> None:
+    from bot.pipeline.stills import Stills
+
+    studio, maker = paid_services.studio, PaidMaker()
+    stills = Stills(studio, maker)  # type: ignore[arg-type]
+    assert stills.cost_units == 0.25
+    actor = await studio.enter(Sender(user_id=5, chat_id=5))
+    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats glide")
+    assert outcome.revision is not None
+
+    maker.fail = True
+    with pytest.raises(StudioError) as failed:
+        await stills.make(actor, outcome.revision.id)
+    assert failed.value.key == "still.failed"
+    assert await still_ledger(paid_services) == [("still", "refunded", 0.25)]
+
+    maker.fail = False
+    await stills.make(actor, outcome.revision.id)
+    await stills.make(actor, outcome.revision.id)
+    with pytest.raises(StudioError) as refused:  # 0.5 of 0.5 spent
+        await stills.make(actor, outcome.revision.id)
+    assert refused.value.key == "budget.exceeded"
+    assert maker.calls == 3  # the refused still never reached the provider
+    assert await still_ledger(paid_services) == [
+        ("still", "refunded", 0.25),
+        ("still", "charged", 0.25),
+        ("still", "charged", 0.25),
+    ]
+    usage = await studio.budget.usage(5)  # /usage: stills are spending, not takes
+    assert (usage.day.charged, usage.day.refunded, usage.day.takes) == (0.5, 0.25, 0)
+
+
+async def test_a_refused_animate_leaves_the_shots_picture_as_it_was(
+    paid_services: Services,
+) -> None:
+    studio, stills = paid_services.studio, paid_services.stills
+    assert stills is not None
+    actor = await studio.enter(Sender(user_id=6, chat_id=6))
+    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats glide")
+    assert outcome.revision is not None
+    still = await stills.make(actor, outcome.revision.id)  # offline: free
+
+    choice = await stills.choice(actor, outcome.revision.id, still.number)
+    with pytest.raises(StudioError) as refused:  # a take costs 1, the quota is 0.5
+        await studio.request_take(actor, outcome.revision.id, still=choice)
+    assert refused.value.key == "budget.exceeded"
+    shot = await studio.shot_by_id(actor, outcome.shot.id)
+    assert shot.still_path is None

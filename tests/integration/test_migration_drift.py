@@ -1,0 +1,103 @@
+"""The migrations and storage.models describe the same schema, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select, text
+
+from bot.config import normalise_database_url
+from storage.accounts import AccountsRepo, ledger_hash
+from storage.db import Database, alembic_config
+from storage.models import Base, BotSetting, UsageEntry, utcnow
+from tests.databases import execute_autocommit, with_database
+
+
+def _differences(connection: Any) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_a_freshly_migrated_database_matches_the_models(database: Database) -> None:
+    async with database.engine.connect() as connection:
+        differences = await connection.run_sync(_differences)
+    assert differences == []
+
+
+async def test_the_ledger_key_is_created_once_by_the_migration(database: Database) -> None:
+    async with database.session() as session:
+        key = await session.scalar(select(BotSetting.value).where(BotSetting.key == "ledger_key"))
+    assert isinstance(key, str) and len(bytes.fromhex(key)) == 32
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database with no tables at all, to migrate step by step."""
+    if request.param == "sqlite":
+        yield f"sqlite+claymate:///{tmp_path / 'steps.db'}"
+        return
+    raw = os.environ.get("TEST_DATABASE_URL")
+    if not raw:
+        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL variant not run")
+    admin = normalise_database_url(raw)
+    name = f"claymate_m_{uuid.uuid4().hex[:12]}"
+    await execute_autocommit(admin, f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(admin, name)
+    finally:
+        await execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _upgrade_to(database: Database, revision: str) -> None:
+    def run(connection: Any) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    async with database.engine.begin() as connection:
+        await connection.run_sync(run)
+
+
+async def test_0003_hashes_existing_spending_and_keeps_a_used_allowlist_on(
+    empty_url: str,
+) -> None:
+    database = Database.from_url(empty_url)
+    try:
+        await _upgrade_to(database, "0002_groups")
+        async with database.engine.begin() as connection:
+            now = utcnow()
+            await connection.execute(
+                text(
+                    "INSERT INTO usage_ledger (user_id, chat_id, units, state, created_at,"
+                    " updated_at) VALUES (7, NULL, 1.5, 'charged', :now, :now),"
+                    " (NULL, -100, 2.0, 'reserved', :now, :now)"
+                ),
+                {"now": now},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO access_entries (subject_id, status, changed_at)"
+                    " VALUES (7, 'denied', :now), (8, 'refused', :now)"
+                ),
+                {"now": now},
+            )
+        await database.upgrade()
+        async with database.session() as session:
+            key = await session.scalar(
+                select(BotSetting.value).where(BotSetting.key == "ledger_key")
+            )
+            rows = (await session.execute(select(UsageEntry).order_by(UsageEntry.id))).scalars()
+            hashes = [(r.user_hash, r.kind) for r in rows]
+            mode = await AccountsRepo(session).setting("access_mode")
+        assert hashes == [(ledger_hash(key, 7), "take"), (None, "take")]
+        assert mode == "allowlist"
+    finally:
+        await database.dispose()
