@@ -122,10 +122,23 @@ class Database:
                 await session.rollback()
                 raise
 
-    async def upgrade(self) -> None:
-        """Apply Alembic migrations up to every head on this engine."""
-        async with self.engine.begin() as connection:
-            await connection.run_sync(_upgrade_sync)
+    async def upgrade(self, target: str = "heads") -> None:
+        """Apply Alembic migrations up to `target` (every head by default) on this engine."""
+        if self.engine.dialect.name != "sqlite":
+            async with self.engine.begin() as connection:
+                await connection.run_sync(_upgrade_sync, target)
+            return
+        async with self.engine.connect() as connection:
+            # Migrations rebuild tables (SQLite's 12-step ALTER): with foreign keys on, the
+            # DROP of an old table would cascade into its children. The pragma is a no-op
+            # inside a transaction, so it is set on the bare connection before BEGIN.
+            await connection.run_sync(_set_foreign_keys, on=False)
+            try:
+                async with connection.begin():
+                    await connection.run_sync(_upgrade_sync, target)
+                    await connection.run_sync(_check_foreign_keys)
+            finally:
+                await connection.run_sync(_set_foreign_keys, on=True)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -139,10 +152,26 @@ def alembic_config() -> Config:
     return config
 
 
-def _upgrade_sync(connection: Any) -> None:
+def _upgrade_sync(connection: Any, target: str = "heads") -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "heads")
+    command.upgrade(config, target)
+
+
+def _set_foreign_keys(connection: Any, *, on: bool) -> None:
+    """Outside a transaction: straight on the driver's connection, so no BEGIN comes first."""
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
+
+
+def _check_foreign_keys(connection: Any) -> None:
+    """Before the migration commits: every reference still points at a row."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"migration left {len(broken)} broken references, e.g. {broken[0]}")
 
 
 def upgrade_blocking(url: str) -> None:
