@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import glob
 import io
 import json
 import logging
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.pipeline.studio import Actor, Studio
+from bot.providers.base import cancel_upstream
 from bot.slots import releasing_slot
-from storage.accounts import AccountsRepo
+from storage.accounts import AccountsRepo, InFlight, OwnedFiles
 from storage.models import Project
 from storage.repositories import Repo
 
@@ -35,32 +38,63 @@ class Export:
 
 
 async def forget(studio: Studio, user_id: int) -> Forgotten:
-    """Delete every row the user owns, then the photos and clips those rows pointed at."""
+    """Delete every row the user owns, stop their takes in flight, then remove their files."""
     async with studio.db.session() as session:
         owned = await AccountsRepo(session).forget_user(user_id)
-    removed = await asyncio.to_thread(_remove_files, owned.paths, studio, owned.project_ids)
+    for take in owned.in_flight:
+        await _stop_upstream(studio, take)
+    removed = await asyncio.to_thread(_remove_files, studio, owned)
     log.info("forgot user %s: %d projects, %d files", user_id, len(owned.project_ids), removed)
     return Forgotten(removed, len(owned.project_ids))
 
 
-def _remove_files(paths: list[str], studio: Studio, project_ids: list[int]) -> int:
-    removed = 0
-    for raw in paths:
-        path = Path(raw)
-        try:
-            path.unlink()
-            removed += 1
-        except FileNotFoundError:
-            pass
-    for project_id in project_ids:  # photos used to be kept per project: empty folders go
-        folder = studio.photos_dir / str(project_id)
-        try:
-            for leftover in folder.glob("*.tmp"):
-                leftover.unlink()
-            folder.rmdir()
-        except OSError:
-            pass
+async def _stop_upstream(studio: Studio, take: InFlight) -> None:
+    """Cancel the provider's task where it allows; otherwise the runner just drops the take."""
+    provider = studio.providers.get(take.provider)
+    if provider is None or take.upstream_task_id is None:
+        return
+    try:
+        stopped = await cancel_upstream(provider, take.upstream_task_id)
+    except Exception:  # the rows are gone already: a failed cancel must not undo /forget
+        log.exception("take %s: cancelling upstream failed", take.take_id)
+        return
+    log.info("take %s: upstream task %s", take.take_id, "cancelled" if stopped else "left")
+
+
+def _remove_files(studio: Studio, owned: OwnedFiles) -> int:
+    data_dir = studio.settings.data_dir
+    removed = sum(_unlink(Path(raw)) for raw in owned.paths)
+    for name in owned.shot_folders:  # stills and end frames
+        removed += _remove_tree(data_dir / "stills", name)
+    for name in owned.clip_names:  # downloads cut off half way (clip_download, previews)
+        for partial in studio.clips_dir.glob(f".{glob.escape(name)}.mp4.*.part"):
+            removed += _unlink(partial)
+        removed += _unlink(studio.clips_dir / f"{name}.mp4.part")
+    for project_id in owned.project_ids:
+        # Older versions kept photos and films in a folder per project id.
+        removed += _remove_tree(studio.photos_dir, str(project_id))
+        removed += _remove_tree(data_dir / "films", str(project_id))
     return removed
+
+
+def _unlink(path: Path) -> int:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    return 1
+
+
+def _remove_tree(parent: Path, name: str) -> int:
+    """Remove `parent/name` and everything in it; `name` comes from a row, so it is checked."""
+    if not name.isalnum():
+        return 0
+    folder = parent / name
+    if not folder.is_dir():
+        return 0
+    count = sum(1 for p in folder.rglob("*") if p.is_file())
+    shutil.rmtree(folder, ignore_errors=True)
+    return count
 
 
 async def export_project(studio: Studio, actor: Actor, *, limit_bytes: int) -> Export:

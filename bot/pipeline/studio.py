@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.files import write_private
 from bot.i18n import language_for
 from bot.pipeline.access import Access, Verdict
 from bot.pipeline.budget import Allowance, Budget
@@ -723,12 +724,7 @@ class Studio:
 
     def _save_photo(self, prepared: PreparedPhoto) -> Path:
         # One folder, like clips: the row knows which shot a file belongs to.
-        self.photos_dir.mkdir(parents=True, exist_ok=True)
-        path = self.photos_dir / f"{uuid.uuid4().hex}.jpg"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(prepared.jpeg)
-        tmp.replace(path)
-        return path
+        return write_private(self.photos_dir / f"{uuid.uuid4().hex}.jpg", prepared.jpeg)
 
 
 def take_params(params: dict[str, Any]) -> dict[str, Any]:
