@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from bot.files import private_dir
+from bot.files import make_private, private_dir
 from bot.providers.base import (
     ErrorKind,
     ProviderError,
@@ -342,6 +342,7 @@ class JobRunner:
             )
 
         clip = await provider.download(request, take.upstream_task_id, status, dest, on_progress)
+        await asyncio.to_thread(make_private, clip.path)  # a renderer writes with the umask
         crash_point("downloaded_not_saved")
         async with self.db.session() as session:
             repo = Repo(session)

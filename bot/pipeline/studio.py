@@ -7,9 +7,11 @@ Each operation is one unit of work on the database, so a second instance sees it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -34,6 +36,7 @@ from bot.providers.base import (
     RefineStep,
     VideoProvider,
 )
+from bot.slots import releasing_slot
 from storage.accounts import AccountsRepo
 from storage.db import Database
 from storage.models import (
@@ -179,6 +182,14 @@ class Studio:
         # there are cores, a burst of them all finish late together instead of the first
         # finishing first (50 at once: p95 to the draft 0.88 s instead of 1.1 s).
         self._intake_slots = asyncio.Semaphore(INTAKE_SLOTS)
+        # Films and exports: each holds a core and the disk for seconds to minutes.
+        self._heavy_slots = asyncio.Semaphore(settings.heavy_work_slots)
+
+    @contextlib.asynccontextmanager
+    async def heavy_work(self) -> AsyncIterator[None]:
+        """Around a film or an export: a few at a time, and the update's slot is free meanwhile."""
+        async with releasing_slot(), self._heavy_slots:
+            yield
 
     # --- who is asking ------------------------------------------------------------------
 

@@ -7,6 +7,9 @@ what a forgotten user left behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,7 @@ from bot.pipeline.studio import Actor, Sender, Studio
 from bot.providers.base import ClipInfo, TaskStatus, VideoRequest
 from bot.providers.offline_drafter import OfflineDrafter
 from bot.providers.vidu import ViduVideoProvider
+from bot.services import Services, build_services
 from storage.db import Database
 from storage.models import Take, UsageEntry
 from tests.conftest import make_settings
@@ -200,3 +204,60 @@ async def _take(db: Database, take_id: int) -> Take:
         take = await session.get(Take, take_id)
     assert take is not None
     return take
+
+
+async def test_an_export_waits_its_turn_behind_other_heavy_work(world: World) -> None:
+    actor, _, _ = await _shot_with_files(world, 71)
+    async with contextlib.AsyncExitStack() as busy:
+        for _ in range(world.studio.settings.heavy_work_slots):
+            await busy.enter_async_context(world.studio.heavy_work())
+        export = asyncio.create_task(
+            privacy.export_project(world.studio, actor, limit_bytes=2**25)
+        )
+        await asyncio.sleep(0.2)
+        assert not export.done()  # every heavy-work slot is taken: the zip is not being made
+    done = await asyncio.wait_for(export, timeout=10)
+    done.path.unlink()
+
+
+async def test_data_files_are_0600_and_folders_0700_whatever_the_umask(
+    tmp_path: Path,
+) -> None:
+    previous = os.umask(0o022)
+    try:
+        services = await build_services(make_settings(tmp_path))
+        try:
+            await _check_modes(services)
+        finally:
+            await services.aclose()
+    finally:
+        os.umask(previous)
+
+
+async def _check_modes(services: Services) -> None:
+    studio, stills = services.studio, services.stills
+    assert stills is not None
+    actor = await studio.enter(Sender(user_id=81, chat_id=81))
+    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats")
+    assert outcome.revision is not None
+    still = await stills.make(actor, outcome.revision.id)
+    take = (await studio.request_take(actor, outcome.revision.id, chat_id=81)).take
+    runner = JobRunner(
+        services.db,
+        services.providers,
+        RecordingObserver(),
+        clips_dir=studio.clips_dir,
+        policy=FAST,
+    )
+    await runner.advance(take.id)
+    finished = await _take(services.db, take.id)
+    assert finished.clip_path is not None
+    data_dir = services.settings.data_dir
+    files = [Path(outcome.shot.photo_path), still.path, Path(finished.clip_path)]
+    files += [data_dir / name for name in ("claymate.db", "claymate.db-wal", "claymate.db-shm")]
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    folders = [data_dir, *(p for p in data_dir.rglob("*") if p.is_dir())]
+    assert {p.name for p in folders} >= {"photos", "stills", "clips"}
+    for folder in folders:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
