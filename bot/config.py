@@ -120,6 +120,14 @@ class Settings(BaseSettings):
     preview_height: int = Field(
         720, ge=144, le=2160, validation_alias=_env("CLAYMATE_PREVIEW_HEIGHT")
     )
+    # Films and exports (joining clips, zipping a project) at once; the rest wait their turn.
+    heavy_work_slots: int = Field(
+        2, ge=1, le=64, validation_alias=_env("CLAYMATE_HEAVY_WORK_SLOTS")
+    )
+    # /export: the largest zip sent; clips that do not fit are left out (Telegram's bots: 50).
+    export_limit_mb: int = Field(
+        50, ge=1, le=2000, validation_alias=_env("CLAYMATE_EXPORT_LIMIT_MB")
+    )
     # Offline previews render on this machine's CPU: this many at once (0 pauses them).
     offline_max_concurrent: int = Field(
         2, ge=0, validation_alias=_env("CLAYMATE_OFFLINE_CONCURRENT")
@@ -249,6 +257,11 @@ class Settings(BaseSettings):
     @property
     def upload_limit_bytes(self) -> int:
         return self.upload_limit_mb * 1024 * 1024
+
+    @property
+    def export_limit_bytes(self) -> int:
+        """An export is a document upload too: never over the upload limit."""
+        return min(self.export_limit_mb, self.upload_limit_mb) * 1024 * 1024
 
 
 def normalise_database_url(url: str) -> str:

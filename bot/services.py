@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.config import ConfigError, Settings
+from bot.files import private_dir
 from bot.pipeline.stills import Stills, build_still_maker
 from bot.pipeline.studio import Studio
 from bot.providers.base import PromptDrafter, VideoProvider
@@ -87,7 +88,7 @@ def build_providers(settings: Settings) -> tuple[dict[str, VideoProvider], str]:
 
 async def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     """Open the database (migrating it), and wire the studio to the configured providers."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     db = Database.from_url(settings.resolved_database_url)
     if migrate:
         from bot.startup import prepare_database

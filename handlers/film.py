@@ -16,6 +16,7 @@ from telegram import (
 from telegram.constants import ChatAction, ParseMode
 
 from bot.i18n import t
+from bot.pipeline.film import FilmResult
 from bot.pipeline.storyboard import FILM_CROSSFADE_S, Board, Storyboard, render_board
 from bot.pipeline.studio import Actor, StudioError
 from handlers import callbacks as cb
@@ -96,17 +97,31 @@ async def on_film(update: Update, context: Context) -> None:
         except StudioError as error:
             await notice.edit_text(t(error.key, actor.lang, **error.params), parse_mode="HTML")
             return
-        data = await asyncio.to_thread(film.path.read_bytes)
+        try:
+            await _send_film(context, message, board, film, actor.lang)
+        finally:  # the chat has its copy (or the upload failed): none stays on the server
+            await asyncio.to_thread(film.path.unlink, missing_ok=True)
+    await notice.delete()
+
+
+async def _send_film(
+    context: Context, message: Message, board: Board, film: FilmResult, lang: str
+) -> None:
+    """Upload the film straight from disk (the HTTP client streams the file)."""
+    handle = await asyncio.to_thread(film.path.open, "rb")
+    with handle:
         await context.bot.send_video(
             message.chat_id,
-            video=InputFile(data, filename=f"{board.project.id}-film.mp4"),
+            video=InputFile(
+                handle, filename=f"{board.project.id}-film.mp4", read_file_handle=False
+            ),
             duration=round(film.duration_s) or None,
             width=film.width,
             height=film.height,
             supports_streaming=True,
             caption=t(
                 "film.caption",
-                actor.lang,
+                lang,
                 title=escape(board.project.title),
                 clips=film.clips,
                 seconds=round(film.duration_s),
@@ -117,7 +132,6 @@ async def on_film(update: Update, context: Context) -> None:
             read_timeout=300,
             write_timeout=300,
         )
-    await notice.delete()
 
 
 @button

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -76,22 +78,33 @@ async def on_export(update: Update, context: Context) -> None:
     message = update.effective_message
     assert message is not None
     thread = message.message_thread_id if message.is_topic_message else None
-    async with chat_action(
-        context.bot, message.chat_id, ChatAction.UPLOAD_DOCUMENT, thread_id=thread
-    ):
-        limit = services(context).settings.upload_limit_bytes
-        export = await privacy.export_project(studio(context), actor, limit_bytes=limit)
-        caption = t("export.caption", actor.lang, shots=export.shots, clips=export.clips)
-        if export.skipped_clips:
-            caption += "\n" + t("export.skipped", actor.lang, count=len(export.skipped_clips))
-        await context.bot.send_document(
-            message.chat_id,
-            InputFile(export.data, filename=export.filename),
-            caption=caption,
-            message_thread_id=thread,
-            reply_parameters=(
-                ReplyParameters(message.message_id, allow_sending_without_reply=True)
-                if in_group(message)
-                else None
+    limit_bytes = services(context).settings.export_limit_bytes
+    limit_mb = limit_bytes // (1024 * 1024)
+    try:
+        async with (
+            chat_action(
+                context.bot, message.chat_id, ChatAction.UPLOAD_DOCUMENT, thread_id=thread
             ),
-        )
+            privacy.exported(studio(context), actor, limit_bytes=limit_bytes) as export,
+        ):
+            caption = t("export.caption", actor.lang, shots=export.shots, clips=export.clips)
+            if export.skipped_clips:
+                left_out = len(export.skipped_clips)
+                caption += "\n" + t("export.skipped", actor.lang, count=left_out, limit=limit_mb)
+            handle = await asyncio.to_thread(export.path.open, "rb")
+            with handle:  # streamed from disk by the HTTP client, never read whole into memory
+                await context.bot.send_document(
+                    message.chat_id,
+                    InputFile(handle, filename=export.filename, read_file_handle=False),
+                    caption=caption,
+                    message_thread_id=thread,
+                    reply_parameters=(
+                        ReplyParameters(message.message_id, allow_sending_without_reply=True)
+                        if in_group(message)
+                        else None
+                    ),
+                    read_timeout=300,
+                    write_timeout=300,
+                )
+    except StudioError as error:  # nothing to send: even without clips it is too large
+        await reply_html(context, message, t(error.key, actor.lang, **error.params))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
+    TERMINAL_TAKE_STATES,
     AccessEntry,
     BotMessage,
     BotSetting,
@@ -65,11 +66,23 @@ class UsageTotals:
 
 
 @dataclass(frozen=True, slots=True)
+class InFlight:
+    """A take /forget stopped before it finished: its upstream task may still be running."""
+
+    take_id: int
+    provider: str
+    upstream_task_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class OwnedFiles:
     """What /forget removed from the database and must now remove from disk."""
 
     paths: list[str]
     project_ids: list[int]
+    shot_folders: list[str] = field(default_factory=list)  # stills and end frames, per shot
+    clip_names: list[str] = field(default_factory=list)  # takes' external ids (partial files)
+    in_flight: list[InFlight] = field(default_factory=list)
 
 
 class AccountsRepo:
@@ -297,7 +310,7 @@ class AccountsRepo:
         own_projects = select(Project.id).where(Project.chat_id == user_id)
         shots = (
             await self.session.execute(
-                select(Shot.id, Shot.photo_path, Shot.still_path).where(
+                select(Shot.id, Shot.photo_path, Shot.still_path, Shot.files_id).where(
                     or_(Shot.project_id.in_(own_projects), Shot.created_by == user_id)
                 )
             )
@@ -305,15 +318,28 @@ class AccountsRepo:
         shot_ids = [row[0] for row in shots]
         takes = (
             await self.session.execute(
-                select(Take.id, Take.clip_path).where(
-                    or_(Take.shot_id.in_(shot_ids), Take.requested_by == user_id)
-                )
+                select(
+                    Take.id,
+                    Take.clip_path,
+                    Take.external_id,
+                    Take.status,
+                    Take.provider,
+                    Take.upstream_task_id,
+                ).where(or_(Take.shot_id.in_(shot_ids), Take.requested_by == user_id))
             )
         ).all()
         take_ids = [row[0] for row in takes]
-        paths = [p for _i, photo, still in shots for p in (photo, still) if p]
-        paths += [clip for _i, clip in takes if clip]
+        paths = [p for _i, photo, still, _f in shots for p in (photo, still) if p]
+        paths += [take.clip_path for take in takes if take.clip_path]
+        paths += await self._end_frames(shot_ids)
         project_ids = list((await self.session.execute(own_projects)).scalars())
+        in_flight = [
+            InFlight(take.id, take.provider, take.upstream_task_id)
+            for take in takes
+            if take.status not in TERMINAL_TAKE_STATES
+        ]
+        for take in in_flight:  # never delivered: what was reserved for it goes back
+            await settle_usage(self.session, take.take_id, "cancelled")
         await self.session.execute(delete(TakeVote).where(TakeVote.user_id == user_id))
         await self.session.execute(
             update(UsageEntry).where(UsageEntry.user_id == user_id).values(user_id=None)
@@ -342,7 +368,20 @@ class AccountsRepo:
         await self.session.execute(delete(MediaGroup).where(MediaGroup.chat_id == user_id))
         await self.session.execute(delete(Chat).where(Chat.id == user_id))
         await self.session.execute(delete(User).where(User.id == user_id))
-        return OwnedFiles(paths, project_ids)
+        return OwnedFiles(
+            paths,
+            project_ids,
+            shot_folders=[files_id or str(shot_id) for shot_id, _p, _s, files_id in shots],
+            clip_names=[take.external_id for take in takes],
+            in_flight=in_flight,
+        )
+
+    async def _end_frames(self, shot_ids: list[int]) -> list[str]:
+        """End frames the shots' revisions point at (older ones may live outside the folder)."""
+        params = await self.session.scalars(
+            select(PromptRevision.params).where(PromptRevision.shot_id.in_(shot_ids))
+        )
+        return [p["image_tail_path"] for p in params if p and p.get("image_tail_path")]
 
 
 def _lock_key(subject_id: int) -> int:

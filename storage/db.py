@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -61,7 +63,7 @@ def create_engine(
         kwargs = {"echo": echo}
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private_file(Path(database))
             kwargs.update(
                 poolclass=AsyncAdaptedQueuePool,
                 pool_size=1,
@@ -74,6 +76,18 @@ def create_engine(
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
+
+
+def _create_private_file(path: Path) -> None:
+    """The SQLite file, readable by the bot's user only, before SQLite first opens it.
+
+    SQLite gives its -wal and -shm files the database file's mode, so they follow.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for existing in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            os.chmod(existing, 0o600)
 
 
 def _sqlite_begin(connection: Any) -> None:
@@ -124,22 +138,31 @@ class Database:
                 await session.rollback()
                 raise
 
-    async def upgrade(self) -> None:
-        """Apply Alembic migrations up to every head on this engine.
+    async def upgrade(self, target: str = "heads") -> None:
+        """Apply Alembic migrations up to `target` (every head by default) on this engine.
 
         Instances starting together on one fresh PostgreSQL database would each create the
         same tables; a session advisory lock makes them take turns, and the later ones find
         the schema at head. On SQLite, BEGIN IMMEDIATE (see _sqlite_begin) already does.
         """
         if not self.is_postgres:
-            async with self.engine.begin() as connection:
-                await connection.run_sync(_upgrade_sync)
+            async with self.engine.connect() as connection:
+                # Migrations rebuild tables (SQLite's 12-step ALTER): with foreign keys on, the
+                # DROP of an old table would cascade into its children. The pragma is a no-op
+                # inside a transaction, so it is set on the bare connection before BEGIN.
+                await connection.run_sync(_set_foreign_keys, on=False)
+                try:
+                    async with connection.begin():
+                        await connection.run_sync(_upgrade_sync, target)
+                        await connection.run_sync(_check_foreign_keys)
+                finally:
+                    await connection.run_sync(_set_foreign_keys, on=True)
             return
         async with self.engine.connect() as connection:
             await _advisory(connection, "pg_advisory_lock")
             try:
                 async with connection.begin():
-                    await connection.run_sync(_upgrade_sync)
+                    await connection.run_sync(_upgrade_sync, target)
             finally:
                 await _unlock_or_discard(connection)
 
@@ -172,10 +195,26 @@ def alembic_config() -> Config:
     return config
 
 
-def _upgrade_sync(connection: Any) -> None:
+def _upgrade_sync(connection: Any, target: str = "heads") -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "heads")
+    command.upgrade(config, target)
+
+
+def _set_foreign_keys(connection: Any, *, on: bool) -> None:
+    """Outside a transaction: straight on the driver's connection, so no BEGIN comes first."""
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
+
+
+def _check_foreign_keys(connection: Any) -> None:
+    """Before the migration commits: every reference still points at a row."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"migration left {len(broken)} broken references, e.g. {broken[0]}")
 
 
 def upgrade_blocking(url: str) -> None:

@@ -7,6 +7,7 @@ exactly where the first one stopped. Telegram ids are 64-bit, hence BigInteger.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,6 +89,8 @@ class Project(Base):
     """Owned by a chat: a private chat's user, or a whole group."""
 
     __tablename__ = "projects"
+    # Old buttons carry row ids: an id must never be handed out again after a delete.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chat_id: Mapped[int] = mapped_column(
@@ -112,7 +115,10 @@ class Shot(Base):
     """One source photo and its description, in its place in the project."""
 
     __tablename__ = "shots"
-    __table_args__ = (Index("ix_shots_project_position", "project_id", "position"),)
+    __table_args__ = (
+        Index("ix_shots_project_position", "project_id", "position"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -125,6 +131,10 @@ class Shot(Base):
     description: Mapped[str | None] = mapped_column(Text)
     photo_path: Mapped[str] = mapped_column(String(512))  # the video-ready JPEG on disk
     still_path: Mapped[str | None] = mapped_column(String(512))  # a chosen clay still
+    # The shot's own folder name for stills and end frames: random, never the row id, so
+    # no later shot can come upon its files. NULL on shots made before it (their folder is
+    # the shot id, and ids are not reused since).
+    files_id: Mapped[str | None] = mapped_column(String(32), default=lambda: uuid.uuid4().hex)
     photo_width: Mapped[int] = mapped_column(Integer)
     photo_height: Mapped[int] = mapped_column(Integer)
     source_format: Mapped[str] = mapped_column(String(16))
@@ -154,6 +164,7 @@ class PromptRevision(Base):
     """Every draft and refinement, kept so ↩️ Undo and the project history work."""
 
     __tablename__ = "prompt_revisions"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shot_id: Mapped[int] = mapped_column(ForeignKey("shots.id", ondelete="CASCADE"), index=True)
@@ -201,7 +212,10 @@ class Take(Base):
     """
 
     __tablename__ = "takes"
-    __table_args__ = (Index("ix_takes_status_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_takes_status_due", "status", "next_attempt_at"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shot_id: Mapped[int] = mapped_column(ForeignKey("shots.id", ondelete="CASCADE"), index=True)
@@ -251,6 +265,7 @@ class TakeEvent(Base):
     """An audit trail of take transitions: when, to what, and why."""
 
     __tablename__ = "take_events"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     take_id: Mapped[int] = mapped_column(ForeignKey("takes.id", ondelete="CASCADE"), index=True)
@@ -289,7 +304,10 @@ class MediaGroup(Base):
     """An album arrives as separate updates; this row makes sure it is answered once."""
 
     __tablename__ = "media_groups"
-    __table_args__ = (UniqueConstraint("chat_id", "media_group_id"),)
+    __table_args__ = (
+        UniqueConstraint("chat_id", "media_group_id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
@@ -337,6 +355,7 @@ class UsageEntry(Base):
         Index("ix_usage_user_at", "user_id", "created_at"),
         Index("ix_usage_chat_at", "chat_id", "created_at"),
         Index("ix_usage_user_hash_at", "user_hash", "created_at"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

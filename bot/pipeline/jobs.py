@@ -41,7 +41,14 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.providers.base import ErrorKind, ProviderError, VideoProvider, VideoRequest
+from bot.files import make_private, private_dir
+from bot.providers.base import (
+    ErrorKind,
+    ProviderError,
+    VideoProvider,
+    VideoRequest,
+    cancel_upstream,
+)
 from storage.db import Database
 from storage.models import TERMINAL_TAKE_STATES, Take, utcnow
 from storage.repositories import Repo
@@ -235,7 +242,10 @@ class JobRunner:
 
     async def advance(self, take_id: int) -> None:
         """Take one take as far as it can go now; schedule the rest."""
-        take = await self._load(take_id)
+        try:
+            take = await self._load(take_id)
+        except LookupError:  # deleted (/forget): nothing left to do
+            return
         if take.status in TERMINAL_TAKE_STATES:
             return
         provider = self.providers.get(take.provider)
@@ -259,6 +269,8 @@ class JobRunner:
                 await self._deliver(take)
         except ProviderError as error:
             await self._handle_provider_error(take, error)
+        except LookupError:  # deleted meanwhile (/forget): nothing left to deliver to
+            log.info("take %s: deleted while at %s; dropped", take.id, take.status)
         except Exception as error:
             log.exception("take %s: step %s crashed", take.id, take.status)
             await self._handle_provider_error(
@@ -322,7 +334,9 @@ class JobRunner:
         async with self.db.session() as session:
             repo = Repo(session)
             stored = await repo.get_take(take.id, for_update=True)
-            assert stored is not None
+            if stored is None:  # forgotten while creating: stop it upstream if we can
+                await cancel_upstream(provider, task_id)
+                raise LookupError(f"take {take.id} vanished")
             stored.upstream_task_id = task_id
             stored.next_attempt_at = utcnow()
             await repo.set_take_status(stored, "submitted")
@@ -359,8 +373,10 @@ class JobRunner:
         """Fetch (or, offline, render) the clip to disk and record what it is."""
         assert take.upstream_task_id is not None
         status = await provider.status(request, take.upstream_task_id)
-        self.clips_dir.mkdir(parents=True, exist_ok=True)
-        dest = self.clips_dir / f"take-{take.id}-{take.external_id[:8]}.mp4"
+        private_dir(self.clips_dir)
+        # Named by the take's random external id, never its row id: forget finds it (and
+        # a partial download of it) by that id, and no later take can come upon it.
+        dest = self.clips_dir / f"{take.external_id}.mp4"
         phase = "rendering" if getattr(provider, "renders_locally", False) else "downloading"
         await self._report(take, phase, progress=0.0 if phase == "rendering" else None)
         loop = asyncio.get_running_loop()
@@ -372,11 +388,14 @@ class JobRunner:
             )
 
         clip = await provider.download(request, take.upstream_task_id, status, dest, on_progress)
+        await asyncio.to_thread(make_private, clip.path)  # a renderer writes with the umask
         crash_point("downloaded_not_saved")
         async with self.db.session() as session:
             repo = Repo(session)
             stored = await repo.get_take(take.id, for_update=True)
-            assert stored is not None
+            if stored is None:  # forgotten while downloading: the clip must not stay
+                clip.path.unlink(missing_ok=True)
+                raise LookupError(f"take {take.id} vanished")
             stored.clip_path = str(clip.path)
             stored.clip_size = clip.size_bytes
             stored.clip_duration = clip.duration_s
@@ -403,7 +422,8 @@ class JobRunner:
         async with self.db.session() as session:
             repo = Repo(session)
             stored = await repo.get_take(take.id, for_update=True)
-            assert stored is not None
+            if stored is None:
+                raise LookupError(f"take {take.id} vanished")
             stored.delivered_message_id = delivery.message_id
             stored.telegram_file_id = delivery.file_id
             await repo.set_take_status(stored, "delivered")
@@ -415,7 +435,10 @@ class JobRunner:
     # --- failures -----------------------------------------------------------------------
 
     async def _handle_provider_error(self, take: Take, error: ProviderError) -> None:
-        take = await self._load(take.id)
+        try:
+            take = await self._load(take.id)
+        except LookupError:  # deleted (/forget) while the step failed: nothing to retry
+            return
         if take.status in TERMINAL_TAKE_STATES:
             return
         out_of_time = take.deadline_at is not None and utcnow() > take.deadline_at
@@ -483,7 +506,8 @@ class JobRunner:
     async def _count_attempt(self, take: Take) -> None:
         async with self.db.session() as session:
             stored = await Repo(session).get_take(take.id, for_update=True)
-            assert stored is not None
+            if stored is None:
+                raise LookupError(f"take {take.id} vanished")
             stored.attempts += 1
         take.attempts += 1
 
@@ -493,7 +517,8 @@ class JobRunner:
         async with self.db.session() as session:
             repo = Repo(session)
             stored = await repo.get_take(take.id, for_update=True)
-            assert stored is not None
+            if stored is None:
+                raise LookupError(f"take {take.id} vanished")
             if stored.status != status:
                 await repo.set_take_status(stored, status)
             if progress is not None:

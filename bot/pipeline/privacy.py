@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import io
+import contextlib
+import glob
 import json
 import logging
+import os
+import shutil
+import uuid
 import zipfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.pipeline.studio import Actor, Studio
-from bot.slots import releasing_slot
-from storage.accounts import AccountsRepo
+from bot.files import private_dir
+from bot.pipeline.studio import Actor, Studio, StudioError
+from bot.providers.base import cancel_upstream
+from storage.accounts import AccountsRepo, InFlight, OwnedFiles
 from storage.models import Project
 from storage.repositories import Repo
 
 log = logging.getLogger(__name__)
+
+ZIP_OVERHEAD = 64 * 1024  # the zip's own headers, project.md and project.json
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,47 +35,91 @@ class Forgotten:
 
 @dataclass(slots=True)
 class Export:
+    """A zip on disk, never in memory: 0600 under data_dir/exports, removed after sending."""
+
     filename: str
-    data: bytes
+    path: Path
+    size: int
     shots: int
     clips: int
     skipped_clips: list[str] = field(default_factory=list)  # left out: over the upload limit
 
 
 async def forget(studio: Studio, user_id: int) -> Forgotten:
-    """Delete every row the user owns, then the photos and clips those rows pointed at."""
+    """Delete every row the user owns, stop their takes in flight, then remove their files."""
     async with studio.db.session() as session:
         owned = await AccountsRepo(session).forget_user(user_id)
-    removed = await asyncio.to_thread(_remove_files, owned.paths, studio, owned.project_ids)
+    for take in owned.in_flight:
+        await _stop_upstream(studio, take)
+    removed = await asyncio.to_thread(_remove_files, studio, owned)
     log.info("forgot user %s: %d projects, %d files", user_id, len(owned.project_ids), removed)
     return Forgotten(removed, len(owned.project_ids))
 
 
-def _remove_files(paths: list[str], studio: Studio, project_ids: list[int]) -> int:
-    removed = 0
-    for raw in paths:
-        path = Path(raw)
-        try:
-            path.unlink()
-            removed += 1
-        except FileNotFoundError:
-            pass
-    for project_id in project_ids:  # photos used to be kept per project: empty folders go
-        folder = studio.photos_dir / str(project_id)
-        try:
-            for leftover in folder.glob("*.tmp"):
-                leftover.unlink()
-            folder.rmdir()
-        except OSError:
-            pass
+async def _stop_upstream(studio: Studio, take: InFlight) -> None:
+    """Cancel the provider's task where it allows; otherwise the runner just drops the take."""
+    provider = studio.providers.get(take.provider)
+    if provider is None or take.upstream_task_id is None:
+        return
+    try:
+        stopped = await cancel_upstream(provider, take.upstream_task_id)
+    except Exception:  # the rows are gone already: a failed cancel must not undo /forget
+        log.exception("take %s: cancelling upstream failed", take.take_id)
+        return
+    log.info("take %s: upstream task %s", take.take_id, "cancelled" if stopped else "left")
+
+
+def _remove_files(studio: Studio, owned: OwnedFiles) -> int:
+    data_dir = studio.settings.data_dir
+    removed = sum(_unlink(Path(raw)) for raw in owned.paths)
+    for name in owned.shot_folders:  # stills and end frames
+        removed += _remove_tree(data_dir / "stills", name)
+    for name in owned.clip_names:  # downloads cut off half way (clip_download, previews)
+        for partial in studio.clips_dir.glob(f".{glob.escape(name)}.mp4.*.part"):
+            removed += _unlink(partial)
+        removed += _unlink(studio.clips_dir / f"{name}.mp4.part")
+    for project_id in owned.project_ids:
+        # Older versions kept photos and films in a folder per project id.
+        removed += _remove_tree(studio.photos_dir, str(project_id))
+        removed += _remove_tree(data_dir / "films", str(project_id))
     return removed
 
 
+def _unlink(path: Path) -> int:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    return 1
+
+
+def _remove_tree(parent: Path, name: str) -> int:
+    """Remove `parent/name` and everything in it; `name` comes from a row, so it is checked."""
+    if not name.isalnum():
+        return 0
+    folder = parent / name
+    if not folder.is_dir():
+        return 0
+    count = sum(1 for p in folder.rglob("*") if p.is_file())
+    shutil.rmtree(folder, ignore_errors=True)
+    return count
+
+
+@contextlib.asynccontextmanager
+async def exported(studio: Studio, actor: Actor, *, limit_bytes: int) -> AsyncIterator[Export]:
+    """The current project's zip for the length of the block; the file goes afterwards, always."""
+    export = await export_project(studio, actor, limit_bytes=limit_bytes)
+    try:
+        yield export
+    finally:
+        export.path.unlink(missing_ok=True)
+
+
 async def export_project(studio: Studio, actor: Actor, *, limit_bytes: int) -> Export:
-    """The current project as a zip: photos, prompts and revisions (Markdown and JSON), clips.
+    """The current project as a zip on disk: photos, prompts and revisions (Markdown, JSON), clips.
 
     Clips that would push the zip over `limit_bytes` (Telegram's upload limit) are left out
-    and listed, so the document always sends.
+    and listed, so the document always sends; the caller removes the file (see `exported`).
     """
     project = await studio.current_project(actor)
     async with studio.db.session() as session:
@@ -78,19 +130,20 @@ async def export_project(studio: Studio, actor: Actor, *, limit_bytes: int) -> E
             revisions = await accounts.shot_revisions(shot.id)
             takes = [t for t in await repo.shot_takes(shot.id) if t.status == "delivered"]
             data.append((shot, revisions, takes))
-    async with releasing_slot():  # zipping clips takes a while, on a worker thread
-        return await asyncio.to_thread(_build_zip, project, data, limit_bytes)
+    folder = studio.settings.data_dir / "exports"
+    async with studio.heavy_work():  # zipping clips takes a while, on a worker thread
+        return await asyncio.to_thread(_build_zip, project, data, limit_bytes, folder)
 
 
-def _build_zip(project: Project, data: list, limit_bytes: int) -> Export:  # type: ignore[type-arg]
+def _build_zip(project: Project, data: list, limit_bytes: int, folder: Path) -> Export:  # type: ignore[type-arg]
     manifest: dict = {"project": {"id": project.id, "title": project.title}, "shots": []}  # type: ignore[type-arg]
     lines = [f"# {project.title}", ""]
-    files: list[tuple[str, Path]] = []
+    files: dict[str, Path] = {}  # name in the zip -> file on disk
     clips: list[tuple[str, Path]] = []
     for shot, revisions, takes in data:
         photo_name = f"photos/shot-{shot.position:02d}.jpg"
         if Path(shot.photo_path).exists():
-            files.append((photo_name, Path(shot.photo_path)))
+            files[photo_name] = Path(shot.photo_path)
         lines += [f"## Shot {shot.position}", "", f"Description: {shot.description or ''}", ""]
         shot_json = {
             "position": shot.position,
@@ -100,6 +153,10 @@ def _build_zip(project: Project, data: list, limit_bytes: int) -> Export:  # typ
             "revisions": [],
             "takes": [],
         }
+        still = getattr(shot, "still_path", None)
+        if still and Path(still).exists():
+            shot_json["still"] = f"stills/shot-{shot.position:02d}.jpg"
+            files[shot_json["still"]] = Path(still)
         for revision in revisions:
             lines += [
                 f"### Revision {revision.number}"
@@ -114,7 +171,7 @@ def _build_zip(project: Project, data: list, limit_bytes: int) -> Export:  # typ
                     "prompt": revision.prompt,
                     "negative_prompt": revision.negative_prompt,
                     "instruction": revision.instruction,
-                    "params": revision.params,
+                    "params": _portable(revision.params, shot.position, files),
                     "created_by": revision.created_by,
                     "created_at": revision.created_at.isoformat(),
                 }
@@ -130,13 +187,15 @@ def _build_zip(project: Project, data: list, limit_bytes: int) -> Export:  # typ
                     "kept": take.id == shot.kept_take_id,
                     "requested_by": take.requested_by,
                     "provider": take.provider,
-                    "params": take.params,
+                    "params": _portable(take.params, shot.position, files),
                 }
             )
         manifest["shots"].append(shot_json)
+    budget = limit_bytes - ZIP_OVERHEAD  # room for the zip's own headers and the text files
+    used = sum(path.stat().st_size for path in files.values())
+    if used > budget:
+        raise StudioError("export.too_large", limit=limit_bytes // (1024 * 1024))
     skipped: list[str] = []
-    budget = limit_bytes - 64 * 1024  # room for the zip's own headers and the text files
-    used = sum(path.stat().st_size for _n, path in files)
     kept_clips = []
     for name, path in clips:
         size = path.stat().st_size
@@ -147,18 +206,47 @@ def _build_zip(project: Project, data: list, limit_bytes: int) -> Export:  # typ
         kept_clips.append((name, path))
     if skipped:
         lines += ["", "Clips left out (over the upload limit): " + ", ".join(skipped)]
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("project.md", "\n".join(lines) + "\n")
-        archive.writestr("project.json", json.dumps(manifest, ensure_ascii=False, indent=2))
-        for name, path in files + kept_clips:
-            # Photos and clips are compressed already.
-            archive.write(path, name, compress_type=zipfile.ZIP_STORED)
+    private_dir(folder)
+    path = folder / f"{uuid.uuid4().hex}.zip"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with (
+            os.fdopen(fd, "wb") as out,
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive,
+        ):
+            archive.writestr("project.md", "\n".join(lines) + "\n")
+            archive.writestr("project.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+            for name, source in [*files.items(), *kept_clips]:
+                # Photos and clips are compressed already; each is copied in small chunks.
+                archive.write(source, name, compress_type=zipfile.ZIP_STORED)
+        size = path.stat().st_size
+        if size > limit_bytes:
+            raise StudioError("export.too_large", limit=limit_bytes // (1024 * 1024))
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in project.title)[:40]
     return Export(
         filename=f"claymate-{safe or project.id}.zip",
-        data=buffer.getvalue(),
+        path=path,
+        size=size,
         shots=len(data),
         clips=len(kept_clips),
         skipped_clips=skipped,
     )
+
+
+def _portable(params: dict, position: int, files: dict[str, Path]) -> dict:  # type: ignore[type-arg]
+    """Params as the zip holds them: a file on the server becomes a file in the zip, by name."""
+    portable = dict(params)
+    for key, value in params.items():
+        if not (isinstance(value, str) and Path(value).is_absolute()):
+            continue
+        source = Path(value)
+        name = f"end-frames/shot-{position:02d}-{source.name}"
+        if source.is_file():
+            files[name] = source
+            portable[key] = name
+        else:
+            portable[key] = None  # gone from the server: never show where it was
+    return portable

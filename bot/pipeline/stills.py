@@ -9,8 +9,9 @@ Makers, chosen by CLAYMATE_STILL_PROVIDER (auto: Kling when its keys are set, el
 - kling: Kling image generation with the photo as the reference image.
 - openai: the OpenAI images edit endpoint (gpt-image-1).
 
-Candidates live on disk as `stills/<shot id>/<n>.jpg`; a button names the shot's draft and
-the number, so no extra table is needed. The chosen one is written to Shot.still_path,
+Candidates live on disk as `stills/<shot folder>/<n>.jpg`, the folder a random name kept on
+the shot (never its row id); a button names the shot's draft and the number, so no extra
+table is needed. The chosen one is written to Shot.still_path,
 which the job runner sends to the video model instead of the photo.
 """
 
@@ -29,6 +30,7 @@ import httpx
 from PIL import Image, ImageOps
 
 from bot.config import ConfigError, Settings
+from bot.files import write_private
 from bot.pipeline.clay import clay_still
 from bot.pipeline.intake import prepare_photo
 from bot.pipeline.studio import Actor, StillChoice, Studio, StudioError
@@ -271,12 +273,17 @@ class Stills:
     def cost_units(self) -> float:
         return STILL_COST_UNITS.get(self.maker.name, 0.0)
 
+    def shot_folder(self, shot: Shot) -> Path:
+        """The shot's stills and end frames: its random folder (older shots: their id)."""
+        return self.folder / (shot.files_id or str(shot.id))
+
     async def make(self, actor: Actor, revision_id: int) -> Still:
         """A new clay still of the draft's photo (the next number for this shot)."""
         revision = await self.studio.revision_by_id(actor, revision_id)
         shot = await self.studio.shot_by_id(actor, revision.shot_id)
-        folder = self.folder / str(shot.id)
-        number = len(list(folder.glob("*.jpg"))) + 1 if folder.is_dir() else 1
+        folder = self.shot_folder(shot)
+        # End frames share the folder; only numbered stills count.
+        number = sum(1 for p in folder.glob("*.jpg") if p.stem.isdigit()) + 1 if folder.is_dir() else 1
         if number > MAX_STILLS_PER_SHOT:
             raise StudioError("still.too_many", limit=MAX_STILLS_PER_SHOT)
         entry = await self._reserve(actor)  # paid work: quota-checked before the provider
@@ -291,7 +298,7 @@ class Stills:
                 log.warning("still for shot %s failed: %s", shot.id, error)
                 raise StudioError("still.failed") from None
             path = folder / f"{number}.jpg"
-            await asyncio.to_thread(_write, path, jpeg)
+            await asyncio.to_thread(write_private, path, jpeg)
             made = True
         finally:
             # Charged once the still exists; refunded when it failed (or was interrupted).
@@ -324,7 +331,8 @@ class Stills:
         """The picture a press chooses, checked but not yet set: the take request sets it,
         so a refused Generate leaves the shot's picture as it was."""
         revision = await self.studio.revision_by_id(actor, revision_id)
-        path = None if number is None else self.folder / str(revision.shot_id) / f"{number}.jpg"
+        folder = self.shot_folder(await self.studio.shot_by_id(actor, revision.shot_id))
+        path = None if number is None else folder / f"{number}.jpg"
         if path is not None and not path.is_file():
             raise StudioError("still.gone")
         return StillChoice(revision.shot_id, str(path) if path else None)
@@ -343,8 +351,9 @@ class Stills:
             max_side=settings.max_side_px,
             max_bytes=settings.max_upload_bytes,
         )
-        path = self.folder / str(revision.shot_id) / f"end-{uuid.uuid4().hex[:12]}.jpg"
-        await asyncio.to_thread(_write, path, prepared.jpeg)
+        folder = self.shot_folder(await self.studio.shot_by_id(actor, revision.shot_id))
+        path = folder / f"end-{uuid.uuid4().hex[:12]}.jpg"
+        await asyncio.to_thread(write_private, path, prepared.jpeg)
         params = {
             **revision.params,
             "image_tail_path": str(path),
@@ -357,13 +366,6 @@ class Stills:
             if shot is None:
                 raise StudioError("draft.not_found")
             return await repo.revise_params(shot, revision, params, actor.user_id)
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 def _jpeg(image: Image.Image) -> bytes:

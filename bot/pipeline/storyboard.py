@@ -18,10 +18,10 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageOps
 
 from bot.config import Settings
+from bot.files import make_private, private_dir
 from bot.i18n import t
 from bot.pipeline.film import FilmError, FilmResult, assemble_film, load_font
 from bot.pipeline.studio import Actor, Studio, StudioError
-from bot.slots import releasing_slot
 from storage.models import Project, Shot, Take
 from storage.repositories import Repo
 
@@ -136,9 +136,10 @@ class Storyboard:
         clips = [p for p in clips if p.is_file()]
         if not clips:
             raise StudioError("film.no_clips")
-        dest = out or self.films_dir / str(board.project.id) / f"film-{uuid.uuid4().hex[:8]}.mp4"
+        # A random name, never the project id; the chat's copy is removed once sent.
+        dest = out or private_dir(self.films_dir) / f"film-{uuid.uuid4().hex}.mp4"
         try:
-            async with releasing_slot():  # seconds to minutes on a worker thread
+            async with self.studio.heavy_work():  # seconds to minutes on a worker thread
                 result = await asyncio.to_thread(
                     assemble_film,
                     clips,
@@ -149,6 +150,8 @@ class Storyboard:
                 )
         except FilmError as error:
             raise StudioError("film.failed") from error
+        if out is None:
+            make_private(result.path)
         return board, result
 
     async def find_project(self, chat_id: int, ref: str) -> Project | None:

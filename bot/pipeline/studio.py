@@ -7,10 +7,11 @@ Each operation is one unit of work on the database, so a second instance sees it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.files import write_private
 from bot.i18n import language_for
 from bot.pipeline.access import Access, Verdict
 from bot.pipeline.budget import Allowance, Budget
@@ -34,6 +36,7 @@ from bot.providers.base import (
     RefineStep,
     VideoProvider,
 )
+from bot.slots import releasing_slot
 from storage.accounts import AccountsRepo
 from storage.db import Database
 from storage.models import (
@@ -187,6 +190,14 @@ class Studio:
         # there are cores, a burst of them all finish late together instead of the first
         # finishing first (50 at once: p95 to the draft 0.88 s instead of 1.1 s).
         self._intake_slots = asyncio.Semaphore(INTAKE_SLOTS)
+        # Films and exports: each holds a core and the disk for seconds to minutes.
+        self._heavy_slots = asyncio.Semaphore(settings.heavy_work_slots)
+
+    @contextlib.asynccontextmanager
+    async def heavy_work(self) -> AsyncIterator[None]:
+        """Around a film or an export: a few at a time, and the update's slot is free meanwhile."""
+        async with releasing_slot(), self._heavy_slots:
+            yield
 
     # --- who is asking ------------------------------------------------------------------
 
@@ -762,12 +773,7 @@ class Studio:
 
     def _save_photo(self, prepared: PreparedPhoto) -> Path:
         # One folder, like clips: the row knows which shot a file belongs to.
-        self.photos_dir.mkdir(parents=True, exist_ok=True)
-        path = self.photos_dir / f"{uuid.uuid4().hex}.jpg"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(prepared.jpeg)
-        tmp.replace(path)
-        return path
+        return write_private(self.photos_dir / f"{uuid.uuid4().hex}.jpg", prepared.jpeg)
 
 
 def take_params(params: dict[str, Any]) -> dict[str, Any]:

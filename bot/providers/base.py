@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 # Camera moves a user can pick. Providers map them onto their own camera language
 # (Kling's camera_control, Vidu's movement, the offline renderer's pan/zoom).
@@ -172,6 +172,22 @@ class VideoProvider(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class CancellableProvider(Protocol):
+    """A provider with an endpoint to stop a task (Vidu); Kling has none."""
+
+    async def cancel(self, task_id: str) -> bool:
+        """Ask the provider to stop `task_id`; False when it refused or could not be asked."""
+        ...
+
+
+async def cancel_upstream(provider: VideoProvider, task_id: str) -> bool:
+    """Stop an upstream task where the provider allows; otherwise it is only dropped here."""
+    if isinstance(provider, CancellableProvider):
+        return await provider.cancel(task_id)
+    return False
 
 
 class ErrorKind(StrEnum):

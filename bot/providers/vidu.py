@@ -229,6 +229,16 @@ class ViduVideoProvider:
             "download", lambda: self._download_once(url, dest, on_progress)
         )
 
+    async def cancel(self, task_id: str) -> bool:
+        """Stop a task nobody will receive (/forget); a refusal is logged, never raised."""
+        path = f"/tasks/{quote(task_id, safe='')}/cancel"
+        try:
+            await self._call("POST", path, "cancel", {})
+        except ProviderError as error:
+            log.info("vidu: cancelling %s was refused: %s", task_id, error)
+            return False
+        return True
+
     # --- Building the request -----------------------------------------------------------
 
     async def build_body(self, request: VideoRequest) -> dict[str, Any]:

@@ -59,6 +59,7 @@ class FakeVidu:
     creates: list[dict[str, Any]] = field(default_factory=list)  # accepted create bodies
     auth_headers: list[str] = field(default_factory=list)
     polls: int = 0
+    cancelled: list[str] = field(default_factory=list)  # task ids asked to stop
     _create_failures: list[tuple[int, str]] = field(default_factory=list)
     _fail_tasks: list[str] = field(default_factory=list)
     _expire_results: bool = False
@@ -174,6 +175,15 @@ class FakeVidu:
             ]
         return 200, answer
 
+    def cancel(self, auth: str | None, task_id: str) -> tuple[int, dict[str, Any]]:
+        if auth != f"Token {FAKE_VIDU_KEY}":
+            return 401, {"reason": "Unauthorized"}
+        if task_id not in self.tasks:
+            return 404, {"reason": "TaskNotFound"}
+        with self._lock:
+            self.cancelled.append(task_id)
+        return 200, {}
+
     def result(self, task_id: str) -> tuple[int, bytes]:
         task = self.tasks.get(task_id)
         if task is None or task.expired:
@@ -252,6 +262,10 @@ class _Handler(BaseHTTPRequestHandler):
         if length > MAX_BODY_BYTES:
             return self._send(413, {"reason": "RequestEntityTooLarge"})
         raw = self.rfile.read(length) if length else b""
+        prefix, suffix = f"{BASE_PATH}/tasks/", "/cancel"
+        if path.startswith(prefix) and path.endswith(suffix):
+            task_id = path[len(prefix) : -len(suffix)]
+            return self._send(*self.fake.cancel(self.headers.get("Authorization"), task_id))
         if path != f"{BASE_PATH}/img2video":
             return self._send(404, {"reason": "NotFound"})
         try:

@@ -1,0 +1,263 @@
+"""/forget removes a user's files as well as rows, and stops their takes in flight.
+
+File and folder names are random, never row ids, so a later user's shot can never come upon
+what a forgotten user left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.pipeline import privacy
+from bot.pipeline.jobs import JobRunner, RunnerPolicy
+from bot.pipeline.sample import sample_photo
+from bot.pipeline.stills import OfflineStills, Stills
+from bot.pipeline.studio import Actor, Sender, Studio
+from bot.providers.base import ClipInfo, TaskStatus, VideoRequest
+from bot.providers.offline_drafter import OfflineDrafter
+from bot.providers.vidu import ViduVideoProvider
+from bot.services import Services, build_services
+from storage.db import Database
+from storage.models import Take, UsageEntry
+from tests.conftest import make_settings
+from tests.fakes.fake_kling import sample_mp4
+from tests.fakes.fake_vidu import FAKE_VIDU_KEY, FakeVidu
+from tests.integration.test_jobs import RecordingObserver
+
+FAST = RunnerPolicy(tick_s=0.05, poll_interval_s=0.05, lease_s=5.0, backoff_base_s=0.01)
+
+
+class SlowDownload:
+    """A provider whose download waits for the test: /forget arrives in the middle of it."""
+
+    name = "slow"
+    model = "slow-1"
+
+    def __init__(self) -> None:
+        self.downloading = asyncio.Event()
+        self.finish = asyncio.Event()
+
+    async def submit(self, request: VideoRequest) -> str:
+        return f"task-{request.external_id}"
+
+    async def find(self, request: VideoRequest) -> str | None:
+        return None
+
+    async def status(self, request: VideoRequest, task_id: str) -> TaskStatus:
+        return TaskStatus(state="succeed", progress=1.0, result_url="http://127.0.0.1/x.mp4")
+
+    async def download(
+        self, request: VideoRequest, task_id: str, status: TaskStatus, dest: Path, on_progress=None
+    ) -> ClipInfo:  # type: ignore[no-untyped-def]
+        partial = dest.with_name(f".{dest.name}.abc123.part")
+        partial.write_bytes(b"half a clip")  # noqa: ASYNC240
+        self.downloading.set()
+        await self.finish.wait()
+        partial.unlink(missing_ok=True)  # noqa: ASYNC240 - /forget may have removed it
+        dest.write_bytes(sample_mp4())  # noqa: ASYNC240 - a test double
+        return ClipInfo(path=dest, size_bytes=1, duration_s=1.0, width=64, height=64)
+
+    async def aclose(self) -> None:
+        return None
+
+
+@dataclass
+class World:
+    db: Database
+    studio: Studio
+    stills: Stills
+    vidu: FakeVidu
+    slow: SlowDownload
+    data_dir: Path
+
+
+@pytest.fixture
+async def world(database: Database, tmp_path: Path) -> AsyncIterator[World]:
+    with FakeVidu(task_seconds=30.0) as fake:
+        settings = make_settings(tmp_path, vidu_api_key=FAKE_VIDU_KEY, vidu_api_url=fake.url)
+        vidu = ViduVideoProvider(FAKE_VIDU_KEY, fake.url, backoff_base_s=0.01)
+        slow = SlowDownload()
+        studio = Studio(settings, database, OfflineDrafter(), {"vidu": vidu, "slow": slow}, "vidu")
+        try:
+            stills = Stills(studio, OfflineStills())
+            yield World(database, studio, stills, fake, slow, settings.data_dir)
+        finally:
+            await vidu.aclose()
+
+
+def files_under(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+async def _shot_with_files(world: World, user_id: int) -> tuple[Actor, int, int]:
+    """A shot with two stills and an end frame: (actor, shot id, revision id)."""
+    actor = await world.studio.enter(Sender(user_id=user_id, chat_id=user_id))
+    outcome = await world.studio.add_photo(actor, sample_photo(width=480, height=360), "boats")
+    assert outcome.revision is not None
+    await world.stills.make(actor, outcome.revision.id)
+    await world.stills.make(actor, outcome.revision.id)
+    end = sample_photo(width=480, height=360)
+    ended = await world.stills.end_frame(actor, outcome.revision.id, end)
+    return actor, outcome.shot.id, ended.id
+
+
+async def test_a_later_users_shot_gets_a_new_id_and_none_of_the_forgotten_files(
+    world: World,
+) -> None:
+    _, old_shot, _ = await _shot_with_files(world, 31)
+    await privacy.forget(world.studio, 31)
+
+    newcomer = await world.studio.enter(Sender(user_id=32, chat_id=32))
+    outcome = await world.studio.add_photo(newcomer, sample_photo(width=480, height=360), "kites")
+    assert outcome.shot.id > old_shot  # an old button's id never reaches the new shot
+    assert outcome.revision is not None
+    still = await world.stills.make(newcomer, outcome.revision.id)
+    assert still.number == 1  # no inherited candidates
+    assert files_under(world.data_dir) == {Path(outcome.shot.photo_path), still.path}
+
+
+async def test_forget_leaves_no_file_of_the_user_and_keeps_everyone_elses(world: World) -> None:
+    await _shot_with_files(world, 42)
+    others = files_under(world.data_dir)
+    actor, _, revision_id = await _shot_with_files(world, 41)
+    # A finished take's clip, and a download cut off half way.
+    take = (await world.studio.request_take(actor, revision_id, chat_id=41)).take
+    await _set_provider(world.db, take.id, "slow")
+    runner = JobRunner(
+        world.db,
+        {"slow": world.slow},
+        RecordingObserver(),
+        clips_dir=world.studio.clips_dir,
+        policy=FAST,
+    )
+    world.slow.finish.set()
+    await runner.advance(take.id)
+    assert (await _take(world.db, take.id)).status == "delivered"
+    (world.studio.clips_dir / f".{take.external_id}.mp4.zz9.part").write_bytes(b"cut off")
+    # photo, two stills, end frame, clip, partial download
+    assert len(files_under(world.data_dir) - others) == 6
+
+    await privacy.forget(world.studio, 41)
+    assert files_under(world.data_dir) == others
+
+
+async def test_an_in_flight_take_is_cancelled_upstream_refunded_and_never_delivered(
+    world: World,
+) -> None:
+    actor, _, revision_id = await _shot_with_files(world, 51)
+    take = (await world.studio.request_take(actor, revision_id, chat_id=51)).take
+    observer = RecordingObserver()
+    runner = JobRunner(
+        world.db, world.studio.providers, observer, clips_dir=world.studio.clips_dir, policy=FAST
+    )
+    await runner.advance(take.id)  # created upstream; Vidu renders for 30 s
+    task_id = (await _take(world.db, take.id)).upstream_task_id
+    assert task_id is not None
+
+    await privacy.forget(world.studio, 51)
+    assert world.vidu.cancelled == [task_id]
+    await runner.advance(take.id)
+    assert observer.delivered == []
+    async with world.db.session() as session:
+        states = list((await session.execute(select(UsageEntry.state))).scalars())
+    assert "reserved" not in states  # settled as refunded (or gone with the user)
+
+
+async def test_a_take_forgotten_mid_download_leaves_no_clip_and_is_not_delivered(
+    world: World,
+) -> None:
+    actor, _, revision_id = await _shot_with_files(world, 61)
+    take = (await world.studio.request_take(actor, revision_id, chat_id=61)).take
+    await _set_provider(world.db, take.id, "slow")
+    observer = RecordingObserver()
+    runner = JobRunner(
+        world.db, {"slow": world.slow}, observer, clips_dir=world.studio.clips_dir, policy=FAST
+    )
+    advancing = asyncio.create_task(runner.advance(take.id))
+    await asyncio.wait_for(world.slow.downloading.wait(), timeout=10)
+
+    await privacy.forget(world.studio, 61)
+    world.slow.finish.set()
+    await asyncio.wait_for(advancing, timeout=10)
+    assert observer.delivered == []
+    assert files_under(world.data_dir) == set()
+
+
+async def _set_provider(db: Database, take_id: int, provider: str) -> None:
+    async with db.session() as session:
+        take = await session.get(Take, take_id)
+        assert take is not None
+        take.provider = provider
+
+
+async def _take(db: Database, take_id: int) -> Take:
+    async with db.session() as session:
+        take = await session.get(Take, take_id)
+    assert take is not None
+    return take
+
+
+async def test_an_export_waits_its_turn_behind_other_heavy_work(world: World) -> None:
+    actor, _, _ = await _shot_with_files(world, 71)
+    async with contextlib.AsyncExitStack() as busy:
+        for _ in range(world.studio.settings.heavy_work_slots):
+            await busy.enter_async_context(world.studio.heavy_work())
+        export = asyncio.create_task(
+            privacy.export_project(world.studio, actor, limit_bytes=2**25)
+        )
+        await asyncio.sleep(0.2)
+        assert not export.done()  # every heavy-work slot is taken: the zip is not being made
+    done = await asyncio.wait_for(export, timeout=10)
+    done.path.unlink()
+
+
+async def test_data_files_are_0600_and_folders_0700_whatever_the_umask(
+    tmp_path: Path,
+) -> None:
+    previous = os.umask(0o022)
+    try:
+        services = await build_services(make_settings(tmp_path))
+        try:
+            await _check_modes(services)
+        finally:
+            await services.aclose()
+    finally:
+        os.umask(previous)
+
+
+async def _check_modes(services: Services) -> None:
+    studio, stills = services.studio, services.stills
+    assert stills is not None
+    actor = await studio.enter(Sender(user_id=81, chat_id=81))
+    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats")
+    assert outcome.revision is not None
+    still = await stills.make(actor, outcome.revision.id)
+    take = (await studio.request_take(actor, outcome.revision.id, chat_id=81)).take
+    runner = JobRunner(
+        services.db,
+        services.providers,
+        RecordingObserver(),
+        clips_dir=studio.clips_dir,
+        policy=FAST,
+    )
+    await runner.advance(take.id)
+    finished = await _take(services.db, take.id)
+    assert finished.clip_path is not None
+    data_dir = services.settings.data_dir
+    files = [Path(outcome.shot.photo_path), still.path, Path(finished.clip_path)]
+    files += [data_dir / name for name in ("claymate.db", "claymate.db-wal", "claymate.db-shm")]
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    folders = [data_dir, *(p for p in data_dir.rglob("*") if p.is_dir())]
+    assert {p.name for p in folders} >= {"photos", "stills", "clips"}
+    for folder in folders:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
