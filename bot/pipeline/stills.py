@@ -283,7 +283,8 @@ class Stills:
         shot = await self.studio.shot_by_id(actor, revision.shot_id)
         folder = self.shot_folder(shot)
         # End frames share the folder; only numbered stills count.
-        number = sum(1 for p in folder.glob("*.jpg") if p.stem.isdigit()) + 1 if folder.is_dir() else 1
+        stills = folder.glob("*.jpg") if folder.is_dir() else ()
+        number = sum(1 for path in stills if path.stem.isdigit()) + 1
         if number > MAX_STILLS_PER_SHOT:
             raise StudioError("still.too_many", limit=MAX_STILLS_PER_SHOT)
         entry = await self._reserve(actor)  # paid work: quota-checked before the provider
