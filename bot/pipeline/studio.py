@@ -714,6 +714,16 @@ class Studio:
             raise StudioError("draft.not_found")
         return shot
 
+    async def prepare_photo(self, photo: bytes) -> PreparedPhoto:
+        """Intake without storing (an end frame): the same limits, inside the same cap."""
+        async with self._intake_slots:
+            return await asyncio.to_thread(
+                prepare_photo,
+                photo,
+                max_side=self.settings.max_side_px,
+                max_bytes=self.settings.max_upload_bytes,
+            )
+
     def _intake(self, photo: bytes) -> tuple[PreparedPhoto, Path]:
         """The video-ready JPEG, stored: one trip to a worker thread."""
         prepared = prepare_photo(
