@@ -132,6 +132,10 @@ def ask_keyboard(shot: Shot, lang: str) -> InlineKeyboardMarkup:
     )
 
 
+def redraft_keyboard(shot: Shot, lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[_button(t("button.redraft", lang), cb.REDRAFT, shot.id)]])
+
+
 def status_text(take: Take, update: ProgressUpdate, lang: str) -> str:
     elapsed = format_elapsed(update.elapsed_s)
     if update.phase == "queued" and update.queue_position:

@@ -122,6 +122,15 @@ class DraftView:
     allowance: Allowance
 
 
+@dataclass(frozen=True, slots=True)
+class Recaption:
+    """What an edited photo caption did to its shot."""
+
+    shot: Shot
+    revision: PromptRevision | None  # a new draft; None: only the description changed
+    changed: bool  # False: the new caption was empty, so nothing changed
+
+
 @dataclass(slots=True)
 class ShotOutcome:
     shot: Shot
@@ -325,6 +334,37 @@ class Studio:
             stored.status = "drafted"
         shot.description = description
         return await self._first_draft(actor, shot, description)
+
+    async def recaption(
+        self, actor: Actor, chat_id: int, message_id: int, caption: str | None
+    ) -> Recaption | None:
+        """A photo's caption edited after it became a shot: never a new shot.
+
+        The description follows the caption. While nothing has been generated from the
+        shot, the draft follows too (a new revision, so Undo still works); after that the
+        user decides whether a new draft is worth losing the one they generated from.
+        None: the message is not a shot's photo in this chat.
+        """
+        async with self.db.session() as session:
+            repo = Repo(session)
+            found = await repo.shot_for_message(chat_id, message_id)
+            if found is None:
+                return None
+            shot = await self._check_access(repo, actor, found.id)
+            generated = bool(await repo.shot_takes(shot.id))
+        description = _clean_text(caption, MAX_DESCRIPTION_CHARS)
+        if not description or description == shot.description:
+            return Recaption(shot, None, changed=False)
+        if shot.status == "awaiting_description":
+            return Recaption(shot, await self.describe(actor, shot.id, description), changed=True)
+        async with self.db.session() as session:
+            stored = await Repo(session).get_shot(shot.id)
+            assert stored is not None
+            stored.description = description
+        shot.description = description
+        if generated or shot.status == "cancelled":
+            return Recaption(shot, None, changed=True)
+        return Recaption(shot, await self.redraft(actor, shot.id), changed=True)
 
     async def redraft(self, actor: Actor, shot_id: int) -> PromptRevision:
         """🔄 New draft: start again from the description, keeping the history."""
