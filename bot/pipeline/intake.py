@@ -11,8 +11,8 @@ refusal that the header can decide happens before decoding, JPEGs are decoded at
 reduced DCT scale when the output allows it, crop and downscale are one resample, and the
 EXIF rotation is applied to the small result instead of the 12-megapixel original.
 
-Memory is decided from the header too: what decoding, converting and resampling a photo
-will hold at once is estimated before a pixel is decoded (MAX_DECODE_BYTES), a JPEG that
+Memory is decided from the header too: what the file, decoding, converting and resampling
+will hold at most is estimated before a pixel is decoded (MAX_DECODE_BYTES), a JPEG that
 would cost too much is decoded at a smaller DCT scale, and anything else is refused.
 
 A photo that is already what the models want (what Telegram makes of a compressed photo:
@@ -86,18 +86,21 @@ PASSTHROUGH_INFO = frozenset({"jfif", "jfif_version", "jfif_unit", "jfif_density
 # is a damaged photo ("intake.corrupt"), not something else ("intake.not_image").
 _IMAGE_SIGNATURES: tuple[bytes, ...] = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
-# What decoding may cost, estimated from the header before a pixel is decoded: the decoded
-# image, its conversion to a mode Pillow resamples, the codec's own buffers, the resampling
-# pass and its result. With the input and the JPEG output this keeps one photo under
-# about 100 MiB of peak memory (bench/bench_intake_memory.py measures it).
-MAX_DECODE_BYTES = 88 * MEGABYTE
+# What one photo may cost in memory, estimated from its header before a pixel is decoded:
+# the file (and a codec's copy of it), the decode with the codec's own buffers, the
+# conversion to a mode Pillow resamples, the resampling pass and its result. The factors
+# are measured (bench/bench_intake_memory.py) and keep the peak under about 100 MiB.
+MAX_DECODE_BYTES = 100 * MEGABYTE
 # Bytes Pillow keeps per decoded pixel; every mode not named here is stored as four.
 _STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 # Modes resampled as decoded: any other is converted at full size first (to RGB(A)/L/LA).
 _RESAMPLED_AS_DECODED = frozenset({"L", "LA", "RGB", "RGBA", "CMYK", "I;16", "I", "F"})
-# Per decoded pixel, what the codec holds besides Pillow's copy (measured): libwebp keeps
-# its own canvas and frame buffers; libheif frees its planes as it goes.
-_CODEC_BYTES = {"WEBP": 8.5, "HEIF": 0.5, "HEIC": 0.5}
+# Per decoded pixel, what the codec holds besides Pillow's copy: libheif only while it
+# decodes (its RGB and YUV planes), libwebp still while we resample.
+_CODEC_BYTES_WHILE_LOADING = {"HEIF": 4.0, "HEIC": 4.0}
+_CODEC_BYTES_HELD = {"WEBP": 8.5}
+# The file itself is held throughout; pillow_heif reads a second copy of it.
+_INPUT_COPIES = {"HEIF": 2, "HEIC": 2}
 
 _log = logging.getLogger(__name__)
 _OPEN_LOCK = threading.Lock()
@@ -354,7 +357,7 @@ def _decode(
         # Every block is still entropy-decoded, so truncation and corruption still raise.
         opened.draft("RGB", (max(1, raw_w // 8), max(1, raw_h // 8)))
     elif is_jpeg:
-        factor = _jpeg_factor_within(opened, geometry, max_decode_bytes)
+        factor = _jpeg_factor_within(opened, geometry, max_decode_bytes, len(data))
         if factor is not None and factor > _quality_factor(geometry):
             # Decoding at the size the output wants would cost too much: a smaller output
             # from a smaller decode is better than a refusal for a JPEG.
@@ -363,7 +366,7 @@ def _decode(
                 raw_w, raw_h, max_side=max(crop_w, crop_h) // factor, min_side=min_side
             )
         reduction = _draft(opened, geometry, at_least=factor or 8)
-    cost = _decode_cost(opened, pillow_format, (raw_w, raw_h), geometry)
+    cost = _decode_cost(opened, pillow_format, (raw_w, raw_h), geometry, len(data))
     if cost > max_decode_bytes:
         raise IntakeError(
             "intake.too_many_pixels",
@@ -462,7 +465,9 @@ def _quality_factor(geometry: _Geometry) -> int:
     return next(factor for factor in (8, 4, 2, 1) if factor <= shrink)
 
 
-def _jpeg_factor_within(image: Image.Image, geometry: _Geometry, budget: int) -> int | None:
+def _jpeg_factor_within(
+    image: Image.Image, geometry: _Geometry, budget: int, input_bytes: int
+) -> int | None:
     """The smallest JPEG scale (1, 2, 4, 8) whose decode fits the budget, if any does."""
     quality = _quality_factor(geometry)
     width, height = image.size
@@ -472,16 +477,21 @@ def _jpeg_factor_within(image: Image.Image, geometry: _Geometry, budget: int) ->
             continue
         decoded_w, decoded_h = -(-width // factor), -(-height // factor)
         smaller = (min(out_w, decoded_w), min(out_h, decoded_h))
-        if _pixels_cost(image, "JPEG", image.size, (decoded_w, decoded_h), smaller) <= budget:
+        decoded = (decoded_w, decoded_h)
+        if _pixels_cost(image, "JPEG", image.size, decoded, smaller, input_bytes) <= budget:
             return factor
     return None
 
 
 def _decode_cost(
-    image: Image.Image, pillow_format: str, raw: tuple[int, int], geometry: _Geometry
+    image: Image.Image,
+    pillow_format: str,
+    raw: tuple[int, int],
+    geometry: _Geometry,
+    input_bytes: int,
 ) -> int:
-    """Bytes decoding and resampling this image will hold at once, from its header."""
-    return _pixels_cost(image, pillow_format, raw, image.size, geometry.size)
+    """Bytes decoding and resampling this image will hold at most, from its header."""
+    return _pixels_cost(image, pillow_format, raw, image.size, geometry.size, input_bytes)
 
 
 def _pixels_cost(
@@ -490,15 +500,20 @@ def _pixels_cost(
     raw: tuple[int, int],
     decoded: tuple[int, int],
     output: tuple[int, int],
+    input_bytes: int,
 ) -> int:
     mode = image.mode
-    per_pixel = _STORED_BYTES.get(mode, 4) + _CODEC_BYTES.get(pillow_format, 0.0)
-    if mode not in _RESAMPLED_AS_DECODED or "transparency" in image.info:
-        per_pixel += 4  # converted at full size before resampling
+    stored = _STORED_BYTES.get(mode, 4) + _CODEC_BYTES_HELD.get(pillow_format, 0.0)
+    converted = 4 if mode not in _RESAMPLED_AS_DECODED or "transparency" in image.info else 0
+    if "A" in mode or "a" in mode or "transparency" in image.info:
+        converted += 4  # Pillow resamples alpha premultiplied: one more full-size copy
     width, height = decoded
     out_w, out_h = output
+    pixels = width * height
+    loading = pixels * (stored + _CODEC_BYTES_WHILE_LOADING.get(pillow_format, 0.0))
     # Resampling goes through a band as wide as the output and as tall as the decode.
-    cost = width * height * per_pixel + 4 * out_w * height + 4 * out_w * out_h
+    resampling = pixels * (stored + converted) + 4 * out_w * height + 4 * out_w * out_h
+    cost = max(loading, resampling) + _INPUT_COPIES.get(pillow_format, 1) * input_bytes
     if pillow_format in ("JPEG", "MPO") and image.info.get("progressive"):
         cost += _progressive_coefficients(image, raw)
     return int(cost)

@@ -136,6 +136,22 @@ def animated(fmt: str, size: tuple[int, int] = (2000, 2000), count: int = 3) -> 
     return _encode(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100)
 
 
+def noisy(fmt: str, size: tuple[int, int], mode: str = "RGB", **options: object) -> bytes:
+    """Camera-like noise: the file is as big as such a photo really is."""
+    width, height = size
+    rng = np.random.default_rng(7)
+    bands = len(mode)
+    pixels = rng.integers(0, 256, (height, width, bands), dtype=np.uint8)
+    return _encode(Image.fromarray(pixels, mode), fmt, **options)
+
+
+def phone_heic() -> bytes:
+    """What an iPhone sends as a file: 12 megapixels of smooth detail, about 2.5 MB."""
+    rng = np.random.default_rng(7)
+    detail = Image.fromarray(rng.integers(0, 256, (378, 504, 3), dtype=np.uint8))
+    return _encode(detail.resize((4032, 3024), Image.Resampling.BICUBIC), "HEIF", quality=60)
+
+
 def crafted() -> dict[str, Callable[[], bytes]]:
     """Every crafted input by name; built on demand (the big ones take a second or two)."""
     return {
@@ -152,6 +168,10 @@ def crafted() -> dict[str, Callable[[], bytes]]:
         "heic_4032x3024": big_heic,
         "webp_6000": big_webp,
         "webp_2000": lambda: big_webp((2000, 2000)),
+        "phone_heic_4032x3024": phone_heic,
+        "noisy_heic_4032x3024": lambda: noisy("HEIF", (4032, 3024), quality=75),
+        "noisy_png_2600x2000_rgba": lambda: noisy("PNG", (2600, 2000), "RGBA"),
+        "noisy_jpeg_7000x5000": lambda: noisy("JPEG", (7000, 5000), quality=70),
         "png_30000": huge_png,
         "png_claiming_65535": lambda: png_claiming(65535, 65535),
         "animated_gif": lambda: animated("GIF"),
@@ -185,11 +205,11 @@ def measure(path: Path) -> dict[str, object]:
     """Peak RSS while preparing this one file, over what this process held just before."""
     from bot.pipeline.intake import IntakeError, prepare_photo
 
-    data = path.read_bytes()
     # Warm up: the libraries' own first-use allocations are not the photo's cost.
     prepare_photo(_encode(_scene((640, 480)), "JPEG"))
     baseline = _status_kib("VmRSS")
     _reset_peak()
+    data = path.read_bytes()  # the photo's own bytes count too: the bot holds them as well
     try:
         prepared = prepare_photo(data)
         outcome = f"ok {prepared.width}x{prepared.height} from {prepared.source_format}"

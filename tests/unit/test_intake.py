@@ -684,6 +684,7 @@ CRAFTED_OUTCOMES = {
     "palette_png_6000": "intake.too_many_pixels",
     "palette_png_3000": "ok",
     "rgba_png_7000": "intake.too_many_pixels",
+    "rgba_png_3500": "intake.too_many_pixels",  # premultiplied alpha doubles it
     "cmyk_jpeg_8000": "ok",
     "rgb_jpeg_8000": "ok",
     "progressive_jpeg_8000": "intake.too_many_pixels",
@@ -691,6 +692,10 @@ CRAFTED_OUTCOMES = {
     "heic_4032x3024": "ok",
     "webp_6000": "intake.too_many_pixels",
     "webp_2000": "ok",
+    "phone_heic_4032x3024": "ok",  # 1.8 MB, as an iPhone sends a photo as a file
+    "noisy_heic_4032x3024": "intake.too_many_pixels",  # 13 MB of HEIC at 12 megapixels
+    "noisy_png_2600x2000_rgba": "ok",  # 20 MB
+    "noisy_jpeg_7000x5000": "ok",  # 19 MB, decoded at 1/4
     "png_30000": "intake.bomb",
     "png_claiming_65535": "intake.bomb",
     "animated_gif": "intake.animated",
