@@ -76,10 +76,11 @@ async def on_error(update: object, context: Context) -> None:
     """Log with context, tell the operator, and give the user an apology with a next step."""
     error = context.error
     # PTB's BadRequest is a NetworkError subclass, but it is our mistake, not the network's:
-    # it is reported like any other error, never waited out.
-    refused = isinstance(error, BadRequest)
+    # it is reported like any other error, never waited out. One is not: a button answered
+    # already, or pressed long ago, is a query Telegram no longer takes an answer for.
+    refused = isinstance(error, BadRequest) and "query is too old" not in str(error).lower()
     quiet = isinstance(error, (RetryAfter, NetworkError))
-    if quiet and not isinstance(error, (Forbidden, BadRequest)):
+    if quiet and not (isinstance(error, Forbidden) or refused):
         log.warning("telegram: %s", type(error).__name__)
         return
     summary = _kind(update) if isinstance(update, Update) else "no update"

@@ -122,3 +122,23 @@ async def test_a_long_draft_is_cut_on_visible_text_and_telegram_accepts_it(
     async with Bot(stub.token, base_url=f"{stub.api_root}/bot") as telegram:
         sent = await telegram.send_message(777_000_222, text, parse_mode="HTML")
     assert sent.text is not None and utf16_len(sent.text) <= render.MESSAGE_LIMIT
+
+
+async def test_a_button_too_old_to_answer_is_not_reported(
+    watched_bot: RunningBot, city_photo: bytes
+) -> None:
+    """Telegram refuses answers to presses it has given up on: expected, not an error."""
+    bot = watched_bot
+    _, draft = await draft_for_photo(bot, city_photo, "boats glide")
+    bot.stub.fail_next(
+        "answerCallbackQuery",
+        400,
+        "Bad Request: query is too old and response timeout expired or query ID is invalid",
+    )
+
+    bot.push(button_press(bot.user, draft, "g:999999"))
+    await bot.wait_for("answerCallbackQuery")
+    bot.push(command_update(bot.chat, bot.user, "/help"))  # handled after the press
+    await bot.wait_for("sendMessage", lambda c: "Claymate" in c.params.get("text", ""))
+
+    assert not [c for c in bot.stub.calls("sendMessage") if _to(ADMIN_CHAT)(c)]
