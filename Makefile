@@ -42,6 +42,7 @@ migrate: $(STAMP)
 
 bench: $(STAMP)
 	@$(BIN)/python bench/bench_intake.py
+	@$(BIN)/python bench/bench_intake_memory.py
 	@$(BIN)/python bench/bench_render.py
 	@$(BIN)/python bench/bench_film.py
 	@$(BIN)/python bench/bench_drafts.py

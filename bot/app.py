@@ -40,7 +40,18 @@ from bot.web import (
     web_secrets,
     webhook_secret,
 )
-from handlers import admin, drafts, errors, generate, groups, photos, privacy, projects, start
+from handlers import (
+    admin,
+    drafts,
+    errors,
+    fallbacks,
+    generate,
+    groups,
+    photos,
+    privacy,
+    projects,
+    start,
+)
 from handlers import callbacks as cb
 from handlers import film as film_handlers
 from handlers import stills as still_handlers
@@ -124,6 +135,15 @@ def register_handlers(application: Application) -> None:
     add(CallbackQueryHandler(privacy.on_forget_chosen, pattern=cb.pattern(cb.FORGET)))
 
     add(MessageHandler(filters.PHOTO | filters.Document.IMAGE, photos.on_photo))
+    other_media = (
+        filters.Sticker.ALL
+        | filters.ANIMATION
+        | filters.VIDEO_NOTE
+        | filters.VIDEO
+        | filters.VOICE
+        | filters.AUDIO
+    )
+    add(MessageHandler(other_media, fallbacks.on_other_media))
     add(MessageHandler(filters.Document.ALL, photos.on_other_document))
     add(MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, drafts.on_reply))
     add(MessageHandler(filters.TEXT & ~filters.COMMAND, start.on_text_outside_flow))

@@ -6,9 +6,14 @@ someone else, or after a restart: the row id lets any instance find what it mean
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 MAX_CALLBACK_BYTES = 64
+MAX_ROW_ID = 2**63 - 1  # the largest key SQLite and PostgreSQL BIGINT hold
+# ASCII digits only (str.isdigit() also takes "²" and "١"), at most as many as MAX_ROW_ID has.
+_ROW_ID = re.compile(r"[0-9]{1,19}")
+_ACTION = re.compile(r"[a-z]{1,3}")
 
 # One short code per user intention; handlers register a pattern per code.
 GENERATE = "g"  # revision id
@@ -52,14 +57,19 @@ def encode(action: str, row_id: int, arg: str | None = None) -> str:
 
 def parse(data: str | None) -> Button | None:
     """The button's meaning, or None for data we never made (old versions, forgeries)."""
-    if not data:
+    if not data or len(data.encode("utf-8", "surrogatepass")) > MAX_CALLBACK_BYTES:
         return None
     parts = data.split(":", 2)
-    if len(parts) < 2 or not parts[1].isdigit():
+    if len(parts) < 2 or not _ROW_ID.fullmatch(parts[1]) or not _ACTION.fullmatch(parts[0]):
         return None
-    return Button(parts[0], int(parts[1]), parts[2] if len(parts) == 3 else None)
+    row_id = int(parts[1])
+    # Ids are database keys: a forged number past a 64-bit key would overflow the query.
+    lowest = 0 if parts[0] == LANG else 1
+    if not lowest <= row_id <= MAX_ROW_ID:
+        return None
+    return Button(parts[0], row_id, parts[2] if len(parts) == 3 else None)
 
 
 def pattern(action: str) -> str:
     """The CallbackQueryHandler pattern for one action."""
-    return rf"^{action}:\d+(:.*)?$"
+    return rf"^{action}:[0-9]{{1,19}}(:.*)?$"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from telegram import Bot, InputFile, ReplyParameters
@@ -77,8 +79,15 @@ class TelegramObserver:
         revision = await self.studio.revision_for_take(take)
         data = await asyncio.to_thread(path.read_bytes)
         # "Sending a video…" from the start of the upload (it can take a while), and kept up.
-        async with chat_action(
-            self.bot, take.chat_id, ChatAction.UPLOAD_VIDEO, thread_id=take.thread_id, after_s=0
+        async with (
+            _refusal_fails_the_take(),
+            chat_action(
+                self.bot,
+                take.chat_id,
+                ChatAction.UPLOAD_VIDEO,
+                thread_id=take.thread_id,
+                after_s=0,
+            ),
         ):
             message = await self.bot.send_video(
                 take.chat_id,
@@ -132,6 +141,15 @@ class TelegramObserver:
             # A repeated text, or a status message the user deleted: neither stops the take.
             if "not modified" not in str(error).lower():
                 log.info("take %s: status edit refused: %s", take.id, error)
+
+
+@contextlib.asynccontextmanager
+async def _refusal_fails_the_take() -> AsyncIterator[None]:
+    """A Bad Request is an answer, not a blip: the same upload would be refused again."""
+    try:
+        yield
+    except BadRequest as error:
+        raise ProviderError(ErrorKind.REJECTED, f"telegram refused the clip: {error}") from None
 
 
 def _reply_to(message_id: int | None) -> ReplyParameters | None:

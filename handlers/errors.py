@@ -6,7 +6,7 @@ import html
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import ApplicationHandlerStop
 
 from bot.i18n import language_for, t
@@ -79,7 +79,12 @@ def _kind(update: Update) -> str:
 async def on_error(update: object, context: Context) -> None:
     """Log with context, tell the operator, and give the user an apology with a next step."""
     error = context.error
-    if isinstance(error, (RetryAfter, NetworkError)) and not isinstance(error, Forbidden):
+    # PTB's BadRequest is a NetworkError subclass, but it is our mistake, not the network's:
+    # it is reported like any other error, never waited out. One is not: a button answered
+    # already, or pressed long ago, is a query Telegram no longer takes an answer for.
+    refused = isinstance(error, BadRequest) and "query is too old" not in str(error).lower()
+    quiet = isinstance(error, (RetryAfter, NetworkError))
+    if quiet and not (isinstance(error, Forbidden) or refused):
         log.warning("telegram: %s", type(error).__name__)
         return
     summary = _kind(update) if isinstance(update, Update) else "no update"
@@ -93,14 +98,15 @@ async def on_error(update: object, context: Context) -> None:
             log.warning("could not report the error to the admin chat")
     if isinstance(update, Update) and update.effective_chat:
         lang = language_for(update.effective_user.language_code if update.effective_user else None)
+        apology = "error.telegram_refused" if refused else "error.unexpected"
         try:
             if update.callback_query:
-                await update.callback_query.answer(t("error.unexpected", lang), show_alert=True)
+                await update.callback_query.answer(t(apology, lang), show_alert=True)
             else:
                 await send_html(
                     context,
                     update.effective_chat.id,
-                    t("error.unexpected", lang),
+                    t(apology, lang),
                     thread_id=thread_of(update.effective_message),
                 )
         except Exception:

@@ -33,6 +33,9 @@ CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 
 async def on_photo(update: Update, context: Context) -> None:
     """A photo with a caption becomes a shot and a draft; without one, we ask for a line."""
+    if update.edited_message is not None:
+        await on_edited_caption(update, context)
+        return
     message = update.effective_message
     assert message is not None
     caption = message.caption
@@ -90,10 +93,53 @@ async def on_photo(update: Update, context: Context) -> None:
     )
 
 
+async def on_edited_caption(update: Update, context: Context) -> None:
+    """A photo's caption edited later: the shot's description changes, never a new shot."""
+    message = update.edited_message
+    assert message is not None
+    caption = message.caption
+    if in_group(message):
+        addressed, stripped = addressed_caption(message, context.bot.username)
+        caption = stripped if addressed else caption
+    actor = await actor_for(update, context)
+    try:
+        outcome = await studio(context).recaption(
+            actor, message.chat_id, message.message_id, caption
+        )
+    except StudioError:
+        outcome = None
+    if outcome is None:
+        if not in_group(message):  # in a group, an edit we know nothing of is not for us
+            await reply_html(context, message, t("edit.not_a_shot", actor.lang))
+        return
+    if not outcome.changed:
+        if not (caption or "").strip():
+            await reply_html(context, message, t("edit.caption_removed", actor.lang))
+        return
+    if outcome.revision is not None:
+        await show_draft(
+            context,
+            actor,
+            outcome.revision,
+            chat_id=message.chat_id,
+            thread_id=message.message_thread_id if message.is_topic_message else None,
+            reply_to=message.message_id,
+            notes="ℹ️ " + t("edit.redrafted", actor.lang),
+        )
+        return
+    await reply_html(
+        context,
+        message,
+        t("edit.description_updated", actor.lang),
+        render.redraft_keyboard(outcome.shot, actor.lang),
+    )
+
+
 async def on_other_document(update: Update, context: Context) -> None:
     """A file that is not an image: say what we take instead."""
-    message = update.effective_message
-    assert message is not None
+    message = update.message
+    if message is None:  # an edited caption on a file asks for nothing new
+        return
     if in_group(message) and not addressed_caption(message, context.bot.username)[0]:
         return
     actor = await actor_for(update, context)

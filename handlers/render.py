@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from html import escape
+import re
+from html import escape, unescape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -129,6 +130,10 @@ def ask_keyboard(shot: Shot, lang: str) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+def redraft_keyboard(shot: Shot, lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[_button(t("button.redraft", lang), cb.REDRAFT, shot.id)]])
 
 
 def status_text(take: Take, update: ProgressUpdate, lang: str) -> str:
@@ -271,5 +276,60 @@ def format_elapsed(seconds: float) -> str:
     return f"{minutes}:{secs:02d}" if minutes else f"{secs}s"
 
 
+# Telegram HTML, token by token: a tag, a character reference, or plain text.
+_HTML_TOKEN = re.compile(r"<[^<>]*>|&(?:#[xX][0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);|[^<&]+|[<&]")
+_TAG_NAME = re.compile(r"</?\s*([a-zA-Z][a-zA-Z0-9-]*)")
+
+
+def _units(visible: str) -> int:
+    """Telegram measures text in UTF-16 code units: an emoji or a rare Han character is 2."""
+    return len(visible.encode("utf-16-le")) // 2
+
+
+def visible_length(html_text: str) -> int:
+    """The length Telegram checks: the text after tags and entities are parsed."""
+    total = 0
+    for token in _HTML_TOKEN.findall(html_text):
+        if len(token) > 1 and token[0] == "<":
+            continue
+        total += _units(unescape(token) if token[0] == "&" else token)
+    return total
+
+
 def _fit(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Cut HTML to `limit` visible units with an ellipsis, never inside a tag or an entity,
+    and close the tags the cut leaves open."""
+    if visible_length(text) <= limit:
+        return text
+    room = limit - 1  # the ellipsis
+    out: list[str] = []
+    open_tags: list[str] = []
+    for token in _HTML_TOKEN.findall(text):
+        if len(token) > 1 and token[0] == "<":
+            name = _TAG_NAME.match(token)
+            tag = name.group(1).lower() if name else ""
+            if token.startswith("</"):
+                if tag in open_tags:
+                    del open_tags[len(open_tags) - 1 - open_tags[::-1].index(tag)]
+            elif not token.endswith("/>"):
+                open_tags.append(tag)
+            out.append(token)
+            continue
+        if token[0] == "&":
+            units = _units(unescape(token))
+            if units > room:
+                break
+            out.append(token)
+            room -= units
+            continue
+        kept = []
+        for char in token:
+            units = _units(char)
+            if units > room:
+                break
+            kept.append(char)
+            room -= units
+        out.append("".join(kept))
+        if len(kept) < len(token):
+            break
+    return "".join(out) + "…" + "".join(f"</{tag}>" for tag in reversed(open_tags))

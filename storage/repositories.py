@@ -208,6 +208,16 @@ class Repo:
         result = await self.session.execute(query.order_by(Shot.position, Shot.id))
         return list(result.scalars())
 
+    async def shot_for_message(self, chat_id: int, message_id: int) -> Shot | None:
+        """The shot a user's photo message started, if it started one."""
+        result = await self.session.execute(
+            select(Shot)
+            .where(Shot.chat_id == chat_id, Shot.message_id == message_id)
+            .order_by(Shot.id)
+            .limit(1)
+        )
+        return result.scalars().first()
+
     async def shots_in_media_group(self, chat_id: int, media_group_id: str) -> list[Shot]:
         result = await self.session.execute(
             select(Shot)

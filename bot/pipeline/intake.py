@@ -11,6 +11,10 @@ refusal that the header can decide happens before decoding, JPEGs are decoded at
 reduced DCT scale when the output allows it, crop and downscale are one resample, and the
 EXIF rotation is applied to the small result instead of the 12-megapixel original.
 
+Memory is decided from the header too: what the file, decoding, converting and resampling
+will hold at most is estimated before a pixel is decoded (MAX_DECODE_BYTES), a JPEG that
+would cost too much is decoded at a smaller DCT scale, and anything else is refused.
+
 A photo that is already what the models want (what Telegram makes of a compressed photo:
 a baseline RGB JPEG, right-sized, with no metadata) is kept byte for byte: it is still
 decoded in full, at 1/8 scale, so a damaged file is refused like any other, but it is not
@@ -81,6 +85,22 @@ PASSTHROUGH_INFO = frozenset({"jfif", "jfif_version", "jfif_unit", "jfif_density
 # Magic numbers of the formats we accept: a file that starts like one but will not open
 # is a damaged photo ("intake.corrupt"), not something else ("intake.not_image").
 _IMAGE_SIGNATURES: tuple[bytes, ...] = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+
+# What one photo may cost in memory, estimated from its header before a pixel is decoded:
+# the file (and a codec's copy of it), the decode with the codec's own buffers, the
+# conversion to a mode Pillow resamples, the resampling pass and its result. The factors
+# are measured (bench/bench_intake_memory.py) and keep the peak under about 100 MiB.
+MAX_DECODE_BYTES = 100 * MEGABYTE
+# Bytes Pillow keeps per decoded pixel; every mode not named here is stored as four.
+_STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+# Modes resampled as decoded: any other is converted at full size first (to RGB(A)/L/LA).
+_RESAMPLED_AS_DECODED = frozenset({"L", "LA", "RGB", "RGBA", "CMYK", "I;16", "I", "F"})
+# Per decoded pixel, what the codec holds besides Pillow's copy: libheif only while it
+# decodes (its RGB and YUV planes), libwebp still while we resample.
+_CODEC_BYTES_WHILE_LOADING = {"HEIF": 4.0, "HEIC": 4.0}
+_CODEC_BYTES_HELD = {"WEBP": 8.5}
+# The file itself is held throughout; pillow_heif reads a second copy of it.
+_INPUT_COPIES = {"HEIF": 2, "HEIC": 2}
 
 _log = logging.getLogger(__name__)
 _OPEN_LOCK = threading.Lock()
@@ -199,9 +219,10 @@ def prepare_photo(
     min_side: int = 300,
     max_pixels: int = 64_000_000,
     max_jpeg_bytes: int = 10 * MEGABYTE,
+    max_decode_bytes: int = MAX_DECODE_BYTES,
 ) -> PreparedPhoto:
     """Make the video-ready JPEG; CPU-bound, so async callers run it in a thread."""
-    if min(max_side, max_bytes, min_side, max_pixels, max_jpeg_bytes) <= 0:
+    if min(max_side, max_bytes, min_side, max_pixels, max_jpeg_bytes, max_decode_bytes) <= 0:
         raise ValueError("intake limits must be positive")
     if not data:
         raise IntakeError("intake.empty")
@@ -219,6 +240,7 @@ def prepare_photo(
             min_side=min_side,
             max_pixels=max_pixels,
             max_jpeg_bytes=max_jpeg_bytes,
+            max_decode_bytes=max_decode_bytes,
         )
     except IntakeError:
         raise
@@ -248,16 +270,20 @@ def prepare_photo(
             notes=(),
         )
 
+    source_w, source_h = decoded.source_size
+    crop_w, crop_h = decoded.geometry.cropped_size
+    cropped = (crop_w, crop_h) != decoded.raw_size
+    orientation, icc_profile = decoded.orientation, decoded.icc_profile
     image = _resample(decoded.image, decoded.box, decoded.geometry.size)
-    image = _with_exif_orientation(image, decoded.orientation)
-    image = _to_srgb(image, decoded.icc_profile)
+    source_format = decoded.source_format
+    del decoded  # the full-size decode: the largest thing intake holds, free it first
+    image = _resampleable(image)
+    image = _with_exif_orientation(image, orientation)
+    image = _to_srgb(image, icc_profile)
     jpeg, image = _encode_jpeg(
         image, max_jpeg_bytes=max_jpeg_bytes, min_side=min_side, source_bytes=len(data)
     )
 
-    source_w, source_h = decoded.source_size
-    crop_w, crop_h = decoded.geometry.cropped_size
-    cropped = (crop_w, crop_h) != decoded.raw_size
     notes: list[Note] = []
     if cropped:
         wide = source_w > source_h
@@ -274,7 +300,7 @@ def prepare_photo(
         jpeg=jpeg,
         width=image.width,
         height=image.height,
-        source_format=decoded.source_format,
+        source_format=source_format,
         source_width=source_w,
         source_height=source_h,
         cropped=cropped,
@@ -298,7 +324,13 @@ class _Decoded:
 
 
 def _decode(
-    data: bytes, *, max_side: int, min_side: int, max_pixels: int, max_jpeg_bytes: int
+    data: bytes,
+    *,
+    max_side: int,
+    min_side: int,
+    max_pixels: int,
+    max_jpeg_bytes: int,
+    max_decode_bytes: int,
 ) -> _Decoded:
     """Open, refuse what the header already rules out, then decode as few pixels as we can."""
     opened = _open(data)
@@ -320,11 +352,27 @@ def _decode(
 
     passthrough = _passes_through(opened, geometry, len(data), max_jpeg_bytes)
     reduction = 1.0
+    is_jpeg = pillow_format in ("JPEG", "MPO")
     if passthrough:
         # Every block is still entropy-decoded, so truncation and corruption still raise.
         opened.draft("RGB", (max(1, raw_w // 8), max(1, raw_h // 8)))
-    elif pillow_format in ("JPEG", "MPO"):
-        reduction = _draft(opened, geometry)
+    elif is_jpeg:
+        factor = _jpeg_factor_within(opened, geometry, max_decode_bytes, len(data))
+        if factor is not None and factor > _quality_factor(geometry):
+            # Decoding at the size the output wants would cost too much: a smaller output
+            # from a smaller decode is better than a refusal for a JPEG.
+            crop_w, crop_h = geometry.cropped_size
+            geometry = plan_geometry(
+                raw_w, raw_h, max_side=max(crop_w, crop_h) // factor, min_side=min_side
+            )
+        reduction = _draft(opened, geometry, at_least=factor or 8)
+    cost = _decode_cost(opened, pillow_format, (raw_w, raw_h), geometry, len(data))
+    if cost > max_decode_bytes:
+        raise IntakeError(
+            "intake.too_many_pixels",
+            format=ACCEPTED_FORMATS[pillow_format],
+            megapixels=_format_megapixels(raw_w * raw_h),
+        )
     opened.load()
     # After load, not before: a PNG's EXIF may follow its pixels, and getexif() would load
     # them itself, inside the try that forgives bad EXIF, hiding a truncated file.
@@ -335,7 +383,10 @@ def _decode(
             "intake.too_small", width=source_size[0], height=source_size[1], min_side=min_side
         )
     icc_profile = opened.info.get("icc_profile") or None
-    image = _resampleable(opened)
+    # Modes Pillow resamples as they are (16-bit grey among them) are converted after
+    # resampling, on the small result: converting first would double the big one.
+    needs_conversion = opened.mode not in _RESAMPLED_AS_DECODED or "transparency" in opened.info
+    image = _resampleable(opened) if needs_conversion else opened
 
     left, top, right, bottom = geometry.crop
     box = (left / reduction, top / reduction, right / reduction, bottom / reduction)
@@ -378,23 +429,105 @@ def _open(data: bytes) -> Image.Image:
         return Image.open(io.BytesIO(data))
 
 
-def _draft(image: Image.Image, geometry: _Geometry) -> float:
-    """Decode at 1/2, 1/4 or 1/8 scale when the output is that small: far fewer pixels."""
+def _draft(image: Image.Image, geometry: _Geometry, at_least: int = 1) -> float:
+    """Decode at 1/2, 1/4 or 1/8 scale when the output is that small: far fewer pixels.
+
+    `at_least` is the scale the memory budget needs, whatever the output would like.
+    """
     # Pillow picks the largest scale s with size // request >= s on both axes, so asking
     # for ceil(size / r), r being how much the output shrinks the crop, keeps s <= r: the
     # reduced decode is never smaller than the output.
     crop_w, crop_h = geometry.cropped_size
     out_w, out_h = geometry.size
     shrink = min(crop_w / out_w, crop_h / out_h)
-    if shrink < 2:
+    if shrink < 2 and at_least < 2:
         return 1.0
     request = (math.ceil(image.width / shrink), math.ceil(image.height / shrink))
+    if at_least > 1:
+        # width // (width // f) >= f: Pillow then picks a scale of at least f.
+        request = (
+            min(request[0], max(1, image.width // at_least)),
+            min(request[1], max(1, image.height // at_least)),
+        )
     stored_width = image.width
     result = image.draft("RGB", request)
     if result is None:
         return 1.0
     _, (_, _, reduced_width, _) = result
     return stored_width / reduced_width
+
+
+def _quality_factor(geometry: _Geometry) -> int:
+    """The JPEG scale _draft picks for the output alone (1, 2, 4 or 8)."""
+    crop_w, crop_h = geometry.cropped_size
+    out_w, out_h = geometry.size
+    shrink = min(crop_w / out_w, crop_h / out_h)
+    return next(factor for factor in (8, 4, 2, 1) if factor <= shrink)
+
+
+def _jpeg_factor_within(
+    image: Image.Image, geometry: _Geometry, budget: int, input_bytes: int
+) -> int | None:
+    """The smallest JPEG scale (1, 2, 4, 8) whose decode fits the budget, if any does."""
+    quality = _quality_factor(geometry)
+    width, height = image.size
+    out_w, out_h = geometry.size
+    for factor in (1, 2, 4, 8):
+        if factor < quality:
+            continue
+        decoded_w, decoded_h = -(-width // factor), -(-height // factor)
+        smaller = (min(out_w, decoded_w), min(out_h, decoded_h))
+        decoded = (decoded_w, decoded_h)
+        if _pixels_cost(image, "JPEG", image.size, decoded, smaller, input_bytes) <= budget:
+            return factor
+    return None
+
+
+def _decode_cost(
+    image: Image.Image,
+    pillow_format: str,
+    raw: tuple[int, int],
+    geometry: _Geometry,
+    input_bytes: int,
+) -> int:
+    """Bytes decoding and resampling this image will hold at most, from its header."""
+    return _pixels_cost(image, pillow_format, raw, image.size, geometry.size, input_bytes)
+
+
+def _pixels_cost(
+    image: Image.Image,
+    pillow_format: str,
+    raw: tuple[int, int],
+    decoded: tuple[int, int],
+    output: tuple[int, int],
+    input_bytes: int,
+) -> int:
+    mode = image.mode
+    stored = _STORED_BYTES.get(mode, 4) + _CODEC_BYTES_HELD.get(pillow_format, 0.0)
+    converted = 4 if mode not in _RESAMPLED_AS_DECODED or "transparency" in image.info else 0
+    if "A" in mode or "a" in mode or "transparency" in image.info:
+        converted += 4  # Pillow resamples alpha premultiplied: one more full-size copy
+    width, height = decoded
+    out_w, out_h = output
+    pixels = width * height
+    loading = pixels * (stored + _CODEC_BYTES_WHILE_LOADING.get(pillow_format, 0.0))
+    # Resampling goes through a band as wide as the output and as tall as the decode.
+    resampling = pixels * (stored + converted) + 4 * out_w * height + 4 * out_w * out_h
+    cost = max(loading, resampling) + _INPUT_COPIES.get(pillow_format, 1) * input_bytes
+    if pillow_format in ("JPEG", "MPO") and image.info.get("progressive"):
+        cost += _progressive_coefficients(image, raw)
+    return int(cost)
+
+
+def _progressive_coefficients(image: Image.Image, raw: tuple[int, int]) -> int:
+    """libjpeg keeps every DCT coefficient of a progressive JPEG, at full size, whatever
+    scale it decodes at: two bytes per sample of each component."""
+    layers = getattr(image, "layer", None) or [("", 1, 1, 0)] * len(image.getbands())
+    h_max = max(layer[1] for layer in layers) or 1
+    v_max = max(layer[2] for layer in layers) or 1
+    samples = sum(layer[1] * layer[2] for layer in layers) / (h_max * v_max)
+    width, height = raw
+    return int(2 * samples * width * height)
 
 
 def _exif_orientation(image: Image.Image) -> int:
@@ -418,8 +551,10 @@ def _resampleable(image: Image.Image) -> Image.Image:
         return image.convert("RGBA" if has_alpha else "RGB")
     if mode.startswith("I;16") or mode == "I":
         # Pillow's convert("L") clips 16-bit values at 255 instead of scaling them.
-        wide = np.asarray(image).astype(np.int64)
-        return Image.fromarray(np.clip(wide >> 8, 0, 255).astype(np.uint8))
+        wide = np.asarray(image)
+        if wide.dtype.kind != "u" or wide.dtype.itemsize != 2:
+            wide = np.clip(wide, 0, 65535)
+        return Image.fromarray((wide >> 8).astype(np.uint8))
     if mode in ("1", "F"):
         return image.convert("L")
     if mode in ("La", "RGBa"):

@@ -32,7 +32,6 @@ from PIL import Image, ImageOps
 from bot.config import ConfigError, Settings
 from bot.files import write_private
 from bot.pipeline.clay import clay_still
-from bot.pipeline.intake import prepare_photo
 from bot.pipeline.studio import Actor, StillChoice, Studio, StudioError
 from bot.providers.base import ErrorKind, ProviderError
 from bot.slots import releasing_slot
@@ -345,13 +344,7 @@ class Stills:
         so the new revision says so; ↩️ Undo goes back to the draft without it.
         """
         revision = await self.studio.revision_by_id(actor, revision_id)
-        settings = self.studio.settings
-        prepared = await asyncio.to_thread(
-            prepare_photo,
-            photo,
-            max_side=settings.max_side_px,
-            max_bytes=settings.max_upload_bytes,
-        )
+        prepared = await self.studio.prepare_photo(photo)
         folder = self.shot_folder(await self.studio.shot_by_id(actor, revision.shot_id))
         path = folder / f"end-{uuid.uuid4().hex[:12]}.jpg"
         await asyncio.to_thread(write_private, path, prepared.jpeg)

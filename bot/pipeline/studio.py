@@ -134,6 +134,15 @@ class DraftView:
     allowance: Allowance
 
 
+@dataclass(frozen=True, slots=True)
+class Recaption:
+    """What an edited photo caption did to its shot."""
+
+    shot: Shot
+    revision: PromptRevision | None  # a new draft; None: only the description changed
+    changed: bool  # False: the new caption was empty, so nothing changed
+
+
 @dataclass(slots=True)
 class ShotOutcome:
     shot: Shot
@@ -345,6 +354,37 @@ class Studio:
             stored.status = "drafted"
         shot.description = description
         return await self._first_draft(actor, shot, description)
+
+    async def recaption(
+        self, actor: Actor, chat_id: int, message_id: int, caption: str | None
+    ) -> Recaption | None:
+        """A photo's caption edited after it became a shot: never a new shot.
+
+        The description follows the caption. While nothing has been generated from the
+        shot, the draft follows too (a new revision, so Undo still works); after that the
+        user decides whether a new draft is worth losing the one they generated from.
+        None: the message is not a shot's photo in this chat.
+        """
+        async with self.db.session() as session:
+            repo = Repo(session)
+            found = await repo.shot_for_message(chat_id, message_id)
+            if found is None:
+                return None
+            shot = await self._check_access(repo, actor, found.id)
+            generated = bool(await repo.shot_takes(shot.id))
+        description = _clean_text(caption, MAX_DESCRIPTION_CHARS)
+        if not description or description == shot.description:
+            return Recaption(shot, None, changed=False)
+        if shot.status == "awaiting_description":
+            return Recaption(shot, await self.describe(actor, shot.id, description), changed=True)
+        async with self.db.session() as session:
+            stored = await Repo(session).get_shot(shot.id)
+            assert stored is not None
+            stored.description = description
+        shot.description = description
+        if generated or shot.status == "cancelled":
+            return Recaption(shot, None, changed=True)
+        return Recaption(shot, await self.redraft(actor, shot.id), changed=True)
 
     async def redraft(self, actor: Actor, shot_id: int) -> PromptRevision:
         """🔄 New draft: start again from the description, keeping the history."""
@@ -763,6 +803,16 @@ class Studio:
         if project is None or project.chat_id != actor.chat_id:
             raise StudioError("draft.not_found")
         return shot
+
+    async def prepare_photo(self, photo: bytes) -> PreparedPhoto:
+        """Intake without storing (an end frame): the same limits, inside the same cap."""
+        async with self._intake_slots:
+            return await asyncio.to_thread(
+                prepare_photo,
+                photo,
+                max_side=self.settings.max_side_px,
+                max_bytes=self.settings.max_upload_bytes,
+            )
 
     def _intake(self, photo: bytes) -> tuple[PreparedPhoto, Path]:
         """The video-ready JPEG, stored: one trip to a worker thread."""

@@ -204,6 +204,7 @@ class ErrorKind(StrEnum):
     EXPIRED = "expired"  # the result URL is gone
     TIMEOUT = "timeout"  # the task did not finish within our deadline
     TOO_LARGE = "too_large"  # the finished clip is over the chat's upload limit
+    REJECTED = "rejected"  # Telegram refused the finished clip (a Bad Request): not retried
     UNKNOWN = "unknown"
 
 

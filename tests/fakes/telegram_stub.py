@@ -42,6 +42,7 @@ from .bot_api_spec import (
     check_limits,
     load_spec,
     render_text,
+    utf16_len,
 )
 
 if TYPE_CHECKING:
@@ -1053,7 +1054,7 @@ class TelegramStub:
         rendered = self._render(text, p.get("parse_mode"), p.get("entities"))
         if not rendered.text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        if len(rendered.text) > 4096:
+        if utf16_len(rendered.text) > 4096:  # Telegram counts UTF-16 units
             raise ApiError(400, "Bad Request: message is too long")
         content: dict[str, Any] = {"text": rendered.text}
         if rendered.entities:
@@ -1143,7 +1144,7 @@ class TelegramStub:
         if not isinstance(text, str) or not text:
             raise ApiError(400, "Bad Request: message text is empty")
         rendered = self._render(text, p.get("parse_mode"), p.get("entities"))
-        if len(rendered.text) > 4096:
+        if utf16_len(rendered.text) > 4096:  # Telegram counts UTF-16 units
             raise ApiError(400, "Bad Request: message is too long")
         markup = self._inline_markup(p)
         message = self._edit_target(p)
@@ -1361,7 +1362,7 @@ class TelegramStub:
         if not isinstance(caption, str) or not caption:
             return {}
         rendered = self._render(caption, p.get("parse_mode"), p.get("caption_entities"))
-        if len(rendered.text) > 1024:
+        if utf16_len(rendered.text) > 1024:
             raise ApiError(400, "Bad Request: message caption is too long")
         out: dict[str, Any] = {"caption": rendered.text}
         if rendered.entities:

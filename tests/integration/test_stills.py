@@ -378,3 +378,28 @@ async def test_a_refused_animate_leaves_the_shots_picture_as_it_was(
     assert refused.value.key == "budget.exceeded"
     shot = await studio.shot_by_id(actor, outcome.shot.id)
     assert shot.still_path is None
+
+
+async def test_an_end_frame_is_prepared_inside_the_intake_cap(services: Services) -> None:
+    """End frames are photos too: they wait for an intake slot like any other photo."""
+    studio, stills = services.studio, services.stills
+    assert stills is not None
+    actor = await studio.enter(Sender(user_id=5, chat_id=5))
+    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats glide")
+    assert outcome.revision is not None
+
+    class CountingSlots:
+        def __init__(self) -> None:
+            self.entered = 0
+
+        async def __aenter__(self) -> None:
+            self.entered += 1
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+    slots = CountingSlots()
+    studio._intake_slots = slots  # type: ignore[assignment]
+    await stills.end_frame(actor, outcome.revision.id, sample_photo(width=480, height=360))
+
+    assert slots.entered == 1

@@ -673,3 +673,101 @@ def test_damaged_files_never_raise_anything_but_intake_error(fmt: str) -> None:
             assert isinstance(result, PreparedPhoto)
             outcomes.add("accepted")
     assert outcomes - {"accepted"}, "no mutation was refused: the fuzzing is not biting"
+
+
+# --- memory: what the header says decides before any pixel is decoded -----------------------
+
+# name -> the outcome intake must reach: "ok" or the refusal's i18n key.
+CRAFTED_OUTCOMES = {
+    "gray16_png_8000": "intake.too_many_pixels",
+    "gray16_png_4000": "ok",
+    "palette_png_6000": "intake.too_many_pixels",
+    "palette_png_3000": "ok",
+    "rgba_png_7000": "intake.too_many_pixels",
+    "rgba_png_3500": "intake.too_many_pixels",  # premultiplied alpha doubles it
+    "cmyk_jpeg_8000": "ok",
+    "rgb_jpeg_8000": "ok",
+    "progressive_jpeg_8000": "intake.too_many_pixels",
+    "progressive_jpeg_4000": "ok",
+    "heic_4032x3024": "ok",
+    "webp_6000": "intake.too_many_pixels",
+    "webp_2000": "ok",
+    "phone_heic_4032x3024": "ok",  # 1.8 MB, as an iPhone sends a photo as a file
+    "noisy_heic_4032x3024": "intake.too_many_pixels",  # 13 MB of HEIC at 12 megapixels
+    "noisy_png_2600x2000_rgba": "ok",  # 20 MB
+    "noisy_jpeg_7000x5000": "ok",  # 19 MB, decoded at 1/4
+    "png_30000": "intake.bomb",
+    "png_claiming_65535": "intake.bomb",
+    "animated_gif": "intake.animated",
+    "animated_webp": "intake.animated",
+    "animated_png": "intake.animated",
+}
+PEAK_MIB_PER_PHOTO = 100
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED_OUTCOMES))
+def test_crafted_photo_is_prepared_or_refused_within_memory(
+    name: str, tmp_path: pytest.TempPathFactory
+) -> None:
+    """Each crafted input, in a fresh process: the expected outcome, and peak RSS bounded."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from tests.fakes.crafted_images import crafted
+
+    path = Path(str(tmp_path)) / name
+    path.write_bytes(crafted()[name]())
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.fakes.crafted_images", str(path)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+
+    expected = CRAFTED_OUTCOMES[name]
+    assert report["outcome"].startswith("ok" if expected == "ok" else f"refused {expected}")
+    assert report["peak_delta_mib"] <= PEAK_MIB_PER_PHOTO
+
+
+def test_sixteen_bit_grey_keeps_its_tones() -> None:
+    ramp = np.linspace(0, 65535, 600).astype(np.uint16)
+    image = Image.fromarray(np.ascontiguousarray(np.broadcast_to(ramp, (400, 600))))
+    assert image.mode.startswith("I;16")
+
+    prepared = prepare_photo(encode(image, "PNG"))
+
+    grey = np.asarray(decode(prepared.jpeg).convert("L"), dtype=np.int32)
+    assert grey[:, :20].mean() < 10 and grey[:, -20:].mean() > 245  # scaled, not clipped at 255
+
+
+def test_too_many_pixels_is_refused_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fakes.crafted_images import palette_png
+
+    loaded: list[str] = []
+    real_load = ImageFile.ImageFile.load
+
+    def spy(self: ImageFile.ImageFile) -> object:
+        loaded.append(self.format or "?")
+        return real_load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
+    with pytest.raises(IntakeError) as caught:
+        prepare_photo(palette_png(6000, 6000))
+
+    assert caught.value.code == "intake.too_many_pixels"
+    assert caught.value.params == {"format": "PNG", "megapixels": "36"}
+    assert not loaded
+    assert "36" in caught.value.message("en") and "36" in caught.value.message("zh")
+
+
+def test_a_big_jpeg_is_decoded_smaller_rather_than_refused() -> None:
+    data = encode(noise((640, 480)).resize((6000, 4500)), "JPEG", quality=80)
+
+    prepared = prepare_photo(data, max_side=4000, max_decode_bytes=40 * 1024 * 1024)
+
+    assert max(prepared.width, prepared.height) <= 3000  # a 1/2 decode, not 4000 px
+    assert prepared.source_width == 6000
