@@ -316,16 +316,6 @@ class MediaGroup(Base):
     answered_at: Mapped[datetime | None] = mapped_column()
 
 
-class Lock(Base):
-    """Named leases shared by instances (e.g. who long-polls Telegram on SQLite)."""
-
-    __tablename__ = "locks"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(64))
-    expires_at: Mapped[datetime] = mapped_column()
-
-
 # --- groups, budgets and access (migration 0002_groups) ------------------------------------
 
 

@@ -14,14 +14,12 @@ from typing import Any
 from sqlalchemy import and_, delete, false, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     TERMINAL_TAKE_STATES,
     BotMessage,
     Chat,
-    Lock,
     MediaGroup,
     ProcessedUpdate,
     Project,
@@ -29,6 +27,7 @@ from storage.models import (
     Shot,
     Take,
     TakeEvent,
+    TakeVote,
     User,
     utcnow,
 )
@@ -524,15 +523,6 @@ class Repo:
             take.next_attempt_at = utcnow()
         return take.id
 
-    async def project_takes(self, project_id: int) -> list[Take]:
-        result = await self.session.execute(
-            select(Take)
-            .join(Shot, Take.shot_id == Shot.id)
-            .where(Shot.project_id == project_id)
-            .order_by(Shot.position, Take.id)
-        )
-        return list(result.scalars())
-
     # --- bot messages: what each message we sent stands for -------------------------------
 
     async def remember_message(
@@ -622,26 +612,6 @@ class Repo:
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
 
-    # --- named leases -----------------------------------------------------------------------
-
-    async def acquire_lock(self, name: str, owner: str, ttl: timedelta) -> bool:
-        now = utcnow()
-        lock = await self.session.get(Lock, name, populate_existing=True)
-        if lock is None:
-            self.session.add(Lock(name=name, owner=owner, expires_at=now + ttl))
-            try:
-                async with self.session.begin_nested():
-                    await self.session.flush()
-            except IntegrityError:
-                return False
-            return True
-        result = await self.session.execute(
-            update(Lock)
-            .where(Lock.name == name, or_(Lock.owner == owner, Lock.expires_at < now))
-            .values(owner=owner, expires_at=now + ttl)
-        )
-        return result.rowcount == 1  # type: ignore[attr-defined]
-
     # --- history ----------------------------------------------------------------------------
 
     async def all_projects(self) -> Sequence[Project]:
@@ -663,15 +633,12 @@ class Repo:
         await self.touch_project(project_id)
 
     async def take_star_counts(self, shot_ids: Sequence[int]) -> dict[int, int]:
-        """⭐ votes per take of these shots; empty where no votes table exists."""
-        from storage import models
-
-        vote = getattr(models, "TakeVote", None)
-        if vote is None or not shot_ids:
+        """⭐ votes per take of these shots."""
+        if not shot_ids:
             return {}
         result = await self.session.execute(
-            select(vote.take_id, func.count())
-            .where(vote.shot_id.in_(list(shot_ids)))
-            .group_by(vote.take_id)
+            select(TakeVote.take_id, func.count())
+            .where(TakeVote.shot_id.in_(list(shot_ids)))
+            .group_by(TakeVote.take_id)
         )
         return {take_id: count for take_id, count in result.all()}

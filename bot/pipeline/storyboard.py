@@ -69,7 +69,6 @@ class Storyboard:
             repo = Repo(session)
             shots = await repo.project_shots(project.id)
             stars = await repo.take_star_counts([s.id for s in shots])
-            has_votes = _has_votes()
             items = []
             for shot in shots:
                 delivered = [t for t in await repo.shot_takes(shot.id) if t.status == "delivered"]
@@ -88,7 +87,7 @@ class Storyboard:
                         words=first_words(text, PROMPT_WORDS),
                         clip=clip,
                         kept=kept is not None,
-                        stars=stars.get(clip.id, 0) if (has_votes and clip) else None,
+                        stars=stars.get(clip.id, 0) if clip else None,
                     )
                 )
         return Board(project, items)
@@ -179,12 +178,6 @@ class Storyboard:
 def _untitled(project: Project) -> bool:
     """A project nobody named ("Untitled <date>", see Studio) gets no title card."""
     return project.title.startswith("Untitled ")
-
-
-def _has_votes() -> bool:
-    from storage import models
-
-    return hasattr(models, "TakeVote")
 
 
 def first_words(text: str, count: int) -> str:

@@ -40,7 +40,6 @@ from bot.slots import releasing_slot
 from storage.accounts import AccountsRepo
 from storage.db import Database
 from storage.models import (
-    TERMINAL_TAKE_STATES,
     BotMessage,
     Project,
     PromptRevision,
@@ -840,10 +839,6 @@ def take_params(params: dict[str, Any]) -> dict[str, Any]:
         "duration": int(params.get("duration", 5)),
         "camera_move": params.get("camera_move", "static"),
     }
-
-
-def is_finished(take: Take) -> bool:
-    return take.status in TERMINAL_TAKE_STATES
 
 
 def _untitled() -> str:
