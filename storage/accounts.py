@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, text, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.locks import BUDGET, hold_for_transaction, lock_key
 from storage.models import (
     TERMINAL_TAKE_STATES,
     AccessEntry,
@@ -162,9 +163,7 @@ class AccountsRepo:
         if not self._postgres:
             return
         for subject in sorted(set(subject_ids)):
-            await self.session.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(subject)}
-            )
+            await hold_for_transaction(self.session, lock_key(BUDGET, subject))
 
     async def spent(
         self, *, since: datetime, user_id: int | None = None, chat_id: int | None = None
@@ -382,9 +381,3 @@ class AccountsRepo:
             select(PromptRevision.params).where(PromptRevision.shot_id.in_(shot_ids))
         )
         return [p["image_tail_path"] for p in params if p and p.get("image_tail_path")]
-
-
-def _lock_key(subject_id: int) -> int:
-    """A stable signed 64-bit key for pg_advisory_xact_lock, distinct from jobs.py's."""
-    digest = hashlib.sha256(f"budget:{subject_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)

@@ -50,6 +50,7 @@ from bot.providers.base import (
     cancel_upstream,
 )
 from storage.db import Database
+from storage.locks import PROVIDER_SLOTS, USER_TAKES, hold_for_transaction, lock_key
 from storage.models import TERMINAL_TAKE_STATES, Take, utcnow
 from storage.repositories import Repo
 
@@ -284,9 +285,7 @@ class JobRunner:
             repo = Repo(session)
             if self.db.is_postgres:
                 # One instance at a time counts and takes a slot for this provider.
-                await session.execute(
-                    _advisory_lock_sql(), {"key": _lock_key(f"slots:{take.provider}")}
-                )
+                await hold_for_transaction(session, lock_key(PROVIDER_SLOTS, take.provider))
             stored = await repo.get_take(take.id, for_update=True)
             if stored is None or stored.status != "queued":
                 return False
@@ -312,9 +311,7 @@ class JobRunner:
         if take.requested_by is None:
             return True
         if self.db.is_postgres:  # one instance at a time counts this user's takes
-            await session.execute(
-                _advisory_lock_sql(), {"key": _lock_key(f"user-takes:{take.requested_by}")}
-            )
+            await hold_for_transaction(session, lock_key(USER_TAKES, take.requested_by))
         return await repo.takes_at_work(take.requested_by) < self.policy.max_in_flight_per_user
 
     async def _submit(self, take: Take, provider: VideoProvider, request: VideoRequest) -> None:
@@ -574,16 +571,3 @@ class JobRunner:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
-
-
-def _lock_key(name: str) -> int:
-    """A stable signed 64-bit key for pg_advisory_xact_lock."""
-    import hashlib
-
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-
-
-def _advisory_lock_sql():  # type: ignore[no-untyped-def]
-    from sqlalchemy import text
-
-    return text("SELECT pg_advisory_xact_lock(:key)")
