@@ -18,6 +18,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageOps
 
 from bot.config import Settings
+from bot.domain.states import TakeState
 from bot.files import make_private, private_dir
 from bot.i18n import t
 from bot.pipeline.film import FilmError, FilmResult, assemble_film, load_font
@@ -71,7 +72,9 @@ class Storyboard:
             stars = await repo.take_star_counts([s.id for s in shots])
             items = []
             for shot in shots:
-                delivered = [t for t in await repo.shot_takes(shot.id) if t.status == "delivered"]
+                delivered = [
+                    t for t in await repo.shot_takes(shot.id) if t.status == TakeState.DELIVERED
+                ]
                 kept = next((t for t in delivered if t.id == shot.kept_take_id), None)
                 clip = kept or (delivered[-1] if delivered else None)
                 revision = (
