@@ -1,7 +1,8 @@
 """SQL for groups, budgets, access and privacy: the allowlist, the usage ledger, votes, /forget.
 
-Kept apart from storage.repositories so issue 6's queries live in one file; same rules: one
-instance wraps one session (unit of work), and it works on SQLite and PostgreSQL alike.
+Kept apart from storage.repositories so the money and privacy queries can be read (and
+reviewed) in one file; same rules: one instance wraps one session (unit of work), and it
+works on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations

@@ -639,7 +639,7 @@ class Repo:
         result = await self.session.execute(select(Project).order_by(Project.id))
         return result.scalars().all()
 
-    # --- storyboard and film (issue 7) ------------------------------------------------------
+    # --- storyboard and film --------------------------------------------------------------
 
     async def reorder_shots(self, project_id: int, shot_ids: Sequence[int]) -> None:
         """Give the project's active shots positions 1..n in the order of `shot_ids`."""
