@@ -62,7 +62,7 @@ from storage.repositories import Repo
 log = logging.getLogger("claymate")
 
 COMMANDS = ("start", "help", "new", "projects", "board", "film")
-COMMANDS += ("lang", "usage", "export", "forget")  # issue 6
+COMMANDS += ("lang", "usage", "export", "forget")  # a user's own language, money and data
 
 
 def build_application(
@@ -123,7 +123,7 @@ def register_handlers(application: Application) -> None:
     add(CommandHandler("move", film_handlers.on_move))
     add(CommandHandler("drop", film_handlers.on_drop))
     add(CommandHandler("film", film_handlers.on_film))
-    # Issue 6: groups, budgets, access, languages, privacy.
+    # Languages, budgets, access, group rules and privacy: what each user and operator sets.
     add(CommandHandler("lang", admin.on_lang))
     add(CommandHandler("usage", admin.on_usage))
     for name in ("allow", "deny", "access", "grant", "limit", "stats"):

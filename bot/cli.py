@@ -15,6 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bot.config import ConfigError, Settings, exit_on_config_error, load_settings
+from bot.domain.states import TakeState
 from bot.i18n import t
 from bot.logs import configure_logging, redact_active, run_redacted
 from bot.pipeline.film import MAX_CROSSFADE_S
@@ -245,7 +246,7 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
             await _abandon_take(services, request.take.id)
             raise
         observer.close()
-        if take.status != "delivered":
+        if take.status != TakeState.DELIVERED:
             key = f"error.{take.error_kind or 'unknown'}"
             print(f"claymate: {t(key, actor.lang)}", file=sys.stderr)
             return 1
@@ -263,14 +264,16 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
 
 async def _abandon_take(services, take_id: int) -> None:  # type: ignore[no-untyped-def]
     """End an interrupted take as cancelled, which refunds what it reserved."""
-    from storage.models import TERMINAL_TAKE_STATES
+    from bot.domain.states import TERMINAL_TAKE_STATES
     from storage.repositories import Repo
 
     async with services.db.session() as session:
         repo = Repo(session)
         take = await repo.get_take(take_id, for_update=True)
         if take is not None and take.status not in TERMINAL_TAKE_STATES:
-            await repo.set_take_status(take, "cancelled", "interrupted on the command line")
+            await repo.transition_take(
+                take, TakeState.CANCELLED, "interrupted on the command line"
+            )
 
 
 async def _open_or_create_project(services, actor, name: str) -> None:  # type: ignore[no-untyped-def]

@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     kling_poll_interval_s: float = Field(8.0, gt=0, validation_alias=_env("KLING_POLL_INTERVAL"))
     kling_deadline_s: float = Field(1200.0, gt=0, validation_alias=_env("KLING_DEADLINE"))
 
-    # Vidu (issue 7): a second image-to-video provider; empty key = disabled
+    # Vidu: a second image-to-video provider; empty key = disabled
     vidu_api_key: SecretStr | None = Field(None, validation_alias=_env("VIDU_API_KEY"))
     vidu_api_url: str = Field(DEFAULT_VIDU_API_URL, validation_alias=_env("VIDU_API_URL"))
     vidu_model: str = Field("viduq2-turbo", validation_alias=_env("VIDU_MODEL"))
@@ -133,7 +133,7 @@ class Settings(BaseSettings):
         2, ge=0, validation_alias=_env("CLAYMATE_OFFLINE_CONCURRENT")
     )
 
-    # Access (issue 6 uses these; parsed here so one place validates them)
+    # Access: operators and the allowlist (parsed here so one place validates them)
     admin_ids: Annotated[tuple[int, ...], NoDecode] = Field(
         (), validation_alias=_env("CLAYMATE_ADMIN_IDS")
     )
@@ -141,8 +141,9 @@ class Settings(BaseSettings):
         (), validation_alias=_env("CLAYMATE_ALLOWED_IDS")
     )
 
-    # Budgets (issue 6): units per take, "provider:mode:duration=units" pairs over the
-    # published defaults; quotas per day and month (unset: unlimited; admins override).
+    # Budgets, so paid video is never spent unchecked: units per take as
+    # "provider:mode:duration=units" pairs over the published defaults; quotas per day and
+    # month (unset: unlimited; admins override).
     costs: str | None = Field(None, validation_alias=_env("CLAYMATE_COSTS"))
     quota_user_day: float | None = Field(
         None, ge=0, validation_alias=_env("CLAYMATE_QUOTA_USER_DAY")

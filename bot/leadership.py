@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from storage.db import Database
-from storage.locks import SessionLock
+from storage.locks import TELEGRAM_POLLING, SessionLock, lock_key
 
 log = logging.getLogger("claymate.leadership")
 
@@ -27,9 +27,8 @@ class PollingLeadership:
 
     def __init__(self, db: Database, bot_id: str, *, retry_s: float = 5.0) -> None:
         # Keyed by bot id: bots that share one database don't block each other.
-        self.lock = (
-            SessionLock(db, f"claymate:telegram-polling:{bot_id}") if db.is_postgres else None
-        )
+        key = lock_key(TELEGRAM_POLLING, bot_id)
+        self.lock = SessionLock(db, key) if db.is_postgres else None
         self.retry_s = retry_s
         self.is_leader = False
 

@@ -11,25 +11,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from telegram import Update
 
+from bot.domain.states import TakeState
 from bot.providers.base import ProviderError, TaskStatus, VideoProvider, VideoRequest
 from storage.db import Database
 from storage.repositories import Repo
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "InstrumentedProvider"]
-
-# Every take state, so a gauge reads 0 rather than disappearing when nothing is in it.
-TAKE_STATES = (
-    "queued",
-    "submitting",
-    "submitted",
-    "rendering",
-    "downloading",
-    "delivering",
-    "delivered",
-    "failed",
-    "cancelled",
-)
-
 
 class Metrics:
     """The bot's metrics; the take gauges are read from the database at scrape time."""
@@ -65,9 +52,10 @@ class Metrics:
         """Read the take counts; a scrape shows the whole fleet's state, not this process's."""
         async with db.session() as session:
             counts = await Repo(session).takes_by_status()
-        for state in sorted(set(TAKE_STATES) | set(counts)):
+        # Every take state, so a gauge reads 0 rather than disappearing when nothing is in it.
+        for state in sorted({*TakeState, *counts}):
             self.takes.labels(state=state).set(counts.get(state, 0))
-        self.queue_depth.set(counts.get("queued", 0))
+        self.queue_depth.set(counts.get(TakeState.QUEUED, 0))
 
     async def exposition(self, db: Database) -> bytes:
         await self.refresh(db)

@@ -29,7 +29,7 @@ class Services:
     drafter: PromptDrafter
     providers: dict[str, VideoProvider]
     default_provider: str
-    stills: Stills | None = None  # 🎨 clay stills (issue 7)
+    stills: Stills | None = None  # 🎨 clay stills
 
     async def aclose(self) -> None:
         for provider in self.providers.values():

@@ -52,7 +52,7 @@ async def on_any_update(update: object, context: Context) -> None:
         user.id if user else "-",
     )
     if admission.verdict is not Verdict.ADMIT:
-        # Not on the allowlist: told once, and it costs nothing (issue 6).
+        # Not on the allowlist: told once, and refused before any paid work can start.
         from handlers.admin import refuse
 
         await refuse(update, context, admission.verdict)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from telegram import Message, Update
 
+from bot.domain.states import TakeState
 from bot.i18n import t
 from bot.pipeline.jobs import ProgressUpdate
 from bot.pipeline.studio import Actor, StillChoice
@@ -58,7 +59,7 @@ async def _queue_take(
     status = await send_html(
         context,
         message.chat_id,
-        render.status_text(take, ProgressUpdate("queued", 0.0), actor.lang),
+        render.status_text(take, ProgressUpdate(TakeState.QUEUED, 0.0), actor.lang),
         thread_id=take.thread_id,
         reply_to=message.message_id,
         markup=render.status_keyboard(take, actor.lang),

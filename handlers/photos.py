@@ -8,6 +8,7 @@ import logging
 from telegram import Message, Update
 from telegram.error import TelegramError
 
+from bot.domain.states import ShotState
 from bot.i18n import t
 from bot.pipeline.intake import IntakeError
 from bot.pipeline.studio import Actor, Origin, StudioError
@@ -258,7 +259,7 @@ async def describe_album(
     shots = await studio(context).album_shots(actor, shot_id)
     revisions: dict[int, PromptRevision] = {}
     for shot in shots:
-        if shot.status == "cancelled":
+        if shot.status == ShotState.CANCELLED:
             continue
         try:
             revisions[shot.id] = await studio(context).describe(actor, shot.id, text)

@@ -7,6 +7,7 @@ from html import escape, unescape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.domain.states import TakeState
 from bot.i18n import t
 from bot.pipeline.jobs import ProgressUpdate
 from bot.pipeline.studio import ProjectView
@@ -138,32 +139,32 @@ def redraft_keyboard(shot: Shot, lang: str) -> InlineKeyboardMarkup:
 
 def status_text(take: Take, update: ProgressUpdate, lang: str) -> str:
     elapsed = format_elapsed(update.elapsed_s)
-    if update.phase == "queued" and update.queue_position:
+    if update.phase == TakeState.QUEUED and update.queue_position:
         return t("status.queued_position", lang, position=update.queue_position)
-    if update.phase == "rendering" and update.progress is not None:
+    if update.phase == TakeState.RENDERING and update.progress is not None:
         percent = round(update.progress * 100)
         return t("status.rendering_progress", lang, percent=percent, elapsed=elapsed)
-    if update.phase == "rendering":
+    if update.phase == TakeState.RENDERING:
         return t("status.rendering", lang, elapsed=elapsed)
-    if update.phase == "submitted":
+    if update.phase == TakeState.SUBMITTED:
         return t("status.submitted", lang, provider=take.provider)
-    if update.phase in ("downloading", "delivering"):
+    if update.phase in (TakeState.DOWNLOADING, TakeState.DELIVERING):
         return t(f"status.{update.phase}", lang)
     return t("status.queued", lang)
 
 
 def status_keyboard(take: Take, lang: str) -> InlineKeyboardMarkup | None:
-    if take.status != "queued":
+    if take.status != TakeState.QUEUED:
         return None
     return InlineKeyboardMarkup([[_button(t("button.cancel", lang), cb.CANCEL_TAKE, take.id)]])
 
 
 def final_status_text(take: Take, lang: str) -> str:
-    if take.status == "delivered":
+    if take.status == TakeState.DELIVERED:
         started, ended = take.created_at, take.delivered_at or take.finished_at
         seconds = (ended - started).total_seconds() if ended and started else 0.0
         return t("status.done", lang, elapsed=format_elapsed(seconds))
-    if take.status == "cancelled":
+    if take.status == TakeState.CANCELLED:
         return t("status.cancelled", lang)
     return t("status.failed", lang, reason=t(f"error.{take.error_kind or 'unknown'}", lang))
 

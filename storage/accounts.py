@@ -1,7 +1,8 @@
 """SQL for groups, budgets, access and privacy: the allowlist, the usage ledger, votes, /forget.
 
-Kept apart from storage.repositories so issue 6's queries live in one file; same rules: one
-instance wraps one session (unit of work), and it works on SQLite and PostgreSQL alike.
+Kept apart from storage.repositories so the money and privacy queries can be read (and
+reviewed) in one file; same rules: one instance wraps one session (unit of work), and it
+works on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -13,13 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, text, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import (
+from bot.domain.states import (
+    SPENDING_CHARGE_STATES,
     TERMINAL_TAKE_STATES,
+    ChargeState,
+    TakeState,
+)
+from storage.locks import BUDGET, hold_for_transaction, lock_key
+from storage.models import (
     AccessEntry,
     BotMessage,
     BotSetting,
@@ -36,7 +43,6 @@ from storage.models import (
     utcnow,
 )
 
-SPENDING_STATES = ("reserved", "charged", "granted")
 LEDGER_KEY = "ledger_key"  # bot_settings: the installation's key for hashing user ids
 USAGE_KINDS = ("take", "still", "grant")
 
@@ -46,12 +52,12 @@ def ledger_hash(key: str, user_id: int) -> str:
     return hmac.new(bytes.fromhex(key), str(user_id).encode(), hashlib.sha256).hexdigest()
 
 
-async def settle_usage(session: AsyncSession, take_id: int, status: str) -> None:
+async def settle_usage(session: AsyncSession, take_id: int, status: TakeState) -> None:
     """A take ended: its reserved units are charged if delivered, refunded otherwise."""
-    state = "charged" if status == "delivered" else "refunded"
+    state = ChargeState.CHARGED if status == TakeState.DELIVERED else ChargeState.REFUNDED
     await session.execute(
         update(UsageEntry)
-        .where(UsageEntry.take_id == take_id, UsageEntry.state == "reserved")
+        .where(UsageEntry.take_id == take_id, UsageEntry.state == ChargeState.RESERVED)
         .values(state=state, updated_at=utcnow())
     )
 
@@ -162,15 +168,13 @@ class AccountsRepo:
         if not self._postgres:
             return
         for subject in sorted(set(subject_ids)):
-            await self.session.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(subject)}
-            )
+            await hold_for_transaction(self.session, lock_key(BUDGET, subject))
 
     async def spent(
         self, *, since: datetime, user_id: int | None = None, chat_id: int | None = None
     ) -> float:
         query = select(func.coalesce(func.sum(UsageEntry.units), 0.0)).where(
-            UsageEntry.state.in_(SPENDING_STATES), UsageEntry.created_at >= since
+            UsageEntry.state.in_(sorted(SPENDING_CHARGE_STATES)), UsageEntry.created_at >= since
         )
         if user_id is not None:
             # By hash: rows a forgotten user left behind still count when they come back.
@@ -208,8 +212,11 @@ class AccountsRepo:
         """A reservation without a take (a still) ends: charged on success, else refunded."""
         await self.session.execute(
             update(UsageEntry)
-            .where(UsageEntry.id == entry_id, UsageEntry.state == "reserved")
-            .values(state="charged" if charged else "refunded", updated_at=utcnow())
+            .where(UsageEntry.id == entry_id, UsageEntry.state == ChargeState.RESERVED)
+            .values(
+                state=ChargeState.CHARGED if charged else ChargeState.REFUNDED,
+                updated_at=utcnow(),
+            )
         )
 
     async def quota_overrides(self, *subject_ids: int) -> dict[tuple[int, str], float | None]:
@@ -241,11 +248,11 @@ class AccountsRepo:
         rows = (await self.session.execute(query.group_by(UsageEntry.state))).all()
         by_state = {state: (float(units or 0.0), int(count or 0)) for state, units, count in rows}
         return UsageTotals(
-            reserved=by_state.get("reserved", (0.0, 0))[0],
-            charged=by_state.get("charged", (0.0, 0))[0],
-            refunded=by_state.get("refunded", (0.0, 0))[0],
-            granted=-by_state.get("granted", (0.0, 0))[0],
-            takes=sum(c for s, (_u, c) in by_state.items() if s != "granted"),
+            reserved=by_state.get(ChargeState.RESERVED, (0.0, 0))[0],
+            charged=by_state.get(ChargeState.CHARGED, (0.0, 0))[0],
+            refunded=by_state.get(ChargeState.REFUNDED, (0.0, 0))[0],
+            granted=-by_state.get(ChargeState.GRANTED, (0.0, 0))[0],
+            takes=sum(c for s, (_u, c) in by_state.items() if s != ChargeState.GRANTED),
         )
 
     async def top_spenders(self, *, since: datetime, limit: int = 5) -> list[tuple[int, float]]:
@@ -253,7 +260,7 @@ class AccountsRepo:
             select(UsageEntry.user_id, func.sum(UsageEntry.units))
             .where(
                 UsageEntry.created_at >= since,
-                UsageEntry.state.in_(("reserved", "charged")),
+                UsageEntry.state.in_((ChargeState.RESERVED, ChargeState.CHARGED)),
                 UsageEntry.user_id.is_not(None),
             )
             .group_by(UsageEntry.user_id)
@@ -339,7 +346,7 @@ class AccountsRepo:
             if take.status not in TERMINAL_TAKE_STATES
         ]
         for take in in_flight:  # never delivered: what was reserved for it goes back
-            await settle_usage(self.session, take.take_id, "cancelled")
+            await settle_usage(self.session, take.take_id, TakeState.CANCELLED)
         await self.session.execute(delete(TakeVote).where(TakeVote.user_id == user_id))
         await self.session.execute(
             update(UsageEntry).where(UsageEntry.user_id == user_id).values(user_id=None)
@@ -383,8 +390,3 @@ class AccountsRepo:
         )
         return [p["image_tail_path"] for p in params if p and p.get("image_tail_path")]
 
-
-def _lock_key(subject_id: int) -> int:
-    """A stable signed 64-bit key for pg_advisory_xact_lock, distinct from jobs.py's."""
-    digest = hashlib.sha256(f"budget:{subject_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from storage.locks import MIGRATIONS_LOCK, lock_key
+from storage.locks import MIGRATIONS, lock_key
 from storage.sqlite_driver import LOCK_WAIT_S, Checkpointer
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -175,7 +175,7 @@ class Database:
 async def _advisory(connection: AsyncConnection, function: str) -> None:
     # Outside the migration's transaction: a session lock outlives it, so the unlock below
     # still runs when the migration failed and rolled back.
-    await connection.execute(text(f"SELECT {function}(:key)"), {"key": lock_key(MIGRATIONS_LOCK)})
+    await connection.execute(text(f"SELECT {function}(:key)"), {"key": lock_key(MIGRATIONS)})
     await connection.commit()
 
 

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 if TYPE_CHECKING:  # storage.db takes the migrations lock from here
     from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-# Held while Alembic runs: instances starting together migrate one after another.
-MIGRATIONS_LOCK = "claymate:migrations"
+# One name per purpose: two purposes sharing a name would make unrelated work wait on each
+# other (or, worse, let two instances into the same critical section under different names).
+MIGRATIONS = "migrations"  # held while Alembic runs: instances starting together take turns
+TELEGRAM_POLLING = "telegram-polling"  # per bot id: only one instance long-polls Telegram
+PROVIDER_SLOTS = "provider-slots"  # per provider: one instance at a time takes a slot
+USER_TAKES = "user-takes"  # per user: one instance at a time counts a user's takes at work
+BUDGET = "budget"  # per user or group: reservations against one budget take turns
 
 
 async def ping(db: Database) -> None:
@@ -24,9 +30,26 @@ async def ping(db: Database) -> None:
         await connection.execute(text("SELECT 1"))
 
 
-def lock_key(name: str) -> int:
-    """A stable signed 64-bit key for PostgreSQL advisory locks."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+def lock_key(name: str, *parts: object) -> int:
+    """The signed 64-bit PostgreSQL advisory-lock key for a purpose and what it guards.
+
+    Every advisory lock in Claymate takes its key from here, so keys of different purposes
+    cannot collide by construction (short of SHA-256). Parts are encoded with their types,
+    so ("budget", 5) and ("budget", "5") or ("a", "b:c") and ("a:b", "c") differ.
+    """
+    encoded = json.dumps(["claymate", name, *(_part(p) for p in parts)], separators=(",", ":"))
+    return int.from_bytes(hashlib.sha256(encoded.encode()).digest()[:8], "big", signed=True)
+
+
+def _part(part: object) -> object:
+    if isinstance(part, bool) or not isinstance(part, int | str):
+        raise TypeError(f"lock key parts are ints or strings, not {type(part).__name__}")
+    return part
+
+
+async def hold_for_transaction(session: AsyncSession, key: int) -> None:
+    """Wait for a PostgreSQL advisory lock that the end of the transaction releases."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 class SessionLock:
@@ -36,9 +59,9 @@ class SessionLock:
     breaks, PostgreSQL releases it and another instance can take it.
     """
 
-    def __init__(self, db: Database, name: str) -> None:
+    def __init__(self, db: Database, key: int) -> None:
         self.db = db
-        self.key = lock_key(name)
+        self.key = key
         self._connection: AsyncConnection | None = None
 
     @property

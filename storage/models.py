@@ -28,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from bot.domain.states import ShotState, TakeState
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -127,7 +129,7 @@ class Shot(Base):
         BigInteger, ForeignKey("users.id", ondelete="SET NULL")
     )
     # awaiting_description -> drafted; cancelled when the user presses ✖ on the draft.
-    status: Mapped[str] = mapped_column(String(32), default="drafted")
+    status: Mapped[str] = mapped_column(String(32), default=ShotState.DRAFTED)
     description: Mapped[str | None] = mapped_column(Text)
     photo_path: Mapped[str] = mapped_column(String(512))  # the video-ready JPEG on disk
     still_path: Mapped[str | None] = mapped_column(String(512))  # a chosen clay still
@@ -188,21 +190,6 @@ class PromptRevision(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# A take's life. Every transition is stamped in take_events.
-TAKE_STATES = (
-    "queued",
-    "submitting",
-    "submitted",
-    "rendering",
-    "downloading",
-    "delivering",
-    "delivered",
-    "failed",
-    "cancelled",
-)
-TERMINAL_TAKE_STATES = frozenset({"delivered", "failed", "cancelled"})
-
-
 class Take(Base):
     """One generation attempt, a state machine that survives restarts.
 
@@ -229,7 +216,8 @@ class Take(Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     external_id: Mapped[str] = mapped_column(String(64), unique=True)
     upstream_task_id: Mapped[str | None] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    # A TakeState; only Repo.transition_take changes it, along the domain's TAKE_TRANSITIONS.
+    status: Mapped[str] = mapped_column(String(16), default=TakeState.QUEUED)
     progress: Mapped[float | None] = mapped_column(Float)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -316,16 +304,6 @@ class MediaGroup(Base):
     answered_at: Mapped[datetime | None] = mapped_column()
 
 
-class Lock(Base):
-    """Named leases shared by instances (e.g. who long-polls Telegram on SQLite)."""
-
-    __tablename__ = "locks"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(64))
-    expires_at: Mapped[datetime] = mapped_column()
-
-
 # --- groups, budgets and access (migration 0002_groups) ------------------------------------
 
 
@@ -367,7 +345,7 @@ class UsageEntry(Base):
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16), default="take", server_default="take")
     units: Mapped[float] = mapped_column(Float)  # negative for a grant
-    state: Mapped[str] = mapped_column(String(16))  # reserved, charged, refunded, granted
+    state: Mapped[str] = mapped_column(String(16))  # a ChargeState
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -14,14 +14,20 @@ from typing import Any
 from sqlalchemy import and_, delete, false, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
-from storage.models import (
+from bot.domain.states import (
+    ACTIVE_UPSTREAM_STATES,
+    TAKE_TRANSITIONS,
     TERMINAL_TAKE_STATES,
+    IllegalTransition,
+    ShotState,
+    TakeState,
+)
+from storage.models import (
     BotMessage,
     Chat,
-    Lock,
     MediaGroup,
     ProcessedUpdate,
     Project,
@@ -29,11 +35,18 @@ from storage.models import (
     Shot,
     Take,
     TakeEvent,
+    TakeVote,
     User,
     utcnow,
 )
 
-ACTIVE_UPSTREAM_STATES = ("submitting", "submitted", "rendering")
+
+def show_committed_status(copy: Take, row: Take) -> None:
+    """Let a detached copy of a take show the status its row was just committed with.
+
+    Set as a loaded value, not a change: the copy can never write a status of its own.
+    """
+    set_committed_value(copy, "status", row.status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,13 +170,13 @@ class Repo:
     async def list_projects(self, chat_id: int, limit: int = 20) -> list[ProjectSummary]:
         shots = (
             select(func.count(Shot.id))
-            .where(Shot.project_id == Project.id, Shot.status != "cancelled")
+            .where(Shot.project_id == Project.id, Shot.status != ShotState.CANCELLED)
             .scalar_subquery()
         )
         clips = (
             select(func.count(Take.id))
             .join(Shot, Take.shot_id == Shot.id)
-            .where(Shot.project_id == Project.id, Take.status == "delivered")
+            .where(Shot.project_id == Project.id, Take.status == TakeState.DELIVERED)
             .scalar_subquery()
         )
         result = await self.session.execute(
@@ -204,7 +217,7 @@ class Repo:
     ) -> list[Shot]:
         query = select(Shot).where(Shot.project_id == project_id)
         if not include_cancelled:
-            query = query.where(Shot.status != "cancelled")
+            query = query.where(Shot.status != ShotState.CANCELLED)
         result = await self.session.execute(query.order_by(Shot.position, Shot.id))
         return list(result.scalars())
 
@@ -302,24 +315,31 @@ class Repo:
             )
         return await self.session.get(Take, take_id, populate_existing=True)
 
-    async def set_take_status(self, take: Take, status: str, detail: str | None = None) -> None:
+    async def transition_take(self, take: Take, to: TakeState, detail: str | None = None) -> None:
+        """Move a take along TAKE_TRANSITIONS: the only code that changes a take's status.
+
+        Stamps the move in take_events; a terminal state also ends the lease and settles the
+        take's reserved units. A move the table does not allow raises IllegalTransition.
+        """
+        if to not in TAKE_TRANSITIONS.get(TakeState(take.status), frozenset()):
+            raise IllegalTransition(take.id, take.status, to)
         now = utcnow()
-        take.status = status
+        take.status = to
         take.status_changed_at = now
-        if status == "submitted" and take.submitted_at is None:
+        if to == TakeState.SUBMITTED and take.submitted_at is None:
             take.submitted_at = now
-        if status in TERMINAL_TAKE_STATES:
+        if to in TERMINAL_TAKE_STATES:
             take.finished_at = take.finished_at or now
             take.lease_owner = None
             take.lease_expires_at = None
-        if status == "delivered":
+        if to == TakeState.DELIVERED:
             take.delivered_at = now
-        self.session.add(TakeEvent(take_id=take.id, status=status, detail=detail, at=now))
-        if status in TERMINAL_TAKE_STATES:
+        self.session.add(TakeEvent(take_id=take.id, status=to, detail=detail, at=now))
+        if to in TERMINAL_TAKE_STATES:
             # Budgets: every take ends here, so its reserved units are charged or refunded.
             from storage.accounts import settle_usage
 
-            await settle_usage(self.session, take.id, status)
+            await settle_usage(self.session, take.id, to)
 
     async def take_events(self, take_id: int) -> list[TakeEvent]:
         result = await self.session.execute(
@@ -356,7 +376,7 @@ class Repo:
             Take.lease_expires_at < now,
             Take.lease_owner == owner,
         )
-        queued = Take.status == "queued"
+        queued = Take.status == TakeState.QUEUED
         due = (
             select(
                 Take.id,
@@ -408,7 +428,7 @@ class Repo:
     def _takes_at_work(self, owner: str | None = None, now: datetime | None = None) -> Any:
         """Per user: takes past 'queued' and unfinished (with `owner`: also queued takes
         another runner holds, as they may move on before this claim commits)."""
-        at_work: Any = Take.status != "queued"
+        at_work: Any = Take.status != TakeState.QUEUED
         if owner is not None and now is not None:
             held = and_(
                 Take.lease_owner.is_not(None),
@@ -429,7 +449,7 @@ class Repo:
             await self.session.scalar(
                 select(func.count(Take.id)).where(
                     Take.requested_by == user_id if user_id is not None else false(),
-                    Take.status.not_in((*TERMINAL_TAKE_STATES, "queued")),
+                    Take.status.not_in((*TERMINAL_TAKE_STATES, TakeState.QUEUED)),
                 )
             )
             or 0
@@ -475,7 +495,7 @@ class Repo:
                 .over(partition_by=Take.requested_by, order_by=Take.id)
                 .label("turn"),
             )
-            .where(Take.provider == take.provider, Take.status == "queued")
+            .where(Take.provider == take.provider, Take.status == TakeState.QUEUED)
             .subquery()
         )
         busy = self._takes_at_work()
@@ -520,18 +540,9 @@ class Repo:
         )
         if take is None:
             return None
-        if take.status in ("submitted", "rendering"):
+        if take.status in (TakeState.SUBMITTED, TakeState.RENDERING):
             take.next_attempt_at = utcnow()
         return take.id
-
-    async def project_takes(self, project_id: int) -> list[Take]:
-        result = await self.session.execute(
-            select(Take)
-            .join(Shot, Take.shot_id == Shot.id)
-            .where(Shot.project_id == project_id)
-            .order_by(Shot.position, Take.id)
-        )
-        return list(result.scalars())
 
     # --- bot messages: what each message we sent stands for -------------------------------
 
@@ -622,33 +633,13 @@ class Repo:
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
 
-    # --- named leases -----------------------------------------------------------------------
-
-    async def acquire_lock(self, name: str, owner: str, ttl: timedelta) -> bool:
-        now = utcnow()
-        lock = await self.session.get(Lock, name, populate_existing=True)
-        if lock is None:
-            self.session.add(Lock(name=name, owner=owner, expires_at=now + ttl))
-            try:
-                async with self.session.begin_nested():
-                    await self.session.flush()
-            except IntegrityError:
-                return False
-            return True
-        result = await self.session.execute(
-            update(Lock)
-            .where(Lock.name == name, or_(Lock.owner == owner, Lock.expires_at < now))
-            .values(owner=owner, expires_at=now + ttl)
-        )
-        return result.rowcount == 1  # type: ignore[attr-defined]
-
     # --- history ----------------------------------------------------------------------------
 
     async def all_projects(self) -> Sequence[Project]:
         result = await self.session.execute(select(Project).order_by(Project.id))
         return result.scalars().all()
 
-    # --- storyboard and film (issue 7) ------------------------------------------------------
+    # --- storyboard and film --------------------------------------------------------------
 
     async def reorder_shots(self, project_id: int, shot_ids: Sequence[int]) -> None:
         """Give the project's active shots positions 1..n in the order of `shot_ids`."""
@@ -663,15 +654,12 @@ class Repo:
         await self.touch_project(project_id)
 
     async def take_star_counts(self, shot_ids: Sequence[int]) -> dict[int, int]:
-        """⭐ votes per take of these shots; empty where no votes table exists."""
-        from storage import models
-
-        vote = getattr(models, "TakeVote", None)
-        if vote is None or not shot_ids:
+        """⭐ votes per take of these shots."""
+        if not shot_ids:
             return {}
         result = await self.session.execute(
-            select(vote.take_id, func.count())
-            .where(vote.shot_id.in_(list(shot_ids)))
-            .group_by(vote.take_id)
+            select(TakeVote.take_id, func.count())
+            .where(TakeVote.shot_id.in_(list(shot_ids)))
+            .group_by(TakeVote.take_id)
         )
         return {take_id: count for take_id, count in result.all()}

@@ -2,7 +2,7 @@
 
 Units are reserved in the same transaction that queues a take (so parallel Generates never
 overspend), charged when the take is delivered and refunded when it fails or is cancelled
-(storage.repositories.Repo.set_take_status settles them). Clay stills are reserved the same
+(storage.repositories.Repo.transition_take settles them). Clay stills are reserved the same
 way before the provider is called (`reserve_units`, `settle`). Grants are negative spending.
 """
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.config import Settings
+from bot.domain.states import ChargeState
 from storage.accounts import AccountsRepo, UsageTotals
 from storage.db import Database
 from storage.models import Take, utcnow
@@ -144,7 +145,11 @@ class Budget:
         if allowance.enough:
             take.cost_units = cost
             await repo.add_usage(
-                take_id=take.id, user_id=user_id, chat_id=group_id, units=cost, state="reserved"
+                take_id=take.id,
+                user_id=user_id,
+                chat_id=group_id,
+                units=cost,
+                state=ChargeState.RESERVED,
             )
         return allowance
 
@@ -166,7 +171,7 @@ class Budget:
                 user_id=user_id,
                 chat_id=group_id,
                 units=cost,
-                state="reserved",
+                state=ChargeState.RESERVED,
                 kind=kind,
             )
             return allowance, entry.id
@@ -187,7 +192,7 @@ class Budget:
                 user_id=None if group else subject_id,
                 chat_id=subject_id if group else None,
                 units=-abs(units),
-                state="granted",
+                state=ChargeState.GRANTED,
                 kind="grant",
             )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.domain.states import TakeState
 from bot.pipeline.studio import Actor, Studio, StudioError
 from storage.accounts import AccountsRepo
 from storage.repositories import Repo
@@ -26,7 +27,7 @@ async def vote(studio: Studio, actor: Actor, take_id: int, *, admin: bool) -> Vo
     async with studio.db.session() as session:
         repo, accounts = Repo(session), AccountsRepo(session)
         take = await repo.get_take(take_id)
-        if take is None or take.status != "delivered":
+        if take is None or take.status != TakeState.DELIVERED:
             raise StudioError("take.not_found")
         shot = await accounts.lock_shot(take.shot_id)
         assert shot is not None

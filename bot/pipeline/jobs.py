@@ -2,9 +2,10 @@
 
 A take is a row that moves through
     queued → submitting → submitted → rendering → downloading → delivering → delivered
-or ends failed / cancelled. Each step is committed before the next begins, so after a
-crash or restart any runner (this process or another instance) picks the take up from
-its last committed state:
+or ends failed / cancelled (bot.domain.states.TAKE_TRANSITIONS lists every allowed move, and
+storage's Repo.transition_take, the only writer of a take's status, enforces it). Each step
+is committed before the next begins, so after a crash or restart any runner (this process
+or another instance) picks the take up from its last committed state:
 
 - `queued`: waits for a free provider slot (a cap shared by all instances through the
   database), then becomes `submitting`.
@@ -41,6 +42,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.states import TERMINAL_TAKE_STATES, TakeState
 from bot.files import make_private, private_dir
 from bot.providers.base import (
     ErrorKind,
@@ -50,8 +52,9 @@ from bot.providers.base import (
     cancel_upstream,
 )
 from storage.db import Database
-from storage.models import TERMINAL_TAKE_STATES, Take, utcnow
-from storage.repositories import Repo
+from storage.locks import PROVIDER_SLOTS, USER_TAKES, hold_for_transaction, lock_key
+from storage.models import Take, utcnow
+from storage.repositories import Repo, show_committed_status
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ def crash_point(name: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ProgressUpdate:
-    phase: str  # queued, submitted, rendering, downloading, delivering
+    phase: TakeState  # queued, submitted, rendering, downloading or delivering
     elapsed_s: float
     progress: float | None = None
     queue_position: int | None = None
@@ -254,18 +257,18 @@ class JobRunner:
             return
         try:
             request = await self._request_builder(take)
-            if take.status == "queued":
+            if take.status == TakeState.QUEUED:
                 if not await self._reserve_slot(take):
                     return
                 crash_point("slot_reserved")
-            if take.status == "submitting":
+            if take.status == TakeState.SUBMITTING:
                 await self._submit(take, provider, request)
-            if take.status in ("submitted", "rendering"):
+            if take.status in (TakeState.SUBMITTED, TakeState.RENDERING):
                 if not await self._poll(take, provider, request):
                     return
-            if take.status == "downloading":
+            if take.status == TakeState.DOWNLOADING:
                 await self._download(take, provider, request)
-            if take.status == "delivering":
+            if take.status == TakeState.DELIVERING:
                 await self._deliver(take)
         except ProviderError as error:
             await self._handle_provider_error(take, error)
@@ -284,11 +287,9 @@ class JobRunner:
             repo = Repo(session)
             if self.db.is_postgres:
                 # One instance at a time counts and takes a slot for this provider.
-                await session.execute(
-                    _advisory_lock_sql(), {"key": _lock_key(f"slots:{take.provider}")}
-                )
+                await hold_for_transaction(session, lock_key(PROVIDER_SLOTS, take.provider))
             stored = await repo.get_take(take.id, for_update=True)
-            if stored is None or stored.status != "queued":
+            if stored is None or stored.status != TakeState.QUEUED:
                 return False
             # A user with enough takes at work waits, however free the provider is.
             room = await self._user_has_room(session, repo, stored)
@@ -301,10 +302,10 @@ class JobRunner:
                 stored.next_attempt_at = utcnow() + timedelta(seconds=self.policy.queue_recheck_s)
                 queued = stored
             else:
-                await repo.set_take_status(stored, "submitting")
-                take.status = "submitting"
+                await repo.transition_take(stored, TakeState.SUBMITTING)
+                show_committed_status(take, stored)
                 return True
-        await self._report(queued, "queued", queue_position=position)
+        await self._report(queued, TakeState.QUEUED, queue_position=position)
         return False
 
     async def _user_has_room(self, session: AsyncSession, repo: Repo, take: Take) -> bool:
@@ -312,9 +313,7 @@ class JobRunner:
         if take.requested_by is None:
             return True
         if self.db.is_postgres:  # one instance at a time counts this user's takes
-            await session.execute(
-                _advisory_lock_sql(), {"key": _lock_key(f"user-takes:{take.requested_by}")}
-            )
+            await hold_for_transaction(session, lock_key(USER_TAKES, take.requested_by))
         return await repo.takes_at_work(take.requested_by) < self.policy.max_in_flight_per_user
 
     async def _submit(self, take: Take, provider: VideoProvider, request: VideoRequest) -> None:
@@ -339,10 +338,11 @@ class JobRunner:
                 raise LookupError(f"take {take.id} vanished")
             stored.upstream_task_id = task_id
             stored.next_attempt_at = utcnow()
-            await repo.set_take_status(stored, "submitted")
-        take.upstream_task_id, take.status = task_id, "submitted"
+            await repo.transition_take(stored, TakeState.SUBMITTED)
+        take.upstream_task_id = task_id
+        show_committed_status(take, stored)
         crash_point("submitted")
-        await self._report(take, "submitted")
+        await self._report(take, TakeState.SUBMITTED)
 
     async def _poll(self, take: Take, provider: VideoProvider, request: VideoRequest) -> bool:
         """Ask the provider once; True when the clip is ready to download."""
@@ -356,17 +356,17 @@ class JobRunner:
             await self._fail(take, kind, f"provider task failed: {status.message}")
             return False
         if status.state == "succeed":
-            await self._set_status(take, "downloading", progress=1.0)
+            await self._move(take, TakeState.DOWNLOADING, progress=1.0)
             crash_point("downloading")
             return True
-        await self._set_status(
+        await self._move(
             take,
-            "rendering",
+            TakeState.RENDERING,
             progress=status.progress,
             next_in=self.policy.poll_interval_s,
         )
         crash_point("rendering")
-        await self._report(take, "rendering", progress=status.progress)
+        await self._report(take, TakeState.RENDERING, progress=status.progress)
         return False
 
     async def _download(self, take: Take, provider: VideoProvider, request: VideoRequest) -> None:
@@ -377,8 +377,12 @@ class JobRunner:
         # Named by the take's random external id, never its row id: forget finds it (and
         # a partial download of it) by that id, and no later take can come upon it.
         dest = self.clips_dir / f"{take.external_id}.mp4"
-        phase = "rendering" if getattr(provider, "renders_locally", False) else "downloading"
-        await self._report(take, phase, progress=0.0 if phase == "rendering" else None)
+        phase = (
+            TakeState.RENDERING
+            if getattr(provider, "renders_locally", False)
+            else TakeState.DOWNLOADING
+        )
+        await self._report(take, phase, progress=0.0 if phase == TakeState.RENDERING else None)
         loop = asyncio.get_running_loop()
 
         def on_progress(fraction: float) -> None:
@@ -402,8 +406,8 @@ class JobRunner:
             stored.clip_width, stored.clip_height = clip.width, clip.height
             stored.preview = clip.preview
             stored.progress = 1.0
-            await repo.set_take_status(stored, "delivering")
-        take.status = "delivering"
+            await repo.transition_take(stored, TakeState.DELIVERING)
+        show_committed_status(take, stored)
         crash_point("delivering")
         for name in ("clip_path", "clip_size", "clip_duration", "clip_width", "clip_height"):
             setattr(take, name, getattr(stored, name))
@@ -413,7 +417,7 @@ class JobRunner:
         """Send the clip; record the message so a restart never sends it twice."""
         take = await self._load(take.id)
         if take.delivered_message_id is None:
-            await self._report(take, "delivering")
+            await self._report(take, TakeState.DELIVERING)
             crash_point("before_send")
             delivery = await self.observer.deliver(take)
             crash_point("sent_not_saved")
@@ -426,7 +430,7 @@ class JobRunner:
                 raise LookupError(f"take {take.id} vanished")
             stored.delivered_message_id = delivery.message_id
             stored.telegram_file_id = delivery.file_id
-            await repo.set_take_status(stored, "delivered")
+            await repo.transition_take(stored, TakeState.DELIVERED)
         crash_point("delivered")
         take = await self._load(take.id)
         self._last_progress.pop(take.id, None)
@@ -464,12 +468,14 @@ class JobRunner:
                     repo = Repo(session)
                     stored = await repo.get_take(take.id, for_update=True)
                     assert stored is not None
-                    stored.attempts += 0 if stored.status == "submitting" else 1
+                    stored.attempts += 0 if stored.status == TakeState.SUBMITTING else 1
                     stored.next_attempt_at = utcnow() + timedelta(seconds=delay)
                     stored.error_kind, stored.error_detail = error.kind.value, str(error)
-                    if stored.status == "submitting" and not error.may_have_created:
+                    if stored.status == TakeState.SUBMITTING and not error.may_have_created:
                         # Nothing was created upstream: the slot is free again until retry.
-                        await repo.set_take_status(stored, "queued", f"retry: {error.kind}")
+                        await repo.transition_take(
+                            stored, TakeState.QUEUED, f"retry: {error.kind}"
+                        )
                 return
         await self._fail(take, error.kind, str(error))
 
@@ -481,7 +487,7 @@ class JobRunner:
             if stored is None or stored.status in TERMINAL_TAKE_STATES:
                 return
             stored.error_kind, stored.error_detail = kind.value, detail[:2000]
-            await repo.set_take_status(stored, "failed", kind.value)
+            await repo.transition_take(stored, TakeState.FAILED, kind.value)
         await self._notify_finished(await self._load(take.id))
 
     async def _notify_finished(self, take: Take) -> None:
@@ -511,25 +517,26 @@ class JobRunner:
             stored.attempts += 1
         take.attempts += 1
 
-    async def _set_status(
-        self, take: Take, status: str, *, progress: float | None = None, next_in: float = 0.0
+    async def _move(
+        self, take: Take, to: TakeState, *, progress: float | None = None, next_in: float = 0.0
     ) -> None:
+        """Move the take to `to` (staying put if it is there), then schedule its next step."""
         async with self.db.session() as session:
             repo = Repo(session)
             stored = await repo.get_take(take.id, for_update=True)
             if stored is None:
                 raise LookupError(f"take {take.id} vanished")
-            if stored.status != status:
-                await repo.set_take_status(stored, status)
+            if stored.status != to:  # a poll finding it still rendering stays where it is
+                await repo.transition_take(stored, to)
             if progress is not None:
                 stored.progress = progress
             stored.next_attempt_at = utcnow() + timedelta(seconds=next_in)
-        take.status = status
+        show_committed_status(take, stored)
 
     async def _report(
         self,
         take: Take,
-        phase: str,
+        phase: TakeState,
         *,
         progress: float | None = None,
         queue_position: int | None = None,
@@ -537,7 +544,7 @@ class JobRunner:
         now = time.monotonic()
         key = take.id
         # Progress from a renderer arrives many times a second; the observer needs a trickle.
-        if phase == "rendering" and progress not in (None, 0.0, 1.0):
+        if phase == TakeState.RENDERING and progress not in (None, 0.0, 1.0):
             if now - self._last_progress.get(key, 0.0) < 0.5:
                 return
         self._last_progress[key] = now
@@ -575,15 +582,3 @@ class JobRunner:
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
 
-
-def _lock_key(name: str) -> int:
-    """A stable signed 64-bit key for pg_advisory_xact_lock."""
-    import hashlib
-
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-
-
-def _advisory_lock_sql():  # type: ignore[no-untyped-def]
-    from sqlalchemy import text
-
-    return text("SELECT pg_advisory_xact_lock(:key)")

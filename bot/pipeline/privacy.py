@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.domain.states import TakeState
 from bot.files import private_dir
 from bot.pipeline.studio import Actor, Studio, StudioError
 from bot.providers.base import cancel_upstream
@@ -128,7 +129,7 @@ async def export_project(studio: Studio, actor: Actor, *, limit_bytes: int) -> E
         data = []
         for shot in shots:
             revisions = await accounts.shot_revisions(shot.id)
-            takes = [t for t in await repo.shot_takes(shot.id) if t.status == "delivered"]
+            takes = [t for t in await repo.shot_takes(shot.id) if t.status == TakeState.DELIVERED]
             data.append((shot, revisions, takes))
     folder = studio.settings.data_dir / "exports"
     async with studio.heavy_work():  # zipping clips takes a while, on a worker thread

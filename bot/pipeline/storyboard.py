@@ -18,6 +18,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageOps
 
 from bot.config import Settings
+from bot.domain.states import TakeState
 from bot.files import make_private, private_dir
 from bot.i18n import t
 from bot.pipeline.film import FilmError, FilmResult, assemble_film, load_font
@@ -69,10 +70,11 @@ class Storyboard:
             repo = Repo(session)
             shots = await repo.project_shots(project.id)
             stars = await repo.take_star_counts([s.id for s in shots])
-            has_votes = _has_votes()
             items = []
             for shot in shots:
-                delivered = [t for t in await repo.shot_takes(shot.id) if t.status == "delivered"]
+                delivered = [
+                    t for t in await repo.shot_takes(shot.id) if t.status == TakeState.DELIVERED
+                ]
                 kept = next((t for t in delivered if t.id == shot.kept_take_id), None)
                 clip = kept or (delivered[-1] if delivered else None)
                 revision = (
@@ -88,7 +90,7 @@ class Storyboard:
                         words=first_words(text, PROMPT_WORDS),
                         clip=clip,
                         kept=kept is not None,
-                        stars=stars.get(clip.id, 0) if (has_votes and clip) else None,
+                        stars=stars.get(clip.id, 0) if clip else None,
                     )
                 )
         return Board(project, items)
@@ -179,12 +181,6 @@ class Storyboard:
 def _untitled(project: Project) -> bool:
     """A project nobody named ("Untitled <date>", see Studio) gets no title card."""
     return project.title.startswith("Untitled ")
-
-
-def _has_votes() -> bool:
-    from storage import models
-
-    return hasattr(models, "TakeVote")
 
 
 def first_words(text: str, count: int) -> str:

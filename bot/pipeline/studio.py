@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.domain.states import ShotState, TakeState
 from bot.files import write_private
 from bot.i18n import language_for
 from bot.pipeline.access import Access, Verdict
@@ -40,7 +41,6 @@ from bot.slots import releasing_slot
 from storage.accounts import AccountsRepo
 from storage.db import Database
 from storage.models import (
-    TERMINAL_TAKE_STATES,
     BotMessage,
     Project,
     PromptRevision,
@@ -270,7 +270,9 @@ class Studio:
             await repo.set_current_project(actor.chat_id, project.id)
             views = []
             for shot in await repo.project_shots(project.id):
-                takes = [t for t in await repo.shot_takes(shot.id) if t.status == "delivered"]
+                takes = [
+                    t for t in await repo.shot_takes(shot.id) if t.status == TakeState.DELIVERED
+                ]
                 kept = next((t for t in takes if t.id == shot.kept_take_id), None)
                 revision = (
                     await repo.get_revision(shot.current_revision_id)
@@ -313,7 +315,7 @@ class Studio:
             shot = await repo.add_shot(
                 project.id,
                 created_by=actor.user_id,
-                status="drafted" if drafted else "awaiting_description",
+                status=ShotState.DRAFTED if drafted else ShotState.AWAITING_DESCRIPTION,
                 description=description,
                 photo_path=str(path),
                 photo_width=prepared.width,
@@ -351,7 +353,7 @@ class Studio:
             stored = await Repo(session).get_shot(shot.id)
             assert stored is not None
             stored.description = description
-            stored.status = "drafted"
+            stored.status = ShotState.DRAFTED
         shot.description = description
         return await self._first_draft(actor, shot, description)
 
@@ -375,14 +377,14 @@ class Studio:
         description = _clean_text(caption, MAX_DESCRIPTION_CHARS)
         if not description or description == shot.description:
             return Recaption(shot, None, changed=False)
-        if shot.status == "awaiting_description":
+        if shot.status == ShotState.AWAITING_DESCRIPTION:
             return Recaption(shot, await self.describe(actor, shot.id, description), changed=True)
         async with self.db.session() as session:
             stored = await Repo(session).get_shot(shot.id)
             assert stored is not None
             stored.description = description
         shot.description = description
-        if generated or shot.status == "cancelled":
+        if generated or shot.status == ShotState.CANCELLED:
             return Recaption(shot, None, changed=True)
         return Recaption(shot, await self.redraft(actor, shot.id), changed=True)
 
@@ -465,7 +467,7 @@ class Studio:
         async with self.db.session() as session:
             stored = await Repo(session).get_shot(shot.id)
             if stored is not None:
-                stored.status = "cancelled"
+                stored.status = ShotState.CANCELLED
 
     async def shot_by_id(self, actor: Actor, shot_id: int) -> Shot:
         return await self._shot_for(actor, shot_id)
@@ -522,7 +524,6 @@ class Studio:
                 model=revision.params.get("model") or provider.model,
                 params=take_params(revision.params),
                 external_id=str(uuid.uuid4()),
-                status="queued",
                 deadline_at=utcnow() + timedelta(seconds=self.settings.kling_deadline_s),
                 next_attempt_at=utcnow()
                 + timedelta(seconds=STATUS_MESSAGE_GRACE_S if status_message_pending else 0),
@@ -567,9 +568,9 @@ class Studio:
             if take is None:
                 return False
             await self._check_access(repo, actor, take.shot_id)
-            if take.status != "queued":
+            if take.status != TakeState.QUEUED:  # past the queue: the provider may be charging
                 return False
-            await repo.set_take_status(take, "cancelled", f"by user {actor.user_id}")
+            await repo.transition_take(take, TakeState.CANCELLED, f"by user {actor.user_id}")
             return True
 
     async def _may_cancel_others(
@@ -586,7 +587,7 @@ class Studio:
         async with self.db.session() as session:
             repo = Repo(session)
             take = await repo.get_take(take_id)
-            if take is None or take.status != "delivered":
+            if take is None or take.status != TakeState.DELIVERED:
                 raise StudioError("take.not_found")
             shot = await self._check_access(repo, actor, take.shot_id)
             shot.kept_take_id = take.id
@@ -621,7 +622,7 @@ class Studio:
             if take is not None:
                 take.status_message_id = message_id
                 take.status_edited_at = utcnow()
-                if take.status == "queued":
+                if take.status == TakeState.QUEUED:
                     take.next_attempt_at = utcnow()
             await repo.remember_message(chat_id, message_id, "status", take_id=take_id)
 
@@ -840,10 +841,6 @@ def take_params(params: dict[str, Any]) -> dict[str, Any]:
         "duration": int(params.get("duration", 5)),
         "camera_move": params.get("camera_move", "static"),
     }
-
-
-def is_finished(take: Take) -> bool:
-    return take.status in TERMINAL_TAKE_STATES
 
 
 def _untitled() -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain.states import TakeState
 from bot.pipeline.budget import Budget, parse_costs
 from bot.pipeline.studio import Actor, Studio, StudioError
 from bot.providers.offline_drafter import OfflineDrafter
@@ -26,6 +27,19 @@ class KlingLike:
 
     name = "kling"
     model = "kling-v2-5-turbo"
+
+
+async def finish(repo: Repo, take: Take, status: TakeState) -> None:
+    """End a queued take as the runner would: delivered step by step, or ended at once."""
+    delivery = (
+        TakeState.SUBMITTING,
+        TakeState.SUBMITTED,
+        TakeState.DOWNLOADING,
+        TakeState.DELIVERING,
+        TakeState.DELIVERED,
+    )
+    for step in delivery if status == TakeState.DELIVERED else (status,):
+        await repo.transition_take(take, step)
 
 
 def studio_for(db: Database, tmp_path: Path, **settings: object) -> Studio:
@@ -135,10 +149,10 @@ async def test_units_are_charged_on_delivery_and_refunded_on_failure_or_cancel(
         await studio.request_take(actor, ids[3])  # 3 of 3 reserved
     async with database.session() as session:
         repo = Repo(session)
-        for take_id, status in zip(takes, ("delivered", "failed"), strict=False):
+        for take_id, status in zip(takes, (TakeState.DELIVERED, TakeState.FAILED), strict=False):
             take = await repo.get_take(take_id)
             assert take is not None
-            await repo.set_take_status(take, status)
+            await finish(repo, take, status)
     assert await studio.cancel_take(actor, takes[2])
     assert await ledger(database) == {"charged": 1.0, "refunded": 2.0}
     # Refunded units are spendable again.
@@ -192,7 +206,7 @@ async def test_forget_keeps_the_spending_so_a_returning_user_has_no_fresh_quota(
         repo = Repo(session)
         stored = await repo.get_take(take.id)
         assert stored is not None
-        await repo.set_take_status(stored, "delivered")
+        await finish(repo, stored, TakeState.DELIVERED)
     await studio.budget.grant(USER, 0.5)
     async with database.session() as session:
         await AccountsRepo(session).forget_user(USER)

@@ -17,14 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.states import ACTIVE_UPSTREAM_STATES, TERMINAL_TAKE_STATES
 from bot.pipeline.jobs import Delivery, JobRunner, ProgressUpdate, RunnerPolicy
 from bot.pipeline.sample import sample_photo
 from bot.pipeline.studio import Actor, Sender, Studio
 from bot.providers.kling import KlingVideoProvider
 from bot.providers.offline_drafter import OfflineDrafter
 from storage.db import Database
-from storage.models import TERMINAL_TAKE_STATES, Take, TakeEvent
-from storage.repositories import ACTIVE_UPSTREAM_STATES, Repo
+from storage.models import Take, TakeEvent
+from storage.repositories import Repo
 from tests.conftest import make_settings
 from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FakeKling
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain.states import TakeState
 from bot.pipeline.studio import Actor, Studio, StudioError
 from storage.db import Database
 from storage.models import ProcessedUpdate, Take, utcnow
@@ -139,8 +140,8 @@ async def test_one_users_fifty_takes_do_not_delay_anothers_first(database: Datab
             for take_id in ids:
                 take = await repo.get_take(take_id)
                 assert take is not None
-                if take.status == "queued":
-                    await repo.set_take_status(take, "submitting")
+                if take.status == TakeState.QUEUED:
+                    await repo.transition_take(take, TakeState.SUBMITTING)
                 await repo.release_lease(take_id, "r1")
 
     await advance(first)

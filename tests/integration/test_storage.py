@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from bot.domain.states import IllegalTransition, TakeState
 from storage.db import Database
 from storage.models import PromptRevision, Shot, Take, TakeEvent, utcnow
 from storage.repositories import Repo
@@ -78,17 +79,23 @@ async def test_a_project_with_a_shot_revision_and_take_round_trips(database: Dat
 async def test_take_transitions_are_stamped(database: Database) -> None:
     _, shot_id, revision_id = await _project_with_shot(database)
     take_id = await _add_take(database, shot_id, revision_id)
-    for status in ("submitting", "submitted", "rendering", "downloading", "delivering"):
+    for status in (
+        TakeState.SUBMITTING,
+        TakeState.SUBMITTED,
+        TakeState.RENDERING,
+        TakeState.DOWNLOADING,
+        TakeState.DELIVERING,
+    ):
         async with database.session() as session:
             repo = Repo(session)
             take = await repo.get_take(take_id)
             assert take is not None
-            await repo.set_take_status(take, status)
+            await repo.transition_take(take, status)
     async with database.session() as session:
         repo = Repo(session)
         take = await repo.get_take(take_id)
         assert take is not None
-        await repo.set_take_status(take, "delivered")
+        await repo.transition_take(take, TakeState.DELIVERED)
     async with database.session() as session:
         repo = Repo(session)
         events = await repo.take_events(take_id)
@@ -103,6 +110,45 @@ async def test_take_transitions_are_stamped(database: Database) -> None:
         "delivered",
     ]
     assert take is not None and take.submitted_at and take.delivered_at and take.finished_at
+
+
+@pytest.mark.parametrize(
+    ("path", "illegal"),
+    [
+        ((), TakeState.DELIVERED),  # queued: nothing made, nothing to deliver
+        ((TakeState.SUBMITTING, TakeState.SUBMITTED), TakeState.QUEUED),  # paid for upstream
+        ((TakeState.CANCELLED,), TakeState.SUBMITTING),  # over
+    ],
+)
+async def test_an_illegal_move_is_refused_and_writes_nothing(
+    database: Database, path: tuple[TakeState, ...], illegal: TakeState
+) -> None:
+    _, shot_id, revision_id = await _project_with_shot(database)
+    take_id = await _add_take(database, shot_id, revision_id)
+    async with database.session() as session:
+        repo = Repo(session)
+        take = await repo.get_take(take_id)
+        assert take is not None
+        for status in path:
+            await repo.transition_take(take, status)
+    expected = path[-1] if path else TakeState.QUEUED
+    with pytest.raises(IllegalTransition) as raised:
+        async with database.session() as session:
+            repo = Repo(session)
+            take = await repo.get_take(take_id, for_update=True)
+            assert take is not None
+            await repo.transition_take(take, illegal, "should not happen")
+    assert (raised.value.take_id, raised.value.current, raised.value.to) == (
+        take_id,
+        expected,
+        illegal,
+    )
+    async with database.session() as session:
+        repo = Repo(session)
+        take = await repo.get_take(take_id)
+        events = await repo.take_events(take_id)
+    assert take is not None and take.status == expected
+    assert [e.status for e in events] == [TakeState.QUEUED, *path]
 
 
 async def test_external_ids_are_unique(database: Database) -> None:

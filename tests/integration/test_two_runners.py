@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain.states import TERMINAL_TAKE_STATES
 from bot.pipeline.jobs import Delivery, JobRunner, ProgressUpdate, RunnerPolicy
 from bot.pipeline.sample import sample_photo
 from bot.pipeline.studio import Sender, Studio
@@ -17,7 +18,7 @@ from bot.providers.kling import KlingVideoProvider
 from bot.providers.offline import OfflineVideoProvider
 from bot.providers.offline_drafter import OfflineDrafter
 from storage.db import Database
-from storage.models import TERMINAL_TAKE_STATES, Take
+from storage.models import Take
 from storage.repositories import Repo
 from tests.conftest import make_settings
 from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FakeKling
