@@ -101,6 +101,7 @@ class Repo:
         result = await self.session.execute(
             self._insert(model).values(**values).on_conflict_do_nothing()
         )
+        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def _insert(self, model: type) -> Any:
@@ -172,7 +173,7 @@ class Repo:
             .order_by(Project.updated_at.desc(), Project.id.desc())
             .limit(limit)
         )
-        return [ProjectSummary(p, s, c) for p, s, c in result.all()]
+        return [ProjectSummary(p, s, c) for p, s, c in result.tuples().all()]
 
     async def touch_project(self, project_id: int) -> None:
         """The project was just worked on (/projects lists the latest first); once is enough."""
@@ -390,7 +391,7 @@ class Repo:
             )
             .limit(limit)
         )
-        ids = list((await self.session.execute(candidates)).scalars())
+        ids: list[int] = list((await self.session.execute(candidates)).scalars())
         if not ids:
             return []
         lockable = select(Take.id).where(Take.id.in_(ids), free)
@@ -441,6 +442,7 @@ class Repo:
             .where(Take.id == take_id, Take.lease_owner == owner)
             .values(lease_expires_at=utcnow() + lease)
         )
+        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
         return result.rowcount == 1  # type: ignore[attr-defined]
 
     async def release_lease(self, take_id: int, owner: str) -> None:
@@ -577,6 +579,7 @@ class Repo:
         result = await self.session.execute(
             delete(ProcessedUpdate).where(ProcessedUpdate.update_id.in_(oldest.scalar_subquery()))
         )
+        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def touch_media_group(self, chat_id: int, media_group_id: str) -> None:
@@ -620,6 +623,7 @@ class Repo:
             )
             .values(answered_at=utcnow())
         )
+        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
         return result.rowcount == 1  # type: ignore[attr-defined]
 
     # --- named leases -----------------------------------------------------------------------
@@ -640,6 +644,7 @@ class Repo:
             .where(Lock.name == name, or_(Lock.owner == owner, Lock.expires_at < now))
             .values(owner=owner, expires_at=now + ttl)
         )
+        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
         return result.rowcount == 1  # type: ignore[attr-defined]
 
     # --- history ----------------------------------------------------------------------------
@@ -674,4 +679,4 @@ class Repo:
             .where(vote.shot_id.in_(list(shot_ids)))
             .group_by(vote.take_id)
         )
-        return {take_id: count for take_id, count in result.all()}
+        return {take_id: count for take_id, count in result.tuples().all()}

@@ -59,7 +59,7 @@ def upgrade() -> None:
     )
     rows = connection.execute(
         sa.select(ledger.c.id, ledger.c.user_id).where(ledger.c.user_id.is_not(None))
-    ).all()
+    ).tuples().all()
     if rows:
         connection.execute(
             sa.update(ledger)
