@@ -39,6 +39,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from sqlalchemy import TextClause
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.files import make_private, private_dir
@@ -198,7 +199,8 @@ class JobRunner:
             if take_id not in self._in_flight:
                 task = asyncio.create_task(self._advance_guarded(take_id), name=f"take-{take_id}")
                 self._in_flight[take_id] = task
-                task.add_done_callback(lambda _t, i=take_id: self._in_flight.pop(i, None))
+                # mypy cannot type a lambda with a default; the default binds this take's id.
+                task.add_done_callback(lambda _t, i=take_id: self._in_flight.pop(i, None))  # type: ignore[misc]
         return len(ids)
 
     async def drain(self, grace_s: float = 30.0) -> None:
@@ -583,7 +585,7 @@ def _lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
-def _advisory_lock_sql():  # type: ignore[no-untyped-def]
+def _advisory_lock_sql() -> TextClause:
     from sqlalchemy import text
 
     return text("SELECT pg_advisory_xact_lock(:key)")
