@@ -173,7 +173,8 @@ class Repo:
             .order_by(Project.updated_at.desc(), Project.id.desc())
             .limit(limit)
         )
-        return [ProjectSummary(p, s, c) for p, s, c in result.tuples().all()]
+        rows: Sequence[tuple[Project, int, int]] = result.all()  # a Row is its typed tuple
+        return [ProjectSummary(p, s, c) for p, s, c in rows]
 
     async def touch_project(self, project_id: int) -> None:
         """The project was just worked on (/projects lists the latest first); once is enough."""
@@ -679,4 +680,5 @@ class Repo:
             .where(vote.shot_id.in_(list(shot_ids)))
             .group_by(vote.take_id)
         )
-        return {take_id: count for take_id, count in result.tuples().all()}
+        rows: Sequence[tuple[int, int]] = result.all()  # a Row is its typed tuple
+        return {take_id: count for take_id, count in rows}

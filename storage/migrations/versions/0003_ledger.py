@@ -57,9 +57,9 @@ def upgrade() -> None:
         sa.column("user_id", sa.BigInteger()),
         sa.column("user_hash", sa.String()),
     )
-    rows = connection.execute(
+    rows: Sequence[tuple[int, int]] = connection.execute(
         sa.select(ledger.c.id, ledger.c.user_id).where(ledger.c.user_id.is_not(None))
-    ).tuples().all()
+    ).all()
     if rows:
         connection.execute(
             sa.update(ledger)
