@@ -31,8 +31,10 @@ test: $(STAMP)
 i18n: $(STAMP)
 	@$(BIN)/python -m pytest -q tests/unit/test_i18n.py
 
+# mypy reads its files and settings from [tool.mypy] in pyproject.toml.
 lint: $(STAMP)
 	@$(BIN)/ruff check bot handlers storage tests bench
+	@$(BIN)/mypy
 
 run: $(STAMP)
 	@$(BIN)/claymate run

@@ -55,13 +55,13 @@ from handlers import (
 from handlers import callbacks as cb
 from handlers import film as film_handlers
 from handlers import stills as still_handlers
-from handlers.common import CONTEXT_TYPES
+from handlers.common import CONTEXT_TYPES, Context
 from handlers.delivery import TelegramObserver
 from storage.repositories import Repo
 
 log = logging.getLogger("claymate")
 
-COMMANDS = ("start", "help", "new", "projects", "board", "film")
+COMMANDS: tuple[str, ...] = ("start", "help", "new", "projects", "board", "film")
 COMMANDS += ("lang", "usage", "export", "forget")  # a user's own language, money and data
 
 
@@ -179,7 +179,7 @@ def register_handlers(application: Application) -> None:
     application.add_error_handler(errors.on_error)
 
 
-async def _on_unknown_button(update: Update, context) -> None:  # type: ignore[no-untyped-def]
+async def _on_unknown_button(update: Update, context: Context) -> None:
     """A button we don't know: answer politely so the user's spinner stops."""
     from bot.i18n import language_for
 

@@ -11,6 +11,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -22,6 +23,12 @@ from bot.pipeline.film import MAX_CROSSFADE_S
 from bot.pipeline.storyboard import FILM_CROSSFADE_S
 from bot.providers.base import CAMERA_MOVES
 from bot.startup import ExitCode, StartupError
+
+if TYPE_CHECKING:  # the commands import the pipeline and storage only when they run
+    from bot.pipeline.jobs import Delivery, ProgressUpdate
+    from bot.pipeline.studio import Actor
+    from bot.services import Services
+    from storage.models import PromptRevision, Take
 
 CLI_CHAT_ID = 0  # the command line is one "chat" with one user, id 0
 CLI_USER_ID = 0
@@ -262,7 +269,7 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
         await services.aclose()
 
 
-async def _abandon_take(services, take_id: int) -> None:  # type: ignore[no-untyped-def]
+async def _abandon_take(services: Services, take_id: int) -> None:
     """End an interrupted take as cancelled, which refunds what it reserved."""
     from bot.domain.states import TERMINAL_TAKE_STATES
     from storage.repositories import Repo
@@ -276,7 +283,7 @@ async def _abandon_take(services, take_id: int) -> None:  # type: ignore[no-unty
             )
 
 
-async def _open_or_create_project(services, actor, name: str) -> None:  # type: ignore[no-untyped-def]
+async def _open_or_create_project(services: Services, actor: Actor, name: str) -> None:
     from storage.repositories import Repo
 
     async with services.db.session() as session:
@@ -288,7 +295,7 @@ async def _open_or_create_project(services, actor, name: str) -> None:  # type: 
     await services.studio.new_project(actor, name)
 
 
-def _localised(params: dict, lang: str) -> dict:  # type: ignore[type-arg]
+def _localised(params: dict, lang: str) -> dict:
     """Note parameters that are themselves message keys (e.g. the crop's shape)."""
     return {
         k: t(v, lang) if isinstance(v, str) and v.startswith("intake.") else v
@@ -296,7 +303,7 @@ def _localised(params: dict, lang: str) -> dict:  # type: ignore[type-arg]
     }
 
 
-def _print_draft(revision) -> None:  # type: ignore[no-untyped-def]
+def _print_draft(revision: PromptRevision) -> None:
     params = revision.params
     print(f"prompt ({revision.drafter}):")
     print(f"  {revision.prompt}")
@@ -317,7 +324,7 @@ class CliObserver:
         self._phase = ""
         self.interactive = sys.stderr.isatty()
 
-    async def on_progress(self, take, update) -> None:  # type: ignore[no-untyped-def]
+    async def on_progress(self, take: Take, update: ProgressUpdate) -> None:
         if update.phase != self._phase:
             self._phase = update.phase
             if self._bar is not None:
@@ -332,16 +339,16 @@ class CliObserver:
             self._bar.n = round(update.progress * 100)
             self._bar.refresh()
 
-    async def deliver(self, take):  # type: ignore[no-untyped-def]
+    async def deliver(self, take: Take) -> Delivery:
         from bot.pipeline.jobs import Delivery
 
-        if self.out is not None:
+        if self.out is not None and take.clip_path is not None:
             self.out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(take.clip_path, self.out)
             self.written = self.out
         return Delivery(message_id=None, file_id=None)
 
-    async def on_finished(self, take) -> None:  # type: ignore[no-untyped-def]
+    async def on_finished(self, take: Take) -> None:
         self.close()
 
     def close(self) -> None:

@@ -121,4 +121,4 @@ class InstrumentedProvider:
 
 
 def instrument(providers: dict[str, VideoProvider], metrics: Metrics) -> dict[str, VideoProvider]:
-    return {name: InstrumentedProvider(p, metrics) for name, p in providers.items()}  # type: ignore[misc]
+    return {name: InstrumentedProvider(p, metrics) for name, p in providers.items()}

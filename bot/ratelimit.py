@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeGuard
 
 from aiolimiter import AsyncLimiter
 from telegram.error import RetryAfter
@@ -51,11 +51,12 @@ def chat_key(chat_id: object) -> ChatKey | None:
     if chat_id is None:
         return None
     with contextlib.suppress(ValueError, TypeError):
-        return int(chat_id)  # type: ignore[call-overload, no-any-return]
+        # PTB passes an int or a str; whatever else int() refuses is named by str() below.
+        return int(chat_id)  # type: ignore[call-overload]
     return str(chat_id)
 
 
-def is_group(chat: ChatKey | None) -> bool:
+def is_group(chat: ChatKey | None) -> TypeGuard[ChatKey]:
     """Groups and channels have negative ids (or are named by @username)."""
     return isinstance(chat, str) or (isinstance(chat, int) and chat < 0)
 
@@ -86,7 +87,7 @@ class RateLimiter(AIORateLimiter):
             return False
         # PTB keeps its limiters (aiolimiter.AsyncLimiter) as private attributes; pinned
         # PTB, exercised by tests/integration/test_chat_actions.py and test_flood_waits.py.
-        group = self._group_limiters.get(chat) if is_group(chat) else None  # type: ignore[arg-type]
+        group = self._group_limiters.get(chat) if is_group(chat) else None
         if group is not None and not group.has_capacity():
             return False
         overall = self._base_limiter
@@ -129,7 +130,7 @@ class RateLimiter(AIORateLimiter):
             await take_capacity(self._apb_limiter)
             return
         if is_group(chat) and self._group_max_rate:
-            await take_capacity(self._get_group_limiter(chat))  # type: ignore[arg-type]
+            await take_capacity(self._get_group_limiter(chat))
         if chat is not None and self._base_limiter is not None:
             await take_capacity(self._base_limiter)
 

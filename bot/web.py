@@ -256,6 +256,7 @@ class _RefuseLargeBodies(httputil.HTTPMessageDelegate):
         return self._inner.headers_received(start_line, headers)
 
     async def _refuse(self) -> None:
+        # Typed as tornado's HTTPConnection interface; the HTTP/1 server's connection detaches.
         stream = self._connection.detach()  # type: ignore[attr-defined]
         try:
             await stream.write(TOO_LARGE)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot.i18n import language_for, t
 from bot.pipeline.access import ACCESS_MODES, Verdict
 from bot.pipeline.budget import Allowance, Usage
+from bot.pipeline.studio import Actor
 from handlers import callbacks as cb
 from handlers.common import Context, actor_for, button, edit_html, reply_html, send_html, studio
 
@@ -236,13 +237,16 @@ async def on_lang(update: Update, context: Context) -> None:
 
 
 @button
-async def on_lang_chosen(update: Update, context: Context, actor, data: cb.Button) -> str | None:  # type: ignore[no-untyped-def]
+async def on_lang_chosen(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
     """A language button: remember the choice and answer in that language."""
     if data.arg not in ("en", "zh"):
         return None
     actor = await studio(context).set_language(actor, data.arg)
-    message = update.callback_query.message  # type: ignore[union-attr]
-    await edit_html(message, t("lang.set", actor.lang))  # type: ignore[arg-type]
+    message = update.callback_query.message if update.callback_query else None
+    assert isinstance(message, Message)
+    await edit_html(message, t("lang.set", actor.lang))
     return None
 
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import Bot, Message, ReplyParameters, Update
@@ -175,7 +175,7 @@ async def edit_markup(message: Message, markup: Any) -> None:
 
 def button(
     func: Callable[[Update, Context, Actor, cb.Button], Awaitable[str | None]],
-) -> Callable[[Update, Context], Awaitable[None]]:
+) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
     """Wrap a button handler: parse its data, answer every query, treat stale buttons politely.
 
     The wrapped function returns an optional short notice shown as the query's answer.

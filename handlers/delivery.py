@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from telegram import Bot, InputFile, ReplyParameters
+from telegram import Bot, InlineKeyboardMarkup, InputFile, ReplyParameters
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest
 
@@ -129,13 +129,13 @@ class TelegramObserver:
             self._langs[take.id] = await self.studio.language_of(take.requested_by, take.chat_id)
         return self._langs[take.id]
 
-    async def _edit(self, take: Take, text: str, markup: object) -> None:
+    async def _edit(self, take: Take, text: str, markup: InlineKeyboardMarkup | None) -> None:
         try:
             await self.bot.edit_message_text(
                 text,
                 chat_id=take.chat_id,
                 message_id=take.status_message_id,
-                reply_markup=markup,  # type: ignore[arg-type]
+                reply_markup=markup,
             )
         except BadRequest as error:
             # A repeated text, or a status message the user deleted: neither stops the take.

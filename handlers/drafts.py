@@ -137,7 +137,7 @@ async def on_refine_pressed(
 ) -> str | None:
     """✏️ Refine: ask for the change as a reply (a forced reply keeps it attached)."""
     revision = await studio(context).revision_by_id(actor, data.row_id)
-    query_message = update.callback_query.message  # type: ignore[union-attr]
+    query_message = update.callback_query.message if update.callback_query else None
     assert isinstance(query_message, Message)
     prompt = await context.bot.send_message(
         query_message.chat_id,
@@ -246,6 +246,6 @@ async def on_open_shot_pressed(
 
 
 def _message(update: Update) -> Message:
-    message = update.callback_query.message  # type: ignore[union-attr]
+    message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
     return message

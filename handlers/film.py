@@ -90,7 +90,7 @@ async def on_film(update: Update, context: Context) -> None:
     ):
         try:
             # `/film cut`: straight cuts, no title card (a lossless stream copy when clips match).
-            cut = bool(context.args) and context.args[0].lower() in ("cut", "plain")
+            cut = bool(context.args and context.args[0].lower() in ("cut", "plain"))
             board, film = await storyboard(context).film(
                 actor, title=not cut, crossfade_s=0.0 if cut else FILM_CROSSFADE_S
             )
@@ -141,7 +141,7 @@ async def on_nudge_pressed(
     """⬆️ / ⬇️ on the board: move a shot one place, and redraw the board."""
     step = -1 if data.action == cb.MOVE_UP else 1
     board = await storyboard(context).nudge(actor, data.row_id, step)
-    message = update.callback_query.message  # type: ignore[union-attr]
+    message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
     picture = await asyncio.to_thread(render_board, board, kept_label=t("board.kept", actor.lang))
     await message.edit_media(

@@ -80,7 +80,7 @@ async def on_cancel_take_pressed(
     cancel = studio(context).cancel_take
     if not await cancel(actor, data.row_id, fetch_status=member_status(context, actor)):
         return t("take.cannot_cancel", actor.lang)
-    message = update.callback_query.message  # type: ignore[union-attr]
+    message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
     await edit_html(message, t("status.cancelled", actor.lang))
     return None
@@ -94,7 +94,7 @@ async def on_keep_pressed(
     if actor.is_group:
         return await vote_for_take(update, context, actor, data.row_id)
     take = await studio(context).keep_take(actor, data.row_id)
-    message = update.callback_query.message  # type: ignore[union-attr]
+    message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
     await edit_markup(message, render.clip_keyboard(take, actor.lang, kept=True))
     return t("take.kept", actor.lang)

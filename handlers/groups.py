@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
@@ -63,7 +64,7 @@ async def check_may_generate(context: Context, actor: Actor) -> None:
         raise StudioError("group.generate_admins_only")
 
 
-def member_status(context: Context, actor: Actor):  # type: ignore[no-untyped-def]
+def member_status(context: Context, actor: Actor) -> Callable[[], Awaitable[str]]:
     """A getChatMember fetcher for `actor` in their group, for the pipeline's admin checks."""
     return _status_fetcher(context, actor)
 
@@ -74,7 +75,7 @@ async def is_admin(context: Context, actor: Actor) -> bool:
     )
 
 
-def _status_fetcher(context: Context, actor: Actor):  # type: ignore[no-untyped-def]
+def _status_fetcher(context: Context, actor: Actor) -> Callable[[], Awaitable[str]]:
     async def fetch() -> str:
         try:
             member = await context.bot.get_chat_member(actor.chat_id, actor.user_id)
@@ -91,7 +92,7 @@ async def vote_for_take(update: Update, context: Context, actor: Actor, take_id:
     admin = await is_admin(context, actor)
     outcome = await group_studio.vote(studio(context), actor, take_id, admin=admin)
     take = await studio(context).take_by_id(actor, take_id)
-    message = update.callback_query.message  # type: ignore[union-attr]
+    message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
     keyboard = render.clip_keyboard(take, actor.lang, kept=outcome.kept_take_id == take.id)
     await edit_markup(message, InlineKeyboardMarkup(_with_votes(keyboard, outcome.votes)))
@@ -105,7 +106,9 @@ def _with_votes(markup: InlineKeyboardMarkup, votes: int) -> list[list[InlineKey
     for row in markup.inline_keyboard:
         new_row = []
         for button in row:
-            data = cb.parse(button.callback_data)
+            data = (
+                cb.parse(button.callback_data) if isinstance(button.callback_data, str) else None
+            )
             if data is not None and data.action == cb.KEEP and votes:
                 label = f"{button.text} {votes}"
                 button = InlineKeyboardButton(label, callback_data=button.callback_data)

@@ -24,7 +24,7 @@ from handlers.common import (
 )
 from handlers.drafts import show_draft
 from handlers.groups import addressed_caption, in_group
-from storage.models import PromptRevision
+from storage.models import PromptRevision, Shot
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
 
 
-def _note_text(key: str, params: dict, lang: str) -> str:  # type: ignore[type-arg]
+def _note_text(key: str, params: dict, lang: str) -> str:
     localised = {
         k: t(v, lang) if isinstance(v, str) and v.startswith("intake.") else v
         for k, v in params.items()
@@ -237,7 +237,13 @@ async def _answer_album_when_quiet(
     await _send_album_answer(context, actor, message, shots, revisions)
 
 
-async def _send_album_answer(context, actor, message, shots, revisions) -> None:  # type: ignore[no-untyped-def]
+async def _send_album_answer(
+    context: Context,
+    actor: Actor,
+    message: Message,
+    shots: list[Shot],
+    revisions: dict[int, PromptRevision],
+) -> None:
     project = await studio(context).project_of(shots[0])
     answer = await send_html(
         context,

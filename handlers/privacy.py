@@ -60,7 +60,7 @@ async def on_forget_chosen(
     """🗑 Yes: delete everything the user owns, rows and files; No: nothing happens."""
     if data.row_id != actor.user_id:
         raise StudioError("forget.not_yours")
-    message = update.callback_query.message  # type: ignore[union-attr]
+    message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
     if data.arg != "yes":
         await edit_html(message, t("forget.kept", actor.lang))

@@ -45,7 +45,7 @@ async def on_open_project_pressed(
 ) -> str | None:
     """Open a project: its shots in order and their clips; it becomes the current one."""
     view = await studio(context).open_project(actor, data.row_id)
-    message = update.callback_query.message  # type: ignore[union-attr]
+    message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
     await edit_html(
         message, render.project_text(view, actor.lang), render.project_keyboard(view, actor.lang)
@@ -61,7 +61,7 @@ async def on_resend_pressed(
     take = await studio(context).take_by_id(actor, data.row_id)
     if not take.telegram_file_id:
         raise StudioError("take.not_found")
-    message = update.callback_query.message  # type: ignore[union-attr]
+    message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
     revision = await studio(context).revision_by_id(actor, take.revision_id)
     shot = await studio(context).shot_by_id(actor, take.shot_id)

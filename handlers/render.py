@@ -47,7 +47,7 @@ def draft_text(revision: PromptRevision, shot: Shot, project: Project, lang: str
     return _fit("\n".join(lines), MESSAGE_LIMIT)
 
 
-def settings_line(params: dict, lang: str) -> str:  # type: ignore[type-arg]
+def settings_line(params: dict, lang: str) -> str:
     return escape(
         t(
             "draft.settings",

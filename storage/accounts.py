@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import ScalarResult, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -267,7 +267,7 @@ class AccountsRepo:
             .order_by(func.sum(UsageEntry.units).desc())
             .limit(limit)
         )
-        return [(int(user), float(units)) for user, units in result.all()]
+        return [(int(user), float(units)) for user, units in result.all() if user is not None]
 
     # --- votes ------------------------------------------------------------------------------
 
@@ -385,7 +385,7 @@ class AccountsRepo:
 
     async def _end_frames(self, shot_ids: list[int]) -> list[str]:
         """End frames the shots' revisions point at (older ones may live outside the folder)."""
-        params = await self.session.scalars(
+        params: ScalarResult[dict[str, Any]] = await self.session.scalars(
             select(PromptRevision.params).where(PromptRevision.shot_id.in_(shot_ids))
         )
         return [p["image_tail_path"] for p in params if p and p.get("image_tail_path")]

@@ -114,6 +114,7 @@ class Repo:
         result = await self.session.execute(
             self._insert(model).values(**values).on_conflict_do_nothing()
         )
+        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def _insert(self, model: type) -> Any:
@@ -185,7 +186,8 @@ class Repo:
             .order_by(Project.updated_at.desc(), Project.id.desc())
             .limit(limit)
         )
-        return [ProjectSummary(p, s, c) for p, s, c in result.all()]
+        rows: Sequence[tuple[Project, int, int]] = result.all()  # a Row is its typed tuple
+        return [ProjectSummary(p, s, c) for p, s, c in rows]
 
     async def touch_project(self, project_id: int) -> None:
         """The project was just worked on (/projects lists the latest first); once is enough."""
@@ -410,7 +412,7 @@ class Repo:
             )
             .limit(limit)
         )
-        ids = list((await self.session.execute(candidates)).scalars())
+        ids: list[int] = list((await self.session.execute(candidates)).scalars())
         if not ids:
             return []
         lockable = select(Take.id).where(Take.id.in_(ids), free)
@@ -461,6 +463,7 @@ class Repo:
             .where(Take.id == take_id, Take.lease_owner == owner)
             .values(lease_expires_at=utcnow() + lease)
         )
+        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
         return result.rowcount == 1  # type: ignore[attr-defined]
 
     async def release_lease(self, take_id: int, owner: str) -> None:
@@ -588,6 +591,7 @@ class Repo:
         result = await self.session.execute(
             delete(ProcessedUpdate).where(ProcessedUpdate.update_id.in_(oldest.scalar_subquery()))
         )
+        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def touch_media_group(self, chat_id: int, media_group_id: str) -> None:
@@ -631,6 +635,7 @@ class Repo:
             )
             .values(answered_at=utcnow())
         )
+        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
         return result.rowcount == 1  # type: ignore[attr-defined]
 
     # --- history ----------------------------------------------------------------------------
@@ -662,4 +667,5 @@ class Repo:
             .where(TakeVote.shot_id.in_(list(shot_ids)))
             .group_by(TakeVote.take_id)
         )
-        return {take_id: count for take_id, count in result.all()}
+        rows: Sequence[tuple[int, int]] = result.all()  # a Row is its typed tuple
+        return {take_id: count for take_id, count in rows}

@@ -26,7 +26,7 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import util
 from sqlalchemy.connectors.asyncio import (
@@ -34,6 +34,7 @@ from sqlalchemy.connectors.asyncio import (
     AsyncAdapt_dbapi_cursor,
     AsyncAdapt_dbapi_module,
     AsyncAdapt_dbapi_ss_cursor,
+    AsyncIODBAPIConnection,
 )
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
@@ -217,7 +218,8 @@ class _Connection(AsyncAdapt_dbapi_connection):
 
     _cursor_cls = _Cursor
     _ss_cursor_cls = _ServerSideCursor
-    _connection: InlineConnection
+    # Narrower than the base's protocol: this adapter only ever wraps an InlineConnection.
+    _connection: InlineConnection  # type: ignore[assignment]
 
     # Both are instant on sqlite3 itself; aiosqlite's adapter would queue them to a thread.
     @property
@@ -226,7 +228,8 @@ class _Connection(AsyncAdapt_dbapi_connection):
 
     @isolation_level.setter
     def isolation_level(self, value: str | None) -> None:
-        self._connection.raw.isolation_level = value
+        # typeshed lists only the keywords; sqlite3 also takes "", which SQLAlchemy sets.
+        self._connection.raw.isolation_level = value  # type: ignore[assignment]
 
     def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._connection.raw.create_function(*args, **kwargs)
@@ -268,7 +271,8 @@ class _DBAPI(AsyncAdapt_dbapi_module):
         if checkpointer is not None:
             raw.execute("PRAGMA wal_autocheckpoint=0")
         inline = InlineConnection(raw, lock_wait_s=lock_wait_s, checkpointer=checkpointer)
-        return _Connection(self, inline)
+        # InlineConnection has the protocol's methods, not its __getattr__/__setattr__ catch-alls.
+        return _Connection(self, cast("AsyncIODBAPIConnection", inline))
 
 
 class SQLiteDialect_claymate(SQLiteDialect_aiosqlite):
@@ -279,6 +283,7 @@ class SQLiteDialect_claymate(SQLiteDialect_aiosqlite):
     has_terminate = False
 
     @classmethod
+    # The base promises the sqlite3 module; an object shaped like it is what SQLAlchemy reads.
     def import_dbapi(cls) -> _DBAPI:  # type: ignore[override]
         return _DBAPI()
 

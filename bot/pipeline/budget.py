@@ -80,7 +80,7 @@ class Budget:
                 return self.costs[key]
         return 0.0
 
-    def cost_of_params(self, params: dict) -> float:  # type: ignore[type-arg]
+    def cost_of_params(self, params: dict) -> float:
         return self.cost(
             str(params.get("provider", "offline")),
             str(params.get("mode", "std")),
@@ -128,7 +128,7 @@ class Budget:
         repo: AccountsRepo,
         user_id: int,
         group_id: int | None,
-        params: dict,  # type: ignore[type-arg]
+        params: dict,
     ) -> Allowance:
         """For the draft: what Generate will cost, and what is left."""
         return Allowance(self.cost_of_params(params), await self.left(repo, user_id, group_id))

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import av
 import numpy as np
@@ -150,20 +150,21 @@ def _remux(clips: list[ClipFacts], out: Path) -> None:
         for clip in clips:
             with av.open(str(clip.path)) as container:
                 stream = container.streams.video[0]
-                tb = stream.time_base
+                tb = cast(Fraction, stream.time_base)  # a demuxed stream always has one
                 start: int | None = None
                 end = offset
                 for packet in container.demux(stream):
                     if packet.dts is None and packet.pts is None:
                         continue  # the demuxer's empty flush packet
                     if start is None:
-                        start = packet.dts if packet.dts is not None else packet.pts
+                        # one of the two is set: the empty packet was skipped above
+                        start = packet.dts if packet.dts is not None else cast(int, packet.pts)
                     shift = int(offset / tb) - start
                     if packet.pts is not None:
                         packet.pts += shift
                     if packet.dts is not None:
                         packet.dts += shift
-                    stamp = packet.pts if packet.pts is not None else packet.dts
+                    stamp = packet.pts if packet.pts is not None else cast(int, packet.dts)
                     end = max(end, (stamp + (packet.duration or 0)) * tb)
                     packet.stream = ostream
                     output.mux(packet)
@@ -231,7 +232,7 @@ def _reencode(
         stream = output.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         stream.codec_context.thread_count = threads
-        options = {"preset": _PRESET, "g": str(max(1, round(fps * 2)))}
+        options: dict[str, object] = {"preset": _PRESET, "g": str(max(1, round(fps * 2)))}
         if bitrate is None:
             options["crf"] = str(_CRF)
         else:

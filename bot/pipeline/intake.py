@@ -33,7 +33,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pillow_heif
@@ -566,7 +566,7 @@ def _resample(
     image: Image.Image, box: tuple[float, float, float, float], size: tuple[int, int]
 ) -> Image.Image:
     """Crop and downscale in one Lanczos pass; a whole-pixel crop at full size is just a crop."""
-    whole_box = tuple(round(edge) for edge in box)
+    whole_box = cast("tuple[int, int, int, int]", tuple(round(edge) for edge in box))
     is_whole = all(abs(edge - whole) < 1e-6 for edge, whole in zip(box, whole_box, strict=True))
     left, top, right, bottom = whole_box
     if is_whole and (right - left, bottom - top) == size:
@@ -673,7 +673,8 @@ def _dominant_colours(thumb: Image.Image) -> tuple[str, ...]:
     quantized = thumb.quantize(colors=8, method=Image.Quantize.MEDIANCUT)
     palette = quantized.getpalette() or []
     coverage: Counter[str] = Counter()
-    for count, index in quantized.getcolors() or []:
+    # A "P" image counts palette indexes, not colour tuples.
+    for count, index in cast("list[tuple[int, int]]", quantized.getcolors() or []):
         red, green, blue = palette[3 * index : 3 * index + 3]
         coverage[colour_name(red, green, blue)] += count
     total = sum(coverage.values())

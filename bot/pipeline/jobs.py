@@ -201,7 +201,8 @@ class JobRunner:
             if take_id not in self._in_flight:
                 task = asyncio.create_task(self._advance_guarded(take_id), name=f"take-{take_id}")
                 self._in_flight[take_id] = task
-                task.add_done_callback(lambda _t, i=take_id: self._in_flight.pop(i, None))
+                # mypy cannot type a lambda with a default; the default binds this take's id.
+                task.add_done_callback(lambda _t, i=take_id: self._in_flight.pop(i, None))  # type: ignore[misc]
         return len(ids)
 
     async def drain(self, grace_s: float = 30.0) -> None:

@@ -236,7 +236,8 @@ def _rolled(take: np.ndarray, window: Window, out: tuple[int, int]) -> av.VideoF
         rotated = image.transform(
             (w, h), Image.Transform.AFFINE, coeffs, Image.Resampling.BILINEAR
         )
-        view = np.frombuffer(dst, np.uint8).reshape(h, dst.line_size)
+        # A plane has the buffer protocol; numpy's stub does not see it in PyAV's Buffer class.
+        view = np.frombuffer(dst, np.uint8).reshape(h, dst.line_size)  # type: ignore[call-overload]
         view[:, :w] = np.asarray(rotated)
     return frame
 
@@ -256,7 +257,7 @@ def label_patches(out: tuple[int, int]) -> tuple[_Patch, _Patch, _Patch]:
     ow, oh = out
     size = max(9, round(oh * 0.026))
     font = ImageFont.load_default(size=size)
-    left, top, right, bottom = font.getbbox(LABEL_TEXT)
+    left, top, right, bottom = map(int, font.getbbox(LABEL_TEXT))  # whole pixels; typed as float
     pad = max(3, size // 3)
     tw, th = right - left + 2 * pad, bottom - top + 2 * pad
     tw, th = tw + tw % 2, th + th % 2  # whole chroma samples
@@ -291,7 +292,8 @@ def label_patches(out: tuple[int, int]) -> tuple[_Patch, _Patch, _Patch]:
 def burn_label(frame: av.VideoFrame, patches: tuple[_Patch, _Patch, _Patch]) -> None:
     """Blend the tag into the frame's planes in place."""
     for plane, patch in zip(frame.planes, patches, strict=True):
-        buf = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        # A plane has the buffer protocol; numpy's stub does not see it in PyAV's Buffer class.
+        buf = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)  # type: ignore[call-overload]
         region = buf[patch.y : patch.y + patch.alpha.shape[0], patch.x : plane.width]
         region = region[:, : patch.alpha.shape[1]]  # a tag wider than a tiny frame is cut
         ph, pw = region.shape

@@ -136,8 +136,8 @@ async def export_project(studio: Studio, actor: Actor, *, limit_bytes: int) -> E
         return await asyncio.to_thread(_build_zip, project, data, limit_bytes, folder)
 
 
-def _build_zip(project: Project, data: list, limit_bytes: int, folder: Path) -> Export:  # type: ignore[type-arg]
-    manifest: dict = {"project": {"id": project.id, "title": project.title}, "shots": []}  # type: ignore[type-arg]
+def _build_zip(project: Project, data: list, limit_bytes: int, folder: Path) -> Export:
+    manifest: dict = {"project": {"id": project.id, "title": project.title}, "shots": []}
     lines = [f"# {project.title}", ""]
     files: dict[str, Path] = {}  # name in the zip -> file on disk
     clips: list[tuple[str, Path]] = []
@@ -237,7 +237,7 @@ def _build_zip(project: Project, data: list, limit_bytes: int, folder: Path) -> 
     )
 
 
-def _portable(params: dict, position: int, files: dict[str, Path]) -> dict:  # type: ignore[type-arg]
+def _portable(params: dict, position: int, files: dict[str, Path]) -> dict:
     """Params as the zip holds them: a file on the server becomes a file in the zip, by name."""
     portable = dict(params)
     for key, value in params.items():

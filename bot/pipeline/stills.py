@@ -160,7 +160,7 @@ class KlingStills:
             await asyncio.sleep(self._poll_s)
         raise ProviderError(ErrorKind.TIMEOUT, "kling image: not ready in time")
 
-    async def _call(self, method: str, path: str, body: dict | None = None) -> dict:  # type: ignore[type-arg]
+    async def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         headers = {"Authorization": f"Bearer {self._signer.token()}"}
         try:
             resp = await self._http.request(method, path, json=body, headers=headers)

@@ -15,7 +15,7 @@ from argparse import Namespace
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from bot.config import Settings
 from bot.domain.states import TakeState
@@ -25,6 +25,8 @@ from bot.pipeline.film import FilmError, FilmResult, assemble_film, load_font
 from bot.pipeline.studio import Actor, Studio, StudioError
 from storage.models import Project, Shot, Take
 from storage.repositories import Repo
+
+Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
 
 BOARD_WIDTH = 1080
 BOARD_MARGIN = 24
@@ -278,16 +280,16 @@ def _thumbnail(path: Path, size: tuple[int, int]) -> Image.Image:
         return Image.new("RGB", size, (180, 170, 160))
 
 
-def _fit(draw: ImageDraw.ImageDraw, text: str, font: object, width: float) -> str:
-    if draw.textlength(text, font=font) <= width:  # type: ignore[arg-type]
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: Font, width: float) -> str:
+    if draw.textlength(text, font=font) <= width:
         return text
-    while text and draw.textlength(text + "…", font=font) > width:  # type: ignore[arg-type]
+    while text and draw.textlength(text + "…", font=font) > width:
         text = text[:-1]
     return text + "…"
 
 
 def _wrap(
-    draw: ImageDraw.ImageDraw, text: str, font: object, width: float, *, lines: int
+    draw: ImageDraw.ImageDraw, text: str, font: Font, width: float, *, lines: int
 ) -> list[str]:
     """Greedy wrap by words (by characters for text without spaces), at most `lines`."""
     tokens = text.split(" ") if " " in text else list(text)
@@ -296,7 +298,7 @@ def _wrap(
     current = ""
     for token in tokens:
         candidate = f"{current}{joiner}{token}" if current else token
-        if draw.textlength(candidate, font=font) <= width:  # type: ignore[arg-type]
+        if draw.textlength(candidate, font=font) <= width:
             current = candidate
             continue
         out.append(current)

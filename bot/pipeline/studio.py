@@ -557,6 +557,7 @@ class Studio:
         """✖ on a status message: only a take not yet sent to the provider can be cancelled,
         and only by its author, a group admin or an operator (`fetch_status`: getChatMember).
         """
+        take: Take | None  # the row re-read under lock below may be gone
         take = await self.take_by_id(actor, take_id)
         if take.requested_by != actor.user_id and not await self._may_cancel_others(
             actor, fetch_status

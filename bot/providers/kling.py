@@ -703,7 +703,7 @@ class KlingVideoProvider:
         return Image2VideoBody(
             model_name=model,
             mode=request.mode,  # type: ignore[arg-type]  # checked above
-            duration=str(request.duration),  # type: ignore[arg-type]
+            duration=str(request.duration),  # type: ignore[arg-type]  # checked above
             image=image.b64,
             image_tail=tail.b64 if tail else None,
             prompt=request.prompt[:PROMPT_LIMIT] or None,

@@ -620,7 +620,7 @@ class LLMDrafter:
                 async with releasing_slot():  # seconds of waiting: let other updates work
                     response = await self._client.chat.completions.create(
                         model=self.model,
-                        messages=messages,  # type: ignore[arg-type]
+                        messages=messages,  # type: ignore[arg-type]  # dicts shaped as its TypedDicts
                         **self._format_params(),
                         **self._sampling,
                     )

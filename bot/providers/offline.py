@@ -68,7 +68,8 @@ class OfflineVideoProvider:
         loop = asyncio.get_running_loop()
         forward: ProgressCallback | None = None
         if on_progress is not None:
-            forward = functools.partial(loop.call_soon_threadsafe, on_progress)
+            # Calls call_soon_threadsafe(on_progress, fraction); mypy loses *args in partial.
+            forward = functools.partial(loop.call_soon_threadsafe, on_progress)  # type: ignore[assignment,arg-type]
         try:
             clip = await asyncio.to_thread(
                 render_preview,

@@ -32,6 +32,7 @@ from bot.providers.base import (
     ErrorKind,
     ProgressCallback,
     ProviderError,
+    TaskState,
     TaskStatus,
     VideoRequest,
 )
@@ -59,7 +60,7 @@ MOVEMENT: dict[str, str] = {
     "orbit": "large",
 }
 
-STATES: dict[str, str] = {
+STATES: dict[str, TaskState] = {
     "created": "submitted",
     "queueing": "submitted",
     "processing": "processing",
@@ -129,7 +130,7 @@ def task_status_from(task: ViduTask) -> TaskStatus:
         return TaskStatus("failed", message="success without a creation url")
     code = (task.err_code or "").lower()
     return TaskStatus(
-        state,  # type: ignore[arg-type]
+        state,
         progress=1.0 if state == "succeed" else None,
         message=task.err_code,
         result_url=url if state == "succeed" else None,

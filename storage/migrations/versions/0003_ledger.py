@@ -57,7 +57,7 @@ def upgrade() -> None:
         sa.column("user_id", sa.BigInteger()),
         sa.column("user_hash", sa.String()),
     )
-    rows = connection.execute(
+    rows: Sequence[tuple[int, int]] = connection.execute(
         sa.select(ledger.c.id, ledger.c.user_id).where(ledger.c.user_id.is_not(None))
     ).all()
     if rows:
