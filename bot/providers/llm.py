@@ -511,6 +511,9 @@ class LLMDrafter:
             timeout=timeout,
             max_retries=max_retries,
         )
+        # openai imports its chat modules on first use: at start-up, not inside a user's
+        # first draft, where it took a quarter of a second of the event loop.
+        _ = self._client.chat.completions
 
     @classmethod
     def from_settings(
