@@ -1,8 +1,10 @@
 """The floor for bench_drafts.py: a python-telegram-bot bot that does no work at all.
 
-It is built the way Claymate's Application is (rate limiter, concurrent updates) and answers
-every photo at once with a fixed, draft-shaped message (HTML, reply, five buttons), so the
-difference to Claymate is exactly Claymate's own work: download, intake, draft, database.
+It is built the way Claymate's Application is (concurrent updates, and the very rate limiter
+Claymate runs with, bot.ratelimit.telegram_rate_limiter, so neither side waits on Telegram's
+flood limits more than the other), answers /start with a fixed welcome and every photo at
+once with a fixed, draft-shaped message (HTML, reply, five buttons), so the difference to
+Claymate is exactly Claymate's own work: download, intake, draft, database.
 
 Run: TELEGRAM_BOT_TOKEN=... TELEGRAM_API_URL=http://127.0.0.1:PORT python bench/bare_bot.py
 """
@@ -11,10 +13,28 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+from pathlib import Path
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    ApplicationBuilder,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.metrics import Metrics  # noqa: E402
+from bot.ratelimit import telegram_rate_limiter  # noqa: E402
+
+WELCOME = (
+    "👋 <b>Claymate</b> turns a photo and a line of text into a clay-animation clip.\n"
+    "Send a photo with a caption saying what should move."
+)
 
 DRAFT = (
     "🎬 <b>Draft</b>\n<blockquote>Claymation, handmade plasticine look: boats glide slowly "
@@ -34,6 +54,13 @@ KEYBOARD = InlineKeyboardMarkup(
         ],
     ]
 )
+
+
+async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer at once with a fixed welcome; no database."""
+    message = update.effective_message
+    assert message is not None
+    await context.bot.send_message(message.chat_id, WELCOME, parse_mode=ParseMode.HTML)
 
 
 async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -56,10 +83,11 @@ def main() -> None:
         .token(os.environ["TELEGRAM_BOT_TOKEN"])
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(telegram_rate_limiter(Metrics()))
         .concurrent_updates(True)
         .build()
     )
+    application.add_handler(CommandHandler(["start", "help"], on_start))
     application.add_handler(MessageHandler(filters.PHOTO, on_photo))
     application.run_polling(
         allowed_updates=Update.ALL_TYPES,

@@ -1,18 +1,26 @@
-"""From photo to draft under load: Claymate against a bot that does no work at all.
+"""From photo to draft under load, and the bot's CPU per user: Claymate against a bare bot.
 
 Run: .venv/bin/python bench/bench_drafts.py [--users 50 200] [--rounds 3]
      [--database-url postgresql://postgres@127.0.0.1/postgres]
 
-For each user count, 50 (then 200) different users each send a captioned 1280x960 photo at
-the same moment (the updates are pushed to the local Bot API stub in one burst). We time
-each user from the update being available to the draft being sent (the stub records the
-sendMessage), for `claymate run` (offline drafter, SQLite unless --database-url, as
-shipped) and for bench/bare_bot.py (same PTB setup: rate limiter, concurrent updates;
-answers at once). Both bots are separate processes; the stub runs here. The two bots
-alternate for --rounds rounds; each row reports the median of its rounds.
+For each user count, 50 (then 200) different users each send /start, then a captioned
+1280x960 photo (each kind of update is pushed to the local Bot API stub in one burst; the
+photos once every /start is answered). We time each user from the photo update being
+available to the draft being sent (the stub records the sendMessage), and read the bot
+process's user+system CPU time (/proc/<pid>/stat) from just before the /start burst to
+just after the last draft, divided by users.
+
+Claymate runs as `claymate run` with the OpenAI-compatible LLM drafter against a local fake
+endpoint that answers at once (tests/fakes/fake_openai.py, in this process), on SQLite
+unless --database-url. The bare bot is bench/bare_bot.py: the same PTB setup (concurrent
+updates and the same rate limiter, bot.ratelimit.telegram_rate_limiter), answering at once.
+Both bots are separate processes; the stub runs here. The two bots alternate for --rounds
+rounds; each row reports the median of its rounds, and the ratios of each round (same
+moment, same machine load) as well as the ratio of the medians.
 Results: bench/results/drafts.json.
 
-Targets: Claymate's p95 within 2x of the bare bot's at 50 users, 3x at 200.
+Targets: Claymate's CPU per user within 2.5x of the bare bot's; its p95 within 2x of the bare
+bot's at 50 users, 3x at 200.
 """
 
 from __future__ import annotations
@@ -35,11 +43,20 @@ sys.path.insert(0, str(REPO))
 
 from bench.fresh_db import fresh_database  # noqa: E402
 from bot.pipeline.sample import sample_photo  # noqa: E402
+from tests.fakes.fake_openai import DEFAULT_KEY, FakeOpenAI  # noqa: E402
 from tests.fakes.telegram_stub import Call, TelegramStub  # noqa: E402
-from tests.fakes.updates import photo_update, private_chat, private_user  # noqa: E402
+from tests.fakes.updates import (  # noqa: E402
+    command_update,
+    photo_update,
+    private_chat,
+    private_user,
+)
 
 RESULTS = REPO / "bench" / "results" / "drafts.json"
 TARGETS = {50: 2.0, 200: 3.0}
+CPU_TARGET = 2.5
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SETTLE_S = 0.5  # after the last draft: what a handler does after sending is counted too
 CAPTION = "Boats glide along the river, lights flicker on along the Bund"
 
 
@@ -48,8 +65,16 @@ def is_draft(call: Call) -> bool:
     return any(b.get("callback_data", "").startswith("g:") for row in rows for b in row)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` (all its threads) so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / CLOCK_TICKS
+
+
 def start_bot(
-    kind: str, stub: TelegramStub, workdir: Path, database_url: str
+    kind: str, stub: TelegramStub, workdir: Path, database_url: str, llm: FakeOpenAI
 ) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KLING_", "OPENAI_"))}
     env.update(
@@ -58,6 +83,8 @@ def start_bot(
         CLAYMATE_DATA_DIR=str(workdir / "data"),
         DATABASE_URL=database_url,
         PYTHONPATH=str(REPO),
+        OPENAI_API_KEY=DEFAULT_KEY,
+        OPENAI_BASE_URL=llm.base_url,
     )
     env.pop("CLAYMATE_WEBHOOK_URL", None)
     command = (
@@ -73,14 +100,24 @@ def run_once(kind: str, users: int, photo: bytes, *, server_url: str | None) -> 
     with (
         tempfile.TemporaryDirectory() as tmp,
         TelegramStub() as stub,
+        FakeOpenAI() as llm,
         fresh_database(server_url, Path(tmp)) as database_url,
     ):
         workdir = Path(tmp)
-        proc = start_bot(kind, stub, workdir, database_url)
+        proc = start_bot(kind, stub, workdir, database_url, llm)
         try:
             stub.wait_for("getUpdates", timeout=60)
             time.sleep(1.0)  # let start-up calls settle
             people = [private_user(first_name=f"U{n}") for n in range(users)]
+            chats = {p["id"] for p in people}
+
+            def is_welcome(call: Call) -> bool:
+                return int(call.params["chat_id"]) in chats and not is_draft(call)
+
+            cpu_before = cpu_seconds(proc.pid)
+            for person in people:
+                stub.push_update(command_update(private_chat(person), person, "start"))
+            stub.wait_for("sendMessage", count=users, timeout=180, predicate=is_welcome)
             updates = [
                 photo_update(stub, private_chat(p), p, photo, caption=CAPTION) for p in people
             ]
@@ -89,23 +126,32 @@ def run_once(kind: str, users: int, photo: bytes, *, server_url: str | None) -> 
                 pushed[update["message"]["chat"]["id"]] = time.time()
                 stub.push_update(update)
             calls = stub.wait_for("sendMessage", count=users, timeout=180, predicate=is_draft)
+            time.sleep(SETTLE_S)
+            cpu = cpu_seconds(proc.pid) - cpu_before
         finally:
             proc.terminate()
             proc.wait(timeout=60)
         latencies = sorted(c.at - pushed[int(c.params["chat_id"])] for c in calls[:users])
+        llm_calls = len(llm.chat_requests())
     return {
         "p50_s": round(statistics.median(latencies), 4),
         "p95_s": round(latencies[max(0, int(len(latencies) * 0.95) - 1)], 4),
         "max_s": round(latencies[-1], 4),
+        "cpu_per_user_ms": round(cpu / users * 1000, 2),
         "drafts": len(latencies),
+        "llm_calls": llm_calls,
     }
 
 
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         key: round(statistics.median(r[key] for r in runs), 4)
-        for key in ("p50_s", "p95_s", "max_s")
-    } | {"drafts": min(r["drafts"] for r in runs), "rounds": len(runs)}
+        for key in ("p50_s", "p95_s", "max_s", "cpu_per_user_ms")
+    } | {
+        "drafts": min(r["drafts"] for r in runs),
+        "llm_calls": min(r["llm_calls"] for r in runs),
+        "rounds": len(runs),
+    }
 
 
 def main() -> int:
@@ -120,13 +166,17 @@ def main() -> int:
     rows = []
     for users in args.users:
         runs: dict[str, list[dict[str, Any]]] = {"bare": [], "claymate": []}
-        ratios = []
+        ratios, cpu_ratios = [], []
         for _ in range(args.rounds):
             for kind in ("bare", "claymate"):
                 runs[kind].append(run_once(kind, users, photo, server_url=args.database_url))
             ratios.append(runs["claymate"][-1]["p95_s"] / runs["bare"][-1]["p95_s"])
+            cpu_ratios.append(
+                runs["claymate"][-1]["cpu_per_user_ms"] / runs["bare"][-1]["cpu_per_user_ms"]
+            )
         bare, claymate = median_of(runs["bare"]), median_of(runs["claymate"])
         ratio = claymate["p95_s"] / bare["p95_s"] if bare["p95_s"] else float("inf")
+        cpu_ratio = statistics.median(cpu_ratios)
         target = TARGETS.get(users)
         row = {
             "users": users,
@@ -136,6 +186,10 @@ def main() -> int:
             "p95_ratio_per_round": [round(r, 2) for r in ratios],
             "target_ratio": target,
             "met": target is None or ratio <= target,
+            "cpu_ratio": round(cpu_ratio, 2),
+            "cpu_ratio_per_round": [round(r, 2) for r in cpu_ratios],
+            "cpu_target_ratio": CPU_TARGET,
+            "cpu_met": cpu_ratio <= CPU_TARGET,
         }
         rows.append(row)
         print(
@@ -144,6 +198,13 @@ def main() -> int:
             f"  p95 {claymate['p95_s'] * 1000:7.0f} ms | p95 ratio {ratio:.2f}"
             f" (rounds {', '.join(f'{r:.2f}' for r in ratios)}; target {target}x:"
             f" {'met' if row['met'] else 'MISSED'})",
+            flush=True,
+        )
+        print(
+            f"{users:4d} users  CPU per user: bare {bare['cpu_per_user_ms']:6.1f} ms | claymate"
+            f" {claymate['cpu_per_user_ms']:6.1f} ms | ratio {cpu_ratio:.2f} (rounds "
+            f"{', '.join(f'{r:.2f}' for r in cpu_ratios)}; target {CPU_TARGET}x:"
+            f" {'met' if row['cpu_met'] else 'MISSED'}; LLM calls {claymate['llm_calls']})",
             flush=True,
         )
     result = {
@@ -156,6 +217,8 @@ def main() -> int:
         },
         "database": "postgresql" if args.database_url else "sqlite",
         "photo": {"width": 1280, "height": 960, "bytes": len(photo), "caption": CAPTION},
+        "drafter": "llm (OpenAI-compatible, local fake answering at once)",
+        "rate_limiter": "bot.ratelimit.telegram_rate_limiter on both sides",
         "runs": rows,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from bot.leadership import PollingLeadership
 from bot.logs import configure_logging, install_redaction, run_redacted, secrets_of
 from bot.metrics import Metrics, instrument
 from bot.pipeline.jobs import JobRunner, RunnerPolicy
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import telegram_rate_limiter
 from bot.services import Services, build_services
 from bot.slots import UpdateSlots
 from bot.startup import connect_telegram
@@ -80,7 +80,7 @@ def build_application(
         .base_file_url(f"{api}/file/bot")
         # Flood control (429 retry_after) is waited out and retried, never fatal; chat
         # actions are dropped when there is no room for them (bot/ratelimit.py).
-        .rate_limiter(RateLimiter(metrics, max_retries=3))
+        .rate_limiter(telegram_rate_limiter(metrics))
         # Updates run concurrently, a few at a time, so a burst cannot stall the loop; one
         # waiting on an LLM or a provider lets others work meanwhile (bot/slots.py).
         .concurrent_updates(UpdateSlots(settings.concurrent_updates))

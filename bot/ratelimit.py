@@ -42,6 +42,8 @@ COSMETIC_ENDPOINTS = frozenset({"sendChatAction"})
 MAX_REMEMBERED_PAUSES = 256
 # Telegram's retry_after is whole seconds; a little more so the retry is not early.
 PAUSE_MARGIN_S = 0.1
+# Flood waits (429) sat out before a request is given up as failed.
+MAX_RETRIES = 3
 
 ChatKey = int | str
 
@@ -152,3 +154,8 @@ class RateLimiter(AIORateLimiter):
         if len(self._paused_until) >= MAX_REMEMBERED_PAUSES:
             self._paused_until = {k: t for k, t in self._paused_until.items() if t > now}
         self._paused_until[chat] = max(self._paused_until.get(chat, 0.0), now + seconds)
+
+
+def telegram_rate_limiter(metrics: Metrics) -> RateLimiter:
+    """The rate limiter the bot runs with; the benchmark's bare bot runs with it too."""
+    return RateLimiter(metrics, max_retries=MAX_RETRIES)

@@ -89,6 +89,7 @@ class OwnedFiles:
     shot_folders: list[str] = field(default_factory=list)  # stills and end frames, per shot
     clip_names: list[str] = field(default_factory=list)  # takes' external ids (partial files)
     in_flight: list[InFlight] = field(default_factory=list)
+    photo_paths: list[str] = field(default_factory=list)  # also in paths; files derive from them
 
 
 class AccountsRepo:
@@ -381,6 +382,7 @@ class AccountsRepo:
             shot_folders=[files_id or str(shot_id) for shot_id, _p, _s, files_id in shots],
             clip_names=[take.external_id for take in takes],
             in_flight=in_flight,
+            photo_paths=[photo for _i, photo, _s, _f in shots if photo],
         )
 
     async def _end_frames(self, shot_ids: list[int]) -> list[str]:

@@ -19,6 +19,11 @@ A photo that is already what the models want (what Telegram makes of a compresse
 a baseline RGB JPEG, right-sized, with no metadata) is kept byte for byte: it is still
 decoded in full, at 1/8 scale, so a damaged file is refused like any other, but it is not
 re-encoded (a second generation of JPEG loss, and most of intake's time).
+
+Intake also makes the small JPEG a vision LLM is sent (`llm_jpeg`), once, from pixels it
+has decoded anyway: drafting and every refinement then send those bytes as they are, and
+never decode a photo on the event loop. A passed-through photo's check decode is made at
+the scale that copy needs instead of 1/8.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Literal, cast
 
 import numpy as np
@@ -102,6 +108,13 @@ _CODEC_BYTES_HELD = {"WEBP": 8.5}
 # The file itself is held throughout; pillow_heif reads a second copy of it.
 _INPUT_COPIES = {"HEIF": 2, "HEIC": 2}
 
+# The copy a vision LLM is sent: "low" detail looks at 512 px anyway, so a reduced decode
+# keeps at least LLM_MIN_SIDE and the copy is at most LLM_MAX_SIDE on its long side.
+LLM_MAX_SIDE = 768
+LLM_MIN_SIDE = 512
+LLM_JPEG_QUALITY = 85
+LLM_SUFFIX = ".llm.jpg"
+
 _log = logging.getLogger(__name__)
 _OPEN_LOCK = threading.Lock()
 _BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
@@ -139,6 +152,7 @@ class PreparedPhoto:
     downscaled: bool
     facts: PhotoFacts
     notes: tuple[Note, ...]  # (i18n key, params); render with note_messages()
+    llm_jpeg: bytes | None = None  # the small copy a vision LLM is sent, when asked for
 
     def note_messages(self, lang: str | None) -> tuple[str, ...]:
         return tuple(render_message(key, params, lang) for key, params in self.notes)
@@ -220,8 +234,9 @@ def prepare_photo(
     max_pixels: int = 64_000_000,
     max_jpeg_bytes: int = 10 * MEGABYTE,
     max_decode_bytes: int = MAX_DECODE_BYTES,
+    with_llm_jpeg: bool = False,
 ) -> PreparedPhoto:
-    """Make the video-ready JPEG; CPU-bound, so async callers run it in a thread."""
+    """Make the video-ready JPEG (and the LLM's copy); CPU-bound: callers use a thread."""
     if min(max_side, max_bytes, min_side, max_pixels, max_jpeg_bytes, max_decode_bytes) <= 0:
         raise ValueError("intake limits must be positive")
     if not data:
@@ -241,6 +256,7 @@ def prepare_photo(
             max_pixels=max_pixels,
             max_jpeg_bytes=max_jpeg_bytes,
             max_decode_bytes=max_decode_bytes,
+            check_side=LLM_MIN_SIDE if with_llm_jpeg else 0,
         )
     except IntakeError:
         raise
@@ -268,6 +284,7 @@ def prepare_photo(
             downscaled=False,
             facts=read_facts(decoded.image, size=decoded.raw_size),
             notes=(),
+            llm_jpeg=llm_jpeg(decoded.image) if with_llm_jpeg else None,
         )
 
     source_w, source_h = decoded.source_size
@@ -307,7 +324,52 @@ def prepare_photo(
         downscaled=max(image.size) < max(crop_w, crop_h),
         facts=read_facts(image),
         notes=tuple(notes),
+        llm_jpeg=llm_jpeg(image) if with_llm_jpeg else None,
     )
+
+
+def llm_jpeg(image: Image.Image) -> bytes:
+    """The small JPEG a vision LLM is sent, from an upright sRGB image intake decoded anyway."""
+    image = image if image.mode == "RGB" else image.convert("RGB")
+    if max(image.size) > LLM_MAX_SIDE:
+        scale = LLM_MAX_SIDE / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        # reducing_gap: a box reduction first, then a bilinear pass; cheap, and fine at 768 px.
+        image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=LLM_JPEG_QUALITY)
+    return buffer.getvalue()
+
+
+def llm_jpeg_of(video_jpeg: bytes) -> bytes | None:
+    """The LLM's copy of a stored video-ready JPEG (a shot from before intake made one).
+
+    Stored photos are upright sRGB JPEGs already; they are decoded at a reduced DCT scale.
+    None if the file cannot be read: the draft is then written from the text alone.
+    """
+    try:
+        with _open(video_jpeg) as opened:
+            width, height = opened.size
+            opened.draft("RGB", _check_request(width, height, LLM_MIN_SIDE))
+            opened.load()
+            return llm_jpeg(opened)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        _log.info("no LLM copy of a stored photo: %s", type(exc).__name__)
+        return None
+
+
+def llm_copy_path(photo_path: Path) -> Path:
+    """Where a shot's LLM copy lives: beside its photo (photos/<id>.jpg -> <id>.llm.jpg)."""
+    return photo_path.with_name(photo_path.stem + LLM_SUFFIX)
+
+
+def _check_request(width: int, height: int, keep_side: int) -> tuple[int, int]:
+    """The size to ask Pillow's draft for: 1/8 scale, or the smallest keeping `keep_side`."""
+    if keep_side <= 0:
+        return max(1, width // 8), max(1, height // 8)
+    # Pillow picks the largest scale s in 1, 2, 4, 8 with size // request >= s on both axes.
+    shrink = max(1.0, max(width, height) / keep_side)
+    return max(1, math.ceil(width / shrink)), max(1, math.ceil(height / shrink))
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +382,7 @@ class _Decoded:
     source_format: str
     orientation: int
     icc_profile: bytes | None
-    passthrough: bool = False  # `image` is a 1/8-scale check decode; keep the original bytes
+    passthrough: bool = False  # `image` is a reduced check decode; keep the original bytes
 
 
 def _decode(
@@ -331,8 +393,12 @@ def _decode(
     max_pixels: int,
     max_jpeg_bytes: int,
     max_decode_bytes: int,
+    check_side: int = 0,
 ) -> _Decoded:
-    """Open, refuse what the header already rules out, then decode as few pixels as we can."""
+    """Open, refuse what the header already rules out, then decode as few pixels as we can.
+
+    A passed-through photo is decoded at 1/8 scale, or keeping `check_side` on its long side.
+    """
     opened = _open(data)
     pillow_format = (opened.format or "").upper()
     if pillow_format in ANIMATION_FORMATS and getattr(opened, "is_animated", False):
@@ -355,7 +421,7 @@ def _decode(
     is_jpeg = pillow_format in ("JPEG", "MPO")
     if passthrough:
         # Every block is still entropy-decoded, so truncation and corruption still raise.
-        opened.draft("RGB", (max(1, raw_w // 8), max(1, raw_h // 8)))
+        opened.draft("RGB", _check_request(raw_w, raw_h, check_side))
     elif is_jpeg:
         factor = _jpeg_factor_within(opened, geometry, max_decode_bytes, len(data))
         if factor is not None and factor > _quality_factor(geometry):

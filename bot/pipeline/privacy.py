@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bot.domain.states import TakeState
 from bot.files import private_dir
+from bot.pipeline.intake import llm_copy_path
 from bot.pipeline.studio import Actor, Studio, StudioError
 from bot.providers.base import cancel_upstream
 from storage.accounts import AccountsRepo, InFlight, OwnedFiles
@@ -73,6 +74,8 @@ async def _stop_upstream(studio: Studio, take: InFlight) -> None:
 def _remove_files(studio: Studio, owned: OwnedFiles) -> int:
     data_dir = studio.settings.data_dir
     removed = sum(_unlink(Path(raw)) for raw in owned.paths)
+    for raw in owned.photo_paths:  # the LLM's copy is part of its photo: not counted apart
+        _unlink(llm_copy_path(Path(raw)))
     for name in owned.shot_folders:  # stills and end frames
         removed += _remove_tree(data_dir / "stills", name)
     for name in owned.clip_names:  # downloads cut off half way (clip_download, previews)

@@ -25,7 +25,13 @@ from bot.files import write_private
 from bot.i18n import language_for
 from bot.pipeline.access import Access, Verdict
 from bot.pipeline.budget import Allowance, Budget
-from bot.pipeline.intake import IntakeError, PreparedPhoto, prepare_photo
+from bot.pipeline.intake import (
+    IntakeError,
+    PreparedPhoto,
+    llm_copy_path,
+    llm_jpeg_of,
+    prepare_photo,
+)
 from bot.providers.base import (
     CAMERA_MOVES,
     DURATIONS,
@@ -306,7 +312,9 @@ class Studio:
         if description and draft:
             drafted = await self.drafter.draft(
                 DraftRequest(
-                    description=description, facts=prepared.facts, photo_jpeg=prepared.jpeg
+                    description=description,
+                    facts=prepared.facts,
+                    photo_llm_jpeg=prepared.llm_jpeg,
                 )
             )
         async with self.db.session() as session:
@@ -702,12 +710,12 @@ class Studio:
     async def _draft_request(
         self, shot: Shot, revision: PromptRevision | None, description: str | None = None
     ) -> DraftRequest:
-        photo = await asyncio.to_thread(Path(shot.photo_path).read_bytes)
+        photo_llm_jpeg = await asyncio.to_thread(_llm_copy, Path(shot.photo_path))
         params = revision.params if revision else {}
         return DraftRequest(
             description=description if description is not None else (shot.description or ""),
             facts=_facts_from_json(shot.facts),
-            photo_jpeg=photo,
+            photo_llm_jpeg=photo_llm_jpeg,
             language=revision.language if revision else None,
             camera_move=params.get("camera_move"),
             duration=params.get("duration"),
@@ -819,13 +827,35 @@ class Studio:
     def _intake(self, photo: bytes) -> tuple[PreparedPhoto, Path]:
         """The video-ready JPEG, stored: one trip to a worker thread."""
         prepared = prepare_photo(
-            photo, max_side=self.settings.max_side_px, max_bytes=self.settings.max_upload_bytes
+            photo,
+            max_side=self.settings.max_side_px,
+            max_bytes=self.settings.max_upload_bytes,
+            with_llm_jpeg=True,
         )
         return prepared, self._save_photo(prepared)
 
     def _save_photo(self, prepared: PreparedPhoto) -> Path:
         # One folder, like clips: the row knows which shot a file belongs to.
-        return write_private(self.photos_dir / f"{uuid.uuid4().hex}.jpg", prepared.jpeg)
+        path = self.photos_dir / f"{uuid.uuid4().hex}.jpg"
+        if prepared.llm_jpeg is not None:  # first: a photo on disk always has its copy
+            write_private(llm_copy_path(path), prepared.llm_jpeg)
+        return write_private(path, prepared.jpeg)
+
+
+def _llm_copy(photo_path: Path) -> bytes | None:
+    """The shot's small copy for a vision LLM; made once, and kept, for a shot without one."""
+    copy_path = llm_copy_path(photo_path)
+    try:
+        return copy_path.read_bytes()
+    except FileNotFoundError:
+        pass
+    try:
+        jpeg = llm_jpeg_of(photo_path.read_bytes())
+    except FileNotFoundError:
+        return None
+    if jpeg is not None:
+        write_private(copy_path, jpeg)
+    return jpeg
 
 
 def take_params(params: dict[str, Any]) -> dict[str, Any]:

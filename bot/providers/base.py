@@ -54,6 +54,8 @@ class DraftRequest:
     description: str
     facts: PhotoFacts | None = None
     photo_jpeg: bytes | None = None  # the video-ready JPEG, for vision models
+    # The small copy made at intake; a vision model is sent it as it is, with no decoding.
+    photo_llm_jpeg: bytes | None = None
     language: str | None = None  # "zh" or "en"; None: follow the description's language
     camera_move: str | None = None  # a user's explicit choice wins over the drafter's
     duration: int | None = None

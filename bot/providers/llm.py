@@ -313,7 +313,12 @@ def image_data_url(jpeg: bytes, max_side: int = IMAGE_MAX_SIDE) -> str | None:
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         log.info("photo not sent to the LLM: %s", type(exc).__name__)
         return None
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return jpeg_data_url(buffer.getvalue())
+
+
+def jpeg_data_url(jpeg: bytes) -> str:
+    """A JPEG already small enough for the model, as a data URL: no decoding at all."""
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
 
 
 def _fence(text: str) -> str:
@@ -506,6 +511,9 @@ class LLMDrafter:
             timeout=timeout,
             max_retries=max_retries,
         )
+        # openai imports its chat modules on first use: at start-up, not inside a user's
+        # first draft, where it took a quarter of a second of the event loop.
+        _ = self._client.chat.completions
 
     @classmethod
     def from_settings(
@@ -549,7 +557,7 @@ class LLMDrafter:
         camera = request.camera_move if request.camera_move in CAMERA_MOVES else None
         duration = clamp_duration(request.duration) if request.duration else None
         expect = _Expect(lang, camera, duration, DEFAULT_CAMERA, DEFAULT_DURATION)
-        outcome = await self._ask(build, request.photo_jpeg, expect)
+        outcome = await self._ask(build, await self._image_url(request), expect)
         if outcome.answer is None:
             return await self._fall_back(self._fallback.draft(request), outcome)
         return self._draft_from(outcome, lang)
@@ -586,7 +594,7 @@ class LLMDrafter:
             if previous.duration in DURATIONS
             else DEFAULT_DURATION,
         )
-        outcome = await self._ask(build, request.photo_jpeg, expect)
+        outcome = await self._ask(build, await self._image_url(request), expect)
         if outcome.answer is None:
             fallback = self._fallback.refine(request, previous, instruction, history)
             return await self._fall_back(fallback, outcome)
@@ -594,22 +602,33 @@ class LLMDrafter:
 
     # --- the conversation with the endpoint ------------------------------------------------------
 
-    async def _ask(self, build: MessageBuilder, photo: bytes | None, expect: _Expect) -> _Outcome:
+    async def _image_url(self, request: DraftRequest) -> str | None:
+        """The photo as the model is sent it; decoding, if any is needed, is off the loop."""
+        if not self.vision_supported:
+            return None
+        if request.photo_llm_jpeg:
+            return jpeg_data_url(request.photo_llm_jpeg)
+        if request.photo_jpeg:  # a caller without intake's small copy
+            return await asyncio.to_thread(image_data_url, request.photo_jpeg)
+        return None
+
+    async def _ask(
+        self, build: MessageBuilder, image_url: str | None, expect: _Expect
+    ) -> _Outcome:
         """The whole conversation for one draft, cut off at `deadline` seconds."""
         outcome = _Outcome(answer=None)
         try:
             async with asyncio.timeout(self.deadline):
-                await self._converse(outcome, build, photo, expect)
+                await self._converse(outcome, build, image_url, expect)
         except TimeoutError:
             outcome.answer = None
             outcome.reason = f"no usable answer within {self.deadline:g} s"
         return outcome
 
     async def _converse(
-        self, outcome: _Outcome, build: MessageBuilder, photo: bytes | None, expect: _Expect
+        self, outcome: _Outcome, build: MessageBuilder, image_url: str | None, expect: _Expect
     ) -> None:
         """Call, step down on capability errors, repair once; fill in `outcome`."""
-        image_url = image_data_url(photo) if photo and self.vision_supported else None
         image_this_call = image_url is not None
         repair: list[dict[str, Any]] = []
         repaired = False

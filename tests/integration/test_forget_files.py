@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.pipeline import privacy
+from bot.pipeline.intake import llm_copy_path
 from bot.pipeline.jobs import JobRunner, RunnerPolicy
 from bot.pipeline.sample import sample_photo
 from bot.pipeline.stills import OfflineStills, Stills
@@ -122,7 +123,8 @@ async def test_a_later_users_shot_gets_a_new_id_and_none_of_the_forgotten_files(
     assert outcome.revision is not None
     still = await world.stills.make(newcomer, outcome.revision.id)
     assert still.number == 1  # no inherited candidates
-    assert files_under(world.data_dir) == {Path(outcome.shot.photo_path), still.path}
+    photo = Path(outcome.shot.photo_path)
+    assert files_under(world.data_dir) == {photo, llm_copy_path(photo), still.path}
 
 
 async def test_forget_leaves_no_file_of_the_user_and_keeps_everyone_elses(world: World) -> None:
@@ -143,11 +145,14 @@ async def test_forget_leaves_no_file_of_the_user_and_keeps_everyone_elses(world:
     await runner.advance(take.id)
     assert (await _take(world.db, take.id)).status == "delivered"
     (world.studio.clips_dir / f".{take.external_id}.mp4.zz9.part").write_bytes(b"cut off")
-    # photo, two stills, end frame, clip, partial download
-    assert len(files_under(world.data_dir) - others) == 6
+    # photo, its LLM copy, two stills, end frame, clip, partial download
+    mine = files_under(world.data_dir) - others
+    assert len(mine) == 7
+    assert {p.name for p in mine if p.name.endswith(".llm.jpg")}  # the copy intake made
 
-    await privacy.forget(world.studio, 41)
+    forgotten = await privacy.forget(world.studio, 41)
     assert files_under(world.data_dir) == others
+    assert forgotten.files == 6  # what the user is told: the copy is part of its photo
 
 
 async def test_an_in_flight_take_is_cancelled_upstream_refunded_and_never_delivered(

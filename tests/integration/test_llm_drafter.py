@@ -25,6 +25,7 @@ from openai.types.chat import ChatCompletion
 from PIL import Image
 
 from bot.config import ConfigError, Settings
+from bot.providers import llm
 from bot.providers.base import (
     CAMERA_MOVES,
     PROMPT_LIMIT,
@@ -191,6 +192,25 @@ async def test_the_photo_goes_as_a_small_low_detail_jpeg_data_url(
     assert image.format == "JPEG"
     assert max(image.size) == 768 and image.size == (768, 576)
     assert "The photo is attached." in text_of(fake.requests[0]["messages"][1])
+
+
+async def test_intakes_small_copy_is_sent_as_it_is_in_drafts_and_refinements(
+    fake: FakeOpenAI, drafter: LLMDrafter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small = photo_jpeg(640, 480)
+    decoded: list[bytes] = []
+    monkeypatch.setattr(llm, "image_data_url", lambda jpeg, *a: decoded.append(jpeg))
+    with_copy = request(photo_llm_jpeg=small)
+
+    previous = await drafter.draft(with_copy)
+    await drafter.refine(with_copy, previous, "make the boats faster")
+
+    assert decoded == []  # nothing decoded, on the loop or off it
+    for body in fake.requests:
+        (part,) = image_parts(body)
+        assert part["image_url"]["url"] == "data:image/jpeg;base64," + base64.b64encode(
+            small
+        ).decode("ascii")
 
 
 async def test_with_vision_off_no_image_is_sent(fake: FakeOpenAI) -> None:

@@ -10,6 +10,7 @@ import warnings
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,9 +19,13 @@ from PIL import Image, ImageFile
 from bot.i18n import LANGUAGES
 from bot.pipeline import intake
 from bot.pipeline.intake import (
+    LLM_MAX_SIDE,
+    LLM_MIN_SIDE,
     IntakeError,
     PreparedPhoto,
     colour_name,
+    llm_copy_path,
+    llm_jpeg_of,
     plan_geometry,
     prepare_photo,
     read_facts,
@@ -771,3 +776,66 @@ def test_a_big_jpeg_is_decoded_smaller_rather_than_refused() -> None:
 
     assert max(prepared.width, prepared.height) <= 3000  # a 1/2 decode, not 4000 px
     assert prepared.source_width == 6000
+
+
+# --- the LLM's copy --------------------------------------------------------------------------
+
+
+def test_the_llm_copy_is_made_at_intake_small_upright_and_only_when_asked() -> None:
+    data = encode(marked((4000, 3000)), "JPEG", quality=90, exif=exif_with(6))
+
+    photo = prepare_photo(data, with_llm_jpeg=True)
+
+    assert photo.llm_jpeg is not None
+    copy = decode(photo.llm_jpeg)
+    assert copy.format == "JPEG" and copy.mode == "RGB"
+    assert copy.size == (576, LLM_MAX_SIDE)  # upright, like the video-ready JPEG (1536x2048)
+    assert copy.getpixel((copy.width - 10, 10))[0] > 180  # red top right, as in photo.jpeg
+    assert prepare_photo(data).llm_jpeg is None  # an end frame never goes to the LLM
+
+
+def test_a_passed_through_photo_gets_its_copy_from_the_one_check_decode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    image = Image.new("RGB", (1280, 960), BLUE)
+    image.paste(RED, (0, 0, 900, 960))
+    data = encode(image, "JPEG", quality=87)
+    loads = []
+    real_load = ImageFile.ImageFile.load
+
+    def counted_load(self: ImageFile.ImageFile) -> object:
+        if self.tile:  # pixels still to decode: a real decode, not a no-op on loaded pixels
+            loads.append(self.size)
+        return real_load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counted_load)
+
+    photo = prepare_photo(data, with_llm_jpeg=True)
+
+    assert photo.jpeg == data  # still kept byte for byte
+    assert loads == [(640, 480)]  # one decode, at half scale: long side >= LLM_MIN_SIDE
+    assert photo.llm_jpeg is not None
+    copy = decode(photo.llm_jpeg)
+    assert copy.size == (640, 480) and LLM_MIN_SIDE <= max(copy.size) <= LLM_MAX_SIDE
+    assert copy.getpixel((10, 10))[0] > 180 and copy.getpixel((630, 10))[2] > 180
+    assert photo.facts.dominant_colours[0] == "red"
+    # The check decode at half scale still reads every block: a cut-off copy is refused.
+    with pytest.raises(IntakeError) as caught:
+        prepare_photo(data[: len(data) * 2 // 3], with_llm_jpeg=True)
+    assert caught.value.code == "intake.corrupt"
+
+
+def test_a_stored_photo_without_a_copy_gets_one_and_junk_gets_none() -> None:
+    stored = prepare_photo(encode(marked((2048, 1536)), "JPEG", quality=90)).jpeg
+
+    copy = llm_jpeg_of(stored)
+
+    assert copy is not None
+    assert decode(copy).size == (512, 384)  # a quarter-scale decode keeps LLM_MIN_SIDE
+    assert llm_jpeg_of(b"not a photo") is None
+    assert llm_jpeg_of(stored[: len(stored) // 2]) is None
+
+
+def test_the_copy_lives_beside_its_photo() -> None:
+    photo = Path("/data/photos/0123abcd.jpg")
+    assert llm_copy_path(photo) == Path("/data/photos/0123abcd.llm.jpg")
