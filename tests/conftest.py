@@ -114,3 +114,20 @@ async def database(database_url: str) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database with no tables at all, as a first deployment finds it."""
+    if request.param == "sqlite":
+        yield f"sqlite+claymate:///{tmp_path / 'empty.db'}"
+        return
+    admin = _pg_admin_url()
+    if admin is None:
+        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL variant not run")
+    name = f"claymate_e_{uuid.uuid4().hex[:12]}"
+    await execute_autocommit(admin, f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(admin, name)
+    finally:
+        await execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 
-from bot.config import normalise_database_url
 from storage.accounts import AccountsRepo, ledger_hash
 from storage.db import Database, alembic_config
 from storage.models import Base, BotSetting, UsageEntry, utcnow
-from tests.databases import execute_autocommit, with_database
 
 
 def _differences(connection: Any) -> list[Any]:
@@ -38,24 +31,6 @@ async def test_the_ledger_key_is_created_once_by_the_migration(database: Databas
     assert isinstance(key, str) and len(bytes.fromhex(key)) == 32
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A database with no tables at all, to migrate step by step."""
-    if request.param == "sqlite":
-        yield f"sqlite+claymate:///{tmp_path / 'steps.db'}"
-        return
-    raw = os.environ.get("TEST_DATABASE_URL")
-    if not raw:
-        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL variant not run")
-    admin = normalise_database_url(raw)
-    name = f"claymate_m_{uuid.uuid4().hex[:12]}"
-    await execute_autocommit(admin, f'CREATE DATABASE "{name}"')
-    try:
-        yield with_database(admin, name)
-    finally:
-        await execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 async def _upgrade_to(database: Database, revision: str) -> None:
     def run(connection: Any) -> None:
         config = alembic_config()
@@ -67,9 +42,9 @@ async def _upgrade_to(database: Database, revision: str) -> None:
 
 
 async def test_0003_hashes_existing_spending_and_keeps_a_used_allowlist_on(
-    empty_url: str,
+    empty_database_url: str,
 ) -> None:
-    database = Database.from_url(empty_url)
+    database = Database.from_url(empty_database_url)
     try:
         await _upgrade_to(database, "0002_groups")
         async with database.engine.begin() as connection:
