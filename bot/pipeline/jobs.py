@@ -49,6 +49,7 @@ from bot.providers.base import (
     VideoRequest,
     cancel_upstream,
 )
+from storage.accounts import AccountsRepo
 from storage.db import Database
 from storage.models import TERMINAL_TAKE_STATES, Take, utcnow
 from storage.repositories import Repo
@@ -104,6 +105,9 @@ class RunnerPolicy:
     housekeeping_every_s: float = 3600.0  # per runner; pruning is cheap and bounded
     keep_update_ids_s: float = 2 * 86400.0  # Telegram redelivers within hours, not days
     prune_batch: int = 5000
+    # A still takes at most a few minutes (Kling's deadline is 3): a reservation older than
+    # this was left by a process that died making it, and is refunded.
+    stale_still_s: float = 15 * 60.0
     max_in_flight_per_user: int = 3  # CLAYMATE_MAX_TAKES_IN_FLIGHT_PER_USER
 
 
@@ -179,7 +183,18 @@ class JobRunner:
                 break
         if removed:
             log.info("housekeeping: pruned %d processed update ids", removed)
+        await self._refund_stale_stills()
         return removed
+
+    async def _refund_stale_stills(self) -> None:
+        """A crash while a still was made leaves its units reserved: give them back."""
+        older_than = utcnow() - timedelta(seconds=self.policy.stale_still_s)
+        async with self.db.session() as session:
+            refunded = await AccountsRepo(session).refund_stale_reservations(
+                kind="still", older_than=older_than
+            )
+        if refunded:
+            log.warning("housekeeping: refunded %d still reservations left by a crash", refunded)
 
     async def claim_and_start(self) -> int:
         free = self.policy.max_parallel - len(self._in_flight)

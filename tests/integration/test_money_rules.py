@@ -323,3 +323,30 @@ async def test_two_runners_serve_users_in_turn_and_hold_each_to_three_at_work(
             at_work -= 1
         peak = max(peak, at_work)
     assert peak == 3
+
+
+async def test_a_still_reservation_left_by_a_crash_is_refunded_by_housekeeping(
+    database: Database, tmp_path: Path
+) -> None:
+    """A process that dies while a clay still is being made never settles its reservation:
+    the runner's housekeeping refunds it once it is older than any still can take, and
+    leaves a fresh one (a still being made right now) alone."""
+    from bot.pipeline.jobs import JobRunner
+    from storage.models import UsageEntry
+
+    studio = studio_for(database, tmp_path)
+    stale, _ = await studio.budget.reserve_units(1.0, USER, None, kind="still")
+    assert stale.enough
+    async with database.session() as session:
+        old = await session.scalar(select(UsageEntry).where(UsageEntry.kind == "still"))
+        assert old is not None
+        old.created_at = utcnow() - timedelta(minutes=16)
+    _, fresh_entry = await studio.budget.reserve_units(1.0, USER, None, kind="still")
+    runner = JobRunner(database, {}, None, clips_dir=tmp_path)  # type: ignore[arg-type]
+    await runner.housekeeping()
+    async with database.session() as session:
+        rows = await session.execute(select(UsageEntry.id, UsageEntry.state))
+        states = {entry_id: state for entry_id, state in rows.all()}
+    assert states[fresh_entry] == "reserved"
+    assert sorted(states.values()) == ["refunded", "reserved"]
+    assert await ledger(database) == {"refunded": 1.0, "reserved": 1.0}
