@@ -572,6 +572,11 @@ class JobRunner:
         if revision is None or shot is None:
             raise ProviderError(ErrorKind.INVALID, "the shot or its draft was deleted")
         image = Path(shot.still_path or shot.photo_path)
+        tail = Path(p) if (p := take.params.get("image_tail_path")) else None
+        sending = take.status in ("queued", "submitting")  # later, the provider has it
+        if tail is not None and sending and not await asyncio.to_thread(tail.is_file):
+            # Its sender used /forget: this take cannot end where it was asked to.
+            raise ProviderError(ErrorKind.INVALID, "the end frame was removed")
         return VideoRequest(
             external_id=take.external_id,
             image_path=image,
@@ -582,7 +587,7 @@ class JobRunner:
             duration=int(take.params.get("duration", 5)),
             camera_move=take.params.get("camera_move", "static"),
             cfg_scale=take.params.get("cfg_scale"),
-            image_tail_path=Path(p) if (p := take.params.get("image_tail_path")) else None,
+            image_tail_path=tail,
             callback_url=take.params.get("callback_url") or self.callback_urls.get(take.provider),
         )
 

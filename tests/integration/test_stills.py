@@ -461,8 +461,13 @@ async def test_a_member_who_forgets_takes_their_end_frame_off_someone_elses_shot
     ended = await stills.end_frame(member, outcome.revision.id, end_photo)
     tail = Path(ended.params["image_tail_path"])
     assert await asyncio.to_thread(tail.is_file)
+    queued = (await studio.request_take(owner, ended.id)).take  # the owner's, from it
 
     await forget(studio, 22)
+    runner = JobRunner(services.db, services.providers, RecordingObserver(), clips_dir=Path("."))
+    with pytest.raises(ProviderError) as gone:  # fails (and is refunded), never retried
+        await runner._video_request(queued)
+    assert gone.value.kind is ErrorKind.INVALID
     assert not await asyncio.to_thread(tail.exists)  # the member's photo is gone with them
     async with services.db.session() as session:
         from storage.accounts import AccountsRepo
