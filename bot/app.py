@@ -29,7 +29,7 @@ from bot.pipeline.jobs import JobRunner, RunnerPolicy
 from bot.ratelimit import telegram_rate_limiter
 from bot.services import Services, build_services
 from bot.slots import UpdateSlots
-from bot.startup import connect_telegram
+from bot.startup import ExitCode, StartupError, connect_telegram
 from bot.web import (
     WebLimits,
     WebServer,
@@ -205,6 +205,7 @@ async def serve(
     policy: RunnerPolicy | None = None,
     poll_timeout: int = 10,
     leader_retry_s: float = 5.0,
+    started: asyncio.Event | None = None,
 ) -> None:
     """Run the bot until `stop` is set: updates in, the job runner working alongside.
 
@@ -267,6 +268,8 @@ async def serve(
                 await groups.log_privacy_mode(application.bot)
                 freeze_startup_objects()
                 runner_task = asyncio.create_task(runner.run(stop), name="job-runner")
+                if started is not None:
+                    started.set()
                 for server in servers:
                     server.start()
                 me = application.bot
@@ -334,12 +337,27 @@ def run_bot(settings: Settings) -> int:
     configure_logging(settings)
 
     async def main() -> None:
-        stop = asyncio.Event()
+        stop, started = asyncio.Event(), asyncio.Event()
         loop = asyncio.get_running_loop()
+        serving = asyncio.current_task()
+        assert serving is not None
+
+        def on_signal() -> None:
+            # Running: shut down cleanly. Still starting (perhaps waiting minutes between
+            # retries of an unreachable Bot API or database): stop at once.
+            stop.set()
+            if not started.is_set():
+                serving.cancel()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
             with suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
+                loop.add_signal_handler(sig, on_signal)
+        try:
+            await serve(settings, stop, started=started)
+        except asyncio.CancelledError:
+            if started.is_set() or not stop.is_set():
+                raise
+            raise StartupError("interrupted during start-up", ExitCode.INTERRUPTED) from None
 
     run_redacted(main())
     return 0

@@ -20,7 +20,7 @@ from handlers.common import (
     send_html,
     studio,
 )
-from handlers.groups import in_group
+from handlers.groups import in_group, member_status
 from storage.models import PromptRevision
 
 
@@ -189,7 +189,9 @@ async def on_setting_chosen(
     """A choice in ⚙️ Settings: a new revision with that parameter."""
     key, _, raw = (data.arg or "").partition("=")
     value: object = int(raw) if key == "duration" and raw.isdigit() else raw
-    revision = await studio(context).change_setting(actor, data.row_id, key, value)
+    revision = await studio(context).change_setting(
+        actor, data.row_id, key, value, fetch_status=member_status(context, actor)
+    )
     await show_draft_in_place(context, actor, _message(update), revision, settings_open=True)
     return None
 
@@ -209,7 +211,9 @@ async def on_cancel_shot_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """✖ Cancel: drop this shot from the project."""
-    await studio(context).cancel_shot(actor, data.row_id)
+    await studio(context).cancel_shot(
+        actor, data.row_id, fetch_status=member_status(context, actor)
+    )
     await edit_html(_message(update), t("draft.cancelled", actor.lang))
     return None
 

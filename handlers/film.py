@@ -21,6 +21,7 @@ from bot.pipeline.storyboard import FILM_CROSSFADE_S, Board, Storyboard, render_
 from bot.pipeline.studio import Actor, StudioError
 from handlers import callbacks as cb
 from handlers.common import Context, actor_for, button, chat_action, reply_html, studio, thread_of
+from handlers.groups import member_status
 
 CAPTION_LIMIT = 1024
 KEYBOARD_SHOTS = 30  # Telegram allows 100 buttons; two per shot, and a board stays legible
@@ -69,7 +70,9 @@ async def on_drop(update: Update, context: Context) -> None:
         await reply_html(context, message, t("board.drop_usage", actor.lang))
         return
     try:
-        board = await storyboard(context).drop(actor, int(args[0]))
+        board = await storyboard(context).drop(
+            actor, int(args[0]), fetch_status=member_status(context, actor)
+        )
     except StudioError as error:
         await reply_html(context, message, t(error.key, actor.lang, **error.params))
         return

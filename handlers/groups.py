@@ -18,7 +18,7 @@ from telegram.error import TelegramError
 
 from bot.i18n import t
 from bot.pipeline import groups as group_studio
-from bot.pipeline.studio import Actor, StudioError
+from bot.pipeline.studio import Actor
 from handlers import callbacks as cb
 from handlers import render
 from handlers.common import Context, actor_for, edit_markup, reply_html, studio
@@ -55,13 +55,7 @@ def addressed_caption(message: Message, bot_username: str | None) -> tuple[bool,
 
 async def check_may_generate(context: Context, actor: Actor) -> None:
     """In a group whose Generate is for admins only, refuse everyone else politely."""
-    if not actor.is_group:
-        return
-    access = studio(context).access
-    if not await access.may_generate(
-        actor.chat_id, actor.user_id, _status_fetcher(context, actor)
-    ):
-        raise StudioError("group.generate_admins_only")
+    await studio(context).check_may_spend(actor, _status_fetcher(context, actor))
 
 
 def member_status(context: Context, actor: Actor) -> Callable[[], Awaitable[str]]:

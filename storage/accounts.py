@@ -220,6 +220,22 @@ class AccountsRepo:
             )
         )
 
+    async def refund_stale_reservations(self, *, kind: str, older_than: datetime) -> int:
+        """Reservations without a take still open since before `older_than`: the process
+        making them died, so nothing will ever settle them; refunded. How many."""
+        result = await self.session.execute(
+            update(UsageEntry)
+            .where(
+                UsageEntry.kind == kind,
+                UsageEntry.take_id.is_(None),
+                UsageEntry.state == ChargeState.RESERVED,
+                UsageEntry.created_at < older_than,
+            )
+            .values(state=ChargeState.REFUNDED, updated_at=utcnow())
+        )
+        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     async def quota_overrides(self, *subject_ids: int) -> dict[tuple[int, str], float | None]:
         """Operators' /limit settings for these subjects (units None: no limit)."""
         rows = await self.session.execute(
@@ -340,6 +356,7 @@ class AccountsRepo:
         paths = [p for _i, photo, still, _f in shots for p in (photo, still) if p]
         paths += [take.clip_path for take in takes if take.clip_path]
         paths += await self._end_frames(shot_ids)
+        paths += await self._drop_end_frames_on_others_shots(user_id, shot_ids)
         project_ids = list((await self.session.execute(own_projects)).scalars())
         in_flight = [
             InFlight(take.id, take.provider, take.upstream_task_id)
@@ -348,6 +365,16 @@ class AccountsRepo:
         ]
         for take in in_flight:  # never delivered: what was reserved for it goes back
             await settle_usage(self.session, take.take_id, TakeState.CANCELLED)
+        # A still being made right now is never shown (its shot is going): refunded too.
+        await self.session.execute(
+            update(UsageEntry)
+            .where(
+                UsageEntry.user_id == user_id,
+                UsageEntry.kind == "still",
+                UsageEntry.state == ChargeState.RESERVED,
+            )
+            .values(state=ChargeState.REFUNDED, updated_at=utcnow())
+        )
         await self.session.execute(delete(TakeVote).where(TakeVote.user_id == user_id))
         await self.session.execute(
             update(UsageEntry).where(UsageEntry.user_id == user_id).values(user_id=None)
@@ -392,3 +419,32 @@ class AccountsRepo:
         )
         return [p["image_tail_path"] for p in params if p and p.get("image_tail_path")]
 
+
+
+    async def _drop_end_frames_on_others_shots(
+        self, user_id: int, own_shot_ids: list[int]
+    ) -> list[str]:
+        """End frames the user sent to other people's shots are their photos: the files go,
+        and every revision pointing at one (later ones inherit it) goes back to no end frame.
+        """
+        theirs = await self.session.scalars(
+            select(PromptRevision).where(
+                PromptRevision.created_by == user_id, PromptRevision.shot_id.not_in(own_shot_ids)
+            )
+        )
+        by_shot: dict[int, set[str]] = {}
+        for revision in theirs:
+            if tail := (revision.params or {}).get("image_tail_path"):
+                by_shot.setdefault(revision.shot_id, set()).add(str(tail))
+        if not by_shot:
+            return []
+        pointing = await self.session.scalars(
+            select(PromptRevision).where(PromptRevision.shot_id.in_(list(by_shot)))
+        )
+        for revision in pointing:
+            params = dict(revision.params or {})
+            if params.get("image_tail_path") in by_shot[revision.shot_id]:
+                del params["image_tail_path"]
+                revision.params = params
+        await self.session.flush()
+        return sorted({path for paths in by_shot.values() for path in paths})

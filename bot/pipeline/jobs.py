@@ -51,6 +51,7 @@ from bot.providers.base import (
     VideoRequest,
     cancel_upstream,
 )
+from storage.accounts import AccountsRepo
 from storage.db import Database
 from storage.locks import PROVIDER_SLOTS, USER_TAKES, hold_for_transaction, lock_key
 from storage.models import Take, utcnow
@@ -107,6 +108,9 @@ class RunnerPolicy:
     housekeeping_every_s: float = 3600.0  # per runner; pruning is cheap and bounded
     keep_update_ids_s: float = 2 * 86400.0  # Telegram redelivers within hours, not days
     prune_batch: int = 5000
+    # A still takes at most a few minutes (Kling's deadline is 3): a reservation older than
+    # this was left by a process that died making it, and is refunded.
+    stale_still_s: float = 15 * 60.0
     max_in_flight_per_user: int = 3  # CLAYMATE_MAX_TAKES_IN_FLIGHT_PER_USER
 
 
@@ -182,7 +186,18 @@ class JobRunner:
                 break
         if removed:
             log.info("housekeeping: pruned %d processed update ids", removed)
+        await self._refund_stale_stills()
         return removed
+
+    async def _refund_stale_stills(self) -> None:
+        """A crash while a still was made leaves its units reserved: give them back."""
+        older_than = utcnow() - timedelta(seconds=self.policy.stale_still_s)
+        async with self.db.session() as session:
+            refunded = await AccountsRepo(session).refund_stale_reservations(
+                kind="still", older_than=older_than
+            )
+        if refunded:
+            log.warning("housekeeping: refunded %d still reservations left by a crash", refunded)
 
     async def claim_and_start(self) -> int:
         free = self.policy.max_parallel - len(self._in_flight)
@@ -565,6 +580,12 @@ class JobRunner:
         if revision is None or shot is None:
             raise ProviderError(ErrorKind.INVALID, "the shot or its draft was deleted")
         image = Path(shot.still_path or shot.photo_path)
+        tail = Path(p) if (p := take.params.get("image_tail_path")) else None
+        # Past submitting, the provider has the end frame already.
+        sending = take.status in (TakeState.QUEUED, TakeState.SUBMITTING)
+        if tail is not None and sending and not await asyncio.to_thread(tail.is_file):
+            # Its sender used /forget: this take cannot end where it was asked to.
+            raise ProviderError(ErrorKind.INVALID, "the end frame was removed")
         return VideoRequest(
             external_id=take.external_id,
             image_path=image,
@@ -575,7 +596,7 @@ class JobRunner:
             duration=int(take.params.get("duration", 5)),
             camera_move=take.params.get("camera_move", "static"),
             cfg_scale=take.params.get("cfg_scale"),
-            image_tail_path=Path(p) if (p := take.params.get("image_tail_path")) else None,
+            image_tail_path=tail,
             callback_url=take.params.get("callback_url") or self.callback_urls.get(take.provider),
         )
 

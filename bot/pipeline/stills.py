@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import logging
 import uuid
@@ -299,11 +300,21 @@ class Stills:
                 raise StudioError("still.failed") from None
             path = folder / f"{number}.jpg"
             await asyncio.to_thread(write_private, path, jpeg)
-            made = True
+            made = await self._shot_still_exists(shot.id, path)
         finally:
             # Charged once the still exists; refunded when it failed (or was interrupted).
             await asyncio.shield(self.studio.budget.settle(entry, charged=made))
+        if not made:  # /forget took the shot while the still was made
+            raise StudioError("draft.not_found")
         return Still(shot, revision, number, path, self.maker.name, self.cost_units)
+
+    async def _shot_still_exists(self, shot_id: int, path: Path) -> bool:
+        """After writing a still: if /forget removed its shot meanwhile, the file goes too."""
+        async with self.studio.db.session() as session:
+            if await Repo(session).get_shot(shot_id) is not None:
+                return True
+        await asyncio.to_thread(_remove_orphan, path)
+        return False
 
     async def _reserve(self, actor: Actor) -> int | None:
         """Reserve a still's cost under the user's (and group's) quotas, like a take's."""
@@ -360,6 +371,12 @@ class Stills:
             if shot is None:
                 raise StudioError("draft.not_found")
             return await repo.revise_params(shot, revision, params, actor.user_id)
+
+
+def _remove_orphan(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty: someone else's files are there too
+        path.parent.rmdir()
 
 
 def _jpeg(image: Image.Image) -> bytes:

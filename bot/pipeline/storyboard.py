@@ -12,6 +12,7 @@ import io
 import sys
 import uuid
 from argparse import Namespace
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,13 +116,19 @@ class Storyboard:
         shot = await self.studio.shot_by_id(actor, shot_id)
         return await self.move(actor, shot.position, shot.position + step)
 
-    async def drop(self, actor: Actor, number: int) -> Board:
+    async def drop(
+        self,
+        actor: Actor,
+        number: int,
+        *,
+        fetch_status: Callable[[], Awaitable[str]] | None = None,
+    ) -> Board:
         """/drop 3: the shot leaves the story (its takes stay in the history)."""
         board = await self.board(actor)
         item = next((i for i in board.shots if i.number == number), None)
         if item is None:
             raise StudioError("board.no_such_shot", number=number)
-        await self.studio.cancel_shot(actor, item.shot.id)
+        await self.studio.cancel_shot(actor, item.shot.id, fetch_status=fetch_status)
         await self._reorder(board.project.id, [i.shot.id for i in board.shots if i is not item])
         return await self.board(actor)
 

@@ -444,7 +444,13 @@ class Studio:
             return parent
 
     async def change_setting(
-        self, actor: Actor, revision_id: int, key: str, value: Any
+        self,
+        actor: Actor,
+        revision_id: int,
+        key: str,
+        value: Any,
+        *,
+        fetch_status: Callable[[], Awaitable[str]] | None = None,
     ) -> PromptRevision:
         """⚙️ Settings: a new revision with one parameter changed, so Undo still works."""
         valid = {
@@ -457,6 +463,8 @@ class Studio:
             raise StudioError("settings.invalid")
         revision = await self._revision(revision_id)
         shot = await self._shot_for(actor, revision.shot_id)
+        # They set what a take costs, and the group's defaults: the Generate rule holds.
+        await self.check_may_spend(actor, fetch_status)
         params = {**revision.params, key: value}
         if key == "provider":
             params["model"] = self.providers[value].model
@@ -470,8 +478,18 @@ class Studio:
                 await repo.set_chat_setting(actor.chat_id, key, value)
             return new
 
-    async def cancel_shot(self, actor: Actor, shot_id: int) -> None:
+    async def cancel_shot(
+        self,
+        actor: Actor,
+        shot_id: int,
+        *,
+        fetch_status: Callable[[], Awaitable[str]] | None = None,
+    ) -> None:
+        """✖ Cancel (or /drop): the shot leaves the project, by the cancel rule of takes."""
         shot = await self._shot_for(actor, shot_id)
+        if actor.is_group and shot.created_by != actor.user_id:
+            if not await self._may_cancel_others(actor, fetch_status):
+                raise StudioError("shot.cancel_not_allowed")
         async with self.db.session() as session:
             stored = await Repo(session).get_shot(shot.id)
             if stored is not None:
@@ -581,6 +599,18 @@ class Studio:
                 return False
             await repo.transition_take(take, TakeState.CANCELLED, f"by user {actor.user_id}")
             return True
+
+    async def check_may_spend(
+        self, actor: Actor, fetch_status: Callable[[], Awaitable[str]] | None
+    ) -> None:
+        """The one check for work that spends (Generate, Again, stills, Animate, the
+        original) or sets what it costs (⚙️): in an admins-only group, admins only."""
+        if not actor.is_group:
+            return
+        if not await self.access.may_generate(
+            actor.chat_id, actor.user_id, fetch_status or _no_status
+        ):
+            raise StudioError("group.generate_admins_only")
 
     async def _may_cancel_others(
         self, actor: Actor, fetch_status: Callable[[], Awaitable[str]] | None
@@ -872,6 +902,11 @@ def take_params(params: dict[str, Any]) -> dict[str, Any]:
         "duration": int(params.get("duration", 5)),
         "camera_move": params.get("camera_move", "static"),
     }
+
+
+async def _no_status() -> str:
+    """Without a way to ask Telegram, nobody counts as a group admin (operators still do)."""
+    return "member"
 
 
 def _untitled() -> str:

@@ -232,3 +232,38 @@ async def test_in_a_group_only_media_addressed_to_the_bot_is_answered(bot: Runni
     assert call.params["text"] == t("other.video", "en")
     for sent in chatter:
         assert not [c for c in bot.stub.calls("sendMessage") if replies_to(sent["message"])(c)]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_a_24_megapixel_heic_sent_as_a_file_is_told_to_come_as_a_photo(
+    bot: RunningBot, lang: str
+) -> None:
+    """An iPhone's 24 MP HEIC sent as a file is more than intake opens in its memory bound;
+    the answer says exactly what to do: send it as a photo, which Telegram compresses."""
+    import io
+
+    from PIL import Image
+
+    if lang == "zh":
+        bot.user["language_code"] = "zh-hans"
+    heic = io.BytesIO()
+    Image.new("RGB", (5712, 4284), (120, 80, 40)).save(heic, "HEIF", quality=50)
+    sent = bot.push(
+        document_update(
+            bot.stub,
+            bot.chat,
+            bot.user,
+            heic.getvalue(),
+            "boats glide",
+            file_name="IMG_0001.HEIC",
+            mime_type="image/heic",
+        )
+    )
+    answer = await bot.wait_for("sendMessage", replies_to(sent["message"]))
+    text = answer.params["text"]
+    assert text == t("intake.too_many_pixels", lang, format="HEIF", megapixels="24")
+    if lang == "en":
+        assert "as a photo, not as a file" in text and "compress" in text.lower()
+    else:
+        assert "以照片" in text and "不要以文件" in text and "压缩" in text
+    assert await shots(bot) == []

@@ -179,3 +179,42 @@ async def test_forget_then_come_back_the_same_day_leaves_the_quota_spent(
         await bot.wait_for("sendMessage", said("Spent today: 1 of 2"))
     finally:
         await stop_bot(bot)
+
+
+async def test_a_member_cannot_change_an_admins_only_groups_settings_or_cancel_others_shots(
+    stub: TelegramStub, tmp_path: Path, city_photo: bytes
+) -> None:
+    """Through the real handlers: in an admins-only group Bob's ⚙️ choice is refused and the
+    group's defaults stay; Bob's ✖ on Carol's draft is refused; Carol's own ✖ works."""
+    from handlers import callbacks as cb
+    from storage.models import Chat, Shot
+
+    bot = await start_bot(stub, bot_settings(tmp_path, stub, status_edit_interval_s=60))
+    try:
+        group = group_chat(title="Clay club")
+        carol, bob = private_user(first_name="Carol"), private_user(first_name="Bob")
+        stub.set_member_status(group["id"], carol["id"], "administrator")
+        bot.push(command_update(group, carol, "/generate", "admins", bot_username=BOT_USERNAME))
+        await bot.wait_for("sendMessage", said("admins only"))
+        caption = f"/clay@{BOT_USERNAME} boats glide"
+        bot.push(photo_update(stub, group, carol, city_photo, caption=caption))
+        draft = bot.sent_message(await bot.wait_for("sendMessage", is_draft))
+        revision_id = int(button(draft, "g").split(":")[1])
+
+        bot.push(button_press(bob, draft, cb.encode(cb.SET, revision_id, "mode=pro")))
+        refusal = await bot.wait_for("answerCallbackQuery", said("admin"))
+        assert refusal.params["show_alert"] is True
+        [chat] = [c for c in await rows(bot, Chat) if c.id == group["id"]]
+        assert "mode" not in (chat.settings or {})
+
+        bot.push(button_press(bob, draft, button(draft, "x")))
+        await bot.wait_for("answerCallbackQuery", said("Only whoever added this shot"))
+        [shot] = await rows(bot, Shot)
+        assert shot.status != "cancelled"
+
+        bot.push(button_press(carol, draft, button(draft, "x")))
+        await bot.wait_for("editMessageText")
+        [shot] = await rows(bot, Shot)
+        assert shot.status == "cancelled"
+    finally:
+        await stop_bot(bot)

@@ -324,3 +324,91 @@ async def test_two_runners_serve_users_in_turn_and_hold_each_to_three_at_work(
             at_work -= 1
         peak = max(peak, at_work)
     assert peak == 3
+
+
+async def test_a_still_reservation_left_by_a_crash_is_refunded_by_housekeeping(
+    database: Database, tmp_path: Path
+) -> None:
+    """A process that dies while a clay still is being made never settles its reservation:
+    the runner's housekeeping refunds it once it is older than any still can take, and
+    leaves a fresh one (a still being made right now) alone."""
+    from bot.pipeline.jobs import JobRunner
+    from storage.models import UsageEntry
+
+    studio = studio_for(database, tmp_path)
+    stale, _ = await studio.budget.reserve_units(1.0, USER, None, kind="still")
+    assert stale.enough
+    async with database.session() as session:
+        old = await session.scalar(select(UsageEntry).where(UsageEntry.kind == "still"))
+        assert old is not None
+        old.created_at = utcnow() - timedelta(minutes=16)
+    _, fresh_entry = await studio.budget.reserve_units(1.0, USER, None, kind="still")
+    runner = JobRunner(database, {}, None, clips_dir=tmp_path)  # type: ignore[arg-type]
+    await runner.housekeeping()
+    async with database.session() as session:
+        rows = await session.execute(select(UsageEntry.id, UsageEntry.state))
+        states = {entry_id: state for entry_id, state in rows.all()}
+    assert states[fresh_entry] == "reserved"
+    assert sorted(states.values()) == ["refunded", "reserved"]
+    assert await ledger(database) == {"refunded": 1.0, "reserved": 1.0}
+
+
+# --- who may change what in a group -------------------------------------------------------
+
+
+async def test_a_member_cannot_cancel_or_drop_someone_elses_shot(
+    database: Database, tmp_path: Path
+) -> None:
+    """✖ Cancel on a draft and /drop follow the take's cancel rule: the shot's author, a
+    group admin or an operator; any other member is refused and the shot stays."""
+    from bot.pipeline.storyboard import Storyboard
+
+    studio = studio_for(database, tmp_path)
+    [revision] = await revisions(database, GROUP, 1, user_id=ADMIN)
+    shot_id = (await studio.revision_by_id(Actor(ADMIN, GROUP, "supergroup"), revision)).shot_id
+    member = Actor(MEMBER, GROUP, "supergroup")
+    with pytest.raises(StudioError) as refused:
+        await studio.cancel_shot(member, shot_id, fetch_status=status_is("member"))
+    assert refused.value.key == "shot.cancel_not_allowed"
+    with pytest.raises(StudioError) as dropped:
+        await Storyboard(studio).drop(member, 1, fetch_status=status_is("member"))
+    assert dropped.value.key == "shot.cancel_not_allowed"
+    assert (await studio.shot_by_id(member, shot_id)).status != "cancelled"
+    board = await Storyboard(studio).board(member)
+    assert [item.shot.id for item in board.shots] == [shot_id]
+
+    admin = Actor(ADMIN + 5, GROUP, "supergroup")  # another admin, not the author
+    await studio.cancel_shot(admin, shot_id, fetch_status=status_is("administrator"))
+    assert (await studio.shot_by_id(member, shot_id)).status == "cancelled"
+
+
+async def test_in_an_admins_only_group_a_member_cannot_change_what_generate_costs(
+    database: Database, tmp_path: Path
+) -> None:
+    """⚙️ Settings decide what a take costs and become the group's defaults: where only
+    admins Generate, only admins change them."""
+    studio = studio_for(database, tmp_path)
+    [revision] = await revisions(database, GROUP, 1, user_id=ADMIN)
+    await studio.access.set_generate_policy(GROUP, "admins")
+    async with database.session() as session:
+        await Repo(session).upsert_user(MEMBER, first_name="Mo")
+    member = Actor(MEMBER, GROUP, "supergroup")
+    with pytest.raises(StudioError) as refused:
+        await studio.change_setting(
+            member, revision, "mode", "pro", fetch_status=status_is("member")
+        )
+    assert refused.value.key == "group.generate_admins_only"
+    async with database.session() as session:
+        chat = await Repo(session).get_chat(GROUP)
+    assert chat is not None and "mode" not in (chat.settings or {})
+    admin = Actor(ADMIN, GROUP, "supergroup")
+    changed = await studio.change_setting(
+        admin, revision, "mode", "pro", fetch_status=status_is("administrator")
+    )
+    assert changed.params["mode"] == "pro"
+    # Where everyone may Generate, everyone may change the settings too.
+    await studio.access.set_generate_policy(GROUP, "everyone")
+    again = await studio.change_setting(
+        member, changed.id, "mode", "std", fetch_status=status_is("member")
+    )
+    assert again.params["mode"] == "std"

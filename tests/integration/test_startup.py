@@ -131,3 +131,53 @@ async def test_a_migration_that_fails_is_a_schema_error_naming_the_fix(tmp_path:
     assert failure.value.code == ExitCode.DATABASE_SCHEMA
     assert "users" in str(failure.value) and "claymate db upgrade" in str(failure.value)
     assert "\n" not in str(failure.value)
+
+
+@pytest.mark.parametrize("target", ["telegram", "database"])
+def test_ctrl_c_during_start_up_retries_stops_at_once(tmp_path: Path, target: str) -> None:
+    """Ctrl-C while start-up waits between retries: exit 130 at once, one line, no token."""
+    import signal
+    import time
+
+    port = closed_port()
+    where = (
+        {"TELEGRAM_API_URL": f"http://127.0.0.1:{port}"}
+        if target == "telegram"
+        else {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/x"}
+    )
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "CLAYMATE_DATA_DIR": str(tmp_path / "data"),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        # Retrying would go on for minutes: only the interrupt can end it in time.
+        "CLAYMATE_STARTUP_RETRIES": "10",
+        "CLAYMATE_STARTUP_BACKOFF": "30",
+        **where,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:  # the first retry's log line: it is waiting now
+            if "failed, next in" in line:
+                break
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=10)
+        waited = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    line = the_one_error_line(result)
+    assert result.returncode == ExitCode.INTERRUPTED
+    assert "interrupted" in line
+    assert waited < 10  # not the 30 s backoff

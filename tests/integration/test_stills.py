@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -403,3 +404,75 @@ async def test_an_end_frame_is_prepared_inside_the_intake_cap(services: Services
     await stills.end_frame(actor, outcome.revision.id, sample_photo(width=480, height=360))
 
     assert slots.entered == 1
+
+
+# --- /forget while a still is being made, and end frames on other people's shots -----------
+
+
+class HeldMaker(PaidMaker):
+    """A paid maker that waits until told to finish, as a slow image service would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def make(self, photo: Path, seed: int) -> bytes:
+        self.started.set()
+        await self.release.wait()
+        return await super().make(photo, seed)
+
+
+async def test_forget_while_a_still_is_made_refunds_it_and_leaves_no_file(
+    paid_services: Services,
+) -> None:
+    from bot.pipeline.privacy import forget
+    from bot.pipeline.stills import Stills
+
+    studio, maker = paid_services.studio, HeldMaker()
+    stills = Stills(studio, maker)  # type: ignore[arg-type]
+    actor = await studio.enter(Sender(user_id=8, chat_id=8))
+    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats glide")
+    assert outcome.revision is not None
+    making = asyncio.create_task(stills.make(actor, outcome.revision.id))
+    await maker.started.wait()
+    await forget(studio, 8)
+    maker.release.set()
+    with pytest.raises(StudioError):  # the shot is gone: nothing to show
+        await making
+    assert await still_ledger(paid_services) == [("still", "refunded", 0.25)]
+    left = [p for p in stills.folder.rglob("*") if p.is_file()] if stills.folder.exists() else []
+    assert left == []
+
+
+async def test_a_member_who_forgets_takes_their_end_frame_off_someone_elses_shot(
+    services: Services,
+) -> None:
+    from bot.pipeline.privacy import forget
+
+    studio, stills = services.studio, services.stills
+    assert stills is not None
+    group = -1_009_000_000_077
+    owner = await studio.enter(Sender(user_id=21, chat_id=group, chat_type="supergroup"))
+    member = await studio.enter(Sender(user_id=22, chat_id=group, chat_type="supergroup"))
+    outcome = await studio.add_photo(owner, sample_photo(width=480, height=360), "boats glide")
+    assert outcome.revision is not None
+    end_photo = sample_photo(width=480, height=360)
+    ended = await stills.end_frame(member, outcome.revision.id, end_photo)
+    tail = Path(ended.params["image_tail_path"])
+    assert await asyncio.to_thread(tail.is_file)
+    queued = (await studio.request_take(owner, ended.id)).take  # the owner's, from it
+
+    await forget(studio, 22)
+    runner = JobRunner(services.db, services.providers, RecordingObserver(), clips_dir=Path("."))
+    with pytest.raises(ProviderError) as gone:  # fails (and is refunded), never retried
+        await runner._video_request(queued)
+    assert gone.value.kind is ErrorKind.INVALID
+    assert not await asyncio.to_thread(tail.exists)  # the member's photo is gone with them
+    async with services.db.session() as session:
+        from storage.accounts import AccountsRepo
+
+        revisions = await AccountsRepo(session).shot_revisions(outcome.shot.id)
+    assert revisions and all("image_tail_path" not in r.params for r in revisions)
+    owners_photo = Path(outcome.shot.photo_path)
+    assert await asyncio.to_thread(owners_photo.is_file)  # the owner's shot stays
