@@ -381,6 +381,23 @@ async def test_a_refused_animate_leaves_the_shots_picture_as_it_was(
     assert shot.still_path is None
 
 
+async def test_an_end_frame_does_not_use_up_a_still_number(services: Services) -> None:
+    """End frames live in the shot's folder too; the first still after one is still 1."""
+    studio, stills = services.studio, services.stills
+    assert stills is not None
+    actor = await studio.enter(Sender(user_id=7, chat_id=7))
+    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats glide")
+    assert outcome.revision is not None
+
+    end_photo = sample_photo(width=480, height=360)
+    ending = await stills.end_frame(actor, outcome.revision.id, end_photo)
+    first = await stills.make(actor, ending.id)
+    second = await stills.make(actor, ending.id)
+
+    assert (first.number, second.number) == (1, 2)
+    assert first.path.name == "1.jpg" and first.path.is_file()
+
+
 async def test_an_end_frame_is_prepared_inside_the_intake_cap(services: Services) -> None:
     """End frames are photos too: they wait for an intake slot like any other photo."""
     studio, stills = services.studio, services.stills
