@@ -7,6 +7,7 @@ every instance sees a change with its next update and nothing needs a restart.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ApplicationHandlerStop
@@ -37,14 +38,22 @@ async def refuse(update: Update, context: Context, verdict: Verdict) -> None:
     raise ApplicationHandlerStop
 
 
-async def _operator_args(update: Update, context: Context) -> list[str] | None:
-    """The command's arguments if an operator sent it; otherwise say no and return None."""
+@dataclass(frozen=True, slots=True)
+class _OperatorCommand:
+    args: list[str]
+    actor: Actor
+    message: Message
+
+
+async def _operator_command(update: Update, context: Context) -> _OperatorCommand | None:
+    """The command, its arguments and who sent it, if an operator did; otherwise say no."""
     actor = await actor_for(update, context)
-    assert update.effective_message is not None
+    message = update.effective_message
+    assert message is not None
     if not studio(context).access.is_operator(actor.user_id):
-        await reply_html(context, update.effective_message, t("admin.only_operators", actor.lang))
+        await reply_html(context, message, t("admin.only_operators", actor.lang))
         return None
-    return list(context.args or [])
+    return _OperatorCommand(list(context.args or []), actor, message)
 
 
 def _subject(raw: str) -> int | None:
@@ -65,12 +74,10 @@ async def on_deny(update: Update, context: Context) -> None:
 
 
 async def _set_access(update: Update, context: Context, *, allowed: bool) -> None:
-    args = await _operator_args(update, context)
-    if args is None:
+    command = await _operator_command(update, context)
+    if command is None:
         return
-    actor = await actor_for(update, context)
-    message = update.effective_message
-    assert message is not None
+    args, actor, message = command.args, command.actor, command.message
     subject = _subject(args[0]) if args else None
     if subject is None:
         await reply_html(context, message, t("admin.usage_allow", actor.lang))
@@ -82,12 +89,10 @@ async def _set_access(update: Update, context: Context, *, allowed: bool) -> Non
 
 async def on_access(update: Update, context: Context) -> None:
     """/access [open|allowlist]: show or set whether the allowlist is on (operators only)."""
-    args = await _operator_args(update, context)
-    if args is None:
+    command = await _operator_command(update, context)
+    if command is None:
         return
-    actor = await actor_for(update, context)
-    message = update.effective_message
-    assert message is not None
+    args, actor, message = command.args, command.actor, command.message
     access = studio(context).access
     choice = args[0].lower() if args else ""
     if choice and choice not in ACCESS_MODES:
@@ -102,12 +107,10 @@ async def on_access(update: Update, context: Context) -> None:
 
 async def on_grant(update: Update, context: Context) -> None:
     """/grant <id> <units>: give a user or group units back this month."""
-    args = await _operator_args(update, context)
-    if args is None:
+    command = await _operator_command(update, context)
+    if command is None:
         return
-    actor = await actor_for(update, context)
-    message = update.effective_message
-    assert message is not None
+    args, actor, message = command.args, command.actor, command.message
     subject = _subject(args[0]) if args else None
     units = _units(args[1]) if len(args) > 1 else None
     if subject is None or units is None or units <= 0:
@@ -121,12 +124,10 @@ async def on_grant(update: Update, context: Context) -> None:
 
 async def on_limit(update: Update, context: Context) -> None:
     """/limit <id> <day|month> <units|off>: a quota for one user or group over the default."""
-    args = await _operator_args(update, context)
-    if args is None:
+    command = await _operator_command(update, context)
+    if command is None:
         return
-    actor = await actor_for(update, context)
-    message = update.effective_message
-    assert message is not None
+    args, actor, message = command.args, command.actor, command.message
     subject = _subject(args[0]) if args else None
     period = args[1].lower() if len(args) > 1 else ""
     raw = args[2].lower() if len(args) > 2 else ""
@@ -151,11 +152,10 @@ async def on_limit(update: Update, context: Context) -> None:
 
 async def on_stats(update: Update, context: Context) -> None:
     """/stats: this month's spending, and who spent most."""
-    args = await _operator_args(update, context)
-    if args is None:
+    command = await _operator_command(update, context)
+    if command is None:
         return
-    actor = await actor_for(update, context)
-    assert update.effective_message is not None
+    actor, message = command.actor, command.message
     totals, top = await studio(context).budget.stats()
     lines = [
         t(
@@ -168,7 +168,7 @@ async def on_stats(update: Update, context: Context) -> None:
         )
     ]
     lines += [f"{i}. <code>{user}</code>: {units:g}" for i, (user, units) in enumerate(top, 1)]
-    await reply_html(context, update.effective_message, "\n".join(lines))
+    await reply_html(context, message, "\n".join(lines))
 
 
 async def on_usage(update: Update, context: Context) -> None:
