@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import av
@@ -90,14 +91,12 @@ def test_make_on_offline_defaults_writes_a_clip_and_history_lists_it(
     assert any("take " in line and "offline/" in line and "delivered" in line for line in lines)
 
 
-@pytest.fixture
-def kling_process() -> Iterator[str]:
-    """The fake Kling API as its own process (as an operator would run it)."""
+@contextmanager
+def _fake_kling_process(task_seconds: int) -> Iterator[str]:
+    """The fake Kling API as its own process (as an operator would run it); its base URL."""
+    command = ["-m", "tests.fakes.fake_kling", "--port", "0", "--task-seconds", str(task_seconds)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.fake_kling", "--port", "0", "--task-seconds", "1"],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
+        [sys.executable, *command], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None
@@ -106,6 +105,13 @@ def kling_process() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def kling_process() -> Iterator[str]:
+    """The fake Kling API, finishing tasks in a second."""
+    with _fake_kling_process(task_seconds=1) as url:
+        yield url
 
 
 def test_make_with_kling_and_openai_keys_uses_the_real_providers(
@@ -232,16 +238,5 @@ def test_ctrl_c_during_make_cancels_the_take_and_refunds_it(
 @pytest.fixture
 def slow_kling() -> Iterator[str]:
     """The fake Kling API with tasks that take a minute: long enough to interrupt one."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.fake_kling", "--port", "0", "--task-seconds", "60"],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        port = int(process.stdout.readline().strip())
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with _fake_kling_process(task_seconds=60) as url:
+        yield url
