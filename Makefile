@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 # The whole loop on offline defaults: a sample city photo → clay prompt → clay preview clip.
 demo: $(STAMP)
-	@$(BIN)/python -c "from pathlib import Path; from bot.pipeline.sample import sample_photo; sample_photo(Path('$(DEMO_PHOTO)'))"
+	@$(BIN)/python -c "from pathlib import Path; from bot.media.sample import sample_photo; sample_photo(Path('$(DEMO_PHOTO)'))"
 	@env KLING_ACCESS_KEY= KLING_SECRET_KEY= OPENAI_API_KEY= \
 		$(BIN)/claymate make $(DEMO_PHOTO) \
 		"The Bund at dusk: boats glide on the river, lights come on along the waterfront" \

@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.fresh_db import fresh_database  # noqa: E402
-from bot.pipeline.sample import sample_photo  # noqa: E402
+from bot.media.sample import sample_photo  # noqa: E402
 from tests.fakes.fake_openai import DEFAULT_KEY, FakeOpenAI  # noqa: E402
 from tests.fakes.telegram_stub import Call, TelegramStub  # noqa: E402
 from tests.fakes.updates import (  # noqa: E402

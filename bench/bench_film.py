@@ -29,10 +29,10 @@ import PIL
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bot.pipeline.film import assemble_film  # noqa: E402
-from bot.pipeline.preview import render_preview  # noqa: E402
-from bot.pipeline.sample import sample_photo  # noqa: E402
-from bot.providers.base import CAMERA_MOVES  # noqa: E402
+from bot.domain.types import CAMERA_MOVES
+from bot.media.film import assemble_film  # noqa: E402
+from bot.media.preview import render_preview  # noqa: E402
+from bot.media.sample import sample_photo  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "film.json"
 CLIP_SECONDS = 5

@@ -70,8 +70,8 @@ def serve_bot(metrics_path: Path) -> None:
     from bot.app import serve
     from bot.config import load_settings
     from bot.logs import configure_logging
-    from bot.pipeline.jobs import JobRunner, RunnerPolicy
     from bot.providers.kling import KlingVideoProvider
+    from bot.runner import JobRunner, RunnerPolicy
 
     counts = {"runner_sql": 0, "all_sql": 0, "polls": 0, "claim_cycles": 0}
     lateness: list[tuple[float, float]] = []  # (wall-clock time a tick began, ms late)
@@ -143,7 +143,7 @@ def serve_bot(metrics_path: Path) -> None:
 
 def run(users: int, min_s: float, max_s: float, database_url: str | None) -> dict[str, Any]:
     from bench.fresh_db import fresh_database
-    from bot.pipeline.sample import sample_photo
+    from bot.media.sample import sample_photo
     from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
     from tests.fakes.telegram_stub import Call, TelegramStub
     from tests.fakes.updates import button_press, photo_update, private_chat, private_user

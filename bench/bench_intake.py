@@ -33,7 +33,7 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bot.pipeline import intake  # noqa: E402
+from bot.media import intake
 from bot.providers.llm import image_data_url  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "intake.json"

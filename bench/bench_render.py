@@ -36,10 +36,10 @@ from PIL import Image  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bot.pipeline import preview  # noqa: E402
-from bot.pipeline.clay import clay_still  # noqa: E402
-from bot.pipeline.sample import sample_photo  # noqa: E402
-from bot.providers.base import CAMERA_MOVES  # noqa: E402
+from bot.domain.types import CAMERA_MOVES
+from bot.media import preview
+from bot.media.clay import clay_still  # noqa: E402
+from bot.media.sample import sample_photo  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "render.json"
 CLIP_SECONDS = 5

@@ -25,9 +25,8 @@ from bot.i18n import LANGUAGES, t
 from bot.leadership import PollingLeadership
 from bot.logs import configure_logging, install_redaction, run_redacted, secrets_of
 from bot.metrics import Metrics, instrument
-from bot.pipeline.jobs import JobRunner, RunnerPolicy
 from bot.ratelimit import telegram_rate_limiter
-from bot.services import Services, build_services
+from bot.runner import JobRunner, RunnerPolicy
 from bot.slots import UpdateSlots
 from bot.startup import ExitCode, StartupError, connect_telegram
 from bot.web import (
@@ -40,6 +39,7 @@ from bot.web import (
     web_secrets,
     webhook_secret,
 )
+from bot.wiring import Services, build_services
 from handlers import (
     admin,
     drafts,

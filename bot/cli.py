@@ -17,17 +17,17 @@ from tqdm import tqdm
 
 from bot.config import ConfigError, Settings, exit_on_config_error, load_settings
 from bot.domain.states import TakeState
+from bot.domain.types import CAMERA_MOVES
 from bot.i18n import t
 from bot.logs import configure_logging, redact_active, run_redacted
-from bot.pipeline.film import MAX_CROSSFADE_S
-from bot.pipeline.storyboard import FILM_CROSSFADE_S
-from bot.providers.base import CAMERA_MOVES
+from bot.media.film import MAX_CROSSFADE_S
+from bot.services.storyboard import FILM_CROSSFADE_S
 from bot.startup import ExitCode, StartupError
 
 if TYPE_CHECKING:  # the commands import the pipeline and storage only when they run
-    from bot.pipeline.jobs import Delivery, ProgressUpdate
-    from bot.pipeline.studio import Actor
-    from bot.services import Services
+    from bot.domain.types import Actor
+    from bot.runner import Delivery, ProgressUpdate
+    from bot.wiring import Services
     from storage.models import PromptRevision, Take
 
 CLI_CHAT_ID = 0  # the command line is one "chat" with one user, id 0
@@ -199,10 +199,11 @@ def _cmd_make(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Path]) -> int:
-    from bot.pipeline.intake import IntakeError
-    from bot.pipeline.jobs import JobRunner, RunnerPolicy
-    from bot.pipeline.studio import Sender, StudioError
-    from bot.services import build_services
+    from bot.domain.errors import StudioError
+    from bot.domain.types import Sender
+    from bot.media.intake import IntakeError
+    from bot.runner import JobRunner, RunnerPolicy
+    from bot.wiring import build_services
 
     if not args.photo.is_file():
         print(f"claymate: no such photo: {args.photo}", file=sys.stderr)
@@ -340,7 +341,7 @@ class CliObserver:
             self._bar.refresh()
 
     async def deliver(self, take: Take) -> Delivery:
-        from bot.pipeline.jobs import Delivery
+        from bot.runner import Delivery
 
         if self.out is not None and take.clip_path is not None:
             self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -358,7 +359,7 @@ class CliObserver:
 
 
 def _cmd_film(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.pipeline.storyboard import film_from_cli
+    from bot.services.storyboard import film_from_cli
 
     return run_redacted(film_from_cli(settings, args, CLI_CHAT_ID, CLI_USER_ID))
 

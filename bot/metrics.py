@@ -11,12 +11,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from telegram import Update
 
+from bot.domain.errors import ProviderError
+from bot.domain.ports import VideoProvider
 from bot.domain.states import TakeState
-from bot.providers.base import ProviderError, TaskStatus, VideoProvider, VideoRequest
+from bot.domain.types import TaskStatus, VideoRequest
 from storage.db import Database
 from storage.repositories import Repo
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "InstrumentedProvider"]
+
 
 class Metrics:
     """The bot's metrics; the take gauges are read from the database at scrape time."""

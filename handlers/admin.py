@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ApplicationHandlerStop
 
+from bot.domain.types import Actor
 from bot.i18n import language_for, t
-from bot.pipeline.access import ACCESS_MODES, Verdict
-from bot.pipeline.budget import Allowance, Usage
-from bot.pipeline.studio import Actor
+from bot.services.access import ACCESS_MODES, Verdict
+from bot.services.budget import Allowance, Usage
 from handlers import callbacks as cb
 from handlers.common import Context, actor_for, button, edit_html, reply_html, send_html, studio
 

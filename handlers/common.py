@@ -14,10 +14,12 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
+from bot.domain.errors import StudioError
+from bot.domain.types import Actor, Sender
 from bot.i18n import t
-from bot.pipeline.jobs import JobRunner
-from bot.pipeline.studio import Actor, Sender, Studio, StudioError
-from bot.services import Services
+from bot.runner import JobRunner
+from bot.services.studio import Studio
+from bot.wiring import Services
 from handlers import callbacks as cb
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest
 
 from bot.config import Settings
-from bot.pipeline.jobs import Delivery, ProgressUpdate
-from bot.pipeline.studio import Studio
-from bot.providers.base import ErrorKind, ProviderError
+from bot.domain.errors import ErrorKind, ProviderError
+from bot.runner import Delivery, ProgressUpdate
+from bot.services.studio import Studio
 from handlers import render
 from handlers.common import chat_action
 from storage.models import Take

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from telegram import ForceReply, Message, Update
 
+from bot.domain.errors import StudioError
+from bot.domain.types import Actor
 from bot.i18n import t
-from bot.pipeline.studio import Actor, DraftView, StudioError
+from bot.services.studio import DraftView
 from handlers import callbacks as cb
 from handlers import render
 from handlers.admin import cost_note

@@ -10,8 +10,8 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import ApplicationHandlerStop
 
 from bot.i18n import language_for, t
-from bot.pipeline.access import Verdict
 from bot.reports import ErrorReports
+from bot.services.access import Verdict
 from handlers.common import Context, send_html, sender_of, services, studio, thread_of
 
 log = logging.getLogger("claymate.updates")

@@ -15,10 +15,11 @@ from telegram import (
 )
 from telegram.constants import ChatAction, ParseMode
 
+from bot.domain.errors import StudioError
+from bot.domain.types import Actor
 from bot.i18n import t
-from bot.pipeline.film import FilmResult
-from bot.pipeline.storyboard import FILM_CROSSFADE_S, Board, Storyboard, render_board
-from bot.pipeline.studio import Actor, StudioError
+from bot.media.film import FilmResult
+from bot.services.storyboard import FILM_CROSSFADE_S, Board, Storyboard, render_board
 from handlers import callbacks as cb
 from handlers.common import Context, actor_for, button, chat_action, reply_html, studio, thread_of
 from handlers.groups import member_status

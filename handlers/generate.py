@@ -1,13 +1,14 @@
-"""🎬 Generate and the buttons on status and clip messages; the work is in bot.pipeline.jobs."""
+"""🎬 Generate and the buttons on status and clip messages; the work is in bot.runner."""
 
 from __future__ import annotations
 
 from telegram import Message, Update
 
 from bot.domain.states import TakeState
+from bot.domain.types import Actor
 from bot.i18n import t
-from bot.pipeline.jobs import ProgressUpdate
-from bot.pipeline.studio import Actor, StillChoice
+from bot.runner import ProgressUpdate
+from bot.services.studio import StillChoice
 from handlers import callbacks as cb
 from handlers import render
 from handlers.common import Context, button, edit_html, edit_markup, runner, send_html, studio

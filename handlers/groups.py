@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
+from bot.domain.types import Actor
 from bot.i18n import t
-from bot.pipeline import groups as group_studio
-from bot.pipeline.studio import Actor
+from bot.services import groups as group_studio
 from handlers import callbacks as cb
 from handlers import render
 from handlers.common import Context, actor_for, edit_markup, reply_html, studio

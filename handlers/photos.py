@@ -8,10 +8,11 @@ import logging
 from telegram import Message, Update
 from telegram.error import TelegramError
 
+from bot.domain.errors import StudioError
 from bot.domain.states import ShotState
+from bot.domain.types import Actor, Origin
 from bot.i18n import t
-from bot.pipeline.intake import IntakeError
-from bot.pipeline.studio import Actor, Origin, StudioError
+from bot.media.intake import IntakeError
 from handlers import render
 from handlers.common import (
     Context,

@@ -14,9 +14,10 @@ from telegram import (
 )
 from telegram.constants import ChatAction
 
+from bot.domain.errors import StudioError
+from bot.domain.types import Actor
 from bot.i18n import t
-from bot.pipeline import privacy
-from bot.pipeline.studio import Actor, StudioError
+from bot.services import privacy
 from handlers import callbacks as cb
 from handlers.common import (
     Context,

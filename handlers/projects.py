@@ -7,8 +7,9 @@ from html import escape
 from telegram import Message, Update
 from telegram.constants import ParseMode
 
+from bot.domain.errors import StudioError
+from bot.domain.types import Actor
 from bot.i18n import t
-from bot.pipeline.studio import Actor, StudioError
 from handlers import callbacks as cb
 from handlers import render
 from handlers.common import Context, actor_for, button, edit_html, reply_html, studio

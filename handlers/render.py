@@ -8,10 +8,10 @@ from html import escape, unescape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.domain.states import TakeState
+from bot.domain.types import CAMERA_MOVES, DURATIONS, MODES
 from bot.i18n import t
-from bot.pipeline.jobs import ProgressUpdate
-from bot.pipeline.studio import ProjectView
-from bot.providers.base import CAMERA_MOVES, DURATIONS, MODES
+from bot.runner import ProgressUpdate
+from bot.services.studio import ProjectView
 from handlers import callbacks as cb
 from storage.models import Project, PromptRevision, Shot, Take
 from storage.repositories import ProjectSummary

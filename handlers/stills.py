@@ -14,10 +14,11 @@ from telegram import (
 )
 from telegram.constants import ChatAction, ParseMode
 
+from bot.domain.errors import StudioError
+from bot.domain.types import Actor
 from bot.i18n import t
-from bot.pipeline.intake import IntakeError
-from bot.pipeline.stills import Still, Stills
-from bot.pipeline.studio import Actor, StudioError
+from bot.media.intake import IntakeError
+from bot.services.stills import Still, Stills
 from handlers import callbacks as cb
 from handlers.common import Context, button, chat_action, reply_html, services, studio
 from handlers.drafts import show_draft

@@ -419,8 +419,6 @@ class AccountsRepo:
         )
         return [p["image_tail_path"] for p in params if p and p.get("image_tail_path")]
 
-
-
     async def _drop_end_frames_on_others_shots(
         self, user_id: int, own_shot_ids: list[int]
     ) -> list[str]:

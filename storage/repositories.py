@@ -407,9 +407,7 @@ class Repo:
             select(due.c.id)
             .select_from(due.outerjoin(busy, busy.c.requested_by == due.c.requested_by))
             .where(eligible)
-            .order_by(
-                due.c.queued, due.c.turn, due.c.chat_turn, due.c.next_attempt_at, due.c.id
-            )
+            .order_by(due.c.queued, due.c.turn, due.c.chat_turn, due.c.next_attempt_at, due.c.id)
             .limit(limit)
         )
         ids: list[int] = list((await self.session.execute(candidates)).scalars())

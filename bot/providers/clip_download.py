@@ -18,8 +18,9 @@ from typing import Any
 
 import httpx
 
-from bot.pipeline.media import ClipError, probe_mp4
-from bot.providers.base import ClipInfo, ErrorKind, ProgressCallback, ProviderError
+from bot.domain.errors import ErrorKind, ProviderError
+from bot.domain.types import ClipInfo, ProgressCallback
+from bot.media.probe import ClipError, probe_mp4
 
 log = logging.getLogger(__name__)
 

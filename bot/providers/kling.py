@@ -51,14 +51,13 @@ from PIL import Image, ImageOps
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from bot.config import ConfigError, Settings
-from bot.providers.base import (
+from bot.domain.errors import ErrorKind, ProviderError
+from bot.domain.types import (
     DURATIONS,
     MODES,
     PROMPT_LIMIT,
     ClipInfo,
-    ErrorKind,
     ProgressCallback,
-    ProviderError,
     TaskStatus,
     VideoRequest,
 )

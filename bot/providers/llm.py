@@ -38,14 +38,14 @@ from openai import (
 from PIL import Image, ImageOps
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.providers.base import (
+from bot.domain.ports import PromptDrafter
+from bot.domain.types import (
     CAMERA_MOVES,
     DURATIONS,
     PROMPT_LIMIT,
     Draft,
     DraftRequest,
     PhotoFacts,
-    PromptDrafter,
     RefineStep,
 )
 from bot.providers.offline_drafter import (

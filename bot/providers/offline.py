@@ -15,16 +15,10 @@ from pathlib import Path
 
 from PIL import UnidentifiedImageError
 
-from bot.pipeline.media import ClipError
-from bot.pipeline.preview import render_preview
-from bot.providers.base import (
-    ClipInfo,
-    ErrorKind,
-    ProgressCallback,
-    ProviderError,
-    TaskStatus,
-    VideoRequest,
-)
+from bot.domain.errors import ErrorKind, ProviderError
+from bot.domain.types import ClipInfo, ProgressCallback, TaskStatus, VideoRequest
+from bot.media.preview import render_preview
+from bot.media.probe import ClipError
 
 
 class OfflineVideoProvider:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bot.providers.base import (
+from bot.domain.types import (
     CAMERA_MOVES,
     DURATIONS,
     PROMPT_LIMIT,

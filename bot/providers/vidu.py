@@ -27,15 +27,8 @@ from PIL import Image, ImageOps
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.config import ConfigError, Settings
-from bot.providers.base import (
-    ClipInfo,
-    ErrorKind,
-    ProgressCallback,
-    ProviderError,
-    TaskState,
-    TaskStatus,
-    VideoRequest,
-)
+from bot.domain.errors import ErrorKind, ProviderError
+from bot.domain.types import ClipInfo, ProgressCallback, TaskState, TaskStatus, VideoRequest
 from bot.providers.clip_download import download_clip
 
 log = logging.getLogger(__name__)

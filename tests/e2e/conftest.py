@@ -13,8 +13,8 @@ import pytest
 
 from bot.app import serve
 from bot.config import Settings
-from bot.pipeline.jobs import RunnerPolicy
-from bot.pipeline.sample import sample_photo
+from bot.media.sample import sample_photo
+from bot.runner import RunnerPolicy
 from tests.conftest import make_settings
 from tests.fakes.telegram_stub import Call, TelegramStub
 from tests.fakes.updates import private_chat, private_user

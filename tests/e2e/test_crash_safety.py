@@ -2,7 +2,7 @@
 
 The bot runs as its own process (tests/fakes/bot_process.py, i.e. `bot.app.serve`) against
 the Bot API stub (a thread here) and the fake Kling (its own process, tasks of a few
-seconds). Cuts come from CLAYMATE_TEST_CRASH_AT (bot/pipeline/jobs.py `crash_point`: the
+seconds). Cuts come from CLAYMATE_TEST_CRASH_AT (bot/runner.py `crash_point`: the
 process dies with os._exit(137) at a named point) or from SIGKILL sent while the fake Kling
 or the stub holds back an answer. After the last restart, each take is delivered and the
 fake saw exactly one create for it.
@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from bot.config import normalise_database_url
-from bot.pipeline.sample import sample_photo
+from bot.media.sample import sample_photo
 from storage.db import Database
 from storage.models import Take
 from storage.repositories import Repo

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from bot.app import serve
-from bot.pipeline.jobs import RunnerPolicy
+from bot.runner import RunnerPolicy
 from bot.web import kling_callback_token
 from tests.e2e.conftest import FAST, RunningBot, bot_settings, start_bot, stop_bot
 from tests.e2e.test_private_chat import button, draft_for_photo

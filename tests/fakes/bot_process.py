@@ -17,7 +17,7 @@ from contextlib import suppress
 from bot.app import serve
 from bot.config import load_settings
 from bot.logs import configure_logging
-from bot.pipeline.jobs import RunnerPolicy
+from bot.runner import RunnerPolicy
 
 
 def fast_policy(poll_interval_s: float) -> RunnerPolicy:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-import bot.pipeline.intake  # noqa: F401  (registers the HEIF codec with Pillow)
+import bot.media.intake  # noqa: F401  (registers the HEIF codec with Pillow)
 
 KIB = 1024
 
@@ -203,7 +203,7 @@ def _peak_kib() -> int:
 
 def measure(path: Path) -> dict[str, object]:
     """Peak RSS while preparing this one file, over what this process held just before."""
-    from bot.pipeline.intake import IntakeError, prepare_photo
+    from bot.media.intake import IntakeError, prepare_photo
 
     # Warm up: the libraries' own first-use allocations are not the photo's cost.
     prepare_photo(_encode(_scene((640, 480)), "JPEG"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.pipeline.access import Access, Verdict
+from bot.services.access import Access, Verdict
 from storage.db import Database
 from storage.repositories import Repo
 from tests.conftest import make_settings

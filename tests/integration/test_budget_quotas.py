@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain.errors import StudioError
 from bot.domain.states import TakeState
-from bot.pipeline.budget import Budget, parse_costs
-from bot.pipeline.studio import Actor, Studio, StudioError
+from bot.domain.types import Actor
 from bot.providers.offline_drafter import OfflineDrafter
+from bot.services.budget import Budget, parse_costs
+from bot.services.studio import Studio
 from storage.accounts import AccountsRepo
 from storage.db import Database
 from storage.models import Take, UsageEntry

@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 import pytest
 
-from bot.pipeline.sample import sample_photo
+from bot.media.sample import sample_photo
 from storage.db import Database
 from storage.repositories import Repo
 from tests.conftest import REPO_ROOT

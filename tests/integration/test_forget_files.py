@@ -17,16 +17,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.pipeline import privacy
-from bot.pipeline.intake import llm_copy_path
-from bot.pipeline.jobs import JobRunner, RunnerPolicy
-from bot.pipeline.sample import sample_photo
-from bot.pipeline.stills import OfflineStills, Stills
-from bot.pipeline.studio import Actor, Sender, Studio
-from bot.providers.base import ClipInfo, TaskStatus, VideoRequest
+from bot.domain.types import Actor, ClipInfo, Sender, TaskStatus, VideoRequest
+from bot.media.intake import llm_copy_path
+from bot.media.sample import sample_photo
 from bot.providers.offline_drafter import OfflineDrafter
 from bot.providers.vidu import ViduVideoProvider
-from bot.services import Services, build_services
+from bot.runner import JobRunner, RunnerPolicy
+from bot.services import privacy
+from bot.services.stills import OfflineStills, Stills
+from bot.services.studio import Studio
+from bot.wiring import Services, build_services
 from storage.db import Database
 from storage.models import Take, UsageEntry
 from tests.conftest import make_settings

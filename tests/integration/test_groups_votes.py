@@ -6,8 +6,8 @@ import asyncio
 import uuid
 from pathlib import Path
 
-from bot.pipeline.groups import vote
-from bot.pipeline.studio import Actor
+from bot.domain.types import Actor
+from bot.services.groups import vote
 from storage.db import Database
 from storage.repositories import Repo
 from tests.integration.test_budget_quotas import revisions, studio_for

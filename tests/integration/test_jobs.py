@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 
 from bot.domain.states import ACTIVE_UPSTREAM_STATES, TERMINAL_TAKE_STATES
-from bot.pipeline.jobs import Delivery, JobRunner, ProgressUpdate, RunnerPolicy
-from bot.pipeline.sample import sample_photo
-from bot.pipeline.studio import Actor, Sender, Studio
+from bot.domain.types import Actor, Sender
+from bot.media.sample import sample_photo
 from bot.providers.kling import KlingVideoProvider
 from bot.providers.offline_drafter import OfflineDrafter
+from bot.runner import Delivery, JobRunner, ProgressUpdate, RunnerPolicy
+from bot.services.studio import Studio
 from storage.db import Database
 from storage.models import Take, TakeEvent
 from storage.repositories import Repo

@@ -17,8 +17,8 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application
-from bot.pipeline.sample import sample_photo
-from bot.services import build_services
+from bot.media.sample import sample_photo
+from bot.wiring import build_services
 from storage.models import Shot, Take
 from tests.conftest import make_settings
 from tests.fakes.telegram_stub import TelegramStub

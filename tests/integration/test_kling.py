@@ -24,16 +24,9 @@ import pytest
 from PIL import Image
 
 from bot.config import ConfigError, Settings
-from bot.pipeline.media import probe_mp4
-from bot.providers.base import (
-    CAMERA_MOVES,
-    PROMPT_LIMIT,
-    RETRYABLE_KINDS,
-    ErrorKind,
-    ProviderError,
-    TaskStatus,
-    VideoRequest,
-)
+from bot.domain.errors import RETRYABLE_KINDS, ErrorKind, ProviderError
+from bot.domain.types import CAMERA_MOVES, PROMPT_LIMIT, TaskStatus, VideoRequest
+from bot.media.probe import probe_mp4
 from bot.providers.kling import (
     CAMERA_TABLE,
     KLING_ERRORS,

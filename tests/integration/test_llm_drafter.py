@@ -25,8 +25,7 @@ from openai.types.chat import ChatCompletion
 from PIL import Image
 
 from bot.config import ConfigError, Settings
-from bot.providers import llm
-from bot.providers.base import (
+from bot.domain.types import (
     CAMERA_MOVES,
     PROMPT_LIMIT,
     Draft,
@@ -34,6 +33,7 @@ from bot.providers.base import (
     PhotoFacts,
     RefineStep,
 )
+from bot.providers import llm
 from bot.providers.llm import (
     LEAK_RUN,
     LeakGuard,

@@ -19,14 +19,15 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.pipeline import intake
-from bot.pipeline import studio as studio_module
-from bot.pipeline.intake import LLM_MAX_SIDE, llm_copy_path
-from bot.pipeline.sample import sample_photo
-from bot.pipeline.studio import Actor, Sender, Studio
+from bot.domain.types import Actor, Sender
+from bot.media import intake
+from bot.media.intake import LLM_MAX_SIDE, llm_copy_path
+from bot.media.sample import sample_photo
 from bot.providers import llm as llm_module
 from bot.providers.llm import LLMDrafter
 from bot.providers.offline import OfflineVideoProvider
+from bot.services import studio as studio_module
+from bot.services.studio import Studio
 from storage.db import Database
 from tests.conftest import make_settings
 from tests.fakes.fake_openai import FakeOpenAI

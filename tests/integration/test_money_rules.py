@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain.errors import StudioError
 from bot.domain.states import TakeState
-from bot.pipeline.studio import Actor, Studio, StudioError
+from bot.domain.types import Actor
+from bot.services.studio import Studio
 from storage.db import Database
 from storage.models import ProcessedUpdate, Take, utcnow
 from storage.repositories import Repo
@@ -189,7 +191,7 @@ async def test_old_processed_update_ids_are_pruned_and_recent_ones_stay(
 async def test_the_runner_prunes_processed_updates_in_bounded_batches(
     database: Database, tmp_path: Path
 ) -> None:
-    from bot.pipeline.jobs import JobRunner, RunnerPolicy
+    from bot.runner import JobRunner, RunnerPolicy
 
     now = utcnow()
     async with database.session() as session:
@@ -218,12 +220,13 @@ async def test_two_runners_serve_users_in_turn_and_hold_each_to_three_at_work(
 ) -> None:
     """Two runners (PostgreSQL: two engines, SKIP LOCKED) share one queue: A queues 12, then
     B queues 1; B's take starts among the first, and A never has more than 3 at work."""
-    from bot.pipeline.jobs import JobRunner, RunnerPolicy
-    from bot.pipeline.sample import sample_photo
-    from bot.pipeline.studio import Sender, Studio
+    from bot.domain.types import Sender
+    from bot.media.sample import sample_photo
     from bot.providers.kling import KlingVideoProvider
     from bot.providers.offline import OfflineVideoProvider
     from bot.providers.offline_drafter import OfflineDrafter
+    from bot.runner import JobRunner, RunnerPolicy
+    from bot.services.studio import Studio
     from storage.models import TakeEvent
     from tests.conftest import make_settings
     from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FakeKling
@@ -332,7 +335,7 @@ async def test_a_still_reservation_left_by_a_crash_is_refunded_by_housekeeping(
     """A process that dies while a clay still is being made never settles its reservation:
     the runner's housekeeping refunds it once it is older than any still can take, and
     leaves a fresh one (a still being made right now) alone."""
-    from bot.pipeline.jobs import JobRunner
+    from bot.runner import JobRunner
     from storage.models import UsageEntry
 
     studio = studio_for(database, tmp_path)
@@ -361,7 +364,7 @@ async def test_a_member_cannot_cancel_or_drop_someone_elses_shot(
 ) -> None:
     """✖ Cancel on a draft and /drop follow the take's cancel rule: the shot's author, a
     group admin or an operator; any other member is refused and the shot stays."""
-    from bot.pipeline.storyboard import Storyboard
+    from bot.services.storyboard import Storyboard
 
     studio = studio_for(database, tmp_path)
     [revision] = await revisions(database, GROUP, 1, user_id=ADMIN)

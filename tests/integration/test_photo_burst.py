@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.pipeline import studio as studio_module
-from bot.pipeline.sample import sample_photo
-from bot.pipeline.studio import INTAKE_SLOTS, Sender, Studio
+from bot.domain.types import Sender
+from bot.media.sample import sample_photo
 from bot.providers.offline import OfflineVideoProvider
 from bot.providers.offline_drafter import OfflineDrafter
+from bot.services import studio as studio_module
+from bot.services.studio import INTAKE_SLOTS, Studio
 from storage.db import Database
 from storage.models import PromptRevision, Shot
 from tests.conftest import make_settings

@@ -18,18 +18,18 @@ import pytest
 from PIL import Image
 
 from bot.config import ConfigError
-from bot.pipeline.jobs import JobRunner
-from bot.pipeline.sample import sample_photo
-from bot.pipeline.stills import (
+from bot.domain.errors import ErrorKind, ProviderError, StudioError
+from bot.domain.types import Sender
+from bot.media.sample import sample_photo
+from bot.runner import JobRunner
+from bot.services.stills import (
     CLAY_STYLE,
     KlingStills,
     OfflineStills,
     OpenAIStills,
     build_still_maker,
 )
-from bot.pipeline.studio import Sender, StudioError
-from bot.providers.base import ErrorKind, ProviderError
-from bot.services import Services, build_services
+from bot.wiring import Services, build_services
 from tests.conftest import make_settings
 from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
 from tests.integration.test_jobs import RecordingObserver
@@ -332,7 +332,7 @@ async def paid_services(tmp_path: Path, database_url: str) -> AsyncIterator[Serv
 async def test_a_still_is_quota_checked_reserved_charged_and_refunded_on_failure(
     paid_services: Services,
 ) -> None:
-    from bot.pipeline.stills import Stills
+    from bot.services.stills import Stills
 
     studio, maker = paid_services.studio, PaidMaker()
     stills = Stills(studio, maker)  # type: ignore[arg-type]
@@ -443,8 +443,8 @@ class HeldMaker(PaidMaker):
 async def test_forget_while_a_still_is_made_refunds_it_and_leaves_no_file(
     paid_services: Services,
 ) -> None:
-    from bot.pipeline.privacy import forget
-    from bot.pipeline.stills import Stills
+    from bot.services.privacy import forget
+    from bot.services.stills import Stills
 
     studio, maker = paid_services.studio, HeldMaker()
     stills = Stills(studio, maker)  # type: ignore[arg-type]
@@ -465,7 +465,7 @@ async def test_forget_while_a_still_is_made_refunds_it_and_leaves_no_file(
 async def test_a_member_who_forgets_takes_their_end_frame_off_someone_elses_shot(
     services: Services,
 ) -> None:
-    from bot.pipeline.privacy import forget
+    from bot.services.privacy import forget
 
     studio, stills = services.studio, services.stills
     assert stills is not None

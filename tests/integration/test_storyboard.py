@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.pipeline.storyboard import Storyboard, board_layout, first_words, render_board
-from bot.pipeline.studio import Actor, Sender, Studio, StudioError
-from bot.services import Services, build_services
+from bot.domain.errors import StudioError
+from bot.domain.types import Actor, Sender
+from bot.services.storyboard import Storyboard, board_layout, first_words, render_board
+from bot.services.studio import Studio
+from bot.wiring import Services, build_services
 from storage.models import utcnow
 from storage.repositories import Repo
 from tests.conftest import make_settings

@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.domain.states import TERMINAL_TAKE_STATES
-from bot.pipeline.jobs import Delivery, JobRunner, ProgressUpdate, RunnerPolicy
-from bot.pipeline.sample import sample_photo
-from bot.pipeline.studio import Sender, Studio
+from bot.domain.types import Sender
+from bot.media.sample import sample_photo
 from bot.providers.kling import KlingVideoProvider
 from bot.providers.offline import OfflineVideoProvider
 from bot.providers.offline_drafter import OfflineDrafter
+from bot.runner import Delivery, JobRunner, ProgressUpdate, RunnerPolicy
+from bot.services.studio import Studio
 from storage.db import Database
 from storage.models import Take
 from storage.repositories import Repo

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError
-from bot.pipeline.jobs import JobRunner, RunnerPolicy
-from bot.pipeline.media import probe_mp4
-from bot.pipeline.sample import sample_photo
-from bot.pipeline.studio import Sender
-from bot.providers.base import ErrorKind, ProviderError, TaskStatus, VideoRequest
+from bot.domain.errors import ErrorKind, ProviderError
+from bot.domain.types import Sender, TaskStatus, VideoRequest
+from bot.media.probe import probe_mp4
+from bot.media.sample import sample_photo
 from bot.providers.vidu import ViduVideoProvider, duration_for
-from bot.services import build_providers, build_services
+from bot.runner import JobRunner, RunnerPolicy
+from bot.wiring import build_providers, build_services
 from tests.conftest import make_settings
 from tests.fakes.fake_vidu import FAKE_VIDU_KEY, FakeVidu
 from tests.integration.test_jobs import RecordingObserver

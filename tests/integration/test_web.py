@@ -8,9 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.domain.errors import ErrorKind, ProviderError
+from bot.domain.types import VideoRequest
+from bot.media.sample import sample_photo
 from bot.metrics import InstrumentedProvider, Metrics
-from bot.pipeline.sample import sample_photo
-from bot.providers.base import ErrorKind, ProviderError, VideoRequest
 from bot.providers.kling import KlingVideoProvider
 from bot.web import Route, WebServer, WebState, routes_for
 from storage.db import Database

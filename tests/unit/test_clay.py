@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.pipeline import clay
-from bot.pipeline.clay import box_blur, clay_layers, clay_still, flatten, smooth_noise
-from bot.pipeline.sample import sample_photo
+from bot.media import clay
+from bot.media.clay import box_blur, clay_layers, clay_still, flatten, smooth_noise
+from bot.media.sample import sample_photo
 
 
 def _colours(image: Image.Image) -> int:

@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from bot.pipeline.film import (
+from bot.media.film import (
     TITLE_SECONDS,
     FilmError,
     assemble_film,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from bot.i18n import LANGUAGES
-from bot.pipeline.intake import RATIO_DEN, RATIO_NUM, IntakeError, PreparedPhoto, prepare_photo
+from bot.media.intake import RATIO_DEN, RATIO_NUM, IntakeError, PreparedPhoto, prepare_photo
 from handlers import callbacks as cb
 
 FUZZ = settings(

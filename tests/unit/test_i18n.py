@@ -9,8 +9,9 @@ import pytest
 from babel.messages.extract import extract_from_dir
 
 from bot.app import COMMANDS
+from bot.domain.errors import ErrorKind
+from bot.domain.types import CAMERA_MOVES, MODES
 from bot.i18n import LANGUAGES, language_for, messages, placeholders, t
-from bot.providers.base import CAMERA_MOVES, MODES, ErrorKind
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,8 +17,8 @@ import pytest
 from PIL import Image, ImageFile
 
 from bot.i18n import LANGUAGES
-from bot.pipeline import intake
-from bot.pipeline.intake import (
+from bot.media import intake
+from bot.media.intake import (
     LLM_MAX_SIDE,
     LLM_MIN_SIDE,
     IntakeError,

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from bot.providers.base import (
+from bot.domain.types import (
     CAMERA_MOVES,
     PROMPT_LIMIT,
     Draft,

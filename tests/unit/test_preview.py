@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.pipeline.media import probe_mp4
-from bot.pipeline.preview import (
+from bot.domain.errors import ErrorKind, ProviderError
+from bot.domain.types import CAMERA_MOVES, ClipInfo, VideoRequest
+from bot.media.preview import (
     LABEL_TEXT,
     Window,
     camera_window,
@@ -29,14 +30,8 @@ from bot.pipeline.preview import (
     output_size,
     render_preview,
 )
-from bot.pipeline.sample import sample_photo
-from bot.providers.base import (
-    CAMERA_MOVES,
-    ClipInfo,
-    ErrorKind,
-    ProviderError,
-    VideoRequest,
-)
+from bot.media.probe import probe_mp4
+from bot.media.sample import sample_photo
 from bot.providers.offline import OfflineVideoProvider
 
 DURATION = 2

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.pipeline.privacy import _build_zip
-from bot.pipeline.studio import StudioError
+from bot.domain.errors import StudioError
+from bot.services.privacy import _build_zip
 
 
 def _project(tmp_path: Path, *, clip_bytes: tuple[int, int] = (200_000, 10_000)):  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.providers.base import CAMERA_MOVES
+from bot.domain.types import CAMERA_MOVES
 from bot.providers.kling import camera_control_for
 
 # providers.md 1.4 / the table in bot/providers/kling.py: strength 5 of Kling's [-10, 10].

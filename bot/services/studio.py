@@ -20,29 +20,32 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.domain.errors import StudioError
+from bot.domain.ports import PromptDrafter, VideoProvider
 from bot.domain.states import ShotState, TakeState
+from bot.domain.types import (
+    CAMERA_MOVES,
+    DURATIONS,
+    MODES,
+    Actor,
+    Draft,
+    DraftRequest,
+    Origin,
+    PhotoFacts,
+    RefineStep,
+    Sender,
+)
 from bot.files import write_private
 from bot.i18n import language_for
-from bot.pipeline.access import Access, Verdict
-from bot.pipeline.budget import Allowance, Budget
-from bot.pipeline.intake import (
+from bot.media.intake import (
     IntakeError,
     PreparedPhoto,
     llm_copy_path,
     llm_jpeg_of,
     prepare_photo,
 )
-from bot.providers.base import (
-    CAMERA_MOVES,
-    DURATIONS,
-    MODES,
-    Draft,
-    DraftRequest,
-    PhotoFacts,
-    PromptDrafter,
-    RefineStep,
-    VideoProvider,
-)
+from bot.services.access import Access, Verdict
+from bot.services.budget import Allowance, Budget
 from bot.slots import releasing_slot
 from storage.accounts import AccountsRepo
 from storage.db import Database
@@ -63,53 +66,6 @@ MAX_INSTRUCTION_CHARS = 1000
 MAX_TITLE_CHARS = 120
 STATUS_MESSAGE_GRACE_S = 10.0
 INTAKE_SLOTS = max(2, os.cpu_count() or 2)
-
-
-class StudioError(Exception):
-    """A request the user can fix; `key` names the message in bot.i18n."""
-
-    def __init__(self, key: str, **params: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who is asking, and in which chat."""
-
-    user_id: int
-    chat_id: int
-    chat_type: str = "private"
-    lang: str = "en"
-
-    @property
-    def is_group(self) -> bool:
-        return self.chat_type in ("group", "supergroup")
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a photo came from in the chat, so every answer can reply to it."""
-
-    chat_id: int | None = None
-    message_id: int | None = None
-    thread_id: int | None = None
-    file_id: str | None = None
-    media_group_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Sender:
-    """Who sent an update and where, as Telegram describes them."""
-
-    user_id: int
-    chat_id: int
-    chat_type: str = "private"
-    first_name: str = ""
-    username: str | None = None
-    language_code: str | None = None
-    chat_title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,8 +45,8 @@ import numpy as np
 import pillow_heif
 from PIL import ExifTags, Image, ImageCms, ImageStat, UnidentifiedImageError
 
+from bot.domain.types import PhotoFacts
 from bot.i18n import has, t
-from bot.providers.base import PhotoFacts
 
 # Once, at import: HEIC/HEIF from iPhones opens like any other Pillow format.
 pillow_heif.register_heif_opener()

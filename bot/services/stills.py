@@ -5,7 +5,7 @@ and the picture, not the photo, was animated. A still is much cheaper than a cli
 user can ask for another until one looks right, then 🎬 Animate it (or 📷 use the photo).
 
 Makers, chosen by CLAYMATE_STILL_PROVIDER (auto: Kling when its keys are set, else offline):
-- offline: the local clay look (bot/pipeline/clay.py), free, no keys.
+- offline: the local clay look (bot/media/clay.py), free, no keys.
 - kling: Kling image generation with the photo as the reference image.
 - openai: the OpenAI images edit endpoint (gpt-image-1).
 
@@ -31,10 +31,11 @@ import httpx
 from PIL import Image, ImageOps
 
 from bot.config import ConfigError, Settings
+from bot.domain.errors import ErrorKind, ProviderError, StudioError
+from bot.domain.types import Actor
 from bot.files import write_private
-from bot.pipeline.clay import clay_still
-from bot.pipeline.studio import Actor, StillChoice, Studio, StudioError
-from bot.providers.base import ErrorKind, ProviderError
+from bot.media.clay import clay_still
+from bot.services.studio import StillChoice, Studio
 from bot.slots import releasing_slot
 from storage.models import PromptRevision, Shot
 from storage.repositories import Repo

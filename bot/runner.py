@@ -42,15 +42,11 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.errors import ErrorKind, ProviderError
+from bot.domain.ports import VideoProvider, cancel_upstream
 from bot.domain.states import TERMINAL_TAKE_STATES, TakeState
+from bot.domain.types import VideoRequest
 from bot.files import make_private, private_dir
-from bot.providers.base import (
-    ErrorKind,
-    ProviderError,
-    VideoProvider,
-    VideoRequest,
-    cancel_upstream,
-)
 from storage.accounts import AccountsRepo
 from storage.db import Database
 from storage.locks import PROVIDER_SLOTS, USER_TAKES, hold_for_transaction, lock_key
@@ -603,4 +599,3 @@ class JobRunner:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
-

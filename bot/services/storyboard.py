@@ -19,11 +19,13 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from bot.config import Settings
+from bot.domain.errors import StudioError
 from bot.domain.states import TakeState
+from bot.domain.types import Actor
 from bot.files import make_private, private_dir
 from bot.i18n import t
-from bot.pipeline.film import FilmError, FilmResult, assemble_film, load_font
-from bot.pipeline.studio import Actor, Studio, StudioError
+from bot.media.film import FilmError, FilmResult, assemble_film, load_font
+from bot.services.studio import Studio
 from storage.models import Project, Shot, Take
 from storage.repositories import Repo
 
@@ -321,7 +323,7 @@ def _wrap(
 
 async def film_from_cli(settings: Settings, args: Namespace, chat_id: int, user_id: int) -> int:
     """`claymate film PROJECT [--out FILE]`: the same film /film sends, written to a file."""
-    from bot.services import build_services
+    from bot.wiring import build_services
 
     services = await build_services(settings)
     try:

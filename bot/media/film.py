@@ -20,8 +20,8 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.pipeline.clay import clay_still
-from bot.pipeline.media import ClipError, probe_mp4
+from bot.media.clay import clay_still
+from bot.media.probe import ClipError, probe_mp4
 
 Method = Literal["copy", "reencode"]
 

@@ -10,12 +10,12 @@ import logging
 from dataclasses import dataclass
 
 from bot.config import ConfigError, Settings
+from bot.domain.ports import PromptDrafter, VideoProvider
 from bot.files import private_dir
-from bot.pipeline.stills import Stills, build_still_maker
-from bot.pipeline.studio import Studio
-from bot.providers.base import PromptDrafter, VideoProvider
 from bot.providers.offline import OfflineVideoProvider
 from bot.providers.offline_drafter import OfflineDrafter
+from bot.services.stills import Stills, build_still_maker
+from bot.services.studio import Studio
 from storage.db import Database
 
 log = logging.getLogger(__name__)

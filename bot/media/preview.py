@@ -40,9 +40,9 @@ import av
 import numpy as np
 from PIL import ExifTags, Image, ImageDraw, ImageFont, ImageOps
 
-from bot.pipeline.clay import clay_still
-from bot.pipeline.media import probe_mp4
-from bot.providers.base import CAMERA_MOVES, ClipInfo
+from bot.domain.types import CAMERA_MOVES, ClipInfo
+from bot.media.clay import clay_still
+from bot.media.probe import probe_mp4
 
 PREVIEW_TITLE = "Claymate PREVIEW"
 PREVIEW_COMMENT = "PREVIEW: offline clay look, not the video model"

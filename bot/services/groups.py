@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.domain.errors import StudioError
 from bot.domain.states import TakeState
-from bot.pipeline.studio import Actor, Studio, StudioError
+from bot.domain.types import Actor
+from bot.services.studio import Studio
 from storage.accounts import AccountsRepo
 from storage.repositories import Repo
 

@@ -15,11 +15,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.domain.errors import StudioError
+from bot.domain.ports import cancel_upstream
 from bot.domain.states import TakeState
+from bot.domain.types import Actor
 from bot.files import private_dir
-from bot.pipeline.intake import llm_copy_path
-from bot.pipeline.studio import Actor, Studio, StudioError
-from bot.providers.base import cancel_upstream
+from bot.media.intake import llm_copy_path
+from bot.services.studio import Studio
 from storage.accounts import AccountsRepo, InFlight, OwnedFiles
 from storage.models import Project
 from storage.repositories import Repo

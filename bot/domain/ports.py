@@ -1,0 +1,88 @@
+"""The interfaces the services talk to; providers and the chat front end implement them.
+
+Kling, Vidu, the LLM and the offline defaults are interchangeable behind `PromptDrafter`
+and `VideoProvider`, so adding a provider touches no handler and no service.
+
+A video generation is split into submit / status / download rather than one long call
+because a take is a database state machine: the runner saves the upstream task id right
+after `submit`, and after a restart it carries on with `status` instead of paying twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from bot.domain.types import (
+    ClipInfo,
+    Draft,
+    DraftRequest,
+    ProgressCallback,
+    RefineStep,
+    TaskStatus,
+    VideoRequest,
+)
+
+
+class PromptDrafter(Protocol):
+    name: str
+
+    async def draft(self, request: DraftRequest) -> Draft:
+        """Write a first prompt from a description (and the photo, if the drafter uses it)."""
+        ...
+
+    async def refine(
+        self,
+        request: DraftRequest,
+        previous: Draft,
+        instruction: str,
+        history: tuple[RefineStep, ...] = (),
+    ) -> Draft:
+        """Rewrite `previous` following the user's `instruction`."""
+        ...
+
+
+class VideoProvider(Protocol):
+    name: str  # "kling", "vidu", "offline"
+    model: str  # default model name for takes
+
+    async def submit(self, request: VideoRequest) -> str:
+        """Create the upstream task and return its id. Raises ProviderError."""
+        ...
+
+    async def find(self, request: VideoRequest) -> str | None:
+        """The task id made for request.external_id, if a create call ever got through."""
+        ...
+
+    async def status(self, request: VideoRequest, task_id: str) -> TaskStatus:
+        """Poll once."""
+        ...
+
+    async def download(
+        self,
+        request: VideoRequest,
+        task_id: str,
+        status: TaskStatus,
+        dest: Path,
+        on_progress: ProgressCallback | None = None,
+    ) -> ClipInfo:
+        """Fetch (or, offline, render) the finished clip to `dest` and check it decodes."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class CancellableProvider(Protocol):
+    """A provider with an endpoint to stop a task (Vidu); Kling has none."""
+
+    async def cancel(self, task_id: str) -> bool:
+        """Ask the provider to stop `task_id`; False when it refused or could not be asked."""
+        ...
+
+
+async def cancel_upstream(provider: VideoProvider, task_id: str) -> bool:
+    """Stop an upstream task where the provider allows; otherwise it is only dropped here."""
+    if isinstance(provider, CancellableProvider):
+        return await provider.cancel(task_id)
+    return False
