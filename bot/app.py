@@ -57,7 +57,7 @@ from handlers import film as film_handlers
 from handlers import stills as still_handlers
 from handlers.common import CONTEXT_TYPES, Context
 from handlers.delivery import TelegramObserver
-from storage.repositories import Repo
+from storage.uow import UnitOfWork
 
 log = logging.getLogger("claymate")
 
@@ -228,7 +228,9 @@ async def serve(
 
     async def on_kling_task(task_id: str, external_id: str | None) -> bool:
         async with services.db.session() as session:
-            take_id = await Repo(session).hurry_upstream_take("kling", task_id, external_id)
+            take_id = await UnitOfWork(session).takes.hurry_upstream_take(
+                "kling", task_id, external_id
+            )
         if take_id is None:
             return False
         log.info("take %s: kling reported progress, checking now", take_id)

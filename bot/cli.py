@@ -273,25 +273,25 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
 async def _abandon_take(services: Services, take_id: int) -> None:
     """End an interrupted take as cancelled, which refunds what it reserved."""
     from bot.domain.states import TERMINAL_TAKE_STATES
-    from storage.repositories import Repo
+    from storage.uow import UnitOfWork
 
     async with services.db.session() as session:
-        repo = Repo(session)
-        take = await repo.get_take(take_id, for_update=True)
+        uow = UnitOfWork(session)
+        take = await uow.takes.get_take(take_id, for_update=True)
         if take is not None and take.status not in TERMINAL_TAKE_STATES:
-            await repo.transition_take(
+            await uow.takes.transition_take(
                 take, TakeState.CANCELLED, "interrupted on the command line"
             )
 
 
 async def _open_or_create_project(services: Services, actor: Actor, name: str) -> None:
-    from storage.repositories import Repo
+    from storage.uow import UnitOfWork
 
     async with services.db.session() as session:
-        repo = Repo(session)
-        project = await repo.find_project(actor.chat_id, name)
+        uow = UnitOfWork(session)
+        project = await uow.projects.find_project(actor.chat_id, name)
         if project is not None:
-            await repo.set_current_project(actor.chat_id, project.id)
+            await uow.projects.set_current_project(actor.chat_id, project.id)
             return
     await services.studio.new_project(actor, name)
 
@@ -371,23 +371,23 @@ def _cmd_history(_args: argparse.Namespace, settings: Settings) -> int:
 async def _history(settings: Settings) -> int:
     from bot.startup import prepare_database
     from storage.db import Database
-    from storage.repositories import Repo
+    from storage.uow import UnitOfWork
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database.from_url(settings.resolved_database_url)
     try:
         await prepare_database(db, settings)
         async with db.session() as session:
-            repo = Repo(session)
-            projects = await repo.all_projects()
+            uow = UnitOfWork(session)
+            projects = await uow.projects.all_projects()
             if not projects:
                 print('no projects yet: try `claymate make PHOTO "description"`')
             for project in projects:
                 print(f"project {project.id}: {project.title} (chat {project.chat_id})")
-                for shot in await repo.project_shots(project.id, include_cancelled=True):
+                for shot in await uow.projects.project_shots(project.id, include_cancelled=True):
                     desc = (shot.description or "(no description)")[:60]
                     print(f"  shot {shot.position}: {desc} [{shot.status}]")
-                    for take in await repo.shot_takes(shot.id):
+                    for take in await uow.takes.shot_takes(shot.id):
                         kept = " ⭐" if take.id == shot.kept_take_id else ""
                         clip = f" → {take.clip_path}" if take.clip_path else ""
                         print(

@@ -47,11 +47,12 @@ from bot.domain.ports import VideoProvider, cancel_upstream
 from bot.domain.states import TERMINAL_TAKE_STATES, TakeState
 from bot.domain.types import VideoRequest
 from bot.files import make_private, private_dir
-from storage.accounts import AccountsRepo
 from storage.db import Database
 from storage.locks import PROVIDER_SLOTS, USER_TAKES, hold_for_transaction, lock_key
 from storage.models import Take, utcnow
-from storage.repositories import Repo, show_committed_status
+from storage.repos.accounts import AccountsRepo
+from storage.repos.takes import show_committed_status
+from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class JobRunner:
         removed = 0
         for _ in range(MAX_PRUNE_BATCHES):  # each batch its own short transaction
             async with self.db.session() as session:
-                batch = await Repo(session).prune_processed_updates(
+                batch = await UnitOfWork(session).chats.prune_processed_updates(
                     older_than=older_than, limit=self.policy.prune_batch
                 )
             removed += batch
@@ -200,7 +201,7 @@ class JobRunner:
         if free <= 0:
             return 0
         async with self.db.session() as session:
-            ids = await Repo(session).claim_due_takes(
+            ids = await UnitOfWork(session).takes.claim_due_takes(
                 self.owner,
                 limit=free,
                 lease=timedelta(seconds=self.policy.lease_s),
@@ -243,13 +244,13 @@ class JobRunner:
         finally:
             heartbeat.cancel()
             async with self.db.session() as session:
-                await Repo(session).release_lease(take_id, self.owner)
+                await UnitOfWork(session).takes.release_lease(take_id, self.owner)
 
     async def _keep_lease(self, take_id: int) -> None:
         while True:
             await asyncio.sleep(self.policy.lease_s / 3)
             async with self.db.session() as session:
-                await Repo(session).renew_lease(
+                await UnitOfWork(session).takes.renew_lease(
                     take_id, self.owner, timedelta(seconds=self.policy.lease_s)
                 )
 
@@ -296,37 +297,40 @@ class JobRunner:
         """Wait in the queue until the provider account has a free concurrency slot."""
         cap = self.caps.get(take.provider)
         async with self._slot_lock, self.db.session() as session:
-            repo = Repo(session)
+            uow = UnitOfWork(session)
             if self.db.is_postgres:
                 # One instance at a time counts and takes a slot for this provider.
                 await hold_for_transaction(session, lock_key(PROVIDER_SLOTS, take.provider))
-            stored = await repo.get_take(take.id, for_update=True)
+            stored = await uow.takes.get_take(take.id, for_update=True)
             if stored is None or stored.status != TakeState.QUEUED:
                 return False
             # A user with enough takes at work waits, however free the provider is.
-            room = await self._user_has_room(session, repo, stored)
-            ahead = await repo.queue_position(stored) if cap is not None or not room else 0
+            room = await self._user_has_room(session, uow, stored)
+            ahead = await uow.takes.queue_position(stored) if cap is not None or not room else 0
             # Round-robin across users: a slot goes to the take whose turn it is.
             if not room or (
-                cap is not None and await repo.count_active_upstream(take.provider) + ahead >= cap
+                cap is not None
+                and await uow.takes.count_active_upstream(take.provider) + ahead >= cap
             ):
                 position = ahead + 1
                 stored.next_attempt_at = utcnow() + timedelta(seconds=self.policy.queue_recheck_s)
                 queued = stored
             else:
-                await repo.transition_take(stored, TakeState.SUBMITTING)
+                await uow.takes.transition_take(stored, TakeState.SUBMITTING)
                 show_committed_status(take, stored)
                 return True
         await self._report(queued, TakeState.QUEUED, queue_position=position)
         return False
 
-    async def _user_has_room(self, session: AsyncSession, repo: Repo, take: Take) -> bool:
+    async def _user_has_room(self, session: AsyncSession, uow: UnitOfWork, take: Take) -> bool:
         """Fewer than the per-user limit of this user's takes are at work (all instances)."""
         if take.requested_by is None:
             return True
         if self.db.is_postgres:  # one instance at a time counts this user's takes
             await hold_for_transaction(session, lock_key(USER_TAKES, take.requested_by))
-        return await repo.takes_at_work(take.requested_by) < self.policy.max_in_flight_per_user
+        return (
+            await uow.takes.takes_at_work(take.requested_by) < self.policy.max_in_flight_per_user
+        )
 
     async def _submit(self, take: Take, provider: VideoProvider, request: VideoRequest) -> None:
         """Create the upstream task exactly once, and commit its id at once."""
@@ -343,14 +347,14 @@ class JobRunner:
             task_id = await provider.submit(request)
             crash_point("created_not_saved")
         async with self.db.session() as session:
-            repo = Repo(session)
-            stored = await repo.get_take(take.id, for_update=True)
+            uow = UnitOfWork(session)
+            stored = await uow.takes.get_take(take.id, for_update=True)
             if stored is None:  # forgotten while creating: stop it upstream if we can
                 await cancel_upstream(provider, task_id)
                 raise LookupError(f"take {take.id} vanished")
             stored.upstream_task_id = task_id
             stored.next_attempt_at = utcnow()
-            await repo.transition_take(stored, TakeState.SUBMITTED)
+            await uow.takes.transition_take(stored, TakeState.SUBMITTED)
         take.upstream_task_id = task_id
         show_committed_status(take, stored)
         crash_point("submitted")
@@ -407,8 +411,8 @@ class JobRunner:
         await asyncio.to_thread(make_private, clip.path)  # a renderer writes with the umask
         crash_point("downloaded_not_saved")
         async with self.db.session() as session:
-            repo = Repo(session)
-            stored = await repo.get_take(take.id, for_update=True)
+            uow = UnitOfWork(session)
+            stored = await uow.takes.get_take(take.id, for_update=True)
             if stored is None:  # forgotten while downloading: the clip must not stay
                 clip.path.unlink(missing_ok=True)
                 raise LookupError(f"take {take.id} vanished")
@@ -418,7 +422,7 @@ class JobRunner:
             stored.clip_width, stored.clip_height = clip.width, clip.height
             stored.preview = clip.preview
             stored.progress = 1.0
-            await repo.transition_take(stored, TakeState.DELIVERING)
+            await uow.takes.transition_take(stored, TakeState.DELIVERING)
         show_committed_status(take, stored)
         crash_point("delivering")
         for name in ("clip_path", "clip_size", "clip_duration", "clip_width", "clip_height"):
@@ -436,13 +440,13 @@ class JobRunner:
         else:
             delivery = Delivery(take.delivered_message_id, take.telegram_file_id)
         async with self.db.session() as session:
-            repo = Repo(session)
-            stored = await repo.get_take(take.id, for_update=True)
+            uow = UnitOfWork(session)
+            stored = await uow.takes.get_take(take.id, for_update=True)
             if stored is None:
                 raise LookupError(f"take {take.id} vanished")
             stored.delivered_message_id = delivery.message_id
             stored.telegram_file_id = delivery.file_id
-            await repo.transition_take(stored, TakeState.DELIVERED)
+            await uow.takes.transition_take(stored, TakeState.DELIVERED)
         crash_point("delivered")
         take = await self._load(take.id)
         self._last_progress.pop(take.id, None)
@@ -477,15 +481,15 @@ class JobRunner:
                     take.attempts,
                 )
                 async with self.db.session() as session:
-                    repo = Repo(session)
-                    stored = await repo.get_take(take.id, for_update=True)
+                    uow = UnitOfWork(session)
+                    stored = await uow.takes.get_take(take.id, for_update=True)
                     assert stored is not None
                     stored.attempts += 0 if stored.status == TakeState.SUBMITTING else 1
                     stored.next_attempt_at = utcnow() + timedelta(seconds=delay)
                     stored.error_kind, stored.error_detail = error.kind.value, str(error)
                     if stored.status == TakeState.SUBMITTING and not error.may_have_created:
                         # Nothing was created upstream: the slot is free again until retry.
-                        await repo.transition_take(
+                        await uow.takes.transition_take(
                             stored, TakeState.QUEUED, f"retry: {error.kind}"
                         )
                 return
@@ -494,12 +498,12 @@ class JobRunner:
     async def _fail(self, take: Take, kind: ErrorKind, detail: str) -> None:
         log.warning("take %s failed: %s (%s)", take.id, kind.value, detail)
         async with self.db.session() as session:
-            repo = Repo(session)
-            stored = await repo.get_take(take.id, for_update=True)
+            uow = UnitOfWork(session)
+            stored = await uow.takes.get_take(take.id, for_update=True)
             if stored is None or stored.status in TERMINAL_TAKE_STATES:
                 return
             stored.error_kind, stored.error_detail = kind.value, detail[:2000]
-            await repo.transition_take(stored, TakeState.FAILED, kind.value)
+            await uow.takes.transition_take(stored, TakeState.FAILED, kind.value)
         await self._notify_finished(await self._load(take.id))
 
     async def _notify_finished(self, take: Take) -> None:
@@ -516,14 +520,14 @@ class JobRunner:
 
     async def _load(self, take_id: int) -> Take:
         async with self.db.session() as session:
-            take = await Repo(session).get_take(take_id)
+            take = await UnitOfWork(session).takes.get_take(take_id)
         if take is None:
             raise LookupError(f"take {take_id} vanished")
         return take
 
     async def _count_attempt(self, take: Take) -> None:
         async with self.db.session() as session:
-            stored = await Repo(session).get_take(take.id, for_update=True)
+            stored = await UnitOfWork(session).takes.get_take(take.id, for_update=True)
             if stored is None:
                 raise LookupError(f"take {take.id} vanished")
             stored.attempts += 1
@@ -534,12 +538,12 @@ class JobRunner:
     ) -> None:
         """Move the take to `to` (staying put if it is there), then schedule its next step."""
         async with self.db.session() as session:
-            repo = Repo(session)
-            stored = await repo.get_take(take.id, for_update=True)
+            uow = UnitOfWork(session)
+            stored = await uow.takes.get_take(take.id, for_update=True)
             if stored is None:
                 raise LookupError(f"take {take.id} vanished")
             if stored.status != to:  # a poll finding it still rendering stays where it is
-                await repo.transition_take(stored, to)
+                await uow.takes.transition_take(stored, to)
             if progress is not None:
                 stored.progress = progress
             stored.next_attempt_at = utcnow() + timedelta(seconds=next_in)
@@ -570,9 +574,9 @@ class JobRunner:
 
     async def _video_request(self, take: Take) -> VideoRequest:
         async with self.db.session() as session:
-            repo = Repo(session)
-            revision = await repo.get_revision(take.revision_id)
-            shot = await repo.get_shot(take.shot_id)
+            uow = UnitOfWork(session)
+            revision = await uow.projects.get_revision(take.revision_id)
+            shot = await uow.projects.get_shot(take.shot_id)
         if revision is None or shot is None:
             raise ProviderError(ErrorKind.INVALID, "the shot or its draft was deleted")
         image = Path(shot.still_path or shot.photo_path)

@@ -14,7 +14,7 @@ from bot.runner import ProgressUpdate
 from bot.services.studio import ProjectView
 from handlers import callbacks as cb
 from storage.models import Project, PromptRevision, Shot, Take
-from storage.repositories import ProjectSummary
+from storage.repos.projects import ProjectSummary
 
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024

@@ -26,6 +26,7 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from storage.locks import MIGRATIONS, lock_key
 from storage.sqlite_driver import LOCK_WAIT_S, Checkpointer
+from storage.uow import UnitOfWork
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -137,6 +138,12 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """One use case's repositories over one session: committed together, or not at all."""
+        async with self.session() as session:
+            yield UnitOfWork(session)
 
     async def upgrade(self, target: str = "heads") -> None:
         """Apply Alembic migrations up to `target` (every head by default) on this engine.

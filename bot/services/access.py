@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from enum import Enum
 
 from bot.config import Settings
-from storage.accounts import AccountsRepo
 from storage.db import Database
-from storage.repositories import Repo
+from storage.repos.accounts import AccountsRepo
+from storage.uow import UnitOfWork
 
 GENERATE_POLICIES = ("everyone", "admins")
 ACCESS_MODE = "access_mode"  # bot_settings key
@@ -117,7 +117,7 @@ class Access:
 
     async def generate_policy(self, chat_id: int) -> str:
         async with self.db.session() as session:
-            chat = await Repo(session).get_chat(chat_id)
+            chat = await UnitOfWork(session).chats.get_chat(chat_id)
         policy = (chat.settings or {}).get("generate") if chat else None
         return policy if policy in GENERATE_POLICIES else "everyone"
 
@@ -125,7 +125,7 @@ class Access:
         if policy not in GENERATE_POLICIES:
             raise ValueError(policy)
         async with self.db.session() as session:
-            await Repo(session).set_chat_setting(chat_id, "generate", policy)
+            await UnitOfWork(session).chats.set_chat_setting(chat_id, "generate", policy)
 
     async def is_chat_admin(
         self, chat_id: int, user_id: int, fetch_status: Callable[[], Awaitable[str]]

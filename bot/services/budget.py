@@ -2,7 +2,7 @@
 
 Units are reserved in the same transaction that queues a take (so parallel Generates never
 overspend), charged when the take is delivered and refunded when it fails or is cancelled
-(storage.repositories.Repo.transition_take settles them). Clay stills are reserved the same
+(storage.repos.takes.TakesRepo.transition_take settles them). Clay stills are reserved the same
 way before the provider is called (`reserve_units`, `settle`). Grants are negative spending.
 """
 
@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 
 from bot.config import Settings
 from bot.domain.states import ChargeState
-from storage.accounts import AccountsRepo, UsageTotals
 from storage.db import Database
 from storage.models import Take, utcnow
+from storage.repos.accounts import AccountsRepo, UsageTotals
 
 # providers.md 1.12: Kling's published price per clip, in units; offline previews are free.
 DEFAULT_COSTS: dict[str, float] = {

@@ -12,8 +12,7 @@ from bot.domain.errors import StudioError
 from bot.domain.states import TakeState
 from bot.domain.types import Actor
 from bot.services.studio import Studio
-from storage.accounts import AccountsRepo
-from storage.repositories import Repo
+from storage.uow import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,14 +26,14 @@ async def vote(studio: Studio, actor: Actor, take_id: int, *, admin: bool) -> Vo
     """Record the member's ⭐ for this take and settle which take the shot keeps."""
     await studio.take_by_id(actor, take_id)  # the take belongs to this chat
     async with studio.db.session() as session:
-        repo, accounts = Repo(session), AccountsRepo(session)
-        take = await repo.get_take(take_id)
+        uow = UnitOfWork(session)
+        take = await uow.takes.get_take(take_id)
         if take is None or take.status != TakeState.DELIVERED:
             raise StudioError("take.not_found")
-        shot = await accounts.lock_shot(take.shot_id)
+        shot = await uow.projects.lock_shot(take.shot_id)
         assert shot is not None
-        await accounts.vote(shot.id, actor.user_id, take.id)
-        counts = await accounts.vote_counts(shot.id)
+        await uow.takes.vote(shot.id, actor.user_id, take.id)
+        counts = await uow.takes.vote_counts(shot.id)
         if admin:
             shot.kept_take_id, shot.kept_by_admin = take.id, True
         elif not shot.kept_by_admin:

@@ -22,9 +22,9 @@ from bot.domain.types import Actor
 from bot.files import private_dir
 from bot.media.intake import llm_copy_path
 from bot.services.studio import Studio
-from storage.accounts import AccountsRepo, InFlight, OwnedFiles
 from storage.models import Project
-from storage.repositories import Repo
+from storage.repos.accounts import AccountsRepo, InFlight, OwnedFiles
+from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -129,12 +129,14 @@ async def export_project(studio: Studio, actor: Actor, *, limit_bytes: int) -> E
     """
     project = await studio.current_project(actor)
     async with studio.db.session() as session:
-        repo, accounts = Repo(session), AccountsRepo(session)
-        shots = await repo.project_shots(project.id)
+        uow = UnitOfWork(session)
+        shots = await uow.projects.project_shots(project.id)
         data = []
         for shot in shots:
-            revisions = await accounts.shot_revisions(shot.id)
-            takes = [t for t in await repo.shot_takes(shot.id) if t.status == TakeState.DELIVERED]
+            revisions = await uow.projects.shot_revisions(shot.id)
+            takes = [
+                t for t in await uow.takes.shot_takes(shot.id) if t.status == TakeState.DELIVERED
+            ]
             data.append((shot, revisions, takes))
     folder = studio.settings.data_dir / "exports"
     async with studio.heavy_work():  # zipping clips takes a while, on a worker thread

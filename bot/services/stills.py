@@ -38,7 +38,7 @@ from bot.media.clay import clay_still
 from bot.services.studio import StillChoice, Studio
 from bot.slots import releasing_slot
 from storage.models import PromptRevision, Shot
-from storage.repositories import Repo
+from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +312,7 @@ class Stills:
     async def _shot_still_exists(self, shot_id: int, path: Path) -> bool:
         """After writing a still: if /forget removed its shot meanwhile, the file goes too."""
         async with self.studio.db.session() as session:
-            if await Repo(session).get_shot(shot_id) is not None:
+            if await UnitOfWork(session).projects.get_shot(shot_id) is not None:
                 return True
         await asyncio.to_thread(_remove_orphan, path)
         return False
@@ -333,7 +333,7 @@ class Stills:
         """🎬 Animate this (a still's number) or 📷 Use the original photo (None)."""
         choice = await self.choice(actor, revision_id, number)
         async with self.studio.db.session() as session:
-            shot = await Repo(session).get_shot(choice.shot_id)
+            shot = await UnitOfWork(session).projects.get_shot(choice.shot_id)
             if shot is None:
                 raise StudioError("draft.not_found")
             shot.still_path = choice.path
@@ -367,11 +367,11 @@ class Stills:
             "camera_move": "static",
         }
         async with self.studio.db.session() as session:
-            repo = Repo(session)
-            shot = await repo.get_shot(revision.shot_id)
+            uow = UnitOfWork(session)
+            shot = await uow.projects.get_shot(revision.shot_id)
             if shot is None:
                 raise StudioError("draft.not_found")
-            return await repo.revise_params(shot, revision, params, actor.user_id)
+            return await uow.projects.revise_params(shot, revision, params, actor.user_id)
 
 
 def _remove_orphan(path: Path) -> None:

@@ -27,7 +27,7 @@ from bot.i18n import t
 from bot.media.film import FilmError, FilmResult, assemble_film, load_font
 from bot.services.studio import Studio
 from storage.models import Project, Shot, Take
-from storage.repositories import Repo
+from storage.uow import UnitOfWork
 
 Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
 
@@ -72,18 +72,20 @@ class Storyboard:
         """The current project's shots (or `project_id`'s, if it belongs to this chat)."""
         project = await self._project(actor, project_id)
         async with self.studio.db.session() as session:
-            repo = Repo(session)
-            shots = await repo.project_shots(project.id)
-            stars = await repo.take_star_counts([s.id for s in shots])
+            uow = UnitOfWork(session)
+            shots = await uow.projects.project_shots(project.id)
+            stars = await uow.takes.take_star_counts([s.id for s in shots])
             items = []
             for shot in shots:
                 delivered = [
-                    t for t in await repo.shot_takes(shot.id) if t.status == TakeState.DELIVERED
+                    t
+                    for t in await uow.takes.shot_takes(shot.id)
+                    if t.status == TakeState.DELIVERED
                 ]
                 kept = next((t for t in delivered if t.id == shot.kept_take_id), None)
                 clip = kept or (delivered[-1] if delivered else None)
                 revision = (
-                    await repo.get_revision(shot.current_revision_id)
+                    await uow.projects.get_revision(shot.current_revision_id)
                     if shot.current_revision_id
                     else None
                 )
@@ -170,23 +172,23 @@ class Storyboard:
     async def find_project(self, chat_id: int, ref: str) -> Project | None:
         """A project by id, or by title within `chat_id` (the command line's lookup)."""
         async with self.studio.db.session() as session:
-            repo = Repo(session)
-            if ref.isdigit() and (project := await repo.get_project(int(ref))) is not None:
+            uow = UnitOfWork(session)
+            if ref.isdigit() and (project := await uow.projects.get_project(int(ref))) is not None:
                 return project
-            return await repo.find_project(chat_id, ref)
+            return await uow.projects.find_project(chat_id, ref)
 
     async def _project(self, actor: Actor, project_id: int | None) -> Project:
         if project_id is None:
             return await self.studio.current_project(actor)
         async with self.studio.db.session() as session:
-            project = await Repo(session).get_project(project_id)
+            project = await UnitOfWork(session).projects.get_project(project_id)
         if project is None or project.chat_id != actor.chat_id:
             raise StudioError("project.not_found")
         return project
 
     async def _reorder(self, project_id: int, shot_ids: list[int]) -> None:
         async with self.studio.db.session() as session:
-            await Repo(session).reorder_shots(project_id, shot_ids)
+            await UnitOfWork(session).projects.reorder_shots(project_id, shot_ids)
 
 
 def _untitled(project: Project) -> bool:

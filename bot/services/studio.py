@@ -47,7 +47,6 @@ from bot.media.intake import (
 from bot.services.access import Access, Verdict
 from bot.services.budget import Allowance, Budget
 from bot.slots import releasing_slot
-from storage.accounts import AccountsRepo
 from storage.db import Database
 from storage.models import (
     BotMessage,
@@ -57,7 +56,9 @@ from storage.models import (
     Take,
     utcnow,
 )
-from storage.repositories import ProjectSummary, Repo
+from storage.repos.accounts import AccountsRepo
+from storage.repos.projects import ProjectSummary
+from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -175,16 +176,16 @@ class Studio:
     async def enter(self, sender: Sender) -> Actor:
         """Record the user and chat (first contact creates them) and pick the language."""
         async with self.db.session() as session:
-            return await self._enter(Repo(session), sender)
+            return await self._enter(UnitOfWork(session), sender)
 
-    async def _enter(self, repo: Repo, sender: Sender) -> Actor:
-        user = await repo.upsert_user(
+    async def _enter(self, uow: UnitOfWork, sender: Sender) -> Actor:
+        user = await uow.chats.upsert_user(
             sender.user_id,
             first_name=sender.first_name,
             username=sender.username,
             language_code=sender.language_code,
         )
-        chat = await repo.upsert_chat(
+        chat = await uow.chats.upsert_chat(
             sender.chat_id, type=sender.chat_type, title=sender.chat_title
         )
         chosen = (chat.settings or {}).get("lang") if sender.chat_type != "private" else None
@@ -193,11 +194,11 @@ class Studio:
 
     async def set_language(self, actor: Actor, lang: str) -> Actor:
         async with self.db.session() as session:
-            repo = Repo(session)
-            user = await repo.get_user(actor.user_id)
+            uow = UnitOfWork(session)
+            user = await uow.chats.get_user(actor.user_id)
             if user is not None:
                 user.lang = lang
-            await repo.set_chat_setting(actor.chat_id, "lang", lang)
+            await uow.chats.set_chat_setting(actor.chat_id, "lang", lang)
         return Actor(actor.user_id, actor.chat_id, actor.chat_type, language_for(lang))
 
     # --- projects -----------------------------------------------------------------------
@@ -205,39 +206,43 @@ class Studio:
     async def new_project(self, actor: Actor, title: str | None) -> Project:
         title = (title or "").strip()[:MAX_TITLE_CHARS] or _untitled()
         async with self.db.session() as session:
-            return await Repo(session).create_project(actor.chat_id, title, actor.user_id)
+            return await UnitOfWork(session).projects.create_project(
+                actor.chat_id, title, actor.user_id
+            )
 
     async def current_project(self, actor: Actor) -> Project:
         """The project new photos go to; the first one opens as "Untitled <date>"."""
         async with self.db.session() as session:
-            return await self._current_project(Repo(session), actor)
+            return await self._current_project(UnitOfWork(session), actor)
 
-    async def _current_project(self, repo: Repo, actor: Actor) -> Project:
-        project = await repo.current_project(actor.chat_id)
+    async def _current_project(self, uow: UnitOfWork, actor: Actor) -> Project:
+        project = await uow.projects.current_project(actor.chat_id)
         if project is None:
-            project = await repo.create_project(actor.chat_id, _untitled(), actor.user_id)
+            project = await uow.projects.create_project(actor.chat_id, _untitled(), actor.user_id)
         return project
 
     async def list_projects(self, actor: Actor) -> list[ProjectSummary]:
         async with self.db.session() as session:
-            return await Repo(session).list_projects(actor.chat_id)
+            return await UnitOfWork(session).projects.list_projects(actor.chat_id)
 
     async def open_project(self, actor: Actor, project_id: int) -> ProjectView:
         """A project's shots in order with their kept (or latest delivered) clips."""
         async with self.db.session() as session:
-            repo = Repo(session)
-            project = await repo.get_project(project_id)
+            uow = UnitOfWork(session)
+            project = await uow.projects.get_project(project_id)
             if project is None or project.chat_id != actor.chat_id:
                 raise StudioError("project.not_found")
-            await repo.set_current_project(actor.chat_id, project.id)
+            await uow.projects.set_current_project(actor.chat_id, project.id)
             views = []
-            for shot in await repo.project_shots(project.id):
+            for shot in await uow.projects.project_shots(project.id):
                 takes = [
-                    t for t in await repo.shot_takes(shot.id) if t.status == TakeState.DELIVERED
+                    t
+                    for t in await uow.takes.shot_takes(shot.id)
+                    if t.status == TakeState.DELIVERED
                 ]
                 kept = next((t for t in takes if t.id == shot.kept_take_id), None)
                 revision = (
-                    await repo.get_revision(shot.current_revision_id)
+                    await uow.projects.get_revision(shot.current_revision_id)
                     if shot.current_revision_id
                     else None
                 )
@@ -274,9 +279,9 @@ class Studio:
                 )
             )
         async with self.db.session() as session:
-            repo = Repo(session)
-            project = await self._current_project(repo, actor)
-            shot = await repo.add_shot(
+            uow = UnitOfWork(session)
+            project = await self._current_project(uow, actor)
+            shot = await uow.projects.add_shot(
                 project.id,
                 created_by=actor.user_id,
                 status=ShotState.DRAFTED if drafted else ShotState.AWAITING_DESCRIPTION,
@@ -296,7 +301,7 @@ class Studio:
             view = None
             if drafted is not None:
                 revision = await self._add_revision(
-                    repo, actor, shot, drafted, parent=None, instruction=None
+                    uow, actor, shot, drafted, parent=None, instruction=None
                 )
                 view = await self._view(session, actor, revision, shot)
         return ShotOutcome(shot, view, prepared.notes)
@@ -304,7 +309,7 @@ class Studio:
     async def draft_view(self, actor: Actor, revision: PromptRevision) -> DraftView:
         """`revision` as its draft message shows it."""
         async with self.db.session() as session:
-            shot = await self._check_access(Repo(session), actor, revision.shot_id)
+            shot = await self._check_access(UnitOfWork(session), actor, revision.shot_id)
             return await self._view(session, actor, revision, shot)
 
     async def describe(
@@ -314,7 +319,7 @@ class Studio:
         shot = await self._shot_for(actor, shot_id)
         description = _clean_text(description, MAX_DESCRIPTION_CHARS) or ""
         async with self.db.session() as session:
-            stored = await Repo(session).get_shot(shot.id)
+            stored = await UnitOfWork(session).projects.get_shot(shot.id)
             assert stored is not None
             stored.description = description
             stored.status = ShotState.DRAFTED
@@ -332,19 +337,19 @@ class Studio:
         None: the message is not a shot's photo in this chat.
         """
         async with self.db.session() as session:
-            repo = Repo(session)
-            found = await repo.shot_for_message(chat_id, message_id)
+            uow = UnitOfWork(session)
+            found = await uow.projects.shot_for_message(chat_id, message_id)
             if found is None:
                 return None
-            shot = await self._check_access(repo, actor, found.id)
-            generated = bool(await repo.shot_takes(shot.id))
+            shot = await self._check_access(uow, actor, found.id)
+            generated = bool(await uow.takes.shot_takes(shot.id))
         description = _clean_text(caption, MAX_DESCRIPTION_CHARS)
         if not description or description == shot.description:
             return Recaption(shot, None, changed=False)
         if shot.status == ShotState.AWAITING_DESCRIPTION:
             return Recaption(shot, await self.describe(actor, shot.id, description), changed=True)
         async with self.db.session() as session:
-            stored = await Repo(session).get_shot(shot.id)
+            stored = await UnitOfWork(session).projects.get_shot(shot.id)
             assert stored is not None
             stored.description = description
         shot.description = description
@@ -370,7 +375,7 @@ class Studio:
         revision = await self._revision(revision_id)
         shot = await self._shot_for(actor, revision.shot_id)
         async with self.db.session() as session:
-            chain = await Repo(session).revision_chain(revision)
+            chain = await UnitOfWork(session).projects.revision_chain(revision)
         history = tuple(
             RefineStep(instruction=r.instruction or "", prompt=r.prompt)
             for r in chain[1:]
@@ -391,9 +396,9 @@ class Studio:
         if current.parent_id is None:
             return None
         async with self.db.session() as session:
-            repo = Repo(session)
-            stored = await repo.get_shot(shot.id)
-            parent = await repo.get_revision(current.parent_id)
+            uow = UnitOfWork(session)
+            stored = await uow.projects.get_shot(shot.id)
+            parent = await uow.projects.get_revision(current.parent_id)
             if stored is None or parent is None:
                 return None
             stored.current_revision_id = parent.id
@@ -425,13 +430,13 @@ class Studio:
         if key == "provider":
             params["model"] = self.providers[value].model
         async with self.db.session() as session:
-            repo = Repo(session)
-            stored = await repo.get_shot(shot.id)
+            uow = UnitOfWork(session)
+            stored = await uow.projects.get_shot(shot.id)
             assert stored is not None
-            new = await repo.revise_params(stored, revision, params, actor.user_id)
+            new = await uow.projects.revise_params(stored, revision, params, actor.user_id)
             if key in ("duration", "mode", "provider"):
                 # Remember the choice for this chat's next drafts too.
-                await repo.set_chat_setting(actor.chat_id, key, value)
+                await uow.chats.set_chat_setting(actor.chat_id, key, value)
             return new
 
     async def cancel_shot(
@@ -447,7 +452,7 @@ class Studio:
             if not await self._may_cancel_others(actor, fetch_status):
                 raise StudioError("shot.cancel_not_allowed")
         async with self.db.session() as session:
-            stored = await Repo(session).get_shot(shot.id)
+            stored = await UnitOfWork(session).projects.get_shot(shot.id)
             if stored is not None:
                 stored.status = ShotState.CANCELLED
 
@@ -490,14 +495,14 @@ class Studio:
         if reply_to_message_id is None and shot.chat_id == chat_id:
             reply_to_message_id = shot.message_id
         async with self.db.session() as session:
-            repo = Repo(session)
+            uow = UnitOfWork(session)
             # Check and insert under one lock: twenty presses of one button make one take.
-            await repo.lock_revision(revision.id)
-            if request_key and (existing := await repo.take_by_request_key(request_key)):
+            await uow.projects.lock_revision(revision.id)
+            if request_key and (existing := await uow.takes.take_by_request_key(request_key)):
                 return TakeRequest(existing, created=False)
-            if active := await repo.active_take_for_revision(revision.id):
+            if active := await uow.takes.active_take_for_revision(revision.id):
                 return TakeRequest(active, created=False)
-            take = await repo.add_take(
+            take = await uow.takes.add_take(
                 shot_id=shot.id,
                 revision_id=revision.id,
                 requested_by=actor.user_id,
@@ -523,10 +528,10 @@ class Studio:
                     "budget.exceeded", cost=f"{allowance.cost:g}", left=f"{allowance.left or 0:g}"
                 )
             if still is not None and still.shot_id == shot.id:
-                stored = await repo.get_shot(shot.id)
+                stored = await uow.projects.get_shot(shot.id)
                 assert stored is not None
                 stored.still_path = still.path
-            await repo.touch_project(shot.project_id)
+            await uow.projects.touch_project(shot.project_id)
             return TakeRequest(take, created=True)
 
     async def cancel_take(
@@ -546,14 +551,14 @@ class Studio:
         ):
             raise StudioError("take.cancel_not_allowed")
         async with self.db.session() as session:
-            repo = Repo(session)
-            take = await repo.get_take(take_id, for_update=True)
+            uow = UnitOfWork(session)
+            take = await uow.takes.get_take(take_id, for_update=True)
             if take is None:
                 return False
-            await self._check_access(repo, actor, take.shot_id)
+            await self._check_access(uow, actor, take.shot_id)
             if take.status != TakeState.QUEUED:  # past the queue: the provider may be charging
                 return False
-            await repo.transition_take(take, TakeState.CANCELLED, f"by user {actor.user_id}")
+            await uow.takes.transition_take(take, TakeState.CANCELLED, f"by user {actor.user_id}")
             return True
 
     async def check_may_spend(
@@ -580,21 +585,21 @@ class Studio:
     async def keep_take(self, actor: Actor, take_id: int) -> Take:
         """⭐ Keep: this take is the shot's clip in the film."""
         async with self.db.session() as session:
-            repo = Repo(session)
-            take = await repo.get_take(take_id)
+            uow = UnitOfWork(session)
+            take = await uow.takes.get_take(take_id)
             if take is None or take.status != TakeState.DELIVERED:
                 raise StudioError("take.not_found")
-            shot = await self._check_access(repo, actor, take.shot_id)
+            shot = await self._check_access(uow, actor, take.shot_id)
             shot.kept_take_id = take.id
             return take
 
     async def take_by_id(self, actor: Actor, take_id: int) -> Take:
         async with self.db.session() as session:
-            repo = Repo(session)
-            take = await repo.get_take(take_id)
+            uow = UnitOfWork(session)
+            take = await uow.takes.get_take(take_id)
             if take is None:
                 raise StudioError("take.not_found")
-            await self._check_access(repo, actor, take.shot_id)
+            await self._check_access(uow, actor, take.shot_id)
             return take
 
     # --- conversation state: which message stands for which row ---------------------------
@@ -604,22 +609,22 @@ class Studio:
     ) -> None:
         """Record what a message we sent stands for, so replies and buttons find their row."""
         async with self.db.session() as session:
-            await Repo(session).remember_message(chat_id, message_id, kind, **refs)
+            await UnitOfWork(session).chats.remember_message(chat_id, message_id, kind, **refs)
 
     async def message_ref(self, chat_id: int, message_id: int) -> BotMessage | None:
         async with self.db.session() as session:
-            return await Repo(session).message_ref(chat_id, message_id)
+            return await UnitOfWork(session).chats.message_ref(chat_id, message_id)
 
     async def attach_status_message(self, take_id: int, chat_id: int, message_id: int) -> None:
         async with self.db.session() as session:
-            repo = Repo(session)
-            take = await repo.get_take(take_id, for_update=True)
+            uow = UnitOfWork(session)
+            take = await uow.takes.get_take(take_id, for_update=True)
             if take is not None:
                 take.status_message_id = message_id
                 take.status_edited_at = utcnow()
                 if take.status == TakeState.QUEUED:
                     take.next_attempt_at = utcnow()
-            await repo.remember_message(chat_id, message_id, "status", take_id=take_id)
+            await uow.chats.remember_message(chat_id, message_id, "status", take_id=take_id)
 
     async def admit_update(
         self,
@@ -633,19 +638,19 @@ class Studio:
         """Before any handler, in one unit of work: skip an update Telegram delivered
         before, say whether its sender may use the bot, and record `sender` if given."""
         async with self.db.session() as session:
-            repo = Repo(session)
-            if not await repo.mark_update_processed(update_id):
+            uow = UnitOfWork(session)
+            if not await uow.chats.mark_update_processed(update_id):
                 return Admission(duplicate=True)
             verdict = Verdict.ADMIT
             if check_access:
                 verdict = await self.access.verdict(AccountsRepo(session), user_id, chat_id)
             if verdict is not Verdict.ADMIT or sender is None:
                 return Admission(duplicate=False, verdict=verdict)
-            return Admission(False, verdict, await self._enter(repo, sender))
+            return Admission(False, verdict, await self._enter(uow, sender))
 
     async def note_album_photo(self, chat_id: int, media_group_id: str) -> None:
         async with self.db.session() as session:
-            await Repo(session).touch_media_group(chat_id, media_group_id)
+            await UnitOfWork(session).chats.touch_media_group(chat_id, media_group_id)
 
     async def claim_album(
         self, actor: Actor, media_group_id: str, quiet_for: float
@@ -653,21 +658,25 @@ class Studio:
         """The album's shots if it has been quiet for `quiet_for` s and nobody answered yet."""
         quiet_since = utcnow() - timedelta(seconds=quiet_for)
         async with self.db.session() as session:
-            repo = Repo(session)
-            if not await repo.claim_media_group_answer(actor.chat_id, media_group_id, quiet_since):
+            uow = UnitOfWork(session)
+            if not await uow.chats.claim_media_group_answer(
+                actor.chat_id, media_group_id, quiet_since
+            ):
                 return None
-            return await repo.order_album(actor.chat_id, media_group_id)
+            return await uow.projects.order_album(actor.chat_id, media_group_id)
 
     async def album_shots(self, actor: Actor, shot_id: int) -> list[Shot]:
         shot = await self._shot_for(actor, shot_id)
         if not shot.media_group_id:
             return [shot]
         async with self.db.session() as session:
-            return await Repo(session).shots_in_media_group(actor.chat_id, shot.media_group_id)
+            return await UnitOfWork(session).projects.shots_in_media_group(
+                actor.chat_id, shot.media_group_id
+            )
 
     async def project_of(self, shot: Shot) -> Project:
         async with self.db.session() as session:
-            project = await Repo(session).get_project(shot.project_id)
+            project = await UnitOfWork(session).projects.get_project(shot.project_id)
         if project is None:
             raise StudioError("project.not_found")
         return project
@@ -675,9 +684,9 @@ class Studio:
     async def language_of(self, user_id: int | None, chat_id: int) -> str:
         """The language to speak to `user_id` in `chat_id` (/lang choice, else Telegram's)."""
         async with self.db.session() as session:
-            repo = Repo(session)
-            user = await repo.get_user(user_id) if user_id is not None else None
-            chat = await repo.get_chat(chat_id)
+            uow = UnitOfWork(session)
+            user = await uow.chats.get_user(user_id) if user_id is not None else None
+            chat = await uow.chats.get_chat(chat_id)
         chosen = (chat.settings or {}).get("lang") if chat and chat.type != "private" else None
         return language_for(
             (user.lang if user else None) or chosen or (user.language_code if user else None)
@@ -717,16 +726,16 @@ class Studio:
         instruction: str | None,
     ) -> PromptRevision:
         async with self.db.session() as session:
-            repo = Repo(session)
-            stored = await repo.get_shot(shot.id)
+            uow = UnitOfWork(session)
+            stored = await uow.projects.get_shot(shot.id)
             assert stored is not None
             return await self._add_revision(
-                repo, actor, stored, draft, parent=parent, instruction=instruction
+                uow, actor, stored, draft, parent=parent, instruction=instruction
             )
 
     async def _add_revision(
         self,
-        repo: Repo,
+        uow: UnitOfWork,
         actor: Actor,
         shot: Shot,
         draft: Draft,
@@ -735,7 +744,7 @@ class Studio:
         instruction: str | None,
     ) -> PromptRevision:
         """The shot's new current revision, with the settings this chat chose last."""
-        chat = await repo.get_chat(actor.chat_id)
+        chat = await uow.chats.get_chat(actor.chat_id)
         defaults = (chat.settings if chat else None) or {}
         inherited = parent.params if parent else {}
         provider_name = inherited.get("provider") or defaults.get("provider")
@@ -748,7 +757,7 @@ class Studio:
             "duration": int(draft.duration),
             "camera_move": draft.camera_move,
         }
-        revision = await repo.add_revision(
+        revision = await uow.projects.add_revision(
             shot,
             parent_id=parent.id if parent else None,
             prompt=draft.prompt,
@@ -762,13 +771,13 @@ class Studio:
             tokens_in=draft.tokens_in,
             tokens_out=draft.tokens_out,
         )
-        await repo.touch_project(shot.project_id)
+        await uow.projects.touch_project(shot.project_id)
         return revision
 
     async def _view(
         self, session: AsyncSession, actor: Actor, revision: PromptRevision, shot: Shot
     ) -> DraftView:
-        project = await Repo(session).get_project(shot.project_id)
+        project = await UnitOfWork(session).projects.get_project(shot.project_id)
         assert project is not None
         group_id = actor.chat_id if actor.is_group else None
         allowance = await self.budget.allowance(
@@ -781,21 +790,21 @@ class Studio:
 
     async def _revision(self, revision_id: int) -> PromptRevision:
         async with self.db.session() as session:
-            revision = await Repo(session).get_revision(revision_id)
+            revision = await UnitOfWork(session).projects.get_revision(revision_id)
         if revision is None:
             raise StudioError("draft.not_found")
         return revision
 
     async def _shot_for(self, actor: Actor, shot_id: int) -> Shot:
         async with self.db.session() as session:
-            return await self._check_access(Repo(session), actor, shot_id)
+            return await self._check_access(UnitOfWork(session), actor, shot_id)
 
-    async def _check_access(self, repo: Repo, actor: Actor, shot_id: int) -> Shot:
+    async def _check_access(self, uow: UnitOfWork, actor: Actor, shot_id: int) -> Shot:
         """A button or reply from another chat never reaches someone else's shot."""
-        shot = await repo.get_shot(shot_id)
+        shot = await uow.projects.get_shot(shot_id)
         if shot is None:
             raise StudioError("draft.not_found")
-        project = await repo.get_project(shot.project_id)
+        project = await uow.projects.get_project(shot.project_id)
         if project is None or project.chat_id != actor.chat_id:
             raise StudioError("draft.not_found")
         return shot

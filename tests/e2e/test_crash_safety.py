@@ -31,7 +31,7 @@ from bot.config import normalise_database_url
 from bot.media.sample import sample_photo
 from storage.db import Database
 from storage.models import Take
-from storage.repositories import Repo
+from storage.uow import UnitOfWork
 from tests.conftest import REPO_ROOT
 from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
 from tests.fakes.telegram_stub import Call, TelegramStub
@@ -190,9 +190,9 @@ class Scenario:
 
     async def takes(self) -> list[Take]:
         async with self.db.session() as session:
-            repo = Repo(session)
-            ids = [t.id for t in await _all_takes(repo)]
-            return [t for i in ids if (t := await repo.get_take(i)) is not None]
+            uow = UnitOfWork(session)
+            ids = [t.id for t in await _all_takes(uow)]
+            return [t for i in ids if (t := await uow.takes.get_take(i)) is not None]
 
     async def wait_take(self, predicate: Any, timeout: float = 60.0) -> Take:  # noqa: ASYNC109
         async with asyncio.timeout(timeout):
@@ -218,13 +218,13 @@ class Scenario:
 
     async def statuses(self, take_id: int) -> list[str]:
         async with self.db.session() as session:
-            return [e.status for e in await Repo(session).take_events(take_id)]
+            return [e.status for e in await UnitOfWork(session).takes.take_events(take_id)]
 
 
-async def _all_takes(repo: Repo) -> list[Take]:
+async def _all_takes(uow: UnitOfWork) -> list[Take]:
     from sqlalchemy import select
 
-    return list((await repo.session.execute(select(Take).order_by(Take.id))).scalars())
+    return list((await uow.session.execute(select(Take).order_by(Take.id))).scalars())
 
 
 def _is_draft(call: Call) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bot.services.access import Access, Verdict
 from storage.db import Database
-from storage.repositories import Repo
+from storage.uow import UnitOfWork
 from tests.conftest import make_settings
 
 ALICE, BOB, OPERATOR = 8_001, 8_002, 8_999
@@ -57,7 +57,7 @@ async def test_generate_policy_and_the_member_status_cache(
 ) -> None:
     access = access_for(database, tmp_path)
     async with database.session() as session:
-        await Repo(session).upsert_chat(GROUP, type="supergroup", title="Clay club")
+        await UnitOfWork(session).chats.upsert_chat(GROUP, type="supergroup", title="Clay club")
     lookups: list[str] = []
 
     def status(value: str):  # type: ignore[no-untyped-def]

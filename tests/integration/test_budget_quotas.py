@@ -14,10 +14,10 @@ from bot.domain.types import Actor
 from bot.providers.offline_drafter import OfflineDrafter
 from bot.services.budget import Budget, parse_costs
 from bot.services.studio import Studio
-from storage.accounts import AccountsRepo
 from storage.db import Database
 from storage.models import Take, UsageEntry
-from storage.repositories import Repo
+from storage.repos.accounts import AccountsRepo
+from storage.uow import UnitOfWork
 from tests.conftest import make_settings
 
 USER = 7_001
@@ -31,7 +31,7 @@ class KlingLike:
     model = "kling-v2-5-turbo"
 
 
-async def finish(repo: Repo, take: Take, status: TakeState) -> None:
+async def finish(uow: UnitOfWork, take: Take, status: TakeState) -> None:
     """End a queued take as the runner would: delivered step by step, or ended at once."""
     delivery = (
         TakeState.SUBMITTING,
@@ -41,7 +41,7 @@ async def finish(repo: Repo, take: Take, status: TakeState) -> None:
         TakeState.DELIVERED,
     )
     for step in delivery if status == TakeState.DELIVERED else (status,):
-        await repo.transition_take(take, step)
+        await uow.takes.transition_take(take, step)
 
 
 def studio_for(db: Database, tmp_path: Path, **settings: object) -> Studio:
@@ -59,13 +59,13 @@ def studio_for(db: Database, tmp_path: Path, **settings: object) -> Studio:
 async def revisions(db: Database, chat_id: int, count: int, *, user_id: int = USER) -> list[int]:
     """`count` shots with one draft each, in `chat_id`'s project."""
     async with db.session() as session:
-        repo = Repo(session)
-        await repo.upsert_user(user_id, first_name="Lin")
-        await repo.upsert_chat(chat_id, type="private" if chat_id > 0 else "supergroup")
-        project = await repo.create_project(chat_id, "Budget", user_id)
+        uow = UnitOfWork(session)
+        await uow.chats.upsert_user(user_id, first_name="Lin")
+        await uow.chats.upsert_chat(chat_id, type="private" if chat_id > 0 else "supergroup")
+        project = await uow.projects.create_project(chat_id, "Budget", user_id)
         ids = []
         for _ in range(count):
-            shot = await repo.add_shot(
+            shot = await uow.projects.add_shot(
                 project.id,
                 created_by=user_id,
                 photo_path="/nonexistent.jpg",
@@ -73,7 +73,7 @@ async def revisions(db: Database, chat_id: int, count: int, *, user_id: int = US
                 photo_height=600,
                 source_format="JPEG",
             )
-            revision = await repo.add_revision(
+            revision = await uow.projects.add_revision(
                 shot,
                 prompt="clay boats glide",
                 params={"provider": "kling", "mode": "std", "duration": 5},
@@ -150,11 +150,11 @@ async def test_units_are_charged_on_delivery_and_refunded_on_failure_or_cancel(
     with pytest.raises(StudioError):
         await studio.request_take(actor, ids[3])  # 3 of 3 reserved
     async with database.session() as session:
-        repo = Repo(session)
+        uow = UnitOfWork(session)
         for take_id, status in zip(takes, (TakeState.DELIVERED, TakeState.FAILED), strict=False):
-            take = await repo.get_take(take_id)
+            take = await uow.takes.get_take(take_id)
             assert take is not None
-            await finish(repo, take, status)
+            await finish(uow, take, status)
     assert await studio.cancel_take(actor, takes[2])
     assert await ledger(database) == {"charged": 1.0, "refunded": 2.0}
     # Refunded units are spendable again.
@@ -205,10 +205,10 @@ async def test_forget_keeps_the_spending_so_a_returning_user_has_no_fresh_quota(
     actor = Actor(USER, USER)
     take = (await studio.request_take(actor, ids[0])).take
     async with database.session() as session:
-        repo = Repo(session)
-        stored = await repo.get_take(take.id)
+        uow = UnitOfWork(session)
+        stored = await uow.takes.get_take(take.id)
         assert stored is not None
-        await finish(repo, stored, TakeState.DELIVERED)
+        await finish(uow, stored, TakeState.DELIVERED)
     await studio.budget.grant(USER, 0.5)
     async with database.session() as session:
         await AccountsRepo(session).forget_user(USER)

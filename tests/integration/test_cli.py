@@ -20,7 +20,7 @@ import pytest
 
 from bot.media.sample import sample_photo
 from storage.db import Database
-from storage.repositories import Repo
+from storage.uow import UnitOfWork
 from tests.conftest import REPO_ROOT
 from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
 from tests.fakes.fake_openai import DEFAULT_KEY, FakeOpenAI
@@ -167,11 +167,11 @@ async def _many_projects(path: Path, count: int) -> None:
     db = Database.from_url(f"sqlite+claymate:///{path}")
     try:
         async with db.session() as session:
-            repo = Repo(session)
-            await repo.upsert_user(0, first_name="cli")
-            await repo.upsert_chat(0, type="private")
+            uow = UnitOfWork(session)
+            await uow.chats.upsert_user(0, first_name="cli")
+            await uow.chats.upsert_chat(0, type="private")
             for number in range(count):
-                await repo.create_project(0, f"Project number {number} of many", 0)
+                await uow.projects.create_project(0, f"Project number {number} of many", 0)
     finally:
         await db.dispose()
 

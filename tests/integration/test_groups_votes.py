@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.domain.types import Actor
 from bot.services.groups import vote
 from storage.db import Database
-from storage.repositories import Repo
+from storage.uow import UnitOfWork
 from tests.integration.test_budget_quotas import revisions, studio_for
 
 GROUP = -1_007_000_000_001
@@ -17,12 +17,12 @@ GROUP = -1_007_000_000_001
 
 async def delivered_takes(db: Database, revision_id: int, count: int) -> list[int]:
     async with db.session() as session:
-        repo = Repo(session)
-        revision = await repo.get_revision(revision_id)
+        uow = UnitOfWork(session)
+        revision = await uow.projects.get_revision(revision_id)
         assert revision is not None
         ids = []
         for _ in range(count):
-            take = await repo.add_take(
+            take = await uow.takes.add_take(
                 shot_id=revision.shot_id,
                 revision_id=revision.id,
                 provider="kling",
@@ -62,8 +62,8 @@ async def test_the_most_voted_take_is_kept_until_an_admin_picks(
 async def kept(db: Database, take_id: int) -> tuple[int | None, bool]:
     """The shot's kept take, and whether an admin picked it."""
     async with db.session() as session:
-        take = await Repo(session).get_take(take_id)
+        take = await UnitOfWork(session).takes.get_take(take_id)
         assert take is not None
-        shot = await Repo(session).get_shot(take.shot_id)
+        shot = await UnitOfWork(session).projects.get_shot(take.shot_id)
     assert shot is not None
     return shot.kept_take_id, shot.kept_by_admin

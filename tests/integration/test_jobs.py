@@ -26,7 +26,7 @@ from bot.runner import Delivery, JobRunner, ProgressUpdate, RunnerPolicy
 from bot.services.studio import Studio
 from storage.db import Database
 from storage.models import Take, TakeEvent
-from storage.repositories import Repo
+from storage.uow import UnitOfWork
 from tests.conftest import make_settings
 from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FakeKling
 
@@ -100,13 +100,13 @@ class Harness:
 
     async def take(self, take_id: int) -> Take:
         async with self.db.session() as session:
-            take = await Repo(session).get_take(take_id)
+            take = await UnitOfWork(session).takes.get_take(take_id)
         assert take is not None
         return take
 
     async def events(self, take_id: int) -> list[TakeEvent]:
         async with self.db.session() as session:
-            return await Repo(session).take_events(take_id)
+            return await UnitOfWork(session).takes.take_events(take_id)
 
     async def wait_finished(self, ids: list[int], timeout: float = 30.0) -> list[Take]:  # noqa: ASYNC109
         async with asyncio.timeout(timeout):
@@ -261,7 +261,7 @@ async def test_concurrency_cap_holds_and_queue_positions_are_reported(harness: H
         async with asyncio.timeout(60):
             while True:
                 async with harness.db.session() as session:
-                    counts = await Repo(session).takes_by_status()
+                    counts = await UnitOfWork(session).takes.takes_by_status()
                 active = sum(counts.get(s, 0) for s in ACTIVE_UPSTREAM_STATES)
                 unfinished_upstream = sum(
                     1
@@ -315,7 +315,7 @@ async def test_deadline_exceeded_fails_with_timeout(harness: Harness) -> None:
     harness.fake.configure({"task_seconds": 30})
     [take_id] = await harness.queue_takes(1)
     async with harness.db.session() as session:
-        stored = await Repo(session).get_take(take_id, for_update=True)
+        stored = await UnitOfWork(session).takes.get_take(take_id, for_update=True)
         assert stored is not None
         stored.deadline_at = stored.created_at + timedelta(seconds=1)
     async with running(harness.runner()):

@@ -9,9 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 
-from storage.accounts import AccountsRepo, ledger_hash
 from storage.db import Database, alembic_config
 from storage.models import Base, BotSetting, UsageEntry, utcnow
+from storage.repos.accounts import AccountsRepo, ledger_hash
 
 
 def _differences(connection: Any) -> list[Any]:

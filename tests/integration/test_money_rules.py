@@ -16,7 +16,7 @@ from bot.domain.types import Actor
 from bot.services.studio import Studio
 from storage.db import Database
 from storage.models import ProcessedUpdate, Take, utcnow
-from storage.repositories import Repo
+from storage.uow import UnitOfWork
 from tests.integration.test_budget_quotas import GROUP, USER, ledger, revisions, studio_for
 
 ADMIN, MEMBER = USER + 10, USER + 11
@@ -70,7 +70,7 @@ async def test_a_member_cannot_cancel_an_admins_take(database: Database, tmp_pat
         await studio.cancel_take(member, take_id, fetch_status=status_is("member"))
     assert refused.value.key == "take.cancel_not_allowed"
     async with database.session() as session:
-        take = await Repo(session).get_take(take_id)
+        take = await UnitOfWork(session).takes.get_take(take_id)
     assert take is not None and take.status == "queued"
     assert await ledger(database) == {"reserved": 1.0}
 
@@ -93,12 +93,12 @@ async def queue_takes(database: Database, user_id: int, count: int) -> list[int]
     """`count` queued takes by `user_id`, in one project of their private chat."""
     [revision] = await revisions(database, user_id, 1, user_id=user_id)
     async with database.session() as session:
-        repo = Repo(session)
-        stored = await repo.get_revision(revision)
+        uow = UnitOfWork(session)
+        stored = await uow.projects.get_revision(revision)
         assert stored is not None
         ids = []
         for i in range(count):
-            take = await repo.add_take(
+            take = await uow.takes.add_take(
                 shot_id=stored.shot_id,
                 revision_id=revision,
                 requested_by=user_id,
@@ -132,24 +132,28 @@ async def test_one_users_fifty_takes_do_not_delay_anothers_first(database: Datab
     [first_light] = await queue_takes(database, light, 1)
     lease = timedelta(seconds=60)
     async with database.session() as session:
-        first = await Repo(session).claim_due_takes("r1", limit=2, lease=lease, per_user=3)
+        first = await UnitOfWork(session).takes.claim_due_takes(
+            "r1", limit=2, lease=lease, per_user=3
+        )
     assert first_light in first
 
     # Claimed takes move on (past 'queued'); the heavy user never has more than 3 in flight.
     async def advance(ids: list[int]) -> None:
         async with database.session() as session:
-            repo = Repo(session)
+            uow = UnitOfWork(session)
             for take_id in ids:
-                take = await repo.get_take(take_id)
+                take = await uow.takes.get_take(take_id)
                 assert take is not None
                 if take.status == TakeState.QUEUED:
-                    await repo.transition_take(take, TakeState.SUBMITTING)
-                await repo.release_lease(take_id, "r1")
+                    await uow.takes.transition_take(take, TakeState.SUBMITTING)
+                await uow.takes.release_lease(take_id, "r1")
 
     await advance(first)
     for _ in range(5):
         async with database.session() as session:
-            claimed = await Repo(session).claim_due_takes("r1", limit=10, lease=lease, per_user=3)
+            claimed = await UnitOfWork(session).takes.claim_due_takes(
+                "r1", limit=10, lease=lease, per_user=3
+            )
         await advance(claimed)
         assert await in_flight(database, heavy) == 3
 
@@ -159,11 +163,11 @@ async def test_queue_position_counts_only_the_takes_served_before(database: Data
     await queue_takes(database, heavy, 20)
     [light_take] = await queue_takes(database, light, 1)
     async with database.session() as session:
-        repo = Repo(session)
-        take = await repo.get_take(light_take)
+        uow = UnitOfWork(session)
+        take = await uow.takes.get_take(light_take)
         assert take is not None
         # Round-robin: only the heavy user's first take comes before the light user's.
-        assert await repo.queue_position(take) == 1
+        assert await uow.takes.queue_position(take) == 1
 
 
 # --- housekeeping -------------------------------------------------------------------------
@@ -177,9 +181,9 @@ async def test_old_processed_update_ids_are_pruned_and_recent_ones_stay(
         for update_id, age in ((1, timedelta(days=3)), (2, timedelta(days=2, hours=1))):
             session.add(ProcessedUpdate(update_id=update_id, received_at=now - age))
         session.add(ProcessedUpdate(update_id=3, received_at=now - timedelta(hours=1)))
-        await Repo(session).mark_update_processed(4)
+        await UnitOfWork(session).chats.mark_update_processed(4)
     async with database.session() as session:
-        removed = await Repo(session).prune_processed_updates(
+        removed = await UnitOfWork(session).chats.prune_processed_updates(
             older_than=now - timedelta(days=2), limit=1000
         )
     assert removed == 2
@@ -241,10 +245,10 @@ async def test_two_runners_serve_users_in_turn_and_hold_each_to_three_at_work(
         outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats")
         assert outcome.revision is not None
         async with database.session() as session:
-            repo = Repo(session)
+            uow = UnitOfWork(session)
             return [
                 (
-                    await repo.add_take(
+                    await uow.takes.add_take(
                         shot_id=outcome.shot.id,
                         revision_id=outcome.revision.id,
                         requested_by=user_id,
@@ -394,7 +398,7 @@ async def test_in_an_admins_only_group_a_member_cannot_change_what_generate_cost
     [revision] = await revisions(database, GROUP, 1, user_id=ADMIN)
     await studio.access.set_generate_policy(GROUP, "admins")
     async with database.session() as session:
-        await Repo(session).upsert_user(MEMBER, first_name="Mo")
+        await UnitOfWork(session).chats.upsert_user(MEMBER, first_name="Mo")
     member = Actor(MEMBER, GROUP, "supergroup")
     with pytest.raises(StudioError) as refused:
         await studio.change_setting(
@@ -402,7 +406,7 @@ async def test_in_an_admins_only_group_a_member_cannot_change_what_generate_cost
         )
     assert refused.value.key == "group.generate_admins_only"
     async with database.session() as session:
-        chat = await Repo(session).get_chat(GROUP)
+        chat = await UnitOfWork(session).chats.get_chat(GROUP)
     assert chat is not None and "mode" not in (chat.settings or {})
     admin = Actor(ADMIN, GROUP, "supergroup")
     changed = await studio.change_setting(

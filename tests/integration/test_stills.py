@@ -30,6 +30,7 @@ from bot.services.stills import (
     build_still_maker,
 )
 from bot.wiring import Services, build_services
+from storage.uow import UnitOfWork
 from tests.conftest import make_settings
 from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
 from tests.integration.test_jobs import RecordingObserver
@@ -487,9 +488,7 @@ async def test_a_member_who_forgets_takes_their_end_frame_off_someone_elses_shot
     assert gone.value.kind is ErrorKind.INVALID
     assert not await asyncio.to_thread(tail.exists)  # the member's photo is gone with them
     async with services.db.session() as session:
-        from storage.accounts import AccountsRepo
-
-        revisions = await AccountsRepo(session).shot_revisions(outcome.shot.id)
+        revisions = await UnitOfWork(session).projects.shot_revisions(outcome.shot.id)
     assert revisions and all("image_tail_path" not in r.params for r in revisions)
     owners_photo = Path(outcome.shot.photo_path)
     assert await asyncio.to_thread(owners_photo.is_file)  # the owner's shot stays

@@ -12,16 +12,16 @@ from sqlalchemy.exc import IntegrityError
 from bot.domain.states import IllegalTransition, TakeState
 from storage.db import Database
 from storage.models import PromptRevision, Shot, Take, TakeEvent, utcnow
-from storage.repositories import Repo
+from storage.uow import UnitOfWork
 
 
 async def _project_with_shot(db: Database) -> tuple[int, int, int]:
     async with db.session() as session:
-        repo = Repo(session)
-        await repo.upsert_user(42, first_name="Lin", language_code="zh-hans")
-        await repo.upsert_chat(42, type="private")
-        project = await repo.create_project(42, "Shanghai in clay", 42)
-        shot = await repo.add_shot(
+        uow = UnitOfWork(session)
+        await uow.chats.upsert_user(42, first_name="Lin", language_code="zh-hans")
+        await uow.chats.upsert_chat(42, type="private")
+        project = await uow.projects.create_project(42, "Shanghai in clay", 42)
+        shot = await uow.projects.add_shot(
             project.id,
             created_by=42,
             description="The Bund at dusk",
@@ -31,7 +31,7 @@ async def _project_with_shot(db: Database) -> tuple[int, int, int]:
             source_format="JPEG",
             facts={"orientation": "landscape"},
         )
-        revision = await repo.add_revision(
+        revision = await uow.projects.add_revision(
             shot,
             prompt="Clay boats glide",
             negative_prompt="blurry",
@@ -44,7 +44,7 @@ async def _project_with_shot(db: Database) -> tuple[int, int, int]:
 
 async def _add_take(db: Database, shot_id: int, revision_id: int, **fields: object) -> int:
     async with db.session() as session:
-        take = await Repo(session).add_take(
+        take = await UnitOfWork(session).takes.add_take(
             shot_id=shot_id,
             revision_id=revision_id,
             provider=fields.pop("provider", "kling"),
@@ -61,18 +61,18 @@ async def test_a_project_with_a_shot_revision_and_take_round_trips(database: Dat
         database, shot_id, revision_id, params={"mode": "std"}, chat_id=42, cost_units=1.5
     )
     async with database.session() as session:
-        repo = Repo(session)
-        shot = await repo.get_shot(shot_id)
+        uow = UnitOfWork(session)
+        shot = await uow.projects.get_shot(shot_id)
         assert shot is not None and shot.position == 1
         assert shot.current_revision_id == revision_id
-        chat = await repo.get_chat(42)
+        chat = await uow.chats.get_chat(42)
         assert chat is not None and chat.current_project_id == project_id
-        take = await repo.get_take(take_id)
+        take = await uow.takes.get_take(take_id)
         assert take is not None
         assert take.status == "queued" and take.params == {"mode": "std"}
         assert take.created_at.tzinfo is not None  # UTC-aware on both backends
         assert take.cost_units == 1.5
-        user = await repo.get_user(42)
+        user = await uow.chats.get_user(42)
         assert user is not None and user.language_code == "zh-hans"
 
 
@@ -87,19 +87,19 @@ async def test_take_transitions_are_stamped(database: Database) -> None:
         TakeState.DELIVERING,
     ):
         async with database.session() as session:
-            repo = Repo(session)
-            take = await repo.get_take(take_id)
+            uow = UnitOfWork(session)
+            take = await uow.takes.get_take(take_id)
             assert take is not None
-            await repo.transition_take(take, status)
+            await uow.takes.transition_take(take, status)
     async with database.session() as session:
-        repo = Repo(session)
-        take = await repo.get_take(take_id)
+        uow = UnitOfWork(session)
+        take = await uow.takes.get_take(take_id)
         assert take is not None
-        await repo.transition_take(take, TakeState.DELIVERED)
+        await uow.takes.transition_take(take, TakeState.DELIVERED)
     async with database.session() as session:
-        repo = Repo(session)
-        events = await repo.take_events(take_id)
-        take = await repo.get_take(take_id)
+        uow = UnitOfWork(session)
+        events = await uow.takes.take_events(take_id)
+        take = await uow.takes.get_take(take_id)
     assert [e.status for e in events] == [
         "queued",
         "submitting",
@@ -126,27 +126,27 @@ async def test_an_illegal_move_is_refused_and_writes_nothing(
     _, shot_id, revision_id = await _project_with_shot(database)
     take_id = await _add_take(database, shot_id, revision_id)
     async with database.session() as session:
-        repo = Repo(session)
-        take = await repo.get_take(take_id)
+        uow = UnitOfWork(session)
+        take = await uow.takes.get_take(take_id)
         assert take is not None
         for status in path:
-            await repo.transition_take(take, status)
+            await uow.takes.transition_take(take, status)
     expected = path[-1] if path else TakeState.QUEUED
     with pytest.raises(IllegalTransition) as raised:
         async with database.session() as session:
-            repo = Repo(session)
-            take = await repo.get_take(take_id, for_update=True)
+            uow = UnitOfWork(session)
+            take = await uow.takes.get_take(take_id, for_update=True)
             assert take is not None
-            await repo.transition_take(take, illegal, "should not happen")
+            await uow.takes.transition_take(take, illegal, "should not happen")
     assert (raised.value.take_id, raised.value.current, raised.value.to) == (
         take_id,
         expected,
         illegal,
     )
     async with database.session() as session:
-        repo = Repo(session)
-        take = await repo.get_take(take_id)
-        events = await repo.take_events(take_id)
+        uow = UnitOfWork(session)
+        take = await uow.takes.get_take(take_id)
+        events = await uow.takes.take_events(take_id)
     assert take is not None and take.status == expected
     assert [e.status for e in events] == [TakeState.QUEUED, *path]
 
@@ -155,7 +155,7 @@ async def test_external_ids_are_unique(database: Database) -> None:
     _, shot_id, revision_id = await _project_with_shot(database)
     external = str(uuid.uuid4())
     async with database.session() as session:
-        await Repo(session).add_take(
+        await UnitOfWork(session).takes.add_take(
             shot_id=shot_id,
             revision_id=revision_id,
             provider="kling",
@@ -164,7 +164,7 @@ async def test_external_ids_are_unique(database: Database) -> None:
         )
     with pytest.raises(IntegrityError):
         async with database.session() as session:
-            await Repo(session).add_take(
+            await UnitOfWork(session).takes.add_take(
                 shot_id=shot_id,
                 revision_id=revision_id,
                 provider="kling",
@@ -177,14 +177,18 @@ async def test_only_one_runner_holds_a_take(database: Database) -> None:
     _, shot_id, revision_id = await _project_with_shot(database)
     ids = [await _add_take(database, shot_id, revision_id) for _ in range(3)]
     async with database.session() as session:
-        first = await Repo(session).claim_due_takes("a", limit=10, lease=timedelta(seconds=60))
+        first = await UnitOfWork(session).takes.claim_due_takes(
+            "a", limit=10, lease=timedelta(seconds=60)
+        )
     async with database.session() as session:
-        second = await Repo(session).claim_due_takes("b", limit=10, lease=timedelta(seconds=60))
+        second = await UnitOfWork(session).takes.claim_due_takes(
+            "b", limit=10, lease=timedelta(seconds=60)
+        )
     assert sorted(first) == ids and second == []
     # An expired lease is up for grabs: its holder is presumed dead.
     async with database.session() as session:
         later = utcnow() + timedelta(seconds=120)
-        third = await Repo(session).claim_due_takes(
+        third = await UnitOfWork(session).takes.claim_due_takes(
             "b", limit=10, lease=timedelta(seconds=60), now=later
         )
     assert sorted(third) == ids
@@ -197,26 +201,28 @@ async def test_finished_and_future_takes_are_not_claimed(database: Database) -> 
         database, shot_id, revision_id, next_attempt_at=utcnow() + timedelta(minutes=5)
     )
     async with database.session() as session:
-        claimed = await Repo(session).claim_due_takes("a", limit=10, lease=timedelta(seconds=60))
+        claimed = await UnitOfWork(session).takes.claim_due_takes(
+            "a", limit=10, lease=timedelta(seconds=60)
+        )
     assert done not in claimed and later not in claimed
 
 
 async def test_a_redelivered_update_is_recognised(database: Database) -> None:
     async with database.session() as session:
-        assert await Repo(session).mark_update_processed(1001) is True
+        assert await UnitOfWork(session).chats.mark_update_processed(1001) is True
     async with database.session() as session:
-        assert await Repo(session).mark_update_processed(1001) is False
-        assert await Repo(session).mark_update_processed(1002) is True
+        assert await UnitOfWork(session).chats.mark_update_processed(1001) is False
+        assert await UnitOfWork(session).chats.mark_update_processed(1002) is True
 
 
 async def test_an_album_is_answered_once(database: Database) -> None:
     async with database.session() as session:
-        await Repo(session).touch_media_group(7, "album-1")
+        await UnitOfWork(session).chats.touch_media_group(7, "album-1")
     quiet = utcnow() + timedelta(seconds=1)
     async with database.session() as session:
-        first = await Repo(session).claim_media_group_answer(7, "album-1", quiet)
+        first = await UnitOfWork(session).chats.claim_media_group_answer(7, "album-1", quiet)
     async with database.session() as session:
-        second = await Repo(session).claim_media_group_answer(7, "album-1", quiet)
+        second = await UnitOfWork(session).chats.claim_media_group_answer(7, "album-1", quiet)
     assert (first, second) == (True, False)
 
 
@@ -225,9 +231,9 @@ async def test_projects_list_counts_shots_and_clips(database: Database) -> None:
     await _add_take(database, shot_id, revision_id, status="delivered")
     await _add_take(database, shot_id, revision_id, status="failed")
     async with database.session() as session:
-        repo = Repo(session)
-        await repo.create_project(42, "Second", 42)
-        summaries = await repo.list_projects(42)
+        uow = UnitOfWork(session)
+        await uow.projects.create_project(42, "Second", 42)
+        summaries = await uow.projects.list_projects(42)
     by_title = {s.project.title: s for s in summaries}
     assert by_title["Shanghai in clay"].shots == 1
     assert by_title["Shanghai in clay"].clips == 1
@@ -239,7 +245,7 @@ async def test_deleting_a_project_removes_its_rows(database: Database) -> None:
     project_id, shot_id, revision_id = await _project_with_shot(database)
     await _add_take(database, shot_id, revision_id)
     async with database.session() as session:
-        project = await Repo(session).get_project(project_id)
+        project = await UnitOfWork(session).projects.get_project(project_id)
         await session.delete(project)
     async with database.session() as session:
         for model in (Shot, PromptRevision, Take, TakeEvent):
@@ -249,13 +255,13 @@ async def test_deleting_a_project_removes_its_rows(database: Database) -> None:
 async def test_revision_chain_is_oldest_first(database: Database) -> None:
     _, shot_id, first_id = await _project_with_shot(database)
     async with database.session() as session:
-        repo = Repo(session)
-        shot = await repo.get_shot(shot_id)
+        uow = UnitOfWork(session)
+        shot = await uow.projects.get_shot(shot_id)
         assert shot is not None
-        second = await repo.add_revision(
+        second = await uow.projects.add_revision(
             shot, parent_id=first_id, prompt="slower", drafter="offline", instruction="slower"
         )
-        chain = await repo.revision_chain(second)
+        chain = await uow.projects.revision_chain(second)
     assert [r.number for r in chain] == [1, 2]
     assert chain[-1].instruction == "slower"
 
@@ -273,8 +279,8 @@ async def test_concurrent_first_contact_creates_one_user(database: Database) -> 
 
     async def contact() -> None:
         async with database.session() as session:
-            await Repo(session).upsert_user(99, first_name="Ann")
+            await UnitOfWork(session).chats.upsert_user(99, first_name="Ann")
 
     await asyncio.gather(*(contact() for _ in range(4)))
     async with database.session() as session:
-        assert (await Repo(session).get_user(99)) is not None
+        assert (await UnitOfWork(session).chats.get_user(99)) is not None

@@ -17,7 +17,7 @@ from bot.services.storyboard import Storyboard, board_layout, first_words, rende
 from bot.services.studio import Studio
 from bot.wiring import Services, build_services
 from storage.models import utcnow
-from storage.repositories import Repo
+from storage.uow import UnitOfWork
 from tests.conftest import make_settings
 from tests.unit.test_film import decoded_frames, make_clip
 
@@ -54,10 +54,10 @@ async def shots_of(studio: Studio, actor: Actor, count: int) -> list[int]:
 async def deliver_take(studio: Studio, shot_id: int, clip: Path) -> int:
     """A delivered take as the job runner would leave it (without rendering one)."""
     async with studio.db.session() as session:
-        repo = Repo(session)
-        shot = await repo.get_shot(shot_id)
+        uow = UnitOfWork(session)
+        shot = await uow.projects.get_shot(shot_id)
         assert shot is not None and shot.current_revision_id is not None
-        take = await repo.add_take(
+        take = await uow.takes.add_take(
             shot_id=shot_id,
             revision_id=shot.current_revision_id,
             provider="offline",
@@ -162,7 +162,7 @@ async def test_the_film_uses_each_shots_kept_take_else_its_latest(
     assert faded.duration_s == pytest.approx(4 - 0.3, abs=0.05)
     project = await studio.current_project(actor)
     async with studio.db.session() as session:
-        stored = await Repo(session).get_project(project.id)
+        stored = await UnitOfWork(session).projects.get_project(project.id)
         assert stored is not None
         stored.title = "Shanghai in clay"
     _, titled = await storyboard.film(actor)
@@ -191,8 +191,12 @@ async def test_votes_show_as_stars_on_the_board(services: Services, tmp_path: Pa
     (shot_id,) = await shots_of(studio, actor, 1)
     take_id = await deliver_take(studio, shot_id, make_clip(tmp_path / "a.mp4"))
     async with studio.db.session() as session:
-        await Repo(session).upsert_user(8, first_name="Mei", username=None, language_code=None)
-        await Repo(session).upsert_user(9, first_name="Bo", username=None, language_code=None)
+        await UnitOfWork(session).chats.upsert_user(
+            8, first_name="Mei", username=None, language_code=None
+        )
+        await UnitOfWork(session).chats.upsert_user(
+            9, first_name="Bo", username=None, language_code=None
+        )
         for user_id in (8, 9):
             session.add(TakeVote(shot_id=shot_id, user_id=user_id, take_id=take_id))
     board = await Storyboard(studio).board(actor)

@@ -20,7 +20,7 @@ from bot.runner import Delivery, JobRunner, ProgressUpdate, RunnerPolicy
 from bot.services.studio import Studio
 from storage.db import Database
 from storage.models import Take
-from storage.repositories import Repo
+from storage.uow import UnitOfWork
 from tests.conftest import make_settings
 from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FakeKling
 
@@ -113,9 +113,9 @@ async def test_two_runner_processes_share_fifty_takes(
                 ):
                     await asyncio.sleep(0.05)
             async with database.session() as session:
-                repo = Repo(session)
+                uow = UnitOfWork(session)
                 for n in range(TAKES):
-                    await repo.add_take(
+                    await uow.takes.add_take(
                         shot_id=outcome.shot.id,
                         revision_id=outcome.revision.id,
                         provider="kling",

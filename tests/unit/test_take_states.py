@@ -97,9 +97,9 @@ def test_states_compare_equal_to_the_strings_in_the_database() -> None:
 
 # --- the only writer of takes.status ------------------------------------------------------
 
-WRITER = ("storage/repositories.py", "transition_take")
+WRITER = ("storage/repos/takes.py", "transition_take")
 # `status` attributes that are not a take's: an access-list entry's verdict.
-OTHER_STATUSES = {("storage/accounts.py", "set_access")}
+OTHER_STATUSES = {("storage/repos/accounts.py", "set_access")}
 WRITING_CALLS = {"values", "Take", "add_take", "on_conflict_do_update"}
 RAW_UPDATE = re.compile(r"\bupdate\s+\"?takes\"?\b", re.IGNORECASE)
 

@@ -1,9 +1,6 @@
-"""SQL for groups, budgets, access and privacy: the allowlist, the usage ledger, votes, /forget.
+"""Money, access and privacy: settings, the allowlist, the usage ledger, quotas, /forget.
 
-Kept apart from storage.repositories so the money and privacy queries can be read (and
-reviewed) in one file; same rules: one instance wraps one session (unit of work), and it
-works on SQLite and PostgreSQL alike.
-"""
+Kept in one file so the money and privacy queries can be read (and reviewed) together."""
 
 from __future__ import annotations
 
@@ -42,8 +39,11 @@ from storage.models import (
     User,
     utcnow,
 )
+from storage.repos.base import Repository
 
 LEDGER_KEY = "ledger_key"  # bot_settings: the installation's key for hashing user ids
+
+
 USAGE_KINDS = ("take", "still", "grant")
 
 
@@ -92,18 +92,12 @@ class OwnedFiles:
     photo_paths: list[str] = field(default_factory=list)  # also in paths; files derive from them
 
 
-class AccountsRepo:
-    """Reads and writes for the allowlist, quotas, the ledger, votes and /forget."""
+class AccountsRepo(Repository):
+    """The allowlist, quotas, the usage ledger and /forget."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        super().__init__(session)
         self._ledger_key: str | None = None
-
-    @property
-    def _postgres(self) -> bool:
-        return bool(self.session.bind and self.session.bind.dialect.name == "postgresql")
-
-    # --- installation settings --------------------------------------------------------------
 
     async def setting(self, key: str) -> Any:
         """A bot_settings value, or None when it was never set."""
@@ -138,8 +132,6 @@ class AccountsRepo:
             self._ledger_key = str(key)
         return ledger_hash(self._ledger_key, user_id)
 
-    # --- allowlist --------------------------------------------------------------------------
-
     async def access_statuses(self, *subject_ids: int) -> dict[int, str]:
         result = await self.session.execute(
             select(AccessEntry.subject_id, AccessEntry.status).where(
@@ -161,8 +153,6 @@ class AccountsRepo:
         else:
             entry.status, entry.changed_by, entry.changed_at = status, by, utcnow()
         await self.session.flush()
-
-    # --- budgets ----------------------------------------------------------------------------
 
     async def lock_subjects(self, *subject_ids: int) -> None:
         """Serialise reservations per user and group (SQLite: BEGIN IMMEDIATE already does)."""
@@ -285,43 +275,6 @@ class AccountsRepo:
             .limit(limit)
         )
         return [(int(user), float(units)) for user, units in result.all() if user is not None]
-
-    # --- votes ------------------------------------------------------------------------------
-
-    async def lock_shot(self, shot_id: int) -> Shot | None:
-        """The shot, locked on PostgreSQL so concurrent votes settle its kept take in turn."""
-        if self._postgres:
-            return await self.session.scalar(
-                select(Shot).where(Shot.id == shot_id).with_for_update()
-            )
-        return await self.session.get(Shot, shot_id, populate_existing=True)
-
-    async def vote(self, shot_id: int, user_id: int, take_id: int) -> None:
-        """One vote per member per shot: a new ⭐ moves the member's vote to this take."""
-        row = await self.session.get(TakeVote, (shot_id, user_id))
-        if row is None:
-            self.session.add(TakeVote(shot_id=shot_id, user_id=user_id, take_id=take_id))
-        else:
-            row.take_id, row.voted_at = take_id, utcnow()
-        await self.session.flush()
-
-    async def vote_counts(self, shot_id: int) -> dict[int, int]:
-        result = await self.session.execute(
-            select(TakeVote.take_id, func.count())
-            .where(TakeVote.shot_id == shot_id)
-            .group_by(TakeVote.take_id)
-        )
-        return {int(take): int(count) for take, count in result.all()}
-
-    # --- export and /forget -----------------------------------------------------------------
-
-    async def shot_revisions(self, shot_id: int) -> list[PromptRevision]:
-        result = await self.session.execute(
-            select(PromptRevision)
-            .where(PromptRevision.shot_id == shot_id)
-            .order_by(PromptRevision.number)
-        )
-        return list(result.scalars())
 
     async def forget_user(self, user_id: int) -> OwnedFiles:
         """Delete every row the user owns; return the files those rows pointed at.

@@ -1,0 +1,1 @@
+"""One repository per aggregate; storage.uow.UnitOfWork holds one of each over a session."""

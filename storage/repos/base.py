@@ -1,0 +1,43 @@
+"""What every repository shares: the session of its unit of work and dialect-aware inserts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+class Repository:
+    """One aggregate's reads and writes over the session of one unit of work."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _lock_row(self, model: Any, key: Any) -> None:
+        """Serialise "max + 1" numbering on PostgreSQL (SQLite uses BEGIN IMMEDIATE)."""
+        if self.session.bind and self.session.bind.dialect.name == "postgresql":
+            await self.session.execute(select(model.id).where(model.id == key).with_for_update())
+
+    async def _insert_if_missing(self, model: type, **values: Any) -> bool:
+        """INSERT … ON CONFLICT DO NOTHING; True if the row was new.
+
+        Two instances (or two updates) may make first contact at once: both succeed, and
+        no unique-key error (or savepoint to survive one) is needed.
+        """
+        result = await self.session.execute(
+            self._insert(model).values(**values).on_conflict_do_nothing()
+        )
+        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def _insert(self, model: type) -> Any:
+        """The dialect's INSERT, which knows ON CONFLICT."""
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+
+    @property
+    def _postgres(self) -> bool:
+        return bool(self.session.bind and self.session.bind.dialect.name == "postgresql")

@@ -1,0 +1,237 @@
+"""Projects, their shots and each shot's prompt revisions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.states import (
+    ShotState,
+    TakeState,
+)
+from storage.models import (
+    Chat,
+    Project,
+    PromptRevision,
+    Shot,
+    Take,
+    utcnow,
+)
+from storage.repos.base import Repository
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSummary:
+    project: Project
+    shots: int
+    clips: int
+
+
+class ProjectsRepo(Repository):
+    """A project's shots in order, and the prompt revisions of each shot."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self._touched: set[int] = set()  # projects already touched in this unit of work
+
+    async def create_project(self, chat_id: int, title: str, created_by: int | None) -> Project:
+        project = Project(chat_id=chat_id, title=title, created_by=created_by)
+        self.session.add(project)
+        await self.session.flush()
+        await self.session.execute(
+            update(Chat).where(Chat.id == chat_id).values(current_project_id=project.id)
+        )
+        return project
+
+    async def get_project(self, project_id: int) -> Project | None:
+        return await self.session.get(Project, project_id)
+
+    async def find_project(self, chat_id: int, title: str) -> Project | None:
+        result = await self.session.execute(
+            select(Project)
+            .where(Project.chat_id == chat_id, Project.title == title)
+            .order_by(Project.id.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def current_project(self, chat_id: int) -> Project | None:
+        chat = await self.session.get(Chat, chat_id)
+        if chat is None or chat.current_project_id is None:
+            return None
+        return await self.session.get(Project, chat.current_project_id)
+
+    async def set_current_project(self, chat_id: int, project_id: int) -> None:
+        await self.session.execute(
+            update(Chat).where(Chat.id == chat_id).values(current_project_id=project_id)
+        )
+
+    async def list_projects(self, chat_id: int, limit: int = 20) -> list[ProjectSummary]:
+        shots = (
+            select(func.count(Shot.id))
+            .where(Shot.project_id == Project.id, Shot.status != ShotState.CANCELLED)
+            .scalar_subquery()
+        )
+        clips = (
+            select(func.count(Take.id))
+            .join(Shot, Take.shot_id == Shot.id)
+            .where(Shot.project_id == Project.id, Take.status == TakeState.DELIVERED)
+            .scalar_subquery()
+        )
+        result = await self.session.execute(
+            select(Project, shots, clips)
+            .where(Project.chat_id == chat_id)
+            .order_by(Project.updated_at.desc(), Project.id.desc())
+            .limit(limit)
+        )
+        rows: Sequence[tuple[Project, int, int]] = result.all()  # a Row is its typed tuple
+        return [ProjectSummary(p, s, c) for p, s, c in rows]
+
+    async def touch_project(self, project_id: int) -> None:
+        """The project was just worked on (/projects lists the latest first); once is enough."""
+        if project_id in self._touched:
+            return
+        self._touched.add(project_id)
+        await self.session.execute(
+            update(Project).where(Project.id == project_id).values(updated_at=utcnow())
+        )
+
+    async def add_shot(self, project_id: int, **fields: Any) -> Shot:
+        await self._lock_row(Project, project_id)  # concurrent album photos: unique positions
+        position = await self.session.scalar(
+            select(func.coalesce(func.max(Shot.position), 0)).where(Shot.project_id == project_id)
+        )
+        shot = Shot(project_id=project_id, position=(position or 0) + 1, **fields)
+        self.session.add(shot)
+        await self.session.flush()
+        await self.touch_project(project_id)
+        return shot
+
+    async def get_shot(self, shot_id: int) -> Shot | None:
+        return await self.session.get(Shot, shot_id)
+
+    async def project_shots(
+        self, project_id: int, *, include_cancelled: bool = False
+    ) -> list[Shot]:
+        query = select(Shot).where(Shot.project_id == project_id)
+        if not include_cancelled:
+            query = query.where(Shot.status != ShotState.CANCELLED)
+        result = await self.session.execute(query.order_by(Shot.position, Shot.id))
+        return list(result.scalars())
+
+    async def shot_for_message(self, chat_id: int, message_id: int) -> Shot | None:
+        """The shot a user's photo message started, if it started one."""
+        result = await self.session.execute(
+            select(Shot)
+            .where(Shot.chat_id == chat_id, Shot.message_id == message_id)
+            .order_by(Shot.id)
+            .limit(1)
+        )
+        return result.scalars().first()
+
+    async def shots_in_media_group(self, chat_id: int, media_group_id: str) -> list[Shot]:
+        result = await self.session.execute(
+            select(Shot)
+            .where(Shot.chat_id == chat_id, Shot.media_group_id == media_group_id)
+            .order_by(Shot.message_id, Shot.id)
+        )
+        return list(result.scalars())
+
+    async def add_revision(self, shot: Shot, **fields: Any) -> PromptRevision:
+        await self._lock_row(Shot, shot.id)
+        number = await self.session.scalar(
+            select(func.coalesce(func.max(PromptRevision.number), 0)).where(
+                PromptRevision.shot_id == shot.id
+            )
+        )
+        revision = PromptRevision(shot_id=shot.id, number=(number or 0) + 1, **fields)
+        self.session.add(revision)
+        await self.session.flush()
+        shot.current_revision_id = revision.id
+        return revision
+
+    async def revise_params(
+        self, shot: Shot, revision: PromptRevision, params: dict[str, Any], created_by: int
+    ) -> PromptRevision:
+        """A new revision with the same words and other parameters, so ↩️ Undo still works."""
+        return await self.add_revision(
+            shot,
+            parent_id=revision.id,
+            prompt=revision.prompt,
+            negative_prompt=revision.negative_prompt,
+            summary=revision.summary,
+            language=revision.language,
+            params=params,
+            instruction=None,
+            drafter=revision.drafter,
+            created_by=created_by,
+        )
+
+    async def get_revision(self, revision_id: int) -> PromptRevision | None:
+        return await self.session.get(PromptRevision, revision_id)
+
+    async def revision_chain(self, revision: PromptRevision) -> list[PromptRevision]:
+        """The revision and its ancestors, oldest first."""
+        chain = [revision]
+        while chain[-1].parent_id is not None:
+            parent = await self.session.get(PromptRevision, chain[-1].parent_id)
+            if parent is None:
+                break
+            chain.append(parent)
+        return list(reversed(chain))
+
+    async def lock_revision(self, revision_id: int) -> None:
+        """Serialise Generate on one draft (PostgreSQL row lock; SQLite: BEGIN IMMEDIATE)."""
+        await self._lock_row(PromptRevision, revision_id)
+
+    async def order_album(self, chat_id: int, media_group_id: str) -> list[Shot]:
+        """An album's shots, their positions rearranged to follow the order it was sent in.
+
+        Album photos arrive as concurrent updates and take positions as they finish intake;
+        the user expects the order they chose on the phone.
+        """
+        shots = await self.shots_in_media_group(chat_id, media_group_id)
+        positions = sorted(shot.position for shot in shots)
+        for shot in shots:
+            shot.position = -shot.position  # step aside, in case positions become unique
+        await self.session.flush()
+        for shot, position in zip(shots, positions, strict=True):
+            shot.position = position
+        await self.session.flush()
+        return shots
+
+    async def all_projects(self) -> Sequence[Project]:
+        result = await self.session.execute(select(Project).order_by(Project.id))
+        return result.scalars().all()
+
+    async def reorder_shots(self, project_id: int, shot_ids: Sequence[int]) -> None:
+        """Give the project's active shots positions 1..n in the order of `shot_ids`."""
+        await self._lock_row(Project, project_id)
+        shots = {shot.id: shot for shot in await self.project_shots(project_id)}
+        for shot in shots.values():
+            shot.position = -shot.position  # step aside, in case positions become unique
+        await self.session.flush()
+        for position, shot_id in enumerate(shot_ids, 1):
+            shots[shot_id].position = position
+        await self.session.flush()
+        await self.touch_project(project_id)
+
+    async def lock_shot(self, shot_id: int) -> Shot | None:
+        """The shot, locked on PostgreSQL so concurrent votes settle its kept take in turn."""
+        if self._postgres:
+            return await self.session.scalar(
+                select(Shot).where(Shot.id == shot_id).with_for_update()
+            )
+        return await self.session.get(Shot, shot_id, populate_existing=True)
+
+    async def shot_revisions(self, shot_id: int) -> list[PromptRevision]:
+        result = await self.session.execute(
+            select(PromptRevision)
+            .where(PromptRevision.shot_id == shot_id)
+            .order_by(PromptRevision.number)
+        )
+        return list(result.scalars())

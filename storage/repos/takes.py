@@ -1,0 +1,319 @@
+"""Takes: the generation queue, its leases, its state machine and votes on results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, false, func, or_, select, true, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from bot.domain.states import (
+    ACTIVE_UPSTREAM_STATES,
+    TAKE_TRANSITIONS,
+    TERMINAL_TAKE_STATES,
+    IllegalTransition,
+    TakeState,
+)
+from storage.models import (
+    Take,
+    TakeEvent,
+    TakeVote,
+    utcnow,
+)
+from storage.repos.accounts import settle_usage
+from storage.repos.base import Repository
+
+
+def show_committed_status(copy: Take, row: Take) -> None:
+    """Let a detached copy of a take show the status its row was just committed with.
+
+    Set as a loaded value, not a change: the copy can never write a status of its own.
+    """
+    set_committed_value(copy, "status", row.status)
+
+
+class TakesRepo(Repository):
+    """Takes from request to delivery; transition_take() is the only writer of takes.status."""
+
+    async def add_take(self, **fields: Any) -> Take:
+        take = Take(**fields)
+        self.session.add(take)
+        await self.session.flush()
+        self.session.add(TakeEvent(take_id=take.id, status=take.status, detail="created"))
+        return take
+
+    async def take_by_request_key(self, key: str) -> Take | None:
+        return await self.session.scalar(select(Take).where(Take.request_key == key))
+
+    async def active_take_for_revision(self, revision_id: int) -> Take | None:
+        return await self.session.scalar(
+            select(Take)
+            .where(Take.revision_id == revision_id, Take.status.not_in(TERMINAL_TAKE_STATES))
+            .order_by(Take.id.desc())
+            .limit(1)
+        )
+
+    async def get_take(self, take_id: int, *, for_update: bool = False) -> Take | None:
+        if for_update and self.session.bind and self.session.bind.dialect.name == "postgresql":
+            return await self.session.scalar(
+                select(Take).where(Take.id == take_id).with_for_update()
+            )
+        return await self.session.get(Take, take_id, populate_existing=True)
+
+    async def transition_take(self, take: Take, to: TakeState, detail: str | None = None) -> None:
+        """Move a take along TAKE_TRANSITIONS: the only code that changes a take's status.
+
+        Stamps the move in take_events; a terminal state also ends the lease and settles the
+        take's reserved units. A move the table does not allow raises IllegalTransition.
+        """
+        if to not in TAKE_TRANSITIONS.get(TakeState(take.status), frozenset()):
+            raise IllegalTransition(take.id, take.status, to)
+        now = utcnow()
+        take.status = to
+        take.status_changed_at = now
+        if to == TakeState.SUBMITTED and take.submitted_at is None:
+            take.submitted_at = now
+        if to in TERMINAL_TAKE_STATES:
+            take.finished_at = take.finished_at or now
+            take.lease_owner = None
+            take.lease_expires_at = None
+        if to == TakeState.DELIVERED:
+            take.delivered_at = now
+        self.session.add(TakeEvent(take_id=take.id, status=to, detail=detail, at=now))
+        if to in TERMINAL_TAKE_STATES:
+            # Budgets: every take ends here, so its reserved units are charged or refunded.
+
+            await settle_usage(self.session, take.id, to)
+
+    async def take_events(self, take_id: int) -> list[TakeEvent]:
+        result = await self.session.execute(
+            select(TakeEvent).where(TakeEvent.take_id == take_id).order_by(TakeEvent.id)
+        )
+        return list(result.scalars())
+
+    async def shot_takes(self, shot_id: int) -> list[Take]:
+        result = await self.session.execute(
+            select(Take).where(Take.shot_id == shot_id).order_by(Take.id)
+        )
+        return list(result.scalars())
+
+    async def claim_due_takes(
+        self,
+        owner: str,
+        *,
+        limit: int,
+        lease: timedelta,
+        now: datetime | None = None,
+        per_user: int | None = None,
+    ) -> list[int]:
+        """Lease unfinished takes that are due, so exactly one runner works on each.
+
+        Takes already at work come first; queued takes are served round-robin across users
+        (then chats), and none of a user who already has `per_user` takes at work.
+        PostgreSQL: `FOR UPDATE SKIP LOCKED`, so several instances share the queue.
+        SQLite: one writer at a time anyway; the lease condition in the UPDATE keeps it safe.
+        """
+        now = now or utcnow()
+        free = or_(
+            Take.lease_owner.is_(None),
+            Take.lease_expires_at.is_(None),
+            Take.lease_expires_at < now,
+            Take.lease_owner == owner,
+        )
+        queued = Take.status == TakeState.QUEUED
+        due = (
+            select(
+                Take.id,
+                Take.requested_by,
+                queued.label("queued"),
+                Take.next_attempt_at,
+                func.row_number()
+                .over(partition_by=(Take.requested_by, queued), order_by=Take.id)
+                .label("turn"),
+                func.row_number()
+                .over(partition_by=(Take.chat_id, queued), order_by=Take.id)
+                .label("chat_turn"),
+            )
+            .where(Take.status.not_in(TERMINAL_TAKE_STATES), Take.next_attempt_at <= now, free)
+            .subquery()
+        )
+        busy = self._takes_at_work(owner, now)
+        waiting = due.c.turn + func.coalesce(busy.c.at_work, 0)
+        # Takes of no known user (the CLI, or a forgotten user's) are not held back.
+        eligible = (
+            or_(due.c.queued.is_(False), due.c.requested_by.is_(None), waiting <= per_user)
+            if per_user
+            else true()
+        )
+        candidates = (
+            select(due.c.id)
+            .select_from(due.outerjoin(busy, busy.c.requested_by == due.c.requested_by))
+            .where(eligible)
+            .order_by(due.c.queued, due.c.turn, due.c.chat_turn, due.c.next_attempt_at, due.c.id)
+            .limit(limit)
+        )
+        ids: list[int] = list((await self.session.execute(candidates)).scalars())
+        if not ids:
+            return []
+        lockable = select(Take.id).where(Take.id.in_(ids), free)
+        if self.session.bind and self.session.bind.dialect.name == "postgresql":
+            lockable = lockable.with_for_update(skip_locked=True)
+        result = await self.session.execute(
+            update(Take)
+            .where(Take.id.in_(lockable.scalar_subquery()))
+            .values(lease_owner=owner, lease_expires_at=now + lease)
+            .returning(Take.id)
+        )
+        claimed = set(result.scalars())
+        return [take_id for take_id in ids if take_id in claimed]
+
+    def _takes_at_work(self, owner: str | None = None, now: datetime | None = None) -> Any:
+        """Per user: takes past 'queued' and unfinished (with `owner`: also queued takes
+        another runner holds, as they may move on before this claim commits)."""
+        at_work: Any = Take.status != TakeState.QUEUED
+        if owner is not None and now is not None:
+            held = and_(
+                Take.lease_owner.is_not(None),
+                Take.lease_owner != owner,
+                Take.lease_expires_at >= now,
+            )
+            at_work = or_(at_work, held)
+        return (
+            select(Take.requested_by, func.count(Take.id).label("at_work"))
+            .where(Take.status.not_in(TERMINAL_TAKE_STATES), at_work)
+            .group_by(Take.requested_by)
+            .subquery()
+        )
+
+    async def takes_at_work(self, user_id: int | None) -> int:
+        """The user's takes past 'queued' and unfinished (the per-user in-flight limit)."""
+        return int(
+            await self.session.scalar(
+                select(func.count(Take.id)).where(
+                    Take.requested_by == user_id if user_id is not None else false(),
+                    Take.status.not_in((*TERMINAL_TAKE_STATES, TakeState.QUEUED)),
+                )
+            )
+            or 0
+        )
+
+    async def renew_lease(self, take_id: int, owner: str, lease: timedelta) -> bool:
+        result = await self.session.execute(
+            update(Take)
+            .where(Take.id == take_id, Take.lease_owner == owner)
+            .values(lease_expires_at=utcnow() + lease)
+        )
+        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def release_lease(self, take_id: int, owner: str) -> None:
+        await self.session.execute(
+            update(Take)
+            .where(Take.id == take_id, Take.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+
+    async def count_active_upstream(self, provider: str) -> int:
+        """Takes occupying a provider concurrency slot, across all instances."""
+        return int(
+            await self.session.scalar(
+                select(func.count(Take.id)).where(
+                    Take.provider == provider, Take.status.in_(ACTIVE_UPSTREAM_STATES)
+                )
+            )
+            or 0
+        )
+
+    async def queue_position(self, take: Take) -> int:
+        """How many queued takes for the same provider are served before this one.
+
+        Round-robin across users, as the runner claims: a user's n-th waiting take (counting
+        those already at work) comes after everybody's (n-1)-th.
+        """
+        ranked = (
+            select(
+                Take.id,
+                Take.requested_by,
+                func.row_number()
+                .over(partition_by=Take.requested_by, order_by=Take.id)
+                .label("turn"),
+            )
+            .where(Take.provider == take.provider, Take.status == TakeState.QUEUED)
+            .subquery()
+        )
+        busy = self._takes_at_work()
+        places = (
+            select(
+                ranked.c.id,
+                (ranked.c.turn + func.coalesce(busy.c.at_work, 0)).label("place"),
+            )
+            .select_from(ranked.outerjoin(busy, busy.c.requested_by == ranked.c.requested_by))
+            .cte("places")
+        )
+        mine = select(places.c.place).where(places.c.id == take.id).scalar_subquery()
+        return int(
+            await self.session.scalar(
+                select(func.count())
+                .select_from(places)
+                .where(
+                    or_(
+                        places.c.place < mine,
+                        and_(places.c.place == mine, places.c.id < take.id),
+                    )
+                )
+            )
+            or 0
+        )
+
+    async def takes_by_status(self) -> dict[str, int]:
+        result = await self.session.execute(
+            select(Take.status, func.count(Take.id)).group_by(Take.status)
+        )
+        return {status: count for status, count in result.all()}
+
+    async def hurry_upstream_take(
+        self, provider: str, task_id: str, external_id: str | None
+    ) -> int | None:
+        """A provider says a task changed: make its waiting take due now. None if not ours."""
+        match = Take.upstream_task_id == task_id
+        if external_id:
+            match = or_(match, Take.external_id == external_id)
+        take = await self.session.scalar(
+            select(Take).where(Take.provider == provider, match).limit(1)
+        )
+        if take is None:
+            return None
+        if take.status in (TakeState.SUBMITTED, TakeState.RENDERING):
+            take.next_attempt_at = utcnow()
+        return take.id
+
+    async def take_star_counts(self, shot_ids: Sequence[int]) -> dict[int, int]:
+        """⭐ votes per take of these shots."""
+        if not shot_ids:
+            return {}
+        result = await self.session.execute(
+            select(TakeVote.take_id, func.count())
+            .where(TakeVote.shot_id.in_(list(shot_ids)))
+            .group_by(TakeVote.take_id)
+        )
+        rows: Sequence[tuple[int, int]] = result.all()  # a Row is its typed tuple
+        return {take_id: count for take_id, count in rows}
+
+    async def vote(self, shot_id: int, user_id: int, take_id: int) -> None:
+        """One vote per member per shot: a new ⭐ moves the member's vote to this take."""
+        row = await self.session.get(TakeVote, (shot_id, user_id))
+        if row is None:
+            self.session.add(TakeVote(shot_id=shot_id, user_id=user_id, take_id=take_id))
+        else:
+            row.take_id, row.voted_at = take_id, utcnow()
+        await self.session.flush()
+
+    async def vote_counts(self, shot_id: int) -> dict[int, int]:
+        result = await self.session.execute(
+            select(TakeVote.take_id, func.count())
+            .where(TakeVote.shot_id == shot_id)
+            .group_by(TakeVote.take_id)
+        )
+        return {int(take): int(count) for take, count in result.all()}
