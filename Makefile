@@ -31,10 +31,11 @@ test: $(STAMP)
 i18n: $(STAMP)
 	@$(BIN)/python -m pytest -q tests/unit/test_i18n.py
 
-# mypy reads its files and settings from [tool.mypy] in pyproject.toml.
+# mypy and import-linter read their settings from pyproject.toml.
 lint: $(STAMP)
 	@$(BIN)/ruff check bot handlers storage tests bench
 	@$(BIN)/mypy
+	@$(BIN)/lint-imports
 
 run: $(STAMP)
 	@$(BIN)/claymate run
