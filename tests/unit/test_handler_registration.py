@@ -43,7 +43,8 @@ from tests.fakes.updates import (
 
 Entry = tuple[str, int, str, str, bool]
 
-# (handler type, group, what it matches, callback, block), in registration order.
+# (handler type, group, what it matches, callback, block). Compared as a set: modules add
+# their own in reading order, and who answers each update is ANSWERED_BY's check.
 REGISTERED: list[Entry] = [
     ("TypeHandler", -1, "Update", "on_any_update", True),
     ("CommandHandler", 0, "/help,start UpdateType.MESSAGES", "on_start", True),
@@ -98,7 +99,7 @@ REGISTERED: list[Entry] = [
     ("CallbackQueryHandler", 0, "^sn:[0-9]{1,19}(:.*)?$", "on_still_pressed", True),
     ("CallbackQueryHandler", 0, "^sa:[0-9]{1,19}(:.*)?$", "on_animate_still_pressed", True),
     ("CallbackQueryHandler", 0, "^so:[0-9]{1,19}(:.*)?$", "on_use_original_pressed", True),
-    ("CallbackQueryHandler", 0, "any", "_on_unknown_button", True),
+    ("CallbackQueryHandler", 0, "any", "on_unknown_button", True),
 ]
 
 # Update kind -> [group, the callback that takes it] for each group with a match.
@@ -178,8 +179,8 @@ ANSWERED_BY: dict[str, list[tuple[int, str]]] = {
     "button SET with its choice": [(-1, "on_any_update"), (0, "on_setting_chosen")],
     "button LANG en": [(-1, "on_any_update"), (0, "on_lang_chosen")],
     "button FORGET yes": [(-1, "on_any_update"), (0, "on_forget_chosen")],
-    "button of an unknown action": [(-1, "on_any_update"), (0, "_on_unknown_button")],
-    "button with a forged id": [(-1, "on_any_update"), (0, "_on_unknown_button")],
+    "button of an unknown action": [(-1, "on_any_update"), (0, "on_unknown_button")],
+    "button with a forged id": [(-1, "on_any_update"), (0, "on_unknown_button")],
 }
 
 
