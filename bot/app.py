@@ -10,15 +10,7 @@ from contextlib import suppress
 from dataclasses import replace
 
 from telegram import BotCommand, Update
-from telegram.ext import (
-    Application,
-    ApplicationBuilder,
-    CallbackQueryHandler,
-    CommandHandler,
-    MessageHandler,
-    TypeHandler,
-    filters,
-)
+from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
 from bot.config import Settings, require
 from bot.i18n import LANGUAGES, t
@@ -45,17 +37,16 @@ from handlers import (
     drafts,
     errors,
     fallbacks,
+    film,
     generate,
     groups,
     photos,
     privacy,
     projects,
     start,
+    stills,
 )
-from handlers import callbacks as cb
-from handlers import film as film_handlers
-from handlers import stills as still_handlers
-from handlers.common import CONTEXT_TYPES, Context
+from handlers.common import CONTEXT_TYPES
 from handlers.delivery import TelegramObserver
 from storage.uow import UnitOfWork
 
@@ -111,82 +102,19 @@ def build_application(
 
 
 def register_handlers(application: Application) -> None:
-    """Every handler, in the order a user meets them."""
-    add = application.add_handler
-    # Before anything else: drop redelivered updates, log one line per update.
-    add(TypeHandler(Update, errors.on_any_update), group=-1)
-
-    add(CommandHandler(["start", "help"], start.on_start))
-    add(CommandHandler("new", projects.on_new))
-    add(CommandHandler("projects", projects.on_projects))
-    add(CommandHandler("board", film_handlers.on_board))
-    add(CommandHandler("move", film_handlers.on_move))
-    add(CommandHandler("drop", film_handlers.on_drop))
-    add(CommandHandler("film", film_handlers.on_film))
-    # Languages, budgets, access, group rules and privacy: what each user and operator sets.
-    add(CommandHandler("lang", admin.on_lang))
-    add(CommandHandler("usage", admin.on_usage))
-    for name in ("allow", "deny", "access", "grant", "limit", "stats"):
-        add(CommandHandler(name, getattr(admin, f"on_{name}")))
-    add(CommandHandler("generate", groups.on_policy))
-    add(CommandHandler("export", privacy.on_export))
-    add(CommandHandler("forget", privacy.on_forget))
-    add(CallbackQueryHandler(admin.on_lang_chosen, pattern=cb.pattern(cb.LANG)))
-    add(CallbackQueryHandler(privacy.on_forget_chosen, pattern=cb.pattern(cb.FORGET)))
-
-    add(MessageHandler(filters.PHOTO | filters.Document.IMAGE, photos.on_photo))
-    other_media = (
-        filters.Sticker.ALL
-        | filters.ANIMATION
-        | filters.VIDEO_NOTE
-        | filters.VIDEO
-        | filters.VOICE
-        | filters.AUDIO
-    )
-    add(MessageHandler(other_media, fallbacks.on_other_media))
-    add(MessageHandler(filters.Document.ALL, photos.on_other_document))
-    add(MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, drafts.on_reply))
-    add(MessageHandler(filters.TEXT & ~filters.COMMAND, start.on_text_outside_flow))
-
-    buttons = {
-        cb.GENERATE: generate.on_generate_pressed,
-        cb.REFINE: drafts.on_refine_pressed,
-        cb.REDRAFT: drafts.on_redraft_pressed,
-        cb.SETTINGS: drafts.on_settings_pressed,
-        cb.SET: drafts.on_setting_chosen,
-        cb.BACK: drafts.on_back_pressed,
-        cb.UNDO: drafts.on_undo_pressed,
-        cb.CANCEL_SHOT: drafts.on_cancel_shot_pressed,
-        cb.DRAFT_FROM_PHOTO: drafts.on_draft_from_photo_pressed,
-        cb.OPEN_SHOT: drafts.on_open_shot_pressed,
-        cb.CANCEL_TAKE: generate.on_cancel_take_pressed,
-        cb.AGAIN: generate.on_again_pressed,
-        cb.KEEP: generate.on_keep_pressed,
-        cb.OPEN_PROJECT: projects.on_open_project_pressed,
-        cb.RESEND: projects.on_resend_pressed,
-        cb.MOVE_UP: film_handlers.on_nudge_pressed,
-        cb.MOVE_DOWN: film_handlers.on_nudge_pressed,
-        cb.STILL: still_handlers.on_still_pressed,
-        cb.STILL_AGAIN: still_handlers.on_still_pressed,
-        cb.STILL_ANIMATE: still_handlers.on_animate_still_pressed,
-        cb.STILL_ORIGINAL: still_handlers.on_use_original_pressed,
-    }
-    for action, handler in buttons.items():
-        add(CallbackQueryHandler(handler, pattern=cb.pattern(action)))
-    # Anything else (old versions' buttons, forged data) still gets an answer.
-    add(CallbackQueryHandler(_on_unknown_button))
-
-    application.add_error_handler(errors.on_error)
-
-
-async def _on_unknown_button(update: Update, context: Context) -> None:
-    """A button we don't know: answer politely so the user's spinner stops."""
-    from bot.i18n import language_for
-
-    query = update.callback_query
-    assert query is not None
-    lang = language_for(query.from_user.language_code if query.from_user else None)
-    await query.answer(t("button.stale", lang), show_alert=True)
+    """Every handler, in the order a user meets them; within a group the first match wins."""
+    errors.register(application)  # before anything else: redeliveries dropped, one log line
+    start.register(application)
+    photos.register(application)
+    drafts.register(application)
+    stills.register(application)
+    generate.register(application)
+    projects.register(application)
+    film.register(application)
+    groups.register(application)
+    admin.register(application)
+    privacy.register(application)
+    fallbacks.register(application)  # last: only what nothing above took
 
 
 async def register_commands(application: Application) -> None:

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.ext import ApplicationHandlerStop
+from telegram.ext import Application, ApplicationHandlerStop, CallbackQueryHandler, CommandHandler
 
 from bot.domain.types import Actor
 from bot.i18n import language_for, t
@@ -262,3 +262,23 @@ def cost_note(allowance: Allowance, lang: str) -> str:
     return "\n" + t(
         "budget.cost_left", lang, cost=f"{allowance.cost:g}", left=f"{allowance.left:g}"
     )
+
+
+# A user's own language and spending, then the operators' commands.
+COMMANDS = {
+    "lang": on_lang,
+    "usage": on_usage,
+    "allow": on_allow,
+    "deny": on_deny,
+    "access": on_access,
+    "grant": on_grant,
+    "limit": on_limit,
+    "stats": on_stats,
+}
+
+
+def register(app: Application) -> None:
+    """/lang and /usage for everyone, the allowlist and budget commands for operators."""
+    for name, command in COMMANDS.items():
+        app.add_handler(CommandHandler(name, command))
+    app.add_handler(CallbackQueryHandler(on_lang_chosen, pattern=cb.pattern(cb.LANG)))

@@ -43,12 +43,15 @@ STILL_ORIGINAL = "so"  # revision id (📷 Use the original photo)
 
 @dataclass(frozen=True, slots=True)
 class Button:
+    """A pressed button's meaning: which action, on which row, with what choice."""
+
     action: str
     row_id: int
     arg: str | None = None
 
 
 def encode(action: str, row_id: int, arg: str | None = None) -> str:
+    """A button's callback data; over Telegram's 64 bytes is our bug, so it raises."""
     data = f"{action}:{row_id}" if arg is None else f"{action}:{row_id}:{arg}"
     if len(data.encode()) > MAX_CALLBACK_BYTES:
         raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from telegram import ForceReply, Message, Update
+from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
 from bot.domain.errors import StudioError
 from bot.domain.types import Actor
@@ -255,3 +256,23 @@ def _message(update: Update) -> Message:
     message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
     return message
+
+
+BUTTONS = {
+    cb.REFINE: on_refine_pressed,
+    cb.REDRAFT: on_redraft_pressed,
+    cb.SETTINGS: on_settings_pressed,
+    cb.SET: on_setting_chosen,
+    cb.BACK: on_back_pressed,
+    cb.UNDO: on_undo_pressed,
+    cb.CANCEL_SHOT: on_cancel_shot_pressed,
+    cb.DRAFT_FROM_PHOTO: on_draft_from_photo_pressed,
+    cb.OPEN_SHOT: on_open_shot_pressed,
+}
+
+
+def register(app: Application) -> None:
+    """Replies that refine a draft or describe a photo, and the buttons under drafts."""
+    app.add_handler(MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, on_reply))
+    for action, handler in BUTTONS.items():
+        app.add_handler(CallbackQueryHandler(handler, pattern=cb.pattern(action)))

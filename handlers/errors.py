@@ -7,7 +7,7 @@ import logging
 
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
-from telegram.ext import ApplicationHandlerStop
+from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
 
 from bot.i18n import language_for, t
 from bot.reports import ErrorReports
@@ -132,3 +132,9 @@ def _reports(context: Context, admin_chat: int) -> ErrorReports:
         reports = ErrorReports(send_summary, window_s=REPORT_WINDOW_S)
         context.bot_data["error_reports"] = reports
     return reports
+
+
+def register(app: Application) -> None:
+    """The gate every update passes first, and the handler for whatever crashes later."""
+    app.add_handler(TypeHandler(Update, on_any_update), group=-1)
+    app.add_error_handler(on_error)

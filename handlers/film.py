@@ -14,6 +14,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.domain.errors import StudioError
 from bot.domain.types import Actor
@@ -198,3 +199,15 @@ def board_keyboard(board: Board) -> InlineKeyboardMarkup | None:
 
 def _button(text: str, action: str, row_id: int) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=cb.encode(action, row_id))
+
+
+COMMANDS = {"board": on_board, "move": on_move, "drop": on_drop, "film": on_film}
+BUTTONS = {cb.MOVE_UP: on_nudge_pressed, cb.MOVE_DOWN: on_nudge_pressed}
+
+
+def register(app: Application) -> None:
+    """/board, /move, /drop and /film, and the board's ⬆️ ⬇️."""
+    for name, command in COMMANDS.items():
+        app.add_handler(CommandHandler(name, command))
+    for action, handler in BUTTONS.items():
+        app.add_handler(CallbackQueryHandler(handler, pattern=cb.pattern(action)))

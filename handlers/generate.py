@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from telegram import Message, Update
+from telegram.ext import Application, CallbackQueryHandler
 
 from bot.domain.states import TakeState
 from bot.domain.types import Actor
@@ -99,3 +100,17 @@ async def on_keep_pressed(
     assert isinstance(message, Message)
     await edit_markup(message, render.clip_keyboard(take, actor.lang, kept=True))
     return t("take.kept", actor.lang)
+
+
+BUTTONS = {
+    cb.GENERATE: on_generate_pressed,
+    cb.CANCEL_TAKE: on_cancel_take_pressed,
+    cb.AGAIN: on_again_pressed,
+    cb.KEEP: on_keep_pressed,
+}
+
+
+def register(app: Application) -> None:
+    """The buttons under drafts, status messages and clips that make or settle a take."""
+    for action, handler in BUTTONS.items():
+        app.add_handler(CallbackQueryHandler(handler, pattern=cb.pattern(action)))

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
+from telegram.ext import Application, CommandHandler
 
 from bot.domain.types import Actor
 from bot.i18n import t
@@ -155,3 +156,8 @@ async def log_privacy_mode(bot: Bot) -> None:
             "to its messages, service messages and button presses; that is all it needs",
             me.username,
         )
+
+
+def register(app: Application) -> None:
+    """/generate everyone|admins, a group's rule for who may spend."""
+    app.add_handler(CommandHandler("generate", on_policy))

@@ -7,6 +7,7 @@ import logging
 
 from telegram import Message, Update
 from telegram.error import TelegramError
+from telegram.ext import Application, MessageHandler, filters
 
 from bot.domain.errors import StudioError
 from bot.domain.states import ShotState
@@ -137,17 +138,6 @@ async def on_edited_caption(update: Update, context: Context) -> None:
     )
 
 
-async def on_other_document(update: Update, context: Context) -> None:
-    """A file that is not an image: say what we take instead."""
-    message = update.message
-    if message is None:  # an edited caption on a file asks for nothing new
-        return
-    if in_group(message) and not addressed_caption(message, context.bot.username)[0]:
-        return
-    actor = await actor_for(update, context)
-    await reply_html(context, message, t("intake.not_image", actor.lang))
-
-
 async def _download_photo(context: Context, actor: Actor, message: Message) -> bytes | None:
     """The largest size of the photo, or None after telling the user why not."""
     size = (
@@ -275,3 +265,8 @@ async def describe_album(
     live = [s for s in shots if s.id in revisions]
     if live:
         await _send_album_answer(context, actor, message, live, revisions)
+
+
+def register(app: Application) -> None:
+    """A photo, compressed or sent as an image file (its caption edits come here too)."""
+    app.add_handler(MessageHandler(filters.PHOTO | filters.Document.IMAGE, on_photo))

@@ -13,6 +13,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.domain.errors import StudioError
 from bot.domain.types import Actor
@@ -109,3 +110,10 @@ async def on_export(update: Update, context: Context) -> None:
                 )
     except StudioError as error:  # nothing to send: even without clips it is too large
         await reply_html(context, message, t(error.key, actor.lang, **error.params))
+
+
+def register(app: Application) -> None:
+    """/export and /forget, and the button that confirms forgetting."""
+    app.add_handler(CommandHandler("export", on_export))
+    app.add_handler(CommandHandler("forget", on_forget))
+    app.add_handler(CallbackQueryHandler(on_forget_chosen, pattern=cb.pattern(cb.FORGET)))

@@ -6,6 +6,7 @@ from html import escape
 
 from telegram import Message, Update
 from telegram.constants import ParseMode
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.domain.errors import StudioError
 from bot.domain.types import Actor
@@ -78,3 +79,14 @@ async def on_resend_pressed(
         sent.chat_id, sent.message_id, "clip", take_id=take.id, revision_id=take.revision_id
     )
     return None
+
+
+BUTTONS = {cb.OPEN_PROJECT: on_open_project_pressed, cb.RESEND: on_resend_pressed}
+
+
+def register(app: Application) -> None:
+    """/new and /projects, and the buttons that open a project or re-send a clip."""
+    app.add_handler(CommandHandler("new", on_new))
+    app.add_handler(CommandHandler("projects", on_projects))
+    for action, handler in BUTTONS.items():
+        app.add_handler(CallbackQueryHandler(handler, pattern=cb.pattern(action)))

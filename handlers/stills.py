@@ -13,6 +13,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
+from telegram.ext import Application, CallbackQueryHandler
 
 from bot.domain.errors import StudioError
 from bot.domain.types import Actor
@@ -143,3 +144,17 @@ def _message(update: Update) -> Message:
     query = update.callback_query
     assert query is not None and isinstance(query.message, Message)
     return query.message
+
+
+BUTTONS = {
+    cb.STILL: on_still_pressed,
+    cb.STILL_AGAIN: on_still_pressed,
+    cb.STILL_ANIMATE: on_animate_still_pressed,
+    cb.STILL_ORIGINAL: on_use_original_pressed,
+}
+
+
+def register(app: Application) -> None:
+    """🎨 Clay still on a draft, and the three buttons under a still."""
+    for action, handler in BUTTONS.items():
+        app.add_handler(CallbackQueryHandler(handler, pattern=cb.pattern(action)))
