@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from bot.config import ConfigError, Settings
 from bot.domain.ports import PromptDrafter, VideoProvider
 from bot.files import private_dir
-from bot.providers.offline import OfflineVideoProvider
-from bot.providers.offline_drafter import OfflineDrafter
+from bot.providers.offline.drafter import OfflineDrafter
+from bot.providers.offline.video import OfflineVideoProvider
 from bot.services.stills import Stills, build_still_maker
 from bot.services.studio import Studio
 from storage.db import Database
@@ -55,7 +55,7 @@ def build_drafter(settings: Settings) -> PromptDrafter:
     offline = OfflineDrafter()
     if not settings.llm_enabled:
         return offline
-    from bot.providers.llm import LLMDrafter
+    from bot.providers.openai.llm import LLMDrafter
 
     return LLMDrafter.from_settings(settings, fallback=offline)
 
@@ -66,7 +66,7 @@ def build_providers(settings: Settings) -> tuple[dict[str, VideoProvider], str]:
     }
     default = "offline"
     if settings.kling_enabled:
-        from bot.providers.kling import KlingVideoProvider
+        from bot.providers.kling.client import KlingVideoProvider
 
         providers["kling"] = KlingVideoProvider.from_settings(settings)
         default = "kling"

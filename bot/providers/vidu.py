@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bot.config import ConfigError, Settings
 from bot.domain.errors import ErrorKind, ProviderError
 from bot.domain.types import ClipInfo, ProgressCallback, TaskState, TaskStatus, VideoRequest
-from bot.providers.clip_download import download_clip
+from bot.providers.http import download_clip
 
 log = logging.getLogger(__name__)
 

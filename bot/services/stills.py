@@ -117,7 +117,7 @@ class KlingStills:
         poll_s: float = 2.0,
         deadline_s: float = 180.0,
     ) -> None:
-        from bot.providers.kling import KlingJwt
+        from bot.providers.kling.client import KlingJwt
 
         self._signer = KlingJwt(access_key, secret_key)
         self.model = model

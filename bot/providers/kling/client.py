@@ -61,7 +61,7 @@ from bot.domain.types import (
     TaskStatus,
     VideoRequest,
 )
-from bot.providers.clip_download import download_clip
+from bot.providers.http import download_clip
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from bot.config import ConfigError, Settings
 from bot.domain.errors import RETRYABLE_KINDS, ErrorKind, ProviderError
 from bot.domain.types import CAMERA_MOVES, PROMPT_LIMIT, TaskStatus, VideoRequest
 from bot.media.probe import probe_mp4
-from bot.providers.kling import (
+from bot.providers.kling.client import (
     CAMERA_TABLE,
     KLING_ERRORS,
     KlingEnvelope,
@@ -337,7 +337,7 @@ async def test_throttling_is_retried_with_backoff(
     kind: str,
 ) -> None:
     fake.inject_create(code, times=2)
-    caplog.set_level(logging.WARNING, logger="bot.providers.kling")
+    caplog.set_level(logging.WARNING, logger="bot.providers.kling.client")
     task_id = await kling.submit(make_request(tmp_path))
     stats = fake.stats()
     assert (stats["create_requests"], stats["creates"]) == (3, 1)
