@@ -27,17 +27,11 @@ from bot.config import ConfigError, Settings
 from bot.domain.errors import RETRYABLE_KINDS, ErrorKind, ProviderError
 from bot.domain.types import CAMERA_MOVES, PROMPT_LIMIT, TaskStatus, VideoRequest
 from bot.media.probe import probe_mp4
-from bot.providers.kling.client import (
-    CAMERA_TABLE,
-    KLING_ERRORS,
-    KlingEnvelope,
-    KlingJwt,
-    KlingTask,
-    KlingVideoProvider,
-    camera_control_for,
-    parse_callback,
-    task_status_from,
-)
+from bot.providers.kling.auth import KlingJwt
+from bot.providers.kling.camera import CAMERA_TABLE, camera_control_for
+from bot.providers.kling.client import KlingVideoProvider
+from bot.providers.kling.errors import KLING_ERRORS
+from bot.providers.kling.wire import KlingEnvelope, KlingTask, parse_callback, task_status_from
 
 try:  # `tests` is importable when the repo root is on sys.path (python -m, pythonpath=.)
     from tests.fakes.fake_kling import (
@@ -56,7 +50,7 @@ except ModuleNotFoundError:  # plain `pytest`: tests/ itself is on sys.path (roo
         FakeKling,
     )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 class FakeClock:
@@ -337,7 +331,7 @@ async def test_throttling_is_retried_with_backoff(
     kind: str,
 ) -> None:
     fake.inject_create(code, times=2)
-    caplog.set_level(logging.WARNING, logger="bot.providers.kling.client")
+    caplog.set_level(logging.WARNING, logger="bot.providers.kling")
     task_id = await kling.submit(make_request(tmp_path))
     stats = fake.stats()
     assert (stats["create_requests"], stats["creates"]) == (3, 1)

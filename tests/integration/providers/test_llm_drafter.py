@@ -53,7 +53,7 @@ except ModuleNotFoundError:  # plain `pytest`: tests/ itself is on sys.path (roo
         error_reply,
     )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 MODEL = "gpt-4o-mini"
 FACTS = PhotoFacts(1600, 1200, "landscape", 0.31, ("blue", "grey", "orange"))
 INJECTION = (

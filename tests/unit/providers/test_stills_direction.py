@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.types import CAMERA_MOVES
-from bot.providers.kling.client import camera_control_for
+from bot.providers.kling.camera import camera_control_for
 
 # providers.md 1.4 / the table in bot/providers/kling/camera.py: strength 5 of Kling's [-10, 10].
 DOCUMENTED = {
