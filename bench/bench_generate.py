@@ -70,7 +70,7 @@ def serve_bot(metrics_path: Path) -> None:
     from bot.app import serve
     from bot.config import load_settings
     from bot.logs import configure_logging
-    from bot.providers.kling import KlingVideoProvider
+    from bot.providers.kling.client import KlingVideoProvider
     from bot.runner import JobRunner, RunnerPolicy
 
     counts = {"runner_sql": 0, "all_sql": 0, "polls": 0, "claim_cycles": 0}

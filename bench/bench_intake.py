@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bot.media import intake
-from bot.providers.llm import image_data_url  # noqa: E402
+from bot.providers.openai.llm import image_data_url  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "intake.json"
 GOAL_RATIO = 2.0

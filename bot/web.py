@@ -140,7 +140,7 @@ class KlingCallback(_Base):
         if not hmac.compare_digest(token.encode(), self.state.kling_token.encode()):
             self.write_json(404, {"ok": False})
             return
-        from bot.providers.kling import parse_callback
+        from bot.providers.kling.wire import parse_callback
 
         parsed = parse_callback(self.body_json())
         if parsed is None:

@@ -1,7 +1,6 @@
-"""Build the domain services from settings: the one place that picks providers.
+"""Build the domain services from settings, with the providers bot.providers.registry picks.
 
-With no keys at all everything runs on the offline defaults; setting a provider's keys
-is all it takes to use it. Handlers and the CLI receive what this builds.
+Handlers and the CLI receive what this builds.
 """
 
 from __future__ import annotations
@@ -9,12 +8,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.config import ConfigError, Settings
+from bot.config import Settings
 from bot.domain.ports import PromptDrafter, VideoProvider
 from bot.files import private_dir
-from bot.providers.offline import OfflineVideoProvider
-from bot.providers.offline_drafter import OfflineDrafter
-from bot.services.stills import Stills, build_still_maker
+from bot.providers.registry import build_drafter, build_providers, build_still_maker
+from bot.services.stills import Stills
 from bot.services.studio import Studio
 from storage.db import Database
 
@@ -49,41 +47,6 @@ class Services:
             "vidu": self.settings.vidu_max_concurrent,
             "offline": self.settings.offline_max_concurrent,
         }
-
-
-def build_drafter(settings: Settings) -> PromptDrafter:
-    offline = OfflineDrafter()
-    if not settings.llm_enabled:
-        return offline
-    from bot.providers.llm import LLMDrafter
-
-    return LLMDrafter.from_settings(settings, fallback=offline)
-
-
-def build_providers(settings: Settings) -> tuple[dict[str, VideoProvider], str]:
-    providers: dict[str, VideoProvider] = {
-        "offline": OfflineVideoProvider(fps=settings.preview_fps, height=settings.preview_height)
-    }
-    default = "offline"
-    if settings.kling_enabled:
-        from bot.providers.kling import KlingVideoProvider
-
-        providers["kling"] = KlingVideoProvider.from_settings(settings)
-        default = "kling"
-    if settings.vidu_enabled:
-        from bot.providers.vidu import ViduVideoProvider
-
-        providers["vidu"] = ViduVideoProvider.from_settings(settings)
-        default = "kling" if "kling" in providers else "vidu"
-    if settings.video_provider:
-        # CLAYMATE_VIDEO_PROVIDER picks among the configured ones; users can still switch.
-        if settings.video_provider not in providers:
-            raise ConfigError(
-                f"CLAYMATE_VIDEO_PROVIDER: {settings.video_provider!r} is not configured "
-                f"(configured: {', '.join(providers)})"
-            )
-        default = settings.video_provider
-    return providers, default
 
 
 async def build_services(settings: Settings, *, migrate: bool = True) -> Services:

@@ -16,10 +16,10 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot.domain.errors import StudioError
-from bot.domain.types import Actor
+from bot.domain.types import Actor, Still
 from bot.i18n import t
 from bot.media.intake import IntakeError
-from bot.services.stills import Still, Stills
+from bot.services.stills import Stills
 from handlers import callbacks as cb
 from handlers.common import Context, button, chat_action, reply_html, services, studio
 from handlers.drafts import show_draft
@@ -117,7 +117,7 @@ def still_caption(still: Still, lang: str) -> str:
 
 
 def still_keyboard(still: Still, lang: str) -> InlineKeyboardMarkup:
-    revision_id = still.revision.id
+    revision_id = still.revision_id
     return InlineKeyboardMarkup(
         [
             [

@@ -1,7 +1,7 @@
 """The interfaces the services talk to; providers and the chat front end implement them.
 
-Kling, Vidu, the LLM and the offline defaults are interchangeable behind `PromptDrafter`
-and `VideoProvider`, so adding a provider touches no handler and no service.
+Kling, Vidu, the LLM and the offline defaults are interchangeable behind `PromptDrafter`,
+`VideoProvider` and `StillMaker`, so adding a provider touches no handler and no service.
 
 A video generation is split into submit / status / download rather than one long call
 because a take is a database state machine: the runner saves the upstream task id right
@@ -67,6 +67,18 @@ class VideoProvider(Protocol):
         on_progress: ProgressCallback | None = None,
     ) -> ClipInfo:
         """Fetch (or, offline, render) the finished clip to `dest` and check it decodes."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class StillMaker(Protocol):
+    """Turns a photo into a clay picture, before a take animates it (🎨 Clay still)."""
+
+    name: str  # "offline", "kling", "openai": also how a still is priced
+
+    async def make(self, photo: Path, seed: int) -> bytes:
+        """A clay-style JPEG of `photo`; `seed` varies it (🔄 Another)."""
         ...
 
     async def aclose(self) -> None: ...

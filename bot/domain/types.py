@@ -123,6 +123,18 @@ ProgressCallback = Callable[[float], None]
 
 
 @dataclass(frozen=True, slots=True)
+class Still:
+    """A clay still made of a shot's photo: numbered, priced, ready to 🎬 Animate."""
+
+    shot_id: int
+    revision_id: int  # the draft it was made for; its buttons name this
+    number: int
+    path: Path
+    maker: str  # the StillMaker's name
+    cost_units: float
+
+
+@dataclass(frozen=True, slots=True)
 class Actor:
     """Who is asking, and in which chat."""
 

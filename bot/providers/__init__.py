@@ -1,0 +1,1 @@
+"""Adapters behind the domain ports: video, drafting and still makers, picked in registry.py."""

@@ -5,8 +5,10 @@ URI; poll `GET {base}/tasks/{id}/creations` (created, queueing, processing, succ
 failed); the result URL lives 24 h, so it is fetched at once.
 
 Vidu documents no lookup by our own id, so `find` cannot recover a create whose answer
-was lost. Such a create (a timeout after the request went out) is therefore never
-retried: it fails as UNKNOWN, and the user is told, rather than risk paying twice.
+was lost. Such a create (a timeout after the request went out, a 5xx) is therefore never
+retried: it fails as UNKNOWN, and the user is told, rather than risk paying twice. Errors
+are read by HTTP status and the words of Vidu's `reason` in one table, `VIDU_ERRORS`;
+retries, backoff, Retry-After and the download are the shared ones in http.py.
 """
 
 from __future__ import annotations
@@ -16,10 +18,8 @@ import base64
 import contextlib
 import io
 import logging
-import random
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -29,11 +29,18 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bot.config import ConfigError, Settings
 from bot.domain.errors import ErrorKind, ProviderError
 from bot.domain.types import ClipInfo, ProgressCallback, TaskState, TaskStatus, VideoRequest
-from bot.providers.clip_download import download_clip
+from bot.providers.http import (
+    SERVER_ERRORS,
+    Answer,
+    ErrorRule,
+    ErrorTable,
+    JsonApi,
+    RetryPolicy,
+    StaticKey,
+    When,
+)
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 DEFAULT_MODEL = "viduq2-turbo"
 PROMPT_LIMIT = 2000  # the stricter of the two published caps
@@ -63,6 +70,25 @@ STATES: dict[str, TaskState] = {
 CONTENT_HINTS = ("audit", "sensitive", "moderation", "violat", "nsfw", "inappropriate")
 BALANCE_HINTS = ("credit", "balance", "insufficient", "quota")
 
+K = ErrorKind
+# Vidu names an error by its HTTP status and a reason word; the first line that matches wins.
+VIDU_ERRORS = ErrorTable(
+    answers=(
+        When(ErrorRule(K.AUTH, "key refused"), statuses=frozenset({401, 403})),
+        When(
+            ErrorRule(K.BALANCE, "out of credit"), statuses=frozenset({402}), words=BALANCE_HINTS
+        ),
+        When(ErrorRule(K.RATE_LIMITED, "too many requests"), statuses=frozenset({429})),
+        When(ErrorRule(K.CONTENT, "refused by moderation"), words=CONTENT_HINTS),
+        # A 5xx on create may come after the task was made: with no lookup, never repeated.
+        When(
+            ErrorRule(K.TRANSIENT, "server error", may_have_created=True), statuses=SERVER_ERRORS
+        ),
+        When(ErrorRule(K.INVALID, "request refused"), statuses=frozenset({400, 404, 413, 422})),
+    ),
+    fallback=ErrorRule(K.UNKNOWN, "unknown error"),
+)
+
 
 def duration_for(model: str, wanted: int) -> int:
     """The nearest duration the model accepts (q1: 5 s; 2.0: 4 or 8 s; q2: ≤ 8 s)."""
@@ -76,10 +102,13 @@ def duration_for(model: str, wanted: int) -> int:
 
 
 def resolution_for(model: str) -> str:
+    """q1 renders 1080p; the others are asked for 720p."""
     return "1080p" if model.startswith("viduq1") else "720p"
 
 
 class VideoCreation(BaseModel):
+    """One result of a task: the clip and its cover."""
+
     model_config = ConfigDict(extra="ignore")
 
     id: str | None = None
@@ -88,6 +117,8 @@ class VideoCreation(BaseModel):
 
 
 class ViduTask(BaseModel):
+    """A task as returned by create and by the creations poll."""
+
     model_config = ConfigDict(extra="ignore")
 
     task_id: str | None = None
@@ -115,6 +146,7 @@ def image_data_uri(path: Path) -> str:
 
 
 def task_status_from(task: ViduTask) -> TaskStatus:
+    """Map a Vidu task onto TaskStatus; unknown states keep the job polling."""
     state = STATES.get((task.state or "").lower())
     if state is None:
         return TaskStatus("processing", message=f"unknown state {task.state!r}")
@@ -132,7 +164,7 @@ def task_status_from(task: ViduTask) -> TaskStatus:
 
 
 class ViduVideoProvider:
-    """VideoProvider for Vidu. One httpx client per instance."""
+    """VideoProvider for Vidu. One HTTP client per instance."""
 
     name = "vidu"
 
@@ -152,21 +184,23 @@ class ViduVideoProvider:
         if not api_key:
             raise ValueError("a Vidu API key is required")
         self.model = model
-        self._key = api_key
-        self._max_attempts = max(1, max_attempts)
-        self._backoff_base_s = backoff_base_s
-        self._backoff_max_s = backoff_max_s
-        self._max_download_bytes = max_download_bytes
-        self._download_timeout = httpx.Timeout(download_timeout, connect=min(10.0, timeout))
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
-            headers={"Content-Type": "application/json", "User-Agent": "claymate-vidu/1"},
-            follow_redirects=True,
+        self._api = JsonApi(
+            "Vidu",
+            base_url,
+            credentials=StaticKey("Token", api_key),
+            errors=VIDU_ERRORS,
+            read_answer=read_answer,
+            can_look_up=False,
+            retry=RetryPolicy(max_attempts, backoff_base_s, backoff_max_s),
+            timeout=timeout,
+            download_timeout=download_timeout,
+            max_download_bytes=max_download_bytes,
+            logger=log,
         )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ViduVideoProvider:
+        """The provider the operator configured; the key is required."""
         if not settings.vidu_api_key:
             raise ConfigError("VIDU_API_KEY: required for Vidu")
         return cls(
@@ -174,10 +208,11 @@ class ViduVideoProvider:
         )
 
     def __repr__(self) -> str:  # never show the key
-        return f"ViduVideoProvider(base_url={str(self._http.base_url)!r}, model={self.model!r})"
+        return f"ViduVideoProvider(base_url={self._api.base_url!r}, model={self.model!r})"
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        """Close the HTTP client."""
+        await self._api.aclose()
 
     # --- VideoProvider ------------------------------------------------------------------
 
@@ -186,21 +221,22 @@ class ViduVideoProvider:
         body = await self.build_body(request)
 
         async def once() -> str:
-            data = await self._call("POST", "/img2video", "create", body, creates=True)
+            data = await self._api.call("POST", "/img2video", "create", body, creates=True)
             task = _task_of(data, "create")
             if not task.task_id:
                 raise ProviderError(ErrorKind.UNKNOWN, "create: no task_id in the answer")
             return task.task_id
 
-        return await self._retrying("create", once)
+        return await self._api.retrying("create", once)
 
     async def find(self, request: VideoRequest) -> str | None:
         """Vidu has no lookup by our id (see the module docstring)."""
         return None
 
     async def status(self, request: VideoRequest, task_id: str) -> TaskStatus:
+        """Poll the task once (retrying blips)."""
         path = f"/tasks/{quote(task_id, safe='')}/creations"
-        data = await self._retrying("status", lambda: self._call("GET", path, "status"))
+        data = await self._api.retrying("status", lambda: self._api.call("GET", path, "status"))
         return task_status_from(_task_of(data, "status"))
 
     async def download(
@@ -219,15 +255,13 @@ class ViduVideoProvider:
         if not url:
             kind = ErrorKind.TRANSIENT if status.state != "failed" else ErrorKind.UNKNOWN
             raise ProviderError(kind, f"download: task is {status.state}, no result")
-        return await self._retrying(
-            "download", lambda: self._download_once(url, dest, on_progress)
-        )
+        return await self._api.download_clip(url, dest, on_progress)
 
     async def cancel(self, task_id: str) -> bool:
         """Stop a task nobody will receive (/forget); a refusal is logged, never raised."""
         path = f"/tasks/{quote(task_id, safe='')}/cancel"
         try:
-            await self._call("POST", path, "cancel", {})
+            await self._api.call("POST", path, "cancel", {})
         except ProviderError as error:
             log.info("vidu: cancelling %s was refused: %s", task_id, error)
             return False
@@ -236,6 +270,7 @@ class ViduVideoProvider:
     # --- Building the request -----------------------------------------------------------
 
     async def build_body(self, request: VideoRequest) -> dict[str, Any]:
+        """The create request's JSON for `request`."""
         model = request.model or self.model
         image = await asyncio.to_thread(image_data_uri, request.image_path)
         if request.image_tail_path is not None:
@@ -254,113 +289,20 @@ class ViduVideoProvider:
             body["callback_url"] = request.callback_url
         return body
 
-    # --- HTTP ---------------------------------------------------------------------------
 
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        op: str,
-        body: dict[str, Any] | None = None,
-        *,
-        creates: bool = False,
-    ) -> Any:
-        headers = {"Authorization": f"Token {self._key}"}
+def read_answer(resp: httpx.Response, op: str) -> Answer:
+    """A 2xx carries the JSON data; an error carries its reason in one of three fields."""
+    if resp.is_success:
         try:
-            resp = await self._http.request(method, path, json=body, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise ProviderError(
-                ErrorKind.TRANSIENT, f"{op}: cannot reach Vidu ({type(exc).__name__})"
-            ) from None
-        except httpx.TransportError as exc:
-            if creates:  # it may have been created: never create again (no lookup exists)
-                raise ProviderError(
-                    ErrorKind.UNKNOWN,
-                    f"{op}: no answer from Vidu ({type(exc).__name__}); not retried",
-                    may_have_created=True,
-                ) from None
-            raise ProviderError(
-                ErrorKind.TRANSIENT, f"{op}: no answer from Vidu ({type(exc).__name__})"
-            ) from None
-        if resp.is_success:
-            try:
-                return resp.json()
-            except ValueError:
-                raise ProviderError(ErrorKind.UNKNOWN, f"{op}: answer is not JSON") from None
-        raise self._error(op, resp, creates)
-
-    def _error(self, op: str, resp: httpx.Response, creates: bool) -> ProviderError:
-        status = resp.status_code
-        reason = ""
-        with contextlib.suppress(ValueError, AttributeError):
-            payload = resp.json()
-            reason = str(
-                payload.get("reason") or payload.get("err_code") or payload.get("message")
-            )
-        reason = reason.replace(self._key, "***")[:300]
-        lowered = reason.lower()
-        if status in (401, 403):
-            kind = ErrorKind.AUTH
-        elif status == 402 or any(h in lowered for h in BALANCE_HINTS):
-            kind = ErrorKind.BALANCE
-        elif status == 429:
-            kind = ErrorKind.RATE_LIMITED
-        elif any(h in lowered for h in CONTENT_HINTS):
-            kind = ErrorKind.CONTENT
-        elif status >= 500:
-            # A 5xx on create may come after the task was made: don't guess, don't repeat.
-            kind = ErrorKind.UNKNOWN if creates else ErrorKind.TRANSIENT
-        elif status in (400, 404, 413, 422):
-            kind = ErrorKind.INVALID
-        else:
-            kind = ErrorKind.UNKNOWN
-        retry_after = None
-        with contextlib.suppress(ValueError):
-            retry_after = float(resp.headers.get("Retry-After", ""))
-        return ProviderError(
-            kind,
-            f"{op}: Vidu HTTP {status}: {reason!r}",
-            code=status,
-            retry_after=retry_after,
-            may_have_created=creates and status >= 500,
-            extra={"http_status": status, "vidu_reason": reason},
-        )
-
-    async def _retrying(self, op: str, call: Callable[[], Awaitable[T]]) -> T:
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                return await call()
-            except ProviderError as err:
-                log.warning(
-                    "vidu %s failed (attempt %d/%d): kind=%s code=%s",
-                    op,
-                    attempt,
-                    self._max_attempts,
-                    err.kind.value,
-                    err.code,
-                )
-                if not err.retryable or attempt == self._max_attempts:
-                    raise
-                delay = min(self._backoff_max_s, self._backoff_base_s * 2 ** (attempt - 1))
-                delay += random.uniform(0, delay / 2)
-                if err.retry_after:
-                    delay = max(delay, min(err.retry_after, self._backoff_max_s))
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    # --- Download -----------------------------------------------------------------------
-
-    async def _download_once(
-        self, url: str, dest: Path, on_progress: ProgressCallback | None
-    ) -> ClipInfo:
-        return await download_clip(
-            self._http,
-            url,
-            dest,
-            timeout=self._download_timeout,
-            max_bytes=self._max_download_bytes,
-            on_progress=on_progress,
-        )
+            return Answer(ok=True, data=resp.json())
+        except ValueError:
+            raise ProviderError(ErrorKind.UNKNOWN, f"{op}: answer is not JSON") from None
+    reason = ""
+    with contextlib.suppress(ValueError, AttributeError):
+        payload = resp.json()
+        reason = str(payload.get("reason") or payload.get("err_code") or payload.get("message"))
+    # Vidu's errors have no code of their own: the HTTP status is reported as the code.
+    return Answer(ok=False, code=resp.status_code, message=reason)
 
 
 def _task_of(data: Any, op: str) -> ViduTask:

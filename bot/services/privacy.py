@@ -80,7 +80,7 @@ def _remove_files(studio: Studio, owned: OwnedFiles) -> int:
         _unlink(llm_copy_path(Path(raw)))
     for name in owned.shot_folders:  # stills and end frames
         removed += _remove_tree(data_dir / "stills", name)
-    for name in owned.clip_names:  # downloads cut off half way (clip_download, previews)
+    for name in owned.clip_names:  # downloads cut off half way (the clip download, previews)
         for partial in studio.clips_dir.glob(f".{glob.escape(name)}.mp4.*.part"):
             removed += _unlink(partial)
         removed += _unlink(studio.clips_dir / f"{name}.mp4.part")

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot.domain.errors import StudioError
 from bot.domain.states import TakeState
 from bot.domain.types import Actor
-from bot.providers.offline_drafter import OfflineDrafter
+from bot.providers.offline.drafter import OfflineDrafter
 from bot.services.budget import Budget, parse_costs
 from bot.services.studio import Studio
 from storage.db import Database

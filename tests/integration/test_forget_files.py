@@ -20,11 +20,12 @@ from sqlalchemy import select
 from bot.domain.types import Actor, ClipInfo, Sender, TaskStatus, VideoRequest
 from bot.media.intake import llm_copy_path
 from bot.media.sample import sample_photo
-from bot.providers.offline_drafter import OfflineDrafter
+from bot.providers.offline.drafter import OfflineDrafter
+from bot.providers.offline.stills import OfflineStills
 from bot.providers.vidu import ViduVideoProvider
 from bot.runner import JobRunner, RunnerPolicy
 from bot.services import privacy
-from bot.services.stills import OfflineStills, Stills
+from bot.services.stills import Stills
 from bot.services.studio import Studio
 from bot.wiring import Services, build_services
 from storage.db import Database

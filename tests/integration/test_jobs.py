@@ -20,8 +20,8 @@ import pytest
 from bot.domain.states import ACTIVE_UPSTREAM_STATES, TERMINAL_TAKE_STATES
 from bot.domain.types import Actor, Sender
 from bot.media.sample import sample_photo
-from bot.providers.kling import KlingVideoProvider
-from bot.providers.offline_drafter import OfflineDrafter
+from bot.providers.kling.client import KlingVideoProvider
+from bot.providers.offline.drafter import OfflineDrafter
 from bot.runner import Delivery, JobRunner, ProgressUpdate, RunnerPolicy
 from bot.services.studio import Studio
 from storage.db import Database

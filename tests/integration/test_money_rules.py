@@ -226,9 +226,9 @@ async def test_two_runners_serve_users_in_turn_and_hold_each_to_three_at_work(
     B queues 1; B's take starts among the first, and A never has more than 3 at work."""
     from bot.domain.types import Sender
     from bot.media.sample import sample_photo
-    from bot.providers.kling import KlingVideoProvider
-    from bot.providers.offline import OfflineVideoProvider
-    from bot.providers.offline_drafter import OfflineDrafter
+    from bot.providers.kling.client import KlingVideoProvider
+    from bot.providers.offline.drafter import OfflineDrafter
+    from bot.providers.offline.video import OfflineVideoProvider
     from bot.runner import JobRunner, RunnerPolicy
     from bot.services.studio import Studio
     from storage.models import TakeEvent

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from bot.domain.types import Sender
 from bot.media.sample import sample_photo
-from bot.providers.offline import OfflineVideoProvider
-from bot.providers.offline_drafter import OfflineDrafter
+from bot.providers.offline.drafter import OfflineDrafter
+from bot.providers.offline.video import OfflineVideoProvider
 from bot.services import studio as studio_module
 from bot.services.studio import INTAKE_SLOTS, Studio
 from storage.db import Database

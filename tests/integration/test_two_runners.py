@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from bot.domain.states import TERMINAL_TAKE_STATES
 from bot.domain.types import Sender
 from bot.media.sample import sample_photo
-from bot.providers.kling import KlingVideoProvider
-from bot.providers.offline import OfflineVideoProvider
-from bot.providers.offline_drafter import OfflineDrafter
+from bot.providers.kling.client import KlingVideoProvider
+from bot.providers.offline.drafter import OfflineDrafter
+from bot.providers.offline.video import OfflineVideoProvider
 from bot.runner import Delivery, JobRunner, ProgressUpdate, RunnerPolicy
 from bot.services.studio import Studio
 from storage.db import Database

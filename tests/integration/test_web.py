@@ -12,7 +12,7 @@ from bot.domain.errors import ErrorKind, ProviderError
 from bot.domain.types import VideoRequest
 from bot.media.sample import sample_photo
 from bot.metrics import InstrumentedProvider, Metrics
-from bot.providers.kling import KlingVideoProvider
+from bot.providers.kling.client import KlingVideoProvider
 from bot.web import Route, WebServer, WebState, routes_for
 from storage.db import Database
 from tests.conftest import make_settings

@@ -32,7 +32,7 @@ from bot.media.preview import (
 )
 from bot.media.probe import probe_mp4
 from bot.media.sample import sample_photo
-from bot.providers.offline import OfflineVideoProvider
+from bot.providers.offline.video import OfflineVideoProvider
 
 DURATION = 2
 HEIGHT = 240

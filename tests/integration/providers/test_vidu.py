@@ -15,9 +15,10 @@ from bot.domain.errors import ErrorKind, ProviderError
 from bot.domain.types import Sender, TaskStatus, VideoRequest
 from bot.media.probe import probe_mp4
 from bot.media.sample import sample_photo
+from bot.providers.registry import build_providers
 from bot.providers.vidu import ViduVideoProvider, duration_for
 from bot.runner import JobRunner, RunnerPolicy
-from bot.wiring import build_providers, build_services
+from bot.wiring import build_services
 from tests.conftest import make_settings
 from tests.fakes.fake_vidu import FAKE_VIDU_KEY, FakeVidu
 from tests.integration.test_jobs import RecordingObserver

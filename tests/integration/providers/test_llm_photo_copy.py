@@ -23,9 +23,9 @@ from bot.domain.types import Actor, Sender
 from bot.media import intake
 from bot.media.intake import LLM_MAX_SIDE, llm_copy_path
 from bot.media.sample import sample_photo
-from bot.providers import llm as llm_module
-from bot.providers.llm import LLMDrafter
-from bot.providers.offline import OfflineVideoProvider
+from bot.providers.offline.video import OfflineVideoProvider
+from bot.providers.openai import llm as llm_module
+from bot.providers.openai.llm import LLMDrafter
 from bot.services import studio as studio_module
 from bot.services.studio import Studio
 from storage.db import Database

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.types import CAMERA_MOVES
-from bot.providers.kling import camera_control_for
+from bot.providers.kling.camera import camera_control_for
 
-# providers.md 1.4 / the table in bot/providers/kling.py: strength 5 of Kling's [-10, 10].
+# providers.md 1.4 / the table in bot/providers/kling/camera.py: strength 5 of Kling's [-10, 10].
 DOCUMENTED = {
     "static": None,
     "push_in": {"type": "simple", "config": {"zoom": -5.0}},

@@ -18,7 +18,7 @@ from bot.domain.types import (
     PhotoFacts,
     RefineStep,
 )
-from bot.providers.offline_drafter import (
+from bot.providers.offline.drafter import (
     CAMERA_TEXT,
     OfflineDrafter,
     detect_language,

@@ -33,8 +33,8 @@ from bot.domain.types import (
     PhotoFacts,
     RefineStep,
 )
-from bot.providers import llm
-from bot.providers.llm import (
+from bot.providers.openai import llm
+from bot.providers.openai.llm import (
     LEAK_RUN,
     LeakGuard,
     LLMDrafter,
@@ -53,7 +53,7 @@ except ModuleNotFoundError:  # plain `pytest`: tests/ itself is on sys.path (roo
         error_reply,
     )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 MODEL = "gpt-4o-mini"
 FACTS = PhotoFacts(1600, 1200, "landscape", 0.31, ("blue", "grey", "orange"))
 INJECTION = (
@@ -349,7 +349,7 @@ async def test_invalid_twice_falls_back_to_the_offline_drafter(
     fake: FakeOpenAI, drafter: LLMDrafter, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.push("I think a clay video would be lovely!", '{"summary": "no prompt here"}')
-    with caplog.at_level(logging.WARNING, logger="bot.providers.llm"):
+    with caplog.at_level(logging.WARNING, logger="bot.providers.openai.llm"):
         draft = await drafter.draft(request())
     assert draft.drafter == "offline"
     assert "Claymation of the Bund at night" in draft.prompt

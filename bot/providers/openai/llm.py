@@ -48,7 +48,7 @@ from bot.domain.types import (
     PhotoFacts,
     RefineStep,
 )
-from bot.providers.offline_drafter import (
+from bot.providers.offline.drafter import (
     DEFAULT_CAMERA,
     DEFAULT_DURATION,
     NEGATIVE_TEXT,

@@ -1,0 +1,1 @@
+"""Kling: image-to-video (client.py) and image generation for clay stills (stills.py)."""

@@ -1,0 +1,276 @@
+"""Kling image-to-video client (the official AK/SK API, `/v1/videos/image2video`).
+
+Why it looks the way it does (details in /work/shared/providers.md, sections 1, 2 and 7):
+
+* Every Kling create costs money and is not idempotent. Each create carries our
+  `external_task_id`; when a create fails in a way that may have made the task anyway
+  (timeout, dropped connection, 5000/5002, bare 5xx) we look the task up by that id before
+  trying again, and a 1201 on create (which is also what a duplicate external id gives)
+  triggers the same look-up. A retry can therefore never pay for a second task.
+* Kling answers HTTP 429 for both "out of money" and "slow down", so errors are classified
+  by the business `code` in ONE table, `KLING_TABLE` in errors.py, whose kinds also say
+  what is retried; retries, backoff and Retry-After are the shared ones in http.py.
+* The JWT (auth.py) is signed with the secret key and cached until shortly before it
+  expires. Neither key nor token is ever put into a log line, an exception or a
+  user-facing string; error details are additionally scrubbed of both in case the server
+  ever echoed them.
+* Result URLs are downloaded at once into a temp file next to `dest`, checked with PyAV,
+  then renamed, so a half-written or undecodable file is never handed to the bot.
+
+Uncertain contract points and the choice made here:
+
+* Query by external id: KDOC allows `GET /v1/videos/image2video/{external_task_id}`; KDEMO
+  uses `?external_task_id=` on the list endpoint instead. We implement KDOC's path form.
+  What Kling answers for an unknown id is undocumented: HTTP 404 and codes 1201/1203 all
+  mean "not found" for `find()`. Misreading one of them as "not found" is safe: the next
+  create with the same external id is refused by Kling as a duplicate, never paid twice.
+* Camera control: only where KDOC's capability map allows it (camera.py); elsewhere the
+  prompt's camera words carry the move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+from bot.config import ConfigError, Settings
+from bot.domain.errors import ErrorKind, ProviderError
+from bot.domain.types import (
+    DURATIONS,
+    MODES,
+    PROMPT_LIMIT,
+    ClipInfo,
+    ProgressCallback,
+    TaskStatus,
+    VideoRequest,
+)
+from bot.providers.http import JsonApi, RetryPolicy
+from bot.providers.kling.auth import KlingJwt
+from bot.providers.kling.camera import CameraControl, camera_control_for, supports_cfg_scale
+from bot.providers.kling.errors import KLING_TABLE, NOT_FOUND_CODES
+from bot.providers.kling.images import prepare_image
+from bot.providers.kling.wire import Image2VideoBody, read_answer, task_of, task_status_from
+
+log = logging.getLogger(__name__)
+
+IMAGE2VIDEO_PATH = "/v1/videos/image2video"
+DEFAULT_MODEL = "kling-v2-5-turbo"
+
+
+class KlingVideoProvider:
+    """VideoProvider for Kling's official API. One HTTP client per instance."""
+
+    name = "kling"
+
+    def __init__(
+        self,
+        access_key: str,
+        secret_key: str,
+        base_url: str,
+        model: str = DEFAULT_MODEL,
+        *,
+        timeout: float = 30.0,
+        download_timeout: float = 120.0,
+        max_attempts: int = 4,
+        backoff_base_s: float = 1.0,
+        backoff_max_s: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        max_concurrent: int = 5,
+        max_download_bytes: int = 1024 * 1024 * 1024,
+    ) -> None:
+        if not access_key or not secret_key:
+            raise ValueError("Kling access key and secret key are required")
+        self.model = model
+        self._create_slots = asyncio.Semaphore(max_concurrent)
+        self._api = JsonApi(
+            "Kling",
+            base_url,
+            credentials=KlingJwt(access_key, secret_key, clock),
+            errors=KLING_TABLE,
+            read_answer=read_answer,
+            can_look_up=True,
+            retry=RetryPolicy(max_attempts, backoff_base_s, backoff_max_s),
+            timeout=timeout,
+            download_timeout=download_timeout,
+            max_download_bytes=max_download_bytes,
+            logger=log,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KlingVideoProvider:
+        """The provider the operator configured; both keys are required."""
+        if not (settings.kling_access_key and settings.kling_secret_key):
+            raise ConfigError("KLING_ACCESS_KEY and KLING_SECRET_KEY: required for Kling")
+        return cls(
+            settings.kling_access_key.get_secret_value(),
+            settings.kling_secret_key.get_secret_value(),
+            settings.kling_api_url,
+            settings.kling_model,
+            max_concurrent=settings.kling_max_concurrent,
+        )
+
+    def __repr__(self) -> str:
+        return f"KlingVideoProvider(base_url={self._api.base_url!r}, model={self.model!r})"
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._api.aclose()
+
+    # --- VideoProvider ------------------------------------------------------------------
+
+    async def submit(self, request: VideoRequest) -> str:
+        """Create the task. Retries throttling and transient errors, but after any failure
+        that may have created the task it first looks it up by external id, so a retry can
+        never make (and pay for) a second task."""
+        body = (await self._build_body(request)).wire()
+        ambiguous = False  # an attempt failed in a way that may have made the task
+
+        async def look_up() -> str | None:
+            if not ambiguous:
+                return None
+            try:
+                found = await self.find(request)
+            except ProviderError as err:
+                err.may_have_created = True  # still unknown whether the task exists
+                raise
+            if found:
+                log.info(
+                    "kling: create for %s had gone through as task %s",
+                    request.external_id,
+                    found,
+                )
+            return found or None
+
+        async def create() -> str:
+            nonlocal ambiguous
+            try:
+                async with self._create_slots:
+                    data = await self._api.call(
+                        "POST", IMAGE2VIDEO_PATH, "create", body, creates=True
+                    )
+                return task_of(data, "create").task_id
+            except ProviderError as err:
+                ambiguous = ambiguous or err.may_have_created
+                if err.code == 1201:  # also what a duplicate external_task_id gets
+                    found = await self._find_quietly(request)
+                    if found:
+                        log.info(
+                            "kling: create for %s refused as duplicate; task %s exists",
+                            request.external_id,
+                            found,
+                        )
+                        return found
+                err.may_have_created = ambiguous
+                raise
+
+        return await self._api.retrying("create", create, look_up=look_up)
+
+    async def find(self, request: VideoRequest) -> str | None:
+        """Task id for request.external_id, via KDOC's `GET .../image2video/{external_id}`."""
+        path = f"{IMAGE2VIDEO_PATH}/{quote(request.external_id, safe='')}"
+
+        async def once() -> str | None:
+            try:
+                data = await self._api.call("GET", path, "find")
+            except ProviderError as err:
+                if err.code in NOT_FOUND_CODES or (
+                    err.code is None and err.extra.get("http_status") == 404
+                ):
+                    return None
+                raise
+            tasks = data if isinstance(data, list) else [data]
+            for item in tasks:
+                task = task_of(item, "find")
+                if task.external_task_id in (None, request.external_id):
+                    return task.task_id
+            return None
+
+        return await self._api.retrying("find", once)
+
+    async def status(self, request: VideoRequest, task_id: str) -> TaskStatus:
+        """Poll the task once (retrying blips)."""
+        path = f"{IMAGE2VIDEO_PATH}/{quote(task_id, safe='')}"
+        data = await self._api.retrying("status", lambda: self._api.call("GET", path, "status"))
+        return task_status_from(task_of(data, "status"))
+
+    async def download(
+        self,
+        request: VideoRequest,
+        task_id: str,
+        status: TaskStatus,
+        dest: Path,
+        on_progress: ProgressCallback | None = None,
+    ) -> ClipInfo:
+        """Fetch the result now (the URL is not ours to keep) and prove it decodes.
+
+        A file that does not decode is fetched again (a cut-off transfer is the likely
+        cause) within the attempt budget; if it still fails it is INVALID, not retried:
+        the same URL would serve the same bad bytes. 403/404/410 on the URL is EXPIRED.
+        """
+        url = status.result_url
+        if not url:
+            status = await self.status(request, task_id)
+            url = status.result_url
+        if not url:
+            kind = ErrorKind.CONTENT if status.content_rejected else ErrorKind.UNKNOWN
+            if status.state in ("submitted", "processing"):
+                kind = ErrorKind.TRANSIENT
+            raise ProviderError(kind, f"download: task {task_id} is {status.state}, no result")
+        try:
+            return await self._api.download_clip(url, dest, on_progress)
+        except ProviderError as err:
+            if err.extra.get("corrupt_clip"):
+                raise ProviderError(
+                    ErrorKind.INVALID, err.detail, extra={**err.extra, "task_id": task_id}
+                ) from err
+            raise
+
+    # --- Building the request -----------------------------------------------------------
+
+    async def _build_body(self, request: VideoRequest) -> Image2VideoBody:
+        model = request.model or self.model
+        if request.mode not in MODES:
+            raise ProviderError(ErrorKind.INVALID, f"mode {request.mode!r} not in {MODES}")
+        if request.duration not in DURATIONS:
+            raise ProviderError(ErrorKind.INVALID, f"duration {request.duration} not 5/10")
+        image = await asyncio.to_thread(prepare_image, request.image_path)
+        tail = None
+        if request.image_tail_path is not None:
+            tail = await asyncio.to_thread(prepare_image, request.image_tail_path)
+        camera = None
+        if tail is None:
+            camera = camera_control_for(request.camera_move, model, request.mode, request.duration)
+        elif request.camera_move != "static":
+            # KDOC: image+image_tail and camera_control are mutually exclusive. The end
+            # frame is the stronger instruction, so it wins and the camera move is dropped.
+            log.info(
+                "kling: %s has an end frame; camera move %s dropped",
+                request.external_id,
+                request.camera_move,
+            )
+        cfg = None
+        if request.cfg_scale is not None and supports_cfg_scale(model):
+            cfg = min(1.0, max(0.0, request.cfg_scale))
+        return Image2VideoBody(
+            model_name=model,
+            mode=request.mode,  # type: ignore[arg-type]  # checked above
+            duration=str(request.duration),  # type: ignore[arg-type]  # checked above
+            image=image.b64,
+            image_tail=tail.b64 if tail else None,
+            prompt=request.prompt[:PROMPT_LIMIT] or None,
+            negative_prompt=request.negative_prompt[:PROMPT_LIMIT] or None,
+            cfg_scale=cfg,
+            camera_control=CameraControl.model_validate(camera) if camera else None,
+            callback_url=request.callback_url or None,
+            external_task_id=request.external_id,
+        )
+
+    async def _find_quietly(self, request: VideoRequest) -> str | None:
+        try:
+            return await self.find(request)
+        except ProviderError:
+            return None

@@ -1,0 +1,101 @@
+"""Clay stills from Kling's image generation, with the photo as the reference image.
+
+It shares the video client's signing, error table and HTTP plumbing. A create is sent
+once: an image task cannot be looked up by our own id, so a repeat could pay twice; polls
+and the picture's download are retried like any other idempotent call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from pathlib import Path
+from urllib.parse import quote
+
+from bot.domain.errors import ErrorKind, ProviderError
+from bot.media.stills import CLAY_STYLE, as_jpeg, aspect_ratio, reference_jpeg
+from bot.providers.http import JsonApi
+from bot.providers.kling.auth import KlingJwt
+from bot.providers.kling.errors import KLING_TABLE
+from bot.providers.kling.wire import image_task_of, read_answer
+
+log = logging.getLogger(__name__)
+
+KLING_IMAGE_PATH = "/v1/images/generations"
+KLING_IMAGE_MODEL = "kling-v2"
+MAX_STILL_BYTES = 50 * 1024 * 1024  # a generated picture is a few MB; this is a guard
+
+
+class KlingStills:
+    """Kling image generation with the photo as reference: create, poll, fetch the image."""
+
+    name = "kling"
+
+    def __init__(
+        self,
+        access_key: str,
+        secret_key: str,
+        base_url: str,
+        *,
+        model: str = KLING_IMAGE_MODEL,
+        poll_s: float = 2.0,
+        deadline_s: float = 180.0,
+    ) -> None:
+        self.model = model
+        self._poll_s = poll_s
+        self._deadline_s = deadline_s
+        self._api = JsonApi(
+            "Kling",
+            base_url,
+            credentials=KlingJwt(access_key, secret_key),
+            errors=KLING_TABLE,
+            read_answer=read_answer,
+            can_look_up=False,
+            logger=log,
+        )
+
+    def __repr__(self) -> str:  # never show the keys
+        return f"KlingStills(model={self.model!r})"
+
+    async def make(self, photo: Path, seed: int) -> bytes:
+        """A clay JPEG of `photo`; Kling's image endpoint has no seed, so 🔄 Another asks again."""
+        image = await asyncio.to_thread(reference_jpeg, photo)
+        body = {
+            "model_name": self.model,
+            "prompt": CLAY_STYLE,
+            "image": base64.b64encode(image).decode(),
+            "image_fidelity": 0.6,
+            "n": 1,
+            "aspect_ratio": aspect_ratio(photo),
+        }
+        created = await self._api.call(
+            "POST", KLING_IMAGE_PATH, "image create", body, creates=True
+        )
+        task_id = image_task_of(created, "image create").task_id
+        if not task_id:
+            raise ProviderError(ErrorKind.UNKNOWN, "kling image: no task_id")
+        path = f"{KLING_IMAGE_PATH}/{quote(task_id, safe='')}"
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._deadline_s
+        while loop.time() < give_up:
+            data = await self._api.retrying(
+                "image status", lambda: self._api.call("GET", path, "image status")
+            )
+            task = image_task_of(data, "image status")
+            if task.task_status == "succeed":
+                url = task.image_url
+                if not url:
+                    raise ProviderError(ErrorKind.UNKNOWN, "kling image: succeed without url")
+                picture = await self._api.download_bytes(url, MAX_STILL_BYTES)
+                return await asyncio.to_thread(as_jpeg, picture)
+            if task.task_status == "failed":
+                message = task.task_status_msg or ""
+                kind = ErrorKind.CONTENT if "risk" in message.lower() else ErrorKind.UNKNOWN
+                raise ProviderError(kind, f"kling image failed: {message[:200]}")
+            await asyncio.sleep(self._poll_s)
+        raise ProviderError(ErrorKind.TIMEOUT, "kling image: not ready in time")
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._api.aclose()

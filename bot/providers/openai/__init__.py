@@ -1,0 +1,1 @@
+"""OpenAI-compatible endpoints: the prompt drafter (llm.py) and clay stills (stills.py)."""

@@ -1,0 +1,75 @@
+"""Which providers this bot uses: the one place that picks them from settings.
+
+With no keys at all everything runs on the offline defaults; setting a provider's keys is
+all it takes to use it. Kling, Vidu and OpenAI are imported only when configured, so a
+keyless bot never loads their clients.
+"""
+
+from __future__ import annotations
+
+from bot.config import ConfigError, Settings
+from bot.domain.ports import PromptDrafter, StillMaker, VideoProvider
+from bot.providers.offline.drafter import OfflineDrafter
+from bot.providers.offline.stills import OfflineStills
+from bot.providers.offline.video import OfflineVideoProvider
+
+
+def build_drafter(settings: Settings) -> PromptDrafter:
+    """The LLM drafter when one is configured (falling back to offline), else offline."""
+    offline = OfflineDrafter()
+    if not settings.llm_enabled:
+        return offline
+    from bot.providers.openai.llm import LLMDrafter
+
+    return LLMDrafter.from_settings(settings, fallback=offline)
+
+
+def build_providers(settings: Settings) -> tuple[dict[str, VideoProvider], str]:
+    """Every configured video provider by name, and the default for new drafts."""
+    providers: dict[str, VideoProvider] = {
+        "offline": OfflineVideoProvider(fps=settings.preview_fps, height=settings.preview_height)
+    }
+    default = "offline"
+    if settings.kling_enabled:
+        from bot.providers.kling.client import KlingVideoProvider
+
+        providers["kling"] = KlingVideoProvider.from_settings(settings)
+        default = "kling"
+    if settings.vidu_enabled:
+        from bot.providers.vidu import ViduVideoProvider
+
+        providers["vidu"] = ViduVideoProvider.from_settings(settings)
+        default = "kling" if "kling" in providers else "vidu"
+    if settings.video_provider:
+        # CLAYMATE_VIDEO_PROVIDER picks among the configured ones; users can still switch.
+        if settings.video_provider not in providers:
+            raise ConfigError(
+                f"CLAYMATE_VIDEO_PROVIDER: {settings.video_provider!r} is not configured "
+                f"(configured: {', '.join(providers)})"
+            )
+        default = settings.video_provider
+    return providers, default
+
+
+def build_still_maker(settings: Settings) -> StillMaker:
+    """CLAYMATE_STILL_PROVIDER: auto (Kling when configured, else offline), or one by name."""
+    choice = settings.still_provider
+    if choice == "auto":
+        choice = "kling" if settings.kling_enabled else "offline"
+    if choice == "kling":
+        if not (settings.kling_access_key and settings.kling_secret_key):
+            raise ConfigError("CLAYMATE_STILL_PROVIDER: kling needs KLING_ACCESS_KEY/SECRET_KEY")
+        from bot.providers.kling.stills import KlingStills
+
+        return KlingStills(
+            settings.kling_access_key.get_secret_value(),
+            settings.kling_secret_key.get_secret_value(),
+            settings.kling_api_url,
+        )
+    if choice == "openai":
+        if not settings.openai_api_key:
+            raise ConfigError("CLAYMATE_STILL_PROVIDER: openai needs OPENAI_API_KEY")
+        from bot.providers.openai.stills import OpenAIStills
+
+        return OpenAIStills(settings.openai_api_key.get_secret_value(), settings.openai_base_url)
+    return OfflineStills()
