@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_PHOTO := data/sample/bund.jpg
 DEMO_CLIP := data/demo/bund-clay.mp4
 
-.PHONY: demo test venv lint run migrate bench clean i18n
+.PHONY: demo test venv lint run migrate bench clean i18n eval
 
 venv: $(STAMP)
 
@@ -31,9 +31,15 @@ test: $(STAMP)
 i18n: $(STAMP)
 	@$(BIN)/python -m pytest -q tests/unit/test_i18n.py
 
+# Drafters scored on the public evaluation set (eval/cases.toml): the offline drafter always,
+# the LLM director too when OPENAI_API_KEY is set. Fails when the offline drafter falls below
+# eval/thresholds.toml. ARGS="--failures" lists every failed check.
+eval: $(STAMP)
+	@$(BIN)/python -m eval.run $(ARGS)
+
 # mypy and import-linter read their settings from pyproject.toml.
 lint: $(STAMP)
-	@$(BIN)/ruff check bot handlers storage tests bench
+	@$(BIN)/ruff check bot handlers storage tests bench eval
 	@$(BIN)/mypy
 	@$(BIN)/lint-imports
 
