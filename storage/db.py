@@ -29,11 +29,25 @@ from storage.sqlite_driver import LOCK_WAIT_S, Checkpointer
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
+# A benchmark knob, not a setting: bench/bench_drafts.py runs the bot on each SQLite driver
+# to measure the inline one (storage/sqlite_driver.py) against stock aiosqlite.
+SQLITE_DRIVER_ENV = "CLAYMATE_SQLITE_DRIVER"
+SQLITE_DRIVERS = ("claymate", "aiosqlite")
+
+
+def sqlite_driver() -> str:
+    """Which SQLite driver engines use: the inline one unless the benchmark asks otherwise."""
+    name = os.environ.get(SQLITE_DRIVER_ENV) or SQLITE_DRIVERS[0]
+    if name not in SQLITE_DRIVERS:
+        raise ValueError(f"{SQLITE_DRIVER_ENV} must be one of {', '.join(SQLITE_DRIVERS)}")
+    return name
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers work while the job runner writes; foreign keys are off by default
-    # in SQLite. Waiting for another process's lock is the driver's job (it waits with
-    # asyncio.sleep, see storage/sqlite_driver.py), so there is no busy_timeout here.
+    # in SQLite. Waiting for another process's lock is the driver's job: the inline driver
+    # waits with asyncio.sleep (see storage/sqlite_driver.py), aiosqlite in SQLite's busy
+    # handler on its own thread (the connection's timeout), so no busy_timeout here.
     # We issue BEGIN ourselves (see _sqlite_begin), so the driver must not.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -54,12 +68,14 @@ def create_engine(
 
     SQLite runs on storage.sqlite_driver with one connection: its statements run inline on
     the event loop and sessions queue for the connection in order, instead of each
-    holding SQLite's single write lock across thread hops.
+    holding SQLite's single write lock across thread hops. On aiosqlite (see
+    sqlite_driver()) the engine also keeps one connection, so sessions queue the same way.
     """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
-        parsed = parsed.set(drivername="sqlite+claymate")
+        driver = sqlite_driver()
+        parsed = parsed.set(drivername=f"sqlite+{driver}")
         kwargs = {"echo": echo}
         database = parsed.database
         if database and database != ":memory:":
@@ -69,7 +85,12 @@ def create_engine(
                 pool_size=1,
                 max_overflow=0,
                 pool_timeout=lock_wait_s,
-                connect_args={"checkpointer": checkpointer, "lock_wait_s": lock_wait_s},
+                connect_args=(
+                    {"checkpointer": checkpointer, "lock_wait_s": lock_wait_s}
+                    if driver == "claymate"
+                    # sqlite3's own busy timeout, spent on aiosqlite's thread, not the loop.
+                    else {"timeout": lock_wait_s}
+                ),
             )
     engine = create_async_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
@@ -114,7 +135,10 @@ class Database:
         """`lock_wait_s`: how long SQLite waits for another process's write lock."""
         parsed = make_url(url)
         checkpointer = None
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        file_database = parsed.database not in (None, "", ":memory:")
+        # aiosqlite checkpoints by itself at commit, on its own thread.
+        inline = sqlite_driver() == "claymate"
+        if parsed.get_backend_name() == "sqlite" and file_database and inline:
             checkpointer = Checkpointer(str(parsed.database))
         engine = create_engine(url, echo=echo, checkpointer=checkpointer, lock_wait_s=lock_wait_s)
         return cls(engine, async_sessionmaker(engine, expire_on_commit=False), checkpointer)
