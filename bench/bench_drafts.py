@@ -2,7 +2,6 @@
 
 Run: .venv/bin/python bench/bench_drafts.py [--users 50 200] [--rounds 3]
      [--database-url postgresql://postgres@127.0.0.1/postgres]
-     [--sqlite-driver claymate aiosqlite]
 
 For each user count, 50 (then 200) different users each send /start, then a captioned
 1280x960 photo (each kind of update is pushed to the local Bot API stub in one burst; the
@@ -17,12 +16,8 @@ unless --database-url. The bare bot is bench/bare_bot.py: the same PTB setup (co
 updates and the same rate limiter, bot.ratelimit.telegram_rate_limiter), answering at once.
 Both bots are separate processes; the stub runs here. The two bots alternate for --rounds
 rounds; each row reports the median of its rounds, and the ratios of each round (same
-moment, same machine load) as well as the ratio of the medians.
-
---sqlite-driver picks the SQLite driver the bot runs on (storage.db.sqlite_driver, through
-CLAYMATE_SQLITE_DRIVER): the inline `claymate` driver (the default) or stock `aiosqlite`.
-Given both, each round runs the bare bot and then Claymate on each driver (their order
-swapped every other round), and the rows also compare every driver with the first.
+moment, same machine load) as well as the ratio of the medians, and the load average
+before and after (the machine may be shared).
 Results: bench/results/drafts.json.
 
 Targets: Claymate's CPU per user within 2.5x of the bare bot's; its p95 within 2x of the bare
@@ -49,7 +44,6 @@ sys.path.insert(0, str(REPO))
 
 from bench.fresh_db import fresh_database  # noqa: E402
 from bot.media.sample import sample_photo  # noqa: E402
-from storage.db import SQLITE_DRIVER_ENV, SQLITE_DRIVERS  # noqa: E402
 from tests.fakes.fake_openai import DEFAULT_KEY, FakeOpenAI  # noqa: E402
 from tests.fakes.telegram_stub import Call, TelegramStub  # noqa: E402
 from tests.fakes.updates import (  # noqa: E402
@@ -81,17 +75,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 def loadavg() -> str:
-    """The 1, 5 and 15 minute load averages: how busy the shared machine was."""
+    """The 1, 5 and 15 minute load averages: how busy the machine was."""
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def start_bot(
-    kind: str,
-    stub: TelegramStub,
-    workdir: Path,
-    database_url: str,
-    llm: FakeOpenAI,
-    sqlite_driver: str,
+    kind: str, stub: TelegramStub, workdir: Path, database_url: str, llm: FakeOpenAI
 ) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KLING_", "OPENAI_"))}
     env.update(
@@ -103,7 +92,6 @@ def start_bot(
         OPENAI_API_KEY=DEFAULT_KEY,
         OPENAI_BASE_URL=llm.base_url,
     )
-    env[SQLITE_DRIVER_ENV] = sqlite_driver
     env.pop("CLAYMATE_WEBHOOK_URL", None)
     command = (
         [sys.executable, "-m", "bot", "run"]
@@ -114,14 +102,7 @@ def start_bot(
     return subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def run_once(
-    kind: str,
-    users: int,
-    photo: bytes,
-    *,
-    server_url: str | None,
-    sqlite_driver: str = SQLITE_DRIVERS[0],
-) -> dict[str, Any]:
+def run_once(kind: str, users: int, photo: bytes, *, server_url: str | None) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory() as tmp,
         TelegramStub() as stub,
@@ -129,7 +110,7 @@ def run_once(
         fresh_database(server_url, Path(tmp)) as database_url,
     ):
         workdir = Path(tmp)
-        proc = start_bot(kind, stub, workdir, database_url, llm, sqlite_driver)
+        proc = start_bot(kind, stub, workdir, database_url, llm)
         try:
             stub.wait_for("getUpdates", timeout=60)
             time.sleep(1.0)  # let start-up calls settle
@@ -179,19 +160,6 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def ratio(a: float, b: float) -> float:
-    return a / b if b else float("inf")
-
-
-def per_round(runs: list[dict[str, Any]], baseline: list[dict[str, Any]], key: str) -> list[float]:
-    """`key` in each round over the baseline's in the same round (same moment, same load)."""
-    return [ratio(run[key], base[key]) for run, base in zip(runs, baseline, strict=True)]
-
-
-def rounds_text(ratios: list[float]) -> str:
-    return ", ".join(f"{r:.2f}" for r in ratios)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, nargs="+", default=[50, 200])
@@ -199,95 +167,54 @@ def main() -> int:
     parser.add_argument(
         "--database-url", default=None, help="a PostgreSQL server (default: SQLite files)"
     )
-    parser.add_argument(
-        "--sqlite-driver",
-        nargs="+",
-        choices=SQLITE_DRIVERS,
-        default=[SQLITE_DRIVERS[0]],
-        help="the SQLite driver(s) Claymate runs on; several are interleaved in each round",
-    )
     args = parser.parse_args()
-    drivers: list[str] = list(dict.fromkeys(args.sqlite_driver))
-    if args.database_url:
-        drivers = drivers[:1]  # the SQLite driver does not matter on PostgreSQL
-    # One driver keeps the plain "claymate" name, so results read as they always did.
-    names = {d: "claymate" if len(drivers) == 1 else f"claymate[{d}]" for d in drivers}
     photo = sample_photo(width=1280, height=960)
     load_before = loadavg()
     print(f"load average before: {load_before}", flush=True)
     rows = []
     for users in args.users:
-        runs: dict[str, list[dict[str, Any]]] = {"bare": []} | {n: [] for n in names.values()}
-        for round_number in range(args.rounds):
-            runs["bare"].append(run_once("bare", users, photo, server_url=args.database_url))
-            order = drivers if round_number % 2 == 0 else drivers[::-1]
-            for driver in order:
-                runs[names[driver]].append(
-                    run_once(
-                        "claymate",
-                        users,
-                        photo,
-                        server_url=args.database_url,
-                        sqlite_driver=driver,
-                    )
-                )
-        bare = median_of(runs["bare"])
+        runs: dict[str, list[dict[str, Any]]] = {"bare": [], "claymate": []}
+        ratios, cpu_ratios = [], []
+        for _ in range(args.rounds):
+            for kind in ("bare", "claymate"):
+                runs[kind].append(run_once(kind, users, photo, server_url=args.database_url))
+            ratios.append(runs["claymate"][-1]["p95_s"] / runs["bare"][-1]["p95_s"])
+            cpu_ratios.append(
+                runs["claymate"][-1]["cpu_per_user_ms"] / runs["bare"][-1]["cpu_per_user_ms"]
+            )
+        bare, claymate = median_of(runs["bare"]), median_of(runs["claymate"])
+        ratio = claymate["p95_s"] / bare["p95_s"] if bare["p95_s"] else float("inf")
+        cpu_ratio = statistics.median(cpu_ratios)
         target = TARGETS.get(users)
-        row: dict[str, Any] = {"users": users, "bare": bare}
-        for driver, name in names.items():
-            ratios = per_round(runs[name], runs["bare"], "p95_s")
-            cpu_ratios = per_round(runs[name], runs["bare"], "cpu_per_user_ms")
-            claymate = median_of(runs[name])
-            p95_ratio = ratio(claymate["p95_s"], bare["p95_s"])
-            cpu_ratio = statistics.median(cpu_ratios)
-            met = target is None or p95_ratio <= target
-            row[name] = claymate | {
-                "sqlite_driver": None if args.database_url else driver,
-                "p95_ratio": round(p95_ratio, 2),
-                "p95_ratio_per_round": [round(r, 2) for r in ratios],
-                "target_ratio": target,
-                "met": met,
-                "cpu_ratio": round(cpu_ratio, 2),
-                "cpu_ratio_per_round": [round(r, 2) for r in cpu_ratios],
-                "cpu_target_ratio": CPU_TARGET,
-                "cpu_met": cpu_ratio <= CPU_TARGET,
-            }
-            print(
-                f"{users:4d} users  bare p50 {bare['p50_s'] * 1000:7.0f} ms  p95 "
-                f"{bare['p95_s'] * 1000:7.0f} ms | {name} p50 {claymate['p50_s'] * 1000:7.0f}"
-                f" ms  p95 {claymate['p95_s'] * 1000:7.0f} ms | p95 ratio {p95_ratio:.2f}"
-                f" (rounds {rounds_text(ratios)}; target {target}x:"
-                f" {'met' if met else 'MISSED'})",
-                flush=True,
-            )
-            print(
-                f"{users:4d} users  CPU per user: bare {bare['cpu_per_user_ms']:6.1f} ms | {name}"
-                f" {claymate['cpu_per_user_ms']:6.1f} ms | ratio {cpu_ratio:.2f} (rounds "
-                f"{rounds_text(cpu_ratios)}; target {CPU_TARGET}x:"
-                f" {'met' if cpu_ratio <= CPU_TARGET else 'MISSED'};"
-                f" LLM calls {claymate['llm_calls']})",
-                flush=True,
-            )
-        first = names[drivers[0]]
-        for driver in drivers[1:]:
-            # How many times slower than the first driver, round by round (same moment).
-            other = names[driver]
-            p95_vs = per_round(runs[other], runs[first], "p95_s")
-            cpu_vs = per_round(runs[other], runs[first], "cpu_per_user_ms")
-            comparison = {
-                "p95_ratio": round(statistics.median(p95_vs), 2),
-                "p95_ratio_per_round": [round(r, 2) for r in p95_vs],
-                "cpu_ratio": round(statistics.median(cpu_vs), 2),
-                "cpu_ratio_per_round": [round(r, 2) for r in cpu_vs],
-            }
-            row[f"{driver}_vs_{drivers[0]}"] = comparison
-            print(
-                f"{users:4d} users  {driver} / {drivers[0]}: p95 {comparison['p95_ratio']:.2f}x"
-                f" (rounds {rounds_text(p95_vs)}), CPU per user {comparison['cpu_ratio']:.2f}x"
-                f" (rounds {rounds_text(cpu_vs)})",
-                flush=True,
-            )
+        row = {
+            "users": users,
+            "bare": bare,
+            "claymate": claymate,
+            "p95_ratio": round(ratio, 2),
+            "p95_ratio_per_round": [round(r, 2) for r in ratios],
+            "target_ratio": target,
+            "met": target is None or ratio <= target,
+            "cpu_ratio": round(cpu_ratio, 2),
+            "cpu_ratio_per_round": [round(r, 2) for r in cpu_ratios],
+            "cpu_target_ratio": CPU_TARGET,
+            "cpu_met": cpu_ratio <= CPU_TARGET,
+        }
         rows.append(row)
+        print(
+            f"{users:4d} users  bare p50 {bare['p50_s'] * 1000:7.0f} ms  p95 "
+            f"{bare['p95_s'] * 1000:7.0f} ms | claymate p50 {claymate['p50_s'] * 1000:7.0f} ms"
+            f"  p95 {claymate['p95_s'] * 1000:7.0f} ms | p95 ratio {ratio:.2f}"
+            f" (rounds {', '.join(f'{r:.2f}' for r in ratios)}; target {target}x:"
+            f" {'met' if row['met'] else 'MISSED'})",
+            flush=True,
+        )
+        print(
+            f"{users:4d} users  CPU per user: bare {bare['cpu_per_user_ms']:6.1f} ms | claymate"
+            f" {claymate['cpu_per_user_ms']:6.1f} ms | ratio {cpu_ratio:.2f} (rounds "
+            f"{', '.join(f'{r:.2f}' for r in cpu_ratios)}; target {CPU_TARGET}x:"
+            f" {'met' if row['cpu_met'] else 'MISSED'}; LLM calls {claymate['llm_calls']})",
+            flush=True,
+        )
     load_after = loadavg()
     print(f"load average after: {load_after}", flush=True)
     result = {
@@ -301,7 +228,6 @@ def main() -> int:
             "loadavg_after": load_after,
         },
         "database": "postgresql" if args.database_url else "sqlite",
-        "sqlite_drivers": None if args.database_url else drivers,
         "photo": {"width": 1280, "height": 960, "bytes": len(photo), "caption": CAPTION},
         "drafter": "llm (OpenAI-compatible, local fake answering at once)",
         "rate_limiter": "bot.ratelimit.telegram_rate_limiter on both sides",
