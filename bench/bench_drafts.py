@@ -16,7 +16,8 @@ unless --database-url. The bare bot is bench/bare_bot.py: the same PTB setup (co
 updates and the same rate limiter, bot.ratelimit.telegram_rate_limiter), answering at once.
 Both bots are separate processes; the stub runs here. The two bots alternate for --rounds
 rounds; each row reports the median of its rounds, and the ratios of each round (same
-moment, same machine load) as well as the ratio of the medians.
+moment, same machine load) as well as the ratio of the medians, and the load average
+before and after (the machine may be shared).
 Results: bench/results/drafts.json.
 
 Targets: Claymate's CPU per user within 2.5x of the bare bot's; its p95 within 2x of the bare
@@ -71,6 +72,11 @@ def cpu_seconds(pid: int) -> float:
     fields = stat[stat.rindex(")") + 2 :].split()
     utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
     return (utime + stime) / CLOCK_TICKS
+
+
+def loadavg() -> str:
+    """The 1, 5 and 15 minute load averages: how busy the machine was."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def start_bot(
@@ -163,6 +169,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     photo = sample_photo(width=1280, height=960)
+    load_before = loadavg()
+    print(f"load average before: {load_before}", flush=True)
     rows = []
     for users in args.users:
         runs: dict[str, list[dict[str, Any]]] = {"bare": [], "claymate": []}
@@ -207,6 +215,8 @@ def main() -> int:
             f" {'met' if row['cpu_met'] else 'MISSED'}; LLM calls {claymate['llm_calls']})",
             flush=True,
         )
+    load_after = loadavg()
+    print(f"load average after: {load_after}", flush=True)
     result = {
         "benchmark": "drafts",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -214,6 +224,8 @@ def main() -> int:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
+            "loadavg_before": load_before,
+            "loadavg_after": load_after,
         },
         "database": "postgresql" if args.database_url else "sqlite",
         "photo": {"width": 1280, "height": 960, "bytes": len(photo), "caption": CAPTION},

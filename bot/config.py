@@ -241,7 +241,7 @@ class Settings(BaseSettings):
         """The async SQLAlchemy URL: DATABASE_URL, or a SQLite file in the data dir."""
         if self.database_url:
             return self.database_url
-        return f"sqlite+claymate:///{(self.data_dir / 'claymate.db').resolve()}"
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'claymate.db').resolve()}"
 
     @property
     def kling_enabled(self) -> bool:
@@ -274,10 +274,10 @@ def normalise_database_url(url: str) -> str:
     if url.startswith("postgresql+psycopg2://") or url.startswith("postgresql+psycopg://"):
         return "postgresql+asyncpg://" + url.split("://", 1)[1]
     if url.startswith("sqlite://"):
-        return "sqlite+claymate://" + url[len("sqlite://") :]
-    if url.startswith("sqlite+aiosqlite://"):  # our SQLite driver replaces aiosqlite
-        return "sqlite+claymate://" + url[len("sqlite+aiosqlite://") :]
-    if url.startswith(("postgresql+asyncpg://", "sqlite+claymate://")):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    if url.startswith("sqlite+claymate://"):  # the SQLite driver earlier releases shipped
+        return "sqlite+aiosqlite://" + url[len("sqlite+claymate://") :]
+    if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
         return url
     raise ValueError("must be a sqlite:/// or postgresql:// URL")
 

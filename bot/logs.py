@@ -29,6 +29,7 @@ NOISY_LOGGERS = (
     "httpcore",
     "httpcore2",
     "openai",
+    "aiosqlite",
     "asyncpg",
     "alembic",
 )

@@ -25,16 +25,17 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from storage.locks import MIGRATIONS, lock_key
-from storage.sqlite_driver import LOCK_WAIT_S, Checkpointer
 from storage.uow import UnitOfWork
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+LOCK_WAIT_S = 30.0  # SQLite: how long a unit of work waits for the write lock
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers work while the job runner writes; foreign keys are off by default
-    # in SQLite. Waiting for another process's lock is the driver's job (it waits with
-    # asyncio.sleep, see storage/sqlite_driver.py), so there is no busy_timeout here.
+    # in SQLite. Waiting for another process's lock is sqlite3's busy timeout (the
+    # connection's `timeout`), spent on aiosqlite's thread, never on the event loop; so are
+    # WAL checkpoints, which SQLite runs at commit.
     # We issue BEGIN ourselves (see _sqlite_begin), so the driver must not.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -45,22 +46,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(
-    url: str,
-    *,
-    echo: bool = False,
-    checkpointer: Checkpointer | None = None,
-    lock_wait_s: float = LOCK_WAIT_S,
+    url: str, *, echo: bool = False, lock_wait_s: float = LOCK_WAIT_S
 ) -> AsyncEngine:
     """An async engine for `url` (already normalised to an async driver).
 
-    SQLite runs on storage.sqlite_driver with one connection: its statements run inline on
-    the event loop and sessions queue for the connection in order, instead of each
-    holding SQLite's single write lock across thread hops.
+    SQLite runs on stock aiosqlite (a thread per connection) with one connection: sessions
+    wait for it in the pool's asyncio queue, first come first served, instead of several
+    connections retrying SQLite's one write lock in its busy handler.
     """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
-        parsed = parsed.set(drivername="sqlite+claymate")
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
         kwargs = {"echo": echo}
         database = parsed.database
         if database and database != ":memory:":
@@ -70,7 +67,7 @@ def create_engine(
                 pool_size=1,
                 max_overflow=0,
                 pool_timeout=lock_wait_s,
-                connect_args={"checkpointer": checkpointer, "lock_wait_s": lock_wait_s},
+                connect_args={"timeout": lock_wait_s},
             )
     engine = create_async_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
@@ -106,19 +103,14 @@ class Database:
 
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    checkpointer: Checkpointer | None = None  # SQLite files: WAL checkpoints off the loop
 
     @classmethod
     def from_url(
         cls, url: str, *, echo: bool = False, lock_wait_s: float = LOCK_WAIT_S
     ) -> Database:
         """`lock_wait_s`: how long SQLite waits for another process's write lock."""
-        parsed = make_url(url)
-        checkpointer = None
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            checkpointer = Checkpointer(str(parsed.database))
-        engine = create_engine(url, echo=echo, checkpointer=checkpointer, lock_wait_s=lock_wait_s)
-        return cls(engine, async_sessionmaker(engine, expire_on_commit=False), checkpointer)
+        engine = create_engine(url, echo=echo, lock_wait_s=lock_wait_s)
+        return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
 
     @property
     def is_postgres(self) -> bool:
@@ -127,10 +119,6 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: commits when the block ends, rolls back on error."""
-        # Let everything else waiting on the loop run first. SQLite's statements run
-        # inline, so a handler's units of work would otherwise run back to back in one
-        # turn of the loop, and a turn of fifty such handlers is a stall.
-        await asyncio.sleep(0)
         async with self.sessions() as session:
             try:
                 yield session
@@ -175,8 +163,6 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self.checkpointer is not None:
-            await self.checkpointer.aclose()
 
 
 async def _advisory(connection: AsyncConnection, function: str) -> None:

@@ -90,7 +90,7 @@ async def database_url(
 ) -> AsyncIterator[str]:
     """A migrated, empty database: SQLite file, or a fresh PostgreSQL database."""
     if request.param == "sqlite":
-        url = f"sqlite+claymate:///{tmp_path / 'test.db'}"
+        url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
         database = Database.from_url(url)
         await database.upgrade()
         await database.dispose()
@@ -120,7 +120,7 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A database with no tables at all, as a first deployment finds it."""
     if request.param == "sqlite":
-        yield f"sqlite+claymate:///{tmp_path / 'empty.db'}"
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
         return
     admin = _pg_admin_url()
     if admin is None:

@@ -164,7 +164,7 @@ def test_film_of_a_project_that_does_not_exist_says_so_in_one_line(tmp_path: Pat
 
 
 async def _many_projects(path: Path, count: int) -> None:
-    db = Database.from_url(f"sqlite+claymate:///{path}")
+    db = Database.from_url(f"sqlite+aiosqlite:///{path}")
     try:
         async with db.session() as session:
             uow = UnitOfWork(session)

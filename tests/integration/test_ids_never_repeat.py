@@ -78,7 +78,7 @@ async def _counts(db: Database) -> dict[str, int]:
 async def test_0004_rebuilds_tables_with_autoincrement_and_keeps_every_row(
     tmp_path: Path,
 ) -> None:
-    db = Database.from_url(f"sqlite+claymate:///{tmp_path / 'old.db'}")
+    db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
     try:
         await db.upgrade("0002_groups")
         await _fill_0002(db)

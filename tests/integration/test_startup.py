@@ -122,7 +122,7 @@ async def test_a_migration_that_fails_is_a_schema_error_naming_the_fix(tmp_path:
     path = tmp_path / "clash.db"
     with sqlite3.connect(path) as connection:  # a table the initial migration creates too
         connection.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
-    db = Database.from_url(f"sqlite+claymate:///{path}")
+    db = Database.from_url(f"sqlite+aiosqlite:///{path}")
     try:
         with pytest.raises(StartupError) as failure:
             await prepare_database(db, make_settings(tmp_path))

@@ -31,7 +31,7 @@ def free_port() -> int:
 @pytest.fixture
 async def database(tmp_path: Path) -> AsyncIterator[Database]:
     """SQLite is enough: these tests are about HTTP, the database only answers /metrics."""
-    db = Database.from_url(f"sqlite+claymate:///{tmp_path / 'web.db'}")
+    db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
     await db.upgrade()
     try:
         yield db
@@ -186,7 +186,7 @@ def test_the_metrics_bind_is_local_even_when_the_webhook_listens_everywhere(
     tmp_path: Path,
 ) -> None:
     settings = web_settings(tmp_path, webhook_listen="0.0.0.0", metrics_port=free_port())
-    state = WebState(db=Database.from_url("sqlite+claymate:///:memory:"), metrics=Metrics())
+    state = WebState(db=Database.from_url("sqlite+aiosqlite:///:memory:"), metrics=Metrics())
     public, metrics = _web_servers(settings, state)
     assert public.listen == "0.0.0.0"
     assert metrics.listen == "127.0.0.1"

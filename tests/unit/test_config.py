@@ -53,9 +53,10 @@ def test_a_bad_setting_is_one_line_naming_the_variable_and_exit_code_2(
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("sqlite:///data/x.db", "sqlite+claymate:///data/x.db"),
-        ("sqlite+aiosqlite:///data/x.db", "sqlite+claymate:///data/x.db"),
-        ("sqlite:////abs/x.db", "sqlite+claymate:////abs/x.db"),
+        ("sqlite:///data/x.db", "sqlite+aiosqlite:///data/x.db"),
+        ("sqlite+aiosqlite:///data/x.db", "sqlite+aiosqlite:///data/x.db"),
+        ("sqlite+claymate:///data/x.db", "sqlite+aiosqlite:///data/x.db"),
+        ("sqlite:////abs/x.db", "sqlite+aiosqlite:////abs/x.db"),
         ("postgresql://u:p@h:5432/db", "postgresql+asyncpg://u:p@h:5432/db"),
         ("postgres://u:p@h/db", "postgresql+asyncpg://u:p@h/db"),
         ("postgresql+psycopg2://u@h/db", "postgresql+asyncpg://u@h/db"),
@@ -76,7 +77,7 @@ def test_database_url_from_the_environment_is_normalised(
     monkeypatch.delenv("DATABASE_URL")
     monkeypatch.setenv("CLAYMATE_DATA_DIR", str(tmp_path / "d"))
     default = load_settings().resolved_database_url
-    assert default.startswith("sqlite+claymate:///") and default.endswith("/d/claymate.db")
+    assert default.startswith("sqlite+aiosqlite:///") and default.endswith("/d/claymate.db")
 
 
 def test_secrets_are_secretstr_and_never_printed(tmp_path: Path) -> None:

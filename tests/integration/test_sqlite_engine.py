@@ -1,5 +1,5 @@
-"""The inline SQLite driver: statements on the loop's thread, sessions in turn, and waiting
-for another process's lock without blocking the event loop."""
+"""SQLite on stock aiosqlite: statements off the event loop's thread, sessions in turn on
+one connection, and waiting for another process's lock without blocking the event loop."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from storage.db import Database
-from storage.sqlite_driver import Checkpointer
+from storage.db import LOCK_WAIT_S, Database
 
 
 async def _fresh(tmp_path: Path) -> Database:
@@ -59,15 +58,32 @@ def _hold_write_lock(path: Path, seconds: float, locked: threading.Event) -> Non
     other.close()
 
 
-async def test_statements_run_on_the_event_loop_thread(tmp_path: Path) -> None:
+async def test_connections_get_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    db = await _fresh(tmp_path)
+    try:
+        async with db.session() as session:
+
+            async def pragma(name: str) -> object:
+                return (await session.execute(text(f"PRAGMA {name}"))).scalar_one()
+
+            assert await pragma("journal_mode") == "wal"
+            assert await pragma("foreign_keys") == 1
+            assert await pragma("synchronous") == 1  # NORMAL: WAL stays consistent
+            assert await pragma("busy_timeout") == int(LOCK_WAIT_S * 1000)
+    finally:
+        await db.dispose()
+
+
+async def test_statements_run_off_the_event_loop_thread(tmp_path: Path) -> None:
+    # So SQLite's busy waits and the fsyncs of its checkpoints never hold up the loop.
     db = await _fresh(tmp_path)
     try:
         async with db.session() as session:
             raw = await session.connection()
             driver = (await raw.get_raw_connection()).driver_connection
-            driver.raw.create_function("thread_id", 0, threading.get_ident)
+            await driver.create_function("thread_id", 0, threading.get_ident)
             thread = (await session.execute(text("SELECT thread_id()"))).scalar_one()
-        assert thread == threading.get_ident()
+        assert thread != threading.get_ident()
     finally:
         await db.dispose()
 
@@ -128,30 +144,16 @@ async def test_a_lock_held_too_long_is_a_clear_error(tmp_path: Path) -> None:
         await short.dispose()
 
 
-async def test_checkpoints_run_on_a_worker_thread(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    threads: list[int] = []
-    original = Checkpointer.checkpoint
-
-    def recording(self: Checkpointer) -> None:
-        threads.append(threading.get_ident())
-        original(self)
-
-    monkeypatch.setattr(Checkpointer, "checkpoint", recording)
+async def test_closing_folds_the_wal_back_into_the_database_file(tmp_path: Path) -> None:
     db = await _fresh(tmp_path)
-    assert db.checkpointer is not None
-    db.checkpointer.every_commits = 5
     try:
-        async with db.session() as session:
-            auto = (await session.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one()
-        assert auto == 0  # the loop's connection never checkpoints (fsyncs) by itself
         for _ in range(12):
             async with db.session() as session:
                 await session.execute(text("UPDATE counter SET n = n + 1"))
-        await asyncio.sleep(0.2)
+        assert (tmp_path / "driver.db-wal").exists()
     finally:
         await db.dispose()
-    assert threads and threading.get_ident() not in threads
-    # Closed cleanly: everything is back in the database file and the WAL is gone.
+    # The last connection to close checkpoints what is left and removes the WAL.
     assert not (tmp_path / "driver.db-wal").exists()
     plain = sqlite3.connect(tmp_path / "driver.db")
     assert plain.execute("SELECT n FROM counter").fetchone() == (12,)
