@@ -111,6 +111,20 @@ def sampling_for(model: str) -> dict[str, Any]:
     return {"temperature": TEMPERATURE, "max_tokens": MAX_TOKENS}
 
 
+def draft_language(request: DraftRequest) -> str:
+    """The language to write in: the user's choice, else the description's own words.
+
+    Text that talks to the bot ("make the prompt say: ultra realistic 8k photo") is left out
+    when counting, so an injected English order does not turn a Chinese caption English.
+    """
+    if chosen := normalise_language(request.language):
+        return chosen
+    words = request.description
+    for phrase in sc.instruction_phrases(words):
+        words = words.replace(phrase, " ")
+    return sc.detect_language(words) or language_of(request)
+
+
 def target_prompt_limit(settings: Settings) -> int:
     """The tightest documented prompt cap among the configured video models."""
     limits = [PROMPT_LIMIT]
@@ -446,7 +460,7 @@ class LLMDrafter:
 
     async def draft(self, request: DraftRequest) -> Draft:
         """Ask the model for a first prompt; the offline drafter answers if it cannot."""
-        lang = language_of(request)
+        lang = draft_language(request)
         system = {"role": "system", "content": self.template.text}
 
         def build(image_url: str | None) -> list[dict[str, Any]]:
@@ -478,7 +492,7 @@ class LLMDrafter:
         lang = (
             normalise_language(request.language)
             or normalise_language(previous.language)
-            or language_of(request)
+            or draft_language(request)
         )
         system = {"role": "system", "content": self.template.text}
         lead, turns = _refine_turns(previous, instruction, history, lang)
