@@ -363,6 +363,11 @@ def _repair_note(error: AnswerError, lang: str, prompt_limit: int) -> str:
     )
 
 
+def _loggable(reason: str) -> str:
+    """A rejection reason for the log: the user's own words quoted in it are left out."""
+    return truncate(re.sub(r"«[^»]*»", "«…»", reason), 300)
+
+
 # --- the drafter ------------------------------------------------------------------------------
 
 MessageBuilder = Callable[[str | None], list[dict[str, Any]]]
@@ -588,10 +593,10 @@ class LLMDrafter:
                 if choice is not None and choice.finish_reason == "length":
                     error.reason += " (it was cut off: keep it shorter)"
                 if repaired:
-                    outcome.reason = f"unusable answer twice: {truncate(error.reason, 300)}"
+                    outcome.reason = f"unusable answer twice: {_loggable(error.reason)}"
                     return
                 repaired = True
-                log.info("LLM answer rejected (%s); asking once more", truncate(error.reason, 300))
+                log.info("LLM answer rejected (%s); asking once more", _loggable(error.reason))
                 repair = []
                 if content and content.strip() and not error.leak:
                     repair.append({"role": "assistant", "content": truncate(content, 3000)})
