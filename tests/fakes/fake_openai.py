@@ -3,12 +3,23 @@
 Tests talk to it through the genuine `AsyncOpenAI` client over HTTP, so request shapes,
 error mapping, retries and timeouts are the library's own, not a mock's idea of them.
 
+It refuses what the real service refuses for the requests Claymate sends (providers.md 5):
+- a parameter Chat Completions does not have ("Unrecognized request argument supplied");
+- on reasoning models (o1/o3/o4, gpt-5*): `max_tokens` and a `temperature` other than 1;
+  on the others: `reasoning_effort`;
+- a `json_schema` response format whose name breaks `^[a-zA-Z0-9_-]{1,64}$`, or whose schema
+  strict mode cannot take: every object needs `additionalProperties: false` and every
+  property in `required`, arrays need `items`, and keywords strict mode does not support
+  (minLength, maxLength, default, uniqueItems...) are refused;
+- `json_object` without the word "json" in the messages.
+
 Behaviour is scripted per test:
 - `push(...)` queues answers: a content string, a dict (sent as JSON content) or a `Reply`
   (an error status with an OpenAI-style body, a delay, custom usage...). An empty queue
-  answers with `DEFAULT_DRAFT`.
+  answers with `DEFAULT_DRAFT`, or `DEFAULT_DRAFT_ZH` when a user turn asks for Simplified
+  Chinese, as a model following the request would.
 - `modes` switch on endpoint quirks: "reject_json_schema", "reject_json_object",
-  "reject_images", "echo_system" (answers with the system prompt as the prompt), "blank"
+  "reject_images", "echo_system" (answers with the system prompt as the main action), "blank"
   (DeepSeek's blank content), "slow" (waits `slow_seconds` before answering).
 - Every request body and its headers are recorded; the Authorization header must carry the
   configured key, else 401.
@@ -22,6 +33,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 import signal
 import sys
 import threading
@@ -33,18 +45,79 @@ from typing import Any
 
 DEFAULT_KEY = "sk-fake-test-key-0123456789"
 DEFAULT_DRAFT: dict[str, Any] = {
-    "prompt": "Claymation of a riverside city street. The water ripples gently. Little clay "
-    "boats glide past. People stroll and wave. The camera slowly pushes in. Warm evening "
-    "glow. Hand-sculpted plasticine, visible fingerprints, matte clay texture, stop-motion "
-    "animation at 12 fps, soft shadows.",
-    "negative_prompt": "blurry, distorted, extra limbs, photorealistic skin, text, watermark",
-    "camera_move": "push_in",
+    "language": "en",
+    "subject": "little clay boats",
+    "main_action": "Little clay boats glide slowly along the river",
+    "motions": ["The water ripples gently behind them"],
+    "camera_move": "pan_right",
+    "camera": "The camera pans right to follow them.",
+    "lighting_change": "",
+    "life_detail": "A pigeon hops along the railing.",
+    "clay_look": "Hand-sculpted plasticine with visible fingerprints, clear-resin water, "
+    "stop-motion at 12 fps.",
+    "negative_terms": ["blurry", "distorted", "extra limbs", "photorealistic skin", "text"],
     "duration": 5,
-    "summary": "A clay riverside street at dusk",
+    "summary": "Clay boats glide along the river",
 }
+DEFAULT_DRAFT_ZH: dict[str, Any] = {
+    "language": "zh",
+    "subject": "黏土小船",
+    "main_action": "一条黏土小船慢慢滑过江面",
+    "motions": ["船尾荡起一圈圈涟漪"],
+    "camera_move": "static",
+    "camera": "镜头固定不动。",
+    "lighting_change": "",
+    "life_detail": "一只鸽子落在岸边的栏杆上。",
+    "clay_look": "手捏橡皮泥质感，可见指纹压痕，透明树脂做的水，每秒12帧定格动画。",
+    "negative_terms": ["模糊", "变形", "多余的肢体", "写实皮肤", "文字"],
+    "duration": 5,
+    "summary": "黏土小船滑过江面",
+}
+# The prompt as LLMDrafter assembles DEFAULT_DRAFT: hero first, then the other parts.
+DEFAULT_PROMPT = (
+    "Little clay boats glide slowly along the river. The water ripples gently behind them. "
+    "The camera pans right to follow them. A pigeon hops along the railing. Hand-sculpted "
+    "plasticine with visible fingerprints, clear-resin water, stop-motion at 12 fps."
+)
 IMAGE_ERROR = "Invalid content type. image_url is only supported by certain models."
 JSON_SCHEMA_ERROR = "This response_format type is unavailable now"
 JSON_OBJECT_ERROR = "response_format is not supported by this model"
+UNKNOWN_PARAMETER_ERROR = "Unrecognized request argument supplied: {name}"
+REASONING_MAX_TOKENS_ERROR = (
+    "Unsupported parameter: 'max_tokens' is not supported with this model. "
+    "Use 'max_completion_tokens' instead."
+)
+REASONING_TEMPERATURE_ERROR = (
+    "Unsupported value: 'temperature' does not support {value} with this model. "
+    "Only the default (1) value is supported."
+)
+REASONING_EFFORT_ERROR = (
+    "Unsupported parameter: 'reasoning_effort' is not supported with this model."
+)
+SCHEMA_NAME_ERROR = (
+    "Invalid 'response_format.json_schema.name': string does not match pattern. Expected a "
+    "string that matches the pattern '^[a-zA-Z0-9_-]+$'."
+)
+# Top-level Chat Completions parameters (openai 3.51 CompletionCreateParams, plus stream).
+CHAT_PARAMETERS = frozenset(
+    """audio frequency_penalty function_call functions logit_bias logprobs
+    max_completion_tokens max_tokens messages metadata modalities model moderation n
+    parallel_tool_calls prediction presence_penalty prompt_cache_key prompt_cache_options
+    prompt_cache_retention reasoning_effort response_format safety_identifier seed
+    service_tier stop store stream stream_options temperature tool_choice tools top_logprobs
+    top_p user verbosity web_search_options""".split()
+)
+_REASONING_MODEL = re.compile(r"^(?:o\d|gpt-5)(?![0-9])", re.IGNORECASE)
+# Keywords strict structured outputs refuse (OpenAI's "supported schemas" list).
+STRICT_UNSUPPORTED = frozenset(
+    {
+        "minLength", "maxLength", "patternProperties", "unevaluatedProperties",
+        "propertyNames", "minProperties", "maxProperties", "unevaluatedItems", "contains",
+        "minContains", "maxContains", "uniqueItems", "default", "allOf", "not",
+        "if", "then", "else", "dependentRequired", "dependentSchemas",
+    }
+)  # fmt: skip
+_JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array", "null"})
 JSON_WORD_ERROR = (
     "'messages' must contain the word 'json' in some form, to use 'response_format' of type "
     "'json_object'."
@@ -156,7 +229,11 @@ class FakeOpenAI:
             self.requests.append(request)
             self.headers.append(headers)
             modes = set(self.modes)
+        if refusal := _refused_parameters(request):
+            return _error(400, refusal, "invalid_request_error")
         fmt = (request.get("response_format") or {}).get("type")
+        if fmt == "json_schema" and (problem := _schema_problem(request["response_format"])):
+            return _error(400, problem, "invalid_request_error")
         if "reject_images" in modes and _has_image(request):
             return _error(400, self.image_error, "invalid_request_error")
         if "reject_json_schema" in modes and fmt == "json_schema":
@@ -170,12 +247,14 @@ class FakeOpenAI:
         with self._lock:
             reply = self._queue.popleft() if self._queue else None
         if reply is None:
+            default = DEFAULT_DRAFT_ZH if _asks_for_chinese(request) else DEFAULT_DRAFT
             if "echo_system" in modes:
-                reply = Reply(content={**DEFAULT_DRAFT, "prompt": _system_text(request)[:2400]})
+                echo = _system_text(request)[:2400]
+                reply = Reply(content={**default, "main_action": echo})
             elif "blank" in modes:
                 reply = Reply(content="  \n ")
             else:
-                reply = Reply(content=DEFAULT_DRAFT)
+                reply = Reply(content=default)
         if reply.delay:
             self._stopping.wait(reply.delay)
         if reply.status != 200:
@@ -210,6 +289,98 @@ class FakeOpenAI:
 
 def _error(status: int, message: str, kind: str, code: str | None = None) -> tuple[int, dict]:
     return status, {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def _refused_parameters(request: dict[str, Any]) -> str | None:
+    """What the real service says about a parameter it does not take from this model."""
+    for name in request:
+        if name not in CHAT_PARAMETERS:
+            return UNKNOWN_PARAMETER_ERROR.format(name=name)
+    model = str(request.get("model", "")).rsplit("/", 1)[-1]
+    if _REASONING_MODEL.match(model):
+        if "max_tokens" in request:
+            return REASONING_MAX_TOKENS_ERROR
+        if request.get("temperature", 1) != 1:
+            return REASONING_TEMPERATURE_ERROR.format(value=request["temperature"])
+    elif "reasoning_effort" in request:
+        return REASONING_EFFORT_ERROR
+    return None
+
+
+def _schema_problem(response_format: dict[str, Any]) -> str | None:
+    """Why strict structured outputs would refuse this json_schema, in the service's words."""
+    spec = response_format.get("json_schema") or {}
+    name = spec.get("name", "")
+    if not isinstance(name, str) or not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", name):
+        return SCHEMA_NAME_ERROR
+    schema = spec.get("schema")
+    prefix = f"Invalid schema for response_format '{name}': "
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        got = schema.get("type") if isinstance(schema, dict) else None
+        return prefix + f"schema must be a JSON Schema of 'type: \"object\"', got '{got}'."
+    if spec.get("strict") is not True:
+        return None  # without strict, the service takes any schema and follows it loosely
+    problem = _strict_problem(schema, ())
+    return prefix + problem if problem else None
+
+
+def _strict_problem(node: dict[str, Any], context: tuple[str, ...]) -> str | None:
+    where = f"In context={context!r}, "
+    for keyword in sorted(STRICT_UNSUPPORTED & set(node)):
+        return where + f"'{keyword}' is not permitted."
+    types = node.get("type")
+    for t in types if isinstance(types, list) else [types]:
+        if t is not None and t not in _JSON_TYPES:
+            return where + f"type '{t}' is not supported."
+    if "enum" in node and not isinstance(node["enum"], list):
+        return where + "'enum' must be an array."
+    is_object = types == "object" or (isinstance(types, list) and "object" in types)
+    if is_object:
+        if node.get("additionalProperties") is not False:
+            return where + ("'additionalProperties' is required to be supplied and to be false.")
+        properties = node.get("properties") or {}
+        required = node.get("required")
+        if not isinstance(required, list):
+            return (
+                where
+                + "'required' is required to be supplied and to be an array "
+                + ("including every key in properties.")
+            )
+        missing = [key for key in properties if key not in required]
+        if missing:
+            return where + (
+                "'required' is required to be supplied and to be an array including every "
+                f"key in properties. Missing '{missing[0]}'."
+            )
+        extra = [key for key in required if key not in properties]
+        if extra:
+            return where + f"Extra required key '{extra[0]}' supplied."
+        for key, child in properties.items():
+            if problem := _strict_problem(child, (*context, "properties", key)):
+                return problem
+    is_array = types == "array" or (isinstance(types, list) and "array" in types)
+    if is_array:
+        if not isinstance(node.get("items"), dict):
+            return where + "array schema missing items."
+        if problem := _strict_problem(node["items"], (*context, "items")):
+            return problem
+    for key in ("anyOf",):
+        for i, child in enumerate(node.get(key) or []):
+            if problem := _strict_problem(child, (*context, key, str(i))):
+                return problem
+    return None
+
+
+def _asks_for_chinese(request: dict[str, Any]) -> bool:
+    """Whether a user turn asks for Simplified Chinese, as LLMDrafter says it does."""
+    for message in request.get("messages", []):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        parts = content if isinstance(content, list) else [{"text": content}]
+        if any("Simplified Chinese" in str(p.get("text") or "") for p in parts):
+            return True
+    return False
 
 
 def _has_image(request: dict[str, Any]) -> bool:
