@@ -21,14 +21,13 @@ from bot.domain.types import CAMERA_MOVES
 from bot.i18n import t
 from bot.logs import configure_logging, redact_active, run_redacted
 from bot.media.film import MAX_CROSSFADE_S
-from bot.services.storyboard import FILM_CROSSFADE_S
+from bot.services.projects import FILM_CROSSFADE_S
 from bot.startup import ExitCode, StartupError
 
 if TYPE_CHECKING:  # the commands import the pipeline and storage only when they run
-    from bot.domain.types import Actor
-    from bot.runner import Delivery, ProgressUpdate
+    from bot.domain.records import RevisionRecord, TakeRecord
+    from bot.domain.types import Actor, Delivery, ProgressUpdate
     from bot.wiring import Services
-    from storage.models import PromptRevision, Take
 
 CLI_CHAT_ID = 0  # the command line is one "chat" with one user, id 0
 CLI_USER_ID = 0
@@ -304,7 +303,7 @@ def _localised(params: dict, lang: str) -> dict:
     }
 
 
-def _print_draft(revision: PromptRevision) -> None:
+def _print_draft(revision: RevisionRecord) -> None:
     params = revision.params
     print(f"prompt ({revision.drafter}):")
     print(f"  {revision.prompt}")
@@ -325,7 +324,7 @@ class CliObserver:
         self._phase = ""
         self.interactive = sys.stderr.isatty()
 
-    async def on_progress(self, take: Take, update: ProgressUpdate) -> None:
+    async def on_progress(self, take: TakeRecord, update: ProgressUpdate) -> None:
         if update.phase != self._phase:
             self._phase = update.phase
             if self._bar is not None:
@@ -340,8 +339,8 @@ class CliObserver:
             self._bar.n = round(update.progress * 100)
             self._bar.refresh()
 
-    async def deliver(self, take: Take) -> Delivery:
-        from bot.runner import Delivery
+    async def deliver(self, take: TakeRecord) -> Delivery:
+        from bot.domain.types import Delivery
 
         if self.out is not None and take.clip_path is not None:
             self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -349,7 +348,7 @@ class CliObserver:
             self.written = self.out
         return Delivery(message_id=None, file_id=None)
 
-    async def on_finished(self, take: Take) -> None:
+    async def on_finished(self, take: TakeRecord) -> None:
         self.close()
 
     def close(self) -> None:
@@ -359,9 +358,42 @@ class CliObserver:
 
 
 def _cmd_film(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.services.storyboard import film_from_cli
+    return run_redacted(_film(args, settings))
 
-    return run_redacted(film_from_cli(settings, args, CLI_CHAT_ID, CLI_USER_ID))
+
+async def _film(args: argparse.Namespace, settings: Settings) -> int:
+    """`claymate film PROJECT [--out FILE]`: the same film /film sends, written to a file."""
+    from bot.domain.errors import StudioError
+    from bot.domain.types import Actor
+    from bot.wiring import build_services
+
+    services = await build_services(settings)
+    try:
+        projects = services.projects
+        project = await projects.find_project(CLI_CHAT_ID, args.project)
+        if project is None:
+            print(f"claymate: {t('cli.no_such_project', name=args.project)}", file=sys.stderr)
+            return 1
+        actor = Actor(user_id=CLI_USER_ID, chat_id=project.chat_id, chat_type="cli")
+        try:
+            _, film = await projects.film(
+                actor,
+                title=not args.no_title,
+                crossfade_s=args.crossfade,
+                out=args.out,
+                project_id=project.id,
+            )
+        except StudioError as error:
+            print(f"claymate: {t(error.key, None, **error.params)}", file=sys.stderr)
+            return 1
+        print(f"film: {film.path}")
+        print(
+            f"      {film.clips} clips, {film.width}x{film.height}, {film.duration_s:.1f} s, "
+            f"{film.size_bytes / 1e6:.1f} MB ({film.method})"
+        )
+        return 0
+    finally:
+        await services.aclose()
 
 
 def _cmd_history(_args: argparse.Namespace, settings: Settings) -> int:

@@ -38,14 +38,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.errors import ErrorKind, ProviderError
-from bot.domain.ports import VideoProvider, cancel_upstream
+from bot.domain.ports import TakeObserver, VideoProvider, cancel_upstream
 from bot.domain.states import TERMINAL_TAKE_STATES, TakeState
-from bot.domain.types import VideoRequest
+from bot.domain.types import Delivery, ProgressUpdate, VideoRequest
 from bot.files import make_private, private_dir
 from storage.db import Database
 from storage.locks import PROVIDER_SLOTS, USER_TAKES, hold_for_transaction, lock_key
@@ -66,30 +65,6 @@ def crash_point(name: str) -> None:
     """
     if os.environ.get("CLAYMATE_TEST_CRASH_AT") == name:
         os._exit(137)
-
-
-@dataclass(frozen=True, slots=True)
-class ProgressUpdate:
-    phase: TakeState  # queued, submitted, rendering, downloading or delivering
-    elapsed_s: float
-    progress: float | None = None
-    queue_position: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    message_id: int | None
-    file_id: str | None
-
-
-class TakeObserver(Protocol):
-    """How a take's life is shown to its user: Telegram messages, or the CLI's progress bar."""
-
-    async def on_progress(self, take: Take, update: ProgressUpdate) -> None: ...
-
-    async def deliver(self, take: Take) -> Delivery: ...
-
-    async def on_finished(self, take: Take) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

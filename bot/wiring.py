@@ -14,6 +14,12 @@ from bot.domain.ports import PromptDrafter, VideoProvider
 from bot.files import private_dir
 from bot.providers.offline import OfflineVideoProvider
 from bot.providers.offline_drafter import OfflineDrafter
+from bot.services.accounts import Accounts
+from bot.services.drafting import Drafting
+from bot.services.generation import Generation
+from bot.services.groups import Groups
+from bot.services.permissions import Permissions
+from bot.services.projects import Projects
 from bot.services.stills import Stills, build_still_maker
 from bot.services.studio import Studio
 from storage.db import Database
@@ -40,6 +46,30 @@ class Services:
         if close is not None:
             await close()
         await self.db.dispose()
+
+    @property
+    def accounts(self) -> Accounts:
+        return self.studio.accounts
+
+    @property
+    def permissions(self) -> Permissions:
+        return self.studio.permissions
+
+    @property
+    def drafting(self) -> Drafting:
+        return self.studio.drafting
+
+    @property
+    def generation(self) -> Generation:
+        return self.studio.generation
+
+    @property
+    def projects(self) -> Projects:
+        return self.studio.projects
+
+    @property
+    def groups(self) -> Groups:
+        return self.studio.groups
 
     @property
     def caps(self) -> dict[str, int]:

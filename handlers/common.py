@@ -58,7 +58,7 @@ def runner(context: Context) -> JobRunner:
 async def actor_for(update: Update, context: Context) -> Actor:
     """Who is asking, in which language; the first look records the sender and chat."""
     if context.actor is None:
-        context.actor = await studio(context).enter(sender_of(update))
+        context.actor = await services(context).accounts.enter(sender_of(update))
     return context.actor
 
 

@@ -15,11 +15,11 @@ from telegram.error import BadRequest
 
 from bot.config import Settings
 from bot.domain.errors import ErrorKind, ProviderError
-from bot.runner import Delivery, ProgressUpdate
+from bot.domain.records import TakeRecord
+from bot.domain.types import Delivery, ProgressUpdate
 from bot.services.studio import Studio
 from handlers import render
 from handlers.common import chat_action
-from storage.models import Take
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class TelegramObserver:
         # (a /lang mid-take shows from the next take on). A cache: a restart reads it again.
         self._langs: dict[int, str] = {}
 
-    async def on_progress(self, take: Take, update: ProgressUpdate) -> None:
+    async def on_progress(self, take: TakeRecord, update: ProgressUpdate) -> None:
         if take.chat_id is None:
             return
         lang = await self._language(take)
@@ -67,7 +67,7 @@ class TelegramObserver:
             return
         await self._edit(take, text, markup)
 
-    async def deliver(self, take: Take) -> Delivery:
+    async def deliver(self, take: TakeRecord) -> Delivery:
         """Upload the clip as a streamable video replying to the photo, with its buttons."""
         if take.chat_id is None or take.clip_path is None:
             return Delivery(None, None)
@@ -114,7 +114,7 @@ class TelegramObserver:
         file_id = message.video.file_id if message.video else None
         return Delivery(message.message_id, file_id)
 
-    async def on_finished(self, take: Take) -> None:
+    async def on_finished(self, take: TakeRecord) -> None:
         self._shown.pop(take.id, None)
         if take.chat_id is None or take.status_message_id is None:
             self._langs.pop(take.id, None)
@@ -123,13 +123,15 @@ class TelegramObserver:
         self._langs.pop(take.id, None)
         await self._edit(take, render.final_status_text(take, lang), None)
 
-    async def _language(self, take: Take) -> str:
+    async def _language(self, take: TakeRecord) -> str:
         assert take.chat_id is not None
         if take.id not in self._langs:
             self._langs[take.id] = await self.studio.language_of(take.requested_by, take.chat_id)
         return self._langs[take.id]
 
-    async def _edit(self, take: Take, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    async def _edit(
+        self, take: TakeRecord, text: str, markup: InlineKeyboardMarkup | None
+    ) -> None:
         try:
             await self.bot.edit_message_text(
                 text,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from telegram import ForceReply, Message, Update
 
 from bot.domain.errors import StudioError
-from bot.domain.types import Actor
+from bot.domain.records import RevisionRecord
+from bot.domain.types import Actor, DraftView
 from bot.i18n import t
-from bot.services.studio import DraftView
 from handlers import callbacks as cb
 from handlers import render
 from handlers.admin import cost_note
@@ -23,13 +23,12 @@ from handlers.common import (
     studio,
 )
 from handlers.groups import in_group, member_status
-from storage.models import PromptRevision
 
 
 async def show_draft(
     context: Context,
     actor: Actor,
-    draft: PromptRevision | DraftView,
+    draft: RevisionRecord | DraftView,
     *,
     chat_id: int,
     thread_id: int | None,
@@ -55,7 +54,7 @@ async def show_draft_in_place(
     context: Context,
     actor: Actor,
     message: Message,
-    draft: PromptRevision | DraftView,
+    draft: RevisionRecord | DraftView,
     *,
     settings_open: bool = False,
 ) -> None:
@@ -70,7 +69,7 @@ async def show_draft_in_place(
     await remember_draft(context, message, view.revision)
 
 
-async def _view(context: Context, actor: Actor, draft: PromptRevision | DraftView) -> DraftView:
+async def _view(context: Context, actor: Actor, draft: RevisionRecord | DraftView) -> DraftView:
     if isinstance(draft, DraftView):
         return draft
     return await studio(context).draft_view(actor, draft)
@@ -81,7 +80,7 @@ def _draft_text(view: DraftView, lang: str) -> str:
     return text + cost_note(view.allowance, lang)
 
 
-async def remember_draft(context: Context, message: Message, revision: PromptRevision) -> None:
+async def remember_draft(context: Context, message: Message, revision: RevisionRecord) -> None:
     await studio(context).remember_message(
         message.chat_id,
         message.message_id,

@@ -9,10 +9,10 @@ from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import ApplicationHandlerStop
 
+from bot.domain.types import Verdict
 from bot.i18n import language_for, t
 from bot.reports import ErrorReports
-from bot.services.access import Verdict
-from handlers.common import Context, send_html, sender_of, services, studio, thread_of
+from handlers.common import Context, send_html, sender_of, services, thread_of
 
 log = logging.getLogger("claymate.updates")
 
@@ -33,7 +33,7 @@ async def on_any_update(update: object, context: Context) -> None:
     # A private chat or a button on our message is certainly for us: the gate records the
     # sender too, in the same unit of work. (In a group, only once a handler decides.)
     for_us = asks and chat is not None and (chat.type == "private" or update.callback_query)
-    admission = await studio(context).admit_update(
+    admission = await services(context).accounts.admit_update(
         update.update_id,
         user.id if user else None,
         chat.id if chat else None,

@@ -5,10 +5,8 @@ from __future__ import annotations
 from telegram import Message, Update
 
 from bot.domain.states import TakeState
-from bot.domain.types import Actor
+from bot.domain.types import Actor, ProgressUpdate, StillChoice
 from bot.i18n import t
-from bot.runner import ProgressUpdate
-from bot.services.studio import StillChoice
 from handlers import callbacks as cb
 from handlers import render
 from handlers.common import Context, button, edit_html, edit_markup, runner, send_html, studio

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 from telegram import Message, Update
 from telegram.error import TelegramError
 
 from bot.domain.errors import StudioError
+from bot.domain.records import RevisionRecord, ShotRecord
 from bot.domain.states import ShotState
 from bot.domain.types import Actor, Origin
 from bot.i18n import t
@@ -25,7 +27,6 @@ from handlers.common import (
 )
 from handlers.drafts import show_draft
 from handlers.groups import addressed_caption, in_group
-from storage.models import PromptRevision, Shot
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ async def _answer_album_when_quiet(
     if not shots:
         return  # more photos came in (a later task answers), or another instance answered
     description = next((s.description for s in shots if s.description), None)
-    revisions: dict[int, PromptRevision] = {}
+    revisions: dict[int, RevisionRecord] = {}
     if description:
         for shot in shots:
             revisions[shot.id] = await studio(context).describe(actor, shot.id, description)
@@ -242,8 +243,8 @@ async def _send_album_answer(
     context: Context,
     actor: Actor,
     message: Message,
-    shots: list[Shot],
-    revisions: dict[int, PromptRevision],
+    shots: Sequence[ShotRecord],
+    revisions: dict[int, RevisionRecord],
 ) -> None:
     project = await studio(context).project_of(shots[0])
     answer = await send_html(
@@ -264,7 +265,7 @@ async def describe_album(
 ) -> None:
     """A reply to an album's answer: that line describes every shot in it."""
     shots = await studio(context).album_shots(actor, shot_id)
-    revisions: dict[int, PromptRevision] = {}
+    revisions: dict[int, RevisionRecord] = {}
     for shot in shots:
         if shot.status == ShotState.CANCELLED:
             continue

@@ -17,7 +17,6 @@ from telegram.constants import ChatAction
 from bot.domain.errors import StudioError
 from bot.domain.types import Actor
 from bot.i18n import t
-from bot.services import privacy
 from handlers import callbacks as cb
 from handlers.common import (
     Context,
@@ -27,7 +26,6 @@ from handlers.common import (
     edit_html,
     reply_html,
     services,
-    studio,
 )
 from handlers.groups import in_group
 
@@ -66,7 +64,7 @@ async def on_forget_chosen(
     if data.arg != "yes":
         await edit_html(message, t("forget.kept", actor.lang))
         return None
-    done = await privacy.forget(studio(context), actor.user_id)
+    done = await services(context).accounts.forget(actor.user_id)
     await edit_html(
         message, t("forget.done", actor.lang, projects=done.projects, files=done.files)
     )
@@ -86,7 +84,7 @@ async def on_export(update: Update, context: Context) -> None:
             chat_action(
                 context.bot, message.chat_id, ChatAction.UPLOAD_DOCUMENT, thread_id=thread
             ),
-            privacy.exported(studio(context), actor, limit_bytes=limit_bytes) as export,
+            services(context).accounts.exported(actor, limit_bytes=limit_bytes) as export,
         ):
             caption = t("export.caption", actor.lang, shots=export.shots, clips=export.clips)
             if export.skipped_clips:

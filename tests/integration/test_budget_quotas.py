@@ -12,7 +12,7 @@ from bot.domain.errors import StudioError
 from bot.domain.states import TakeState
 from bot.domain.types import Actor
 from bot.providers.offline_drafter import OfflineDrafter
-from bot.services.budget import Budget, parse_costs
+from bot.services.budget import Budget, Quotas, parse_costs
 from bot.services.studio import Studio
 from storage.db import Database
 from storage.models import Take, UsageEntry
@@ -93,7 +93,7 @@ async def ledger(db: Database) -> dict[str, float]:
 
 
 def test_the_cost_table_follows_kling_prices_and_can_be_overridden() -> None:
-    budget = Budget(make_settings(Path("/tmp")), None)  # type: ignore[arg-type]
+    budget = Budget(None, parse_costs(None), Quotas())  # type: ignore[arg-type]
     assert budget.cost("kling", "std", 5) == 1.5
     assert budget.cost("kling", "std", 10) == 3.0
     assert budget.cost("kling", "pro", 5) == 2.5

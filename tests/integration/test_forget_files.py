@@ -23,7 +23,6 @@ from bot.media.sample import sample_photo
 from bot.providers.offline_drafter import OfflineDrafter
 from bot.providers.vidu import ViduVideoProvider
 from bot.runner import JobRunner, RunnerPolicy
-from bot.services import privacy
 from bot.services.stills import OfflineStills, Stills
 from bot.services.studio import Studio
 from bot.wiring import Services, build_services
@@ -115,7 +114,7 @@ async def test_a_later_users_shot_gets_a_new_id_and_none_of_the_forgotten_files(
     world: World,
 ) -> None:
     _, old_shot, _ = await _shot_with_files(world, 31)
-    await privacy.forget(world.studio, 31)
+    await world.studio.accounts.forget(31)
 
     newcomer = await world.studio.enter(Sender(user_id=32, chat_id=32))
     outcome = await world.studio.add_photo(newcomer, sample_photo(width=480, height=360), "kites")
@@ -150,7 +149,7 @@ async def test_forget_leaves_no_file_of_the_user_and_keeps_everyone_elses(world:
     assert len(mine) == 7
     assert {p.name for p in mine if p.name.endswith(".llm.jpg")}  # the copy intake made
 
-    forgotten = await privacy.forget(world.studio, 41)
+    forgotten = await world.studio.accounts.forget(41)
     assert files_under(world.data_dir) == others
     assert forgotten.files == 6  # what the user is told: the copy is part of its photo
 
@@ -168,7 +167,7 @@ async def test_an_in_flight_take_is_cancelled_upstream_refunded_and_never_delive
     task_id = (await _take(world.db, take.id)).upstream_task_id
     assert task_id is not None
 
-    await privacy.forget(world.studio, 51)
+    await world.studio.accounts.forget(51)
     assert world.vidu.cancelled == [task_id]
     await runner.advance(take.id)
     assert observer.delivered == []
@@ -190,7 +189,7 @@ async def test_a_take_forgotten_mid_download_leaves_no_clip_and_is_not_delivered
     advancing = asyncio.create_task(runner.advance(take.id))
     await asyncio.wait_for(world.slow.downloading.wait(), timeout=10)
 
-    await privacy.forget(world.studio, 61)
+    await world.studio.accounts.forget(61)
     world.slow.finish.set()
     await asyncio.wait_for(advancing, timeout=10)
     assert observer.delivered == []
@@ -217,7 +216,7 @@ async def test_an_export_waits_its_turn_behind_other_heavy_work(world: World) ->
         for _ in range(world.studio.settings.heavy_work_slots):
             await busy.enter_async_context(world.studio.heavy_work())
         export = asyncio.create_task(
-            privacy.export_project(world.studio, actor, limit_bytes=2**25)
+            world.studio.accounts.export_project(actor, limit_bytes=2**25)
         )
         await asyncio.sleep(0.2)
         assert not export.done()  # every heavy-work slot is taken: the zip is not being made

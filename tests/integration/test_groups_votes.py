@@ -7,7 +7,6 @@ import uuid
 from pathlib import Path
 
 from bot.domain.types import Actor
-from bot.services.groups import vote
 from storage.db import Database
 from storage.uow import UnitOfWork
 from tests.integration.test_budget_quotas import revisions, studio_for
@@ -44,17 +43,20 @@ async def test_the_most_voted_take_is_kept_until_an_admin_picks(
 
     # Eight members vote at once for the second take, four for the first.
     await asyncio.gather(
-        *(vote(studio, a, second if i < 8 else first, admin=False) for i, a in enumerate(voters))
+        *(
+            studio.groups.vote(a, second if i < 8 else first, admin=False)
+            for i, a in enumerate(voters)
+        )
     )
     assert await kept(database, second) == (second, False)
-    again = await vote(studio, voters[0], second, admin=False)  # one vote per member
+    again = await studio.groups.vote(voters[0], second, admin=False)  # one vote per member
     assert (again.votes, again.kept_take_id) == (8, second)
-    moved = await vote(studio, voters[0], first, admin=False)  # a member changes their mind
+    moved = await studio.groups.vote(voters[0], first, admin=False)  # a member changes their mind
     assert (moved.votes, moved.kept_take_id) == (5, second)
 
-    picked = await vote(studio, voters[11], first, admin=True)
+    picked = await studio.groups.vote(voters[11], first, admin=True)
     assert picked.kept_take_id == first
-    later = await vote(studio, voters[1], second, admin=False)  # votes no longer move it
+    later = await studio.groups.vote(voters[1], second, admin=False)  # votes no longer move it
     assert later.kept_take_id == first
     assert await kept(database, second) == (first, True)
 

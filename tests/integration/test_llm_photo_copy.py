@@ -26,7 +26,7 @@ from bot.media.sample import sample_photo
 from bot.providers import llm as llm_module
 from bot.providers.llm import LLMDrafter
 from bot.providers.offline import OfflineVideoProvider
-from bot.services import studio as studio_module
+from bot.services import drafting as drafting_module
 from bot.services.studio import Studio
 from storage.db import Database
 from tests.conftest import make_settings
@@ -72,7 +72,7 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     real_data_url = llm_module.image_data_url
     monkeypatch.setattr(llm_module, "image_data_url", spy("image_data_url", real_data_url))
-    monkeypatch.setattr(studio_module, "llm_jpeg_of", spy("llm_jpeg_of", intake.llm_jpeg_of))
+    monkeypatch.setattr(drafting_module, "llm_jpeg_of", spy("llm_jpeg_of", intake.llm_jpeg_of))
     monkeypatch.setattr(Image, "open", spy("Image.open", Image.open))
     return calls
 

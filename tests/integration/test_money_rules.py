@@ -368,7 +368,6 @@ async def test_a_member_cannot_cancel_or_drop_someone_elses_shot(
 ) -> None:
     """✖ Cancel on a draft and /drop follow the take's cancel rule: the shot's author, a
     group admin or an operator; any other member is refused and the shot stays."""
-    from bot.services.storyboard import Storyboard
 
     studio = studio_for(database, tmp_path)
     [revision] = await revisions(database, GROUP, 1, user_id=ADMIN)
@@ -378,10 +377,10 @@ async def test_a_member_cannot_cancel_or_drop_someone_elses_shot(
         await studio.cancel_shot(member, shot_id, fetch_status=status_is("member"))
     assert refused.value.key == "shot.cancel_not_allowed"
     with pytest.raises(StudioError) as dropped:
-        await Storyboard(studio).drop(member, 1, fetch_status=status_is("member"))
+        await studio.projects.drop(member, 1, fetch_status=status_is("member"))
     assert dropped.value.key == "shot.cancel_not_allowed"
     assert (await studio.shot_by_id(member, shot_id)).status != "cancelled"
-    board = await Storyboard(studio).board(member)
+    board = await studio.projects.board(member)
     assert [item.shot.id for item in board.shots] == [shot_id]
 
     admin = Actor(ADMIN + 5, GROUP, "supergroup")  # another admin, not the author
@@ -396,7 +395,7 @@ async def test_in_an_admins_only_group_a_member_cannot_change_what_generate_cost
     admins Generate, only admins change them."""
     studio = studio_for(database, tmp_path)
     [revision] = await revisions(database, GROUP, 1, user_id=ADMIN)
-    await studio.access.set_generate_policy(GROUP, "admins")
+    await studio.groups.set_policy(GROUP, "admins")
     async with database.session() as session:
         await UnitOfWork(session).chats.upsert_user(MEMBER, first_name="Mo")
     member = Actor(MEMBER, GROUP, "supergroup")
@@ -414,7 +413,7 @@ async def test_in_an_admins_only_group_a_member_cannot_change_what_generate_cost
     )
     assert changed.params["mode"] == "pro"
     # Where everyone may Generate, everyone may change the settings too.
-    await studio.access.set_generate_policy(GROUP, "everyone")
+    await studio.groups.set_policy(GROUP, "everyone")
     again = await studio.change_setting(
         member, changed.id, "mode", "std", fetch_status=status_is("member")
     )

@@ -15,8 +15,9 @@ from bot.domain.types import Sender
 from bot.media.sample import sample_photo
 from bot.providers.offline import OfflineVideoProvider
 from bot.providers.offline_drafter import OfflineDrafter
-from bot.services import studio as studio_module
-from bot.services.studio import INTAKE_SLOTS, Studio
+from bot.services import drafting as drafting_module
+from bot.services.capacity import INTAKE_SLOTS
+from bot.services.studio import Studio
 from storage.db import Database
 from storage.models import PromptRevision, Shot
 from tests.conftest import make_settings
@@ -29,7 +30,7 @@ async def test_a_burst_goes_through_intake_a_few_at_a_time_first_come_first_serv
     studio = Studio(
         settings, database, OfflineDrafter(), {"offline": OfflineVideoProvider()}, "offline"
     )
-    real_prepare = studio_module.prepare_photo
+    real_prepare = drafting_module.prepare_photo
     lock = threading.Lock()
     inside, most, started = 0, 0, []
 
@@ -46,7 +47,7 @@ async def test_a_burst_goes_through_intake_a_few_at_a_time_first_come_first_serv
             with lock:
                 inside -= 1
 
-    monkeypatch.setattr(studio_module, "prepare_photo", watched_prepare)
+    monkeypatch.setattr(drafting_module, "prepare_photo", watched_prepare)
     photos = [sample_photo(width=640 + 8 * n, height=480) for n in range(12)]
     users = [await studio.enter(Sender(user_id=1000 + n, chat_id=1000 + n)) for n in range(12)]
 

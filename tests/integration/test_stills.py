@@ -418,7 +418,7 @@ async def test_an_end_frame_is_prepared_inside_the_intake_cap(services: Services
             return None
 
     slots = CountingSlots()
-    studio._intake_slots = slots  # type: ignore[assignment]
+    studio.intake._slots = slots  # type: ignore[assignment]
     await stills.end_frame(actor, outcome.revision.id, sample_photo(width=480, height=360))
 
     assert slots.entered == 1
@@ -444,7 +444,6 @@ class HeldMaker(PaidMaker):
 async def test_forget_while_a_still_is_made_refunds_it_and_leaves_no_file(
     paid_services: Services,
 ) -> None:
-    from bot.services.privacy import forget
     from bot.services.stills import Stills
 
     studio, maker = paid_services.studio, HeldMaker()
@@ -454,7 +453,7 @@ async def test_forget_while_a_still_is_made_refunds_it_and_leaves_no_file(
     assert outcome.revision is not None
     making = asyncio.create_task(stills.make(actor, outcome.revision.id))
     await maker.started.wait()
-    await forget(studio, 8)
+    await studio.accounts.forget(8)
     maker.release.set()
     with pytest.raises(StudioError):  # the shot is gone: nothing to show
         await making
@@ -466,8 +465,6 @@ async def test_forget_while_a_still_is_made_refunds_it_and_leaves_no_file(
 async def test_a_member_who_forgets_takes_their_end_frame_off_someone_elses_shot(
     services: Services,
 ) -> None:
-    from bot.services.privacy import forget
-
     studio, stills = services.studio, services.stills
     assert stills is not None
     group = -1_009_000_000_077
@@ -481,7 +478,7 @@ async def test_a_member_who_forgets_takes_their_end_frame_off_someone_elses_shot
     assert await asyncio.to_thread(tail.is_file)
     queued = (await studio.request_take(owner, ended.id)).take  # the owner's, from it
 
-    await forget(studio, 22)
+    await studio.accounts.forget(22)
     runner = JobRunner(services.db, services.providers, RecordingObserver(), clips_dir=Path("."))
     with pytest.raises(ProviderError) as gone:  # fails (and is refunded), never retried
         await runner._video_request(queued)

@@ -13,7 +13,7 @@ from PIL import Image
 
 from bot.domain.errors import StudioError
 from bot.domain.types import Actor, Sender
-from bot.services.storyboard import Storyboard, board_layout, first_words, render_board
+from bot.media.storyboard import board_layout, first_words, render_board
 from bot.services.studio import Studio
 from bot.wiring import Services, build_services
 from storage.models import utcnow
@@ -91,7 +91,7 @@ async def test_the_board_shows_one_tile_per_shot_in_order_and_follows_moves(
     studio = services.studio
     actor = await studio.enter(Sender(user_id=7, chat_id=7, first_name="Lin"))
     await shots_of(studio, actor, 5)
-    storyboard = Storyboard(studio)
+    storyboard = studio.projects
 
     board = await storyboard.board(actor)
     assert [item.number for item in board.shots] == [1, 2, 3, 4, 5]
@@ -125,7 +125,7 @@ async def test_another_chats_project_is_not_on_the_board(services: Services) -> 
     await shots_of(studio, owner, 1)
     project = await studio.current_project(owner)
     with pytest.raises(StudioError):
-        await Storyboard(studio).board(stranger, project.id)
+        await studio.projects.board(stranger, project.id)
 
 
 async def test_the_film_uses_each_shots_kept_take_else_its_latest(
@@ -143,7 +143,7 @@ async def test_the_film_uses_each_shots_kept_take_else_its_latest(
     await deliver_take(studio, second, make_clip(clips / "b2.mp4", seconds=3))  # the latest
     # The third shot has no take: the film goes on without it.
 
-    storyboard = Storyboard(studio)
+    storyboard = studio.projects
     board = await storyboard.board(actor)
     assert [i.kept for i in board.shots] == [True, False, False]
     assert board.shots[2].clip is None
@@ -174,7 +174,7 @@ async def test_a_project_without_clips_has_no_film(services: Services) -> None:
     actor = await studio.enter(Sender(user_id=7, chat_id=7))
     await shots_of(studio, actor, 1)
     with pytest.raises(StudioError) as error:
-        await Storyboard(studio).film(actor)
+        await studio.projects.film(actor)
     assert error.value.key == "film.no_clips"
 
 
@@ -199,7 +199,7 @@ async def test_votes_show_as_stars_on_the_board(services: Services, tmp_path: Pa
         )
         for user_id in (8, 9):
             session.add(TakeVote(shot_id=shot_id, user_id=user_id, take_id=take_id))
-    board = await Storyboard(studio).board(actor)
+    board = await studio.projects.board(actor)
     assert board.shots[0].stars == 2
     assert Image.open(io.BytesIO(render_board(board))).width == 1080
 
