@@ -87,7 +87,7 @@ def build_application(
         .context_types(CONTEXT_TYPES)  # the context carries who is asking (handlers/common)
         .build()
     )
-    observer = TelegramObserver(application.bot, services.studio, settings)
+    observer = TelegramObserver(application.bot, services.studio, services.accounts, settings)
     callback_url = kling_callback_url(settings)
     runner = JobRunner(
         services.db,

@@ -26,7 +26,7 @@ from bot.startup import ExitCode, StartupError
 
 if TYPE_CHECKING:  # the commands import the pipeline and storage only when they run
     from bot.domain.records import RevisionRecord, TakeRecord
-    from bot.domain.types import Actor, Delivery, ProgressUpdate
+    from bot.domain.types import Delivery, ProgressUpdate
     from bot.wiring import Services
 
 CLI_CHAT_ID = 0  # the command line is one "chat" with one user, id 0
@@ -210,11 +210,11 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
     services = await build_services(settings)
     try:
         studio = services.studio
-        actor = await studio.enter(
+        actor = await services.accounts.enter(
             Sender(user_id=CLI_USER_ID, chat_id=CLI_CHAT_ID, chat_type="cli")
         )
         if args.project:
-            await _open_or_create_project(services, actor, args.project)
+            await services.projects.open_by_name(actor, args.project)
         try:
             outcome = await studio.add_photo(actor, args.photo.read_bytes(), args.description)
         except IntakeError as error:
@@ -281,18 +281,6 @@ async def _abandon_take(services: Services, take_id: int) -> None:
             await uow.takes.transition_take(
                 take, TakeState.CANCELLED, "interrupted on the command line"
             )
-
-
-async def _open_or_create_project(services: Services, actor: Actor, name: str) -> None:
-    from storage.uow import UnitOfWork
-
-    async with services.db.session() as session:
-        uow = UnitOfWork(session)
-        project = await uow.projects.find_project(actor.chat_id, name)
-        if project is not None:
-            await uow.projects.set_current_project(actor.chat_id, project.id)
-            return
-    await services.studio.new_project(actor, name)
 
 
 def _localised(params: dict, lang: str) -> dict:

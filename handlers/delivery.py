@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.domain.errors import ErrorKind, ProviderError
 from bot.domain.records import TakeRecord
 from bot.domain.types import Delivery, ProgressUpdate
+from bot.services.accounts import Accounts
 from bot.services.studio import Studio
 from handlers import render
 from handlers.common import chat_action
@@ -32,9 +33,10 @@ class TelegramObserver:
     `status_edit_interval_s`. The throttle is a cache: losing it on restart costs one edit.
     """
 
-    def __init__(self, bot: Bot, studio: Studio, settings: Settings) -> None:
+    def __init__(self, bot: Bot, studio: Studio, accounts: Accounts, settings: Settings) -> None:
         self.bot = bot
         self.studio = studio
+        self.accounts = accounts
         self.settings = settings
         self._shown: dict[int, tuple[str, float, str]] = {}  # take id → phase, when, text
         # take id → the language its status speaks: read once per take, not once a poll
@@ -126,7 +128,7 @@ class TelegramObserver:
     async def _language(self, take: TakeRecord) -> str:
         assert take.chat_id is not None
         if take.id not in self._langs:
-            self._langs[take.id] = await self.studio.language_of(take.requested_by, take.chat_id)
+            self._langs[take.id] = await self.accounts.language_of(take.requested_by, take.chat_id)
         return self._langs[take.id]
 
     async def _edit(

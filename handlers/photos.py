@@ -246,7 +246,7 @@ async def _send_album_answer(
     shots: Sequence[ShotRecord],
     revisions: dict[int, RevisionRecord],
 ) -> None:
-    project = await studio(context).project_of(shots[0])
+    project = await services(context).projects.project_of(shots[0])
     answer = await send_html(
         context,
         message.chat_id,

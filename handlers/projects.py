@@ -12,7 +12,7 @@ from bot.domain.types import Actor
 from bot.i18n import t
 from handlers import callbacks as cb
 from handlers import render
-from handlers.common import Context, actor_for, button, edit_html, reply_html, studio
+from handlers.common import Context, actor_for, button, edit_html, reply_html, services, studio
 
 
 async def on_new(update: Update, context: Context) -> None:
@@ -20,7 +20,7 @@ async def on_new(update: Update, context: Context) -> None:
     actor = await actor_for(update, context)
     message = update.effective_message
     assert message is not None
-    project = await studio(context).new_project(actor, " ".join(context.args or []))
+    project = await services(context).projects.new_project(actor, " ".join(context.args or []))
     await reply_html(
         context, message, t("project.created", actor.lang, title=escape(project.title))
     )
@@ -31,7 +31,7 @@ async def on_projects(update: Update, context: Context) -> None:
     actor = await actor_for(update, context)
     message = update.effective_message
     assert message is not None
-    summaries = await studio(context).list_projects(actor)
+    summaries = await services(context).projects.list_projects(actor)
     await reply_html(
         context,
         message,
@@ -45,7 +45,7 @@ async def on_open_project_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """Open a project: its shots in order and their clips; it becomes the current one."""
-    view = await studio(context).open_project(actor, data.row_id)
+    view = await services(context).projects.open_project(actor, data.row_id)
     message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
     await edit_html(
