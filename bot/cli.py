@@ -216,7 +216,9 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
         if args.project:
             await services.projects.open_by_name(actor, args.project)
         try:
-            outcome = await studio.add_photo(actor, args.photo.read_bytes(), args.description)
+            outcome = await services.drafting.add_photo(
+                actor, args.photo.read_bytes(), args.description
+            )
         except IntakeError as error:
             print(f"claymate: {error.message(actor.lang)}", file=sys.stderr)
             return 1
@@ -224,7 +226,7 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
             print(f"note: {t(key, actor.lang, **_localised(params, actor.lang))}")
         revision = outcome.revision
         if revision is None:  # the parser refuses a blank description; nothing else drafts none
-            await studio.cancel_shot(actor, outcome.shot.id)
+            await services.drafting.cancel_shot(actor, outcome.shot.id)
             print(f"claymate: {t('cli.no_draft', actor.lang)}", file=sys.stderr)
             return 1
         for key, value in (
@@ -233,7 +235,7 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
             ("camera_move", args.camera),
         ):
             if value is not None and revision.params.get(key) != value:
-                revision = await studio.change_setting(actor, revision.id, key, value)
+                revision = await services.drafting.change_setting(actor, revision.id, key, value)
         _print_draft(revision)
         request = await studio.request_take(actor, revision.id)
         observer = CliObserver(args.out)

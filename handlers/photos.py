@@ -23,7 +23,6 @@ from handlers.common import (
     reply_html,
     send_html,
     services,
-    studio,
 )
 from handlers.drafts import show_draft
 from handlers.groups import addressed_caption, in_group
@@ -69,7 +68,7 @@ async def on_photo(update: Update, context: Context) -> None:
             return
     try:
         async with chat_action(context.bot, message.chat_id, thread_id=thread):
-            outcome = await studio(context).add_photo(actor, data, caption, origin)
+            outcome = await services(context).drafting.add_photo(actor, data, caption, origin)
     except IntakeError as error:
         await reply_html(context, message, error.message(actor.lang))
         return
@@ -81,7 +80,7 @@ async def on_photo(update: Update, context: Context) -> None:
             "\n\n".join(filter(None, [notes, t("ask.description", actor.lang)])),
             render.ask_keyboard(outcome.shot, actor.lang),
         )
-        await studio(context).remember_message(
+        await services(context).drafting.remember_message(
             ask.chat_id, ask.message_id, "ask", shot_id=outcome.shot.id
         )
         return
@@ -106,7 +105,7 @@ async def on_edited_caption(update: Update, context: Context) -> None:
         caption = stripped if addressed else caption
     actor = await actor_for(update, context)
     try:
-        outcome = await studio(context).recaption(
+        outcome = await services(context).drafting.recaption(
             actor, message.chat_id, message.message_id, caption
         )
     except StudioError:
@@ -210,11 +209,13 @@ async def _add_album_photo(
 ) -> None:
     """One photo of an album: store it now, answer the whole album once it is complete."""
     try:
-        await studio(context).add_photo(actor, data, message.caption, origin, draft=False)
+        await services(context).drafting.add_photo(
+            actor, data, message.caption, origin, draft=False
+        )
     except IntakeError as error:
         await reply_html(context, message, error.message(actor.lang))
     assert message.media_group_id is not None
-    await studio(context).note_album_photo(message.chat_id, message.media_group_id)
+    await services(context).drafting.note_album_photo(message.chat_id, message.media_group_id)
     context.application.create_task(
         _answer_album_when_quiet(context, actor, message, message.media_group_id),
         update=None,
@@ -228,14 +229,16 @@ async def _answer_album_when_quiet(
     """Telegram sends an album as separate updates; answer once, when no more arrive."""
     debounce = services(context).settings.album_debounce_s
     await asyncio.sleep(debounce)
-    shots = await studio(context).claim_album(actor, media_group_id, quiet_for=debounce)
+    shots = await services(context).drafting.claim_album(actor, media_group_id, quiet_for=debounce)
     if not shots:
         return  # more photos came in (a later task answers), or another instance answered
     description = next((s.description for s in shots if s.description), None)
     revisions: dict[int, RevisionRecord] = {}
     if description:
         for shot in shots:
-            revisions[shot.id] = await studio(context).describe(actor, shot.id, description)
+            revisions[shot.id] = await services(context).drafting.describe(
+                actor, shot.id, description
+            )
     await _send_album_answer(context, actor, message, shots, revisions)
 
 
@@ -255,7 +258,7 @@ async def _send_album_answer(
         reply_to=shots[0].message_id,
         markup=render.album_keyboard(shots, revisions, actor.lang),
     )
-    await studio(context).remember_message(
+    await services(context).drafting.remember_message(
         answer.chat_id, answer.message_id, "album", shot_id=shots[0].id
     )
 
@@ -264,13 +267,13 @@ async def describe_album(
     context: Context, actor: Actor, message: Message, shot_id: int, text: str
 ) -> None:
     """A reply to an album's answer: that line describes every shot in it."""
-    shots = await studio(context).album_shots(actor, shot_id)
+    shots = await services(context).drafting.album_shots(actor, shot_id)
     revisions: dict[int, RevisionRecord] = {}
     for shot in shots:
         if shot.status == ShotState.CANCELLED:
             continue
         try:
-            revisions[shot.id] = await studio(context).describe(actor, shot.id, text)
+            revisions[shot.id] = await services(context).drafting.describe(actor, shot.id, text)
         except StudioError:
             continue
     live = [s for s in shots if s.id in revisions]

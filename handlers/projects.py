@@ -64,8 +64,8 @@ async def on_resend_pressed(
         raise StudioError("take.not_found")
     message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
-    revision = await studio(context).revision_by_id(actor, take.revision_id)
-    shot = await studio(context).shot_by_id(actor, take.shot_id)
+    revision = await services(context).drafting.revision_by_id(actor, take.revision_id)
+    shot = await services(context).drafting.shot_by_id(actor, take.shot_id)
     sent = await context.bot.send_video(
         message.chat_id,
         video=take.telegram_file_id,
@@ -74,7 +74,7 @@ async def on_resend_pressed(
         message_thread_id=message.message_thread_id if message.is_topic_message else None,
         reply_markup=render.clip_keyboard(take, actor.lang, kept=shot.kept_take_id == take.id),
     )
-    await studio(context).remember_message(
+    await services(context).drafting.remember_message(
         sent.chat_id, sent.message_id, "clip", take_id=take.id, revision_id=take.revision_id
     )
     return None
