@@ -39,7 +39,7 @@ from bot.web import (
     web_secrets,
     webhook_secret,
 )
-from bot.wiring import Services, build_services
+from bot.wiring import Services, build_runner, build_services
 from handlers import (
     admin,
     drafts,
@@ -87,9 +87,9 @@ def build_application(
         .context_types(CONTEXT_TYPES)  # the context carries who is asking (handlers/common)
         .build()
     )
-    observer = TelegramObserver(application.bot, services.studio, services.accounts, settings)
+    observer = TelegramObserver(application.bot, services.generation, services.accounts, settings)
     callback_url = kling_callback_url(settings)
-    runner = JobRunner(
+    runner = build_runner(
         services.db,
         instrument(services.providers, metrics),
         observer,

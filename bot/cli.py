@@ -27,7 +27,6 @@ from bot.startup import ExitCode, StartupError
 if TYPE_CHECKING:  # the commands import the pipeline and storage only when they run
     from bot.domain.records import RevisionRecord, TakeRecord
     from bot.domain.types import Delivery, ProgressUpdate
-    from bot.wiring import Services
 
 CLI_CHAT_ID = 0  # the command line is one "chat" with one user, id 0
 CLI_USER_ID = 0
@@ -201,15 +200,15 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
     from bot.domain.errors import StudioError
     from bot.domain.types import Sender
     from bot.media.intake import IntakeError
-    from bot.runner import JobRunner, RunnerPolicy
-    from bot.wiring import build_services
+    from bot.runner import RunnerPolicy
+    from bot.wiring import build_runner, build_services
 
     if not args.photo.is_file():
         print(f"claymate: no such photo: {args.photo}", file=sys.stderr)
         return 1
     services = await build_services(settings)
     try:
-        studio = services.studio
+        clips_dir = services.folders.clips
         actor = await services.accounts.enter(
             Sender(user_id=CLI_USER_ID, chat_id=CLI_CHAT_ID, chat_type="cli")
         )
@@ -237,13 +236,13 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
             if value is not None and revision.params.get(key) != value:
                 revision = await services.drafting.change_setting(actor, revision.id, key, value)
         _print_draft(revision)
-        request = await studio.request_take(actor, revision.id)
+        request = await services.generation.request_take(actor, revision.id)
         observer = CliObserver(args.out)
-        runner = JobRunner(
+        runner = build_runner(
             services.db,
             services.providers,
             observer,
-            clips_dir=studio.clips_dir,
+            clips_dir=clips_dir,
             caps=services.caps,
             policy=RunnerPolicy(poll_interval_s=settings.kling_poll_interval_s, queue_recheck_s=1),
         )
@@ -251,8 +250,10 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
             take = await runner.run_until_finished(request.take.id)
         except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels us, then re-raises it
             observer.close()
-            leftovers.append(studio.clips_dir / f"take-{request.take.id}-*")
-            await _abandon_take(services, request.take.id)
+            leftovers.append(clips_dir / f"take-{request.take.id}-*")
+            await services.generation.abandon_take(
+                request.take.id, "interrupted on the command line"
+            )
             raise
         observer.close()
         if take.status != TakeState.DELIVERED:
@@ -269,20 +270,6 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
         return 1
     finally:
         await services.aclose()
-
-
-async def _abandon_take(services: Services, take_id: int) -> None:
-    """End an interrupted take as cancelled, which refunds what it reserved."""
-    from bot.domain.states import TERMINAL_TAKE_STATES
-    from storage.uow import UnitOfWork
-
-    async with services.db.session() as session:
-        uow = UnitOfWork(session)
-        take = await uow.takes.get_take(take_id, for_update=True)
-        if take is not None and take.status not in TERMINAL_TAKE_STATES:
-            await uow.takes.transition_take(
-                take, TakeState.CANCELLED, "interrupted on the command line"
-            )
 
 
 def _localised(params: dict, lang: str) -> dict:

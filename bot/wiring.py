@@ -7,16 +7,19 @@ is all it takes to use it. Handlers and the CLI receive what this builds.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.config import ConfigError, Settings
-from bot.domain.ports import PromptDrafter, VideoProvider
-from bot.files import private_dir
+from bot.domain.ports import PromptDrafter, TakeObserver, VideoProvider
+from bot.files import DataFolders, private_dir
 from bot.providers.offline import OfflineVideoProvider
 from bot.providers.offline_drafter import OfflineDrafter
+from bot.runner import JobRunner, RunnerPolicy
 from bot.services.accounts import Accounts
 from bot.services.drafting import Drafting
-from bot.services.generation import Generation
+from bot.services.generation import Generation, TakeMachine
 from bot.services.groups import Groups
 from bot.services.permissions import Permissions
 from bot.services.projects import Projects
@@ -70,6 +73,10 @@ class Services:
     @property
     def groups(self) -> Groups:
         return self.studio.groups
+
+    @property
+    def folders(self) -> DataFolders:
+        return DataFolders(self.settings.data_dir)
 
     @property
     def caps(self) -> dict[str, int]:
@@ -140,3 +147,28 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
     )
     stills = Stills(studio, build_still_maker(settings))
     return Services(settings, db, studio, drafter, providers, default, stills=stills)
+
+
+def build_runner(
+    db: Database,
+    providers: Mapping[str, VideoProvider],
+    observer: TakeObserver,
+    *,
+    clips_dir: Path,
+    caps: Mapping[str, int] | None = None,
+    policy: RunnerPolicy | None = None,
+    callback_urls: Mapping[str, str] | None = None,
+    owner: str | None = None,
+) -> JobRunner:
+    """A job runner and the take machine it drives, both on one policy."""
+    policy = policy or RunnerPolicy()
+    machine = TakeMachine(
+        db,
+        providers,
+        observer,
+        clips_dir=clips_dir,
+        caps=caps,
+        policy=policy,
+        callback_urls=callback_urls,
+    )
+    return JobRunner(machine, db, policy=policy, owner=owner)

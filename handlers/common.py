@@ -15,9 +15,9 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
 from bot.domain.errors import StudioError
+from bot.domain.ports import TakeQueue
 from bot.domain.types import Actor, Sender
 from bot.i18n import t
-from bot.runner import JobRunner
 from bot.services.studio import Studio
 from bot.wiring import Services
 from handlers import callbacks as cb
@@ -51,8 +51,10 @@ def studio(context: Context) -> Studio:
     return services(context).studio
 
 
-def runner(context: Context) -> JobRunner:
-    return context.application.bot_data["runner"]
+def runner(context: Context) -> TakeQueue:
+    """The job runner, to wake when a take was queued."""
+    queue: TakeQueue = context.application.bot_data["runner"]
+    return queue
 
 
 async def actor_for(update: Update, context: Context) -> Actor:

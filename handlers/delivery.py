@@ -18,7 +18,7 @@ from bot.domain.errors import ErrorKind, ProviderError
 from bot.domain.records import TakeRecord
 from bot.domain.types import Delivery, ProgressUpdate
 from bot.services.accounts import Accounts
-from bot.services.studio import Studio
+from bot.services.generation import Generation
 from handlers import render
 from handlers.common import chat_action
 
@@ -33,9 +33,11 @@ class TelegramObserver:
     `status_edit_interval_s`. The throttle is a cache: losing it on restart costs one edit.
     """
 
-    def __init__(self, bot: Bot, studio: Studio, accounts: Accounts, settings: Settings) -> None:
+    def __init__(
+        self, bot: Bot, generation: Generation, accounts: Accounts, settings: Settings
+    ) -> None:
         self.bot = bot
-        self.studio = studio
+        self.generation = generation
         self.accounts = accounts
         self.settings = settings
         self._shown: dict[int, tuple[str, float, str]] = {}  # take id → phase, when, text
@@ -64,7 +66,7 @@ class TelegramObserver:
                 reply_parameters=_reply_to(take.reply_to_message_id),
                 reply_markup=markup,
             )
-            await self.studio.attach_status_message(take.id, take.chat_id, message.message_id)
+            await self.generation.attach_status_message(take.id, take.chat_id, message.message_id)
             take.status_message_id = message.message_id
             return
         await self._edit(take, text, markup)
@@ -78,7 +80,7 @@ class TelegramObserver:
         if size > self.settings.upload_limit_bytes:
             raise ProviderError(ErrorKind.TOO_LARGE, f"clip is {size} bytes")
         lang = await self._language(take)
-        revision = await self.studio.revision_for_take(take)
+        revision = await self.generation.revision_for_take(take)
         data = await asyncio.to_thread(path.read_bytes)
         # "Sending a video…" from the start of the upload (it can take a while), and kept up.
         async with (
@@ -106,12 +108,8 @@ class TelegramObserver:
                 read_timeout=120,
                 write_timeout=120,
             )
-        await self.studio.remember_message(
-            message.chat_id,
-            message.message_id,
-            "clip",
-            take_id=take.id,
-            revision_id=take.revision_id,
+        await self.generation.remember_clip(
+            message.chat_id, message.message_id, take.id, take.revision_id
         )
         file_id = message.video.file_id if message.video else None
         return Delivery(message.message_id, file_id)

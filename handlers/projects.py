@@ -12,7 +12,7 @@ from bot.domain.types import Actor
 from bot.i18n import t
 from handlers import callbacks as cb
 from handlers import render
-from handlers.common import Context, actor_for, button, edit_html, reply_html, services, studio
+from handlers.common import Context, actor_for, button, edit_html, reply_html, services
 
 
 async def on_new(update: Update, context: Context) -> None:
@@ -59,7 +59,7 @@ async def on_resend_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """▶️ A past clip, sent again at once by its stored file_id (no re-upload)."""
-    take = await studio(context).take_by_id(actor, data.row_id)
+    take = await services(context).generation.take_by_id(actor, data.row_id)
     if not take.telegram_file_id:
         raise StudioError("take.not_found")
     message = update.callback_query.message if update.callback_query else None
@@ -74,7 +74,7 @@ async def on_resend_pressed(
         message_thread_id=message.message_thread_id if message.is_topic_message else None,
         reply_markup=render.clip_keyboard(take, actor.lang, kept=shot.kept_take_id == take.id),
     )
-    await services(context).drafting.remember_message(
-        sent.chat_id, sent.message_id, "clip", take_id=take.id, revision_id=take.revision_id
+    await services(context).generation.remember_clip(
+        sent.chat_id, sent.message_id, take.id, take.revision_id
     )
     return None

@@ -196,6 +196,13 @@ class Generation:
             await uow.takes.transition_take(take, TakeState.CANCELLED, f"by user {actor.user_id}")
             return True
 
+    async def abandon_take(self, take_id: int, reason: str) -> None:
+        """End a take nobody waits for any more as cancelled, which refunds what it reserved."""
+        async with self.db.unit_of_work() as uow:
+            take = await uow.takes.get_take(take_id, for_update=True)
+            if take is not None and take.status not in TERMINAL_TAKE_STATES:
+                await uow.takes.transition_take(take, TakeState.CANCELLED, reason)
+
     async def keep_take(self, actor: Actor, take_id: int) -> Take:
         """⭐ Keep: this take is the shot's clip in the film."""
         async with self.db.unit_of_work() as uow:

@@ -22,10 +22,10 @@ from bot.media.intake import llm_copy_path
 from bot.media.sample import sample_photo
 from bot.providers.offline_drafter import OfflineDrafter
 from bot.providers.vidu import ViduVideoProvider
-from bot.runner import JobRunner, RunnerPolicy
+from bot.runner import RunnerPolicy
 from bot.services.stills import OfflineStills, Stills
 from bot.services.studio import Studio
-from bot.wiring import Services, build_services
+from bot.wiring import Services, build_runner, build_services
 from storage.db import Database
 from storage.models import Take, UsageEntry
 from tests.conftest import make_settings
@@ -133,7 +133,7 @@ async def test_forget_leaves_no_file_of_the_user_and_keeps_everyone_elses(world:
     # A finished take's clip, and a download cut off half way.
     take = (await world.studio.request_take(actor, revision_id, chat_id=41)).take
     await _set_provider(world.db, take.id, "slow")
-    runner = JobRunner(
+    runner = build_runner(
         world.db,
         {"slow": world.slow},
         RecordingObserver(),
@@ -141,7 +141,7 @@ async def test_forget_leaves_no_file_of_the_user_and_keeps_everyone_elses(world:
         policy=FAST,
     )
     world.slow.finish.set()
-    await runner.advance(take.id)
+    await runner.machine.advance(take.id)
     assert (await _take(world.db, take.id)).status == "delivered"
     (world.studio.clips_dir / f".{take.external_id}.mp4.zz9.part").write_bytes(b"cut off")
     # photo, its LLM copy, two stills, end frame, clip, partial download
@@ -160,16 +160,16 @@ async def test_an_in_flight_take_is_cancelled_upstream_refunded_and_never_delive
     actor, _, revision_id = await _shot_with_files(world, 51)
     take = (await world.studio.request_take(actor, revision_id, chat_id=51)).take
     observer = RecordingObserver()
-    runner = JobRunner(
+    runner = build_runner(
         world.db, world.studio.providers, observer, clips_dir=world.studio.clips_dir, policy=FAST
     )
-    await runner.advance(take.id)  # created upstream; Vidu renders for 30 s
+    await runner.machine.advance(take.id)  # created upstream; Vidu renders for 30 s
     task_id = (await _take(world.db, take.id)).upstream_task_id
     assert task_id is not None
 
     await world.studio.accounts.forget(51)
     assert world.vidu.cancelled == [task_id]
-    await runner.advance(take.id)
+    await runner.machine.advance(take.id)
     assert observer.delivered == []
     async with world.db.session() as session:
         states = list((await session.execute(select(UsageEntry.state))).scalars())
@@ -183,10 +183,10 @@ async def test_a_take_forgotten_mid_download_leaves_no_clip_and_is_not_delivered
     take = (await world.studio.request_take(actor, revision_id, chat_id=61)).take
     await _set_provider(world.db, take.id, "slow")
     observer = RecordingObserver()
-    runner = JobRunner(
+    runner = build_runner(
         world.db, {"slow": world.slow}, observer, clips_dir=world.studio.clips_dir, policy=FAST
     )
-    advancing = asyncio.create_task(runner.advance(take.id))
+    advancing = asyncio.create_task(runner.machine.advance(take.id))
     await asyncio.wait_for(world.slow.downloading.wait(), timeout=10)
 
     await world.studio.accounts.forget(61)
@@ -246,14 +246,14 @@ async def _check_modes(services: Services) -> None:
     assert outcome.revision is not None
     still = await stills.make(actor, outcome.revision.id)
     take = (await studio.request_take(actor, outcome.revision.id, chat_id=81)).take
-    runner = JobRunner(
+    runner = build_runner(
         services.db,
         services.providers,
         RecordingObserver(),
         clips_dir=studio.clips_dir,
         policy=FAST,
     )
-    await runner.advance(take.id)
+    await runner.machine.advance(take.id)
     finished = await _take(services.db, take.id)
     assert finished.clip_path is not None
     data_dir = services.settings.data_dir

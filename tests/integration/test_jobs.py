@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 
 from bot.domain.states import ACTIVE_UPSTREAM_STATES, TERMINAL_TAKE_STATES
-from bot.domain.types import Actor, Sender
+from bot.domain.types import Actor, Delivery, ProgressUpdate, Sender
 from bot.media.sample import sample_photo
 from bot.providers.kling import KlingVideoProvider
 from bot.providers.offline_drafter import OfflineDrafter
-from bot.runner import Delivery, JobRunner, ProgressUpdate, RunnerPolicy
+from bot.runner import JobRunner, RunnerPolicy
 from bot.services.studio import Studio
+from bot.wiring import build_runner
 from storage.db import Database
 from storage.models import Take, TakeEvent
 from storage.uow import UnitOfWork
@@ -75,7 +76,7 @@ class Harness:
     actor: Actor | None = None
 
     def runner(self, *, cap: int = 5, policy: RunnerPolicy = FAST) -> JobRunner:
-        return JobRunner(
+        return build_runner(
             self.db,
             {"kling": self.provider},
             self.observer,

@@ -195,7 +195,8 @@ async def test_old_processed_update_ids_are_pruned_and_recent_ones_stay(
 async def test_the_runner_prunes_processed_updates_in_bounded_batches(
     database: Database, tmp_path: Path
 ) -> None:
-    from bot.runner import JobRunner, RunnerPolicy
+    from bot.runner import RunnerPolicy
+    from bot.wiring import build_runner
 
     now = utcnow()
     async with database.session() as session:
@@ -203,7 +204,7 @@ async def test_the_runner_prunes_processed_updates_in_bounded_batches(
             session.add(ProcessedUpdate(update_id=update_id, received_at=now - timedelta(days=3)))
         session.add(ProcessedUpdate(update_id=100, received_at=now))
     policy = RunnerPolicy(tick_s=0.05, prune_batch=3)
-    runner = JobRunner(database, {}, None, clips_dir=tmp_path, policy=policy)  # type: ignore[arg-type]
+    runner = build_runner(database, {}, None, clips_dir=tmp_path, policy=policy)  # type: ignore[arg-type]
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
     try:
@@ -229,8 +230,9 @@ async def test_two_runners_serve_users_in_turn_and_hold_each_to_three_at_work(
     from bot.providers.kling import KlingVideoProvider
     from bot.providers.offline import OfflineVideoProvider
     from bot.providers.offline_drafter import OfflineDrafter
-    from bot.runner import JobRunner, RunnerPolicy
+    from bot.runner import RunnerPolicy
     from bot.services.studio import Studio
+    from bot.wiring import build_runner
     from storage.models import TakeEvent
     from tests.conftest import make_settings
     from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FakeKling
@@ -278,7 +280,7 @@ async def test_two_runners_serve_users_in_turn_and_hold_each_to_three_at_work(
         )
         providers = [KlingVideoProvider(FAKE_ACCESS_KEY, FAKE_SECRET_KEY, fake.url) for _ in "ab"]
         runners = [
-            JobRunner(
+            build_runner(
                 db,
                 {"kling": provider},
                 RecordingObserver(),
@@ -339,7 +341,7 @@ async def test_a_still_reservation_left_by_a_crash_is_refunded_by_housekeeping(
     """A process that dies while a clay still is being made never settles its reservation:
     the runner's housekeeping refunds it once it is older than any still can take, and
     leaves a fresh one (a still being made right now) alone."""
-    from bot.runner import JobRunner
+    from bot.wiring import build_runner
     from storage.models import UsageEntry
 
     studio = studio_for(database, tmp_path)
@@ -350,7 +352,7 @@ async def test_a_still_reservation_left_by_a_crash_is_refunded_by_housekeeping(
         assert old is not None
         old.created_at = utcnow() - timedelta(minutes=16)
     _, fresh_entry = await studio.budget.reserve_units(1.0, USER, None, kind="still")
-    runner = JobRunner(database, {}, None, clips_dir=tmp_path)  # type: ignore[arg-type]
+    runner = build_runner(database, {}, None, clips_dir=tmp_path)  # type: ignore[arg-type]
     await runner.housekeeping()
     async with database.session() as session:
         rows = await session.execute(select(UsageEntry.id, UsageEntry.state))

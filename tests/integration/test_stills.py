@@ -21,7 +21,6 @@ from bot.config import ConfigError
 from bot.domain.errors import ErrorKind, ProviderError, StudioError
 from bot.domain.types import Sender
 from bot.media.sample import sample_photo
-from bot.runner import JobRunner
 from bot.services.stills import (
     CLAY_STYLE,
     KlingStills,
@@ -29,7 +28,7 @@ from bot.services.stills import (
     OpenAIStills,
     build_still_maker,
 )
-from bot.wiring import Services, build_services
+from bot.wiring import Services, build_runner, build_services
 from storage.uow import UnitOfWork
 from tests.conftest import make_settings
 from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
@@ -233,12 +232,14 @@ async def test_the_chosen_still_is_what_the_video_model_animates(services: Servi
 
     await stills.choose(actor, revision.id, 2)  # 🎬 Animate this
     take = (await studio.request_take(actor, revision.id)).take
-    runner = JobRunner(services.db, services.providers, RecordingObserver(), clips_dir=Path("."))
-    request = await runner._video_request(take)
+    runner = build_runner(
+        services.db, services.providers, RecordingObserver(), clips_dir=Path(".")
+    )
+    request = await runner.machine.video_request(take)
     assert request.image_path == second.path
 
     await stills.choose(actor, revision.id, None)  # 📷 Use the original photo
-    request = await runner._video_request(take)
+    request = await runner.machine.video_request(take)
     assert request.image_path == Path(outcome.shot.photo_path)
 
     with pytest.raises(StudioError) as error:
@@ -275,8 +276,10 @@ async def test_an_end_frame_wins_over_the_camera_and_forces_five_seconds(
         "camera_move": "static",
         "image_tail_path": str(tail),
     }
-    runner = JobRunner(services.db, services.providers, RecordingObserver(), clips_dir=Path("."))
-    request = await runner._video_request(take)
+    runner = build_runner(
+        services.db, services.providers, RecordingObserver(), clips_dir=Path(".")
+    )
+    request = await runner.machine.video_request(take)
     assert request.image_tail_path == tail and request.duration == 5
 
     # ↩️ Undo twice: back to the draft without the end frame.
@@ -479,9 +482,11 @@ async def test_a_member_who_forgets_takes_their_end_frame_off_someone_elses_shot
     queued = (await studio.request_take(owner, ended.id)).take  # the owner's, from it
 
     await studio.accounts.forget(22)
-    runner = JobRunner(services.db, services.providers, RecordingObserver(), clips_dir=Path("."))
+    runner = build_runner(
+        services.db, services.providers, RecordingObserver(), clips_dir=Path(".")
+    )
     with pytest.raises(ProviderError) as gone:  # fails (and is refunded), never retried
-        await runner._video_request(queued)
+        await runner.machine.video_request(queued)
     assert gone.value.kind is ErrorKind.INVALID
     assert not await asyncio.to_thread(tail.exists)  # the member's photo is gone with them
     async with services.db.session() as session:

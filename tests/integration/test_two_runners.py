@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.domain.states import TERMINAL_TAKE_STATES
-from bot.domain.types import Sender
+from bot.domain.types import Delivery, ProgressUpdate, Sender
 from bot.media.sample import sample_photo
 from bot.providers.kling import KlingVideoProvider
 from bot.providers.offline import OfflineVideoProvider
 from bot.providers.offline_drafter import OfflineDrafter
-from bot.runner import Delivery, JobRunner, ProgressUpdate, RunnerPolicy
+from bot.runner import RunnerPolicy
 from bot.services.studio import Studio
+from bot.wiring import build_runner
 from storage.db import Database
 from storage.models import Take
 from storage.uow import UnitOfWork
@@ -56,7 +57,7 @@ def runner_process(url: str, kling_url: str, workdir: str, name: str) -> None:
 async def _run(url: str, kling_url: str, workdir: Path, name: str) -> None:
     db = Database.from_url(url)
     provider = KlingVideoProvider(FAKE_ACCESS_KEY, FAKE_SECRET_KEY, kling_url)
-    runner = JobRunner(
+    runner = build_runner(
         db,
         {"kling": provider},
         FileObserver(workdir / f"{name}.delivered"),

@@ -16,8 +16,8 @@ from bot.domain.types import Sender, TaskStatus, VideoRequest
 from bot.media.probe import probe_mp4
 from bot.media.sample import sample_photo
 from bot.providers.vidu import ViduVideoProvider, duration_for
-from bot.runner import JobRunner, RunnerPolicy
-from bot.wiring import build_providers, build_services
+from bot.runner import RunnerPolicy
+from bot.wiring import build_providers, build_runner, build_services
 from tests.conftest import make_settings
 from tests.fakes.fake_vidu import FAKE_VIDU_KEY, FakeVidu
 from tests.integration.test_jobs import RecordingObserver
@@ -202,7 +202,7 @@ async def test_vidu_is_wired_in_by_settings_alone(
         assert outcome.revision.params["model"] == "viduq2-turbo"
         take = (await studio.request_take(actor, outcome.revision.id)).take
         observer = RecordingObserver()
-        runner = JobRunner(
+        runner = build_runner(
             services.db,
             services.providers,
             observer,
@@ -278,7 +278,7 @@ async def test_a_create_whose_answer_was_lost_is_never_sent_again(
         assert outcome.revision is not None
         take = (await studio.request_take(actor, outcome.revision.id)).take
         observer = RecordingObserver()
-        runner = JobRunner(
+        runner = build_runner(
             services.db,
             services.providers,
             observer,
