@@ -206,9 +206,10 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
     if not args.photo.is_file():
         print(f"claymate: no such photo: {args.photo}", file=sys.stderr)
         return 1
-    services = await build_services(settings)
+    wiring = await build_services(settings)
+    services = wiring.services
     try:
-        clips_dir = services.folders.clips
+        clips_dir = wiring.folders.clips
         actor = await services.accounts.enter(
             Sender(user_id=CLI_USER_ID, chat_id=CLI_CHAT_ID, chat_type="cli")
         )
@@ -239,11 +240,11 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
         request = await services.generation.request_take(actor, revision.id)
         observer = CliObserver(args.out)
         runner = build_runner(
-            services.db,
-            services.providers,
+            wiring.db,
+            wiring.providers,
             observer,
             clips_dir=clips_dir,
-            caps=services.caps,
+            caps=wiring.caps,
             policy=RunnerPolicy(poll_interval_s=settings.kling_poll_interval_s, queue_recheck_s=1),
         )
         try:
@@ -269,7 +270,7 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
         print(f"claymate: {t(error.key, None, **error.params)}", file=sys.stderr)
         return 1
     finally:
-        await services.aclose()
+        await wiring.aclose()
 
 
 def _localised(params: dict, lang: str) -> dict:
@@ -344,9 +345,9 @@ async def _film(args: argparse.Namespace, settings: Settings) -> int:
     from bot.domain.types import Actor
     from bot.wiring import build_services
 
-    services = await build_services(settings)
+    wiring = await build_services(settings)
     try:
-        projects = services.projects
+        projects = wiring.services.projects
         project = await projects.find_project(CLI_CHAT_ID, args.project)
         if project is None:
             print(f"claymate: {t('cli.no_such_project', name=args.project)}", file=sys.stderr)
@@ -370,7 +371,7 @@ async def _film(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0
     finally:
-        await services.aclose()
+        await wiring.aclose()
 
 
 def _cmd_history(_args: argparse.Namespace, settings: Settings) -> int:
@@ -380,14 +381,12 @@ def _cmd_history(_args: argparse.Namespace, settings: Settings) -> int:
 async def _history(settings: Settings) -> int:
     from bot.startup import prepare_database
     from storage.db import Database
-    from storage.uow import UnitOfWork
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database.from_url(settings.resolved_database_url)
     try:
         await prepare_database(db, settings)
-        async with db.session() as session:
-            uow = UnitOfWork(session)
+        async with db.unit_of_work() as uow:
             projects = await uow.projects.all_projects()
             if not projects:
                 print('no projects yet: try `claymate make PHOTO "description"`')

@@ -1,7 +1,8 @@
-"""Build the domain services from settings: the one place that picks providers.
+"""Build the use cases from settings: the one place that picks providers and wires parts.
 
 With no keys at all everything runs on the offline defaults; setting a provider's keys
-is all it takes to use it. Handlers and the CLI receive what this builds.
+is all it takes to use it. Handlers and the CLI receive what this builds; bot.app adds
+the chat front end and the job runner.
 """
 
 from __future__ import annotations
@@ -17,62 +18,43 @@ from bot.files import DataFolders, private_dir
 from bot.providers.offline import OfflineVideoProvider
 from bot.providers.offline_drafter import OfflineDrafter
 from bot.runner import JobRunner, RunnerPolicy
+from bot.services import Services
+from bot.services.access import Access
 from bot.services.accounts import Accounts
-from bot.services.drafting import Drafting
+from bot.services.budget import Budget, Quotas, parse_costs
+from bot.services.capacity import HeavyWork
+from bot.services.drafting import Drafting, PhotoIntake
 from bot.services.generation import Generation, TakeMachine
 from bot.services.groups import Groups
 from bot.services.permissions import Permissions
 from bot.services.projects import Projects
-from bot.services.stills import Stills, build_still_maker
-from bot.services.studio import Studio
+from bot.services.stills import StillMaker, Stills, build_still_maker
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class Services:
+class Wiring:
+    """What build_services made: the use cases, and the adapters the runner, the web server
+    and shutdown need besides."""
+
     settings: Settings
     db: Database
-    studio: Studio
     drafter: PromptDrafter
     providers: dict[str, VideoProvider]
     default_provider: str
-    stills: Stills | None = None  # 🎨 clay stills
+    still_maker: StillMaker
+    services: Services
 
     async def aclose(self) -> None:
         for provider in self.providers.values():
             await provider.aclose()
-        if self.stills is not None:
-            await self.stills.maker.aclose()
+        await self.still_maker.aclose()
         close = getattr(self.drafter, "aclose", None)
         if close is not None:
             await close()
         await self.db.dispose()
-
-    @property
-    def accounts(self) -> Accounts:
-        return self.studio.accounts
-
-    @property
-    def permissions(self) -> Permissions:
-        return self.studio.permissions
-
-    @property
-    def drafting(self) -> Drafting:
-        return self.studio.drafting
-
-    @property
-    def generation(self) -> Generation:
-        return self.studio.generation
-
-    @property
-    def projects(self) -> Projects:
-        return self.studio.projects
-
-    @property
-    def groups(self) -> Groups:
-        return self.studio.groups
 
     @property
     def folders(self) -> DataFolders:
@@ -123,8 +105,8 @@ def build_providers(settings: Settings) -> tuple[dict[str, VideoProvider], str]:
     return providers, default
 
 
-async def build_services(settings: Settings, *, migrate: bool = True) -> Services:
-    """Open the database (migrating it), and wire the studio to the configured providers."""
+async def build_services(settings: Settings, *, migrate: bool = True) -> Wiring:
+    """Open the database (migrating it), and wire the use cases to the configured providers."""
     private_dir(settings.data_dir)
     db = Database.from_url(settings.resolved_database_url)
     if migrate:
@@ -137,7 +119,6 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
             raise
     drafter = build_drafter(settings)
     providers, default = build_providers(settings)
-    studio = Studio(settings, db, drafter, providers, default)
     log.info(
         "services ready: drafter=%s, video=%s (default %s), database=%s",
         drafter.name,
@@ -145,8 +126,80 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         default,
         db.engine.dialect.name,
     )
-    stills = Stills(studio, build_still_maker(settings))
-    return Services(settings, db, studio, drafter, providers, default, stills=stills)
+    still_maker = build_still_maker(settings)
+    services = build_use_cases(settings, db, drafter, providers, default, still_maker)
+    return Wiring(settings, db, drafter, providers, default, still_maker, services)
+
+
+def build_use_cases(
+    settings: Settings,
+    db: Database,
+    drafter: PromptDrafter,
+    providers: dict[str, VideoProvider],
+    default_provider: str,
+    still_maker: StillMaker | None = None,
+) -> Services:
+    """Every use case, each given the parts it works with (the providers dict is shared)."""
+    folders = DataFolders(settings.data_dir)
+    permissions = Permissions(db, settings.admin_ids)
+    quotas = Quotas(
+        user_day=settings.quota_user_day,
+        user_month=settings.quota_user_month,
+        group_day=settings.quota_group_day,
+        group_month=settings.quota_group_month,
+    )
+    budget = Budget(db, parse_costs(settings.costs), quotas)
+    heavy = HeavyWork(settings.heavy_work_slots)
+    intake = PhotoIntake(
+        folders.photos, max_side=settings.max_side_px, max_bytes=settings.max_upload_bytes
+    )
+    drafting = Drafting(
+        db,
+        drafter,
+        providers,
+        permissions,
+        budget,
+        intake,
+        default_provider=default_provider,
+        default_mode=settings.kling_mode,
+    )
+    return Services(
+        accounts=Accounts(
+            db,
+            Access(db, permissions, settings.allowed_ids),
+            budget,
+            providers,
+            heavy,
+            folders,
+        ),
+        permissions=permissions,
+        drafting=drafting,
+        generation=Generation(
+            db,
+            providers,
+            permissions,
+            budget,
+            default_provider=default_provider,
+            deadline_s=settings.kling_deadline_s,
+        ),
+        projects=Projects(
+            db,
+            permissions,
+            drafting,
+            heavy,
+            films_dir=folders.films,
+            upload_limit_bytes=settings.upload_limit_bytes,
+        ),
+        groups=Groups(db, permissions),
+        stills=Stills(
+            db,
+            still_maker or build_still_maker(settings),
+            drafting=drafting,
+            budget=budget,
+            intake=intake,
+            folder=folders.stills,
+        ),
+    )
 
 
 def build_runner(

@@ -12,7 +12,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot.domain.types import Verdict
 from bot.i18n import language_for, t
 from bot.reports import ErrorReports
-from handlers.common import Context, send_html, sender_of, services, thread_of
+from handlers.common import Context, send_html, sender_of, services, settings, thread_of
 
 log = logging.getLogger("claymate.updates")
 
@@ -89,7 +89,7 @@ async def on_error(update: object, context: Context) -> None:
         return
     summary = _kind(update) if isinstance(update, Update) else "no update"
     log.error("unhandled error while handling %s", summary, exc_info=error)
-    admin_chat = services(context).settings.admin_chat_id
+    admin_chat = settings(context).admin_chat_id
     if admin_chat and _reports(context, admin_chat).admit(_report_title(error, summary)):
         text = f"{_report_title(error, summary)}:\n<code>{html.escape(str(error)[:500])}</code>"
         try:

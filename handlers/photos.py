@@ -23,6 +23,7 @@ from handlers.common import (
     reply_html,
     send_html,
     services,
+    settings,
 )
 from handlers.drafts import show_draft
 from handlers.groups import addressed_caption, in_group
@@ -155,8 +156,7 @@ async def _download_photo(context: Context, actor: Actor, message: Message) -> b
         if message.photo
         else (message.document.file_size if message.document else None)
     )
-    settings = services(context).settings
-    limit = settings.max_upload_bytes
+    limit = settings(context).max_upload_bytes
     if _uses_cloud_api(context):
         limit = min(limit, CLOUD_DOWNLOAD_LIMIT)
     if size and size > limit:
@@ -186,7 +186,7 @@ def _file_id(message: Message) -> str:
 def _uses_cloud_api(context: Context) -> bool:
     from bot.config import DEFAULT_TELEGRAM_API_URL
 
-    return services(context).settings.telegram_api_url == DEFAULT_TELEGRAM_API_URL
+    return settings(context).telegram_api_url == DEFAULT_TELEGRAM_API_URL
 
 
 def _mb(size: int) -> str:
@@ -227,7 +227,7 @@ async def _answer_album_when_quiet(
     context: Context, actor: Actor, message: Message, media_group_id: str
 ) -> None:
     """Telegram sends an album as separate updates; answer once, when no more arrive."""
-    debounce = services(context).settings.album_debounce_s
+    debounce = settings(context).album_debounce_s
     await asyncio.sleep(debounce)
     shots = await services(context).drafting.claim_album(actor, media_group_id, quiet_for=debounce)
     if not shots:

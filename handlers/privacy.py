@@ -26,6 +26,7 @@ from handlers.common import (
     edit_html,
     reply_html,
     services,
+    settings,
 )
 from handlers.groups import in_group
 
@@ -77,7 +78,7 @@ async def on_export(update: Update, context: Context) -> None:
     message = update.effective_message
     assert message is not None
     thread = message.message_thread_id if message.is_topic_message else None
-    limit_bytes = services(context).settings.export_limit_bytes
+    limit_bytes = settings(context).export_limit_bytes
     limit_mb = limit_bytes // (1024 * 1024)
     try:
         async with (

@@ -17,8 +17,7 @@ from bot.providers.kling import KlingVideoProvider
 from bot.providers.offline import OfflineVideoProvider
 from bot.providers.offline_drafter import OfflineDrafter
 from bot.runner import RunnerPolicy
-from bot.services.studio import Studio
-from bot.wiring import build_runner
+from bot.wiring import build_runner, build_use_cases
 from storage.db import Database
 from storage.models import Take
 from storage.uow import UnitOfWork
@@ -94,9 +93,11 @@ async def test_two_runner_processes_share_fifty_takes(
     with FakeKling(task_seconds=0.3) as fake:
         settings = make_settings(tmp_path)
         offline = {"offline": OfflineVideoProvider()}
-        studio = Studio(settings, database, OfflineDrafter(), offline, "offline")  # type: ignore[arg-type]
-        actor = await studio.enter(Sender(user_id=777, chat_id=777))
-        outcome = await studio.add_photo(actor, sample_photo(width=640, height=480), "boats")
+        services = build_use_cases(settings, database, OfflineDrafter(), offline, "offline")  # type: ignore[arg-type]
+        actor = await services.accounts.enter(Sender(user_id=777, chat_id=777))
+        outcome = await services.drafting.add_photo(
+            actor, sample_photo(width=640, height=480), "boats"
+        )
         assert outcome.revision is not None
 
         workers = [
