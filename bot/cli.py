@@ -24,7 +24,7 @@ from bot.media.film import MAX_CROSSFADE_S
 from bot.services.projects import FILM_CROSSFADE_S
 from bot.startup import ExitCode, StartupError
 
-if TYPE_CHECKING:  # the commands import the pipeline and storage only when they run
+if TYPE_CHECKING:  # the commands import the use cases and storage only when they run
     from bot.domain.records import RevisionRecord, TakeRecord
     from bot.domain.types import Delivery, ProgressUpdate
 

@@ -58,7 +58,7 @@ async def check_may_generate(context: Context, actor: Actor) -> None:
 
 
 def member_status(context: Context, actor: Actor) -> Callable[[], Awaitable[str]]:
-    """A getChatMember fetcher for `actor` in their group, for the pipeline's admin checks."""
+    """A getChatMember fetcher for `actor` in their group, for the permission checks."""
     return _status_fetcher(context, actor)
 
 

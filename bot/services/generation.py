@@ -2,10 +2,10 @@
 
 A take is a row that moves through
     queued → submitting → submitted → rendering → downloading → delivering → delivered
-or ends failed / cancelled (bot.domain.states.TAKE_TRANSITIONS lists every allowed move, and
-storage's TakesRepo.transition_take, the only writer of a take's status, enforces it). Each step
-is committed before the next begins, so after a crash or restart any runner (this process
-or another instance) picks the take up from its last committed state:
+or ends failed / cancelled (bot.domain.states.TAKE_TRANSITIONS lists every allowed move,
+and storage's TakesRepo.transition_take, the only writer of a take's status, enforces it).
+Each step is committed before the next begins, so after a crash or restart any runner
+(this process or another instance) picks the take up from its last committed state:
 
 - `queued`: waits for a free provider slot (a cap shared by all instances through the
   database), then becomes `submitting`.
@@ -19,10 +19,9 @@ or another instance) picks the take up from its last committed state:
 - `delivering`: the clip goes to the user (Telegram, or a file for the CLI); the sent
   message and file_id are recorded, and a recorded delivery is never repeated.
 
-A runner (bot.runner) claims due takes with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL)
-and calls `TakeMachine.advance`, which does as much as it can without waiting, sets
-`next_attempt_at` for the next step and lets go.
-Transient failures retry with backoff within the take's deadline; every other failure
+A runner (bot.runner) claims due takes with a lease and calls `TakeMachine.advance`, which
+does as much as it can without waiting, sets `next_attempt_at` for the next step and lets
+go. Transient failures retry with backoff within the take's deadline; every other failure
 ends the take with a reason the user is told in plain words.
 """
 
