@@ -31,7 +31,7 @@ from bot.web import (
     web_secrets,
     webhook_secret,
 )
-from bot.wiring import Services, build_services
+from bot.wiring import Wiring, build_runner, build_services
 from handlers import (
     admin,
     drafts,
@@ -48,7 +48,6 @@ from handlers import (
 )
 from handlers.common import CONTEXT_TYPES
 from handlers.delivery import TelegramObserver
-from storage.uow import UnitOfWork
 
 log = logging.getLogger("claymate")
 
@@ -57,7 +56,7 @@ COMMANDS += ("lang", "usage", "export", "forget")  # a user's own language, mone
 
 
 def build_application(
-    settings: Settings, services: Services, *, policy: RunnerPolicy | None = None
+    settings: Settings, wiring: Wiring, *, policy: RunnerPolicy | None = None
 ) -> Application:
     """The PTB Application with every handler, the rate limiter and the job runner."""
     require(settings, "telegram_bot_token")
@@ -78,14 +77,15 @@ def build_application(
         .context_types(CONTEXT_TYPES)  # the context carries who is asking (handlers/common)
         .build()
     )
-    observer = TelegramObserver(application.bot, services.studio, settings)
+    services = wiring.services
+    observer = TelegramObserver(application.bot, services.generation, services.accounts, settings)
     callback_url = kling_callback_url(settings)
-    runner = JobRunner(
-        services.db,
-        instrument(services.providers, metrics),
+    runner = build_runner(
+        wiring.db,
+        instrument(wiring.providers, metrics),
         observer,
-        clips_dir=services.studio.clips_dir,
-        caps=services.caps,
+        clips_dir=wiring.folders.clips,
+        caps=wiring.caps,
         policy=replace(
             policy or RunnerPolicy(poll_interval_s=settings.kling_poll_interval_s),
             max_in_flight_per_user=settings.max_takes_in_flight_per_user,
@@ -93,6 +93,7 @@ def build_application(
         callback_urls={"kling": callback_url} if callback_url else None,
     )
     application.bot_data["services"] = services
+    application.bot_data["settings"] = settings
     application.bot_data["runner"] = runner
     application.bot_data["metrics"] = metrics
     register_handlers(application)
@@ -142,23 +143,21 @@ async def serve(
     Kling callbacks (CLAYMATE_PUBLIC_URL), /healthz and /metrics when configured.
     """
     install_redaction(secrets_of(settings) + web_secrets(settings))
-    services = await build_services(settings)
-    application = build_application(settings, services, policy=policy)
+    wiring = await build_services(settings)
+    application = build_application(settings, wiring, policy=policy)
     runner: JobRunner = application.bot_data["runner"]
     webhook_mode = settings.webhook_url is not None
     assert settings.telegram_bot_token is not None
     bot_id = settings.telegram_bot_token.get_secret_value().split(":", 1)[0]
-    leadership = PollingLeadership(services.db, bot_id, retry_s=leader_retry_s)
+    leadership = PollingLeadership(wiring.db, bot_id, retry_s=leader_retry_s)
     runner_task: asyncio.Task[None] | None = None
 
     async def on_update(data: dict) -> None:
         await application.update_queue.put(Update.de_json(data, application.bot))
 
     async def on_kling_task(task_id: str, external_id: str | None) -> bool:
-        async with services.db.session() as session:
-            take_id = await UnitOfWork(session).takes.hurry_upstream_take(
-                "kling", task_id, external_id
-            )
+        async with wiring.db.unit_of_work() as uow:
+            take_id = await uow.takes.hurry_upstream_take("kling", task_id, external_id)
         if take_id is None:
             return False
         log.info("take %s: kling reported progress, checking now", take_id)
@@ -166,7 +165,7 @@ async def serve(
         return True
 
     state = WebState(
-        db=services.db,
+        db=wiring.db,
         metrics=application.bot_data["metrics"],
         on_update=on_update,
         telegram_secret=webhook_secret(settings) if webhook_mode else "",
@@ -226,7 +225,7 @@ async def serve(
                     await runner_task
                 await application.stop()
     finally:
-        await services.aclose()
+        await wiring.aclose()
 
 
 def freeze_startup_objects() -> None:

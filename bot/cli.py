@@ -21,14 +21,12 @@ from bot.domain.types import CAMERA_MOVES
 from bot.i18n import t
 from bot.logs import configure_logging, redact_active, run_redacted
 from bot.media.film import MAX_CROSSFADE_S
-from bot.services.storyboard import FILM_CROSSFADE_S
+from bot.services.projects import FILM_CROSSFADE_S
 from bot.startup import ExitCode, StartupError
 
-if TYPE_CHECKING:  # the commands import the pipeline and storage only when they run
-    from bot.domain.types import Actor
-    from bot.runner import Delivery, ProgressUpdate
-    from bot.wiring import Services
-    from storage.models import PromptRevision, Take
+if TYPE_CHECKING:  # the commands import the use cases and storage only when they run
+    from bot.domain.records import RevisionRecord, TakeRecord
+    from bot.domain.types import Delivery, ProgressUpdate
 
 CLI_CHAT_ID = 0  # the command line is one "chat" with one user, id 0
 CLI_USER_ID = 0
@@ -202,22 +200,25 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
     from bot.domain.errors import StudioError
     from bot.domain.types import Sender
     from bot.media.intake import IntakeError
-    from bot.runner import JobRunner, RunnerPolicy
-    from bot.wiring import build_services
+    from bot.runner import RunnerPolicy
+    from bot.wiring import build_runner, build_services
 
     if not args.photo.is_file():
         print(f"claymate: no such photo: {args.photo}", file=sys.stderr)
         return 1
-    services = await build_services(settings)
+    wiring = await build_services(settings)
+    services = wiring.services
     try:
-        studio = services.studio
-        actor = await studio.enter(
+        clips_dir = wiring.folders.clips
+        actor = await services.accounts.enter(
             Sender(user_id=CLI_USER_ID, chat_id=CLI_CHAT_ID, chat_type="cli")
         )
         if args.project:
-            await _open_or_create_project(services, actor, args.project)
+            await services.projects.open_by_name(actor, args.project)
         try:
-            outcome = await studio.add_photo(actor, args.photo.read_bytes(), args.description)
+            outcome = await services.drafting.add_photo(
+                actor, args.photo.read_bytes(), args.description
+            )
         except IntakeError as error:
             print(f"claymate: {error.message(actor.lang)}", file=sys.stderr)
             return 1
@@ -225,7 +226,7 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
             print(f"note: {t(key, actor.lang, **_localised(params, actor.lang))}")
         revision = outcome.revision
         if revision is None:  # the parser refuses a blank description; nothing else drafts none
-            await studio.cancel_shot(actor, outcome.shot.id)
+            await services.drafting.cancel_shot(actor, outcome.shot.id)
             print(f"claymate: {t('cli.no_draft', actor.lang)}", file=sys.stderr)
             return 1
         for key, value in (
@@ -234,24 +235,26 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
             ("camera_move", args.camera),
         ):
             if value is not None and revision.params.get(key) != value:
-                revision = await studio.change_setting(actor, revision.id, key, value)
+                revision = await services.drafting.change_setting(actor, revision.id, key, value)
         _print_draft(revision)
-        request = await studio.request_take(actor, revision.id)
+        request = await services.generation.request_take(actor, revision.id)
         observer = CliObserver(args.out)
-        runner = JobRunner(
-            services.db,
-            services.providers,
+        runner = build_runner(
+            wiring.db,
+            wiring.providers,
             observer,
-            clips_dir=studio.clips_dir,
-            caps=services.caps,
+            clips_dir=clips_dir,
+            caps=wiring.caps,
             policy=RunnerPolicy(poll_interval_s=settings.kling_poll_interval_s, queue_recheck_s=1),
         )
         try:
             take = await runner.run_until_finished(request.take.id)
         except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels us, then re-raises it
             observer.close()
-            leftovers.append(studio.clips_dir / f"take-{request.take.id}-*")
-            await _abandon_take(services, request.take.id)
+            leftovers.append(clips_dir / f"take-{request.take.id}-*")
+            await services.generation.abandon_take(
+                request.take.id, "interrupted on the command line"
+            )
             raise
         observer.close()
         if take.status != TakeState.DELIVERED:
@@ -267,33 +270,7 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
         print(f"claymate: {t(error.key, None, **error.params)}", file=sys.stderr)
         return 1
     finally:
-        await services.aclose()
-
-
-async def _abandon_take(services: Services, take_id: int) -> None:
-    """End an interrupted take as cancelled, which refunds what it reserved."""
-    from bot.domain.states import TERMINAL_TAKE_STATES
-    from storage.uow import UnitOfWork
-
-    async with services.db.session() as session:
-        uow = UnitOfWork(session)
-        take = await uow.takes.get_take(take_id, for_update=True)
-        if take is not None and take.status not in TERMINAL_TAKE_STATES:
-            await uow.takes.transition_take(
-                take, TakeState.CANCELLED, "interrupted on the command line"
-            )
-
-
-async def _open_or_create_project(services: Services, actor: Actor, name: str) -> None:
-    from storage.uow import UnitOfWork
-
-    async with services.db.session() as session:
-        uow = UnitOfWork(session)
-        project = await uow.projects.find_project(actor.chat_id, name)
-        if project is not None:
-            await uow.projects.set_current_project(actor.chat_id, project.id)
-            return
-    await services.studio.new_project(actor, name)
+        await wiring.aclose()
 
 
 def _localised(params: dict, lang: str) -> dict:
@@ -304,7 +281,7 @@ def _localised(params: dict, lang: str) -> dict:
     }
 
 
-def _print_draft(revision: PromptRevision) -> None:
+def _print_draft(revision: RevisionRecord) -> None:
     params = revision.params
     print(f"prompt ({revision.drafter}):")
     print(f"  {revision.prompt}")
@@ -325,7 +302,7 @@ class CliObserver:
         self._phase = ""
         self.interactive = sys.stderr.isatty()
 
-    async def on_progress(self, take: Take, update: ProgressUpdate) -> None:
+    async def on_progress(self, take: TakeRecord, update: ProgressUpdate) -> None:
         if update.phase != self._phase:
             self._phase = update.phase
             if self._bar is not None:
@@ -340,8 +317,8 @@ class CliObserver:
             self._bar.n = round(update.progress * 100)
             self._bar.refresh()
 
-    async def deliver(self, take: Take) -> Delivery:
-        from bot.runner import Delivery
+    async def deliver(self, take: TakeRecord) -> Delivery:
+        from bot.domain.types import Delivery
 
         if self.out is not None and take.clip_path is not None:
             self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -349,7 +326,7 @@ class CliObserver:
             self.written = self.out
         return Delivery(message_id=None, file_id=None)
 
-    async def on_finished(self, take: Take) -> None:
+    async def on_finished(self, take: TakeRecord) -> None:
         self.close()
 
     def close(self) -> None:
@@ -359,9 +336,42 @@ class CliObserver:
 
 
 def _cmd_film(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.services.storyboard import film_from_cli
+    return run_redacted(_film(args, settings))
 
-    return run_redacted(film_from_cli(settings, args, CLI_CHAT_ID, CLI_USER_ID))
+
+async def _film(args: argparse.Namespace, settings: Settings) -> int:
+    """`claymate film PROJECT [--out FILE]`: the same film /film sends, written to a file."""
+    from bot.domain.errors import StudioError
+    from bot.domain.types import Actor
+    from bot.wiring import build_services
+
+    wiring = await build_services(settings)
+    try:
+        projects = wiring.services.projects
+        project = await projects.find_project(CLI_CHAT_ID, args.project)
+        if project is None:
+            print(f"claymate: {t('cli.no_such_project', name=args.project)}", file=sys.stderr)
+            return 1
+        actor = Actor(user_id=CLI_USER_ID, chat_id=project.chat_id, chat_type="cli")
+        try:
+            _, film = await projects.film(
+                actor,
+                title=not args.no_title,
+                crossfade_s=args.crossfade,
+                out=args.out,
+                project_id=project.id,
+            )
+        except StudioError as error:
+            print(f"claymate: {t(error.key, None, **error.params)}", file=sys.stderr)
+            return 1
+        print(f"film: {film.path}")
+        print(
+            f"      {film.clips} clips, {film.width}x{film.height}, {film.duration_s:.1f} s, "
+            f"{film.size_bytes / 1e6:.1f} MB ({film.method})"
+        )
+        return 0
+    finally:
+        await wiring.aclose()
 
 
 def _cmd_history(_args: argparse.Namespace, settings: Settings) -> int:
@@ -371,14 +381,12 @@ def _cmd_history(_args: argparse.Namespace, settings: Settings) -> int:
 async def _history(settings: Settings) -> int:
     from bot.startup import prepare_database
     from storage.db import Database
-    from storage.uow import UnitOfWork
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database.from_url(settings.resolved_database_url)
     try:
         await prepare_database(db, settings)
-        async with db.session() as session:
-            uow = UnitOfWork(session)
+        async with db.unit_of_work() as uow:
             projects = await uow.projects.all_projects()
             if not projects:
                 print('no projects yet: try `claymate make PHOTO "description"`')

@@ -7,10 +7,38 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+
+
+@dataclass(frozen=True, slots=True)
+class DataFolders:
+    """Where each kind of file the bot keeps lives, under CLAYMATE_DATA_DIR."""
+
+    root: Path
+
+    @property
+    def photos(self) -> Path:
+        return self.root / "photos"
+
+    @property
+    def clips(self) -> Path:
+        return self.root / "clips"
+
+    @property
+    def stills(self) -> Path:
+        return self.root / "stills"
+
+    @property
+    def films(self) -> Path:
+        return self.root / "films"
+
+    @property
+    def exports(self) -> Path:
+        return self.root / "exports"
 
 
 def private_dir(path: Path) -> Path:

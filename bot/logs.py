@@ -18,9 +18,8 @@ import traceback
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from sqlalchemy.engine import make_url
-
 from bot.config import Settings
+from storage.urls import database_password
 
 REDACTED = "[redacted]"
 NOISY_LOGGERS = (
@@ -58,9 +57,9 @@ def secrets_of(settings: Settings) -> list[str]:
         if secret_part:
             secrets.append(secret_part)
     if settings.database_url:
-        password = make_url(settings.database_url).password
+        password = database_password(settings.database_url)
         if password:
-            secrets.append(str(password))
+            secrets.append(password)
     return secrets
 
 

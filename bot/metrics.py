@@ -16,7 +16,6 @@ from bot.domain.ports import VideoProvider
 from bot.domain.states import TakeState
 from bot.domain.types import TaskStatus, VideoRequest
 from storage.db import Database
-from storage.uow import UnitOfWork
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "InstrumentedProvider"]
 
@@ -53,8 +52,8 @@ class Metrics:
 
     async def refresh(self, db: Database) -> None:
         """Read the take counts; a scrape shows the whole fleet's state, not this process's."""
-        async with db.session() as session:
-            counts = await UnitOfWork(session).takes.takes_by_status()
+        async with db.unit_of_work() as uow:
+            counts = await uow.takes.takes_by_status()
         # Every take state, so a gauge reads 0 rather than disappearing when nothing is in it.
         for state in sorted({*TakeState, *counts}):
             self.takes.labels(state=state).set(counts.get(state, 0))

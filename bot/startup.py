@@ -25,13 +25,12 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, TypeVar
 
 from alembic.util import CommandError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
 from bot.logs import redact_active
 from storage.db import Database
 from storage.locks import ping
+from storage.urls import database_location, driver_error
 
 if TYPE_CHECKING:
     from telegram.ext import Application
@@ -118,8 +117,8 @@ def _root(error: BaseException) -> BaseException:
     seen = 0
     while seen < 5:
         seen += 1
-        if isinstance(error, DBAPIError) and isinstance(error.orig, BaseException):
-            error = error.orig
+        if (driver := driver_error(error)) is not None:
+            error = driver
         elif error.__cause__ is not None and not isinstance(error, OSError):
             error = error.__cause__
         else:
@@ -128,15 +127,6 @@ def _root(error: BaseException) -> BaseException:
 
 
 # --- the database ---------------------------------------------------------------------
-
-
-def database_location(url: str) -> str:
-    """Where the database is, without its password."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return parsed.database or ":memory:"
-    port = f":{parsed.port}" if parsed.port else ""
-    return f"{parsed.host or 'localhost'}{port}/{parsed.database or ''}"
 
 
 def _database_down(error: BaseException) -> bool:

@@ -1,43 +1,65 @@
-"""Build the domain services from settings, with the providers bot.providers.registry picks.
+"""Build the use cases from settings: the one place that wires the parts together.
 
-Handlers and the CLI receive what this builds.
+bot.providers.registry picks the providers; this connects them to storage and the use cases.
+
+With no keys at all everything runs on the offline defaults; setting a provider's keys
+is all it takes to use it. Handlers and the CLI receive what this builds; bot.app adds
+the chat front end and the job runner.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.config import Settings
-from bot.domain.ports import PromptDrafter, VideoProvider
-from bot.files import private_dir
+from bot.domain.ports import PromptDrafter, StillMaker, TakeObserver, VideoProvider
+from bot.files import DataFolders, private_dir
 from bot.providers.registry import build_drafter, build_providers, build_still_maker
+from bot.runner import JobRunner, RunnerPolicy
+from bot.services import Services
+from bot.services.access import Access
+from bot.services.accounts import Accounts
+from bot.services.budget import Budget, Quotas, parse_costs
+from bot.services.capacity import HeavyWork
+from bot.services.drafting import Drafting, PhotoIntake
+from bot.services.generation import Generation, TakeMachine
+from bot.services.groups import Groups
+from bot.services.permissions import Permissions
+from bot.services.projects import Projects
 from bot.services.stills import Stills
-from bot.services.studio import Studio
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class Services:
+class Wiring:
+    """What build_services made: the use cases, and the adapters the runner, the web server
+    and shutdown need besides."""
+
     settings: Settings
     db: Database
-    studio: Studio
     drafter: PromptDrafter
     providers: dict[str, VideoProvider]
     default_provider: str
-    stills: Stills | None = None  # 🎨 clay stills
+    still_maker: StillMaker
+    services: Services
 
     async def aclose(self) -> None:
         for provider in self.providers.values():
             await provider.aclose()
-        if self.stills is not None:
-            await self.stills.maker.aclose()
+        await self.still_maker.aclose()
         close = getattr(self.drafter, "aclose", None)
         if close is not None:
             await close()
         await self.db.dispose()
+
+    @property
+    def folders(self) -> DataFolders:
+        return DataFolders(self.settings.data_dir)
 
     @property
     def caps(self) -> dict[str, int]:
@@ -49,8 +71,8 @@ class Services:
         }
 
 
-async def build_services(settings: Settings, *, migrate: bool = True) -> Services:
-    """Open the database (migrating it), and wire the studio to the configured providers."""
+async def build_services(settings: Settings, *, migrate: bool = True) -> Wiring:
+    """Open the database (migrating it), and wire the use cases to the configured providers."""
     private_dir(settings.data_dir)
     db = Database.from_url(settings.resolved_database_url)
     if migrate:
@@ -63,7 +85,6 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
             raise
     drafter = build_drafter(settings)
     providers, default = build_providers(settings)
-    studio = Studio(settings, db, drafter, providers, default)
     log.info(
         "services ready: drafter=%s, video=%s (default %s), database=%s",
         drafter.name,
@@ -71,5 +92,102 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         default,
         db.engine.dialect.name,
     )
-    stills = Stills(studio, build_still_maker(settings))
-    return Services(settings, db, studio, drafter, providers, default, stills=stills)
+    still_maker = build_still_maker(settings)
+    services = build_use_cases(settings, db, drafter, providers, default, still_maker)
+    return Wiring(settings, db, drafter, providers, default, still_maker, services)
+
+
+def build_use_cases(
+    settings: Settings,
+    db: Database,
+    drafter: PromptDrafter,
+    providers: dict[str, VideoProvider],
+    default_provider: str,
+    still_maker: StillMaker | None = None,
+) -> Services:
+    """Every use case, each given the parts it works with (the providers dict is shared)."""
+    folders = DataFolders(settings.data_dir)
+    permissions = Permissions(db, settings.admin_ids)
+    quotas = Quotas(
+        user_day=settings.quota_user_day,
+        user_month=settings.quota_user_month,
+        group_day=settings.quota_group_day,
+        group_month=settings.quota_group_month,
+    )
+    budget = Budget(db, parse_costs(settings.costs), quotas)
+    heavy = HeavyWork(settings.heavy_work_slots)
+    intake = PhotoIntake(
+        folders.photos, max_side=settings.max_side_px, max_bytes=settings.max_upload_bytes
+    )
+    drafting = Drafting(
+        db,
+        drafter,
+        providers,
+        permissions,
+        budget,
+        intake,
+        default_provider=default_provider,
+        default_mode=settings.kling_mode,
+    )
+    return Services(
+        accounts=Accounts(
+            db,
+            Access(db, permissions, settings.allowed_ids),
+            budget,
+            providers,
+            heavy,
+            folders,
+        ),
+        permissions=permissions,
+        drafting=drafting,
+        generation=Generation(
+            db,
+            providers,
+            permissions,
+            budget,
+            default_provider=default_provider,
+            deadline_s=settings.kling_deadline_s,
+        ),
+        projects=Projects(
+            db,
+            permissions,
+            drafting,
+            heavy,
+            films_dir=folders.films,
+            upload_limit_bytes=settings.upload_limit_bytes,
+        ),
+        groups=Groups(db, permissions),
+        stills=Stills(
+            db,
+            still_maker or build_still_maker(settings),
+            drafting=drafting,
+            budget=budget,
+            intake=intake,
+            folder=folders.stills,
+        ),
+    )
+
+
+def build_runner(
+    db: Database,
+    providers: Mapping[str, VideoProvider],
+    observer: TakeObserver,
+    *,
+    clips_dir: Path,
+    caps: Mapping[str, int] | None = None,
+    policy: RunnerPolicy | None = None,
+    callback_urls: Mapping[str, str] | None = None,
+    owner: str | None = None,
+) -> JobRunner:
+    """A job runner and the take machine it drives, both on one policy."""
+    policy = policy or RunnerPolicy()
+    machine = TakeMachine(
+        db,
+        providers,
+        observer,
+        clips_dir=clips_dir,
+        caps=caps,
+        policy=policy,
+        callback_urls=callback_urls,
+    )
+    return JobRunner(machine, db, policy=policy, owner=owner)

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, ApplicationHandlerStop, CallbackQueryHandler, CommandHandler
 
-from bot.domain.types import Actor
+from bot.domain.types import Actor, Allowance, Verdict
 from bot.i18n import language_for, t
-from bot.services.access import ACCESS_MODES, Verdict
-from bot.services.budget import Allowance, Usage
+from bot.services.access import ACCESS_MODES
+from bot.services.budget import Usage
 from handlers import callbacks as cb
-from handlers.common import Context, actor_for, button, edit_html, reply_html, send_html, studio
+from handlers.common import Context, actor_for, button, edit_html, reply_html, send_html, services
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ async def _operator_command(update: Update, context: Context) -> _OperatorComman
     actor = await actor_for(update, context)
     message = update.effective_message
     assert message is not None
-    if not studio(context).access.is_operator(actor.user_id):
+    if not services(context).permissions.is_operator(actor.user_id):
         await reply_html(context, message, t("admin.only_operators", actor.lang))
         return None
     return _OperatorCommand(list(context.args or []), actor, message)
@@ -82,7 +82,7 @@ async def _set_access(update: Update, context: Context, *, allowed: bool) -> Non
     if subject is None:
         await reply_html(context, message, t("admin.usage_allow", actor.lang))
         return
-    await studio(context).access.set(subject, allowed, actor.user_id)
+    await services(context).accounts.allow(subject, allowed, actor.user_id)
     key = "admin.allowed" if allowed else "admin.denied"
     await reply_html(context, message, t(key, actor.lang, subject=subject))
 
@@ -93,14 +93,14 @@ async def on_access(update: Update, context: Context) -> None:
     if command is None:
         return
     args, actor, message = command.args, command.actor, command.message
-    access = studio(context).access
+    accounts = services(context).accounts
     choice = args[0].lower() if args else ""
     if choice and choice not in ACCESS_MODES:
         await reply_html(context, message, t("admin.usage_access", actor.lang))
         return
     if choice:
-        await access.set_mode(choice, actor.user_id)
-    is_open = await access.mode() == "open"
+        await accounts.set_access_mode(choice, actor.user_id)
+    is_open = await accounts.access_mode() == "open"
     key = "admin.access_open" if is_open else "admin.access_allowlist"
     await reply_html(context, message, t(key, actor.lang))
 
@@ -116,7 +116,7 @@ async def on_grant(update: Update, context: Context) -> None:
     if subject is None or units is None or units <= 0:
         await reply_html(context, message, t("admin.usage_grant", actor.lang))
         return
-    await studio(context).budget.grant(subject, units)
+    await services(context).accounts.grant(subject, units)
     await reply_html(
         context, message, t("admin.granted", actor.lang, subject=subject, units=f"{units:g}")
     )
@@ -135,7 +135,7 @@ async def on_limit(update: Update, context: Context) -> None:
     if subject is None or period not in ("day", "month") or (raw != "off" and units is None):
         await reply_html(context, message, t("admin.usage_limit", actor.lang))
         return
-    await studio(context).budget.set_limit(subject, period, units)
+    await services(context).accounts.set_limit(subject, period, units)
     shown = t("usage.unlimited", actor.lang) if units is None else f"{units:g}"
     await reply_html(
         context,
@@ -156,7 +156,7 @@ async def on_stats(update: Update, context: Context) -> None:
     if command is None:
         return
     actor, message = command.actor, command.message
-    totals, top = await studio(context).budget.stats()
+    totals, top = await services(context).accounts.stats()
     lines = [
         t(
             "admin.stats",
@@ -177,9 +177,9 @@ async def on_usage(update: Update, context: Context) -> None:
     message = update.effective_message
     assert message is not None
     subject = actor.chat_id if actor.is_group else actor.user_id
-    if context.args and studio(context).access.is_operator(actor.user_id):
+    if context.args and services(context).permissions.is_operator(actor.user_id):
         subject = _subject(context.args[0]) or subject
-    usage = await studio(context).budget.usage(subject)
+    usage = await services(context).accounts.usage(subject)
     await reply_html(context, message, usage_text(usage, actor.lang))
 
 
@@ -222,7 +222,7 @@ async def on_lang(update: Update, context: Context) -> None:
     assert message is not None
     choice = (context.args or [""])[0].lower()
     if choice in ("en", "zh"):
-        actor = await studio(context).set_language(actor, choice)
+        actor = await services(context).accounts.set_language(actor, choice)
         await reply_html(context, message, t("lang.set", actor.lang))
         return
     keyboard = InlineKeyboardMarkup(
@@ -243,7 +243,7 @@ async def on_lang_chosen(
     """A language button: remember the choice and answer in that language."""
     if data.arg not in ("en", "zh"):
         return None
-    actor = await studio(context).set_language(actor, data.arg)
+    actor = await services(context).accounts.set_language(actor, data.arg)
     message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
     await edit_html(message, t("lang.set", actor.lang))

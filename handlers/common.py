@@ -14,12 +14,12 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
+from bot.config import Settings
 from bot.domain.errors import StudioError
+from bot.domain.ports import TakeQueue
 from bot.domain.types import Actor, Sender
 from bot.i18n import t
-from bot.runner import JobRunner
-from bot.services.studio import Studio
-from bot.wiring import Services
+from bot.services import Services
 from handlers import callbacks as cb
 
 log = logging.getLogger(__name__)
@@ -44,21 +44,27 @@ CHAT_ACTION_EVERY_S = 4.5
 
 
 def services(context: Context) -> Services:
-    return context.application.bot_data["services"]
+    """The use cases, put on the application by bot.app."""
+    found: Services = context.application.bot_data["services"]
+    return found
 
 
-def studio(context: Context) -> Studio:
-    return services(context).studio
+def settings(context: Context) -> Settings:
+    """The bot's settings, validated once at start-up."""
+    found: Settings = context.application.bot_data["settings"]
+    return found
 
 
-def runner(context: Context) -> JobRunner:
-    return context.application.bot_data["runner"]
+def runner(context: Context) -> TakeQueue:
+    """The job runner, to wake when a take was queued."""
+    queue: TakeQueue = context.application.bot_data["runner"]
+    return queue
 
 
 async def actor_for(update: Update, context: Context) -> Actor:
     """Who is asking, in which language; the first look records the sender and chat."""
     if context.actor is None:
-        context.actor = await studio(context).enter(sender_of(update))
+        context.actor = await services(context).accounts.enter(sender_of(update))
     return context.actor
 
 

@@ -15,11 +15,12 @@ from telegram.error import BadRequest
 
 from bot.config import Settings
 from bot.domain.errors import ErrorKind, ProviderError
-from bot.runner import Delivery, ProgressUpdate
-from bot.services.studio import Studio
+from bot.domain.records import TakeRecord
+from bot.domain.types import Delivery, ProgressUpdate
+from bot.services.accounts import Accounts
+from bot.services.generation import Generation
 from handlers import render
 from handlers.common import chat_action
-from storage.models import Take
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +33,19 @@ class TelegramObserver:
     `status_edit_interval_s`. The throttle is a cache: losing it on restart costs one edit.
     """
 
-    def __init__(self, bot: Bot, studio: Studio, settings: Settings) -> None:
+    def __init__(
+        self, bot: Bot, generation: Generation, accounts: Accounts, settings: Settings
+    ) -> None:
         self.bot = bot
-        self.studio = studio
+        self.generation = generation
+        self.accounts = accounts
         self.settings = settings
         self._shown: dict[int, tuple[str, float, str]] = {}  # take id → phase, when, text
         # take id → the language its status speaks: read once per take, not once a poll
         # (a /lang mid-take shows from the next take on). A cache: a restart reads it again.
         self._langs: dict[int, str] = {}
 
-    async def on_progress(self, take: Take, update: ProgressUpdate) -> None:
+    async def on_progress(self, take: TakeRecord, update: ProgressUpdate) -> None:
         if take.chat_id is None:
             return
         lang = await self._language(take)
@@ -62,12 +66,12 @@ class TelegramObserver:
                 reply_parameters=_reply_to(take.reply_to_message_id),
                 reply_markup=markup,
             )
-            await self.studio.attach_status_message(take.id, take.chat_id, message.message_id)
+            await self.generation.attach_status_message(take.id, take.chat_id, message.message_id)
             take.status_message_id = message.message_id
             return
         await self._edit(take, text, markup)
 
-    async def deliver(self, take: Take) -> Delivery:
+    async def deliver(self, take: TakeRecord) -> Delivery:
         """Upload the clip as a streamable video replying to the photo, with its buttons."""
         if take.chat_id is None or take.clip_path is None:
             return Delivery(None, None)
@@ -76,7 +80,7 @@ class TelegramObserver:
         if size > self.settings.upload_limit_bytes:
             raise ProviderError(ErrorKind.TOO_LARGE, f"clip is {size} bytes")
         lang = await self._language(take)
-        revision = await self.studio.revision_for_take(take)
+        revision = await self.generation.revision_for_take(take)
         data = await asyncio.to_thread(path.read_bytes)
         # "Sending a video…" from the start of the upload (it can take a while), and kept up.
         async with (
@@ -104,17 +108,13 @@ class TelegramObserver:
                 read_timeout=120,
                 write_timeout=120,
             )
-        await self.studio.remember_message(
-            message.chat_id,
-            message.message_id,
-            "clip",
-            take_id=take.id,
-            revision_id=take.revision_id,
+        await self.generation.remember_clip(
+            message.chat_id, message.message_id, take.id, take.revision_id
         )
         file_id = message.video.file_id if message.video else None
         return Delivery(message.message_id, file_id)
 
-    async def on_finished(self, take: Take) -> None:
+    async def on_finished(self, take: TakeRecord) -> None:
         self._shown.pop(take.id, None)
         if take.chat_id is None or take.status_message_id is None:
             self._langs.pop(take.id, None)
@@ -123,13 +123,15 @@ class TelegramObserver:
         self._langs.pop(take.id, None)
         await self._edit(take, render.final_status_text(take, lang), None)
 
-    async def _language(self, take: Take) -> str:
+    async def _language(self, take: TakeRecord) -> str:
         assert take.chat_id is not None
         if take.id not in self._langs:
-            self._langs[take.id] = await self.studio.language_of(take.requested_by, take.chat_id)
+            self._langs[take.id] = await self.accounts.language_of(take.requested_by, take.chat_id)
         return self._langs[take.id]
 
-    async def _edit(self, take: Take, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    async def _edit(
+        self, take: TakeRecord, text: str, markup: InlineKeyboardMarkup | None
+    ) -> None:
         try:
             await self.bot.edit_message_text(
                 text,

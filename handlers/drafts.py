@@ -6,9 +6,9 @@ from telegram import ForceReply, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
 from bot.domain.errors import StudioError
-from bot.domain.types import Actor
+from bot.domain.records import RevisionRecord
+from bot.domain.types import Actor, DraftView
 from bot.i18n import t
-from bot.services.studio import DraftView
 from handlers import callbacks as cb
 from handlers import render
 from handlers.admin import cost_note
@@ -21,16 +21,15 @@ from handlers.common import (
     edit_markup,
     reply_html,
     send_html,
-    studio,
+    services,
 )
 from handlers.groups import in_group, member_status
-from storage.models import PromptRevision
 
 
 async def show_draft(
     context: Context,
     actor: Actor,
-    draft: PromptRevision | DraftView,
+    draft: RevisionRecord | DraftView,
     *,
     chat_id: int,
     thread_id: int | None,
@@ -56,14 +55,16 @@ async def show_draft_in_place(
     context: Context,
     actor: Actor,
     message: Message,
-    draft: PromptRevision | DraftView,
+    draft: RevisionRecord | DraftView,
     *,
     settings_open: bool = False,
 ) -> None:
     """Replace a draft message's text with `revision` (undo, new draft, settings)."""
     view = await _view(context, actor, draft)
     keyboard = (
-        render.settings_keyboard(view.revision, actor.lang, tuple(studio(context).providers))
+        render.settings_keyboard(
+            view.revision, actor.lang, services(context).drafting.provider_names
+        )
         if settings_open
         else render.draft_keyboard(view.revision, actor.lang)
     )
@@ -71,10 +72,10 @@ async def show_draft_in_place(
     await remember_draft(context, message, view.revision)
 
 
-async def _view(context: Context, actor: Actor, draft: PromptRevision | DraftView) -> DraftView:
+async def _view(context: Context, actor: Actor, draft: RevisionRecord | DraftView) -> DraftView:
     if isinstance(draft, DraftView):
         return draft
-    return await studio(context).draft_view(actor, draft)
+    return await services(context).drafting.draft_view(actor, draft)
 
 
 def _draft_text(view: DraftView, lang: str) -> str:
@@ -82,8 +83,8 @@ def _draft_text(view: DraftView, lang: str) -> str:
     return text + cost_note(view.allowance, lang)
 
 
-async def remember_draft(context: Context, message: Message, revision: PromptRevision) -> None:
-    await studio(context).remember_message(
+async def remember_draft(context: Context, message: Message, revision: RevisionRecord) -> None:
+    await services(context).drafting.remember_message(
         message.chat_id,
         message.message_id,
         "draft",
@@ -97,7 +98,9 @@ async def on_reply(update: Update, context: Context) -> None:
     message = update.effective_message
     assert message is not None and message.reply_to_message is not None
     actor = await actor_for(update, context)
-    ref = await studio(context).message_ref(message.chat_id, message.reply_to_message.message_id)
+    ref = await services(context).drafting.message_ref(
+        message.chat_id, message.reply_to_message.message_id
+    )
     text = message.text or ""
     if ref is None:
         if not in_group(message):  # in a group, a reply to someone else is not for us
@@ -106,9 +109,9 @@ async def on_reply(update: Update, context: Context) -> None:
     try:
         async with chat_action(context.bot, message.chat_id, thread_id=_thread(message)):
             if ref.kind in ("draft", "clip") and ref.revision_id is not None:
-                revision = await studio(context).refine(actor, ref.revision_id, text)
+                revision = await services(context).drafting.refine(actor, ref.revision_id, text)
             elif ref.kind == "ask" and ref.shot_id is not None:
-                revision = await studio(context).describe(actor, ref.shot_id, text)
+                revision = await services(context).drafting.describe(actor, ref.shot_id, text)
             elif ref.kind == "album" and ref.shot_id is not None:
                 from handlers.photos import describe_album
 
@@ -139,7 +142,7 @@ async def on_refine_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """✏️ Refine: ask for the change as a reply (a forced reply keeps it attached)."""
-    revision = await studio(context).revision_by_id(actor, data.row_id)
+    revision = await services(context).drafting.revision_by_id(actor, data.row_id)
     query_message = update.callback_query.message if update.callback_query else None
     assert isinstance(query_message, Message)
     prompt = await context.bot.send_message(
@@ -157,7 +160,7 @@ async def on_redraft_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """🔄 New draft: write the prompt again from the description."""
-    revision = await studio(context).redraft(actor, data.row_id)
+    revision = await services(context).drafting.redraft(actor, data.row_id)
     await show_draft_in_place(context, actor, _message(update), revision)
     return None
 
@@ -167,7 +170,7 @@ async def on_undo_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """↩️ Undo: back to the previous revision."""
-    revision = await studio(context).undo(actor, data.row_id)
+    revision = await services(context).drafting.undo(actor, data.row_id)
     if revision is None:
         return t("draft.nothing_to_undo", actor.lang)
     await show_draft_in_place(context, actor, _message(update), revision)
@@ -179,8 +182,8 @@ async def on_settings_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """⚙️ Settings: swap the buttons for duration, quality and camera choices."""
-    revision = await studio(context).revision_by_id(actor, data.row_id)
-    providers = tuple(studio(context).providers)
+    revision = await services(context).drafting.revision_by_id(actor, data.row_id)
+    providers = services(context).drafting.provider_names
     await edit_markup(_message(update), render.settings_keyboard(revision, actor.lang, providers))
     return t("settings.title", actor.lang)
 
@@ -192,7 +195,7 @@ async def on_setting_chosen(
     """A choice in ⚙️ Settings: a new revision with that parameter."""
     key, _, raw = (data.arg or "").partition("=")
     value: object = int(raw) if key == "duration" and raw.isdigit() else raw
-    revision = await studio(context).change_setting(
+    revision = await services(context).drafting.change_setting(
         actor, data.row_id, key, value, fetch_status=member_status(context, actor)
     )
     await show_draft_in_place(context, actor, _message(update), revision, settings_open=True)
@@ -204,7 +207,7 @@ async def on_back_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """⬅️ Back from settings to the draft's buttons."""
-    revision = await studio(context).revision_by_id(actor, data.row_id)
+    revision = await services(context).drafting.revision_by_id(actor, data.row_id)
     await edit_markup(_message(update), render.draft_keyboard(revision, actor.lang))
     return None
 
@@ -214,7 +217,7 @@ async def on_cancel_shot_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """✖ Cancel: drop this shot from the project."""
-    await studio(context).cancel_shot(
+    await services(context).drafting.cancel_shot(
         actor, data.row_id, fetch_status=member_status(context, actor)
     )
     await edit_html(_message(update), t("draft.cancelled", actor.lang))
@@ -226,7 +229,7 @@ async def on_draft_from_photo_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """✨ No description: draft from the photo alone."""
-    revision = await studio(context).describe(actor, data.row_id, "")
+    revision = await services(context).drafting.describe(actor, data.row_id, "")
     await show_draft_in_place(context, actor, _message(update), revision)
     return None
 
@@ -236,10 +239,10 @@ async def on_open_shot_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """Open one shot of an album or project as a draft message."""
-    shot = await studio(context).shot_by_id(actor, data.row_id)
+    shot = await services(context).drafting.shot_by_id(actor, data.row_id)
     if shot.current_revision_id is None:
         raise StudioError("draft.not_found")
-    revision = await studio(context).revision_by_id(actor, shot.current_revision_id)
+    revision = await services(context).drafting.revision_by_id(actor, shot.current_revision_id)
     message = _message(update)
     await show_draft(
         context,

@@ -9,10 +9,10 @@ from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
 
+from bot.domain.types import Verdict
 from bot.i18n import language_for, t
 from bot.reports import ErrorReports
-from bot.services.access import Verdict
-from handlers.common import Context, send_html, sender_of, services, studio, thread_of
+from handlers.common import Context, send_html, sender_of, services, settings, thread_of
 
 log = logging.getLogger("claymate.updates")
 
@@ -33,7 +33,7 @@ async def on_any_update(update: object, context: Context) -> None:
     # A private chat or a button on our message is certainly for us: the gate records the
     # sender too, in the same unit of work. (In a group, only once a handler decides.)
     for_us = asks and chat is not None and (chat.type == "private" or update.callback_query)
-    admission = await studio(context).admit_update(
+    admission = await services(context).accounts.admit_update(
         update.update_id,
         user.id if user else None,
         chat.id if chat else None,
@@ -89,7 +89,7 @@ async def on_error(update: object, context: Context) -> None:
         return
     summary = _kind(update) if isinstance(update, Update) else "no update"
     log.error("unhandled error while handling %s", summary, exc_info=error)
-    admin_chat = services(context).settings.admin_chat_id
+    admin_chat = settings(context).admin_chat_id
     if admin_chat and _reports(context, admin_chat).admit(_report_title(error, summary)):
         text = f"{_report_title(error, summary)}:\n<code>{html.escape(str(error)[:500])}</code>"
         try:

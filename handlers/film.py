@@ -17,20 +17,29 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.domain.errors import StudioError
-from bot.domain.types import Actor
+from bot.domain.types import Actor, Board
 from bot.i18n import t
 from bot.media.film import FilmResult
-from bot.services.storyboard import FILM_CROSSFADE_S, Board, Storyboard, render_board
+from bot.media.storyboard import render_board
+from bot.services.projects import FILM_CROSSFADE_S, Projects
 from handlers import callbacks as cb
-from handlers.common import Context, actor_for, button, chat_action, reply_html, studio, thread_of
+from handlers.common import (
+    Context,
+    actor_for,
+    button,
+    chat_action,
+    reply_html,
+    services,
+    thread_of,
+)
 from handlers.groups import member_status
 
 CAPTION_LIMIT = 1024
 KEYBOARD_SHOTS = 30  # Telegram allows 100 buttons; two per shot, and a board stays legible
 
 
-def storyboard(context: Context) -> Storyboard:
-    return Storyboard(studio(context))
+def storyboard(context: Context) -> Projects:
+    return services(context).projects
 
 
 async def on_board(update: Update, context: Context) -> None:

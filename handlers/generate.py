@@ -1,4 +1,4 @@
-"""🎬 Generate and the buttons on status and clip messages; the work is in bot.runner."""
+"""🎬 Generate and the buttons on status and clip messages; the work is the job runner's."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot.domain.states import TakeState
-from bot.domain.types import Actor
+from bot.domain.types import Actor, ProgressUpdate, StillChoice
 from bot.i18n import t
-from bot.runner import ProgressUpdate
-from bot.services.studio import StillChoice
 from handlers import callbacks as cb
 from handlers import render
-from handlers.common import Context, button, edit_html, edit_markup, runner, send_html, studio
+from handlers.common import Context, button, edit_html, edit_markup, runner, send_html, services
 from handlers.groups import check_may_generate, member_status, vote_for_take
 
 
@@ -29,7 +27,7 @@ async def on_again_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """🔁 Again: another take of the same draft."""
-    take = await studio(context).take_by_id(actor, data.row_id)
+    take = await services(context).generation.take_by_id(actor, data.row_id)
     return await _queue_take(update, context, actor, take.revision_id)
 
 
@@ -45,7 +43,7 @@ async def _queue_take(
     assert query is not None and isinstance(query.message, Message)
     message = query.message
     await check_may_generate(context, actor)  # a group may keep Generate for its admins
-    result = await studio(context).request_take(
+    result = await services(context).generation.request_take(
         actor,
         revision_id,
         # The same button press delivered twice (a redelivered update) has one query id.
@@ -66,7 +64,9 @@ async def _queue_take(
         reply_to=message.message_id,
         markup=render.status_keyboard(take, actor.lang),
     )
-    await studio(context).attach_status_message(take.id, status.chat_id, status.message_id)
+    await services(context).generation.attach_status_message(
+        take.id, status.chat_id, status.message_id
+    )
     runner(context).wake()
     return None
 
@@ -79,7 +79,7 @@ async def on_cancel_take_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """✖ on a status message: cancel a take that has not reached the provider yet."""
-    cancel = studio(context).cancel_take
+    cancel = services(context).generation.cancel_take
     if not await cancel(actor, data.row_id, fetch_status=member_status(context, actor)):
         return t("take.cannot_cancel", actor.lang)
     message = update.callback_query.message if update.callback_query else None
@@ -95,7 +95,7 @@ async def on_keep_pressed(
     """⭐ Keep: mark this take as the shot's clip for the film (in a group: a vote)."""
     if actor.is_group:
         return await vote_for_take(update, context, actor, data.row_id)
-    take = await studio(context).keep_take(actor, data.row_id)
+    take = await services(context).generation.keep_take(actor, data.row_id)
     message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
     await edit_markup(message, render.clip_keyboard(take, actor.lang, kept=True))

@@ -19,10 +19,9 @@ from telegram.ext import Application, CommandHandler
 
 from bot.domain.types import Actor
 from bot.i18n import t
-from bot.services import groups as group_studio
 from handlers import callbacks as cb
 from handlers import render
-from handlers.common import Context, actor_for, edit_markup, reply_html, studio
+from handlers.common import Context, actor_for, edit_markup, reply_html, services
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +55,16 @@ def addressed_caption(message: Message, bot_username: str | None) -> tuple[bool,
 
 async def check_may_generate(context: Context, actor: Actor) -> None:
     """In a group whose Generate is for admins only, refuse everyone else politely."""
-    await studio(context).check_may_spend(actor, _status_fetcher(context, actor))
+    await services(context).permissions.check_may_spend(actor, _status_fetcher(context, actor))
 
 
 def member_status(context: Context, actor: Actor) -> Callable[[], Awaitable[str]]:
-    """A getChatMember fetcher for `actor` in their group, for the pipeline's admin checks."""
+    """A getChatMember fetcher for `actor` in their group, for the permission checks."""
     return _status_fetcher(context, actor)
 
 
 async def is_admin(context: Context, actor: Actor) -> bool:
-    return await studio(context).access.is_chat_admin(
-        actor.chat_id, actor.user_id, _status_fetcher(context, actor)
-    )
+    return await services(context).groups.is_admin(actor, _status_fetcher(context, actor))
 
 
 def _status_fetcher(context: Context, actor: Actor) -> Callable[[], Awaitable[str]]:
@@ -85,8 +82,8 @@ def _status_fetcher(context: Context, actor: Actor) -> Callable[[], Awaitable[st
 async def vote_for_take(update: Update, context: Context, actor: Actor, take_id: int) -> str:
     """⭐ in a group: a vote; the clip's button shows the count; an admin's ⭐ picks the take."""
     admin = await is_admin(context, actor)
-    outcome = await group_studio.vote(studio(context), actor, take_id, admin=admin)
-    take = await studio(context).take_by_id(actor, take_id)
+    outcome = await services(context).groups.vote(actor, take_id, admin=admin)
+    take = await services(context).generation.take_by_id(actor, take_id)
     message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
     keyboard = render.clip_keyboard(take, actor.lang, kept=outcome.kept_take_id == take.id)
@@ -120,14 +117,14 @@ async def on_policy(update: Update, context: Context) -> None:
     if not actor.is_group:
         await reply_html(context, message, t("group.only_in_groups", actor.lang))
         return
-    access = studio(context).access
+    groups = services(context).groups
     choice = (context.args or [""])[0].lower()
     if choice in ("everyone", "admins"):
         if not await is_admin(context, actor):
             await reply_html(context, message, t("group.admins_only", actor.lang))
             return
-        await access.set_generate_policy(actor.chat_id, choice)
-    policy = await access.generate_policy(actor.chat_id)
+        await groups.set_policy(actor.chat_id, choice)
+    policy = await groups.policy(actor.chat_id)
     await reply_html(
         context,
         message,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, MessageHandler, filters
 
 from bot.domain.errors import StudioError
+from bot.domain.records import RevisionRecord, ShotRecord
 from bot.domain.states import ShotState
 from bot.domain.types import Actor, Origin
 from bot.i18n import t
@@ -22,11 +24,10 @@ from handlers.common import (
     reply_html,
     send_html,
     services,
-    studio,
+    settings,
 )
 from handlers.drafts import show_draft
 from handlers.groups import addressed_caption, in_group
-from storage.models import PromptRevision, Shot
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ async def on_photo(update: Update, context: Context) -> None:
             return
     try:
         async with chat_action(context.bot, message.chat_id, thread_id=thread):
-            outcome = await studio(context).add_photo(actor, data, caption, origin)
+            outcome = await services(context).drafting.add_photo(actor, data, caption, origin)
     except IntakeError as error:
         await reply_html(context, message, error.message(actor.lang))
         return
@@ -81,7 +82,7 @@ async def on_photo(update: Update, context: Context) -> None:
             "\n\n".join(filter(None, [notes, t("ask.description", actor.lang)])),
             render.ask_keyboard(outcome.shot, actor.lang),
         )
-        await studio(context).remember_message(
+        await services(context).drafting.remember_message(
             ask.chat_id, ask.message_id, "ask", shot_id=outcome.shot.id
         )
         return
@@ -106,7 +107,7 @@ async def on_edited_caption(update: Update, context: Context) -> None:
         caption = stripped if addressed else caption
     actor = await actor_for(update, context)
     try:
-        outcome = await studio(context).recaption(
+        outcome = await services(context).drafting.recaption(
             actor, message.chat_id, message.message_id, caption
         )
     except StudioError:
@@ -145,8 +146,7 @@ async def _download_photo(context: Context, actor: Actor, message: Message) -> b
         if message.photo
         else (message.document.file_size if message.document else None)
     )
-    settings = services(context).settings
-    limit = settings.max_upload_bytes
+    limit = settings(context).max_upload_bytes
     if _uses_cloud_api(context):
         limit = min(limit, CLOUD_DOWNLOAD_LIMIT)
     if size and size > limit:
@@ -176,7 +176,7 @@ def _file_id(message: Message) -> str:
 def _uses_cloud_api(context: Context) -> bool:
     from bot.config import DEFAULT_TELEGRAM_API_URL
 
-    return services(context).settings.telegram_api_url == DEFAULT_TELEGRAM_API_URL
+    return settings(context).telegram_api_url == DEFAULT_TELEGRAM_API_URL
 
 
 def _mb(size: int) -> str:
@@ -199,11 +199,13 @@ async def _add_album_photo(
 ) -> None:
     """One photo of an album: store it now, answer the whole album once it is complete."""
     try:
-        await studio(context).add_photo(actor, data, message.caption, origin, draft=False)
+        await services(context).drafting.add_photo(
+            actor, data, message.caption, origin, draft=False
+        )
     except IntakeError as error:
         await reply_html(context, message, error.message(actor.lang))
     assert message.media_group_id is not None
-    await studio(context).note_album_photo(message.chat_id, message.media_group_id)
+    await services(context).drafting.note_album_photo(message.chat_id, message.media_group_id)
     context.application.create_task(
         _answer_album_when_quiet(context, actor, message, message.media_group_id),
         update=None,
@@ -215,16 +217,18 @@ async def _answer_album_when_quiet(
     context: Context, actor: Actor, message: Message, media_group_id: str
 ) -> None:
     """Telegram sends an album as separate updates; answer once, when no more arrive."""
-    debounce = services(context).settings.album_debounce_s
+    debounce = settings(context).album_debounce_s
     await asyncio.sleep(debounce)
-    shots = await studio(context).claim_album(actor, media_group_id, quiet_for=debounce)
+    shots = await services(context).drafting.claim_album(actor, media_group_id, quiet_for=debounce)
     if not shots:
         return  # more photos came in (a later task answers), or another instance answered
     description = next((s.description for s in shots if s.description), None)
-    revisions: dict[int, PromptRevision] = {}
+    revisions: dict[int, RevisionRecord] = {}
     if description:
         for shot in shots:
-            revisions[shot.id] = await studio(context).describe(actor, shot.id, description)
+            revisions[shot.id] = await services(context).drafting.describe(
+                actor, shot.id, description
+            )
     await _send_album_answer(context, actor, message, shots, revisions)
 
 
@@ -232,10 +236,10 @@ async def _send_album_answer(
     context: Context,
     actor: Actor,
     message: Message,
-    shots: list[Shot],
-    revisions: dict[int, PromptRevision],
+    shots: Sequence[ShotRecord],
+    revisions: dict[int, RevisionRecord],
 ) -> None:
-    project = await studio(context).project_of(shots[0])
+    project = await services(context).projects.project_of(shots[0])
     answer = await send_html(
         context,
         message.chat_id,
@@ -244,7 +248,7 @@ async def _send_album_answer(
         reply_to=shots[0].message_id,
         markup=render.album_keyboard(shots, revisions, actor.lang),
     )
-    await studio(context).remember_message(
+    await services(context).drafting.remember_message(
         answer.chat_id, answer.message_id, "album", shot_id=shots[0].id
     )
 
@@ -253,13 +257,13 @@ async def describe_album(
     context: Context, actor: Actor, message: Message, shot_id: int, text: str
 ) -> None:
     """A reply to an album's answer: that line describes every shot in it."""
-    shots = await studio(context).album_shots(actor, shot_id)
-    revisions: dict[int, PromptRevision] = {}
+    shots = await services(context).drafting.album_shots(actor, shot_id)
+    revisions: dict[int, RevisionRecord] = {}
     for shot in shots:
         if shot.status == ShotState.CANCELLED:
             continue
         try:
-            revisions[shot.id] = await studio(context).describe(actor, shot.id, text)
+            revisions[shot.id] = await services(context).drafting.describe(actor, shot.id, text)
         except StudioError:
             continue
     live = [s for s in shots if s.id in revisions]

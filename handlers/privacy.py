@@ -18,7 +18,6 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.domain.errors import StudioError
 from bot.domain.types import Actor
 from bot.i18n import t
-from bot.services import privacy
 from handlers import callbacks as cb
 from handlers.common import (
     Context,
@@ -28,7 +27,7 @@ from handlers.common import (
     edit_html,
     reply_html,
     services,
-    studio,
+    settings,
 )
 from handlers.groups import in_group
 
@@ -67,7 +66,7 @@ async def on_forget_chosen(
     if data.arg != "yes":
         await edit_html(message, t("forget.kept", actor.lang))
         return None
-    done = await privacy.forget(studio(context), actor.user_id)
+    done = await services(context).accounts.forget(actor.user_id)
     await edit_html(
         message, t("forget.done", actor.lang, projects=done.projects, files=done.files)
     )
@@ -80,14 +79,14 @@ async def on_export(update: Update, context: Context) -> None:
     message = update.effective_message
     assert message is not None
     thread = message.message_thread_id if message.is_topic_message else None
-    limit_bytes = services(context).settings.export_limit_bytes
+    limit_bytes = settings(context).export_limit_bytes
     limit_mb = limit_bytes // (1024 * 1024)
     try:
         async with (
             chat_action(
                 context.bot, message.chat_id, ChatAction.UPLOAD_DOCUMENT, thread_id=thread
             ),
-            privacy.exported(studio(context), actor, limit_bytes=limit_bytes) as export,
+            services(context).accounts.exported(actor, limit_bytes=limit_bytes) as export,
         ):
             caption = t("export.caption", actor.lang, shots=export.shots, clips=export.clips)
             if export.skipped_clips:

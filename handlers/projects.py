@@ -13,7 +13,7 @@ from bot.domain.types import Actor
 from bot.i18n import t
 from handlers import callbacks as cb
 from handlers import render
-from handlers.common import Context, actor_for, button, edit_html, reply_html, studio
+from handlers.common import Context, actor_for, button, edit_html, reply_html, services
 
 
 async def on_new(update: Update, context: Context) -> None:
@@ -21,7 +21,7 @@ async def on_new(update: Update, context: Context) -> None:
     actor = await actor_for(update, context)
     message = update.effective_message
     assert message is not None
-    project = await studio(context).new_project(actor, " ".join(context.args or []))
+    project = await services(context).projects.new_project(actor, " ".join(context.args or []))
     await reply_html(
         context, message, t("project.created", actor.lang, title=escape(project.title))
     )
@@ -32,7 +32,7 @@ async def on_projects(update: Update, context: Context) -> None:
     actor = await actor_for(update, context)
     message = update.effective_message
     assert message is not None
-    summaries = await studio(context).list_projects(actor)
+    summaries = await services(context).projects.list_projects(actor)
     await reply_html(
         context,
         message,
@@ -46,7 +46,7 @@ async def on_open_project_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """Open a project: its shots in order and their clips; it becomes the current one."""
-    view = await studio(context).open_project(actor, data.row_id)
+    view = await services(context).projects.open_project(actor, data.row_id)
     message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
     await edit_html(
@@ -60,13 +60,13 @@ async def on_resend_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """▶️ A past clip, sent again at once by its stored file_id (no re-upload)."""
-    take = await studio(context).take_by_id(actor, data.row_id)
+    take = await services(context).generation.take_by_id(actor, data.row_id)
     if not take.telegram_file_id:
         raise StudioError("take.not_found")
     message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
-    revision = await studio(context).revision_by_id(actor, take.revision_id)
-    shot = await studio(context).shot_by_id(actor, take.shot_id)
+    revision = await services(context).drafting.revision_by_id(actor, take.revision_id)
+    shot = await services(context).drafting.shot_by_id(actor, take.shot_id)
     sent = await context.bot.send_video(
         message.chat_id,
         video=take.telegram_file_id,
@@ -75,8 +75,8 @@ async def on_resend_pressed(
         message_thread_id=message.message_thread_id if message.is_topic_message else None,
         reply_markup=render.clip_keyboard(take, actor.lang, kept=shot.kept_take_id == take.id),
     )
-    await studio(context).remember_message(
-        sent.chat_id, sent.message_id, "clip", take_id=take.id, revision_id=take.revision_id
+    await services(context).generation.remember_clip(
+        sent.chat_id, sent.message_id, take.id, take.revision_id
     )
     return None
 

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from html import escape, unescape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.domain.records import ProjectRecord, RevisionRecord, ShotRecord, TakeRecord
 from bot.domain.states import TakeState
-from bot.domain.types import CAMERA_MOVES, DURATIONS, MODES
+from bot.domain.types import (
+    CAMERA_MOVES,
+    DURATIONS,
+    MODES,
+    ProgressUpdate,
+    ProjectSummary,
+    ProjectView,
+)
 from bot.i18n import t
-from bot.runner import ProgressUpdate
-from bot.services.studio import ProjectView
 from handlers import callbacks as cb
-from storage.models import Project, PromptRevision, Shot, Take
-from storage.repos.projects import ProjectSummary
 
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -25,7 +30,9 @@ def _button(text: str, action: str, row_id: int, arg: str | None = None) -> Inli
     return InlineKeyboardButton(text, callback_data=cb.encode(action, row_id, arg))
 
 
-def draft_text(revision: PromptRevision, shot: Shot, project: Project, lang: str) -> str:
+def draft_text(
+    revision: RevisionRecord, shot: ShotRecord, project: ProjectRecord, lang: str
+) -> str:
     params = revision.params
     negative = revision.negative_prompt
     if len(negative) > NEGATIVE_SHOWN:
@@ -61,7 +68,7 @@ def settings_line(params: dict, lang: str) -> str:
     )
 
 
-def draft_keyboard(revision: PromptRevision, lang: str) -> InlineKeyboardMarkup:
+def draft_keyboard(revision: RevisionRecord, lang: str) -> InlineKeyboardMarkup:
     shot_id = revision.shot_id
     rows = [
         [
@@ -83,7 +90,7 @@ def draft_keyboard(revision: PromptRevision, lang: str) -> InlineKeyboardMarkup:
 
 
 def settings_keyboard(
-    revision: PromptRevision, lang: str, providers: tuple[str, ...] = ()
+    revision: RevisionRecord, lang: str, providers: tuple[str, ...] = ()
 ) -> InlineKeyboardMarkup:
     params = revision.params
 
@@ -122,7 +129,7 @@ def settings_keyboard(
     return InlineKeyboardMarkup(rows)
 
 
-def ask_keyboard(shot: Shot, lang: str) -> InlineKeyboardMarkup:
+def ask_keyboard(shot: ShotRecord, lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
@@ -133,11 +140,11 @@ def ask_keyboard(shot: Shot, lang: str) -> InlineKeyboardMarkup:
     )
 
 
-def redraft_keyboard(shot: Shot, lang: str) -> InlineKeyboardMarkup:
+def redraft_keyboard(shot: ShotRecord, lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[_button(t("button.redraft", lang), cb.REDRAFT, shot.id)]])
 
 
-def status_text(take: Take, update: ProgressUpdate, lang: str) -> str:
+def status_text(take: TakeRecord, update: ProgressUpdate, lang: str) -> str:
     elapsed = format_elapsed(update.elapsed_s)
     if update.phase == TakeState.QUEUED and update.queue_position:
         return t("status.queued_position", lang, position=update.queue_position)
@@ -153,13 +160,13 @@ def status_text(take: Take, update: ProgressUpdate, lang: str) -> str:
     return t("status.queued", lang)
 
 
-def status_keyboard(take: Take, lang: str) -> InlineKeyboardMarkup | None:
+def status_keyboard(take: TakeRecord, lang: str) -> InlineKeyboardMarkup | None:
     if take.status != TakeState.QUEUED:
         return None
     return InlineKeyboardMarkup([[_button(t("button.cancel", lang), cb.CANCEL_TAKE, take.id)]])
 
 
-def final_status_text(take: Take, lang: str) -> str:
+def final_status_text(take: TakeRecord, lang: str) -> str:
     if take.status == TakeState.DELIVERED:
         started, ended = take.created_at, take.delivered_at or take.finished_at
         seconds = (ended - started).total_seconds() if ended and started else 0.0
@@ -169,7 +176,7 @@ def final_status_text(take: Take, lang: str) -> str:
     return t("status.failed", lang, reason=t(f"error.{take.error_kind or 'unknown'}", lang))
 
 
-def clip_caption(take: Take, revision: PromptRevision | None, lang: str) -> str:
+def clip_caption(take: TakeRecord, revision: RevisionRecord | None, lang: str) -> str:
     summary = escape((revision.summary if revision else "") or "")
     caption = t("clip.caption", lang, summary=summary)
     if take.preview:
@@ -177,7 +184,7 @@ def clip_caption(take: Take, revision: PromptRevision | None, lang: str) -> str:
     return _fit(caption, CAPTION_LIMIT)
 
 
-def clip_keyboard(take: Take, lang: str, *, kept: bool = False) -> InlineKeyboardMarkup:
+def clip_keyboard(take: TakeRecord, lang: str, *, kept: bool = False) -> InlineKeyboardMarkup:
     keep_label = t("button.kept", lang) if kept else t("button.keep", lang)
     return InlineKeyboardMarkup(
         [
@@ -246,7 +253,10 @@ def project_keyboard(view: ProjectView, lang: str) -> InlineKeyboardMarkup | Non
 
 
 def album_text(
-    project: Project, shots: list[Shot], revisions: dict[int, PromptRevision], lang: str
+    project: ProjectRecord,
+    shots: Sequence[ShotRecord],
+    revisions: dict[int, RevisionRecord],
+    lang: str,
 ) -> str:
     lines = [t("album.added", lang, count=len(shots), project=escape(project.title))]
     for shot in shots:
@@ -259,7 +269,7 @@ def album_text(
 
 
 def album_keyboard(
-    shots: list[Shot], revisions: dict[int, PromptRevision], lang: str
+    shots: Sequence[ShotRecord], revisions: dict[int, RevisionRecord], lang: str
 ) -> InlineKeyboardMarkup | None:
     buttons = [
         _button(t("button.open_shot", lang, position=shot.position), cb.OPEN_SHOT, shot.id)

@@ -21,17 +21,14 @@ from bot.i18n import t
 from bot.media.intake import IntakeError
 from bot.services.stills import Stills
 from handlers import callbacks as cb
-from handlers.common import Context, button, chat_action, reply_html, services, studio
+from handlers.common import Context, button, chat_action, reply_html, services
 from handlers.drafts import show_draft
 from handlers.generate import queue_take
 from handlers.groups import check_may_generate
 
 
 def stills(context: Context) -> Stills:
-    made = services(context).stills
-    if made is None:  # services built without stills (never in the bot itself)
-        raise StudioError("still.failed")
-    return made
+    return services(context).stills
 
 
 @button
@@ -85,7 +82,7 @@ async def try_end_frame(context: Context, actor: Actor, message: Message, photo:
     reply = message.reply_to_message
     if reply is None:
         return False
-    ref = await studio(context).message_ref(message.chat_id, reply.message_id)
+    ref = await services(context).drafting.message_ref(message.chat_id, reply.message_id)
     if ref is None or ref.kind != "draft" or ref.revision_id is None:
         return False
     try:

@@ -13,11 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from bot.domain.records import TakeRecord
 from bot.domain.types import (
     ClipInfo,
+    Delivery,
     Draft,
     DraftRequest,
     ProgressCallback,
+    ProgressUpdate,
     RefineStep,
     TaskStatus,
     VideoRequest,
@@ -98,3 +101,23 @@ async def cancel_upstream(provider: VideoProvider, task_id: str) -> bool:
     if isinstance(provider, CancellableProvider):
         return await provider.cancel(task_id)
     return False
+
+
+class TakeObserver(Protocol):
+    """How a take's life is shown to its user: Telegram messages, or the CLI's progress bar."""
+
+    async def on_progress(self, take: TakeRecord, update: ProgressUpdate) -> None: ...
+
+    async def deliver(self, take: TakeRecord) -> Delivery:
+        """Hand the finished clip over; raises ProviderError when it cannot be."""
+        ...
+
+    async def on_finished(self, take: TakeRecord) -> None: ...
+
+
+class TakeQueue(Protocol):
+    """The job runner as the chat front end sees it: something to nudge when a take is due."""
+
+    def wake(self) -> None:
+        """A take was queued: look for work now instead of at the next tick."""
+        ...

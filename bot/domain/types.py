@@ -1,15 +1,26 @@
-"""The values that cross the application's boundaries: requests, drafts, statuses, clips.
+"""The values that cross the application's boundaries: requests, drafts, statuses, clips,
+and the views of stored rows that handlers render.
 
-Plain frozen dataclasses with no Telegram, SQL or HTTP in them, so services, media
-functions and providers can all share them.
+Plain dataclasses with no Telegram, SQL or HTTP in them, so services, media functions,
+providers and handlers can all share them. Views hold rows as the read-only records of
+bot.domain.records, never as storage's models.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from bot.domain.records import (
+    ProjectRecord,
+    RevisionRecord,
+    ShotRecord,
+    TakeRecord,
+)
+from bot.domain.states import TakeState
 
 # Camera moves a user can pick. Providers map them onto their own camera language
 # (Kling's camera_control, Vidu's movement, the offline renderer's pan/zoom).
@@ -170,3 +181,153 @@ class Sender:
     username: str | None = None
     language_code: str | None = None
     chat_title: str | None = None
+
+
+# --- what a use case answers with ---------------------------------------------------------
+
+
+class Verdict(Enum):
+    """The allowlist's answer for one sender."""
+
+    ADMIT = "admit"
+    REFUSE = "refuse"  # tell them once
+    SILENT = "silent"  # already told
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The gate's answer for one update, before any handler runs."""
+
+    duplicate: bool  # Telegram delivered it before (a restart, a second instance)
+    verdict: Verdict = Verdict.ADMIT
+    actor: Actor | None = None  # the sender, recorded, when the gate was asked to
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """What Generate would cost and what the tightest quota leaves (None: unlimited)."""
+
+    cost: float
+    left: float | None
+
+    @property
+    def enough(self) -> bool:
+        return self.left is None or self.cost <= self.left + 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class DraftView:
+    """What a draft message shows, read in one unit of work: the revision, its shot and
+    project, and what 🎬 Generate would cost."""
+
+    revision: RevisionRecord
+    shot: ShotRecord
+    project: ProjectRecord
+    allowance: Allowance
+
+
+@dataclass(slots=True)
+class ShotOutcome:
+    """A photo taken in: its shot, its first draft if it had words, and intake's notes."""
+
+    shot: ShotRecord
+    draft: DraftView | None  # None: the photo waits for its description
+    notes: tuple[tuple[str, dict[str, Any]], ...] = ()
+
+    @property
+    def revision(self) -> RevisionRecord | None:
+        return self.draft.revision if self.draft else None
+
+
+@dataclass(frozen=True, slots=True)
+class Recaption:
+    """What an edited photo caption did to its shot."""
+
+    shot: ShotRecord
+    revision: RevisionRecord | None  # a new draft; None: only the description changed
+    changed: bool  # False: the new caption was empty, so nothing changed
+
+
+@dataclass(frozen=True, slots=True)
+class StillChoice:
+    """🎬 Animate this / 📷 Use the original: the picture a take of the shot animates."""
+
+    shot_id: int
+    path: str | None  # None: the original photo
+
+
+@dataclass(frozen=True, slots=True)
+class TakeRequest:
+    """🎬 Generate's answer: the take, and whether this press made it."""
+
+    take: TakeRecord
+    created: bool  # False when an identical request was already queued (double tap)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressUpdate:
+    """One step of a take as its status message shows it."""
+
+    phase: TakeState  # queued, submitted, rendering, downloading or delivering
+    elapsed_s: float
+    progress: float | None = None
+    queue_position: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where a finished clip went in the chat (None for both: nowhere, as on the CLI)."""
+
+    message_id: int | None
+    file_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSummary:
+    """A line of /projects: a project and how much is in it."""
+
+    project: ProjectRecord
+    shots: int
+    clips: int
+
+
+@dataclass(slots=True)
+class ShotView:
+    """One shot of an opened project, with its clips."""
+
+    shot: ShotRecord
+    revision: RevisionRecord | None
+    kept: TakeRecord | None
+    delivered: list[TakeRecord] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ProjectView:
+    """An opened project: its shots in order."""
+
+    project: ProjectRecord
+    shots: list[ShotView]
+
+
+@dataclass(frozen=True, slots=True)
+class BoardShot:
+    """One shot as the board shows it."""
+
+    shot: ShotRecord
+    image_path: Path  # the chosen clay still, else the photo
+    words: str  # the first words of its current prompt (or its description)
+    clip: TakeRecord | None  # kept take, else the latest delivered one
+    kept: bool
+    stars: int | None  # ⭐ votes for its clip, None where votes are not kept
+
+    @property
+    def number(self) -> int:
+        return self.shot.position
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """The story as a whole: a project's shots in order."""
+
+    project: ProjectRecord
+    shots: list[BoardShot]

@@ -1,0 +1,28 @@
+"""The use cases, one per aggregate; handlers find them on the application as `Services`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importing the package stays light: the CLI's parser imports below it
+    from bot.services.accounts import Accounts
+    from bot.services.drafting import Drafting
+    from bot.services.generation import Generation
+    from bot.services.groups import Groups
+    from bot.services.permissions import Permissions
+    from bot.services.projects import Projects
+    from bot.services.stills import Stills
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Every use case the chat front end and the CLI call, built once by bot.wiring."""
+
+    accounts: Accounts  # who is asking, access, money, /export, /forget
+    permissions: Permissions  # who may see, spend and change what
+    drafting: Drafting  # photos, drafts, refinements, ⚙️, albums
+    generation: Generation  # 🎬 Generate, ✖, ⭐ Keep
+    projects: Projects  # projects, the board, the film
+    groups: Groups  # a group's Generate rule and its votes
+    stills: Stills  # 🎨 clay stills and end frames

@@ -8,11 +8,13 @@ way before the provider is called (`reserve_units`, `settle`). Grants are negati
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from bot.config import Settings
 from bot.domain.states import ChargeState
+from bot.domain.types import Allowance
 from storage.db import Database
 from storage.models import Take, utcnow
 from storage.repos.accounts import AccountsRepo, UsageTotals
@@ -47,15 +49,18 @@ def period_start(period: str, now: datetime | None = None) -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
-class Allowance:
-    """What Generate would cost and what the tightest quota leaves (None: unlimited)."""
+class Quotas:
+    """The default quotas in units per period (None: unlimited); an operator's /limit wins."""
 
-    cost: float
-    left: float | None
+    user_day: float | None = None
+    user_month: float | None = None
+    group_day: float | None = None
+    group_month: float | None = None
 
-    @property
-    def enough(self) -> bool:
-        return self.left is None or self.cost <= self.left + 1e-9
+    def default(self, subject_id: int, period: str) -> float | None:
+        """A group (a negative chat id) or a user's default for "day" or "month"."""
+        limit: float | None = getattr(self, f"{'group' if subject_id < 0 else 'user'}_{period}")
+        return limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +72,12 @@ class Usage:
 
 
 class Budget:
-    """Costs, quotas and the ledger; built once with the studio."""
+    """Costs, quotas and the ledger, shared by every use case that spends."""
 
-    def __init__(self, settings: Settings, db: Database) -> None:
-        self.settings = settings
+    def __init__(self, db: Database, costs: Mapping[str, float], quotas: Quotas) -> None:
         self.db = db
-        self.costs = parse_costs(settings.costs)
+        self.costs = dict(costs)
+        self.quotas = quotas
 
     def cost(self, provider: str, mode: str, duration: int) -> float:
         for key in (f"{provider}:{mode}:{duration}", f"{provider}:{mode}", provider):
@@ -80,17 +85,12 @@ class Budget:
                 return self.costs[key]
         return 0.0
 
-    def cost_of_params(self, params: dict) -> float:
+    def cost_of_params(self, params: dict[str, Any]) -> float:
         return self.cost(
             str(params.get("provider", "offline")),
             str(params.get("mode", "std")),
             int(params.get("duration", 5)),
         )
-
-    def default_limit(self, subject_id: int, period: str) -> float | None:
-        group = subject_id < 0
-        name = f"quota_{'group' if group else 'user'}_{period}"
-        return getattr(self.settings, name)
 
     async def limits(
         self, repo: AccountsRepo, *subject_ids: int
@@ -101,7 +101,7 @@ class Budget:
             (subject, period): (
                 overrides[subject, period]
                 if (subject, period) in overrides
-                else self.default_limit(subject, period)
+                else self.quotas.default(subject, period)
             )
             for subject in subject_ids
             for period in PERIODS
@@ -128,7 +128,7 @@ class Budget:
         repo: AccountsRepo,
         user_id: int,
         group_id: int | None,
-        params: dict,
+        params: dict[str, Any],
     ) -> Allowance:
         """For the draft: what Generate will cost, and what is left."""
         return Allowance(self.cost_of_params(params), await self.left(repo, user_id, group_id))
@@ -160,8 +160,8 @@ class Budget:
         (the allowance, the ledger entry to settle) or (the allowance, None) when refused."""
         if cost <= 0:
             return Allowance(0.0, None), None
-        async with self.db.session() as session:
-            repo = AccountsRepo(session)
+        async with self.db.unit_of_work() as uow:
+            repo = uow.accounts
             await repo.lock_subjects(*(s for s in (user_id, group_id) if s is not None))
             allowance = Allowance(cost, await self.left(repo, user_id, group_id))
             if not allowance.enough:
@@ -180,14 +180,14 @@ class Budget:
         """The reserved work ended: charged if it was delivered, refunded otherwise."""
         if entry_id is None:
             return
-        async with self.db.session() as session:
-            await AccountsRepo(session).settle_entry(entry_id, charged=charged)
+        async with self.db.unit_of_work() as uow:
+            await uow.accounts.settle_entry(entry_id, charged=charged)
 
     async def grant(self, subject_id: int, units: float) -> None:
         """/grant: give a user or group units back (a negative entry in the ledger)."""
         group = subject_id < 0
-        async with self.db.session() as session:
-            await AccountsRepo(session).add_usage(
+        async with self.db.unit_of_work() as uow:
+            await uow.accounts.add_usage(
                 take_id=None,
                 user_id=None if group else subject_id,
                 chat_id=subject_id if group else None,
@@ -197,12 +197,12 @@ class Budget:
             )
 
     async def set_limit(self, subject_id: int, period: str, units: float | None) -> None:
-        async with self.db.session() as session:
-            await AccountsRepo(session).set_quota(subject_id, period, units)
+        async with self.db.unit_of_work() as uow:
+            await uow.accounts.set_quota(subject_id, period, units)
 
     async def usage(self, subject_id: int) -> Usage:
-        async with self.db.session() as session:
-            repo = AccountsRepo(session)
+        async with self.db.unit_of_work() as uow:
+            repo = uow.accounts
             day = await repo.totals(since=period_start("day"), subject_id=subject_id)
             month = await repo.totals(since=period_start("month"), subject_id=subject_id)
             quotas = await self.limits(repo, subject_id)
@@ -210,7 +210,7 @@ class Budget:
         return Usage(subject_id, day, month, limits)
 
     async def stats(self) -> tuple[UsageTotals, list[tuple[int, float]]]:
-        async with self.db.session() as session:
-            repo = AccountsRepo(session)
+        async with self.db.unit_of_work() as uow:
+            repo = uow.accounts
             since = period_start("month")
             return await repo.totals(since=since), await repo.top_spenders(since=since)

@@ -1,34 +1,31 @@
-"""/forget and /export: a user's data leaves with them, or goes home with them as a zip."""
+"""/forget and /export on disk: a user's files leave with them, or go home as a zip.
+
+The rows are the accounts use case's (bot.services.accounts); these are the file halves,
+run on worker threads.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import glob
 import json
-import logging
 import os
 import shutil
 import uuid
 import zipfile
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.domain.errors import StudioError
-from bot.domain.ports import cancel_upstream
-from bot.domain.states import TakeState
-from bot.domain.types import Actor
-from bot.files import private_dir
+from bot.domain.records import ProjectRecord
+from bot.files import DataFolders, private_dir
 from bot.media.intake import llm_copy_path
-from bot.services.studio import Studio
-from storage.models import Project
-from storage.repos.accounts import AccountsRepo, InFlight, OwnedFiles
-from storage.uow import UnitOfWork
-
-log = logging.getLogger(__name__)
+from storage.models import PromptRevision, Shot, Take
+from storage.repos.accounts import OwnedFiles
 
 ZIP_OVERHEAD = 64 * 1024  # the zip's own headers, project.md and project.json
+
+ShotData = tuple[Shot, list[PromptRevision], list[Take]]  # a shot, its drafts, its clips
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,45 +46,21 @@ class Export:
     skipped_clips: list[str] = field(default_factory=list)  # left out: over the upload limit
 
 
-async def forget(studio: Studio, user_id: int) -> Forgotten:
-    """Delete every row the user owns, stop their takes in flight, then remove their files."""
-    async with studio.db.session() as session:
-        owned = await AccountsRepo(session).forget_user(user_id)
-    for take in owned.in_flight:
-        await _stop_upstream(studio, take)
-    removed = await asyncio.to_thread(_remove_files, studio, owned)
-    log.info("forgot user %s: %d projects, %d files", user_id, len(owned.project_ids), removed)
-    return Forgotten(removed, len(owned.project_ids))
-
-
-async def _stop_upstream(studio: Studio, take: InFlight) -> None:
-    """Cancel the provider's task where it allows; otherwise the runner just drops the take."""
-    provider = studio.providers.get(take.provider)
-    if provider is None or take.upstream_task_id is None:
-        return
-    try:
-        stopped = await cancel_upstream(provider, take.upstream_task_id)
-    except Exception:  # the rows are gone already: a failed cancel must not undo /forget
-        log.exception("take %s: cancelling upstream failed", take.take_id)
-        return
-    log.info("take %s: upstream task %s", take.take_id, "cancelled" if stopped else "left")
-
-
-def _remove_files(studio: Studio, owned: OwnedFiles) -> int:
-    data_dir = studio.settings.data_dir
+def remove_files(folders: DataFolders, owned: OwnedFiles) -> int:
+    """Remove every file /forget found the user owns; how many there were."""
     removed = sum(_unlink(Path(raw)) for raw in owned.paths)
     for raw in owned.photo_paths:  # the LLM's copy is part of its photo: not counted apart
         _unlink(llm_copy_path(Path(raw)))
     for name in owned.shot_folders:  # stills and end frames
-        removed += _remove_tree(data_dir / "stills", name)
+        removed += _remove_tree(folders.stills, name)
     for name in owned.clip_names:  # downloads cut off half way (the clip download, previews)
-        for partial in studio.clips_dir.glob(f".{glob.escape(name)}.mp4.*.part"):
+        for partial in folders.clips.glob(f".{glob.escape(name)}.mp4.*.part"):
             removed += _unlink(partial)
-        removed += _unlink(studio.clips_dir / f"{name}.mp4.part")
+        removed += _unlink(folders.clips / f"{name}.mp4.part")
     for project_id in owned.project_ids:
         # Older versions kept photos and films in a folder per project id.
-        removed += _remove_tree(studio.photos_dir, str(project_id))
-        removed += _remove_tree(data_dir / "films", str(project_id))
+        removed += _remove_tree(folders.photos, str(project_id))
+        removed += _remove_tree(folders.films, str(project_id))
     return removed
 
 
@@ -111,40 +84,15 @@ def _remove_tree(parent: Path, name: str) -> int:
     return count
 
 
-@contextlib.asynccontextmanager
-async def exported(studio: Studio, actor: Actor, *, limit_bytes: int) -> AsyncIterator[Export]:
-    """The current project's zip for the length of the block; the file goes afterwards, always."""
-    export = await export_project(studio, actor, limit_bytes=limit_bytes)
-    try:
-        yield export
-    finally:
-        export.path.unlink(missing_ok=True)
-
-
-async def export_project(studio: Studio, actor: Actor, *, limit_bytes: int) -> Export:
-    """The current project as a zip on disk: photos, prompts and revisions (Markdown, JSON), clips.
+def build_zip(
+    project: ProjectRecord, data: list[ShotData], limit_bytes: int, folder: Path
+) -> Export:
+    """The project as a zip in `folder`: photos, prompts and revisions (Markdown, JSON), clips.
 
     Clips that would push the zip over `limit_bytes` (Telegram's upload limit) are left out
-    and listed, so the document always sends; the caller removes the file (see `exported`).
+    and listed, so the document always sends; the caller removes the file.
     """
-    project = await studio.current_project(actor)
-    async with studio.db.session() as session:
-        uow = UnitOfWork(session)
-        shots = await uow.projects.project_shots(project.id)
-        data = []
-        for shot in shots:
-            revisions = await uow.projects.shot_revisions(shot.id)
-            takes = [
-                t for t in await uow.takes.shot_takes(shot.id) if t.status == TakeState.DELIVERED
-            ]
-            data.append((shot, revisions, takes))
-    folder = studio.settings.data_dir / "exports"
-    async with studio.heavy_work():  # zipping clips takes a while, on a worker thread
-        return await asyncio.to_thread(_build_zip, project, data, limit_bytes, folder)
-
-
-def _build_zip(project: Project, data: list, limit_bytes: int, folder: Path) -> Export:
-    manifest: dict = {"project": {"id": project.id, "title": project.title}, "shots": []}
+    manifest: dict[str, Any] = {"project": {"id": project.id, "title": project.title}, "shots": []}
     lines = [f"# {project.title}", ""]
     files: dict[str, Path] = {}  # name in the zip -> file on disk
     clips: list[tuple[str, Path]] = []
@@ -153,7 +101,7 @@ def _build_zip(project: Project, data: list, limit_bytes: int, folder: Path) -> 
         if Path(shot.photo_path).exists():
             files[photo_name] = Path(shot.photo_path)
         lines += [f"## Shot {shot.position}", "", f"Description: {shot.description or ''}", ""]
-        shot_json = {
+        shot_json: dict[str, Any] = {
             "position": shot.position,
             "description": shot.description,
             "photo": photo_name,
@@ -244,7 +192,7 @@ def _build_zip(project: Project, data: list, limit_bytes: int, folder: Path) -> 
     )
 
 
-def _portable(params: dict, position: int, files: dict[str, Path]) -> dict:
+def _portable(params: dict[str, Any], position: int, files: dict[str, Path]) -> dict[str, Any]:
     """Params as the zip holds them: a file on the server becomes a file in the zip, by name."""
     portable = dict(params)
     for key, value in params.items():

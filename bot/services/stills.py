@@ -26,12 +26,13 @@ from pathlib import Path
 
 from bot.domain.errors import ProviderError, StudioError
 from bot.domain.ports import StillMaker
-from bot.domain.types import Actor, Still
+from bot.domain.types import Actor, Still, StillChoice
 from bot.files import write_private
-from bot.services.studio import StillChoice, Studio
+from bot.services.budget import Budget
+from bot.services.drafting import Drafting, PhotoIntake
 from bot.slots import releasing_slot
+from storage.db import Database
 from storage.models import PromptRevision, Shot
-from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,22 @@ STILL_COST_UNITS: dict[str, float] = {"offline": 0.0, "kling": 0.25, "openai": 0
 class Stills:
     """🎨 Clay still → 🎬 Animate this / 🔄 Another / 📷 Use the original photo."""
 
-    def __init__(self, studio: Studio, maker: StillMaker) -> None:
-        self.studio = studio
+    def __init__(
+        self,
+        db: Database,
+        maker: StillMaker,
+        *,
+        drafting: Drafting,
+        budget: Budget,
+        intake: PhotoIntake,
+        folder: Path,
+    ) -> None:
+        self.db = db
         self.maker = maker
-        self.folder = studio.settings.data_dir / "stills"
+        self.drafting = drafting  # the draft and its shot, for this chat only
+        self.budget = budget
+        self.intake = intake  # an end frame is a photo: the same limits and cap
+        self.folder = folder
 
     @property
     def cost_units(self) -> float:
@@ -61,8 +74,8 @@ class Stills:
 
     async def make(self, actor: Actor, revision_id: int) -> Still:
         """A new clay still of the draft's photo (the next number for this shot)."""
-        revision = await self.studio.revision_by_id(actor, revision_id)
-        shot = await self.studio.shot_by_id(actor, revision.shot_id)
+        revision = await self.drafting.revision_by_id(actor, revision_id)
+        shot = await self.drafting.shot_by_id(actor, revision.shot_id)
         folder = self.shot_folder(shot)
         # End frames share the folder; only numbered stills count.
         stills = folder.glob("*.jpg") if folder.is_dir() else ()
@@ -85,15 +98,15 @@ class Stills:
             made = await self._shot_still_exists(shot.id, path)
         finally:
             # Charged once the still exists; refunded when it failed (or was interrupted).
-            await asyncio.shield(self.studio.budget.settle(entry, charged=made))
+            await asyncio.shield(self.budget.settle(entry, charged=made))
         if not made:  # /forget took the shot while the still was made
             raise StudioError("draft.not_found")
         return Still(shot.id, revision.id, number, path, self.maker.name, self.cost_units)
 
     async def _shot_still_exists(self, shot_id: int, path: Path) -> bool:
         """After writing a still: if /forget removed its shot meanwhile, the file goes too."""
-        async with self.studio.db.session() as session:
-            if await UnitOfWork(session).projects.get_shot(shot_id) is not None:
+        async with self.db.unit_of_work() as uow:
+            if await uow.projects.get_shot(shot_id) is not None:
                 return True
         await asyncio.to_thread(_remove_orphan, path)
         return False
@@ -101,7 +114,7 @@ class Stills:
     async def _reserve(self, actor: Actor) -> int | None:
         """Reserve a still's cost under the user's (and group's) quotas, like a take's."""
         group_id = actor.chat_id if actor.is_group else None
-        allowance, entry = await self.studio.budget.reserve_units(
+        allowance, entry = await self.budget.reserve_units(
             self.cost_units, actor.user_id, group_id, kind="still"
         )
         if not allowance.enough:
@@ -113,8 +126,8 @@ class Stills:
     async def choose(self, actor: Actor, revision_id: int, number: int | None) -> Shot:
         """🎬 Animate this (a still's number) or 📷 Use the original photo (None)."""
         choice = await self.choice(actor, revision_id, number)
-        async with self.studio.db.session() as session:
-            shot = await UnitOfWork(session).projects.get_shot(choice.shot_id)
+        async with self.db.unit_of_work() as uow:
+            shot = await uow.projects.get_shot(choice.shot_id)
             if shot is None:
                 raise StudioError("draft.not_found")
             shot.still_path = choice.path
@@ -123,8 +136,8 @@ class Stills:
     async def choice(self, actor: Actor, revision_id: int, number: int | None) -> StillChoice:
         """The picture a press chooses, checked but not yet set: the take request sets it,
         so a refused Generate leaves the shot's picture as it was."""
-        revision = await self.studio.revision_by_id(actor, revision_id)
-        folder = self.shot_folder(await self.studio.shot_by_id(actor, revision.shot_id))
+        revision = await self.drafting.revision_by_id(actor, revision_id)
+        folder = self.shot_folder(await self.drafting.shot_by_id(actor, revision.shot_id))
         path = None if number is None else folder / f"{number}.jpg"
         if path is not None and not path.is_file():
             raise StudioError("still.gone")
@@ -136,9 +149,9 @@ class Stills:
         The end frame wins over a camera move (Kling takes one or the other) and forces 5 s,
         so the new revision says so; ↩️ Undo goes back to the draft without it.
         """
-        revision = await self.studio.revision_by_id(actor, revision_id)
-        prepared = await self.studio.prepare_photo(photo)
-        folder = self.shot_folder(await self.studio.shot_by_id(actor, revision.shot_id))
+        revision = await self.drafting.revision_by_id(actor, revision_id)
+        prepared = await self.intake.prepare(photo)
+        folder = self.shot_folder(await self.drafting.shot_by_id(actor, revision.shot_id))
         path = folder / f"end-{uuid.uuid4().hex[:12]}.jpg"
         await asyncio.to_thread(write_private, path, prepared.jpeg)
         params = {
@@ -147,8 +160,7 @@ class Stills:
             "duration": 5,
             "camera_move": "static",
         }
-        async with self.studio.db.session() as session:
-            uow = UnitOfWork(session)
+        async with self.db.unit_of_work() as uow:
             shot = await uow.projects.get_shot(revision.shot_id)
             if shot is None:
                 raise StudioError("draft.not_found")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -13,6 +12,7 @@ from bot.domain.states import (
     ShotState,
     TakeState,
 )
+from bot.domain.types import ProjectSummary
 from storage.models import (
     Chat,
     Project,
@@ -22,13 +22,6 @@ from storage.models import (
     utcnow,
 )
 from storage.repos.base import Repository
-
-
-@dataclass(frozen=True, slots=True)
-class ProjectSummary:
-    project: Project
-    shots: int
-    clips: int
 
 
 class ProjectsRepo(Repository):

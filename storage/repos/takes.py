@@ -16,6 +16,7 @@ from bot.domain.states import (
     IllegalTransition,
     TakeState,
 )
+from storage.locks import PROVIDER_SLOTS, USER_TAKES, hold_for_transaction, lock_key
 from storage.models import (
     Take,
     TakeEvent,
@@ -214,6 +215,19 @@ class TakesRepo(Repository):
             .where(Take.id == take_id, Take.lease_owner == owner)
             .values(lease_owner=None, lease_expires_at=None)
         )
+
+    async def hold_provider_slots(self, provider: str) -> None:
+        """Until this unit of work ends, no other instance counts or takes `provider`'s slots.
+
+        PostgreSQL only: SQLite's BEGIN IMMEDIATE already makes writers take turns.
+        """
+        if self._postgres:
+            await hold_for_transaction(self.session, lock_key(PROVIDER_SLOTS, provider))
+
+    async def hold_user_takes(self, user_id: int) -> None:
+        """Until this unit of work ends, no other instance counts this user's takes at work."""
+        if self._postgres:
+            await hold_for_transaction(self.session, lock_key(USER_TAKES, user_id))
 
     async def count_active_upstream(self, provider: str) -> int:
         """Takes occupying a provider concurrency slot, across all instances."""

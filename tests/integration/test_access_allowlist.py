@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bot.services.access import Access, Verdict
+from bot.domain.errors import StudioError
+from bot.domain.types import Actor, Verdict
+from bot.services.access import Access
+from bot.services.groups import Groups
+from bot.services.permissions import Permissions
 from storage.db import Database
-from storage.uow import UnitOfWork
-from tests.conftest import make_settings
 
 ALICE, BOB, OPERATOR = 8_001, 8_002, 8_999
 GROUP = -1_008_000_000_001
 
 
-def access_for(db: Database, tmp_path: Path, **settings: object) -> Access:
-    return Access(make_settings(tmp_path, admin_ids=(OPERATOR,), **settings), db)
+def access_for(db: Database, tmp_path: Path, allowed_ids: tuple[int, ...] = ()) -> Access:
+    return Access(db, Permissions(db, (OPERATOR,)), allowed_ids)
+
+
+async def may_generate(
+    permissions: Permissions, user_id: int, fetch: Callable[[], Awaitable[str]]
+) -> bool:
+    """Whether a member of GROUP may start paid work there (the one check that spends)."""
+    try:
+        await permissions.check_may_spend(Actor(user_id, GROUP, "supergroup"), fetch)
+    except StudioError as refused:
+        assert refused.key == "group.generate_admins_only"
+        return False
+    return True
 
 
 async def test_without_a_list_everyone_is_admitted(database: Database, tmp_path: Path) -> None:
@@ -52,12 +67,11 @@ async def test_an_allowed_group_admits_all_its_members(database: Database, tmp_p
     assert await access.admit(ALICE, GROUP) is Verdict.REFUSE
 
 
-async def test_generate_policy_and_the_member_status_cache(
-    database: Database, tmp_path: Path
-) -> None:
-    access = access_for(database, tmp_path)
-    async with database.session() as session:
-        await UnitOfWork(session).chats.upsert_chat(GROUP, type="supergroup", title="Clay club")
+async def test_generate_policy_and_the_member_status_cache(database: Database) -> None:
+    permissions = Permissions(database, (OPERATOR,))
+    groups = Groups(database, permissions)
+    async with database.unit_of_work() as uow:
+        await uow.chats.upsert_chat(GROUP, type="supergroup", title="Clay club")
     lookups: list[str] = []
 
     def status(value: str):  # type: ignore[no-untyped-def]
@@ -67,17 +81,17 @@ async def test_generate_policy_and_the_member_status_cache(
 
         return fetch
 
-    assert await access.generate_policy(GROUP) == "everyone"
-    assert await access.may_generate(GROUP, BOB, status("member"))
+    assert await groups.policy(GROUP) == "everyone"
+    assert await may_generate(permissions, BOB, status("member"))
     assert lookups == []  # everyone may: nobody is looked up
-    await access.set_generate_policy(GROUP, "admins")
-    assert not await access.may_generate(GROUP, BOB, status("member"))
-    assert not await access.may_generate(GROUP, BOB, status("administrator"))  # cached
+    await groups.set_policy(GROUP, "admins")
+    assert not await may_generate(permissions, BOB, status("member"))
+    assert not await may_generate(permissions, BOB, status("administrator"))  # cached
     assert lookups == ["member"]
-    assert await access.may_generate(GROUP, ALICE, status("creator"))
-    assert await access.may_generate(GROUP, OPERATOR, status("member"))  # operators always
-    short = Access(access.settings, database, member_ttl_s=0)
-    assert await short.may_generate(GROUP, BOB, status("administrator"))
+    assert await may_generate(permissions, ALICE, status("creator"))
+    assert await may_generate(permissions, OPERATOR, status("member"))  # operators always
+    short = Permissions(database, (OPERATOR,), member_ttl_s=0)
+    assert await may_generate(short, BOB, status("administrator"))
 
 
 async def test_denying_the_last_allowed_user_never_opens_the_bot(

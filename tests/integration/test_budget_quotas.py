@@ -12,8 +12,9 @@ from bot.domain.errors import StudioError
 from bot.domain.states import TakeState
 from bot.domain.types import Actor
 from bot.providers.offline.drafter import OfflineDrafter
-from bot.services.budget import Budget, parse_costs
-from bot.services.studio import Studio
+from bot.services import Services
+from bot.services.budget import Budget, Quotas, parse_costs
+from bot.wiring import build_use_cases
 from storage.db import Database
 from storage.models import Take, UsageEntry
 from storage.repos.accounts import AccountsRepo
@@ -44,10 +45,10 @@ async def finish(uow: UnitOfWork, take: Take, status: TakeState) -> None:
         await uow.takes.transition_take(take, step)
 
 
-def studio_for(db: Database, tmp_path: Path, **settings: object) -> Studio:
+def services_for(db: Database, tmp_path: Path, **settings: object) -> Services:
     values: dict[str, object] = {"costs": "kling:std:5=1"}
     values.update(settings)
-    return Studio(
+    return build_use_cases(
         make_settings(tmp_path, **values),
         db,
         OfflineDrafter(),
@@ -93,7 +94,7 @@ async def ledger(db: Database) -> dict[str, float]:
 
 
 def test_the_cost_table_follows_kling_prices_and_can_be_overridden() -> None:
-    budget = Budget(make_settings(Path("/tmp")), None)  # type: ignore[arg-type]
+    budget = Budget(None, parse_costs(None), Quotas())  # type: ignore[arg-type]
     assert budget.cost("kling", "std", 5) == 1.5
     assert budget.cost("kling", "std", 10) == 3.0
     assert budget.cost("kling", "pro", 5) == 2.5
@@ -106,13 +107,13 @@ def test_the_cost_table_follows_kling_prices_and_can_be_overridden() -> None:
 async def test_twenty_parallel_generates_never_overspend_a_quota_of_five(
     database: Database, tmp_path: Path
 ) -> None:
-    studio = studio_for(database, tmp_path, quota_user_day=5)
+    services = services_for(database, tmp_path, quota_user_day=5)
     ids = await revisions(database, USER, 20)
     actor = Actor(USER, USER)
 
     async def generate(revision_id: int) -> bool:
         try:
-            await studio.request_take(actor, revision_id)
+            await services.generation.request_take(actor, revision_id)
         except StudioError as error:
             assert error.key == "budget.exceeded"
             return False
@@ -127,40 +128,40 @@ async def test_twenty_parallel_generates_never_overspend_a_quota_of_five(
 
 
 async def test_a_group_quota_is_shared_by_its_members(database: Database, tmp_path: Path) -> None:
-    studio = studio_for(database, tmp_path, quota_group_day=3)
+    services = services_for(database, tmp_path, quota_group_day=3)
     first = await revisions(database, GROUP, 2, user_id=USER)
     second = await revisions(database, GROUP, 2, user_id=USER + 1)
-    await studio.request_take(Actor(USER, GROUP, "supergroup"), first[0])
-    await studio.request_take(Actor(USER + 1, GROUP, "supergroup"), second[0])
-    await studio.request_take(Actor(USER, GROUP, "supergroup"), first[1])
+    await services.generation.request_take(Actor(USER, GROUP, "supergroup"), first[0])
+    await services.generation.request_take(Actor(USER + 1, GROUP, "supergroup"), second[0])
+    await services.generation.request_take(Actor(USER, GROUP, "supergroup"), first[1])
     with pytest.raises(StudioError) as refused:
-        await studio.request_take(Actor(USER + 1, GROUP, "supergroup"), second[1])
+        await services.generation.request_take(Actor(USER + 1, GROUP, "supergroup"), second[1])
     assert refused.value.params == {"cost": "1", "left": "0"}
-    usage = await studio.budget.usage(GROUP)
+    usage = await services.accounts.budget.usage(GROUP)
     assert usage.day.reserved == 3.0 and usage.limits["day"] == 3
 
 
 async def test_units_are_charged_on_delivery_and_refunded_on_failure_or_cancel(
     database: Database, tmp_path: Path
 ) -> None:
-    studio = studio_for(database, tmp_path, quota_user_month=3)
+    services = services_for(database, tmp_path, quota_user_month=3)
     ids = await revisions(database, USER, 4)
     actor = Actor(USER, USER)
-    takes = [(await studio.request_take(actor, r)).take.id for r in ids[:3]]
+    takes = [(await services.generation.request_take(actor, r)).take.id for r in ids[:3]]
     with pytest.raises(StudioError):
-        await studio.request_take(actor, ids[3])  # 3 of 3 reserved
+        await services.generation.request_take(actor, ids[3])  # 3 of 3 reserved
     async with database.session() as session:
         uow = UnitOfWork(session)
         for take_id, status in zip(takes, (TakeState.DELIVERED, TakeState.FAILED), strict=False):
             take = await uow.takes.get_take(take_id)
             assert take is not None
             await finish(uow, take, status)
-    assert await studio.cancel_take(actor, takes[2])
+    assert await services.generation.cancel_take(actor, takes[2])
     assert await ledger(database) == {"charged": 1.0, "refunded": 2.0}
     # Refunded units are spendable again.
-    await studio.request_take(actor, ids[3])
+    await services.generation.request_take(actor, ids[3])
     async with database.session() as session:
-        allowance = await studio.budget.allowance(
+        allowance = await services.accounts.budget.allowance(
             AccountsRepo(session), USER, None, {"provider": "kling", "duration": 5}
         )
     assert (allowance.cost, allowance.left) == (1.0, 1.0)
@@ -169,47 +170,47 @@ async def test_units_are_charged_on_delivery_and_refunded_on_failure_or_cancel(
 async def test_grants_and_admin_limits_override_the_defaults(
     database: Database, tmp_path: Path
 ) -> None:
-    studio = studio_for(database, tmp_path, quota_user_day=1)
+    services = services_for(database, tmp_path, quota_user_day=1)
     ids = await revisions(database, USER, 4)
     actor = Actor(USER, USER)
-    await studio.request_take(actor, ids[0])
+    await services.generation.request_take(actor, ids[0])
     with pytest.raises(StudioError):
-        await studio.request_take(actor, ids[1])
-    await studio.budget.grant(USER, 1)
-    await studio.request_take(actor, ids[1])  # the grant pays for one more
-    await studio.budget.set_limit(USER, "day", None)  # an admin lifts the daily limit
-    await studio.request_take(actor, ids[2])
-    await studio.budget.set_limit(USER, "day", 2)
+        await services.generation.request_take(actor, ids[1])
+    await services.accounts.budget.grant(USER, 1)
+    await services.generation.request_take(actor, ids[1])  # the grant pays for one more
+    await services.accounts.budget.set_limit(USER, "day", None)  # an admin lifts the daily limit
+    await services.generation.request_take(actor, ids[2])
+    await services.accounts.budget.set_limit(USER, "day", 2)
     with pytest.raises(StudioError):
-        await studio.request_take(actor, ids[3])  # 3 spent - 1 granted = 2 of 2
-    usage = await studio.budget.usage(USER)
+        await services.generation.request_take(actor, ids[3])  # 3 spent - 1 granted = 2 of 2
+    usage = await services.accounts.budget.usage(USER)
     assert (usage.month.reserved, usage.month.granted, usage.limits["day"]) == (3.0, 1.0, 2.0)
 
 
 async def test_offline_previews_cost_nothing_and_are_never_refused(
     database: Database, tmp_path: Path
 ) -> None:
-    studio = studio_for(database, tmp_path, costs=None, quota_user_day=0)
-    studio.providers["kling"].name = "offline"  # type: ignore[misc]
+    services = services_for(database, tmp_path, costs=None, quota_user_day=0)
+    services.generation.providers["kling"].name = "offline"  # type: ignore[misc]
     ids = await revisions(database, USER, 2)
     for revision_id in ids:
-        await studio.request_take(Actor(USER, USER), revision_id)
+        await services.generation.request_take(Actor(USER, USER), revision_id)
     assert await ledger(database) == {}
 
 
 async def test_forget_keeps_the_spending_so_a_returning_user_has_no_fresh_quota(
     database: Database, tmp_path: Path
 ) -> None:
-    studio = studio_for(database, tmp_path, quota_user_day=2, quota_user_month=5)
+    services = services_for(database, tmp_path, quota_user_day=2, quota_user_month=5)
     ids = await revisions(database, USER, 1)
     actor = Actor(USER, USER)
-    take = (await studio.request_take(actor, ids[0])).take
+    take = (await services.generation.request_take(actor, ids[0])).take
     async with database.session() as session:
         uow = UnitOfWork(session)
         stored = await uow.takes.get_take(take.id)
         assert stored is not None
         await finish(uow, stored, TakeState.DELIVERED)
-    await studio.budget.grant(USER, 0.5)
+    await services.accounts.budget.grant(USER, 0.5)
     async with database.session() as session:
         await AccountsRepo(session).forget_user(USER)
 
@@ -227,8 +228,8 @@ async def test_forget_keeps_the_spending_so_a_returning_user_has_no_fresh_quota(
     # The same Telegram user comes back the same day: still 0.5 spent of 2.
     await revisions(database, USER, 1)
     async with database.session() as session:
-        assert await studio.budget.left(AccountsRepo(session), USER, None) == 1.5
-    usage = await studio.budget.usage(USER)
+        assert await services.accounts.budget.left(AccountsRepo(session), USER, None) == 1.5
+    usage = await services.accounts.budget.usage(USER)
     assert (usage.day.charged, usage.day.granted) == (1.0, 0.5)
     async with database.session() as session:  # someone else is not charged for it
-        assert await studio.budget.left(AccountsRepo(session), USER + 1, None) == 2.0
+        assert await services.accounts.budget.left(AccountsRepo(session), USER + 1, None) == 2.0

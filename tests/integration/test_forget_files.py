@@ -17,17 +17,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.config import Settings
+from bot.domain.ports import VideoProvider
 from bot.domain.types import Actor, ClipInfo, Sender, TaskStatus, VideoRequest
+from bot.files import DataFolders
 from bot.media.intake import llm_copy_path
 from bot.media.sample import sample_photo
 from bot.providers.offline.drafter import OfflineDrafter
 from bot.providers.offline.stills import OfflineStills
 from bot.providers.vidu import ViduVideoProvider
-from bot.runner import JobRunner, RunnerPolicy
-from bot.services import privacy
+from bot.runner import RunnerPolicy
+from bot.services import Services
 from bot.services.stills import Stills
-from bot.services.studio import Studio
-from bot.wiring import Services, build_services
+from bot.wiring import Wiring, build_runner, build_services, build_use_cases
 from storage.db import Database
 from storage.models import Take, UsageEntry
 from tests.conftest import make_settings
@@ -75,11 +77,23 @@ class SlowDownload:
 @dataclass
 class World:
     db: Database
-    studio: Studio
-    stills: Stills
+    services: Services
+    providers: dict[str, VideoProvider]
     vidu: FakeVidu
     slow: SlowDownload
-    data_dir: Path
+    settings: Settings
+
+    @property
+    def stills(self) -> Stills:
+        return self.services.stills
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
+
+    @property
+    def clips_dir(self) -> Path:
+        return DataFolders(self.settings.data_dir).clips
 
 
 @pytest.fixture
@@ -88,10 +102,12 @@ async def world(database: Database, tmp_path: Path) -> AsyncIterator[World]:
         settings = make_settings(tmp_path, vidu_api_key=FAKE_VIDU_KEY, vidu_api_url=fake.url)
         vidu = ViduVideoProvider(FAKE_VIDU_KEY, fake.url, backoff_base_s=0.01)
         slow = SlowDownload()
-        studio = Studio(settings, database, OfflineDrafter(), {"vidu": vidu, "slow": slow}, "vidu")
+        providers: dict[str, VideoProvider] = {"vidu": vidu, "slow": slow}  # type: ignore[dict-item]
+        services = build_use_cases(
+            settings, database, OfflineDrafter(), providers, "vidu", OfflineStills()
+        )
         try:
-            stills = Stills(studio, OfflineStills())
-            yield World(database, studio, stills, fake, slow, settings.data_dir)
+            yield World(database, services, providers, fake, slow, settings)
         finally:
             await vidu.aclose()
 
@@ -102,8 +118,10 @@ def files_under(root: Path) -> set[Path]:
 
 async def _shot_with_files(world: World, user_id: int) -> tuple[Actor, int, int]:
     """A shot with two stills and an end frame: (actor, shot id, revision id)."""
-    actor = await world.studio.enter(Sender(user_id=user_id, chat_id=user_id))
-    outcome = await world.studio.add_photo(actor, sample_photo(width=480, height=360), "boats")
+    actor = await world.services.accounts.enter(Sender(user_id=user_id, chat_id=user_id))
+    outcome = await world.services.drafting.add_photo(
+        actor, sample_photo(width=480, height=360), "boats"
+    )
     assert outcome.revision is not None
     await world.stills.make(actor, outcome.revision.id)
     await world.stills.make(actor, outcome.revision.id)
@@ -116,10 +134,12 @@ async def test_a_later_users_shot_gets_a_new_id_and_none_of_the_forgotten_files(
     world: World,
 ) -> None:
     _, old_shot, _ = await _shot_with_files(world, 31)
-    await privacy.forget(world.studio, 31)
+    await world.services.accounts.forget(31)
 
-    newcomer = await world.studio.enter(Sender(user_id=32, chat_id=32))
-    outcome = await world.studio.add_photo(newcomer, sample_photo(width=480, height=360), "kites")
+    newcomer = await world.services.accounts.enter(Sender(user_id=32, chat_id=32))
+    outcome = await world.services.drafting.add_photo(
+        newcomer, sample_photo(width=480, height=360), "kites"
+    )
     assert outcome.shot.id > old_shot  # an old button's id never reaches the new shot
     assert outcome.revision is not None
     still = await world.stills.make(newcomer, outcome.revision.id)
@@ -133,25 +153,25 @@ async def test_forget_leaves_no_file_of_the_user_and_keeps_everyone_elses(world:
     others = files_under(world.data_dir)
     actor, _, revision_id = await _shot_with_files(world, 41)
     # A finished take's clip, and a download cut off half way.
-    take = (await world.studio.request_take(actor, revision_id, chat_id=41)).take
+    take = (await world.services.generation.request_take(actor, revision_id, chat_id=41)).take
     await _set_provider(world.db, take.id, "slow")
-    runner = JobRunner(
+    runner = build_runner(
         world.db,
         {"slow": world.slow},
         RecordingObserver(),
-        clips_dir=world.studio.clips_dir,
+        clips_dir=world.clips_dir,
         policy=FAST,
     )
     world.slow.finish.set()
-    await runner.advance(take.id)
+    await runner.machine.advance(take.id)
     assert (await _take(world.db, take.id)).status == "delivered"
-    (world.studio.clips_dir / f".{take.external_id}.mp4.zz9.part").write_bytes(b"cut off")
+    (world.clips_dir / f".{take.external_id}.mp4.zz9.part").write_bytes(b"cut off")
     # photo, its LLM copy, two stills, end frame, clip, partial download
     mine = files_under(world.data_dir) - others
     assert len(mine) == 7
     assert {p.name for p in mine if p.name.endswith(".llm.jpg")}  # the copy intake made
 
-    forgotten = await privacy.forget(world.studio, 41)
+    forgotten = await world.services.accounts.forget(41)
     assert files_under(world.data_dir) == others
     assert forgotten.files == 6  # what the user is told: the copy is part of its photo
 
@@ -160,18 +180,18 @@ async def test_an_in_flight_take_is_cancelled_upstream_refunded_and_never_delive
     world: World,
 ) -> None:
     actor, _, revision_id = await _shot_with_files(world, 51)
-    take = (await world.studio.request_take(actor, revision_id, chat_id=51)).take
+    take = (await world.services.generation.request_take(actor, revision_id, chat_id=51)).take
     observer = RecordingObserver()
-    runner = JobRunner(
-        world.db, world.studio.providers, observer, clips_dir=world.studio.clips_dir, policy=FAST
+    runner = build_runner(
+        world.db, world.providers, observer, clips_dir=world.clips_dir, policy=FAST
     )
-    await runner.advance(take.id)  # created upstream; Vidu renders for 30 s
+    await runner.machine.advance(take.id)  # created upstream; Vidu renders for 30 s
     task_id = (await _take(world.db, take.id)).upstream_task_id
     assert task_id is not None
 
-    await privacy.forget(world.studio, 51)
+    await world.services.accounts.forget(51)
     assert world.vidu.cancelled == [task_id]
-    await runner.advance(take.id)
+    await runner.machine.advance(take.id)
     assert observer.delivered == []
     async with world.db.session() as session:
         states = list((await session.execute(select(UsageEntry.state))).scalars())
@@ -182,16 +202,16 @@ async def test_a_take_forgotten_mid_download_leaves_no_clip_and_is_not_delivered
     world: World,
 ) -> None:
     actor, _, revision_id = await _shot_with_files(world, 61)
-    take = (await world.studio.request_take(actor, revision_id, chat_id=61)).take
+    take = (await world.services.generation.request_take(actor, revision_id, chat_id=61)).take
     await _set_provider(world.db, take.id, "slow")
     observer = RecordingObserver()
-    runner = JobRunner(
-        world.db, {"slow": world.slow}, observer, clips_dir=world.studio.clips_dir, policy=FAST
+    runner = build_runner(
+        world.db, {"slow": world.slow}, observer, clips_dir=world.clips_dir, policy=FAST
     )
-    advancing = asyncio.create_task(runner.advance(take.id))
+    advancing = asyncio.create_task(runner.machine.advance(take.id))
     await asyncio.wait_for(world.slow.downloading.wait(), timeout=10)
 
-    await privacy.forget(world.studio, 61)
+    await world.services.accounts.forget(61)
     world.slow.finish.set()
     await asyncio.wait_for(advancing, timeout=10)
     assert observer.delivered == []
@@ -215,10 +235,10 @@ async def _take(db: Database, take_id: int) -> Take:
 async def test_an_export_waits_its_turn_behind_other_heavy_work(world: World) -> None:
     actor, _, _ = await _shot_with_files(world, 71)
     async with contextlib.AsyncExitStack() as busy:
-        for _ in range(world.studio.settings.heavy_work_slots):
-            await busy.enter_async_context(world.studio.heavy_work())
+        for _ in range(world.settings.heavy_work_slots):
+            await busy.enter_async_context(world.services.accounts.heavy.turn())
         export = asyncio.create_task(
-            privacy.export_project(world.studio, actor, limit_bytes=2**25)
+            world.services.accounts.export_project(actor, limit_bytes=2**25)
         )
         await asyncio.sleep(0.2)
         assert not export.done()  # every heavy-work slot is taken: the zip is not being made
@@ -231,34 +251,35 @@ async def test_data_files_are_0600_and_folders_0700_whatever_the_umask(
 ) -> None:
     previous = os.umask(0o022)
     try:
-        services = await build_services(make_settings(tmp_path))
+        wiring = await build_services(make_settings(tmp_path))
         try:
-            await _check_modes(services)
+            await _check_modes(wiring)
         finally:
-            await services.aclose()
+            await wiring.aclose()
     finally:
         os.umask(previous)
 
 
-async def _check_modes(services: Services) -> None:
-    studio, stills = services.studio, services.stills
-    assert stills is not None
-    actor = await studio.enter(Sender(user_id=81, chat_id=81))
-    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats")
+async def _check_modes(wiring: Wiring) -> None:
+    services, stills = wiring.services, wiring.services.stills
+    actor = await services.accounts.enter(Sender(user_id=81, chat_id=81))
+    outcome = await services.drafting.add_photo(
+        actor, sample_photo(width=480, height=360), "boats"
+    )
     assert outcome.revision is not None
     still = await stills.make(actor, outcome.revision.id)
-    take = (await studio.request_take(actor, outcome.revision.id, chat_id=81)).take
-    runner = JobRunner(
-        services.db,
-        services.providers,
+    take = (await services.generation.request_take(actor, outcome.revision.id, chat_id=81)).take
+    runner = build_runner(
+        wiring.db,
+        wiring.providers,
         RecordingObserver(),
-        clips_dir=studio.clips_dir,
+        clips_dir=wiring.folders.clips,
         policy=FAST,
     )
-    await runner.advance(take.id)
-    finished = await _take(services.db, take.id)
+    await runner.machine.advance(take.id)
+    finished = await _take(wiring.db, take.id)
     assert finished.clip_path is not None
-    data_dir = services.settings.data_dir
+    data_dir = wiring.settings.data_dir
     files = [Path(outcome.shot.photo_path), still.path, Path(finished.clip_path)]
     files += [data_dir / name for name in ("claymate.db", "claymate.db-wal", "claymate.db-shm")]
     for path in files:

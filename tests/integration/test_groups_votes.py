@@ -7,10 +7,9 @@ import uuid
 from pathlib import Path
 
 from bot.domain.types import Actor
-from bot.services.groups import vote
 from storage.db import Database
 from storage.uow import UnitOfWork
-from tests.integration.test_budget_quotas import revisions, studio_for
+from tests.integration.test_budget_quotas import revisions, services_for
 
 GROUP = -1_007_000_000_001
 
@@ -37,24 +36,29 @@ async def delivered_takes(db: Database, revision_id: int, count: int) -> list[in
 async def test_the_most_voted_take_is_kept_until_an_admin_picks(
     database: Database, tmp_path: Path
 ) -> None:
-    studio = studio_for(database, tmp_path)
+    services = services_for(database, tmp_path)
     [revision_id] = await revisions(database, GROUP, 1)
     first, second = await delivered_takes(database, revision_id, 2)
     voters = [Actor(9_000 + i, GROUP, "supergroup") for i in range(12)]
 
     # Eight members vote at once for the second take, four for the first.
     await asyncio.gather(
-        *(vote(studio, a, second if i < 8 else first, admin=False) for i, a in enumerate(voters))
+        *(
+            services.groups.vote(a, second if i < 8 else first, admin=False)
+            for i, a in enumerate(voters)
+        )
     )
     assert await kept(database, second) == (second, False)
-    again = await vote(studio, voters[0], second, admin=False)  # one vote per member
+    again = await services.groups.vote(voters[0], second, admin=False)  # one vote per member
     assert (again.votes, again.kept_take_id) == (8, second)
-    moved = await vote(studio, voters[0], first, admin=False)  # a member changes their mind
+    moved = await services.groups.vote(
+        voters[0], first, admin=False
+    )  # a member changes their mind
     assert (moved.votes, moved.kept_take_id) == (5, second)
 
-    picked = await vote(studio, voters[11], first, admin=True)
+    picked = await services.groups.vote(voters[11], first, admin=True)
     assert picked.kept_take_id == first
-    later = await vote(studio, voters[1], second, admin=False)  # votes no longer move it
+    later = await services.groups.vote(voters[1], second, admin=False)  # votes no longer move it
     assert later.kept_take_id == first
     assert await kept(database, second) == (first, True)
 

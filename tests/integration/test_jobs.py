@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 
 from bot.domain.states import ACTIVE_UPSTREAM_STATES, TERMINAL_TAKE_STATES
-from bot.domain.types import Actor, Sender
+from bot.domain.types import Actor, Delivery, ProgressUpdate, Sender
 from bot.media.sample import sample_photo
 from bot.providers.kling.client import KlingVideoProvider
 from bot.providers.offline.drafter import OfflineDrafter
-from bot.runner import Delivery, JobRunner, ProgressUpdate, RunnerPolicy
-from bot.services.studio import Studio
+from bot.runner import JobRunner, RunnerPolicy
+from bot.services import Services
+from bot.wiring import build_runner, build_use_cases
 from storage.db import Database
 from storage.models import Take, TakeEvent
 from storage.uow import UnitOfWork
@@ -67,7 +68,7 @@ class RecordingObserver:
 @dataclass
 class Harness:
     db: Database
-    studio: Studio
+    services: Services
     fake: FakeKling
     provider: KlingVideoProvider
     observer: RecordingObserver
@@ -75,7 +76,7 @@ class Harness:
     actor: Actor | None = None
 
     def runner(self, *, cap: int = 5, policy: RunnerPolicy = FAST) -> JobRunner:
-        return JobRunner(
+        return build_runner(
             self.db,
             {"kling": self.provider},
             self.observer,
@@ -86,15 +87,19 @@ class Harness:
 
     async def queue_takes(self, count: int) -> list[int]:
         if self.actor is None:
-            self.actor = await self.studio.enter(
+            self.actor = await self.services.accounts.enter(
                 Sender(user_id=501, chat_id=501, first_name="Lin")
             )
         ids = []
         photo = sample_photo(width=640, height=480)
         for n in range(count):
-            outcome = await self.studio.add_photo(self.actor, photo, f"boats glide, scene {n}")
+            outcome = await self.services.drafting.add_photo(
+                self.actor, photo, f"boats glide, scene {n}"
+            )
             assert outcome.revision is not None
-            request = await self.studio.request_take(self.actor, outcome.revision.id, chat_id=501)
+            request = await self.services.generation.request_take(
+                self.actor, outcome.revision.id, chat_id=501
+            )
             ids.append(request.take.id)
         return ids
 
@@ -144,9 +149,11 @@ async def harness(database: Database, tmp_path: Path) -> AsyncIterator[Harness]:
             kling_api_url=fake.url,
         )
         provider = kling_provider(fake, max_attempts=1, timeout=1.0)
-        studio = Studio(settings, database, OfflineDrafter(), {"kling": provider}, "kling")
+        services = build_use_cases(
+            settings, database, OfflineDrafter(), {"kling": provider}, "kling"
+        )
         try:
-            yield Harness(database, studio, fake, provider, RecordingObserver(), tmp_path)
+            yield Harness(database, services, fake, provider, RecordingObserver(), tmp_path)
         finally:
             await provider.aclose()
 
@@ -288,7 +295,7 @@ async def test_cancelled_queued_take_is_never_sent(harness: Harness) -> None:
             while (await harness.take(first)).status not in ACTIVE_UPSTREAM_STATES:  # noqa: ASYNC110 - polls state in other threads/processes
                 await asyncio.sleep(0.02)
         assert (await harness.take(second)).status == "queued"
-        assert await harness.studio.cancel_take(harness.actor, second)
+        assert await harness.services.generation.cancel_take(harness.actor, second)
         taken = await harness.wait_finished([first, second])
     assert [t.status for t in taken] == ["delivered", "cancelled"]
     assert harness.fake.stats()["create_requests"] == 1

@@ -37,13 +37,13 @@ async def app(
             database_url=database_url,
             status_edit_interval_s=0.0,
         )
-        services = await build_services(settings)
-        application = build_application(settings, services)
+        wiring = await build_services(settings)
+        application = build_application(settings, wiring)
         try:
             async with application:
                 yield application, stub
         finally:
-            await services.aclose()
+            await wiring.aclose()
         assert stub.spec_violations == [] and stub.server_errors == []
 
 
@@ -53,7 +53,7 @@ async def deliver(application: Application, data: dict[str, Any]) -> None:
 
 
 async def count(application: Application, model: type) -> int:
-    db = application.bot_data["services"].db
+    db = application.bot_data["runner"].db  # the database the bot works on
     async with db.session() as session:
         return int(await session.scalar(select(func.count(model.id))) or 0)
 

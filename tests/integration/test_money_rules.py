@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from bot.domain.errors import StudioError
 from bot.domain.states import TakeState
 from bot.domain.types import Actor
-from bot.services.studio import Studio
+from bot.services import Services
 from storage.db import Database
 from storage.models import ProcessedUpdate, Take, utcnow
 from storage.uow import UnitOfWork
-from tests.integration.test_budget_quotas import GROUP, USER, ledger, revisions, studio_for
+from tests.integration.test_budget_quotas import GROUP, USER, ledger, revisions, services_for
 
 ADMIN, MEMBER = USER + 10, USER + 11
 
@@ -33,12 +33,15 @@ async def take_count(db: Database) -> int:
 async def test_twenty_parallel_presses_of_one_generate_button_make_one_take(
     database: Database, tmp_path: Path
 ) -> None:
-    studio = studio_for(database, tmp_path)
+    services = services_for(database, tmp_path)
     [revision] = await revisions(database, USER, 1)
     actor = Actor(USER, USER)
     # Twenty callback updates (twenty query ids) for the same button, all at once.
     results = await asyncio.gather(
-        *(studio.request_take(actor, revision, request_key=f"cb:{i}") for i in range(20))
+        *(
+            services.generation.request_take(actor, revision, request_key=f"cb:{i}")
+            for i in range(20)
+        )
     )
     assert sum(result.created for result in results) == 1
     assert len({result.take.id for result in results}) == 1
@@ -49,11 +52,11 @@ async def test_twenty_parallel_presses_of_one_generate_button_make_one_take(
 # --- cancel rules -------------------------------------------------------------------------
 
 
-async def group_take(database: Database, tmp_path: Path, by: int) -> tuple[Studio, int]:
-    studio = studio_for(database, tmp_path)
+async def group_take(database: Database, tmp_path: Path, by: int) -> tuple[Services, int]:
+    services = services_for(database, tmp_path)
     [revision] = await revisions(database, GROUP, 1, user_id=by)
-    take = await studio.request_take(Actor(by, GROUP, "supergroup"), revision)
-    return studio, take.take.id
+    take = await services.generation.request_take(Actor(by, GROUP, "supergroup"), revision)
+    return services, take.take.id
 
 
 def status_is(status: str):  # type: ignore[no-untyped-def]
@@ -64,10 +67,10 @@ def status_is(status: str):  # type: ignore[no-untyped-def]
 
 
 async def test_a_member_cannot_cancel_an_admins_take(database: Database, tmp_path: Path) -> None:
-    studio, take_id = await group_take(database, tmp_path, ADMIN)
+    services, take_id = await group_take(database, tmp_path, ADMIN)
     member = Actor(MEMBER, GROUP, "supergroup")
     with pytest.raises(StudioError) as refused:
-        await studio.cancel_take(member, take_id, fetch_status=status_is("member"))
+        await services.generation.cancel_take(member, take_id, fetch_status=status_is("member"))
     assert refused.value.key == "take.cancel_not_allowed"
     async with database.session() as session:
         take = await UnitOfWork(session).takes.get_take(take_id)
@@ -76,13 +79,15 @@ async def test_a_member_cannot_cancel_an_admins_take(database: Database, tmp_pat
 
 
 async def test_the_author_and_a_group_admin_may_cancel(database: Database, tmp_path: Path) -> None:
-    studio, mine = await group_take(database, tmp_path, MEMBER)
+    services, mine = await group_take(database, tmp_path, MEMBER)
     member = Actor(MEMBER, GROUP, "supergroup")
-    assert await studio.cancel_take(member, mine, fetch_status=status_is("member"))
+    assert await services.generation.cancel_take(member, mine, fetch_status=status_is("member"))
     [revision] = await revisions(database, GROUP, 1, user_id=MEMBER)
-    theirs = (await studio.request_take(member, revision)).take.id
+    theirs = (await services.generation.request_take(member, revision)).take.id
     admin = Actor(ADMIN, GROUP, "supergroup")
-    assert await studio.cancel_take(admin, theirs, fetch_status=status_is("administrator"))
+    assert await services.generation.cancel_take(
+        admin, theirs, fetch_status=status_is("administrator")
+    )
     assert await ledger(database) == {"refunded": 2.0}
 
 
@@ -195,7 +200,8 @@ async def test_old_processed_update_ids_are_pruned_and_recent_ones_stay(
 async def test_the_runner_prunes_processed_updates_in_bounded_batches(
     database: Database, tmp_path: Path
 ) -> None:
-    from bot.runner import JobRunner, RunnerPolicy
+    from bot.runner import RunnerPolicy
+    from bot.wiring import build_runner
 
     now = utcnow()
     async with database.session() as session:
@@ -203,7 +209,7 @@ async def test_the_runner_prunes_processed_updates_in_bounded_batches(
             session.add(ProcessedUpdate(update_id=update_id, received_at=now - timedelta(days=3)))
         session.add(ProcessedUpdate(update_id=100, received_at=now))
     policy = RunnerPolicy(tick_s=0.05, prune_batch=3)
-    runner = JobRunner(database, {}, None, clips_dir=tmp_path, policy=policy)  # type: ignore[arg-type]
+    runner = build_runner(database, {}, None, clips_dir=tmp_path, policy=policy)  # type: ignore[arg-type]
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
     try:
@@ -229,8 +235,8 @@ async def test_two_runners_serve_users_in_turn_and_hold_each_to_three_at_work(
     from bot.providers.kling.client import KlingVideoProvider
     from bot.providers.offline.drafter import OfflineDrafter
     from bot.providers.offline.video import OfflineVideoProvider
-    from bot.runner import JobRunner, RunnerPolicy
-    from bot.services.studio import Studio
+    from bot.runner import RunnerPolicy
+    from bot.wiring import build_runner, build_use_cases
     from storage.models import TakeEvent
     from tests.conftest import make_settings
     from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FakeKling
@@ -238,11 +244,19 @@ async def test_two_runners_serve_users_in_turn_and_hold_each_to_three_at_work(
 
     heavy, light = USER + 40, USER + 41
     offline = {"offline": OfflineVideoProvider()}
-    studio = Studio(make_settings(tmp_path), database, OfflineDrafter(), offline, "offline")  # type: ignore[arg-type]
+    services = build_use_cases(
+        make_settings(tmp_path),
+        database,
+        OfflineDrafter(),
+        offline,
+        "offline",  # type: ignore[arg-type]
+    )
 
     async def queue(user_id: int, count: int) -> list[int]:
-        actor = await studio.enter(Sender(user_id=user_id, chat_id=user_id))
-        outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats")
+        actor = await services.accounts.enter(Sender(user_id=user_id, chat_id=user_id))
+        outcome = await services.drafting.add_photo(
+            actor, sample_photo(width=480, height=360), "boats"
+        )
         assert outcome.revision is not None
         async with database.session() as session:
             uow = UnitOfWork(session)
@@ -278,7 +292,7 @@ async def test_two_runners_serve_users_in_turn_and_hold_each_to_three_at_work(
         )
         providers = [KlingVideoProvider(FAKE_ACCESS_KEY, FAKE_SECRET_KEY, fake.url) for _ in "ab"]
         runners = [
-            JobRunner(
+            build_runner(
                 db,
                 {"kling": provider},
                 RecordingObserver(),
@@ -339,18 +353,18 @@ async def test_a_still_reservation_left_by_a_crash_is_refunded_by_housekeeping(
     """A process that dies while a clay still is being made never settles its reservation:
     the runner's housekeeping refunds it once it is older than any still can take, and
     leaves a fresh one (a still being made right now) alone."""
-    from bot.runner import JobRunner
+    from bot.wiring import build_runner
     from storage.models import UsageEntry
 
-    studio = studio_for(database, tmp_path)
-    stale, _ = await studio.budget.reserve_units(1.0, USER, None, kind="still")
+    services = services_for(database, tmp_path)
+    stale, _ = await services.accounts.budget.reserve_units(1.0, USER, None, kind="still")
     assert stale.enough
     async with database.session() as session:
         old = await session.scalar(select(UsageEntry).where(UsageEntry.kind == "still"))
         assert old is not None
         old.created_at = utcnow() - timedelta(minutes=16)
-    _, fresh_entry = await studio.budget.reserve_units(1.0, USER, None, kind="still")
-    runner = JobRunner(database, {}, None, clips_dir=tmp_path)  # type: ignore[arg-type]
+    _, fresh_entry = await services.accounts.budget.reserve_units(1.0, USER, None, kind="still")
+    runner = build_runner(database, {}, None, clips_dir=tmp_path)  # type: ignore[arg-type]
     await runner.housekeeping()
     async with database.session() as session:
         rows = await session.execute(select(UsageEntry.id, UsageEntry.state))
@@ -368,25 +382,26 @@ async def test_a_member_cannot_cancel_or_drop_someone_elses_shot(
 ) -> None:
     """✖ Cancel on a draft and /drop follow the take's cancel rule: the shot's author, a
     group admin or an operator; any other member is refused and the shot stays."""
-    from bot.services.storyboard import Storyboard
 
-    studio = studio_for(database, tmp_path)
+    services = services_for(database, tmp_path)
     [revision] = await revisions(database, GROUP, 1, user_id=ADMIN)
-    shot_id = (await studio.revision_by_id(Actor(ADMIN, GROUP, "supergroup"), revision)).shot_id
+    shot_id = (
+        await services.drafting.revision_by_id(Actor(ADMIN, GROUP, "supergroup"), revision)
+    ).shot_id
     member = Actor(MEMBER, GROUP, "supergroup")
     with pytest.raises(StudioError) as refused:
-        await studio.cancel_shot(member, shot_id, fetch_status=status_is("member"))
+        await services.drafting.cancel_shot(member, shot_id, fetch_status=status_is("member"))
     assert refused.value.key == "shot.cancel_not_allowed"
     with pytest.raises(StudioError) as dropped:
-        await Storyboard(studio).drop(member, 1, fetch_status=status_is("member"))
+        await services.projects.drop(member, 1, fetch_status=status_is("member"))
     assert dropped.value.key == "shot.cancel_not_allowed"
-    assert (await studio.shot_by_id(member, shot_id)).status != "cancelled"
-    board = await Storyboard(studio).board(member)
+    assert (await services.drafting.shot_by_id(member, shot_id)).status != "cancelled"
+    board = await services.projects.board(member)
     assert [item.shot.id for item in board.shots] == [shot_id]
 
     admin = Actor(ADMIN + 5, GROUP, "supergroup")  # another admin, not the author
-    await studio.cancel_shot(admin, shot_id, fetch_status=status_is("administrator"))
-    assert (await studio.shot_by_id(member, shot_id)).status == "cancelled"
+    await services.drafting.cancel_shot(admin, shot_id, fetch_status=status_is("administrator"))
+    assert (await services.drafting.shot_by_id(member, shot_id)).status == "cancelled"
 
 
 async def test_in_an_admins_only_group_a_member_cannot_change_what_generate_costs(
@@ -394,14 +409,14 @@ async def test_in_an_admins_only_group_a_member_cannot_change_what_generate_cost
 ) -> None:
     """⚙️ Settings decide what a take costs and become the group's defaults: where only
     admins Generate, only admins change them."""
-    studio = studio_for(database, tmp_path)
+    services = services_for(database, tmp_path)
     [revision] = await revisions(database, GROUP, 1, user_id=ADMIN)
-    await studio.access.set_generate_policy(GROUP, "admins")
+    await services.groups.set_policy(GROUP, "admins")
     async with database.session() as session:
         await UnitOfWork(session).chats.upsert_user(MEMBER, first_name="Mo")
     member = Actor(MEMBER, GROUP, "supergroup")
     with pytest.raises(StudioError) as refused:
-        await studio.change_setting(
+        await services.drafting.change_setting(
             member, revision, "mode", "pro", fetch_status=status_is("member")
         )
     assert refused.value.key == "group.generate_admins_only"
@@ -409,13 +424,13 @@ async def test_in_an_admins_only_group_a_member_cannot_change_what_generate_cost
         chat = await UnitOfWork(session).chats.get_chat(GROUP)
     assert chat is not None and "mode" not in (chat.settings or {})
     admin = Actor(ADMIN, GROUP, "supergroup")
-    changed = await studio.change_setting(
+    changed = await services.drafting.change_setting(
         admin, revision, "mode", "pro", fetch_status=status_is("administrator")
     )
     assert changed.params["mode"] == "pro"
     # Where everyone may Generate, everyone may change the settings too.
-    await studio.access.set_generate_policy(GROUP, "everyone")
-    again = await studio.change_setting(
+    await services.groups.set_policy(GROUP, "everyone")
+    again = await services.drafting.change_setting(
         member, changed.id, "mode", "std", fetch_status=status_is("member")
     )
     assert again.params["mode"] == "std"

@@ -15,8 +15,9 @@ from bot.domain.types import Sender
 from bot.media.sample import sample_photo
 from bot.providers.offline.drafter import OfflineDrafter
 from bot.providers.offline.video import OfflineVideoProvider
-from bot.services import studio as studio_module
-from bot.services.studio import INTAKE_SLOTS, Studio
+from bot.services import drafting as drafting_module
+from bot.services.capacity import INTAKE_SLOTS
+from bot.wiring import build_use_cases
 from storage.db import Database
 from storage.models import PromptRevision, Shot
 from tests.conftest import make_settings
@@ -26,10 +27,10 @@ async def test_a_burst_goes_through_intake_a_few_at_a_time_first_come_first_serv
     database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = make_settings(tmp_path)
-    studio = Studio(
+    services = build_use_cases(
         settings, database, OfflineDrafter(), {"offline": OfflineVideoProvider()}, "offline"
     )
-    real_prepare = studio_module.prepare_photo
+    real_prepare = drafting_module.prepare_photo
     lock = threading.Lock()
     inside, most, started = 0, 0, []
 
@@ -46,13 +47,16 @@ async def test_a_burst_goes_through_intake_a_few_at_a_time_first_come_first_serv
             with lock:
                 inside -= 1
 
-    monkeypatch.setattr(studio_module, "prepare_photo", watched_prepare)
+    monkeypatch.setattr(drafting_module, "prepare_photo", watched_prepare)
     photos = [sample_photo(width=640 + 8 * n, height=480) for n in range(12)]
-    users = [await studio.enter(Sender(user_id=1000 + n, chat_id=1000 + n)) for n in range(12)]
+    users = [
+        await services.accounts.enter(Sender(user_id=1000 + n, chat_id=1000 + n))
+        for n in range(12)
+    ]
 
     outcomes = await asyncio.gather(
         *(
-            studio.add_photo(user, photo, "boats glide")
+            services.drafting.add_photo(user, photo, "boats glide")
             for user, photo in zip(users, photos, strict=True)
         )
     )

@@ -10,17 +10,18 @@ import pytest
 from PIL import Image
 
 from bot.domain.errors import ErrorKind, ProviderError, StudioError
+from bot.domain.ports import StillMaker
 from bot.domain.types import Sender
 from bot.media.sample import sample_photo
-from bot.runner import JobRunner
-from bot.wiring import Services, build_services
+from bot.services.stills import Stills
+from bot.wiring import Wiring, build_runner, build_services
 from storage.uow import UnitOfWork
 from tests.conftest import make_settings
 from tests.integration.test_jobs import RecordingObserver
 
 
 @pytest.fixture
-async def services(tmp_path: Path, database_url: str) -> AsyncIterator[Services]:
+async def wired(tmp_path: Path, database_url: str) -> AsyncIterator[Wiring]:
     built = await build_services(make_settings(tmp_path, database_url=database_url), migrate=False)
     try:
         yield built
@@ -28,11 +29,13 @@ async def services(tmp_path: Path, database_url: str) -> AsyncIterator[Services]
         await built.aclose()
 
 
-async def test_the_chosen_still_is_what_the_video_model_animates(services: Services) -> None:
-    studio, stills = services.studio, services.stills
+async def test_the_chosen_still_is_what_the_video_model_animates(wired: Wiring) -> None:
+    services, stills = wired.services, wired.services.stills
     assert stills is not None and stills.cost_units == 0.0  # offline: free
-    actor = await studio.enter(Sender(user_id=3, chat_id=3))
-    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats glide")
+    actor = await services.accounts.enter(Sender(user_id=3, chat_id=3))
+    outcome = await services.drafting.add_photo(
+        actor, sample_photo(width=480, height=360), "boats glide"
+    )
     revision = outcome.revision
     assert revision is not None
 
@@ -42,33 +45,35 @@ async def test_the_chosen_still_is_what_the_video_model_animates(services: Servi
     assert first.path.read_bytes() != second.path.read_bytes()
 
     await stills.choose(actor, revision.id, 2)  # 🎬 Animate this
-    take = (await studio.request_take(actor, revision.id)).take
-    runner = JobRunner(services.db, services.providers, RecordingObserver(), clips_dir=Path("."))
-    request = await runner._video_request(take)
+    take = (await services.generation.request_take(actor, revision.id)).take
+    runner = build_runner(wired.db, wired.providers, RecordingObserver(), clips_dir=Path("."))
+    request = await runner.machine.video_request(take)
     assert request.image_path == second.path
 
     await stills.choose(actor, revision.id, None)  # 📷 Use the original photo
-    request = await runner._video_request(take)
+    request = await runner.machine.video_request(take)
     assert request.image_path == Path(outcome.shot.photo_path)
 
     with pytest.raises(StudioError) as error:
         await stills.choose(actor, revision.id, 9)
     assert error.value.key == "still.gone"
-    stranger = await studio.enter(Sender(user_id=4, chat_id=4))
+    stranger = await services.accounts.enter(Sender(user_id=4, chat_id=4))
     with pytest.raises(StudioError):
         await stills.make(stranger, revision.id)
 
 
 async def test_an_end_frame_wins_over_the_camera_and_forces_five_seconds(
-    services: Services,
+    wired: Wiring,
 ) -> None:
-    studio, stills = services.studio, services.stills
+    services, stills = wired.services, wired.services.stills
     assert stills is not None
-    actor = await studio.enter(Sender(user_id=3, chat_id=3))
-    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats glide")
+    actor = await services.accounts.enter(Sender(user_id=3, chat_id=3))
+    outcome = await services.drafting.add_photo(
+        actor, sample_photo(width=480, height=360), "boats glide"
+    )
     assert outcome.revision is not None
-    revision = await studio.change_setting(actor, outcome.revision.id, "duration", 10)
-    revision = await studio.change_setting(actor, revision.id, "camera_move", "orbit")
+    revision = await services.drafting.change_setting(actor, outcome.revision.id, "duration", 10)
+    revision = await services.drafting.change_setting(actor, revision.id, "camera_move", "orbit")
 
     ended = await stills.end_frame(actor, revision.id, sample_photo(width=480, height=360))
     assert ended.parent_id == revision.id and ended.prompt == revision.prompt
@@ -77,22 +82,22 @@ async def test_an_end_frame_wins_over_the_camera_and_forces_five_seconds(
     assert Image.open(tail).format == "JPEG"  # written to disk
 
     # Even if the user then picks a camera move or 10 s, the take keeps Kling's rule.
-    moved = await studio.change_setting(actor, ended.id, "camera_move", "push_in")
-    take = (await studio.request_take(actor, moved.id)).take
+    moved = await services.drafting.change_setting(actor, ended.id, "camera_move", "push_in")
+    take = (await services.generation.request_take(actor, moved.id)).take
     assert take.params == {
         "mode": moved.params["mode"],
         "duration": 5,
         "camera_move": "static",
         "image_tail_path": str(tail),
     }
-    runner = JobRunner(services.db, services.providers, RecordingObserver(), clips_dir=Path("."))
-    request = await runner._video_request(take)
+    runner = build_runner(wired.db, wired.providers, RecordingObserver(), clips_dir=Path("."))
+    request = await runner.machine.video_request(take)
     assert request.image_tail_path == tail and request.duration == 5
 
     # ↩️ Undo twice: back to the draft without the end frame.
-    previous = await studio.undo(actor, ended.shot_id)
+    previous = await services.drafting.undo(actor, ended.shot_id)
     assert previous is not None and "image_tail_path" in previous.params
-    previous = await studio.undo(actor, ended.shot_id)
+    previous = await services.drafting.undo(actor, ended.shot_id)
     assert previous is not None and "image_tail_path" not in previous.params
 
 
@@ -118,18 +123,31 @@ class PaidMaker:
         pass
 
 
-async def still_ledger(services: Services) -> list[tuple[str, str, float]]:
+def stills_with(wired: Wiring, maker: StillMaker) -> Stills:
+    """The stills use case of `wired`, with another maker."""
+    services = wired.services
+    return Stills(
+        wired.db,
+        maker,
+        drafting=services.drafting,
+        budget=services.accounts.budget,
+        intake=services.drafting.intake,
+        folder=wired.folders.stills,
+    )
+
+
+async def still_ledger(wired: Wiring) -> list[tuple[str, str, float]]:
     from sqlalchemy import select
 
     from storage.models import UsageEntry
 
-    async with services.db.session() as session:
+    async with wired.db.session() as session:
         rows = (await session.execute(select(UsageEntry).order_by(UsageEntry.id))).scalars()
         return [(r.kind, r.state, r.units) for r in rows]
 
 
 @pytest.fixture
-async def paid_services(tmp_path: Path, database_url: str) -> AsyncIterator[Services]:
+async def paid(tmp_path: Path, database_url: str) -> AsyncIterator[Wiring]:
     settings = make_settings(
         tmp_path, database_url=database_url, quota_user_day=0.5, costs="offline=1"
     )
@@ -141,22 +159,22 @@ async def paid_services(tmp_path: Path, database_url: str) -> AsyncIterator[Serv
 
 
 async def test_a_still_is_quota_checked_reserved_charged_and_refunded_on_failure(
-    paid_services: Services,
+    paid: Wiring,
 ) -> None:
-    from bot.services.stills import Stills
-
-    studio, maker = paid_services.studio, PaidMaker()
-    stills = Stills(studio, maker)  # type: ignore[arg-type]
+    services, maker = paid.services, PaidMaker()
+    stills = stills_with(paid, maker)  # type: ignore[arg-type]
     assert stills.cost_units == 0.25
-    actor = await studio.enter(Sender(user_id=5, chat_id=5))
-    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats glide")
+    actor = await services.accounts.enter(Sender(user_id=5, chat_id=5))
+    outcome = await services.drafting.add_photo(
+        actor, sample_photo(width=480, height=360), "boats glide"
+    )
     assert outcome.revision is not None
 
     maker.fail = True
     with pytest.raises(StudioError) as failed:
         await stills.make(actor, outcome.revision.id)
     assert failed.value.key == "still.failed"
-    assert await still_ledger(paid_services) == [("still", "refunded", 0.25)]
+    assert await still_ledger(paid) == [("still", "refunded", 0.25)]
 
     maker.fail = False
     await stills.make(actor, outcome.revision.id)
@@ -165,39 +183,43 @@ async def test_a_still_is_quota_checked_reserved_charged_and_refunded_on_failure
         await stills.make(actor, outcome.revision.id)
     assert refused.value.key == "budget.exceeded"
     assert maker.calls == 3  # the refused still never reached the provider
-    assert await still_ledger(paid_services) == [
+    assert await still_ledger(paid) == [
         ("still", "refunded", 0.25),
         ("still", "charged", 0.25),
         ("still", "charged", 0.25),
     ]
-    usage = await studio.budget.usage(5)  # /usage: stills are spending, not takes
+    usage = await services.accounts.budget.usage(5)  # /usage: stills are spending, not takes
     assert (usage.day.charged, usage.day.refunded, usage.day.takes) == (0.5, 0.25, 0)
 
 
 async def test_a_refused_animate_leaves_the_shots_picture_as_it_was(
-    paid_services: Services,
+    paid: Wiring,
 ) -> None:
-    studio, stills = paid_services.studio, paid_services.stills
+    services, stills = paid.services, paid.services.stills
     assert stills is not None
-    actor = await studio.enter(Sender(user_id=6, chat_id=6))
-    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats glide")
+    actor = await services.accounts.enter(Sender(user_id=6, chat_id=6))
+    outcome = await services.drafting.add_photo(
+        actor, sample_photo(width=480, height=360), "boats glide"
+    )
     assert outcome.revision is not None
     still = await stills.make(actor, outcome.revision.id)  # offline: free
 
     choice = await stills.choice(actor, outcome.revision.id, still.number)
     with pytest.raises(StudioError) as refused:  # a take costs 1, the quota is 0.5
-        await studio.request_take(actor, outcome.revision.id, still=choice)
+        await services.generation.request_take(actor, outcome.revision.id, still=choice)
     assert refused.value.key == "budget.exceeded"
-    shot = await studio.shot_by_id(actor, outcome.shot.id)
+    shot = await services.drafting.shot_by_id(actor, outcome.shot.id)
     assert shot.still_path is None
 
 
-async def test_an_end_frame_does_not_use_up_a_still_number(services: Services) -> None:
+async def test_an_end_frame_does_not_use_up_a_still_number(wired: Wiring) -> None:
     """End frames live in the shot's folder too; the first still after one is still 1."""
-    studio, stills = services.studio, services.stills
+    services, stills = wired.services, wired.services.stills
     assert stills is not None
-    actor = await studio.enter(Sender(user_id=7, chat_id=7))
-    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats glide")
+    actor = await services.accounts.enter(Sender(user_id=7, chat_id=7))
+    outcome = await services.drafting.add_photo(
+        actor, sample_photo(width=480, height=360), "boats glide"
+    )
     assert outcome.revision is not None
 
     end_photo = sample_photo(width=480, height=360)
@@ -209,12 +231,14 @@ async def test_an_end_frame_does_not_use_up_a_still_number(services: Services) -
     assert first.path.name == "1.jpg" and first.path.is_file()
 
 
-async def test_an_end_frame_is_prepared_inside_the_intake_cap(services: Services) -> None:
+async def test_an_end_frame_is_prepared_inside_the_intake_cap(wired: Wiring) -> None:
     """End frames are photos too: they wait for an intake slot like any other photo."""
-    studio, stills = services.studio, services.stills
+    services, stills = wired.services, wired.services.stills
     assert stills is not None
-    actor = await studio.enter(Sender(user_id=5, chat_id=5))
-    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats glide")
+    actor = await services.accounts.enter(Sender(user_id=5, chat_id=5))
+    outcome = await services.drafting.add_photo(
+        actor, sample_photo(width=480, height=360), "boats glide"
+    )
     assert outcome.revision is not None
 
     class CountingSlots:
@@ -228,7 +252,7 @@ async def test_an_end_frame_is_prepared_inside_the_intake_cap(services: Services
             return None
 
     slots = CountingSlots()
-    studio._intake_slots = slots  # type: ignore[assignment]
+    services.drafting.intake._slots = slots  # type: ignore[assignment]
     await stills.end_frame(actor, outcome.revision.id, sample_photo(width=480, height=360))
 
     assert slots.entered == 1
@@ -252,52 +276,55 @@ class HeldMaker(PaidMaker):
 
 
 async def test_forget_while_a_still_is_made_refunds_it_and_leaves_no_file(
-    paid_services: Services,
+    paid: Wiring,
 ) -> None:
-    from bot.services.privacy import forget
-    from bot.services.stills import Stills
-
-    studio, maker = paid_services.studio, HeldMaker()
-    stills = Stills(studio, maker)  # type: ignore[arg-type]
-    actor = await studio.enter(Sender(user_id=8, chat_id=8))
-    outcome = await studio.add_photo(actor, sample_photo(width=480, height=360), "boats glide")
+    services, maker = paid.services, HeldMaker()
+    stills = stills_with(paid, maker)  # type: ignore[arg-type]
+    actor = await services.accounts.enter(Sender(user_id=8, chat_id=8))
+    outcome = await services.drafting.add_photo(
+        actor, sample_photo(width=480, height=360), "boats glide"
+    )
     assert outcome.revision is not None
     making = asyncio.create_task(stills.make(actor, outcome.revision.id))
     await maker.started.wait()
-    await forget(studio, 8)
+    await services.accounts.forget(8)
     maker.release.set()
     with pytest.raises(StudioError):  # the shot is gone: nothing to show
         await making
-    assert await still_ledger(paid_services) == [("still", "refunded", 0.25)]
+    assert await still_ledger(paid) == [("still", "refunded", 0.25)]
     left = [p for p in stills.folder.rglob("*") if p.is_file()] if stills.folder.exists() else []
     assert left == []
 
 
 async def test_a_member_who_forgets_takes_their_end_frame_off_someone_elses_shot(
-    services: Services,
+    wired: Wiring,
 ) -> None:
-    from bot.services.privacy import forget
-
-    studio, stills = services.studio, services.stills
+    services, stills = wired.services, wired.services.stills
     assert stills is not None
     group = -1_009_000_000_077
-    owner = await studio.enter(Sender(user_id=21, chat_id=group, chat_type="supergroup"))
-    member = await studio.enter(Sender(user_id=22, chat_id=group, chat_type="supergroup"))
-    outcome = await studio.add_photo(owner, sample_photo(width=480, height=360), "boats glide")
+    owner = await services.accounts.enter(
+        Sender(user_id=21, chat_id=group, chat_type="supergroup")
+    )
+    member = await services.accounts.enter(
+        Sender(user_id=22, chat_id=group, chat_type="supergroup")
+    )
+    outcome = await services.drafting.add_photo(
+        owner, sample_photo(width=480, height=360), "boats glide"
+    )
     assert outcome.revision is not None
     end_photo = sample_photo(width=480, height=360)
     ended = await stills.end_frame(member, outcome.revision.id, end_photo)
     tail = Path(ended.params["image_tail_path"])
     assert await asyncio.to_thread(tail.is_file)
-    queued = (await studio.request_take(owner, ended.id)).take  # the owner's, from it
+    queued = (await services.generation.request_take(owner, ended.id)).take  # the owner's, from it
 
-    await forget(studio, 22)
-    runner = JobRunner(services.db, services.providers, RecordingObserver(), clips_dir=Path("."))
+    await services.accounts.forget(22)
+    runner = build_runner(wired.db, wired.providers, RecordingObserver(), clips_dir=Path("."))
     with pytest.raises(ProviderError) as gone:  # fails (and is refunded), never retried
-        await runner._video_request(queued)
+        await runner.machine.video_request(queued)
     assert gone.value.kind is ErrorKind.INVALID
     assert not await asyncio.to_thread(tail.exists)  # the member's photo is gone with them
-    async with services.db.session() as session:
+    async with wired.db.session() as session:
         revisions = await UnitOfWork(session).projects.shot_revisions(outcome.shot.id)
     assert revisions and all("image_tail_path" not in r.params for r in revisions)
     owners_photo = Path(outcome.shot.photo_path)

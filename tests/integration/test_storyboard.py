@@ -13,9 +13,10 @@ from PIL import Image
 
 from bot.domain.errors import StudioError
 from bot.domain.types import Actor, Sender
-from bot.services.storyboard import Storyboard, board_layout, first_words, render_board
-from bot.services.studio import Studio
-from bot.wiring import Services, build_services
+from bot.media.storyboard import board_layout, first_words, render_board
+from bot.services import Services
+from bot.wiring import Wiring, build_services
+from storage.db import Database
 from storage.models import utcnow
 from storage.uow import UnitOfWork
 from tests.conftest import make_settings
@@ -32,7 +33,7 @@ def solid_photo(colour: tuple[int, int, int]) -> bytes:
 
 
 @pytest.fixture
-async def services(tmp_path: Path, database_url: str) -> AsyncIterator[Services]:
+async def wired(tmp_path: Path, database_url: str) -> AsyncIterator[Wiring]:
     settings = make_settings(tmp_path, database_url=database_url, preview_height=240)
     built = await build_services(settings, migrate=False)
     try:
@@ -41,19 +42,19 @@ async def services(tmp_path: Path, database_url: str) -> AsyncIterator[Services]
         await built.aclose()
 
 
-async def shots_of(studio: Studio, actor: Actor, count: int) -> list[int]:
+async def shots_of(services: Services, actor: Actor, count: int) -> list[int]:
     ids = []
     for index in range(count):
-        outcome = await studio.add_photo(
+        outcome = await services.drafting.add_photo(
             actor, solid_photo(COLOURS[index]), f"shot {index + 1} the tram rolls by slowly"
         )
         ids.append(outcome.shot.id)
     return ids
 
 
-async def deliver_take(studio: Studio, shot_id: int, clip: Path) -> int:
+async def deliver_take(db: Database, shot_id: int, clip: Path) -> int:
     """A delivered take as the job runner would leave it (without rendering one)."""
-    async with studio.db.session() as session:
+    async with db.session() as session:
         uow = UnitOfWork(session)
         shot = await uow.projects.get_shot(shot_id)
         assert shot is not None and shot.current_revision_id is not None
@@ -86,12 +87,12 @@ def nearest(colour: tuple[int, int, int]) -> int:
 
 
 async def test_the_board_shows_one_tile_per_shot_in_order_and_follows_moves(
-    services: Services,
+    wired: Wiring,
 ) -> None:
-    studio = services.studio
-    actor = await studio.enter(Sender(user_id=7, chat_id=7, first_name="Lin"))
-    await shots_of(studio, actor, 5)
-    storyboard = Storyboard(studio)
+    services = wired.services
+    actor = await services.accounts.enter(Sender(user_id=7, chat_id=7, first_name="Lin"))
+    await shots_of(services, actor, 5)
+    storyboard = services.projects
 
     board = await storyboard.board(actor)
     assert [item.number for item in board.shots] == [1, 2, 3, 4, 5]
@@ -118,32 +119,32 @@ async def test_the_board_shows_one_tile_per_shot_in_order_and_follows_moves(
     assert error.value.key == "board.no_such_shot"
 
 
-async def test_another_chats_project_is_not_on_the_board(services: Services) -> None:
-    studio = services.studio
-    owner = await studio.enter(Sender(user_id=7, chat_id=7))
-    stranger = await studio.enter(Sender(user_id=8, chat_id=8))
-    await shots_of(studio, owner, 1)
-    project = await studio.current_project(owner)
+async def test_another_chats_project_is_not_on_the_board(wired: Wiring) -> None:
+    services = wired.services
+    owner = await services.accounts.enter(Sender(user_id=7, chat_id=7))
+    stranger = await services.accounts.enter(Sender(user_id=8, chat_id=8))
+    await shots_of(services, owner, 1)
+    project = await services.projects.current_project(owner)
     with pytest.raises(StudioError):
-        await Storyboard(studio).board(stranger, project.id)
+        await services.projects.board(stranger, project.id)
 
 
 async def test_the_film_uses_each_shots_kept_take_else_its_latest(
-    services: Services, tmp_path: Path
+    wired: Wiring, tmp_path: Path
 ) -> None:
-    studio = services.studio
-    actor = await studio.enter(Sender(user_id=7, chat_id=7))
-    first, second, third = await shots_of(studio, actor, 3)
+    services = wired.services
+    actor = await services.accounts.enter(Sender(user_id=7, chat_id=7))
+    first, second, third = await shots_of(services, actor, 3)
     clips = tmp_path / "clips"
     clips.mkdir()
-    kept = await deliver_take(studio, first, make_clip(clips / "a1.mp4", seconds=1))
-    await deliver_take(studio, first, make_clip(clips / "a2.mp4", seconds=2))  # not kept
-    await studio.keep_take(actor, kept)
-    await deliver_take(studio, second, make_clip(clips / "b1.mp4", seconds=1))
-    await deliver_take(studio, second, make_clip(clips / "b2.mp4", seconds=3))  # the latest
+    kept = await deliver_take(wired.db, first, make_clip(clips / "a1.mp4", seconds=1))
+    await deliver_take(wired.db, first, make_clip(clips / "a2.mp4", seconds=2))  # not kept
+    await services.generation.keep_take(actor, kept)
+    await deliver_take(wired.db, second, make_clip(clips / "b1.mp4", seconds=1))
+    await deliver_take(wired.db, second, make_clip(clips / "b2.mp4", seconds=3))  # the latest
     # The third shot has no take: the film goes on without it.
 
-    storyboard = Storyboard(studio)
+    storyboard = services.projects
     board = await storyboard.board(actor)
     assert [i.kept for i in board.shots] == [True, False, False]
     assert board.shots[2].clip is None
@@ -154,14 +155,14 @@ async def test_the_film_uses_each_shots_kept_take_else_its_latest(
     assert film.clips == 2 and film.method == "copy"
     assert film.duration_s == pytest.approx(1 + 3, abs=0.05)
     assert decoded_frames(film.path) == 4 * 24
-    assert film.size_bytes <= services.settings.upload_limit_bytes
+    assert film.size_bytes <= wired.settings.upload_limit_bytes
 
     # The bot's default: 0.3 s crossfades; a title card only for a project with a name.
     _, faded = await storyboard.film(actor)
     assert faded.method == "reencode"
     assert faded.duration_s == pytest.approx(4 - 0.3, abs=0.05)
-    project = await studio.current_project(actor)
-    async with studio.db.session() as session:
+    project = await services.projects.current_project(actor)
+    async with wired.db.session() as session:
         stored = await UnitOfWork(session).projects.get_project(project.id)
         assert stored is not None
         stored.title = "Shanghai in clay"
@@ -169,12 +170,12 @@ async def test_the_film_uses_each_shots_kept_take_else_its_latest(
     assert titled.duration_s == pytest.approx(2 + 4 - 2 * 0.3, abs=0.05)
 
 
-async def test_a_project_without_clips_has_no_film(services: Services) -> None:
-    studio = services.studio
-    actor = await studio.enter(Sender(user_id=7, chat_id=7))
-    await shots_of(studio, actor, 1)
+async def test_a_project_without_clips_has_no_film(wired: Wiring) -> None:
+    services = wired.services
+    actor = await services.accounts.enter(Sender(user_id=7, chat_id=7))
+    await shots_of(services, actor, 1)
     with pytest.raises(StudioError) as error:
-        await Storyboard(studio).film(actor)
+        await services.projects.film(actor)
     assert error.value.key == "film.no_clips"
 
 
@@ -183,14 +184,14 @@ def test_first_words_cut_english_by_words_and_chinese_by_characters() -> None:
     assert first_words("短" * 40, 8) == "短" * 24 + "…"
 
 
-async def test_votes_show_as_stars_on_the_board(services: Services, tmp_path: Path) -> None:
+async def test_votes_show_as_stars_on_the_board(wired: Wiring, tmp_path: Path) -> None:
     from storage.models import TakeVote
 
-    studio = services.studio
-    actor = await studio.enter(Sender(user_id=7, chat_id=7))
-    (shot_id,) = await shots_of(studio, actor, 1)
-    take_id = await deliver_take(studio, shot_id, make_clip(tmp_path / "a.mp4"))
-    async with studio.db.session() as session:
+    services = wired.services
+    actor = await services.accounts.enter(Sender(user_id=7, chat_id=7))
+    (shot_id,) = await shots_of(services, actor, 1)
+    take_id = await deliver_take(wired.db, shot_id, make_clip(tmp_path / "a.mp4"))
+    async with wired.db.session() as session:
         await UnitOfWork(session).chats.upsert_user(
             8, first_name="Mei", username=None, language_code=None
         )
@@ -199,7 +200,7 @@ async def test_votes_show_as_stars_on_the_board(services: Services, tmp_path: Pa
         )
         for user_id in (8, 9):
             session.add(TakeVote(shot_id=shot_id, user_id=user_id, take_id=take_id))
-    board = await Storyboard(studio).board(actor)
+    board = await services.projects.board(actor)
     assert board.shots[0].stars == 2
     assert Image.open(io.BytesIO(render_board(board))).width == 1080
 
@@ -214,16 +215,16 @@ def test_the_command_line_makes_the_same_film(
     monkeypatch.setenv("CLAYMATE_DATA_DIR", str(tmp_path / "data"))
 
     async def prepare() -> None:
-        services = await build_services(make_settings(tmp_path))
+        wiring = await build_services(make_settings(tmp_path))
         try:
-            studio = services.studio
-            actor = await studio.enter(Sender(user_id=0, chat_id=0, chat_type="cli"))
-            await studio.new_project(actor, "Suzhou Creek")
-            for index, shot_id in enumerate(await shots_of(studio, actor, 2)):
+            services = wiring.services
+            actor = await services.accounts.enter(Sender(user_id=0, chat_id=0, chat_type="cli"))
+            await services.projects.new_project(actor, "Suzhou Creek")
+            for index, shot_id in enumerate(await shots_of(services, actor, 2)):
                 clip = make_clip(tmp_path / f"c{index}.mp4", colour=index)
-                await deliver_take(studio, shot_id, clip)
+                await deliver_take(wiring.db, shot_id, clip)
         finally:
-            await services.aclose()
+            await wiring.aclose()
 
     asyncio.run(prepare())
     out = tmp_path / "film.mp4"

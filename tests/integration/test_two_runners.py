@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.domain.states import TERMINAL_TAKE_STATES
-from bot.domain.types import Sender
+from bot.domain.types import Delivery, ProgressUpdate, Sender
 from bot.media.sample import sample_photo
 from bot.providers.kling.client import KlingVideoProvider
 from bot.providers.offline.drafter import OfflineDrafter
 from bot.providers.offline.video import OfflineVideoProvider
-from bot.runner import Delivery, JobRunner, ProgressUpdate, RunnerPolicy
-from bot.services.studio import Studio
+from bot.runner import RunnerPolicy
+from bot.wiring import build_runner, build_use_cases
 from storage.db import Database
 from storage.models import Take
 from storage.uow import UnitOfWork
@@ -56,7 +56,7 @@ def runner_process(url: str, kling_url: str, workdir: str, name: str) -> None:
 async def _run(url: str, kling_url: str, workdir: Path, name: str) -> None:
     db = Database.from_url(url)
     provider = KlingVideoProvider(FAKE_ACCESS_KEY, FAKE_SECRET_KEY, kling_url)
-    runner = JobRunner(
+    runner = build_runner(
         db,
         {"kling": provider},
         FileObserver(workdir / f"{name}.delivered"),
@@ -93,9 +93,11 @@ async def test_two_runner_processes_share_fifty_takes(
     with FakeKling(task_seconds=0.3) as fake:
         settings = make_settings(tmp_path)
         offline = {"offline": OfflineVideoProvider()}
-        studio = Studio(settings, database, OfflineDrafter(), offline, "offline")  # type: ignore[arg-type]
-        actor = await studio.enter(Sender(user_id=777, chat_id=777))
-        outcome = await studio.add_photo(actor, sample_photo(width=640, height=480), "boats")
+        services = build_use_cases(settings, database, OfflineDrafter(), offline, "offline")  # type: ignore[arg-type]
+        actor = await services.accounts.enter(Sender(user_id=777, chat_id=777))
+        outcome = await services.drafting.add_photo(
+            actor, sample_photo(width=640, height=480), "boats"
+        )
         assert outcome.revision is not None
 
         workers = [

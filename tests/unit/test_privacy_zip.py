@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from bot.domain.errors import StudioError
-from bot.services.privacy import _build_zip
+from bot.services.privacy import build_zip
 
 
 def _project(tmp_path: Path, *, clip_bytes: tuple[int, int] = (200_000, 10_000)):  # type: ignore[no-untyped-def]
@@ -63,7 +63,7 @@ def _project(tmp_path: Path, *, clip_bytes: tuple[int, int] = (200_000, 10_000))
 def test_clips_over_the_limit_are_left_out_and_listed(tmp_path: Path) -> None:
     project, data = _project(tmp_path)
     limit = 64 * 1024 + 50_000
-    export = _build_zip(project, data, limit, tmp_path / "data" / "exports")
+    export = build_zip(project, data, limit, tmp_path / "data" / "exports")
     assert export.path.stat().st_size == export.size < limit
     assert (export.clips, export.skipped_clips) == (1, ["clips/shot-01-take-1.mp4"])
     assert export.filename == "claymate-Shanghai---in-clay.zip"
@@ -76,7 +76,7 @@ def test_clips_over_the_limit_are_left_out_and_listed(tmp_path: Path) -> None:
 
 def test_project_json_holds_relative_paths_only(tmp_path: Path) -> None:
     project, data = _project(tmp_path)
-    export = _build_zip(project, data, 10 * 1024 * 1024, tmp_path / "data" / "exports")
+    export = build_zip(project, data, 10 * 1024 * 1024, tmp_path / "data" / "exports")
     archive = zipfile.ZipFile(export.path)
     text = archive.read("project.json").decode()
     assert str(tmp_path) not in text and "/data/" not in text
@@ -92,7 +92,7 @@ def test_the_zip_is_a_private_file_on_disk_not_bytes_in_memory(tmp_path: Path) -
     project, data = _project(tmp_path, clip_bytes=(clip, 10_000))
     tracemalloc.start()
     try:
-        export = _build_zip(project, data, 50 * 1024 * 1024, tmp_path / "data" / "exports")
+        export = build_zip(project, data, 50 * 1024 * 1024, tmp_path / "data" / "exports")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -109,7 +109,7 @@ def test_a_project_too_large_even_without_clips_says_so_and_leaves_nothing(
 ) -> None:
     project, data = _project(tmp_path)
     with pytest.raises(StudioError) as error:
-        _build_zip(project, data, 1024, tmp_path / "data" / "exports")
+        build_zip(project, data, 1024, tmp_path / "data" / "exports")
     assert error.value.key == "export.too_large"
     folder = tmp_path / "data" / "exports"
     assert not folder.exists() or list(folder.iterdir()) == []

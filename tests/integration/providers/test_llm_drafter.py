@@ -782,7 +782,7 @@ async def test_refine_sends_the_history_as_alternating_turns(
         language="en",
         drafter="llm:gpt-4o-mini/clay_director_v1",
     )
-    # As the studio builds it: each instruction with the prompt it produced, oldest first.
+    # As drafting builds it: each instruction with the prompt it produced, oldest first.
     history = (
         RefineStep(instruction="slower", prompt="P1: clay boats glide, slowly"),
         RefineStep(instruction="at night", prompt=previous.prompt),

@@ -26,8 +26,9 @@ from bot.media.sample import sample_photo
 from bot.providers.offline.video import OfflineVideoProvider
 from bot.providers.openai import llm as llm_module
 from bot.providers.openai.llm import LLMDrafter
-from bot.services import studio as studio_module
-from bot.services.studio import Studio
+from bot.services import Services
+from bot.services import drafting as drafting_module
+from bot.wiring import build_use_cases
 from storage.db import Database
 from tests.conftest import make_settings
 from tests.fakes.fake_openai import FakeOpenAI
@@ -35,7 +36,7 @@ from tests.fakes.fake_openai import FakeOpenAI
 
 @dataclass
 class World:
-    studio: Studio
+    services: Services
     fake: FakeOpenAI
     actor: Actor
 
@@ -50,10 +51,12 @@ def fake() -> Iterator[FakeOpenAI]:
 async def world(database: Database, tmp_path: Path, fake: FakeOpenAI) -> AsyncIterator[World]:
     settings = make_settings(tmp_path)
     drafter = LLMDrafter(fake.api_key, "gpt-4o-mini", fake.base_url, timeout=3, max_retries=0)
-    studio = Studio(settings, database, drafter, {"offline": OfflineVideoProvider()}, "offline")
+    services = build_use_cases(
+        settings, database, drafter, {"offline": OfflineVideoProvider()}, "offline"
+    )
     try:
-        actor = await studio.enter(Sender(user_id=501, chat_id=501))
-        yield World(studio, fake, actor)
+        actor = await services.accounts.enter(Sender(user_id=501, chat_id=501))
+        yield World(services, fake, actor)
     finally:
         await drafter.aclose()
 
@@ -72,7 +75,7 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     real_data_url = llm_module.image_data_url
     monkeypatch.setattr(llm_module, "image_data_url", spy("image_data_url", real_data_url))
-    monkeypatch.setattr(studio_module, "llm_jpeg_of", spy("llm_jpeg_of", intake.llm_jpeg_of))
+    monkeypatch.setattr(drafting_module, "llm_jpeg_of", spy("llm_jpeg_of", intake.llm_jpeg_of))
     monkeypatch.setattr(Image, "open", spy("Image.open", Image.open))
     return calls
 
@@ -100,7 +103,7 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
 async def test_drafts_and_refinements_send_intakes_copy_without_decoding_the_photo(
     world: World, decodes: list[str]
 ) -> None:
-    outcome = await world.studio.add_photo(
+    outcome = await world.services.drafting.add_photo(
         world.actor, sample_photo(width=1280, height=960), "Boats glide along the river"
     )
     assert outcome.revision is not None
@@ -110,8 +113,10 @@ async def test_drafts_and_refinements_send_intakes_copy_without_decoding_the_pho
     assert max(jpeg_size(stored)) <= LLM_MAX_SIDE
     decodes.clear()  # intake decodes the photo once, on its worker thread; from here, none
 
-    refined = await world.studio.refine(world.actor, outcome.revision.id, "slower boats")
-    await world.studio.redraft(world.actor, refined.shot_id)
+    refined = await world.services.drafting.refine(
+        world.actor, outcome.revision.id, "slower boats"
+    )
+    await world.services.drafting.redraft(world.actor, refined.shot_id)
 
     assert decodes == []
     sent = [sent_image(body) for body in world.fake.requests]
@@ -121,7 +126,7 @@ async def test_drafts_and_refinements_send_intakes_copy_without_decoding_the_pho
 async def test_a_shot_without_a_copy_still_drafts_with_its_photo_and_keeps_the_copy_made(
     world: World, decodes: list[str]
 ) -> None:
-    outcome = await world.studio.add_photo(
+    outcome = await world.services.drafting.add_photo(
         world.actor, sample_photo(width=1280, height=960), "Boats glide along the river"
     )
     assert outcome.revision is not None
@@ -129,7 +134,9 @@ async def test_a_shot_without_a_copy_still_drafts_with_its_photo_and_keeps_the_c
     copy.unlink()  # a shot stored before intake made the copy
     decodes.clear()
 
-    refined = await world.studio.refine(world.actor, outcome.revision.id, "slower boats")
+    refined = await world.services.drafting.refine(
+        world.actor, outcome.revision.id, "slower boats"
+    )
     assert refined.drafter.startswith("llm:")
     made = copy.read_bytes()
     assert stat.S_IMODE(os.stat(copy).st_mode) == 0o600
@@ -138,20 +145,22 @@ async def test_a_shot_without_a_copy_still_drafts_with_its_photo_and_keeps_the_c
     assert decodes.count("llm_jpeg_of") == 1 and "image_data_url" not in decodes
 
     decodes.clear()
-    await world.studio.refine(world.actor, refined.id, "and a red boat")
+    await world.services.drafting.refine(world.actor, refined.id, "and a red boat")
     assert decodes == []  # made once, then reused
     assert sent_image(world.fake.requests[-1]) == made
 
 
 async def test_a_shot_whose_photo_is_gone_drafts_from_the_text(world: World) -> None:
-    outcome = await world.studio.add_photo(
+    outcome = await world.services.drafting.add_photo(
         world.actor, sample_photo(width=1280, height=960), "Boats glide along the river"
     )
     assert outcome.revision is not None
     llm_copy_path(Path(outcome.shot.photo_path)).unlink()
     Path(outcome.shot.photo_path).unlink()  # noqa: ASYNC240 - a test's setup
 
-    refined = await world.studio.refine(world.actor, outcome.revision.id, "slower boats")
+    refined = await world.services.drafting.refine(
+        world.actor, outcome.revision.id, "slower boats"
+    )
 
     assert refined.prompt
     last = world.fake.requests[-1]

@@ -17,8 +17,8 @@ from bot.media.probe import probe_mp4
 from bot.media.sample import sample_photo
 from bot.providers.registry import build_providers
 from bot.providers.vidu import ViduVideoProvider, duration_for
-from bot.runner import JobRunner, RunnerPolicy
-from bot.wiring import build_services
+from bot.runner import RunnerPolicy
+from bot.wiring import build_runner, build_services
 from tests.conftest import make_settings
 from tests.fakes.fake_vidu import FAKE_VIDU_KEY, FakeVidu
 from tests.integration.test_jobs import RecordingObserver
@@ -192,23 +192,25 @@ async def test_vidu_is_wired_in_by_settings_alone(
     settings = make_settings(
         tmp_path, database_url=database_url, vidu_api_key=FAKE_VIDU_KEY, vidu_api_url=fake.url
     )
-    services = await build_services(settings, migrate=False)
+    wiring = await build_services(settings, migrate=False)
     try:
-        assert services.default_provider == "vidu" and set(services.providers) >= {"vidu"}
-        studio = services.studio
-        actor = await studio.enter(Sender(user_id=5, chat_id=5))
-        outcome = await studio.add_photo(actor, sample_photo(width=640, height=480), "boats")
+        assert wiring.default_provider == "vidu" and set(wiring.providers) >= {"vidu"}
+        services = wiring.services
+        actor = await services.accounts.enter(Sender(user_id=5, chat_id=5))
+        outcome = await services.drafting.add_photo(
+            actor, sample_photo(width=640, height=480), "boats"
+        )
         assert outcome.revision is not None
         assert outcome.revision.params["provider"] == "vidu"
         assert outcome.revision.params["model"] == "viduq2-turbo"
-        take = (await studio.request_take(actor, outcome.revision.id)).take
+        take = (await services.generation.request_take(actor, outcome.revision.id)).take
         observer = RecordingObserver()
-        runner = JobRunner(
-            services.db,
-            services.providers,
+        runner = build_runner(
+            wiring.db,
+            wiring.providers,
             observer,
-            clips_dir=studio.clips_dir,
-            caps=services.caps,
+            clips_dir=wiring.folders.clips,
+            caps=wiring.caps,
             policy=RunnerPolicy(poll_interval_s=0.05, queue_recheck_s=0.05, tick_s=0.05),
         )
         finished = await asyncio.wait_for(runner.run_until_finished(take.id), timeout=30)
@@ -218,10 +220,12 @@ async def test_vidu_is_wired_in_by_settings_alone(
         assert len(fake.creates) == 1
 
         # A user switches this draft back to the offline preview in ⚙️ Settings.
-        switched = await studio.change_setting(actor, outcome.revision.id, "provider", "offline")
+        switched = await services.drafting.change_setting(
+            actor, outcome.revision.id, "provider", "offline"
+        )
         assert switched.params["provider"] == "offline"
     finally:
-        await services.aclose()
+        await wiring.aclose()
 
 
 def test_the_environment_picks_the_default_provider(tmp_path: Path) -> None:
@@ -267,24 +271,26 @@ async def test_a_create_whose_answer_was_lost_is_never_sent_again(
     settings = make_settings(
         tmp_path, database_url=database_url, vidu_api_key=FAKE_VIDU_KEY, vidu_api_url=fake.url
     )
-    services = await build_services(settings, migrate=False)
-    services.providers["vidu"] = ViduVideoProvider(
+    wiring = await build_services(settings, migrate=False)
+    wiring.providers["vidu"] = ViduVideoProvider(
         FAKE_VIDU_KEY, fake.url, timeout=0.5, backoff_base_s=0.01
     )
     fake.create_answer_delay_s = 1.5
     try:
-        studio = services.studio
-        actor = await studio.enter(Sender(user_id=6, chat_id=6))
-        outcome = await studio.add_photo(actor, sample_photo(width=640, height=480), "boats")
+        services = wiring.services
+        actor = await services.accounts.enter(Sender(user_id=6, chat_id=6))
+        outcome = await services.drafting.add_photo(
+            actor, sample_photo(width=640, height=480), "boats"
+        )
         assert outcome.revision is not None
-        take = (await studio.request_take(actor, outcome.revision.id)).take
+        take = (await services.generation.request_take(actor, outcome.revision.id)).take
         observer = RecordingObserver()
-        runner = JobRunner(
-            services.db,
-            services.providers,
+        runner = build_runner(
+            wiring.db,
+            wiring.providers,
             observer,
-            clips_dir=studio.clips_dir,
-            caps=services.caps,
+            clips_dir=wiring.folders.clips,
+            caps=wiring.caps,
             policy=RunnerPolicy(
                 poll_interval_s=0.05, queue_recheck_s=0.05, tick_s=0.05, backoff_base_s=0.01
             ),
@@ -294,4 +300,4 @@ async def test_a_create_whose_answer_was_lost_is_never_sent_again(
         await asyncio.sleep(1.2)  # let the late answer land before counting
         assert len(fake.creates) == 1
     finally:
-        await services.aclose()
+        await wiring.aclose()

@@ -1,0 +1,503 @@
+"""From a photo to a prompt worth paying for: shots, drafts, refinements, Undo, ⚙️, albums.
+
+Handlers and the CLI call these and render the results; nothing here knows Telegram. Each
+operation is one or a few short units of work: a drafter (an LLM may take seconds) is
+never called with a transaction open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.domain.errors import StudioError
+from bot.domain.ports import PromptDrafter, VideoProvider
+from bot.domain.records import RevisionRecord
+from bot.domain.states import ShotState
+from bot.domain.types import (
+    CAMERA_MOVES,
+    DURATIONS,
+    MODES,
+    Actor,
+    Draft,
+    DraftRequest,
+    DraftView,
+    Origin,
+    PhotoFacts,
+    Recaption,
+    RefineStep,
+    ShotOutcome,
+)
+from bot.files import write_private
+from bot.media.intake import PreparedPhoto, llm_copy_path, llm_jpeg_of, prepare_photo
+from bot.services.budget import Budget
+from bot.services.capacity import INTAKE_SLOTS
+from bot.services.permissions import FetchStatus, Permissions
+from bot.services.projects import current_project
+from storage.db import Database
+from storage.models import BotMessage, PromptRevision, Shot, utcnow
+from storage.uow import UnitOfWork
+
+MAX_DESCRIPTION_CHARS = 1000
+MAX_INSTRUCTION_CHARS = 1000
+
+
+class PhotoIntake:
+    """Photos in: checked, made video-ready (and the LLM's small copy) on worker threads."""
+
+    def __init__(
+        self, photos_dir: Path, *, max_side: int, max_bytes: int, slots: int = INTAKE_SLOTS
+    ) -> None:
+        self.photos_dir = photos_dir
+        self.max_side = max_side
+        self.max_bytes = max_bytes
+        self._slots = asyncio.Semaphore(slots)
+
+    async def store(self, photo: bytes) -> tuple[PreparedPhoto, Path]:
+        """The video-ready JPEG and the LLM's copy, written to disk: one trip to a thread."""
+        async with self._slots:
+            return await asyncio.to_thread(self._store, photo)
+
+    async def prepare(self, photo: bytes) -> PreparedPhoto:
+        """Intake without storing (an end frame): the same limits, inside the same cap."""
+        async with self._slots:
+            return await asyncio.to_thread(
+                prepare_photo, photo, max_side=self.max_side, max_bytes=self.max_bytes
+            )
+
+    def _store(self, photo: bytes) -> tuple[PreparedPhoto, Path]:
+        prepared = prepare_photo(
+            photo, max_side=self.max_side, max_bytes=self.max_bytes, with_llm_jpeg=True
+        )
+        # One folder, like clips: the row knows which shot a file belongs to.
+        path = self.photos_dir / f"{uuid.uuid4().hex}.jpg"
+        if prepared.llm_jpeg is not None:  # first: a photo on disk always has its copy
+            write_private(llm_copy_path(path), prepared.llm_jpeg)
+        return prepared, write_private(path, prepared.jpeg)
+
+
+class Drafting:
+    """Shots and their drafts, for the chat that owns them."""
+
+    def __init__(
+        self,
+        db: Database,
+        drafter: PromptDrafter,
+        providers: Mapping[str, VideoProvider],
+        permissions: Permissions,
+        budget: Budget,
+        intake: PhotoIntake,
+        *,
+        default_provider: str,
+        default_mode: str,
+    ) -> None:
+        self.db = db
+        self.drafter = drafter
+        self.providers = providers
+        self.permissions = permissions
+        self.budget = budget
+        self.intake = intake
+        self.default_provider = default_provider
+        self.default_mode = default_mode
+
+    @property
+    def provider_names(self) -> tuple[str, ...]:
+        """The video providers a draft's ⚙️ may switch between."""
+        return tuple(self.providers)
+
+    # --- shots ----------------------------------------------------------------------------
+
+    async def add_photo(
+        self,
+        actor: Actor,
+        photo: bytes,
+        description: str | None,
+        origin: Origin = Origin(),
+        *,
+        draft: bool = True,
+    ) -> ShotOutcome:
+        """Intake a photo into the current project and, with a description, draft at once.
+
+        The draft is made from the photo in memory before anything is stored (an LLM may
+        take seconds, and no transaction waits for it); the shot in the chat's current
+        project, its first revision and the draft's view are then one unit of work.
+        """
+        prepared, path = await self.intake.store(photo)
+        description = _clean_text(description, MAX_DESCRIPTION_CHARS)
+        drafted = None
+        if description and draft:
+            drafted = await self.drafter.draft(
+                DraftRequest(
+                    description=description,
+                    facts=prepared.facts,
+                    photo_llm_jpeg=prepared.llm_jpeg,
+                )
+            )
+        async with self.db.unit_of_work() as uow:
+            project = await current_project(uow, actor)
+            shot = await uow.projects.add_shot(
+                project.id,
+                created_by=actor.user_id,
+                status=ShotState.DRAFTED if drafted else ShotState.AWAITING_DESCRIPTION,
+                description=description,
+                photo_path=str(path),
+                photo_width=prepared.width,
+                photo_height=prepared.height,
+                source_format=prepared.source_format,
+                facts=_facts_to_json(prepared.facts),
+                intake_notes={"notes": [[key, params] for key, params in prepared.notes]},
+                chat_id=origin.chat_id,
+                message_id=origin.message_id,
+                thread_id=origin.thread_id,
+                media_group_id=origin.media_group_id,
+                telegram_file_id=origin.file_id,
+            )
+            view = None
+            if drafted is not None:
+                revision = await self._add_revision(
+                    uow, actor, shot, drafted, parent=None, instruction=None
+                )
+                view = await self._view(uow, actor, revision, shot)
+        return ShotOutcome(shot, view, prepared.notes)
+
+    async def describe(
+        self, actor: Actor, shot_id: int, description: str | None
+    ) -> PromptRevision:
+        """Draft a shot that was waiting for its description ("" drafts from the photo)."""
+        description = _clean_text(description, MAX_DESCRIPTION_CHARS) or ""
+        async with self.db.unit_of_work() as uow:
+            shot = await self.permissions.shot(uow, actor, shot_id)
+            shot.description = description
+            shot.status = ShotState.DRAFTED
+        request = await self._draft_request(shot, None, description=description)
+        return await self._store_draft(
+            actor, shot, await self.drafter.draft(request), parent=None, instruction=None
+        )
+
+    async def recaption(
+        self, actor: Actor, chat_id: int, message_id: int, caption: str | None
+    ) -> Recaption | None:
+        """A photo's caption edited after it became a shot: never a new shot.
+
+        The description follows the caption. While nothing has been generated from the
+        shot, the draft follows too (a new revision, so Undo still works); after that the
+        user decides whether a new draft is worth losing the one they generated from.
+        None: the message is not a shot's photo in this chat.
+        """
+        async with self.db.unit_of_work() as uow:
+            found = await uow.projects.shot_for_message(chat_id, message_id)
+            if found is None:
+                return None
+            shot = await self.permissions.shot(uow, actor, found.id)
+            generated = bool(await uow.takes.shot_takes(shot.id))
+        description = _clean_text(caption, MAX_DESCRIPTION_CHARS)
+        if not description or description == shot.description:
+            return Recaption(shot, None, changed=False)
+        if shot.status == ShotState.AWAITING_DESCRIPTION:
+            return Recaption(shot, await self.describe(actor, shot.id, description), changed=True)
+        async with self.db.unit_of_work() as uow:
+            stored = await uow.projects.get_shot(shot.id)
+            assert stored is not None
+            stored.description = description
+        shot.description = description
+        if generated or shot.status == ShotState.CANCELLED:
+            return Recaption(shot, None, changed=True)
+        return Recaption(shot, await self.redraft(actor, shot.id), changed=True)
+
+    async def cancel_shot(
+        self, actor: Actor, shot_id: int, *, fetch_status: FetchStatus | None = None
+    ) -> None:
+        """✖ Cancel (or /drop): the shot leaves the project, by the cancel rule of takes."""
+        shot = await self.shot_by_id(actor, shot_id)
+        if actor.is_group and shot.created_by != actor.user_id:
+            if not await self.permissions.may_remove_others(actor, fetch_status):
+                raise StudioError("shot.cancel_not_allowed")
+        async with self.db.unit_of_work() as uow:
+            stored = await uow.projects.get_shot(shot.id)
+            if stored is not None:
+                stored.status = ShotState.CANCELLED
+
+    async def shot_by_id(self, actor: Actor, shot_id: int) -> Shot:
+        """The shot, if it is this chat's."""
+        async with self.db.unit_of_work() as uow:
+            return await self.permissions.shot(uow, actor, shot_id)
+
+    # --- drafts ---------------------------------------------------------------------------
+
+    async def draft_view(self, actor: Actor, revision: RevisionRecord) -> DraftView:
+        """`revision` as its draft message shows it."""
+        async with self.db.unit_of_work() as uow:
+            shot = await self.permissions.shot(uow, actor, revision.shot_id)
+            return await self._view(uow, actor, revision, shot)
+
+    async def revision_by_id(self, actor: Actor, revision_id: int) -> PromptRevision:
+        """The draft, if its shot is this chat's."""
+        async with self.db.unit_of_work() as uow:
+            revision, _shot = await self.permissions.revision(uow, actor, revision_id)
+            return revision
+
+    async def redraft(self, actor: Actor, shot_id: int) -> PromptRevision:
+        """🔄 New draft: start again from the description, keeping the history."""
+        async with self.db.unit_of_work() as uow:
+            shot = await self.permissions.shot(uow, actor, shot_id)
+            current = None
+            if shot.current_revision_id:
+                current, _ = await self.permissions.revision(uow, actor, shot.current_revision_id)
+        request = await self._draft_request(shot, current)
+        draft = await self.drafter.draft(request)
+        return await self._store_draft(actor, shot, draft, parent=current, instruction=None)
+
+    async def refine(self, actor: Actor, revision_id: int, instruction: str) -> PromptRevision:
+        """A reply to a draft: rewrite its prompt following the user's words."""
+        instruction = _clean_text(instruction, MAX_INSTRUCTION_CHARS) or ""
+        if not instruction:
+            raise StudioError("refine.empty")
+        async with self.db.unit_of_work() as uow:
+            revision, shot = await self.permissions.revision(uow, actor, revision_id)
+            chain = await uow.projects.revision_chain(revision)
+        history = tuple(
+            RefineStep(instruction=r.instruction or "", prompt=r.prompt)
+            for r in chain[1:]
+            if r.instruction
+        )
+        request = await self._draft_request(shot, revision)
+        draft = await self.drafter.refine(request, _as_draft(revision), instruction, history)
+        return await self._store_draft(
+            actor, shot, draft, parent=revision, instruction=instruction
+        )
+
+    async def undo(self, actor: Actor, shot_id: int) -> PromptRevision | None:
+        """↩️ Undo: the previous revision becomes current again (None: nothing to undo)."""
+        async with self.db.unit_of_work() as uow:
+            shot = await self.permissions.shot(uow, actor, shot_id)
+            if shot.current_revision_id is None:
+                return None
+            current, _ = await self.permissions.revision(uow, actor, shot.current_revision_id)
+            if current.parent_id is None:
+                return None
+            parent = await uow.projects.get_revision(current.parent_id)
+            if parent is None:
+                return None
+            shot.current_revision_id = parent.id
+            return parent
+
+    async def change_setting(
+        self,
+        actor: Actor,
+        revision_id: int,
+        key: str,
+        value: Any,
+        *,
+        fetch_status: FetchStatus | None = None,
+    ) -> PromptRevision:
+        """⚙️ Settings: a new revision with one parameter changed, so Undo still works."""
+        valid = {
+            "duration": DURATIONS,
+            "mode": MODES,
+            "camera_move": CAMERA_MOVES,
+            "provider": tuple(self.providers),
+        }
+        if key not in valid or value not in valid[key]:
+            raise StudioError("settings.invalid")
+        async with self.db.unit_of_work() as uow:
+            revision, shot = await self.permissions.revision(uow, actor, revision_id)
+        # They set what a take costs, and the group's defaults: the Generate rule holds.
+        await self.permissions.check_may_spend(actor, fetch_status)
+        params = {**revision.params, key: value}
+        if key == "provider":
+            params["model"] = self.providers[value].model
+        async with self.db.unit_of_work() as uow:
+            stored = await uow.projects.get_shot(shot.id)
+            assert stored is not None
+            new = await uow.projects.revise_params(stored, revision, params, actor.user_id)
+            if key in ("duration", "mode", "provider"):
+                # Remember the choice for this chat's next drafts too.
+                await uow.chats.set_chat_setting(actor.chat_id, key, value)
+            return new
+
+    # --- which message stands for which row -----------------------------------------------
+
+    async def remember_message(
+        self, chat_id: int, message_id: int, kind: str, **refs: Any
+    ) -> None:
+        """Record what a message we sent stands for, so replies and buttons find their row."""
+        async with self.db.unit_of_work() as uow:
+            await uow.chats.remember_message(chat_id, message_id, kind, **refs)
+
+    async def message_ref(self, chat_id: int, message_id: int) -> BotMessage | None:
+        """What one of our messages stands for (None: not one we remember)."""
+        async with self.db.unit_of_work() as uow:
+            return await uow.chats.message_ref(chat_id, message_id)
+
+    # --- albums ---------------------------------------------------------------------------
+
+    async def note_album_photo(self, chat_id: int, media_group_id: str) -> None:
+        """One more photo of an album arrived: its answer waits until they stop coming."""
+        async with self.db.unit_of_work() as uow:
+            await uow.chats.touch_media_group(chat_id, media_group_id)
+
+    async def claim_album(
+        self, actor: Actor, media_group_id: str, quiet_for: float
+    ) -> list[Shot] | None:
+        """The album's shots if it has been quiet for `quiet_for` s and nobody answered yet."""
+        quiet_since = utcnow() - timedelta(seconds=quiet_for)
+        async with self.db.unit_of_work() as uow:
+            if not await uow.chats.claim_media_group_answer(
+                actor.chat_id, media_group_id, quiet_since
+            ):
+                return None
+            return await uow.projects.order_album(actor.chat_id, media_group_id)
+
+    async def album_shots(self, actor: Actor, shot_id: int) -> list[Shot]:
+        """Every shot of the album `shot_id` came in (just it, if it came alone)."""
+        async with self.db.unit_of_work() as uow:
+            shot = await self.permissions.shot(uow, actor, shot_id)
+            if not shot.media_group_id:
+                return [shot]
+            return await uow.projects.shots_in_media_group(actor.chat_id, shot.media_group_id)
+
+    # --- internals ------------------------------------------------------------------------
+
+    async def _draft_request(
+        self, shot: Shot, revision: PromptRevision | None, description: str | None = None
+    ) -> DraftRequest:
+        photo_llm_jpeg = await asyncio.to_thread(_llm_copy, Path(shot.photo_path))
+        params = revision.params if revision else {}
+        return DraftRequest(
+            description=description if description is not None else (shot.description or ""),
+            facts=_facts_from_json(shot.facts),
+            photo_llm_jpeg=photo_llm_jpeg,
+            language=revision.language if revision else None,
+            camera_move=params.get("camera_move"),
+            duration=params.get("duration"),
+        )
+
+    async def _store_draft(
+        self,
+        actor: Actor,
+        shot: Shot,
+        draft: Draft,
+        *,
+        parent: PromptRevision | None,
+        instruction: str | None,
+    ) -> PromptRevision:
+        async with self.db.unit_of_work() as uow:
+            stored = await uow.projects.get_shot(shot.id)
+            assert stored is not None
+            return await self._add_revision(
+                uow, actor, stored, draft, parent=parent, instruction=instruction
+            )
+
+    async def _add_revision(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        shot: Shot,
+        draft: Draft,
+        *,
+        parent: PromptRevision | None,
+        instruction: str | None,
+    ) -> PromptRevision:
+        """The shot's new current revision, with the settings this chat chose last."""
+        chat = await uow.chats.get_chat(actor.chat_id)
+        defaults = (chat.settings if chat else None) or {}
+        inherited = parent.params if parent else {}
+        wanted = str(inherited.get("provider") or defaults.get("provider") or "")
+        provider_name = wanted if wanted in self.providers else self.default_provider
+        params = {
+            "provider": provider_name,
+            "model": inherited.get("model") or self.providers[provider_name].model,
+            "mode": inherited.get("mode") or defaults.get("mode") or self.default_mode,
+            "duration": int(draft.duration),
+            "camera_move": draft.camera_move,
+        }
+        revision = await uow.projects.add_revision(
+            shot,
+            parent_id=parent.id if parent else None,
+            prompt=draft.prompt,
+            negative_prompt=draft.negative_prompt,
+            summary=draft.summary,
+            language=draft.language,
+            params=params,
+            instruction=instruction,
+            drafter=draft.drafter,
+            created_by=actor.user_id,
+            tokens_in=draft.tokens_in,
+            tokens_out=draft.tokens_out,
+        )
+        await uow.projects.touch_project(shot.project_id)
+        return revision
+
+    async def _view(
+        self, uow: UnitOfWork, actor: Actor, revision: RevisionRecord, shot: Shot
+    ) -> DraftView:
+        project = await uow.projects.get_project(shot.project_id)
+        assert project is not None
+        group_id = actor.chat_id if actor.is_group else None
+        allowance = await self.budget.allowance(
+            uow.accounts, actor.user_id, group_id, revision.params
+        )
+        return DraftView(revision, shot, project, allowance)
+
+
+def _llm_copy(photo_path: Path) -> bytes | None:
+    """The shot's small copy for a vision LLM; made once, and kept, for a shot without one."""
+    copy_path = llm_copy_path(photo_path)
+    try:
+        return copy_path.read_bytes()
+    except FileNotFoundError:
+        pass
+    try:
+        jpeg = llm_jpeg_of(photo_path.read_bytes())
+    except FileNotFoundError:
+        return None
+    if jpeg is not None:
+        write_private(copy_path, jpeg)
+    return jpeg
+
+
+def _clean_text(text: str | None, limit: int) -> str | None:
+    if text is None:
+        return None
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return text or None
+
+
+def _as_draft(revision: PromptRevision) -> Draft:
+    return Draft(
+        prompt=revision.prompt,
+        negative_prompt=revision.negative_prompt,
+        camera_move=revision.params.get("camera_move", "static"),
+        duration=int(revision.params.get("duration", 5)),
+        summary=revision.summary,
+        language=revision.language,
+        drafter=revision.drafter,
+    )
+
+
+def _facts_to_json(facts: PhotoFacts) -> dict[str, Any]:
+    return {
+        "width": facts.width,
+        "height": facts.height,
+        "orientation": facts.orientation,
+        "brightness": facts.brightness,
+        "dominant_colours": list(facts.dominant_colours),
+    }
+
+
+def _facts_from_json(data: dict[str, Any] | None) -> PhotoFacts | None:
+    if not data:
+        return None
+    return PhotoFacts(
+        width=int(data["width"]),
+        height=int(data["height"]),
+        orientation=data["orientation"],
+        brightness=float(data["brightness"]),
+        dominant_colours=tuple(data.get("dominant_colours", ())),
+    )

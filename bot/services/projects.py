@@ -1,0 +1,245 @@
+"""Projects and the story as a whole: open and list them, the board, reordering, the film.
+
+The creator of the film that inspired Claymate ordered his shots "from large to small, with
+small details of life between"; the board is where a user does the same. A shot's clip in
+the film is its ⭐ kept take, or its latest delivered take where none is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.domain.errors import StudioError
+from bot.domain.records import ShotRecord
+from bot.domain.states import TakeState
+from bot.domain.types import (
+    Actor,
+    Board,
+    BoardShot,
+    ProjectSummary,
+    ProjectView,
+    ShotView,
+)
+from bot.files import make_private, private_dir
+from bot.media.film import FilmError, FilmResult, assemble_film
+from bot.media.storyboard import first_words
+from bot.services.capacity import HeavyWork
+from bot.services.permissions import FetchStatus, Permissions
+from storage.db import Database
+from storage.models import Project, utcnow
+from storage.uow import UnitOfWork
+
+if TYPE_CHECKING:  # drafting finds the current project here: a type only, no import cycle
+    from bot.services.drafting import Drafting
+
+MAX_TITLE_CHARS = 120
+PROMPT_WORDS = 8  # of a shot's prompt, on its tile
+FILM_CROSSFADE_S = 0.3
+
+
+async def current_project(uow: UnitOfWork, actor: Actor) -> Project:
+    """The project new photos go to; the first one opens as "Untitled <date>"."""
+    project = await uow.projects.current_project(actor.chat_id)
+    if project is None:
+        project = await uow.projects.create_project(actor.chat_id, untitled(), actor.user_id)
+    return project
+
+
+def untitled() -> str:
+    """The name of a project nobody named; such a project's film has no title card."""
+    return f"Untitled {utcnow():%Y-%m-%d}"
+
+
+class Projects:
+    """A chat's projects, and the board and film of the current one."""
+
+    def __init__(
+        self,
+        db: Database,
+        permissions: Permissions,
+        drafting: Drafting,
+        heavy: HeavyWork,
+        *,
+        films_dir: Path,
+        upload_limit_bytes: int,
+    ) -> None:
+        self.db = db
+        self.permissions = permissions
+        self.drafting = drafting  # /drop removes a shot by the same rule as ✖
+        self.heavy = heavy
+        self.films_dir = films_dir
+        self.upload_limit_bytes = upload_limit_bytes
+
+    # --- projects -----------------------------------------------------------------------
+
+    async def new_project(self, actor: Actor, title: str | None) -> Project:
+        """/new [title]: a project that new photos go to from now on."""
+        title = (title or "").strip()[:MAX_TITLE_CHARS] or untitled()
+        async with self.db.unit_of_work() as uow:
+            return await uow.projects.create_project(actor.chat_id, title, actor.user_id)
+
+    async def current_project(self, actor: Actor) -> Project:
+        """The project new photos go to; the first one opens as "Untitled <date>"."""
+        async with self.db.unit_of_work() as uow:
+            return await current_project(uow, actor)
+
+    async def list_projects(self, actor: Actor) -> list[ProjectSummary]:
+        """/projects: this chat's projects, newest first."""
+        async with self.db.unit_of_work() as uow:
+            return await uow.projects.list_projects(actor.chat_id)
+
+    async def open_project(self, actor: Actor, project_id: int) -> ProjectView:
+        """A project's shots in order with their kept (or latest delivered) clips."""
+        async with self.db.unit_of_work() as uow:
+            project = await self.permissions.project(uow, actor, project_id)
+            await uow.projects.set_current_project(actor.chat_id, project.id)
+            views = []
+            for shot in await uow.projects.project_shots(project.id):
+                takes = [
+                    t
+                    for t in await uow.takes.shot_takes(shot.id)
+                    if t.status == TakeState.DELIVERED
+                ]
+                kept = next((t for t in takes if t.id == shot.kept_take_id), None)
+                revision = (
+                    await uow.projects.get_revision(shot.current_revision_id)
+                    if shot.current_revision_id
+                    else None
+                )
+                views.append(ShotView(shot, revision, kept, list(takes)))
+            return ProjectView(project, views)
+
+    async def open_by_name(self, actor: Actor, name: str) -> Project:
+        """`claymate make --project NAME`: that project becomes current, made if new."""
+        async with self.db.unit_of_work() as uow:
+            project = await uow.projects.find_project(actor.chat_id, name)
+            if project is not None:
+                await uow.projects.set_current_project(actor.chat_id, project.id)
+                return project
+        return await self.new_project(actor, name)
+
+    async def find_project(self, chat_id: int, ref: str) -> Project | None:
+        """A project by id, or by title within `chat_id` (the command line's lookup)."""
+        async with self.db.unit_of_work() as uow:
+            if ref.isdigit() and (project := await uow.projects.get_project(int(ref))) is not None:
+                return project
+            return await uow.projects.find_project(chat_id, ref)
+
+    async def project_of(self, shot: ShotRecord) -> Project:
+        """The project a shot is in (an album's answer names it)."""
+        async with self.db.unit_of_work() as uow:
+            project = await uow.projects.get_project(shot.project_id)
+        if project is None:
+            raise StudioError("project.not_found")
+        return project
+
+    # --- the board ----------------------------------------------------------------------
+
+    async def board(self, actor: Actor, project_id: int | None = None) -> Board:
+        """The current project's shots (or `project_id`'s, if it belongs to this chat)."""
+        async with self.db.unit_of_work() as uow:
+            if project_id is None:
+                project = await current_project(uow, actor)
+            else:
+                project = await self.permissions.project(uow, actor, project_id)
+            shots = await uow.projects.project_shots(project.id)
+            stars = await uow.takes.take_star_counts([s.id for s in shots])
+            items = []
+            for shot in shots:
+                delivered = [
+                    t
+                    for t in await uow.takes.shot_takes(shot.id)
+                    if t.status == TakeState.DELIVERED
+                ]
+                kept = next((t for t in delivered if t.id == shot.kept_take_id), None)
+                clip = kept or (delivered[-1] if delivered else None)
+                revision = (
+                    await uow.projects.get_revision(shot.current_revision_id)
+                    if shot.current_revision_id
+                    else None
+                )
+                text = revision.prompt if revision else (shot.description or "")
+                items.append(
+                    BoardShot(
+                        shot=shot,
+                        image_path=Path(shot.still_path or shot.photo_path),
+                        words=first_words(text, PROMPT_WORDS),
+                        clip=clip,
+                        kept=kept is not None,
+                        stars=stars.get(clip.id, 0) if clip else None,
+                    )
+                )
+        return Board(project, items)
+
+    async def move(self, actor: Actor, number: int, to: int) -> Board:
+        """/move 3 1: shot 3 becomes shot 1, the others close up behind it."""
+        board = await self.board(actor)
+        ids = [item.shot.id for item in board.shots]
+        numbers = [item.number for item in board.shots]
+        if number not in numbers:
+            raise StudioError("board.no_such_shot", number=number)
+        to = max(1, min(to, len(ids)))
+        shot_id = ids.pop(numbers.index(number))
+        ids.insert(to - 1, shot_id)
+        await self._reorder(board.project.id, ids)
+        return await self.board(actor)
+
+    async def nudge(self, actor: Actor, shot_id: int, step: int) -> Board:
+        """⬆️ / ⬇️ on the board: one place earlier or later."""
+        shot = await self.drafting.shot_by_id(actor, shot_id)
+        return await self.move(actor, shot.position, shot.position + step)
+
+    async def drop(
+        self, actor: Actor, number: int, *, fetch_status: FetchStatus | None = None
+    ) -> Board:
+        """/drop 3: the shot leaves the story (its takes stay in the history)."""
+        board = await self.board(actor)
+        item = next((i for i in board.shots if i.number == number), None)
+        if item is None:
+            raise StudioError("board.no_such_shot", number=number)
+        await self.drafting.cancel_shot(actor, item.shot.id, fetch_status=fetch_status)
+        await self._reorder(board.project.id, [i.shot.id for i in board.shots if i is not item])
+        return await self.board(actor)
+
+    async def _reorder(self, project_id: int, shot_ids: list[int]) -> None:
+        async with self.db.unit_of_work() as uow:
+            await uow.projects.reorder_shots(project_id, shot_ids)
+
+    # --- the film -----------------------------------------------------------------------
+
+    async def film(
+        self,
+        actor: Actor,
+        *,
+        title: bool = True,
+        crossfade_s: float = FILM_CROSSFADE_S,
+        out: Path | None = None,
+        project_id: int | None = None,
+    ) -> tuple[Board, FilmResult]:
+        """The kept take of each shot, in order, as one MP4 under the upload limit."""
+        board = await self.board(actor, project_id)
+        clips = [Path(i.clip.clip_path) for i in board.shots if i.clip and i.clip.clip_path]
+        clips = [p for p in clips if p.is_file()]
+        if not clips:
+            raise StudioError("film.no_clips")
+        # A random name, never the project id; the chat's copy is removed once sent.
+        dest = out or private_dir(self.films_dir) / f"film-{uuid.uuid4().hex}.mp4"
+        named = title and not board.project.title.startswith("Untitled ")
+        try:
+            async with self.heavy.turn():  # seconds to minutes on a worker thread
+                result = await asyncio.to_thread(
+                    assemble_film,
+                    clips,
+                    dest,
+                    title=board.project.title if named else None,
+                    crossfade_s=crossfade_s,
+                    limit_bytes=self.upload_limit_bytes,
+                )
+        except FilmError as error:
+            raise StudioError("film.failed") from error
+        if out is None:
+            make_private(result.path)
+        return board, result
