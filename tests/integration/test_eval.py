@@ -10,7 +10,7 @@ import pytest
 from bot.domain import script_checks as sc
 from bot.domain.types import CAMERA_MOVES, DURATIONS, Draft
 from bot.media.intake import colour_name
-from bot.services.studio import MAX_DESCRIPTION_CHARS
+from bot.services.drafting import MAX_DESCRIPTION_CHARS
 from eval.run import (
     CHECKS,
     Case,
