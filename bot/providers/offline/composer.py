@@ -80,7 +80,7 @@ class Hero:
     subject: Hit | None
 
 
-_POSSESSOR = re.compile(r"['’]s\b|的(?!\S{0,1}$)")
+_POSSESSOR = re.compile(r"['’]s\b|的")  # "my son's tram", "外滩的旗子": the tram, the flag
 _VIEWPOINT = re.compile(r"(?:\bfrom(?:\s+(?:the|a|an|my|our))?|从)$", re.IGNORECASE)
 
 
