@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from bot.config import ConfigError, Settings, exit_on_config_error, load_settings
 from bot.domain.states import TakeState
-from bot.domain.types import CAMERA_MOVES
+from bot.domain.types import CAMERA_MOVES, DURATIONS
 from bot.i18n import t
 from bot.logs import configure_logging, redact_active, run_redacted
 from bot.media.film import MAX_CROSSFADE_S
@@ -131,6 +131,16 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--mode", choices=("std", "pro"))
     make.add_argument("--camera", choices=CAMERA_MOVES)
     make.set_defaults(func=_cmd_make)
+
+    draft = sub.add_parser(
+        "draft", help="photo + description → the clay prompt, without generating", parents=[common]
+    )
+    draft.add_argument("photo", type=Path)
+    draft.add_argument("description", type=_caption)
+    draft.add_argument("--camera", choices=CAMERA_MOVES)
+    draft.add_argument("--duration", type=int, choices=DURATIONS)
+    draft.add_argument("--json", action="store_true", help="print the draft as one JSON object")
+    draft.set_defaults(func=_cmd_draft)
 
     film = sub.add_parser(
         "film", help="put a project's kept clips together into one MP4", parents=[common]
@@ -333,6 +343,66 @@ class CliObserver:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _cmd_draft(args: argparse.Namespace, settings: Settings) -> int:
+    return run_redacted(_draft(args, settings))
+
+
+async def _draft(args: argparse.Namespace, settings: Settings) -> int:
+    """The prompt a photo and a line would get, from the drafter the bot uses; nothing stored."""
+    import json
+
+    from bot.domain.types import DraftRequest
+    from bot.media.intake import IntakeError, prepare_photo
+    from bot.providers.registry import build_drafter
+
+    if not args.photo.is_file():
+        print(f"claymate: no such photo: {args.photo}", file=sys.stderr)
+        return 1
+    try:
+        prepared = await asyncio.to_thread(
+            prepare_photo,
+            args.photo.read_bytes(),
+            max_side=settings.max_side_px,
+            max_bytes=settings.max_upload_bytes,
+            with_llm_jpeg=settings.llm_enabled,  # a vision LLM looks at the photo too
+        )
+    except IntakeError as error:
+        print(f"claymate: {error.message(None)}", file=sys.stderr)
+        return 1
+    drafter = build_drafter(settings)
+    try:
+        draft = await drafter.draft(
+            DraftRequest(
+                description=args.description,
+                facts=prepared.facts,
+                photo_llm_jpeg=prepared.llm_jpeg,
+                camera_move=args.camera,
+                duration=args.duration,
+            )
+        )
+    finally:
+        if (close := getattr(drafter, "aclose", None)) is not None:
+            await close()
+    if args.json:
+        fields = {
+            "prompt": draft.prompt,
+            "negative_prompt": draft.negative_prompt,
+            "camera": draft.camera_move,
+            "duration": draft.duration,
+            "language": draft.language,
+            "summary": draft.summary,
+            "drafter": draft.drafter,
+        }
+        print(json.dumps(fields, ensure_ascii=False, indent=2))
+        return 0
+    print(f"prompt ({draft.drafter}):")
+    print(f"  {draft.prompt}")
+    print(f"negative: {draft.negative_prompt}")
+    print(f"camera: {draft.camera_move}, {draft.duration} s, language {draft.language}")
+    print(f"summary: {draft.summary}")
+    return 0
 
 
 def _cmd_film(args: argparse.Namespace, settings: Settings) -> int:

@@ -378,7 +378,7 @@ def offline_drafter() -> PromptDrafter:
 def llm_drafter() -> tuple[PromptDrafter, str] | None:
     """The LLM director as the bot builds it, or None when no key is configured."""
     from bot.config import load_settings
-    from bot.wiring import build_drafter
+    from bot.providers.registry import build_drafter
 
     settings = load_settings()
     if not settings.llm_enabled:

@@ -1,4 +1,4 @@
-"""`claymate make` and `claymate history` end to end, each in its own process."""
+"""`claymate make`, `draft` and `history` end to end, each in its own process."""
 
 from __future__ import annotations
 
@@ -143,6 +143,54 @@ def test_make_with_kling_and_openai_keys_uses_the_real_providers(
     # Secrets never reach the output.
     for secret in (FAKE_SECRET_KEY, DEFAULT_KEY):
         assert secret not in made.stdout + made.stderr
+
+
+def test_draft_prints_the_prompt_and_generates_nothing(tmp_path: Path, photo: Path) -> None:
+    made = claymate(
+        tmp_path, "draft", str(photo), "地铁从左往右开过高架", "--camera", "tilt_up",
+        "--duration", "10", "--json", OPENAI_API_KEY="",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    draft = json.loads(made.stdout)
+    assert {"prompt", "negative_prompt", "camera", "language", "summary"} <= set(draft)
+    # The user's camera and length win, in the caption's language, and the prompt says so.
+    assert (draft["camera"], draft["duration"], draft["language"]) == ("tilt_up", 10, "zh")
+    assert draft["drafter"] == "offline" and draft["prompt"].startswith("黏土定格动画：地铁")
+    assert "镜头缓缓向上摇" in draft["prompt"] and "向右摇" not in draft["prompt"]
+    # A draft only: no database, no clip, no photo kept.
+    assert not (tmp_path / "data").exists()
+
+    text = claymate(tmp_path, "draft", str(photo), "Boats glide on the river", OPENAI_API_KEY="")
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.startswith("prompt (offline):\n  Stop-motion claymation: Boats glide")
+    assert "camera: pan_right, 5 s, language en" in text.stdout
+
+
+def test_draft_says_what_is_wrong_with_its_arguments(tmp_path: Path, photo: Path) -> None:
+    blank = claymate(tmp_path, "draft", str(photo), "  ")
+    assert blank.returncode == 2 and "must not be empty" in blank.stderr
+    camera = claymate(tmp_path, "draft", str(photo), "boats", "--camera", "sideways")
+    assert camera.returncode == 2 and "--camera" in camera.stderr
+    missing = claymate(tmp_path, "draft", str(tmp_path / "nope.jpg"), "boats")
+    assert missing.returncode == 1 and "no such photo" in missing.stderr
+    not_a_photo = tmp_path / "notes.jpg"
+    not_a_photo.write_text("a shopping list")
+    refused = claymate(tmp_path, "draft", str(not_a_photo), "boats")
+    assert refused.returncode == 1 and refused.stderr.startswith("claymate: ")
+    assert refused.stdout == ""
+
+
+def test_draft_with_an_openai_key_asks_the_llm_director(tmp_path: Path, photo: Path) -> None:
+    with FakeOpenAI() as llm:
+        made = claymate(
+            tmp_path, "draft", str(photo), "Boats glide on the river", "--json",
+            OPENAI_API_KEY=DEFAULT_KEY, OPENAI_BASE_URL=llm.base_url,
+        )  # fmt: skip
+        chats = llm.chat_requests()
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["drafter"].startswith("llm:")
+    assert len(chats) == 1
+    assert DEFAULT_KEY not in made.stdout + made.stderr
 
 
 def test_a_blank_description_is_a_usage_error_and_stores_nothing(

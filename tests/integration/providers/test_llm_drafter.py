@@ -419,7 +419,7 @@ async def test_invalid_twice_falls_back_to_the_offline_drafter(
     with caplog.at_level(logging.WARNING, logger="bot.providers.openai.llm"):
         draft = await drafter.draft(request())
     assert draft.drafter == "offline"
-    assert "Claymation of the Bund at night" in draft.prompt
+    assert draft.prompt.startswith("Stop-motion claymation: the Bund at night")
     assert len(fake.requests) == 2
     assert "main_action: Field required" in fake.requests[1]["messages"][-1]["content"] or (
         "not a JSON object" in fake.requests[1]["messages"][-1]["content"]

@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from bot.domain import script_checks as sc
 from bot.domain.types import (
     CAMERA_MOVES,
     PROMPT_LIMIT,
@@ -54,25 +55,27 @@ async def test_a_pasted_essay_still_gives_a_short_prompt_within_limits() -> None
     assert len(result.negative_prompt) <= PROMPT_LIMIT
     assert len(result.summary) <= 80 and "\n" not in result.summary
     # Cut on a word boundary: the last kept word is a whole word of the essay.
-    subject = result.prompt.removeprefix("Claymation of ").split("…", 1)[0]
-    assert subject and essay.startswith(subject)
-    assert essay[len(subject)] == " "
-    # Short prompts work best: the subject is capped far below the limit.
+    opening = result.prompt.removeprefix("Stop-motion claymation: ").split("…", 1)[0]
+    assert opening and essay.startswith(opening)
+    assert essay[len(opening)] == " "
+    # Short prompts work best: the opening is capped far below the limit.
     assert len(result.prompt) < 800
 
 
-async def test_ten_thousand_chinese_characters_are_cut_on_a_character_boundary() -> None:
+async def test_ten_thousand_chinese_characters_still_give_a_short_chinese_prompt() -> None:
     essay = ("黄浦江上的渡轮慢慢开过，" * 1000)[:10_000]
     result = await draft(essay, facts=BRIGHT)
     assert len(result.prompt) <= PROMPT_LIMIT
     assert len(result.summary) <= 80
     assert result.language == "zh"
-    assert "…" in result.prompt
+    # The action is said once, first; a thousand repeats of it add nothing.
+    assert "渡轮慢慢开过" in sc.first_sentence(result.prompt)
+    assert result.prompt.count("渡轮") == 1 and len(result.prompt) < 300
 
 
 async def test_no_description_at_all_still_drafts() -> None:
     result = await draft("   ", facts=BRIGHT)
-    assert result.prompt.startswith("Claymation of the scene in the photo")
+    assert result.prompt.startswith("Stop-motion claymation: the scene in the photo")
     assert result.drafter == "offline"
 
 
@@ -85,19 +88,20 @@ async def test_a_chinese_description_gets_a_chinese_prompt() -> None:
     assert cjk_share(result.prompt) > 0.9
     assert cjk_share(result.negative_prompt) > 0.9
     assert "黏土" in result.prompt and "定格动画" in result.prompt and "指印" in result.prompt
-    assert "水面轻轻荡起涟漪" in result.prompt and "黏土船" in result.prompt
-    assert "镜头缓缓推进" in result.prompt
-    assert "Plasticine" not in result.prompt
+    # The caption's own action leads, in its own words; the camera sentence follows.
+    assert "行人在散步" in sc.first_sentence(result.prompt)
+    assert CAMERA_TEXT["zh"][result.camera_move] in result.prompt
+    assert "plasticine" not in result.prompt.lower()
 
 
 async def test_an_english_description_gets_an_english_prompt() -> None:
     result = await draft("Boats on the river in Shanghai, people walking by", facts=BRIGHT)
     assert result.language == "en"
     assert not CJK.search(result.prompt + result.negative_prompt + result.summary)
-    for word in ("Plasticine", "fingerprints", "matte clay texture", "stop-motion", "12 fps"):
+    for word in ("plasticine", "fingerprints", "matte clay texture", "stop-motion", "12 fps"):
         assert word in result.prompt
-    assert "The water ripples gently." in result.prompt
-    assert "boats glide" in result.prompt and "people stroll" in result.prompt
+    opening = sc.first_sentence(result.prompt)
+    assert "Boats on the river" in opening and "people walking by" in opening
     assert (
         "photorealistic skin" in result.negative_prompt and "watermark" in result.negative_prompt
     )
@@ -130,52 +134,53 @@ def test_language_follows_the_share_of_chinese_characters(text: str, expected: s
 @pytest.mark.parametrize(
     ("description", "motion"),
     [
-        ("a quiet lake at dawn", "water ripples gently"),
-        ("my friends at a picnic", "people stroll and wave"),
-        ("traffic on Yan'an Road", "clay cars roll along"),
-        ("ferries on the Huangpu", "boats glide"),
-        ("a windy park", "sway in the breeze"),
-        ("blue sky over the tower", "clouds drift"),
-        ("neon signs on Nanjing Road", "lights twinkle"),
-        ("pigeons in the square", "flap their wings"),
-        ("a rainy alley with umbrellas", "raindrops fall"),
-        ("a bowl of noodles", "steam curls up"),
-        ("a birthday candle", "flame flickers"),
-        ("my cat", "turns its head and blinks"),
-        ("an old brick wall", "comes gently to life"),
+        ("a quiet lake at dawn", "water rippling"),
+        ("my friends at a picnic", "natural gestures"),
+        ("traffic on Yan'an Road", "rolling slowly past"),
+        ("ferries on the Huangpu", "gliding slowly across the water"),
+        ("a windy park", "a breeze stirring"),
+        ("blue sky over the tower", "clouds drifting"),
+        ("neon signs on Nanjing Road", "glowing softly"),
+        ("pigeons in the square", "flapping their wings"),
+        ("a rainy alley with umbrellas", "rain falling"),
+        ("a bowl of noodles", "steam curling"),
+        ("a birthday candle", "flame dancing"),
+        ("my cat", "blinking slowly and flicking its tail"),
+        ("an old brick wall", "coming gently to life"),
     ],
 )
-async def test_motion_is_written_with_simple_action_verbs(description: str, motion: str) -> None:
-    assert motion in (await draft(description)).prompt.lower()
+async def test_a_caption_without_a_verb_gets_its_subjects_own_motion_first(
+    description: str, motion: str
+) -> None:
+    assert motion in sc.first_sentence((await draft(description)).prompt)
 
 
 @pytest.mark.parametrize(
     ("description", "motion"),
     [
-        ("河边的老房子", "水面轻轻荡起涟漪"),
-        ("马路上的出租车", "黏土汽车"),
-        ("公园里的树", "随风轻轻摇摆"),
+        ("河边的老房子", "云朵在上方缓缓飘过"),
+        ("马路上的出租车", "缓缓驶过"),
+        ("公园里的树", "随风轻轻摇曳"),
         ("一碗小笼包", "热气"),
-        ("下雨天的弄堂", "雨滴落下"),
+        ("下雨天的弄堂", "雨丝不停落下"),
     ],
 )
 async def test_chinese_descriptions_get_chinese_motion(description: str, motion: str) -> None:
-    assert motion in (await draft(description)).prompt
+    assert motion in sc.first_sentence((await draft(description)).prompt)
 
 
 async def test_shanghai_is_not_mistaken_for_the_sea() -> None:
     result = await draft("上海的一家咖啡馆")
-    assert "涟漪" not in result.prompt
-    assert "热气" in result.prompt
+    assert "荡漾" not in result.prompt and "粼粼" not in result.prompt
+    assert "热气" in (await draft("上海的一杯咖啡")).prompt
 
 
-async def test_at_most_three_things_move_in_order_of_mention() -> None:
+async def test_the_first_lively_thing_leads_and_nothing_else_is_made_to_move() -> None:
     result = await draft("birds over the river with boats, cars and people")
-    prompt = result.prompt
-    assert (
-        prompt.index("Birds flap") < prompt.index("The water ripples") < prompt.index("clay boats")
-    )
-    assert "cars roll" not in prompt and "people stroll" not in prompt
+    opening = sc.first_sentence(result.prompt)
+    assert opening.startswith("Stop-motion claymation: birds over the river")
+    assert "flapping their wings" in opening
+    assert "rolling slowly past" not in result.prompt and "gestures" not in result.prompt
 
 
 # --- photo facts ------------------------------------------------------------------------------
@@ -183,24 +188,29 @@ async def test_at_most_three_things_move_in_order_of_mention() -> None:
 
 async def test_a_bright_photo_gets_daylight_and_its_own_colours() -> None:
     result = await draft("a street corner", facts=BRIGHT)
-    assert "Bright, soft daylight" in result.prompt
+    assert "Soft daylight" in result.prompt
     assert "a palette of blue, grey and green clay" in result.prompt
     assert "wide miniature diorama" in result.prompt
 
 
 async def test_a_dark_photo_gets_a_warm_evening_glow() -> None:
     result = await draft("a street corner", facts=DARK)
-    assert "warm evening glow" in result.prompt
+    assert "Warm, low light" in result.prompt
     assert "a palette of black and orange clay" in result.prompt
     assert "tall miniature diorama" in result.prompt
     zh = await draft("街角", facts=DARK)
-    assert "傍晚" in zh.prompt and "黑色、橙色的黏土配色" in zh.prompt
+    assert "温暖的低调光线" in zh.prompt and "黑色、橙色的黏土配色" in zh.prompt
 
 
-async def test_light_named_in_the_description_beats_the_photo_brightness() -> None:
-    assert "Night" in (await draft("the Bund at night", facts=BRIGHT)).prompt
-    assert "sunset" in (await draft("a beach at sunset", facts=DARK)).prompt
-    assert "夕阳" in (await draft("黄昏的弄堂", facts=BRIGHT)).prompt
+async def test_a_time_of_day_is_a_change_within_the_shot() -> None:
+    # The first frame is the still: a bright photo cannot be night, it can turn night.
+    night = (await draft("the Bund at night", facts=BRIGHT)).prompt
+    assert "fades into night" in night and "daylight" not in night.lower()
+    assert "sun sinks slowly" in (await draft("a beach at sunset", facts=DARK)).prompt
+    assert "暮色渐浓" in (await draft("黄昏的弄堂", facts=BRIGHT)).prompt
+    # A night photo is night already: the light is described, not changed.
+    dark = (await draft("the Bund at night", facts=DARK)).prompt
+    assert "Night, with warm light" in dark and "fades into night" not in dark
 
 
 async def test_no_facts_means_soft_studio_light() -> None:
@@ -280,20 +290,22 @@ async def test_refine_slower_faster_night_sunset() -> None:
     _, faster = await refine("a river", "faster")
     assert "lively and brisk" in faster.prompt
     _, night = await refine("a river", "at night")
-    assert "Night, with a warm glow" in night.prompt and "daylight" not in night.prompt
+    assert "fades into night" in night.prompt and "daylight" not in night.prompt.lower()
     _, sunset = await refine("一条河", "改成日落")
     assert "夕阳" in sunset.prompt and "日光" not in sunset.prompt
 
 
 async def test_refine_more_and_less() -> None:
     _, more = await refine("a river", "more birds")
-    assert "Birds flap their wings" in more.prompt and "More birds." in more.prompt
+    assert "Birds flapping their wings" in more.prompt and "More birds." in more.prompt
     _, less = await refine("boats on a river", "fewer boats")
-    assert "boats glide" not in less.prompt and "Fewer boats" in less.prompt
+    assert "Fewer boats, kept subtle." in less.prompt
     _, without = await refine("boats on a river", "no boats")
-    assert "boats glide" not in without.prompt and without.negative_prompt.endswith("boats")
+    assert "No boats." in without.prompt and without.negative_prompt.endswith("boats")
+    assert sc.respects_negations(without.prompt, ["boat"]).ok  # only "No boats." names them
+    assert "the river" in sc.first_sentence(without.prompt)
     _, zh = await refine("江上的船", "多一些鸟")
-    assert "小鸟扇动翅膀" in zh.prompt and "更多鸟" in zh.prompt
+    assert "鸟扑扇着翅膀" in zh.prompt and "更多鸟" in zh.prompt
 
 
 async def test_anything_else_becomes_an_extra_direction_line() -> None:
@@ -314,7 +326,7 @@ async def test_refine_replays_the_history_of_an_offline_draft() -> None:
     history += (RefineStep("at night", night.prompt),)
     kite = await drafter.refine(request, night, "add a red kite", history)
     assert "Everything moves slowly" in kite.prompt
-    assert "Night, with a warm glow" in kite.prompt
+    assert "fades into night" in kite.prompt
     assert kite.prompt.endswith("Also: add a red kite")
 
 
