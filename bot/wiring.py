@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.domain.ports import PromptDrafter, VideoProvider
 from bot.files import private_dir
+from bot.media.fonts import use_cjk_font
 from bot.providers.registry import build_drafter, build_providers, build_still_maker
 from bot.services.stills import Stills
 from bot.services.studio import Studio
@@ -52,6 +53,7 @@ class Services:
 async def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     """Open the database (migrating it), and wire the studio to the configured providers."""
     private_dir(settings.data_dir)
+    use_cjk_font(settings.cjk_font)
     db = Database.from_url(settings.resolved_database_url)
     if migrate:
         from bot.startup import prepare_database

@@ -42,10 +42,11 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import ExifTags, Image, ImageDraw, ImageFont, ImageOps
+from PIL import ExifTags, Image, ImageDraw, ImageOps
 
 from bot.domain.types import CAMERA_MOVES, ClipInfo
 from bot.media.clay import clay_layers, retouch
+from bot.media.fonts import load_font
 from bot.media.motion import Motion, motion_from_prompt, moved
 from bot.media.probe import probe_mp4
 
@@ -261,7 +262,7 @@ def label_patches(out: tuple[int, int]) -> tuple[_Patch, _Patch, _Patch]:
     """The small "PREVIEW" tag for the bottom-right corner, split into Y, U and V patches."""
     ow, oh = out
     size = max(9, round(oh * 0.026))
-    font = ImageFont.load_default(size=size)
+    font = load_font(size, LABEL_TEXT)
     left, top, right, bottom = map(int, font.getbbox(LABEL_TEXT))  # whole pixels; typed as float
     pad = max(3, size // 3)
     tw, th = right - left + 2 * pad, bottom - top + 2 * pad

@@ -24,7 +24,8 @@ from bot.domain.states import TakeState
 from bot.domain.types import Actor
 from bot.files import make_private, private_dir
 from bot.i18n import t
-from bot.media.film import FilmError, FilmResult, assemble_film, load_font
+from bot.media.film import FilmError, FilmResult, assemble_film
+from bot.media.fonts import load_font
 from bot.services.studio import Studio
 from storage.models import Project, Shot, Take
 from storage.uow import UnitOfWork
