@@ -40,7 +40,8 @@ _SATURATION = 1.15  # plasticine is dyed: colours a little richer than the photo
 # colourfulness counts fully, one of brightness by half, since light and shadow on one
 # object change mostly its brightness.
 _SEAM = 48.0
-_RETOUCH = 0.022  # how much the light on the surface changes between two takes
+_RETOUCH = 0.22  # the most the light on a fresh fingertip dent changes
+_DENTS = 24  # fresh dents per take in a square frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,23 +61,24 @@ class ClayLayers:
 
 
 def retouch(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """A light multiplier (1 +/- a few %) for fresh fingertip marks on the surface.
+    """A light multiplier (about 1, up to +/- `_RETOUCH`) for a few fresh fingertip dents.
 
     Between two poses of a stop-motion film the animator's hands leave the clay a little
-    different: the surface "boils". This is the key light on a new, fine, random dent
-    pattern, to multiply into `ClayLayers.shading` for each take. Most of the surface
-    changes a little and a few marks change clearly, as a fingertip's press would.
+    different: the surface "boils". This is the key light on a few dozen new shallow
+    dents scattered over the picture, to multiply into `ClayLayers.shading` for each
+    take. Only the dents change, so a video encoder spends few bits on them.
     """
     h, w = shape
     unit = min(h, w) / 720.0
-    dents = smooth_noise(shape, max(2.0, 3.0 * unit), rng) + 0.6 * smooth_noise(
-        shape, max(4.0, 9.0 * unit), rng
-    )
+    count = max(8, round(_DENTS * w / min(h, w)))  # the same share of any frame
+    presses = np.zeros(shape, np.float32)
+    presses[rng.integers(0, h, count), rng.integers(0, w, count)] = rng.choice([-1.0, 1.0], count)
+    dents = box_blur(presses, max(2, round(5 * unit)), passes=2)
     gy = np.diff(dents, axis=0, append=dents[-1:])
     gx = np.diff(dents, axis=1, append=dents[:, -1:])
     facing = 0.42 * gx + 0.5 * gy  # lit from the top left
-    facing /= max(float(facing.std()), 1e-6)
-    return (1.0 + _RETOUCH * facing * (0.5 + 0.5 * np.abs(facing))).astype(np.float32)
+    facing /= max(float(np.abs(facing).max()), 1e-9)
+    return (1.0 + _RETOUCH * facing).astype(np.float32)
 
 
 def clay_still(image: Image.Image, *, seed: int = 0, fast: bool = False) -> Image.Image:

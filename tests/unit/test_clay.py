@@ -242,11 +242,14 @@ def test_wide_blur_is_close_to_the_full_size_one() -> None:
     assert np.abs(wide_blur(field, 12) - box_blur(field, 12)).mean() < 0.03
 
 
-def test_retouch_changes_the_light_a_little_and_is_seeded() -> None:
+def test_retouch_dents_a_few_spots_and_is_seeded() -> None:
+    """A take's fresh fingertip dents: clear where they are, few, and the rest untouched."""
     a = retouch((120, 160), np.random.default_rng(4))
-    b = retouch((120, 160), np.random.default_rng(4))
-    assert np.array_equal(a, b)
-    assert 0.01 < float(a.std()) < 0.06
+    assert np.array_equal(a, retouch((120, 160), np.random.default_rng(4)))
+    assert not np.array_equal(a, retouch((120, 160), np.random.default_rng(5)))
+    changed = np.abs(a - 1.0)
+    assert changed.max() > 0.1
+    assert 0.005 < float((changed > 0.02).mean()) < 0.2
     assert abs(float(a.mean()) - 1.0) < 0.01
 
 
