@@ -192,8 +192,11 @@ def moved(frame: np.ndarray, motion: Motion, t: float, seed: int = 0) -> np.ndar
     else:  # shimmer
         shifted = _ripple(band, t, min(h, w) / 720.0)
     out = frame.copy()
-    blend = alpha[:, None, None].astype(np.float32)
-    out[lo:hi] = (band * (1 - blend) + shifted * blend + 0.5).astype(np.uint8)
+    inner = alpha >= 1.0  # rows fully in the band are copied; only the feather is blended
+    out[lo:hi][inner] = shifted[inner]
+    blend = alpha[~inner][:, None, None].astype(np.float32)
+    mixed = band[~inner] * (1 - blend) + shifted[~inner] * blend + 0.5
+    out[lo:hi][~inner] = mixed.astype(np.uint8)
     return out
 
 
@@ -210,14 +213,17 @@ def _shift_x(band: np.ndarray, dx: int) -> np.ndarray:
 
 def _ripple(band: np.ndarray, t: float, unit: float) -> np.ndarray:
     """Each row slid a little left or right by a travelling wave: water's shimmer."""
-    rows, w = band.shape[:2]
+    rows = band.shape[0]
     amplitude = max(1.0, 2.5 * unit)
     wavelength = max(6.0, 16.0 * unit)
     phase = 2 * math.pi * _RIPPLE_CYCLES * t
-    shifts = np.round(amplitude * np.sin(np.arange(rows) * (2 * math.pi / wavelength) + phase))
-    columns = np.abs(np.arange(w)[None, :] - shifts[:, None].astype(np.intp))
-    columns = np.where(columns >= w, 2 * (w - 1) - columns, columns)
-    return np.take_along_axis(band, columns[..., None], axis=1)
+    wave = amplitude * np.sin(np.arange(rows) * (2 * math.pi / wavelength) + phase)
+    shifts = np.round(wave).astype(int)
+    out = np.empty_like(band)
+    for shift in np.unique(shifts):  # a handful of distinct shifts: one slide each
+        at = shifts == shift
+        out[at] = _shift_x(band[at], int(shift))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +237,7 @@ class _Look:
     travel: tuple[float, float]  # share of the height each one covers over the clip
 
 
-_PUFF = _Look(60, 9.0, (236, 232, 226), 0.45, (0.25, 0.45))  # steam, smoke, incense
+_PUFF = _Look(30, 16.0, (238, 234, 228), 0.55, (0.25, 0.45))  # steam, smoke, incense
 _LANTERN = _Look(18, 12.0, (255, 176, 72), 0.95, (0.15, 0.3))
 _FLAKE = _Look(240, 3.2, (240, 240, 246), 0.85, (0.3, 0.5))  # snow, rain, petals
 
@@ -262,15 +268,18 @@ def _particles(frame: np.ndarray, motion: Motion, t: float, seed: int) -> np.nda
     grow = 1.0 + (0.8 * progress if look is _PUFF else 0.0)  # puffs spread as they rise
     radius = size * grow
     opacity = fade * look.opacity
-    cx, cy = np.round(x).astype(np.intp), np.round(y).astype(np.intp)
     colour = np.array(look.colour, np.float32)
     out = frame.copy()
+    if float(radius.max()) > 4:
+        for px, py, r, a in zip(x, y, radius, opacity, strict=True):
+            _stamp(out, px, py, r, a, colour)
+        return out
+    cx, cy = np.round(x).astype(np.intp), np.round(y).astype(np.intp)
     reach = math.ceil(float(radius.max()))
-    # Stamp all bits at once, one offset from their centres at a time.
+    # Many small flakes: stamp all at once, one offset from their centres at a time.
     for oy in range(-reach, reach + 1):
         for ox in range(-reach, reach + 1):
-            d = math.hypot(ox, oy) / radius
-            cover = np.clip(1.0 - d, 0.0, 1.0) ** 0.6 * opacity  # soft, rounded edge
+            cover = _cover(math.hypot(ox, oy) / radius) * opacity
             px, py = cx + ox, cy + oy
             keep = (cover > 0.01) & (px >= 0) & (px < w) & (py >= 0) & (py < h)
             if not keep.any():
@@ -278,3 +287,23 @@ def _particles(frame: np.ndarray, motion: Motion, t: float, seed: int) -> np.nda
             px, py, c = px[keep], py[keep], cover[keep][:, None]
             out[py, px] = (out[py, px] * (1 - c) + colour * c + 0.5).astype(np.uint8)
     return out
+
+
+def _cover(distance: np.ndarray) -> np.ndarray:
+    """How much of a round clay bit covers a pixel at `distance` (in radii): soft edged."""
+    return np.asarray(np.clip(1.0 - distance, 0.0, 1.0) ** 0.6)
+
+
+def _stamp(
+    out: np.ndarray, cx: float, cy: float, radius: float, opacity: float, colour: np.ndarray
+) -> None:
+    """Blend one round bit into `out` in place."""
+    h, w = out.shape[:2]
+    x0, x1 = max(0, int(cx - radius)), min(w, int(cx + radius) + 2)
+    y0, y1 = max(0, int(cy - radius)), min(h, int(cy + radius) + 2)
+    if x0 >= x1 or y0 >= y1 or opacity <= 0.01:
+        return
+    yy, xx = np.ogrid[y0:y1, x0:x1]
+    cover = (_cover(np.sqrt((xx - cx) ** 2 + (yy - cy) ** 2) / radius) * opacity)[..., None]
+    patch = out[y0:y1, x0:x1]
+    out[y0:y1, x0:x1] = (patch * (1 - cover) + colour * cover + 0.5).astype(np.uint8)
