@@ -6,6 +6,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     CLAYMATE_DATA_DIR=/data
 
+# A CJK font, so Chinese titles, boards and labels draw glyphs rather than boxes.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-wqy-microhei fontconfig \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot

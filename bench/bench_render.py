@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from bot.domain.types import CAMERA_MOVES
 from bot.media import preview
-from bot.media.clay import clay_still  # noqa: E402
+from bot.media.clay import clay_layers, clay_still, retouch  # noqa: E402
 from bot.media.sample import sample_photo  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "render.json"
@@ -83,12 +83,13 @@ def steps(photo: bytes, move: str) -> dict[str, float]:
         decoded = preview._decode(source, frame)
     times["decode + resize photo"] = time.process_time() - start
     start = time.process_time()
-    still = clay_still(decoded, seed=0, fast=True)
-    times["stylise (clay_still, once)"] = time.process_time() - start
+    layers = clay_layers(decoded, seed=0, fast=True)
+    times["stylise (clay_layers, once)"] = time.process_time() - start
     rng = np.random.default_rng(1)
     start = time.process_time()
     boil = preview._BOIL_PX * oh / 720 * preview._MARGIN  # as render_preview does
-    takes = preview.boil_takes(still, preview._TAKES, boil, rng)
+    stills = [layers.compose(retouch(layers.shading.shape, rng)) for _ in range(preview._TAKES)]
+    takes = preview.boil_takes(stills, boil, rng)
     times[f"boil takes (x{preview._TAKES})"] = time.process_time() - start
     plan = preview.frame_plan(CLIP_SECONDS, 12)
     patches = preview.label_patches((ow, oh))

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         20 * 1024 * 1024, ge=1024, validation_alias=_env("CLAYMATE_MAX_PHOTO_BYTES")
     )
+    # A font file that draws Chinese, for titles, boards and labels (unset: found at run
+    # time among Noto Sans CJK, Source Han Sans and WenQuanYi).
+    cjk_font: Path | None = Field(None, validation_alias=_env("CLAYMATE_CJK_FONT"))
     preview_fps: int = Field(12, ge=1, le=60, validation_alias=_env("CLAYMATE_PREVIEW_FPS"))
     preview_height: int = Field(
         720, ge=144, le=2160, validation_alias=_env("CLAYMATE_PREVIEW_HEIGHT")
@@ -189,6 +192,7 @@ class Settings(BaseSettings):
         "quota_user_month",
         "quota_group_day",
         "quota_group_month",
+        "cjk_font",
         mode="before",
     )
     @classmethod
@@ -211,6 +215,13 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(int(part) for part in value.replace(";", ",").split(",") if part.strip())
+        return value
+
+    @field_validator("cjk_font")
+    @classmethod
+    def _font_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError("must be the path of a font file (.ttf, .otf or .ttc)")
         return value
 
     @field_validator("kling_duration")

@@ -17,6 +17,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.domain.ports import PromptDrafter, StillMaker, TakeObserver, VideoProvider
 from bot.files import DataFolders, private_dir
+from bot.media.fonts import use_cjk_font
 from bot.providers.registry import build_drafter, build_providers, build_still_maker
 from bot.runner import JobRunner, RunnerPolicy
 from bot.services import Services
@@ -74,6 +75,7 @@ class Wiring:
 async def build_services(settings: Settings, *, migrate: bool = True) -> Wiring:
     """Open the database (migrating it), and wire the use cases to the configured providers."""
     private_dir(settings.data_dir)
+    use_cjk_font(settings.cjk_font)
     db = Database.from_url(settings.resolved_database_url)
     if migrate:
         from bot.startup import prepare_database

@@ -18,9 +18,10 @@ from typing import Literal, cast
 
 import av
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from bot.media.clay import clay_still
+from bot.media.fonts import load_font
 from bot.media.probe import ClipError, probe_mp4
 
 Method = Literal["copy", "reencode"]
@@ -269,33 +270,6 @@ def _reencode(
 
 
 # --- title card -------------------------------------------------------------------------
-
-_CJK_FONTS = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/System/Library/Fonts/PingFang.ttc",
-    "C:/Windows/Fonts/msyh.ttc",
-)
-_LATIN_FONTS = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
-)
-
-
-def load_font(size: int, text: str = "") -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    """A font that can draw `text` (CJK when it needs one and one exists), else Pillow's own."""
-    wants_cjk = any(ord(ch) > 0x2E7F for ch in text)
-    candidates = (*_CJK_FONTS, *_LATIN_FONTS) if wants_cjk else (*_LATIN_FONTS, *_CJK_FONTS)
-    for path in candidates:
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            continue
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # an old Pillow, or one built without FreeType
-        return ImageFont.load_default()
 
 
 def title_card(title: str, size: tuple[int, int]) -> Image.Image:

@@ -2,12 +2,16 @@
 
 Design, so the clip feels hand-made yet renders faster than real time on one core:
 
-* Stylise once. The photo becomes plasticine (`clay.clay_still`) at `_MARGIN` times the
+* Stylise once. The photo becomes plasticine (`clay.clay_layers`) at `_MARGIN` times the
   output size, so the camera has room to move inside it.
-* Boil from a few takes. Hand-made animation never holds perfectly still: lines and
-  surfaces shimmer between drawings. We warp the stylised frame `_TAKES` times with a
-  small random mesh displacement and exposure nudge, and every pose picks one of these
-  takes at random (never the same twice running).
+* Boil from a few takes. Hand-made animation never holds perfectly still: between two
+  poses the animator's hands leave the clay a little different. We light the clay with
+  `_TAKES` fresh patterns of fingertip marks (`clay.retouch`) and warp each with a small
+  random mesh displacement and exposure nudge; every pose picks one of these takes at
+  random (never the same twice running).
+* Move what the prompt moves. When the prompt's main action has a direction (boats
+  drift, smoke rises, water shimmers: `motion.motion_from_prompt`), a band of the
+  picture moves that way over the clip (`motion.moved`), on top of the camera move.
 * Animate "on twos". Stop-motion is shot at 12 poses a second, each held for two frames of
   a 24 fps film. `fps` is poses per second; up to 15 the stream runs at twice that and
   frames 2k and 2k+1 are the same picture; above 15 each pose is one frame ("on ones").
@@ -38,10 +42,12 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import ExifTags, Image, ImageDraw, ImageFont, ImageOps
+from PIL import ExifTags, Image, ImageDraw, ImageOps
 
 from bot.domain.types import CAMERA_MOVES, ClipInfo
-from bot.media.clay import clay_still
+from bot.media.clay import clay_layers, retouch
+from bot.media.fonts import load_font
+from bot.media.motion import Motion, motion_from_prompt, moved
 from bot.media.probe import probe_mp4
 
 PREVIEW_TITLE = "Claymate PREVIEW"
@@ -152,15 +158,15 @@ def _clamp(w: Window, fw: int, fh: int) -> Window:
 
 
 def boil_takes(
-    still: Image.Image, count: int, amplitude: float, rng: np.random.Generator
+    stills: list[Image.Image], amplitude: float, rng: np.random.Generator
 ) -> list[np.ndarray]:
-    """`count` slightly different takes of the still (mesh jitter, exposure), as arrays."""
-    w, h = still.size
+    """One take per still, each warped a little differently (mesh jitter, exposure)."""
+    w, h = stills[0].size
     cols, rows = max(2, round(w / _MESH_CELL)), max(2, round(h / _MESH_CELL))
     xs, ys = np.linspace(0, w, cols + 1), np.linspace(0, h, rows + 1)
     gx, gy = np.meshgrid(xs, ys)
     takes = []
-    for _ in range(count):
+    for still in stills:
         jx = rng.uniform(-amplitude, amplitude, gx.shape)
         jy = rng.uniform(-amplitude, amplitude, gy.shape)
         jx[:, (0, -1)] = 0  # the frame's own edges stay put: nothing is sampled outside
@@ -256,7 +262,7 @@ def label_patches(out: tuple[int, int]) -> tuple[_Patch, _Patch, _Patch]:
     """The small "PREVIEW" tag for the bottom-right corner, split into Y, U and V patches."""
     ow, oh = out
     size = max(9, round(oh * 0.026))
-    font = ImageFont.load_default(size=size)
+    font = load_font(size, LABEL_TEXT)
     left, top, right, bottom = map(int, font.getbbox(LABEL_TEXT))  # whole pixels; typed as float
     pad = max(3, size // 3)
     tw, th = right - left + 2 * pad, bottom - top + 2 * pad
@@ -334,11 +340,13 @@ def render_preview(
     seed: int = 0,
     on_progress: Progress | None = None,
     threads: int = 0,
+    prompt: str = "",
 ) -> ClipInfo:
     """Render the labelled clay preview of a photo to `out` (MP4) and return its facts.
 
     `on_progress` is called in the calling thread with a share of the work that only
     grows and ends at 1.0. `threads` is the encoder's thread count (0: libx264 decides).
+    `prompt` is read for the main action's direction of motion only.
     The file appears at `out` only once complete.
     """
     if camera_move not in CAMERA_MOVES:
@@ -351,10 +359,14 @@ def render_preview(
         ow, oh = output_size(*_upright_size(source), height)
         frame_size = (round(ow * _MARGIN), round(oh * _MARGIN))
         photo = _decode(source, frame_size)
-    stylised = clay_still(photo, seed=seed, fast=True)
+    layers = clay_layers(photo, seed=seed, fast=True)
     report(0.15)
     rng = np.random.default_rng(seed + 1)
-    takes = boil_takes(stylised, _TAKES, _BOIL_PX * oh / 720 * _MARGIN, rng)
+    touches = [retouch(layers.shading.shape, rng) for _ in range(_TAKES)]
+    takes = boil_takes(
+        [layers.compose(touch) for touch in touches], _BOIL_PX * oh / 720 * _MARGIN, rng
+    )
+    del layers, touches  # the float layers are large; the takes are all that is needed
     patches = label_patches((ow, oh))
     report(0.2)
 
@@ -366,6 +378,7 @@ def render_preview(
             takes,
             plan,
             camera_move,
+            motion_from_prompt(prompt),
             (ow, oh),
             frame_size,
             patches,
@@ -393,6 +406,7 @@ def _encode(
     takes: list[np.ndarray],
     plan: FramePlan,
     camera_move: str,
+    motion: Motion | None,
     out: tuple[int, int],
     frame_size: tuple[int, int],
     patches: tuple[_Patch, _Patch, _Patch],
@@ -433,7 +447,8 @@ def _encode(
             last = pick
             t = pose / max(1, plan.poses - 1)
             window = camera_window(camera_move, t, frame_size, ow / oh)
-            frame = pose_frame(takes[pick], window, out)
+            take = takes[pick] if motion is None else moved(takes[pick], motion, t)
+            frame = pose_frame(take, window, out)
             burn_label(frame, patches)
             for _ in range(min(plan.hold, plan.frames - pts)):
                 frame.pts, frame.time_base = pts, tick

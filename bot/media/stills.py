@@ -17,7 +17,7 @@ CLAY_STYLE = (
     "warm studio lighting, miniature stop-motion look. Keep the composition, the places and "
     "the objects exactly where they are."
 )
-OFFLINE_MAX_SIDE = 1280  # the clay look takes about a second at this size
+OFFLINE_MAX_SIDE = 1280  # the clay look takes under two seconds at this size
 REFERENCE_MAX_SIDE = 1536  # what image models look at; more only makes requests bigger
 ASPECT_RATIOS = {"16:9": 16 / 9, "4:3": 4 / 3, "1:1": 1.0, "3:4": 3 / 4, "9:16": 9 / 16}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from bot.domain.types import Board
-from bot.media.film import load_font
+from bot.media.fonts import load_font
 
 Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
 

@@ -15,9 +15,9 @@ from bot.media.film import (
     assemble_film,
     can_stream_copy,
     clip_facts,
-    load_font,
     title_card,
 )
+from bot.media.fonts import load_font
 
 
 def make_clip(

@@ -76,6 +76,7 @@ class OfflineVideoProvider:
                 seed=zlib.crc32(request.external_id.encode()),
                 on_progress=forward,
                 threads=self.encoder_threads,
+                prompt=request.prompt,
             )
         except (FileNotFoundError, UnidentifiedImageError, ValueError, ClipError) as exc:
             raise ProviderError(
