@@ -71,6 +71,8 @@ class JobRunner:
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; unfinished takes from earlier runs are picked up first."""
         log.info("job runner %s started", self.owner)
+        # A stop wakes the loop too, so shutting down never waits out a tick.
+        stopping = asyncio.create_task(self._wake_when(stop), name="job-runner-stop")
         next_housekeeping = time.monotonic()
         while not stop.is_set():
             try:
@@ -86,8 +88,13 @@ class JobRunner:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.policy.tick_s)
+        stopping.cancel()
         await self.drain()
         log.info("job runner %s stopped", self.owner)
+
+    async def _wake_when(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._wake.set()
 
     async def housekeeping(self) -> int:
         """Prune processed-update ids older than the redelivery window; how many went."""

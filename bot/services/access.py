@@ -68,10 +68,10 @@ class Access:
     async def _mode(self, repo: AccountsRepo) -> str:
         """The stored mode; the first time a list exists (seeded or /allow), "allowlist",
         stored so that it stays on whatever the list later holds."""
-        mode = await repo.setting(ACCESS_MODE)
+        mode, any_allowed = await repo.setting_and_any_allowed(ACCESS_MODE)
         if mode in ACCESS_MODES:
             return str(mode)
-        if self.allowed_ids or await repo.any_allowed():
+        if self.allowed_ids or any_allowed:
             return str(await repo.setting_if_missing(ACCESS_MODE, "allowlist"))
         return "open"
 

@@ -140,11 +140,15 @@ class AccountsRepo(Repository):
         )
         return dict(result.all())
 
-    async def any_allowed(self) -> bool:
-        found = await self.session.scalar(
-            select(AccessEntry.subject_id).where(AccessEntry.status == "allowed").limit(1)
-        )
-        return found is not None
+    async def setting_and_any_allowed(self, key: str) -> tuple[Any, bool]:
+        """A bot_settings value and whether anyone is on the allowlist, in one round trip.
+
+        The access gate asks both on every update while the mode was never stored.
+        """
+        stored = select(BotSetting.value).where(BotSetting.key == key).scalar_subquery()
+        allowed = select(AccessEntry.subject_id).where(AccessEntry.status == "allowed")
+        row = (await self.session.execute(select(stored, allowed.exists()))).one()
+        return row[0], bool(row[1])
 
     async def set_access(self, subject_id: int, status: str, by: int | None) -> None:
         entry = await self.session.get(AccessEntry, subject_id)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+R = TypeVar("R")
 
 
 class Repository:
@@ -32,6 +34,16 @@ class Repository:
         )
         # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def _keep(self, row: R) -> R:
+        """Hold `row` for the rest of the unit of work.
+
+        The session's identity map holds rows weakly: a row a use case read and let go of
+        would be read again by the next repository that asks for it in the same unit of work.
+        """
+        if row is not None:
+            self.session.info.setdefault("kept", []).append(row)
+        return row
 
     def _insert(self, model: type) -> Any:
         """The dialect's INSERT, which knows ON CONFLICT."""

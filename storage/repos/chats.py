@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 
 from storage.models import (
     BotMessage,
@@ -29,8 +29,13 @@ class ChatsRepo(Repository):
         username: str | None = None,
         language_code: str | None = None,
     ) -> User:
-        await self._insert_if_missing(
-            User,
+        """The user's row, created or brought up to date, in one statement.
+
+        Every update records its sender, so this is on the path of every update: one
+        INSERT … ON CONFLICT DO UPDATE … RETURNING instead of an insert, a read and an
+        update. Telegram sends no language_code for some clients; a known one is kept.
+        """
+        insert = self._insert(User).values(
             id=user_id,
             first_name=first_name,
             username=username,
@@ -38,29 +43,41 @@ class ChatsRepo(Repository):
             created_at=utcnow(),
             updated_at=utcnow(),
         )
-        user = await self.session.get(User, user_id, populate_existing=True)
+        renamed = or_(
+            User.first_name.is_distinct_from(insert.excluded.first_name),
+            User.username.is_distinct_from(insert.excluded.username),
+        )
+        changed = {
+            "first_name": insert.excluded.first_name,
+            "username": insert.excluded.username,
+            "language_code": func.coalesce(insert.excluded.language_code, User.language_code),
+            "updated_at": case((renamed, insert.excluded.updated_at), else_=User.updated_at),
+        }
+        statement = insert.on_conflict_do_update(index_elements=[User.id], set_=changed)
+        user = await self.session.scalar(
+            statement.returning(User), execution_options={"populate_existing": True}
+        )
         assert user is not None
-        if (user.first_name, user.username) != (first_name, username):
-            user.first_name, user.username = first_name, username
-        if language_code and user.language_code != language_code:
-            user.language_code = language_code
         return user
 
     async def upsert_chat(self, chat_id: int, *, type: str, title: str | None = None) -> Chat:
-        await self._insert_if_missing(
-            Chat, id=chat_id, type=type, title=title, settings={}, created_at=utcnow()
+        """The chat's row, created or with its new title, in one statement (see upsert_user)."""
+        insert = self._insert(Chat).values(
+            id=chat_id, type=type, title=title, settings={}, created_at=utcnow()
         )
-        chat = await self.session.get(Chat, chat_id, populate_existing=True)
+        changed = {"title": func.coalesce(insert.excluded.title, Chat.title)}
+        statement = insert.on_conflict_do_update(index_elements=[Chat.id], set_=changed)
+        chat = await self.session.scalar(
+            statement.returning(Chat), execution_options={"populate_existing": True}
+        )
         assert chat is not None
-        if title is not None and chat.title != title:
-            chat.title = title
         return chat
 
     async def get_user(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)
 
     async def get_chat(self, chat_id: int) -> Chat | None:
-        return await self.session.get(Chat, chat_id)
+        return self._keep(await self.session.get(Chat, chat_id))
 
     async def set_chat_setting(self, chat_id: int, key: str, value: Any) -> None:
         chat = await self.session.get(Chat, chat_id)

@@ -30,14 +30,19 @@ class ProjectsRepo(Repository):
     def __init__(self, session: AsyncSession) -> None:
         super().__init__(session)
         self._touched: set[int] = set()  # projects already touched in this unit of work
+        # Rows inserted in this unit of work: nothing else can see them before the commit,
+        # so numbering them needs neither a lock nor a look at their siblings.
+        self._new: set[tuple[type, int]] = set()
 
     async def create_project(self, chat_id: int, title: str, created_by: int | None) -> Project:
         project = Project(chat_id=chat_id, title=title, created_by=created_by)
         self.session.add(project)
         await self.session.flush()
-        await self.session.execute(
-            update(Chat).where(Chat.id == chat_id).values(current_project_id=project.id)
-        )
+        self._new.add((Project, project.id))
+        self._touched.add(project.id)  # its updated_at is the moment it was made
+        chat = await self.session.get(Chat, chat_id)  # loaded already, when a use case asked
+        if chat is not None:
+            chat.current_project_id = project.id
         return project
 
     async def get_project(self, project_id: int) -> Project | None:
@@ -53,7 +58,7 @@ class ProjectsRepo(Repository):
         return result.scalar_one_or_none()
 
     async def current_project(self, chat_id: int) -> Project | None:
-        chat = await self.session.get(Chat, chat_id)
+        chat = self._keep(await self.session.get(Chat, chat_id))
         if chat is None or chat.current_project_id is None:
             return None
         return await self.session.get(Project, chat.current_project_id)
@@ -94,13 +99,18 @@ class ProjectsRepo(Repository):
         )
 
     async def add_shot(self, project_id: int, **fields: Any) -> Shot:
-        await self._lock_row(Project, project_id)  # concurrent album photos: unique positions
-        position = await self.session.scalar(
-            select(func.coalesce(func.max(Shot.position), 0)).where(Shot.project_id == project_id)
-        )
+        position: int | None = 0  # a project made in this unit of work has no shots yet
+        if (Project, project_id) not in self._new:
+            await self._lock_row(Project, project_id)  # concurrent album photos: unique positions
+            position = await self.session.scalar(
+                select(func.coalesce(func.max(Shot.position), 0)).where(
+                    Shot.project_id == project_id
+                )
+            )
         shot = Shot(project_id=project_id, position=(position or 0) + 1, **fields)
         self.session.add(shot)
         await self.session.flush()
+        self._new.add((Shot, shot.id))
         await self.touch_project(project_id)
         return shot
 
@@ -135,12 +145,14 @@ class ProjectsRepo(Repository):
         return list(result.scalars())
 
     async def add_revision(self, shot: Shot, **fields: Any) -> PromptRevision:
-        await self._lock_row(Shot, shot.id)
-        number = await self.session.scalar(
-            select(func.coalesce(func.max(PromptRevision.number), 0)).where(
-                PromptRevision.shot_id == shot.id
+        number: int | None = 0  # a shot made in this unit of work has no revisions yet
+        if (Shot, shot.id) not in self._new:
+            await self._lock_row(Shot, shot.id)
+            number = await self.session.scalar(
+                select(func.coalesce(func.max(PromptRevision.number), 0)).where(
+                    PromptRevision.shot_id == shot.id
+                )
             )
-        )
         revision = PromptRevision(shot_id=shot.id, number=(number or 0) + 1, **fields)
         self.session.add(revision)
         await self.session.flush()

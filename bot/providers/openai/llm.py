@@ -38,6 +38,7 @@ from openai import (
     OpenAIError,
     UnprocessableEntityError,
 )
+from openai.types.chat import ChatCompletion
 from PIL import Image, ImageOps
 
 from bot.domain import script_checks as sc
@@ -562,11 +563,19 @@ class LLMDrafter:
             messages = build(image_url if sending_image else None) + repair
             try:
                 async with releasing_slot():  # seconds of waiting: let other updates work
-                    response = await self._client.chat.completions.create(
-                        model=self.model,
-                        messages=messages,  # type: ignore[arg-type]  # dicts shaped as its TypedDicts
-                        **self._format_params(),
-                        **self._sampling,
+                    # The SDK's own `chat.completions.create` walks every parameter to
+                    # transform it (a per-draft cost that grows with the photo's base64
+                    # text); our body is plain JSON already, so it is posted as it is,
+                    # through the same client, errors and response model.
+                    response = await self._client.post(
+                        "/chat/completions",
+                        body={
+                            "model": self.model,
+                            "messages": messages,
+                            **self._format_params(),
+                            **self._sampling,
+                        },
+                        cast_to=ChatCompletion,
                     )
             except (BadRequestError, UnprocessableEntityError) as exc:
                 step = self._step_down(exc, sending_image)

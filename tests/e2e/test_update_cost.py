@@ -1,0 +1,94 @@
+"""What one update costs the database: statements and transactions, counted, not timed.
+
+The bot's own work per update should be nearly free next to Telegram's; database round
+trips are most of it, so they are counted here and held to a budget. A count is steady
+where a timing on a shared machine is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from bot.app import serve
+from bot.runner import RunnerPolicy
+from tests.e2e.conftest import RunningBot, bot_settings
+from tests.e2e.test_private_chat import is_draft
+from tests.fakes.telegram_stub import TelegramStub
+from tests.fakes.updates import command_update, photo_update, private_chat, private_user
+
+# Budgets, statements counted on SQLite (BEGIN included). They were 9 and 23 before the
+# gate's upserts became single statements and rows made in a unit of work stopped being
+# re-read and re-numbered.
+START_STATEMENTS = 6
+PHOTO_STATEMENTS = 16
+
+# The runner looks for work rarely here, so what is counted is the updates' own work.
+QUIET = RunnerPolicy(poll_interval_s=60, queue_recheck_s=60, tick_s=60, lease_s=60)
+
+
+@dataclass
+class Counted:
+    statements: list[str] = field(default_factory=list)
+    commits: int = 0
+
+    def clear(self) -> None:
+        self.statements.clear()
+        self.commits = 0
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[Counted]:
+    counted = Counted()
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        counted.statements.append(" ".join(statement.split())[:100])
+
+    def on_commit(_conn: Any) -> None:
+        counted.commits += 1
+
+    event.listen(Engine, "before_cursor_execute", on_execute)
+    event.listen(Engine, "commit", on_commit)
+    try:
+        yield counted
+    finally:
+        event.remove(Engine, "before_cursor_execute", on_execute)
+        event.remove(Engine, "commit", on_commit)
+
+
+async def test_what_a_new_users_start_and_photo_cost_the_database(
+    stub: TelegramStub, tmp_path: Path, city_photo: bytes
+) -> None:
+    settings = bot_settings(tmp_path, stub)
+    running = RunningBot(stub, settings, asyncio.Event())
+    running.task = asyncio.create_task(serve(settings, running.stop, policy=QUIET, poll_timeout=1))
+    try:
+        await stub.wait_for_async("getUpdates", timeout=20)
+        await asyncio.sleep(0.5)
+        with counting() as counted:
+            user = private_user(first_name="Mei")
+            chat = private_chat(user)
+            running.push(command_update(chat, user, "start"))
+            await running.wait_for("sendMessage")
+            await asyncio.sleep(0.3)
+            start = (list(counted.statements), counted.commits)
+            counted.clear()
+            running.push(photo_update(stub, chat, user, city_photo, caption="a tram rolls past"))
+            await running.wait_for("sendMessage", is_draft)
+            await asyncio.sleep(0.3)
+            photo = (list(counted.statements), counted.commits)
+        # /start: the gate's one transaction (update id, access, the sender's rows).
+        assert len(start[0]) <= START_STATEMENTS and start[1] == 1, "\n".join(start[0])
+        # A photo: the gate, then the shot with its draft, then the draft's message id.
+        assert len(photo[0]) <= PHOTO_STATEMENTS and photo[1] == 3, "\n".join(photo[0])
+    finally:
+        running.stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(running.task, timeout=30)
