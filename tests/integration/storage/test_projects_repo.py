@@ -1,0 +1,71 @@
+"""ProjectsRepo: projects, shots and revisions — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from storage.db import Database
+from storage.models import PromptRevision, Shot, Take, TakeEvent
+from storage.uow import UnitOfWork
+from tests.integration.storage.rows import add_take, project_with_shot
+
+
+async def test_a_project_with_a_shot_revision_and_take_round_trips(database: Database) -> None:
+    project_id, shot_id, revision_id = await project_with_shot(database)
+    take_id = await add_take(
+        database, shot_id, revision_id, params={"mode": "std"}, chat_id=42, cost_units=1.5
+    )
+    async with database.session() as session:
+        uow = UnitOfWork(session)
+        shot = await uow.projects.get_shot(shot_id)
+        assert shot is not None and shot.position == 1
+        assert shot.current_revision_id == revision_id
+        chat = await uow.chats.get_chat(42)
+        assert chat is not None and chat.current_project_id == project_id
+        take = await uow.takes.get_take(take_id)
+        assert take is not None
+        assert take.status == "queued" and take.params == {"mode": "std"}
+        assert take.created_at.tzinfo is not None  # UTC-aware on both backends
+        assert take.cost_units == 1.5
+        user = await uow.chats.get_user(42)
+        assert user is not None and user.language_code == "zh-hans"
+
+
+async def test_projects_list_counts_shots_and_clips(database: Database) -> None:
+    project_id, shot_id, revision_id = await project_with_shot(database)
+    await add_take(database, shot_id, revision_id, status="delivered")
+    await add_take(database, shot_id, revision_id, status="failed")
+    async with database.session() as session:
+        uow = UnitOfWork(session)
+        await uow.projects.create_project(42, "Second", 42)
+        summaries = await uow.projects.list_projects(42)
+    by_title = {s.project.title: s for s in summaries}
+    assert by_title["Shanghai in clay"].shots == 1
+    assert by_title["Shanghai in clay"].clips == 1
+    assert by_title["Second"].shots == 0
+    assert summaries[0].project.title == "Second"  # newest first
+
+
+async def test_deleting_a_project_removes_its_rows(database: Database) -> None:
+    project_id, shot_id, revision_id = await project_with_shot(database)
+    await add_take(database, shot_id, revision_id)
+    async with database.session() as session:
+        project = await UnitOfWork(session).projects.get_project(project_id)
+        await session.delete(project)
+    async with database.session() as session:
+        for model in (Shot, PromptRevision, Take, TakeEvent):
+            assert await session.scalar(select(func.count()).select_from(model)) == 0
+
+
+async def test_revision_chain_is_oldest_first(database: Database) -> None:
+    _, shot_id, first_id = await project_with_shot(database)
+    async with database.session() as session:
+        uow = UnitOfWork(session)
+        shot = await uow.projects.get_shot(shot_id)
+        assert shot is not None
+        second = await uow.projects.add_revision(
+            shot, parent_id=first_id, prompt="slower", drafter="offline", instruction="slower"
+        )
+        chain = await uow.projects.revision_chain(second)
+    assert [r.number for r in chain] == [1, 2]
+    assert chain[-1].instruction == "slower"
