@@ -38,14 +38,18 @@ def camera_sentence(move: str, lang: str) -> str:
 def restage_prompt(prompt: str, camera_move: str, lang: str) -> str:
     """`prompt` with its camera sentence saying `camera_move` (added if it has none).
 
-    Only the first camera sentence is replaced and any later one dropped, so the prompt names
-    one move; a prompt with none gets the sentence at the end of its first paragraph.
+    The camera sentence is the one that starts "The camera" / "镜头" (both drafters write it
+    so), else one after the opening that names a move. Only the first is replaced and any
+    later one dropped, so the prompt names one move; a prompt with none gets the sentence at
+    the end of its first paragraph.
     """
     lang = _lang(lang)
     wanted = camera_sentence(camera_move, lang)
     head, newline, rest = prompt.partition("\n")
     pieces = [m.group() for m in _SENTENCE.finditer(head)]
     found = [i for i, p in enumerate(pieces) if _CAMERA_START[lang].match(p)]
+    if not found:  # a model's own wording ("Slow push-in on the tram."); never the hero's
+        found = [i for i, p in enumerate(pieces) if i > 0 and sc.camera_moves_named(p)]
     if found:
         lead = pieces[found[0]][: len(pieces[found[0]]) - len(pieces[found[0]].lstrip())]
         pieces[found[0]] = lead + wanted

@@ -65,3 +65,10 @@ def test_a_prompt_without_a_camera_sentence_gets_one_and_later_lines_stay() -> N
     assert restage_prompt(two_moves, "orbit", "en") == (
         "Laundry flaps. " + CAMERA_TEXT["en"]["orbit"]
     )
+
+
+def test_a_models_own_camera_wording_is_found_but_the_opening_is_never_taken() -> None:
+    prompt = "Slow push-in on the tram. A slow push-in reveals the Bund. Plasticine."
+    assert restage_prompt(prompt, "pan_right", "en") == (
+        "Slow push-in on the tram. " + CAMERA_TEXT["en"]["pan_right"] + " Plasticine."
+    )
