@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.domain.ports import PromptDrafter, StillMaker, TakeObserver, VideoProvider
 from bot.files import DataFolders, private_dir
 from bot.media.fonts import use_cjk_font
+from bot.providers.offline.restage import restage_draft
 from bot.providers.registry import build_drafter, build_providers, build_still_maker
 from bot.runner import JobRunner, RunnerPolicy
 from bot.services import Services
@@ -130,6 +131,7 @@ def build_use_cases(
         intake,
         default_provider=default_provider,
         default_mode=settings.kling_mode,
+        restage=restage_draft,
     )
     return Services(
         accounts=Accounts(

@@ -45,6 +45,14 @@ class PromptDrafter(Protocol):
         ...
 
 
+class DraftRestager(Protocol):
+    """Keeps a draft's words in step with ⚙️ settings, whichever drafter wrote them."""
+
+    def __call__(self, draft: Draft, camera_move: str, duration: int) -> Draft:
+        """`draft` with its camera and timing words rewritten for changed ⚙️ settings."""
+        ...
+
+
 class VideoProvider(Protocol):
     name: str  # "kling", "vidu", "offline"
     model: str  # default model name for takes

@@ -315,10 +315,11 @@ class BoardShot:
 
     shot: ShotRecord
     image_path: Path  # the chosen clay still, else the photo
-    words: str  # the first words of its current prompt (or its description)
+    words: str  # a short summary of its action (its draft's caption line, or description)
     clip: TakeRecord | None  # kept take, else the latest delivered one
     kept: bool
     stars: int | None  # ⭐ votes for its clip, None where votes are not kept
+    frame_clip: Path | None = None  # the kept take's clip: its first frame is the tile
 
     @property
     def number(self) -> int:

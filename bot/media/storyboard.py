@@ -10,9 +10,10 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from bot.domain.types import Board
+from bot.domain.types import Board, BoardShot
 from bot.media.fonts import load_font
 
 Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
@@ -84,7 +85,7 @@ def render_board(board: Board, *, kept_label: str = "KEPT", width: int = BOARD_W
     font = load_font(text_size, all_words)
     bold = load_font(round(text_size * 1.2), "")
     for item, (x, y, tile_w, thumb_h) in zip(board.shots, layout.thumbs, strict=False):
-        sheet.paste(_thumbnail(item.image_path, (tile_w, thumb_h)), (x, y))
+        sheet.paste(_tile_picture(item, (tile_w, thumb_h)), (x, y))
         if item.kept:
             draw.rectangle(
                 (x, y, x + tile_w - 1, y + thumb_h - 1), outline=(230, 160, 20), width=6
@@ -109,6 +110,28 @@ def render_board(board: Board, *, kept_label: str = "KEPT", width: int = BOARD_W
     out = io.BytesIO()
     sheet.save(out, "JPEG", quality=85, optimize=True)
     return out.getvalue()
+
+
+def _tile_picture(item: BoardShot, size: tuple[int, int]) -> Image.Image:
+    """The kept take's first frame; else (or if the clip will not decode) the still or photo."""
+    if item.frame_clip is not None:
+        frame = first_frame(item.frame_clip)
+        if frame is not None:
+            return ImageOps.fit(frame, size)
+    return _thumbnail(item.image_path, size)
+
+
+def first_frame(clip: Path) -> Image.Image | None:
+    """A clip's first picture, as RGB; None when the file is missing or not a video."""
+    try:
+        with av.open(str(clip)) as container:
+            if not container.streams.video:
+                return None
+            for frame in container.decode(container.streams.video[0]):
+                return frame.to_image().convert("RGB")
+    except (av.FFmpegError, OSError, ValueError):
+        return None
+    return None
 
 
 def _thumbnail(path: Path, size: tuple[int, int]) -> Image.Image:

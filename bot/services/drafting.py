@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain.errors import StudioError
-from bot.domain.ports import PromptDrafter, VideoProvider
+from bot.domain.ports import DraftRestager, PromptDrafter, VideoProvider
 from bot.domain.records import RevisionRecord
 from bot.domain.states import ShotState
 from bot.domain.types import (
@@ -94,8 +94,11 @@ class Drafting:
         *,
         default_provider: str,
         default_mode: str,
+        restage: DraftRestager | None = None,
     ) -> None:
         self.db = db
+        # Rewrites a draft's camera and timing words; None keeps the words as they are.
+        self.restage = restage
         self.drafter = drafter
         self.providers = providers
         self.permissions = permissions
@@ -294,7 +297,11 @@ class Drafting:
         *,
         fetch_status: FetchStatus | None = None,
     ) -> PromptRevision:
-        """⚙️ Settings: a new revision with one parameter changed, so Undo still works."""
+        """⚙️ Settings: a new revision with one parameter changed, so Undo still works.
+
+        A new camera or duration also rewrites the prompt's camera sentence and the caption
+        line, so the words and the setting never disagree.
+        """
         valid = {
             "duration": DURATIONS,
             "mode": MODES,
@@ -313,7 +320,25 @@ class Drafting:
         async with self.db.unit_of_work() as uow:
             stored = await uow.projects.get_shot(shot.id)
             assert stored is not None
-            new = await uow.projects.revise_params(stored, revision, params, actor.user_id)
+            if key in ("camera_move", "duration") and self.restage is not None:
+                # The words must say what Generate will do: a new revision, so Undo works.
+                draft = self.restage(
+                    _as_draft(revision), str(params["camera_move"]), int(params["duration"])
+                )
+                new = await uow.projects.add_revision(
+                    stored,
+                    parent_id=revision.id,
+                    prompt=draft.prompt,
+                    negative_prompt=draft.negative_prompt,
+                    summary=draft.summary,
+                    language=revision.language,
+                    params=params,
+                    instruction=None,
+                    drafter=revision.drafter,
+                    created_by=actor.user_id,
+                )
+            else:
+                new = await uow.projects.revise_params(stored, revision, params, actor.user_id)
             if key in ("duration", "mode", "provider"):
                 # Remember the choice for this chat's next drafts too.
                 await uow.chats.set_chat_setting(actor.chat_id, key, value)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # drafting finds the current project here: a type only, no im
     from bot.services.drafting import Drafting
 
 MAX_TITLE_CHARS = 120
-PROMPT_WORDS = 8  # of a shot's prompt, on its tile
+PROMPT_WORDS = 8  # of a shot's prompt, on a tile whose draft has no caption line
 FILM_CROSSFADE_S = 0.3
 
 
@@ -46,6 +46,20 @@ async def current_project(uow: UnitOfWork, actor: Actor) -> Project:
     if project is None:
         project = await uow.projects.create_project(actor.chat_id, untitled(), actor.user_id)
     return project
+
+
+def action_summary(summary: str, description: str, prompt: str) -> str:
+    """What a shot's tile says happens: its draft's caption line, without the settings.
+
+    A caption line may end in its settings ("… · clay, pan right, 5s"); the tile has room
+    for the action only. With no caption line, the description, else the prompt's start.
+    """
+    action = summary.split(" · ", 1)[0].strip()
+    if action:
+        return action
+    if description.strip():
+        return description.strip()
+    return first_words(prompt, PROMPT_WORDS)
 
 
 def untitled() -> str:
@@ -161,15 +175,19 @@ class Projects:
                     if shot.current_revision_id
                     else None
                 )
-                text = revision.prompt if revision else (shot.description or "")
                 items.append(
                     BoardShot(
                         shot=shot,
                         image_path=Path(shot.still_path or shot.photo_path),
-                        words=first_words(text, PROMPT_WORDS),
+                        words=action_summary(
+                            revision.summary if revision else "",
+                            shot.description or "",
+                            revision.prompt if revision else "",
+                        ),
                         clip=clip,
                         kept=kept is not None,
                         stars=stars.get(clip.id, 0) if clip else None,
+                        frame_clip=Path(kept.clip_path) if kept and kept.clip_path else None,
                     )
                 )
         return Board(project, items)

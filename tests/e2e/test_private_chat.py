@@ -328,3 +328,29 @@ async def test_the_token_never_appears_in_logs(
     assert stub.token not in text
     assert stub.token.split(":", 1)[1] not in text
     assert "update " in caplog.text  # one line per handled update was logged
+
+
+async def test_a_camera_chosen_in_settings_is_written_into_the_prompt_and_undo_restores_it(
+    bot: RunningBot, city_photo: bytes
+) -> None:
+    _, draft = await draft_for_photo(bot, city_photo, "Boats glide on the river")
+    assert "The camera tilts slowly upwards." not in draft["text"]
+    old_camera = next(line for line in draft["text"].split(". ") if "The camera" in line)
+
+    bot.push(button_press(bot.user, draft, button(draft, "s")))
+    opened = await bot.wait_for("editMessageReplyMarkup")
+    choices = {"reply_markup": opened.params["reply_markup"]}
+    tilt = next(data for data in buttons(choices) if data.endswith("camera_move=tilt_up"))
+    bot.push(button_press(bot.user, draft, tilt))
+    moved = await bot.wait_for("editMessageText", lambda c: "Draft 2" in c.params["text"])
+    assert "The camera tilts slowly upwards." in moved.params["text"]
+    assert old_camera not in moved.params["text"]  # one move, the chosen one
+
+    settings_open = {"reply_markup": moved.params["reply_markup"]}
+    bot.push(button_press(bot.user, draft, button(settings_open, "b")))
+    back = await bot.wait_for("editMessageReplyMarkup", lambda c: "u:" in str(c.params))
+    back_markup = {"reply_markup": back.params["reply_markup"]}
+    bot.push(button_press(bot.user, draft, button(back_markup, "u")))
+    undone = await bot.wait_for("editMessageText", lambda c: "Draft 1" in c.params["text"])
+    assert old_camera in undone.params["text"]
+    assert "The camera tilts slowly upwards." not in undone.params["text"]

@@ -91,6 +91,19 @@ def test_make_on_offline_defaults_writes_a_clip_and_history_lists_it(
     assert any("take " in line and "offline/" in line and "delivered" in line for line in lines)
 
 
+def test_make_with_camera_writes_that_move_into_the_prompt(tmp_path: Path, photo: Path) -> None:
+    out = tmp_path / "clip.mp4"
+    made = claymate(
+        tmp_path, "make", str(photo), "Boats glide on the river", "--camera", "tilt_up",
+        "--out", str(out),
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    prompt = made.stdout.split("prompt (offline", 1)[1].split("negative:", 1)[0]
+    assert "The camera tilts slowly upwards." in prompt
+    assert "pans" not in prompt and "pushes in" not in prompt  # one move, the one asked for
+    assert "camera tilt_up" in made.stdout
+
+
 @contextmanager
 def _fake_kling_process(task_seconds: int) -> Iterator[str]:
     """The fake Kling API as its own process (as an operator would run it); its base URL."""

@@ -235,3 +235,52 @@ def test_the_command_line_makes_the_same_film(
     with pytest.raises(SystemExit) as missing:
         main(["film", "No such project"])
     assert missing.value.code == 1
+
+
+async def test_tiles_show_the_kept_takes_first_frame_else_the_still_else_the_photo(
+    wired: Wiring, tmp_path: Path
+) -> None:
+    services = wired.services
+    actor = await services.accounts.enter(Sender(user_id=7, chat_id=7, first_name="Lin"))
+    with_still, with_kept, plain, with_unkept = await shots_of(services, actor, 4)
+    still = tmp_path / "still.jpg"
+    still.write_bytes(solid_photo(COLOURS[3]))
+    kept_clip = make_clip(tmp_path / "kept.mp4", colour=1)
+    take_id = await deliver_take(wired.db, with_kept, kept_clip)
+    await deliver_take(wired.db, with_unkept, make_clip(tmp_path / "latest.mp4", colour=2))
+    async with wired.db.unit_of_work() as uow:
+        shot = await uow.projects.get_shot(with_still)
+        assert shot is not None
+        shot.still_path = str(still)
+        shot = await uow.projects.get_shot(with_kept)
+        assert shot is not None
+        shot.kept_take_id = take_id
+
+    board = await services.projects.board(actor)
+    tiles = {item.shot.id: item for item in board.shots}
+    assert tiles[with_still].image_path == still and tiles[with_still].frame_clip is None
+    assert tiles[with_kept].frame_clip == kept_clip
+    assert tiles[plain].frame_clip is None
+    assert tiles[plain].image_path == Path(tiles[plain].shot.photo_path)
+    assert tiles[with_unkept].frame_clip is None  # only a kept take stands for its shot
+
+    colours = tile_colours(render_board(board), 4)
+    assert nearest(colours[0]) == 3  # the still, not the red photo
+    assert np.abs(np.subtract(colours[1], (67, 131, 119))).sum() < 40  # the clip's frame
+    assert nearest(colours[2]) == 2  # the photo
+
+
+async def test_a_tile_says_what_happens_not_the_prompts_clay_opening(wired: Wiring) -> None:
+    services = wired.services
+    actor = await services.accounts.enter(Sender(user_id=7, chat_id=7, first_name="Lin"))
+    await services.drafting.add_photo(actor, solid_photo(COLOURS[0]), "A tram rolls past the Bund")
+    await services.drafting.add_photo(actor, solid_photo(COLOURS[1]), "弄堂里晾着的衣服在风中飘动")
+    board = await services.projects.board(actor)
+    english, chinese = (item.words for item in board.shots)
+    revision = await services.drafting.revision_by_id(
+        actor, board.shots[0].shot.current_revision_id or 0
+    )
+    assert english == revision.summary.split(" · ")[0]
+    assert "tram" in english.lower() and "clay" not in english.lower()
+    assert "衣服" in chinese and "黏土" not in chinese and "·" not in chinese
+    assert render_board(board)  # Chinese words draw with the CJK font

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from bot.domain import script_checks as sc
+from bot.domain.types import Draft
+from bot.providers.offline.restage import camera_sentence, restage_draft
 from bot.providers.openai.script import (
     CAMERA_SENTENCES,
     DRAFT_SCHEMA,
@@ -173,3 +175,26 @@ def test_a_summary_in_another_language_gives_way_to_the_hero() -> None:
                    life_detail="", clay_look="软陶电车", summary="A tram")  # fmt: skip
     script = review(answer, Brief(lang="zh", wanted="电车"))
     assert script.summary == "一辆黏土电车驶过街口。"
+
+
+def test_an_assembled_prompt_takes_a_new_camera_from_settings_with_one_move_named() -> None:
+    for lang, answer in (
+        ("en", parts()),
+        ("zh", parts(language="zh", main_action="电车从左往右开过街道", motions=[],
+                     camera="镜头向右摇，跟着电车。", life_detail="", clay_look="",
+                     summary="电车开过街道")),
+    ):  # fmt: skip
+        script = review(answer, Brief(lang=lang, wanted=answer.main_action))
+        draft = Draft(
+            prompt=script.prompt,
+            negative_prompt=script.negative_prompt,
+            camera_move=script.camera_move,
+            duration=script.duration,
+            summary=script.summary,
+            language=lang,
+            drafter="llm:test",
+        )
+        tilted = restage_draft(draft, "tilt_up", draft.duration)
+        assert camera_sentence("tilt_up", lang) in tilted.prompt
+        assert sc.camera_fits(tilted.prompt, "tilt_up").ok, tilted.prompt
+        assert tilted.prompt.startswith(script.prompt.split("。")[0].split(".")[0])

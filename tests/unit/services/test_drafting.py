@@ -108,3 +108,19 @@ async def test_in_an_admins_only_group_a_member_may_draft_but_not_set_the_cost(
     with pytest.raises(StudioError) as refused:
         await drafting.cancel_shot(member, refined.shot_id, fetch_status=status_is("member"))
     assert refused.value.key == "shot.cancel_not_allowed"
+
+
+async def test_a_camera_change_rewrites_the_camera_sentence_and_undo_brings_it_back(
+    world: World,
+) -> None:
+    actor = await world.actor(OWNER)
+    drafting = world.services.drafting
+    first_id = await world.draft(actor, "boats glide. The camera holds still.")
+    first = await drafting.revision_by_id(actor, first_id)
+    panned = await drafting.change_setting(actor, first.id, "camera_move", "pan_left")
+    assert panned.params["camera_move"] == "pan_left" and panned.parent_id == first.id
+    assert panned.prompt == "clay boats glide. The camera pans slowly to the left."
+    assert "holds still" not in panned.prompt
+    back = await drafting.undo(actor, first.shot_id)
+    assert back is not None and back.prompt == first.prompt
+    assert back.params["camera_move"] == first.params["camera_move"]
