@@ -1,9 +1,12 @@
-"""`make eval`: every drafter over the public evaluation set, scored check by check.
+"""`make eval`: every drafter over an evaluation set, scored check by check.
 
 Runs the offline drafter always, and the LLM director too when an OpenAI key is configured;
 prints pass rates per check, per drafter and per language as a Markdown table, writes
 eval/results/<drafter>.json, and exits 1 when the offline drafter falls below
 eval/thresholds.toml. The offline run makes no network call and takes seconds.
+
+`--cases eval/heldout.toml` scores the held-out set instead: its floors are in
+eval/heldout_thresholds.toml and its results in eval/results/<drafter>-heldout.json.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from bot.domain.types import Draft, DraftRequest, PhotoFacts
 HERE = Path(__file__).resolve().parent
 CASES = HERE / "cases.toml"
 THRESHOLDS = HERE / "thresholds.toml"
+HELDOUT = HERE / "heldout.toml"  # never seen by the drafters' authors; see its header
 RESULTS = HERE / "results"
 
 # Check names, in the order the table prints them.
@@ -332,14 +336,37 @@ def failures(results: Sequence[CaseResult]) -> str:
     return "\n".join(lines)
 
 
-def result_file(name: str) -> Path:
-    return RESULTS / (re.sub(r"[^A-Za-z0-9_.-]+", "-", name) + ".json")
+def is_public(cases_path: Path) -> bool:
+    """Whether `cases_path` is the public set, whose files keep their original names."""
+    return cases_path.resolve() == CASES
 
 
-def write_results(summary: Summary, results: Sequence[CaseResult]) -> Path:
-    """eval/results/<drafter>.json: the rates and every draft with its verdicts, for diffs."""
+def thresholds_file(cases_path: Path) -> Path:
+    """A set's floors: eval/thresholds.toml for the public one, <set>_thresholds.toml else."""
+    if is_public(cases_path):
+        return THRESHOLDS
+    return cases_path.with_name(f"{cases_path.stem}_thresholds.toml")
+
+
+def set_label(cases_path: Path) -> str:
+    """How the printed table names a set: "public", "held-out" or the file's stem."""
+    if is_public(cases_path):
+        return "public"
+    return "held-out" if cases_path.resolve() == HELDOUT else cases_path.stem
+
+
+def result_file(name: str, cases_path: Path = CASES) -> Path:
+    """eval/results/<drafter>.json for the public set, <drafter>-<set>.json for another."""
+    stem = name if is_public(cases_path) else f"{name}-{cases_path.stem}"
+    return RESULTS / (re.sub(r"[^A-Za-z0-9_.-]+", "-", stem) + ".json")
+
+
+def write_results(
+    summary: Summary, results: Sequence[CaseResult], cases_path: Path = CASES
+) -> Path:
+    """eval/results/<drafter>[-<set>].json: the rates and every draft with its verdicts."""
     RESULTS.mkdir(exist_ok=True)
-    path = result_file(summary.drafter)
+    path = result_file(summary.drafter, cases_path)
     data = {
         "drafter": summary.drafter,
         "rates": {k: round(t.rate, 1) for k, t in summary.by_check.items()}
@@ -402,15 +429,22 @@ async def evaluate(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make eval", description=__doc__.split("\n")[0])
     parser.add_argument("--drafter", choices=("offline", "llm", "all"), default="all")
+    parser.add_argument(
+        "--cases",
+        type=Path,
+        default=CASES,
+        help="the set to score (default eval/cases.toml; eval/heldout.toml: the held-out set)",
+    )
     parser.add_argument("--case", action="append", help="run only this case id (repeatable)")
     parser.add_argument("--failures", action="store_true", help="list every failed check")
     parser.add_argument("--no-write", action="store_true", help="do not write eval/results/")
     args = parser.parse_args(argv)
 
-    cases = load_cases()
+    cases_path: Path = args.cases
+    cases = load_cases(cases_path)
     if args.case:
         cases = [c for c in cases if c.id in set(args.case)]
-    thresholds = load_thresholds()
+    thresholds = load_thresholds(thresholds_file(cases_path))
     runs: list[tuple[PromptDrafter, str, int]] = []
     which: Literal["offline", "llm", "all"] = args.drafter
     if which in ("offline", "all"):
@@ -430,16 +464,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.failures:
             print(f"\n{name}: failed checks\n{failures(results)}\n")
         if not args.no_write and not args.case:
-            write_results(summary, results)
+            write_results(summary, results, cases_path)
         if summary.fallbacks:
             print(f"{name}: {summary.fallbacks} cases fell back to the offline drafter")
 
-    print(f"{len(cases)} cases\n")
+    print(f"{set_label(cases_path)} set ({cases_path.name}): {len(cases)} cases\n")
     print(table(summaries, thresholds))
     offline = next((s for s in summaries if s.drafter == "offline"), None)
     below = shortfalls(offline, thresholds) if offline and not args.case else []
     for line in below:
-        print(f"below the floor: {line}", file=sys.stderr)
+        print(f"below the floor ({set_label(cases_path)} set): {line}", file=sys.stderr)
     return 1 if below else 0
 
 

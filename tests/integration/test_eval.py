@@ -1,4 +1,5 @@
-"""The public evaluation set: well formed, passable, and the offline drafter keeps its floors."""
+"""The evaluation sets, public and held-out: well formed, passable, and the offline drafter
+keeps each set's floors."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bot.media.intake import colour_name
 from bot.services.drafting import MAX_DESCRIPTION_CHARS
 from eval.run import (
     CHECKS,
+    HELDOUT,
     Case,
     evaluate,
     llm_drafter,
@@ -22,10 +24,13 @@ from eval.run import (
     score,
     shortfalls,
     table,
+    thresholds_file,
 )
 from tests.fakes.fake_openai import DEFAULT_KEY, FakeOpenAI
 
 CASES = load_cases()
+HELDOUT_CASES = load_cases(HELDOUT)  # written blind: the drafters' authors never saw them
+BOTH = [*CASES, *HELDOUT_CASES]
 KINDS = {
     "city", "street", "interior", "people", "pet", "night", "weather", "crowd", "object",
     "injection", "request", "negation", "long", "emoji", "mixed", "typo", "choice", "cue",
@@ -44,9 +49,17 @@ def test_the_set_is_large_half_chinese_and_covers_what_users_send() -> None:
     assert {c.kind for c in CASES} == KINDS
 
 
+def test_the_held_out_set_is_large_half_chinese_and_new() -> None:
+    assert len(HELDOUT_CASES) >= 40
+    assert len({c.id for c in BOTH}) == len(BOTH)  # no case of the public set again
+    assert not {c.caption for c in CASES} & {c.caption for c in HELDOUT_CASES}
+    assert sum(bool(_HAN.search(c.caption)) for c in HELDOUT_CASES) * 2 >= len(HELDOUT_CASES)
+    assert {c.kind for c in HELDOUT_CASES} <= KINDS
+
+
 def test_facts_and_choices_are_what_the_bot_would_send() -> None:
     colours = {colour_name(*rgb) for rgb in product(range(0, 256, 15), repeat=3)}
-    for case in CASES:
+    for case in BOTH:
         f = case.facts
         assert len(case.caption) <= MAX_DESCRIPTION_CHARS, case.id
         wide, tall = f.width * 100 > f.height * 105, f.height * 100 > f.width * 105
@@ -57,7 +70,7 @@ def test_facts_and_choices_are_what_the_bot_would_send() -> None:
         assert case.language_choice in (None, "en", "zh"), case.id
 
 
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
+@pytest.mark.parametrize("case", BOTH, ids=_case_id)
 def test_every_case_names_its_checks_from_the_caption_and_the_target(case: Case) -> None:
     e = case.expect
     assert e.max_chars == sc.prompt_limit(case.target)
@@ -71,7 +84,7 @@ def test_every_case_names_its_checks_from_the_caption_and_the_target(case: Case)
     assert e.language == (sc.detect_language(words) or case.language_choice)
 
 
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
+@pytest.mark.parametrize("case", BOTH, ids=_case_id)
 def test_every_case_can_be_passed_in_its_own_language(case: Case) -> None:
     """A bare draft made of one hero word per group passes everything: no check is a trap."""
     e = case.expect
@@ -104,6 +117,13 @@ async def test_the_offline_drafter_does_not_fall_below_its_floors() -> None:
     summary, _ = await evaluate(offline_drafter(), "offline", CASES)
     thresholds = load_thresholds()
     assert thresholds.floors["offline"], "eval/thresholds.toml names no floors"
+    assert shortfalls(summary, thresholds) == []
+
+
+async def test_the_offline_drafter_does_not_fall_below_its_held_out_floors() -> None:
+    summary, _ = await evaluate(offline_drafter(), "offline", HELDOUT_CASES)
+    thresholds = load_thresholds(thresholds_file(HELDOUT))
+    assert thresholds.floors["offline"], "eval/heldout_thresholds.toml names no floors"
     assert shortfalls(summary, thresholds) == []
 
 
