@@ -39,7 +39,7 @@ from storage.models import (
     User,
     utcnow,
 )
-from storage.repos.base import Repository
+from storage.repos.base import Repository, rowcount
 
 LEDGER_KEY = "ledger_key"  # bot_settings: the installation's key for hashing user ids
 
@@ -227,8 +227,7 @@ class AccountsRepo(Repository):
             )
             .values(state=ChargeState.REFUNDED, updated_at=utcnow())
         )
-        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
     async def quota_overrides(self, *subject_ids: int) -> dict[tuple[int, str], float | None]:
         """Operators' /limit settings for these subjects (units None: no limit)."""

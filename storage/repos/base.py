@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, Result, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 R = TypeVar("R")
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an INSERT, UPDATE or DELETE touched.
+
+    AsyncSession.execute is typed as returning Result; for DML it is a CursorResult.
+    """
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 class Repository:
@@ -32,8 +40,7 @@ class Repository:
         result = await self.session.execute(
             self._insert(model).values(**values).on_conflict_do_nothing()
         )
-        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        return rowcount(result) == 1
 
     def _keep(self, row: R) -> R:
         """Hold `row` for the rest of the unit of work.

@@ -15,7 +15,7 @@ from storage.models import (
     User,
     utcnow,
 )
-from storage.repos.base import Repository
+from storage.repos.base import Repository, rowcount
 
 
 class ChatsRepo(Repository):
@@ -125,8 +125,7 @@ class ChatsRepo(Repository):
         result = await self.session.execute(
             delete(ProcessedUpdate).where(ProcessedUpdate.update_id.in_(oldest.scalar_subquery()))
         )
-        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
     async def touch_media_group(self, chat_id: int, media_group_id: str) -> None:
         """Note that a photo of this album just arrived (several instances may race here)."""
@@ -153,5 +152,4 @@ class ChatsRepo(Repository):
             )
             .values(answered_at=utcnow())
         )
-        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return rowcount(result) == 1

@@ -24,7 +24,7 @@ from storage.models import (
     utcnow,
 )
 from storage.repos.accounts import settle_usage
-from storage.repos.base import Repository
+from storage.repos.base import Repository, rowcount
 
 
 def show_committed_status(copy: Take, row: Take) -> None:
@@ -206,8 +206,7 @@ class TakesRepo(Repository):
             .where(Take.id == take_id, Take.lease_owner == owner)
             .values(lease_expires_at=utcnow() + lease)
         )
-        # DML gives a CursorResult; AsyncSession.execute is typed as returning Result.
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return rowcount(result) == 1
 
     async def release_lease(self, take_id: int, owner: str) -> None:
         await self.session.execute(
