@@ -320,25 +320,16 @@ class Drafting:
         async with self.db.unit_of_work() as uow:
             stored = await uow.projects.get_shot(shot.id)
             assert stored is not None
+            words: tuple[str, str, str] | None = None
             if key in ("camera_move", "duration") and self.restage is not None:
-                # The words must say what Generate will do: a new revision, so Undo works.
+                # The words must say what Generate will do.
                 draft = self.restage(
                     _as_draft(revision), str(params["camera_move"]), int(params["duration"])
                 )
-                new = await uow.projects.add_revision(
-                    stored,
-                    parent_id=revision.id,
-                    prompt=draft.prompt,
-                    negative_prompt=draft.negative_prompt,
-                    summary=draft.summary,
-                    language=revision.language,
-                    params=params,
-                    instruction=None,
-                    drafter=revision.drafter,
-                    created_by=actor.user_id,
-                )
-            else:
-                new = await uow.projects.revise_params(stored, revision, params, actor.user_id)
+                words = (draft.prompt, draft.negative_prompt, draft.summary)
+            new = await uow.projects.revise_params(
+                stored, revision, params, actor.user_id, words=words
+            )
             if key in ("duration", "mode", "provider"):
                 # Remember the choice for this chat's next drafts too.
                 await uow.chats.set_chat_setting(actor.chat_id, key, value)

@@ -160,15 +160,30 @@ class ProjectsRepo(Repository):
         return revision
 
     async def revise_params(
-        self, shot: Shot, revision: PromptRevision, params: dict[str, Any], created_by: int
+        self,
+        shot: Shot,
+        revision: PromptRevision,
+        params: dict[str, Any],
+        created_by: int,
+        *,
+        words: tuple[str, str, str] | None = None,
     ) -> PromptRevision:
-        """A new revision with the same words and other parameters, so ↩️ Undo still works."""
+        """A new revision with other parameters, so ↩️ Undo still works.
+
+        The words (prompt, negative prompt, summary) stay the same unless `words` rewrites
+        them to say what the new parameters do.
+        """
+        prompt, negative_prompt, summary = words or (
+            revision.prompt,
+            revision.negative_prompt,
+            revision.summary,
+        )
         return await self.add_revision(
             shot,
             parent_id=revision.id,
-            prompt=revision.prompt,
-            negative_prompt=revision.negative_prompt,
-            summary=revision.summary,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            summary=summary,
             language=revision.language,
             params=params,
             instruction=None,
