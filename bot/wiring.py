@@ -165,6 +165,7 @@ def build_use_cases(
             db,
             still_maker or build_still_maker(settings),
             drafting=drafting,
+            permissions=permissions,
             budget=budget,
             intake=intake,
             folder=folders.stills,

@@ -11,7 +11,7 @@ from bot.i18n import t
 from handlers import callbacks as cb
 from handlers import render
 from handlers.common import Context, button, edit_html, edit_markup, runner, send_html, services
-from handlers.groups import check_may_generate, member_status, vote_for_take
+from handlers.groups import member_status, vote_for_take
 
 
 @button
@@ -42,7 +42,6 @@ async def _queue_take(
     query = update.callback_query
     assert query is not None and isinstance(query.message, Message)
     message = query.message
-    await check_may_generate(context, actor)  # a group may keep Generate for its admins
     result = await services(context).generation.request_take(
         actor,
         revision_id,
@@ -52,6 +51,7 @@ async def _queue_take(
         thread_id=message.message_thread_id if message.is_topic_message else None,
         status_message_pending=True,
         still=still,
+        fetch_status=member_status(context, actor),  # a group may keep Generate for admins
     )
     if not result.created:
         return t("take.already_running", actor.lang)

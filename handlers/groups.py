@@ -53,11 +53,6 @@ def addressed_caption(message: Message, bot_username: str | None) -> tuple[bool,
     return False, None
 
 
-async def check_may_generate(context: Context, actor: Actor) -> None:
-    """In a group whose Generate is for admins only, refuse everyone else politely."""
-    await services(context).permissions.check_may_spend(actor, _status_fetcher(context, actor))
-
-
 def member_status(context: Context, actor: Actor) -> Callable[[], Awaitable[str]]:
     """A getChatMember fetcher for `actor` in their group, for the permission checks."""
     return _status_fetcher(context, actor)

@@ -24,7 +24,7 @@ from handlers import callbacks as cb
 from handlers.common import Context, button, chat_action, reply_html, services
 from handlers.drafts import show_draft
 from handlers.generate import queue_take
-from handlers.groups import check_may_generate
+from handlers.groups import member_status
 
 
 def stills(context: Context) -> Stills:
@@ -36,13 +36,14 @@ async def on_still_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """🎨 Clay still (or 🔄 Another): a clay picture of the photo, to animate instead."""
-    await check_may_generate(context, actor)  # paid work: the group's Generate rule holds
     message = _message(update)
     thread = message.message_thread_id if message.is_topic_message else None
     async with chat_action(
         context.bot, message.chat_id, ChatAction.UPLOAD_PHOTO, thread_id=thread
     ):
-        still = await stills(context).make(actor, data.row_id)
+        still = await stills(context).make(
+            actor, data.row_id, fetch_status=member_status(context, actor)
+        )
         jpeg = await asyncio.to_thread(still.path.read_bytes)
         await context.bot.send_photo(
             message.chat_id,

@@ -119,8 +119,12 @@ class Generation:
         reply_to_message_id: int | None = None,
         status_message_pending: bool = False,
         still: StillChoice | None = None,
+        fetch_status: FetchStatus | None = None,
     ) -> TakeRequest:
         """🎬 Generate: queue a take. A double tap or a redelivered update makes no second one.
+
+        A take spends money: in an admins-only group only admins may ask (`fetch_status`
+        asks Telegram who the actor is there; without it, they are not an admin).
 
         With `status_message_pending`, the caller is about to show a status message and
         will make the take due with attach_status_message; until then (or for at most
@@ -128,6 +132,7 @@ class Generation:
         never gets a second status message from the runner. `still` changes the shot's
         picture in the same unit of work, only when the take is made.
         """
+        await self.permissions.check_may_spend(actor, fetch_status)
         async with self.db.unit_of_work() as uow:
             revision, shot = await self.permissions.revision(uow, actor, revision_id)
         provider_name = revision.params.get("provider", self.default_provider)

@@ -30,6 +30,7 @@ from bot.domain.types import Actor, Still, StillChoice
 from bot.files import write_private
 from bot.services.budget import Budget
 from bot.services.drafting import Drafting, PhotoIntake
+from bot.services.permissions import FetchStatus, Permissions
 from bot.slots import releasing_slot
 from storage.db import Database
 from storage.models import PromptRevision, Shot
@@ -53,6 +54,7 @@ class Stills:
         maker: StillMaker,
         *,
         drafting: Drafting,
+        permissions: Permissions,
         budget: Budget,
         intake: PhotoIntake,
         folder: Path,
@@ -60,6 +62,7 @@ class Stills:
         self.db = db
         self.maker = maker
         self.drafting = drafting  # the draft and its shot, for this chat only
+        self.permissions = permissions  # a still is paid work: the group's Generate rule
         self.budget = budget
         self.intake = intake  # an end frame is a photo: the same limits and cap
         self.folder = folder
@@ -72,8 +75,11 @@ class Stills:
         """The shot's stills and end frames: its random folder (older shots: their id)."""
         return self.folder / (shot.files_id or str(shot.id))
 
-    async def make(self, actor: Actor, revision_id: int) -> Still:
+    async def make(
+        self, actor: Actor, revision_id: int, *, fetch_status: FetchStatus | None = None
+    ) -> Still:
         """A new clay still of the draft's photo (the next number for this shot)."""
+        await self.permissions.check_may_spend(actor, fetch_status)
         revision = await self.drafting.revision_by_id(actor, revision_id)
         shot = await self.drafting.shot_by_id(actor, revision.shot_id)
         folder = self.shot_folder(shot)

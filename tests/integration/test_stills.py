@@ -130,6 +130,7 @@ def stills_with(wired: Wiring, maker: StillMaker) -> Stills:
         wired.db,
         maker,
         drafting=services.drafting,
+        permissions=services.permissions,
         budget=services.accounts.budget,
         intake=services.drafting.intake,
         folder=wired.folders.stills,

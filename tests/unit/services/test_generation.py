@@ -137,3 +137,35 @@ async def test_a_take_is_only_seen_from_its_own_chat(world: World) -> None:
     with pytest.raises(StudioError) as refused:
         await generation.cancel_take(stranger, take.id)
     assert refused.value.key == "draft.not_found"
+
+
+async def test_in_an_admins_only_group_the_use_cases_refuse_a_members_paid_work(
+    world: World,
+) -> None:
+    """Whoever calls them (a button, the CLI, a future Mini App), the rule holds in the
+    use case itself, not only in the handler that usually asks first."""
+    owner = await world.actor(OWNER, GROUP)
+    member = await world.actor(MEMBER, GROUP)
+    await world.services.groups.set_policy(GROUP, "admins")
+    revision_id = await world.draft(owner)
+
+    with pytest.raises(StudioError) as refused:
+        await world.services.generation.request_take(
+            member, revision_id, fetch_status=status_is("member")
+        )
+    assert refused.value.key == "group.generate_admins_only"
+    with pytest.raises(StudioError) as refused:  # no way to ask Telegram: not an admin
+        await world.services.generation.request_take(member, revision_id)
+    assert refused.value.key == "group.generate_admins_only"
+    with pytest.raises(StudioError) as refused:
+        await world.services.stills.make(member, revision_id, fetch_status=status_is("member"))
+    assert refused.value.key == "group.generate_admins_only"
+    shot_id = (await world.services.drafting.revision_by_id(owner, revision_id)).shot_id
+    async with world.db.unit_of_work() as uow:
+        assert await uow.takes.shot_takes(shot_id) == []  # nothing queued, nothing reserved
+
+    admin = await world.actor(ADMIN, GROUP)
+    made = await world.services.generation.request_take(
+        admin, revision_id, fetch_status=status_is("administrator")
+    )
+    assert made.created
