@@ -54,17 +54,34 @@ def _word_forms(word: str, inflect: bool) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _pattern(term: str, inflect: bool) -> re.Pattern[str]:
+def _pattern(term: str, inflect: bool) -> tuple[re.Pattern[str], str]:
+    """The term's pattern, and a case-folded piece of text every match must contain.
+
+    Checks look for hundreds of phrases in every draft; most are absent, and a substring
+    test rules them out far faster than the regex would.
+    """
     if not term.isascii():
-        return re.compile(re.escape(term), re.IGNORECASE)
+        return re.compile(re.escape(term), re.IGNORECASE), term.casefold()
     words = [w for w in re.split(r"[\s\-]+", term.strip()) if w]
     body = r"[\s\-]+".join(_word_forms(w.lower(), inflect) for w in words)
-    return re.compile(r"(?<![a-z0-9])" + body + r"(?![a-z0-9])", re.IGNORECASE)
+    first = words[0].casefold() if words else ""
+    # Every form of a word keeps all but its last letter ("flap" → "flapping", "tie" →
+    # "tying" keeps "t"...): the needle is the first letters no ending can change.
+    needle = first[: max(0, min(3, len(first) - 2))]
+    return re.compile(r"(?<![a-z0-9])" + body + r"(?![a-z0-9])", re.IGNORECASE), needle
+
+
+@lru_cache(maxsize=256)
+def _folded(text: str) -> str:
+    return text.casefold()  # as re.IGNORECASE folds: "ſ" and "K" match "s" and "k"
 
 
 def find_term(text: str, term: str, *, inflect: bool = True) -> list[tuple[int, int]]:
     """Where `term` occurs in `text`, as (start, end) spans; see the module docstring."""
-    return [m.span() for m in _pattern(term, inflect).finditer(text)]
+    pattern, needle = _pattern(term, inflect)
+    if needle and needle not in _folded(text):
+        return []
+    return [m.span() for m in pattern.finditer(text)]
 
 
 def mentions(text: str, term: str, *, inflect: bool = True) -> bool:

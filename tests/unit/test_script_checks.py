@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.domain import script_checks as sc
 from bot.domain.script_checks import (
     camera_fits,
     camera_moves_named,
@@ -305,3 +306,22 @@ def test_instruction_phrases_are_found_in_both_languages() -> None:
 
 def test_a_scene_request_is_not_an_instruction() -> None:
     assert instruction_phrases("make it rain on the Bund, lights twinkle, 镜头别动") == []
+
+
+def test_the_quick_rejection_never_hides_a_match() -> None:
+    """find_term skips the regex when a folded piece of the term is absent; it must agree
+    with the regex on every phrase the checks use, in both languages and odd cases."""
+    texts = [
+        "A clay tram crosses; the camera PANS LEFT, then TILTING up as lanterns flicker.",
+        "镜头缓缓推近，黏土电车驶过，灯笼一盏盏亮起。",
+        "Orbiting the ſtall, the camera circles; fans turning, laundry flapping.",
+        "",
+    ]
+    phrases = [p for group in sc.CAMERA_PHRASES.values() for p in group]
+    phrases += ["flap", "tie", "fly", "see", "a", "run", "flicker", "闪烁", "straße"]
+    for text in texts:
+        for phrase in phrases:
+            for inflect in (True, False):
+                pattern, _ = sc._pattern(phrase, inflect)
+                expected = [m.span() for m in pattern.finditer(text)]
+                assert sc.find_term(text, phrase, inflect=inflect) == expected, (phrase, text)
