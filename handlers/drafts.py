@@ -45,7 +45,7 @@ async def show_draft(
         f"{notes}\n\n{text}" if notes else text,
         thread_id=thread_id,
         reply_to=reply_to,
-        markup=render.draft_keyboard(view.revision, actor.lang),
+        markup=render.draft_keyboard(view.revision, actor.lang, still_first=view.still_first),
     )
     await remember_draft(context, message, view.revision)
     return message
@@ -63,10 +63,13 @@ async def show_draft_in_place(
     view = await _view(context, actor, draft)
     keyboard = (
         render.settings_keyboard(
-            view.revision, actor.lang, services(context).drafting.provider_names
+            view.revision,
+            actor.lang,
+            services(context).drafting.provider_names,
+            still_first=view.still_first,
         )
         if settings_open
-        else render.draft_keyboard(view.revision, actor.lang)
+        else render.draft_keyboard(view.revision, actor.lang, still_first=view.still_first)
     )
     await edit_html(message, _draft_text(view, actor.lang), keyboard)
     await remember_draft(context, message, view.revision)
@@ -182,9 +185,12 @@ async def on_settings_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """⚙️ Settings: swap the buttons for duration, quality and camera choices."""
-    revision = await services(context).drafting.revision_by_id(actor, data.row_id)
-    providers = services(context).drafting.provider_names
-    await edit_markup(_message(update), render.settings_keyboard(revision, actor.lang, providers))
+    drafting = services(context).drafting
+    view = await drafting.draft_view(actor, await drafting.revision_by_id(actor, data.row_id))
+    keyboard = render.settings_keyboard(
+        view.revision, actor.lang, drafting.provider_names, still_first=view.still_first
+    )
+    await edit_markup(_message(update), keyboard)
     return t("settings.title", actor.lang)
 
 
@@ -194,7 +200,11 @@ async def on_setting_chosen(
 ) -> str | None:
     """A choice in ⚙️ Settings: a new revision with that parameter."""
     key, _, raw = (data.arg or "").partition("=")
-    value: object = int(raw) if key == "duration" and raw.isdigit() else raw
+    value: object = raw
+    if key == "duration" and raw.isdigit():
+        value = int(raw)
+    elif key == "still_first" and raw in ("0", "1"):
+        value = raw == "1"
     revision = await services(context).drafting.change_setting(
         actor, data.row_id, key, value, fetch_status=member_status(context, actor)
     )
@@ -207,8 +217,10 @@ async def on_back_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
     """⬅️ Back from settings to the draft's buttons."""
-    revision = await services(context).drafting.revision_by_id(actor, data.row_id)
-    await edit_markup(_message(update), render.draft_keyboard(revision, actor.lang))
+    drafting = services(context).drafting
+    view = await drafting.draft_view(actor, await drafting.revision_by_id(actor, data.row_id))
+    keyboard = render.draft_keyboard(view.revision, actor.lang, still_first=view.still_first)
+    await edit_markup(_message(update), keyboard)
     return None
 
 

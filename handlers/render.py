@@ -68,30 +68,37 @@ def settings_line(params: dict, lang: str) -> str:
     )
 
 
-def draft_keyboard(revision: RevisionRecord, lang: str) -> InlineKeyboardMarkup:
+def draft_keyboard(
+    revision: RevisionRecord, lang: str, *, still_first: bool = False
+) -> InlineKeyboardMarkup:
+    """A draft's buttons; with still first, the clay still takes 🎬 Generate's place, so
+    nothing is paid for before a still is approved with 🎬 Animate this."""
     shot_id = revision.shot_id
+    still = _button(t("button.still", lang), cb.STILL, revision.id)
+    first = still if still_first else _button(t("button.generate", lang), cb.GENERATE, revision.id)
     rows = [
-        [
-            _button(t("button.generate", lang), cb.GENERATE, revision.id),
-            _button(t("button.refine", lang), cb.REFINE, revision.id),
-        ],
+        [first, _button(t("button.refine", lang), cb.REFINE, revision.id)],
         [
             _button(t("button.redraft", lang), cb.REDRAFT, shot_id),
             _button(t("button.settings", lang), cb.SETTINGS, revision.id),
         ],
-        [
-            _button(t("button.still", lang), cb.STILL, revision.id),
-            _button(t("button.cancel", lang), cb.CANCEL_SHOT, shot_id),
-        ],
+        [_button(t("button.cancel", lang), cb.CANCEL_SHOT, shot_id)],
     ]
+    if not still_first:
+        rows[2].insert(0, still)
     if revision.parent_id is not None:
         rows[2].insert(0, _button(t("button.undo", lang), cb.UNDO, shot_id))
     return InlineKeyboardMarkup(rows)
 
 
 def settings_keyboard(
-    revision: RevisionRecord, lang: str, providers: tuple[str, ...] = ()
+    revision: RevisionRecord,
+    lang: str,
+    providers: tuple[str, ...] = (),
+    *,
+    still_first: bool = False,
 ) -> InlineKeyboardMarkup:
+    """⚙️ Settings: this draft's parameters, and the chat's still-first switch."""
     params = revision.params
 
     def mark(current: object, value: object, label: str) -> str:
@@ -125,6 +132,11 @@ def settings_keyboard(
                 for name in providers
             ]
         )
+    toggle = "button.still_first_on" if still_first else "button.still_first_off"
+    # The button shows the state; pressing it asks for the other one.
+    rows.append(
+        [_button(t(toggle, lang), cb.SET, revision.id, f"still_first={0 if still_first else 1}")]
+    )
     rows.append([_button(t("button.back", lang), cb.BACK, revision.id)])
     return InlineKeyboardMarkup(rows)
 

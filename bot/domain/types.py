@@ -218,12 +218,13 @@ class Allowance:
 @dataclass(frozen=True, slots=True)
 class DraftView:
     """What a draft message shows, read in one unit of work: the revision, its shot and
-    project, and what 🎬 Generate would cost."""
+    project, what 🎬 Generate would cost, and whether a clay still comes first."""
 
     revision: RevisionRecord
     shot: ShotRecord
     project: ProjectRecord
     allowance: Allowance
+    still_first: bool = False  # the chat shows a clay still for approval before paying
 
 
 @dataclass(slots=True)

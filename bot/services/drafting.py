@@ -44,6 +44,7 @@ from storage.uow import UnitOfWork
 
 MAX_DESCRIPTION_CHARS = 1000
 MAX_INSTRUCTION_CHARS = 1000
+STILL_FIRST = "still_first"  # chat setting: a new draft offers 🎨 Clay still before 🎬 Generate
 
 
 class PhotoIntake:
@@ -297,23 +298,35 @@ class Drafting:
         *,
         fetch_status: FetchStatus | None = None,
     ) -> PromptRevision:
-        """⚙️ Settings: a new revision with one parameter changed, so Undo still works.
+        """⚙️ Settings: a new revision with one parameter changed, so Undo still works;
+        still first is the chat's own switch, so it changes the chat and keeps the revision.
 
         A new camera or duration also rewrites the prompt's camera sentence and the caption
         line, so the words and the setting never disagree.
         """
-        valid = {
+        valid: dict[str, tuple[Any, ...]] = {
             "duration": DURATIONS,
             "mode": MODES,
             "camera_move": CAMERA_MOVES,
             "provider": tuple(self.providers),
+            STILL_FIRST: (True, False),
         }
-        if key not in valid or value not in valid[key]:
+        # 1 == True in Python: only the on/off setting takes a bool, and it takes only one.
+        if (
+            key not in valid
+            or value not in valid[key]
+            or isinstance(value, bool) != (key == STILL_FIRST)
+        ):
             raise StudioError("settings.invalid")
         async with self.db.unit_of_work() as uow:
             revision, shot = await self.permissions.revision(uow, actor, revision_id)
         # They set what a take costs, and the group's defaults: the Generate rule holds.
         await self.permissions.check_may_spend(actor, fetch_status)
+        if key == STILL_FIRST:
+            # How the chat works, not what this take is: no new revision to undo.
+            async with self.db.unit_of_work() as uow:
+                await uow.chats.set_chat_setting(actor.chat_id, key, value)
+            return revision
         params = {**revision.params, key: value}
         if key == "provider":
             params["model"] = self.providers[value].model
@@ -457,7 +470,11 @@ class Drafting:
         allowance = await self.budget.allowance(
             uow.accounts, actor.user_id, group_id, revision.params
         )
-        return DraftView(revision, shot, project, allowance)
+        chat = await uow.chats.get_chat(actor.chat_id)
+        chosen = (chat.settings or {}).get(STILL_FIRST) if chat is not None else None
+        # A group shares one budget, so by default it sees the free still before paying.
+        still_first = chosen if isinstance(chosen, bool) else actor.is_group
+        return DraftView(revision, shot, project, allowance, still_first)
 
 
 def _llm_copy(photo_path: Path) -> bytes | None:

@@ -15,6 +15,7 @@ from bot.app import serve
 from bot.config import Settings
 from bot.media.sample import sample_photo
 from bot.runner import RunnerPolicy
+from storage.db import Database
 from tests.conftest import make_settings
 from tests.fakes.telegram_stub import Call, TelegramStub
 from tests.fakes.updates import private_chat, private_user
@@ -107,6 +108,18 @@ async def bot(stub: TelegramStub, tmp_path: Path) -> AsyncIterator[RunningBot]:
         yield running
     finally:
         await stop_bot(running)
+
+
+async def still_first_off(bot: RunningBot, chat: dict[str, Any]) -> None:
+    """Turn the group's still-first setting off before its first update, so its drafts offer
+    🎬 Generate at once, as the tests about paying for takes in a group expect."""
+    db = Database.from_url(bot.settings.resolved_database_url)
+    try:
+        async with db.unit_of_work() as uow:
+            await uow.chats.upsert_chat(chat["id"], type=chat["type"], title=chat.get("title"))
+            await uow.chats.set_chat_setting(chat["id"], "still_first", False)
+    finally:
+        await db.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import PromptRevision, Shot, Take
-from tests.e2e.conftest import RunningBot, bot_settings, start_bot, stop_bot
+from tests.e2e.conftest import RunningBot, bot_settings, start_bot, still_first_off, stop_bot
 from tests.e2e.test_privacy_export_forget import remembered
 from tests.e2e.test_private_chat import button, buttons, is_draft
 from tests.fakes.telegram_stub import BOT_USERNAME, Call, TelegramStub
@@ -65,6 +65,7 @@ async def test_a_group_shares_drafts_keeps_quiet_and_lets_admins_decide(
     bot: RunningBot, city_photo: bytes
 ) -> None:
     group = group_chat(title="Clay club")
+    await still_first_off(bot, group)  # this story pays for takes from the draft itself
     alice = private_user(first_name="Alice")
     bob = private_user(first_name="Bob", language_code="zh-hans")
     carol = private_user(first_name="Carol")
@@ -146,6 +147,7 @@ async def test_an_admins_star_picks_the_kept_take_over_the_votes(
     bot: RunningBot, city_photo: bytes
 ) -> None:
     group = group_chat()
+    await still_first_off(bot, group)
     alice, bob, carol = (private_user(first_name=n) for n in ("Alice", "Bob", "Carol"))
     bot.stub.set_member_status(group["id"], carol["id"], "creator")
     bot.push(photo_update(bot.stub, group, alice, city_photo, caption="/clay lanterns sway"))

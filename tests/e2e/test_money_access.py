@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.conftest import bot_settings, start_bot, stop_bot
+from tests.e2e.conftest import bot_settings, start_bot, still_first_off, stop_bot
 from tests.e2e.test_groups_studio import rows
 from tests.e2e.test_private_chat import button, is_draft
 from tests.fakes.telegram_stub import BOT_USERNAME, TelegramStub
@@ -70,6 +70,7 @@ async def test_a_member_cannot_cancel_an_admins_take(
     bot = await start_bot(stub, settings)
     try:
         group = group_chat(title="Clay club")
+        await still_first_off(bot, group)  # the draft is found by its 🎬 Generate button
         carol, bob = private_user(first_name="Carol"), private_user(first_name="Bob")
         stub.set_member_status(group["id"], carol["id"], "administrator")
         caption = f"/clay@{BOT_USERNAME} boats glide"
@@ -103,6 +104,7 @@ async def test_in_an_admins_only_group_members_cannot_make_or_animate_stills(
     bot = await start_bot(stub, bot_settings(tmp_path, stub, status_edit_interval_s=60))
     try:
         group = group_chat(title="Clay club")
+        await still_first_off(bot, group)  # the draft is found by its 🎬 Generate button
         carol, bob = private_user(first_name="Carol"), private_user(first_name="Bob")
         stub.set_member_status(group["id"], carol["id"], "administrator")
         bot.push(command_update(group, carol, "/generate", "admins", bot_username=BOT_USERNAME))
@@ -192,6 +194,7 @@ async def test_a_member_cannot_change_an_admins_only_groups_settings_or_cancel_o
     bot = await start_bot(stub, bot_settings(tmp_path, stub, status_edit_interval_s=60))
     try:
         group = group_chat(title="Clay club")
+        await still_first_off(bot, group)  # the draft is found by its 🎬 Generate button
         carol, bob = private_user(first_name="Carol"), private_user(first_name="Bob")
         stub.set_member_status(group["id"], carol["id"], "administrator")
         bot.push(command_update(group, carol, "/generate", "admins", bot_username=BOT_USERNAME))

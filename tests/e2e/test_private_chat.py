@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import RunningBot, bot_settings, start_bot, stop_bot
+from tests.e2e.conftest import RunningBot, bot_settings, start_bot, still_first_off, stop_bot
 from tests.fakes.telegram_stub import Call, TelegramStub
 from tests.fakes.updates import (
     album_updates,
@@ -180,6 +180,7 @@ async def test_an_album_is_answered_in_one_message(bot: RunningBot, city_photo: 
 
 async def test_answers_stay_in_their_forum_topic(bot: RunningBot, city_photo: bytes) -> None:
     group = {"id": -1001234567890, "type": "supergroup", "title": "Studio", "is_forum": True}
+    await still_first_off(bot, group)  # the draft is found by its 🎬 Generate button
     update = photo_update(
         bot.stub,
         group,

@@ -124,3 +124,44 @@ async def test_a_camera_change_rewrites_the_camera_sentence_and_undo_brings_it_b
     back = await drafting.undo(actor, first.shot_id)
     assert back is not None and back.prompt == first.prompt
     assert back.params["camera_move"] == first.params["camera_move"]
+
+
+async def test_still_first_is_on_in_a_group_off_in_private_and_the_toggle_flips_it(
+    world: World,
+) -> None:
+    drafting = world.services.drafting
+    private = await world.actor(OWNER)
+    private_revision = await drafting.revision_by_id(private, await world.draft(private))
+    assert not (await drafting.draft_view(private, private_revision)).still_first
+
+    owner = await world.actor(OWNER, GROUP)
+    revision = await drafting.revision_by_id(owner, await world.draft(owner))
+    assert (await drafting.draft_view(owner, revision)).still_first
+
+    same = await drafting.change_setting(owner, revision.id, "still_first", False)
+    assert same.id == revision.id  # a chat setting, not a new revision
+    assert (await drafting.shot_by_id(owner, revision.shot_id)).current_revision_id == revision.id
+    assert not (await drafting.draft_view(owner, revision)).still_first
+    with pytest.raises(StudioError) as refused:
+        await drafting.change_setting(owner, revision.id, "still_first", "maybe")
+    assert refused.value.key == "settings.invalid"
+
+    # Private chats keep their own default: a group's choice does not reach them.
+    await drafting.change_setting(private, private_revision.id, "still_first", True)
+    assert (await drafting.draft_view(private, private_revision)).still_first
+
+
+async def test_in_an_admins_only_group_a_member_may_not_toggle_still_first(
+    world: World,
+) -> None:
+    owner = await world.actor(OWNER, GROUP)
+    member = await world.actor(MEMBER, GROUP)
+    await world.services.groups.set_policy(GROUP, "admins")
+    revision = await world.services.drafting.revision_by_id(owner, await world.draft(owner))
+    drafting = world.services.drafting
+    with pytest.raises(StudioError) as refused:
+        await drafting.change_setting(
+            member, revision.id, "still_first", False, fetch_status=status_is("member")
+        )
+    assert refused.value.key == "group.generate_admins_only"
+    assert (await drafting.draft_view(member, revision)).still_first
