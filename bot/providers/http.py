@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from bot.domain.errors import RETRYABLE_KINDS, ErrorKind, ProviderError
 from bot.domain.types import ClipInfo, ProgressCallback
@@ -42,6 +43,18 @@ from bot.media.probe import ClipError, probe_mp4
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+
+def task_from(model: type[M], data: Any, op: str) -> M:
+    """A provider's task from an answer's data; an unexpected shape is UNKNOWN, not a crash."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ProviderError(
+            ErrorKind.UNKNOWN, f"{op}: unexpected task shape ({exc.error_count()} errors)"
+        ) from None
+
 
 CHUNK_BYTES = 256 * 1024
 SERVER_ERRORS = frozenset(range(500, 600))

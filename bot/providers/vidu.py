@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import httpx
 from PIL import Image, ImageOps
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from bot.config import ConfigError, Settings
 from bot.domain.errors import ErrorKind, ProviderError
@@ -38,6 +38,7 @@ from bot.providers.http import (
     RetryPolicy,
     StaticKey,
     When,
+    task_from,
 )
 
 log = logging.getLogger(__name__)
@@ -306,9 +307,4 @@ def read_answer(resp: httpx.Response, op: str) -> Answer:
 
 
 def _task_of(data: Any, op: str) -> ViduTask:
-    try:
-        return ViduTask.model_validate(data)
-    except ValidationError as exc:
-        raise ProviderError(
-            ErrorKind.UNKNOWN, f"{op}: unexpected task shape ({exc.error_count()} errors)"
-        ) from None
+    return task_from(ViduTask, data, op)

@@ -13,9 +13,8 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from bot.domain.errors import ErrorKind, ProviderError
 from bot.domain.types import TaskStatus
-from bot.providers.http import Answer
+from bot.providers.http import Answer, task_from
 from bot.providers.kling.camera import CameraControl
 
 log = logging.getLogger(__name__)
@@ -222,19 +221,9 @@ def _envelope_of(resp: httpx.Response) -> KlingEnvelope:
 
 def task_of(data: Any, op: str) -> KlingTask:
     """A video task from an answer's data; an unexpected shape is UNKNOWN."""
-    try:
-        return KlingTask.model_validate(data)
-    except ValidationError as exc:
-        raise ProviderError(
-            ErrorKind.UNKNOWN, f"{op}: unexpected task shape ({exc.error_count()} errors)"
-        ) from None
+    return task_from(KlingTask, data, op)
 
 
 def image_task_of(data: Any, op: str) -> KlingImageTask:
     """An image task from an answer's data; an unexpected shape is UNKNOWN."""
-    try:
-        return KlingImageTask.model_validate(data)
-    except ValidationError as exc:
-        raise ProviderError(
-            ErrorKind.UNKNOWN, f"{op}: unexpected task shape ({exc.error_count()} errors)"
-        ) from None
+    return task_from(KlingImageTask, data, op)
