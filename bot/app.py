@@ -21,6 +21,7 @@ from bot.ratelimit import telegram_rate_limiter
 from bot.runner import JobRunner, RunnerPolicy
 from bot.slots import UpdateSlots
 from bot.startup import ExitCode, StartupError, connect_telegram
+from bot.warmup import warm_up
 from bot.web import (
     WebLimits,
     WebServer,
@@ -264,6 +265,8 @@ def run_bot(settings: Settings) -> int:
     """`claymate run`: serve until SIGTERM or SIGINT, then shut down cleanly."""
     require(settings, "telegram_bot_token")
     configure_logging(settings)
+    # Before the loop starts and before start-up objects are frozen out of the GC's sight.
+    warm_up()
 
     async def main() -> None:
         stop, started = asyncio.Event(), asyncio.Event()

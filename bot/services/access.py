@@ -10,6 +10,7 @@ download or LLM call. Operators (CLAYMATE_ADMIN_IDS) are always let in.
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from bot.domain.types import Verdict
 from bot.services.permissions import Permissions
@@ -44,13 +45,13 @@ class Access:
         subjects = [s for s in (user_id, chat_id) if s is not None]
         if not subjects:
             return Verdict.ADMIT
-        statuses = await repo.access_statuses(*subjects)
+        statuses, stored_mode, any_allowed = await repo.access_snapshot(ACCESS_MODE, *subjects)
         seeded = self.allowed_ids
         denied = any(statuses.get(s) in ("denied", "blocked") for s in subjects)
         listed = any(
             statuses.get(s) == "allowed" or (s in seeded and s not in statuses) for s in subjects
         )
-        active = await self._mode(repo) == "allowlist"
+        active = await self._mode_from(repo, stored_mode, any_allowed) == "allowlist"
         if not denied and (listed or not active):
             return Verdict.ADMIT
         # Whom the refusal is recorded on: a denied user, else the chat it was sent to.
@@ -69,6 +70,11 @@ class Access:
         """The stored mode; the first time a list exists (seeded or /allow), "allowlist",
         stored so that it stays on whatever the list later holds."""
         mode, any_allowed = await repo.setting_and_any_allowed(ACCESS_MODE)
+        return await self._mode_from(repo, mode, any_allowed)
+
+    async def _mode_from(self, repo: AccountsRepo, mode: Any, any_allowed: bool) -> str:
+        """The mode from what was read: stored, or "allowlist" stored the first time a
+        list exists."""
         if mode in ACCESS_MODES:
             return str(mode)
         if self.allowed_ids or any_allowed:

@@ -132,13 +132,21 @@ class AccountsRepo(Repository):
             self._ledger_key = str(key)
         return ledger_hash(self._ledger_key, user_id)
 
-    async def access_statuses(self, *subject_ids: int) -> dict[int, str]:
-        result = await self.session.execute(
-            select(AccessEntry.subject_id, AccessEntry.status).where(
-                AccessEntry.subject_id.in_(subject_ids)
-            )
-        )
-        return dict(result.all())
+    async def access_snapshot(
+        self, key: str, *subject_ids: int
+    ) -> tuple[dict[int, str], Any, bool]:
+        """What the access gate reads on every update, in one round trip: the subjects'
+        entries, a bot_settings value (the access mode) and whether anyone is allowed."""
+        subjects = list(dict.fromkeys(subject_ids))  # a private chat's id is its user's
+        stored = select(BotSetting.value).where(BotSetting.key == key).scalar_subquery()
+        allowed = select(AccessEntry.subject_id).where(AccessEntry.status == "allowed")
+        statuses = [
+            select(AccessEntry.status).where(AccessEntry.subject_id == s).scalar_subquery()
+            for s in subjects
+        ]
+        row = (await self.session.execute(select(stored, allowed.exists(), *statuses))).one()
+        found = {s: str(v) for s, v in zip(subjects, row[2:], strict=True) if v is not None}
+        return found, row[0], bool(row[1])
 
     async def setting_and_any_allowed(self, key: str) -> tuple[Any, bool]:
         """A bot_settings value and whether anyone is on the allowlist, in one round trip.

@@ -25,10 +25,10 @@ from tests.fakes.telegram_stub import TelegramStub
 from tests.fakes.updates import command_update, photo_update, private_chat, private_user
 
 # Budgets, statements counted on SQLite (BEGIN included). They were 9 and 23 before the
-# gate's upserts became single statements and rows made in a unit of work stopped being
-# re-read and re-numbered.
-START_STATEMENTS = 6
-PHOTO_STATEMENTS = 16
+# gate's upserts became single statements, rows made in a unit of work stopped being
+# re-read and re-numbered, and the gate read access entries and mode in one statement.
+START_STATEMENTS = 5
+PHOTO_STATEMENTS = 15
 
 # The runner looks for work rarely here, so what is counted is the updates' own work.
 QUIET = RunnerPolicy(poll_interval_s=60, queue_recheck_s=60, tick_s=60, lease_s=60)
