@@ -182,15 +182,15 @@ class Accounts:
 
 async def _enter(uow: UnitOfWork, sender: Sender) -> Actor:
     """The sender recorded in `uow`, as the actor the use cases take."""
-    user = await uow.chats.upsert_user(
+    chosen_lang, language_code = await uow.chats.record_user(
         sender.user_id,
         first_name=sender.first_name,
         username=sender.username,
         language_code=sender.language_code,
     )
-    chat = await uow.chats.upsert_chat(
+    settings = await uow.chats.record_chat(
         sender.chat_id, type=sender.chat_type, title=sender.chat_title
     )
-    chosen = (chat.settings or {}).get("lang") if sender.chat_type != "private" else None
-    lang = language_for(user.lang or chosen or user.language_code)
+    chosen = settings.get("lang") if sender.chat_type != "private" else None
+    lang = language_for(chosen_lang or chosen or language_code)
     return Actor(sender.user_id, sender.chat_id, sender.chat_type, lang)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Result, select
+from sqlalchemy import CursorResult, Executable, Result, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 R = TypeVar("R")
+
+# Statements on the path of every update, built once per dialect with bound parameters.
+# Building one (an upsert's EXCLUDED alias alone makes a dozen column proxies) and deriving
+# its cache key cost more CPU than running it; a prebuilt statement does neither again.
+_PREBUILT: dict[tuple[str, str], Executable] = {}
 
 
 def rowcount(result: Result[Any]) -> int:
@@ -42,6 +48,22 @@ class Repository:
         )
         return rowcount(result) == 1
 
+    async def _run_prebuilt(
+        self,
+        name: str,
+        build: Callable[[Any], Executable],
+        params: Mapping[str, Any],
+    ) -> CursorResult[Any]:
+        """Run the statement `build(insert)` makes, built once per dialect, on this unit of
+        work's connection (Core, no ORM: the caller wants a few columns, not entities)."""
+        dialect = self._dialect
+        statement = _PREBUILT.get((name, dialect))
+        if statement is None:
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            statement = _PREBUILT.setdefault((name, dialect), build(insert))
+        connection = await self.session.connection()
+        return await connection.execute(statement, dict(params))
+
     def _keep(self, row: R) -> R:
         """Hold `row` for the rest of the unit of work.
 
@@ -54,8 +76,11 @@ class Repository:
 
     def _insert(self, model: type) -> Any:
         """The dialect's INSERT, which knows ON CONFLICT."""
-        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
-        return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+        return (pg_insert if self._dialect == "postgresql" else sqlite_insert)(model)
+
+    @property
+    def _dialect(self) -> str:
+        return self.session.bind.dialect.name if self.session.bind else "sqlite"
 
     @property
     def _postgres(self) -> bool:

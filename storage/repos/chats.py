@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import Executable, bindparam, case, delete, func, or_, select, update
 
 from storage.models import (
     BotMessage,
@@ -21,6 +21,31 @@ from storage.repos.base import Repository, rowcount
 class ChatsRepo(Repository):
     """Who talks to the bot and where: users, chats, message references, update ids, albums."""
 
+    async def record_user(
+        self,
+        user_id: int,
+        *,
+        first_name: str = "",
+        username: str | None = None,
+        language_code: str | None = None,
+    ) -> tuple[str | None, str | None]:
+        """Create the user's row or bring it up to date, in one statement; returns the
+        user's chosen language (/lang) and Telegram's language code.
+
+        Every update records its sender, so this is on the path of every update: one
+        INSERT … ON CONFLICT DO UPDATE … RETURNING instead of an insert, a read and an
+        update. Telegram sends no language_code for some clients; a known one is kept.
+        """
+        params = {
+            "id": user_id,
+            "first_name": first_name,
+            "username": username,
+            "language_code": language_code,
+            "now": utcnow(),
+        }
+        row = (await self._run_prebuilt("upsert_user", _upsert_user, params)).one()
+        return row.lang, row.language_code
+
     async def upsert_user(
         self,
         user_id: int,
@@ -29,49 +54,29 @@ class ChatsRepo(Repository):
         username: str | None = None,
         language_code: str | None = None,
     ) -> User:
-        """The user's row, created or brought up to date, in one statement.
-
-        Every update records its sender, so this is on the path of every update: one
-        INSERT … ON CONFLICT DO UPDATE … RETURNING instead of an insert, a read and an
-        update. Telegram sends no language_code for some clients; a known one is kept.
-        """
-        insert = self._insert(User).values(
-            id=user_id,
-            first_name=first_name,
-            username=username,
-            language_code=language_code,
-            created_at=utcnow(),
-            updated_at=utcnow(),
+        """`record_user`, then the row itself."""
+        await self.record_user(
+            user_id, first_name=first_name, username=username, language_code=language_code
         )
-        renamed = or_(
-            User.first_name.is_distinct_from(insert.excluded.first_name),
-            User.username.is_distinct_from(insert.excluded.username),
-        )
-        changed = {
-            "first_name": insert.excluded.first_name,
-            "username": insert.excluded.username,
-            "language_code": func.coalesce(insert.excluded.language_code, User.language_code),
-            "updated_at": case((renamed, insert.excluded.updated_at), else_=User.updated_at),
-        }
-        statement = insert.on_conflict_do_update(index_elements=[User.id], set_=changed)
-        user = await self.session.scalar(
-            statement.returning(User), execution_options={"populate_existing": True}
-        )
+        user = await self.session.get(User, user_id, populate_existing=True)
         assert user is not None
         return user
 
+    async def record_chat(
+        self, chat_id: int, *, type: str, title: str | None = None
+    ) -> dict[str, Any]:
+        """Create the chat's row or give it its new title, in one statement (see
+        record_user); returns the chat's settings."""
+        params = {"id": chat_id, "type": type, "title": title, "now": utcnow()}
+        row = (await self._run_prebuilt("upsert_chat", _upsert_chat, params)).one()
+        return dict(row.settings or {})
+
     async def upsert_chat(self, chat_id: int, *, type: str, title: str | None = None) -> Chat:
-        """The chat's row, created or with its new title, in one statement (see upsert_user)."""
-        insert = self._insert(Chat).values(
-            id=chat_id, type=type, title=title, settings={}, created_at=utcnow()
-        )
-        changed = {"title": func.coalesce(insert.excluded.title, Chat.title)}
-        statement = insert.on_conflict_do_update(index_elements=[Chat.id], set_=changed)
-        chat = await self.session.scalar(
-            statement.returning(Chat), execution_options={"populate_existing": True}
-        )
+        """`record_chat`, then the row itself."""
+        await self.record_chat(chat_id, type=type, title=title)
+        chat = await self.session.get(Chat, chat_id, populate_existing=True)
         assert chat is not None
-        return chat
+        return self._keep(chat)
 
     async def get_user(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)
@@ -102,9 +107,9 @@ class ChatsRepo(Repository):
 
     async def mark_update_processed(self, update_id: int) -> bool:
         """True the first time an update id is seen, False for a redelivery."""
-        return await self._insert_if_missing(
-            ProcessedUpdate, update_id=update_id, received_at=utcnow()
-        )
+        params = {"update_id": update_id, "received_at": utcnow()}
+        result = await self._run_prebuilt("processed_update", _processed_update, params)
+        return result.rowcount == 1
 
     async def forget_processed_updates(self, older_than: datetime) -> None:
         await self.session.execute(
@@ -153,3 +158,51 @@ class ChatsRepo(Repository):
             .values(answered_at=utcnow())
         )
         return rowcount(result) == 1
+
+
+# The gate's statements, built once per dialect (Repository._run_prebuilt).
+
+
+def _upsert_user(insert: Any) -> Executable:
+    statement = insert(User).values(
+        id=bindparam("id"),
+        first_name=bindparam("first_name"),
+        username=bindparam("username"),
+        language_code=bindparam("language_code"),
+        created_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+    renamed = or_(
+        User.first_name.is_distinct_from(statement.excluded.first_name),
+        User.username.is_distinct_from(statement.excluded.username),
+    )
+    changed = {
+        "first_name": statement.excluded.first_name,
+        "username": statement.excluded.username,
+        "language_code": func.coalesce(statement.excluded.language_code, User.language_code),
+        "updated_at": case((renamed, statement.excluded.updated_at), else_=User.updated_at),
+    }
+    return statement.on_conflict_do_update(index_elements=[User.id], set_=changed).returning(
+        User.lang, User.language_code
+    )
+
+
+def _upsert_chat(insert: Any) -> Executable:
+    statement = insert(Chat).values(
+        id=bindparam("id"),
+        type=bindparam("type"),
+        title=bindparam("title"),
+        settings={},
+        created_at=bindparam("now"),
+    )
+    changed = {"title": func.coalesce(statement.excluded.title, Chat.title)}
+    return statement.on_conflict_do_update(index_elements=[Chat.id], set_=changed).returning(
+        Chat.settings
+    )
+
+
+def _processed_update(insert: Any) -> Executable:
+    statement = insert(ProcessedUpdate).values(
+        update_id=bindparam("update_id"), received_at=bindparam("received_at")
+    )
+    return statement.on_conflict_do_nothing()
