@@ -94,12 +94,13 @@ class ChatsRepo(Repository):
         self, chat_id: int, message_id: int, kind: str, **refs: Any
     ) -> None:
         # One statement: a message id is remembered again when a draft is edited in place.
-        insert = self._insert(BotMessage).values(
-            chat_id=chat_id, message_id=message_id, kind=kind, created_at=utcnow(), **refs
-        )
-        changed = {name: insert.excluded[name] for name in ("kind", *refs)}
-        await self.session.execute(
-            insert.on_conflict_do_update(index_elements=["chat_id", "message_id"], set_=changed)
+        # Every draft, clip and status message is remembered: built once per set of refs.
+        names = tuple(sorted(refs))
+        params = {"chat_id": chat_id, "message_id": message_id, "kind": kind, **refs}
+        await self._run_prebuilt(
+            "remember_message:" + ",".join(names),
+            lambda insert: _remember_message(insert, names),
+            params | {"now": utcnow()},
         )
 
     async def message_ref(self, chat_id: int, message_id: int) -> BotMessage | None:
@@ -206,3 +207,15 @@ def _processed_update(insert: Any) -> Executable:
         update_id=bindparam("update_id"), received_at=bindparam("received_at")
     )
     return statement.on_conflict_do_nothing()
+
+
+def _remember_message(insert: Any, refs: tuple[str, ...]) -> Executable:
+    statement = insert(BotMessage).values(
+        chat_id=bindparam("chat_id"),
+        message_id=bindparam("message_id"),
+        kind=bindparam("kind"),
+        created_at=bindparam("now"),
+        **{name: bindparam(name) for name in refs},
+    )
+    changed = {name: statement.excluded[name] for name in ("kind", *refs)}
+    return statement.on_conflict_do_update(index_elements=["chat_id", "message_id"], set_=changed)
