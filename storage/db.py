@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.util import await_
 
 from storage.locks import MIGRATIONS, lock_key
 from storage.uow import UnitOfWork
@@ -31,7 +34,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 LOCK_WAIT_S = 30.0  # SQLite: how long a unit of work waits for the write lock
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, lock_wait_s: float) -> None:
     # WAL lets readers work while the job runner writes; foreign keys are off by default
     # in SQLite. Waiting for another process's lock is sqlite3's busy timeout (the
     # connection's `timeout`), spent on aiosqlite's thread, never on the event loop; so are
@@ -39,10 +42,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # We issue BEGIN ourselves (see _sqlite_begin), so the driver must not.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cursor, lock_wait_s)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any, lock_wait_s: float) -> None:
+    """Put the file in WAL mode, waiting for other writers of a brand-new file.
+
+    The mode is stored in the file, so this only does work once. The switch needs the
+    exclusive lock, and SQLite refuses it at once, without its busy wait, while another
+    connection holds the write lock in the old journal mode: instances starting together
+    on a new file meet that. So we wait here, within the connection's own lock timeout.
+    """
+    deadline = time.monotonic() + lock_wait_s
+    delay = 0.01
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:  # the driver's OperationalError, wrapped by the adapter
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        # The connect hook runs in SQLAlchemy's greenlet: this sleeps without blocking the loop.
+        await_(asyncio.sleep(delay))
+        delay = min(delay * 2, 0.25)
 
 
 def create_engine(
@@ -71,7 +96,11 @@ def create_engine(
             )
     engine = create_async_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(
+            engine.sync_engine,
+            "connect",
+            functools.partial(_sqlite_pragmas, lock_wait_s=lock_wait_s),
+        )
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
@@ -59,3 +61,25 @@ async def test_a_failed_migration_releases_the_lock(empty_database_url: str) -> 
         await failed.dispose()
         await blocker.dispose()
     assert await _versions(empty_database_url) == sorted(alembic_heads())
+
+
+async def test_a_fresh_sqlite_file_held_by_another_writer_waits_instead_of_failing(
+    tmp_path: Path,
+) -> None:
+    """Switching a new file to WAL needs the exclusive lock, and SQLite refuses at once
+    (no busy wait) while another connection holds the write lock in rollback-journal mode;
+    a second instance starting beside the first met exactly that."""
+    path = tmp_path / "fresh.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE scratch (id INTEGER)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO scratch VALUES (1)")
+    release = asyncio.get_running_loop().call_later(0.5, holder.execute, "COMMIT")
+    database = Database.from_url(f"sqlite+aiosqlite:///{path}", lock_wait_s=10)
+    try:
+        await asyncio.wait_for(database.upgrade(), timeout=30)
+    finally:
+        release.cancel()
+        holder.close()
+        await database.dispose()
+    assert await _versions(f"sqlite+aiosqlite:///{path}") == sorted(alembic_heads())
