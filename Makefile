@@ -2,19 +2,36 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+LOCK := requirements-dev.lock
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 DEMO_PHOTO := data/sample/bund.jpg
 DEMO_CLIP := data/demo/bund-clay.mp4
 
-.PHONY: demo test venv lint run migrate bench clean i18n eval
+.PHONY: demo test venv lint run migrate bench clean i18n eval lock outdated
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Exactly the locked versions (hash-checked), then Claymate itself without touching them.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	@$(BIN)/python -m pip install --quiet --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
+
+# After changing a pin in pyproject.toml: the image's lock (runtime only), then the
+# development lock constrained to it, so both agree on every shared package.
+lock: $(STAMP)
+	@$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-header \
+		--no-emit-index-url --no-emit-find-links \
+		-o requirements.lock pyproject.toml
+	@$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-header \
+		--no-emit-index-url --no-emit-find-links \
+		--extra dev -c requirements.lock -o requirements-dev.lock pyproject.toml
+
+# What could be bumped: every locked package with a newer release (run it now and then).
+outdated: $(STAMP)
+	@$(BIN)/python -m pip list --outdated --exclude-editable
 
 # The whole loop on offline defaults: a sample city photo → clay prompt → clay preview clip.
 demo: $(STAMP)
