@@ -11,7 +11,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -25,8 +25,10 @@ from bot.services.projects import FILM_CROSSFADE_S
 from bot.startup import ExitCode, StartupError
 
 if TYPE_CHECKING:  # the commands import the use cases and storage only when they run
-    from bot.domain.records import RevisionRecord, TakeRecord
+    from bot.domain.records import ProjectRecord, RevisionRecord, ShotRecord, TakeRecord
     from bot.domain.types import Delivery, ProgressUpdate
+
+    ProjectHistory = tuple[ProjectRecord, list[tuple[ShotRecord, list[TakeRecord]]]]
 
 CLI_CHAT_ID = 0  # the command line is one "chat" with one user, id 0
 CLI_USER_ID = 0
@@ -42,7 +44,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(ExitCode.USAGE)
     try:
         settings = load_settings()
-        configure_logging(settings, quiet=_quiet_logs(args))
+        level = _log_level(args)
+        if args.command == "run" and level is not None:
+            # The bot configures its own logging from its settings when it starts.
+            settings = settings.model_copy(update={"log_level": logging.getLevelName(level)})
+        configure_logging(settings, level=level)
         code = args.func(args, settings)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
     except ConfigError as error:
@@ -59,14 +65,39 @@ def main(argv: list[str] | None = None) -> None:
     raise SystemExit(code or 0)
 
 
-def _quiet_logs(args: argparse.Namespace) -> bool:
-    """Commands whose output goes to a pipe or a file log warnings only, unless -v.
+def _log_level(args: argparse.Namespace) -> int | None:
+    """WARNING for a command unless -v (INFO) or -vv (DEBUG): its output is its answer.
 
-    `run` is a service: its log is its output, wherever it goes.
+    `run` is a service whose log is its output: CLAYMATE_LOG_LEVEL (INFO by default)
+    unless -v or -vv says otherwise. None means "as the settings say".
     """
-    if args.command == "run" or getattr(args, "verbose", False):
-        return False
-    return not (sys.stdout.isatty() and sys.stderr.isatty())
+    verbosity = getattr(args, "verbose", 0)
+    if verbosity >= 2:
+        return logging.DEBUG
+    if verbosity == 1:
+        return logging.INFO
+    return None if args.command == "run" else logging.WARNING
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("claymate")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+EXIT_CODES = """exit status:
+  0    done
+  1    failed (the message says why)
+  2    usage: a wrong command, option or argument, or a setting that is not valid
+  3    the Telegram token was refused
+  4    Telegram could not be reached
+  5    the database could not be reached
+  6    the database could not be migrated (or its schema is newer than this version)
+  130  interrupted (Ctrl-C)
+  141  the reader of the output went away (`claymate history | head`)"""
 
 
 def _reader_went_away() -> int:
@@ -109,15 +140,18 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "-v",
         "--verbose",
-        action="store_true",
+        action="count",
         default=argparse.SUPPRESS,
-        help="log progress (INFO) also when the output is not a terminal",
+        help="log more: -v for progress (INFO), -vv for everything (DEBUG)",
     )
     parser = argparse.ArgumentParser(
         prog="claymate",
         description="Turn a photo and one line of text into a clay-animation clip.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],
     )
+    parser.add_argument("--version", action="version", version=f"claymate {_version()}")
     sub = parser.add_subparsers(dest="command")
 
     make = sub.add_parser(
@@ -157,6 +191,9 @@ def _parser() -> argparse.ArgumentParser:
     film.set_defaults(func=_cmd_film)
 
     history = sub.add_parser("history", help="list projects, shots and takes", parents=[common])
+    history.add_argument(
+        "--json", action="store_true", help="print the projects as one JSON array, for scripts"
+    )
     history.set_defaults(func=_cmd_history)
 
     db = sub.add_parser("db", help="database maintenance", parents=[common])
@@ -444,11 +481,11 @@ async def _film(args: argparse.Namespace, settings: Settings) -> int:
         await wiring.aclose()
 
 
-def _cmd_history(_args: argparse.Namespace, settings: Settings) -> int:
-    return run_redacted(_history(settings))
+def _cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    return run_redacted(_history(settings, as_json=args.json))
 
 
-async def _history(settings: Settings) -> int:
+async def _history(settings: Settings, *, as_json: bool = False) -> int:
     from bot.startup import prepare_database
     from storage.db import Database
 
@@ -457,21 +494,68 @@ async def _history(settings: Settings) -> int:
     try:
         await prepare_database(db, settings)
         async with db.unit_of_work() as uow:
-            projects = await uow.projects.all_projects()
-            if not projects:
-                print('no projects yet: try `claymate make PHOTO "description"`')
-            for project in projects:
-                print(f"project {project.id}: {project.title} (chat {project.chat_id})")
-                for shot in await uow.projects.project_shots(project.id, include_cancelled=True):
-                    desc = (shot.description or "(no description)")[:60]
-                    print(f"  shot {shot.position}: {desc} [{shot.status}]")
-                    for take in await uow.takes.shot_takes(shot.id):
-                        kept = " ⭐" if take.id == shot.kept_take_id else ""
-                        clip = f" → {take.clip_path}" if take.clip_path else ""
-                        print(
-                            f"    take {take.id}: {take.provider}/{take.model} "
-                            f"{take.status}{kept}{clip}"
+            history: list[ProjectHistory] = [
+                (
+                    project,
+                    [
+                        (shot, list(await uow.takes.shot_takes(shot.id)))
+                        for shot in await uow.projects.project_shots(
+                            project.id, include_cancelled=True
                         )
+                    ],
+                )
+                for project in await uow.projects.all_projects()
+            ]
     finally:
         await db.dispose()
+    if as_json:
+        import json
+
+        print(
+            json.dumps([_history_json(entry) for entry in history], ensure_ascii=False, indent=2)
+        )
+        return 0
+    if not history:
+        print('no projects yet: try `claymate make PHOTO "description"`')
+    for project, shots in history:
+        print(f"project {project.id}: {project.title} (chat {project.chat_id})")
+        for shot, takes in shots:
+            desc = (shot.description or "(no description)")[:60]
+            print(f"  shot {shot.position}: {desc} [{shot.status}]")
+            for take in takes:
+                kept = " ⭐" if take.id == shot.kept_take_id else ""
+                clip = f" → {take.clip_path}" if take.clip_path else ""
+                print(
+                    f"    take {take.id}: {take.provider}/{take.model} {take.status}{kept}{clip}"
+                )
     return 0
+
+
+def _history_json(entry: ProjectHistory) -> dict[str, Any]:
+    """One project as plain data: ids, titles, states and clip paths, nothing secret."""
+    project, shots = entry
+    return {
+        "id": project.id,
+        "title": project.title,
+        "chat_id": project.chat_id,
+        "shots": [
+            {
+                "position": shot.position,
+                "description": shot.description,
+                "status": str(shot.status),
+                "kept_take_id": shot.kept_take_id,
+                "takes": [
+                    {
+                        "id": take.id,
+                        "provider": take.provider,
+                        "model": take.model,
+                        "status": str(take.status),
+                        "kept": take.id == shot.kept_take_id,
+                        "clip_path": str(take.clip_path) if take.clip_path else None,
+                    }
+                    for take in takes
+                ],
+            }
+            for shot, takes in shots
+        ],
+    }

@@ -117,15 +117,14 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(settings: Settings, *, quiet: bool = False) -> None:
+def configure_logging(settings: Settings, *, level: int | None = None) -> None:
     """Root logging with secrets redacted and chatty HTTP libraries quietened.
 
-    `quiet`: WARNING and above only, whatever CLAYMATE_LOG_LEVEL says (a command whose
-    output goes to a pipe or a file).
+    `level`: the command line's choice (-v, -vv); by default CLAYMATE_LOG_LEVEL's, which
+    is what the bot, a service whose log is its output, runs at.
     """
-    level = getattr(logging, settings.log_level.upper(), logging.INFO)
-    if quiet:
-        level = max(level, logging.WARNING)
+    if level is None:
+        level = getattr(logging, settings.log_level.upper(), logging.INFO)
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler()

@@ -114,6 +114,9 @@ class TakeRecord(Protocol):
     def provider(self) -> str: ...
 
     @property
+    def model(self) -> str: ...
+
+    @property
     def status(self) -> str: ...
 
     @property

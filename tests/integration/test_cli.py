@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 import os
 import signal
@@ -89,6 +90,34 @@ def test_make_on_offline_defaults_writes_a_clip_and_history_lists_it(
     assert any(line.startswith("project ") and "Shanghai" in line for line in lines)
     assert any(line.strip().startswith("shot 1: Boats glide on the river") for line in lines)
     assert any("take " in line and "offline/" in line and "delivered" in line for line in lines)
+
+    listed = claymate(tmp_path, "history", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [project] = json.loads(listed.stdout)
+    assert project["title"] == "Shanghai"
+    [shot] = project["shots"]
+    assert shot["position"] == 1 and shot["description"] == "Boats glide on the river"
+    [take] = shot["takes"]
+    assert take["provider"] == "offline" and take["status"] == "delivered"
+    assert take["clip_path"] and Path(take["clip_path"]).is_file()
+
+
+def test_verbose_flags_raise_the_log_level_of_a_piped_command(tmp_path: Path) -> None:
+    quiet = claymate(tmp_path, "history")
+    verbose = claymate(tmp_path, "history", "-v")
+    very = claymate(tmp_path, "-vv", "history")
+    assert quiet.returncode == verbose.returncode == very.returncode == 0
+    # Which level each count means is the parser's (tests/unit/test_cli_parser.py); here,
+    # that the level reaches the process's logging: only -vv shows DEBUG lines.
+    assert quiet.stderr == "", quiet.stderr
+    assert " DEBUG " not in verbose.stderr, verbose.stderr
+    assert " DEBUG " in very.stderr, very.stderr
+
+
+def test_version_prints_the_installed_version_and_exits_zero(tmp_path: Path) -> None:
+    shown = claymate(tmp_path, "--version")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == f"claymate {importlib.metadata.version('claymate')}"
 
 
 def test_make_with_camera_writes_that_move_into_the_prompt(tmp_path: Path, photo: Path) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from bot.cli import _parser
+from bot.cli import _log_level, _parser
 
 
 @pytest.mark.parametrize(
@@ -36,7 +38,33 @@ def test_crossfade_in_range_is_accepted(value: str) -> None:
     assert _parser().parse_args(["film", "Demo", "--crossfade", value]).crossfade == float(value)
 
 
-def test_verbose_goes_before_or_after_the_command() -> None:
-    assert _parser().parse_args(["-v", "history"]).verbose is True
-    assert _parser().parse_args(["history", "-v"]).verbose is True
+def test_verbose_goes_before_or_after_the_command_and_counts() -> None:
+    assert _parser().parse_args(["-v", "history"]).verbose == 1
+    assert _parser().parse_args(["history", "-v"]).verbose == 1
+    assert _parser().parse_args(["history", "-vv"]).verbose == 2
     assert not hasattr(_parser().parse_args(["history"]), "verbose")
+
+
+@pytest.mark.parametrize(
+    ("argv", "level"),
+    [
+        (["history"], logging.WARNING),
+        (["history", "-v"], logging.INFO),
+        (["-vv", "draft", "p.jpg", "x"], logging.DEBUG),
+        (["run"], None),  # the bot: CLAYMATE_LOG_LEVEL, INFO by default
+        (["run", "-vv"], logging.DEBUG),
+    ],
+)
+def test_commands_log_warnings_unless_asked_and_the_bot_follows_its_setting(
+    argv: list[str], level: int | None
+) -> None:
+    assert _log_level(_parser().parse_args(argv)) == level
+
+
+def test_help_lists_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        _parser().parse_args(["--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    for code in ("0 ", "1 ", "2 ", "130 "):
+        assert f"\n  {code}" in out, out
