@@ -127,3 +127,23 @@ def test_every_module_the_code_imports_is_declared_in_pyproject() -> None:
         if not {_normal(d) for d in distributions.get(module, [])} & declared
     }
     assert missing == {}, f"imported but not declared in pyproject.toml: {missing}"
+
+
+def test_env_example_lists_every_setting() -> None:
+    from bot.config import Settings
+
+    listed = set(
+        re.findall(
+            r"^#?\s*([A-Z][A-Z0-9_]+)=",
+            (REPO_ROOT / ".env.example").read_text(),
+            flags=re.MULTILINE,
+        )
+    )
+    settings = set()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        choices = getattr(alias, "choices", None)
+        settings.add(str(choices[0]) if choices else str(alias or name).upper())
+    assert settings - listed == set(), "settings missing from .env.example"
+    # compose reads it from .env too
+    assert "POSTGRES_PASSWORD" in listed
