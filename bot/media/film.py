@@ -2,9 +2,15 @@
 
 Stream copy (packets remuxed, no re-encode) is lossless and takes a second; it is used
 when every clip shares codec, size and frame rate and nothing has to be drawn (no title
-card, no crossfades). Anything else is one re-encode to the first clip's size and frame
-rate. A film over the upload limit is encoded again at the bitrate that fits. Audio is
-dropped: image-to-video clips are silent, and a mixed set would not concatenate.
+card, no crossfades, no burned-in words). Anything else is one re-encode to the first
+clip's size and frame rate. A film over the upload limit is encoded again at the bitrate
+that fits.
+
+Sound is one mixed track (bot/media/soundtrack.py): the clips' own sound where they have
+any, placed where each clip plays, with the music ducked under it, at about -16 LUFS.
+Words are each shot's line, burned in and as a soft `mov_text` track
+(bot/media/subtitles.py). Audio and subtitle packets are encoded ahead and interleaved
+with the video by time, so a phone can stream the film from its first second.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw
 
+from bot.media import soundtrack
 from bot.media.clay import clay_still
 from bot.media.fonts import load_font
 from bot.media.probe import ClipError, probe_mp4
+from bot.media.subtitles import Burner, Cue, add_soft_track
 
 Method = Literal["copy", "reencode"]
 
@@ -32,6 +40,8 @@ _CRF = 20
 _PRESET = "veryfast"
 _SIZE_MARGIN = 0.92  # container overhead and rate-control overshoot
 _MIN_BITRATE = 16_000
+_AUDIO_BITRATE = 128_000
+CALM = "calm"  # `music=CALM`: the generated offline loop instead of a file
 
 
 class FilmError(Exception):
@@ -58,6 +68,39 @@ class FilmResult:
     size_bytes: int
     clips: int
     bitrate: int | None = None  # set when the size cap forced a bitrate
+    has_audio: bool = False
+    subtitles: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """Each clip's line (None: no words for that clip), shown burned in and/or soft."""
+
+    lines: list[str | None]
+    language: str = "en"
+    burn: bool = True
+    soft: bool = True
+
+
+class _Extras:
+    """Audio and subtitle packets made ahead, muxed in time order among the video's."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[float, av.Packet]] = []
+
+    def add(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            if packet.pts is None or packet.time_base is None:
+                continue
+            self._pending.append((float(packet.pts * packet.time_base), packet))
+        self._pending.sort(key=lambda item: item[0])
+
+    def until(self, output: av.container.OutputContainer, seconds: float) -> None:
+        while self._pending and self._pending[0][0] <= seconds:
+            output.mux(self._pending.pop(0)[1])
+
+    def rest(self, output: av.container.OutputContainer) -> None:
+        self.until(output, float("inf"))
 
 
 def clip_facts(path: Path) -> ClipFacts:
@@ -88,38 +131,58 @@ def assemble_film(
     limit_bytes: int | None = None,
     threads: int = 0,
     force: Method | None = None,
+    music: Path | str | None = None,
+    words: Words | None = None,
 ) -> FilmResult:
-    """Join `paths` in order into `dest`; blocking (call it with asyncio.to_thread)."""
+    """Join `paths` in order into `dest`; blocking (call it with asyncio.to_thread).
+
+    `music`: an audio file, CALM for the generated loop, or None (the clips' own sound
+    only). `words`: each clip's line, burned in and/or as a soft subtitle track.
+    """
     if not paths:
         raise FilmError("no clips")
     try:
         clips = [clip_facts(p) for p in paths]
     except ClipError as error:
         raise FilmError(str(error)) from error
+    if words is not None and len(words.lines) != len(clips):
+        raise FilmError("one line of words per clip")
+    try:
+        track = None if music is None else _music(music, clips)
+    except soundtrack.SoundtrackError as error:
+        raise FilmError(str(error)) from error
     crossfade_s = max(0.0, min(crossfade_s, MAX_CROSSFADE_S, *(c.duration_s / 3 for c in clips)))
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    plain = not title and crossfade_s == 0
+    burn = words is not None and words.burn and any(words.lines)
+    plain = not title and crossfade_s == 0 and not burn
     method: Method = "copy" if (plain and can_stream_copy(clips)) else "reencode"
     if force is not None:
         method = force if (force == "reencode" or plain) else "reencode"
+    has_audio = False
     try:
         bitrate = None
         if method == "copy":
-            _remux(clips, part)
+            has_audio = _remux(clips, part, track, words)
         else:
-            _reencode(clips, part, title=title, crossfade_s=crossfade_s, threads=threads)
+            has_audio = _reencode(
+                clips, part, title=title, crossfade_s=crossfade_s, threads=threads,
+                music=track, words=words,
+            )  # fmt: skip
         size = part.stat().st_size
         duration = probe_mp4(part).duration_s
         for shrink in (1.0, 0.8, 0.6):
             if limit_bytes is None or size <= limit_bytes:
                 break
-            # One more encode at the bitrate that fits the cap.
-            bitrate = max(_MIN_BITRATE, int(limit_bytes * 8 * _SIZE_MARGIN * shrink / duration))
+            # One more encode at the bitrate that fits the cap, the audio's share left out.
+            audio = _AUDIO_BITRATE if has_audio else 0
+            total = int(limit_bytes * 8 * _SIZE_MARGIN * shrink / duration)
+            bitrate = max(_MIN_BITRATE, total - audio)
             method = "reencode"
-            _reencode(
-                clips, part, title=title, crossfade_s=crossfade_s, threads=threads, bitrate=bitrate
-            )
+            has_audio = _reencode(
+                clips, part, title=title, crossfade_s=crossfade_s, threads=threads,
+                bitrate=bitrate, music=track, words=words,
+            )  # fmt: skip
             size = part.stat().st_size
         if limit_bytes is not None and size > limit_bytes:
             raise FilmError(f"film is {size} bytes, over the {limit_bytes} byte limit")
@@ -136,17 +199,97 @@ def assemble_film(
         facts.size_bytes,
         len(clips),
         bitrate,
+        has_audio=has_audio,
+        subtitles=words is not None and words.soft and any(words.lines),
     )
+
+
+def _music(music: Path | str, clips: list[ClipFacts]) -> soundtrack.Samples:
+    if music == CALM:
+        return soundtrack.calm_loop(min(60.0, sum(c.duration_s for c in clips) + TITLE_SECONDS))
+    return soundtrack.decode_audio(Path(music))
+
+
+def _clip_sound(clip: ClipFacts) -> soundtrack.Samples | None:
+    """A clip's own sound (Kling, Vidu and Seedance can make it), or None if silent."""
+    with av.open(str(clip.path)) as container:
+        if not container.streams.audio:
+            return None
+    try:
+        return soundtrack.decode_audio(clip.path, max_seconds=clip.duration_s + 1)
+    except soundtrack.SoundtrackError:
+        return None
+
+
+def _sound(
+    clips: list[ClipFacts], starts: list[float], length_s: float, music: soundtrack.Samples | None
+) -> soundtrack.Samples | None:
+    """The film's mixed audio: each clip's sound where it plays, with the music under it."""
+    length = max(1, round(length_s * soundtrack.SAMPLE_RATE))
+    voice = None
+    for clip, start in zip(clips, starts, strict=True):
+        sound = _clip_sound(clip)
+        if sound is None:
+            continue
+        if voice is None:
+            voice = np.zeros((2, length), np.float32)
+        at = round(start * soundtrack.SAMPLE_RATE)
+        piece = sound[
+            :, : max(0, min(round(clip.duration_s * soundtrack.SAMPLE_RATE), length - at))
+        ]
+        voice[:, at : at + piece.shape[1]] += piece
+    return soundtrack.mix(length, music, voice)
+
+
+def _cues(words: Words | None, starts: list[float], ends: list[float]) -> list[Cue]:
+    if words is None:
+        return []
+    return [
+        Cue(start, end, line)
+        for line, start, end in zip(words.lines, starts, ends, strict=True)
+        if line and line.strip()
+    ]
+
+
+def _extras(
+    output: av.container.OutputContainer,
+    clips: list[ClipFacts],
+    starts: list[float],
+    ends: list[float],
+    length_s: float,
+    music: soundtrack.Samples | None,
+    words: Words | None,
+) -> tuple[_Extras, bool]:
+    """Streams for the film's sound and soft words on `output`, their packets made ahead."""
+    extras = _Extras()
+    mixed = _sound(clips, starts, length_s, music)
+    if mixed is not None:
+        extras.add(soundtrack.encode_aac(output, mixed))
+    cues = _cues(words, starts, ends)
+    if words is not None and words.soft and cues:
+        extras.add(add_soft_track(output, cues, words.language))
+    return extras, mixed is not None
 
 
 # --- stream copy ------------------------------------------------------------------------
 
 
-def _remux(clips: list[ClipFacts], out: Path) -> None:
-    """Concatenate packets, shifting each clip's timestamps to follow the previous one."""
+def _remux(
+    clips: list[ClipFacts],
+    out: Path,
+    music: soundtrack.Samples | None = None,
+    words: Words | None = None,
+) -> bool:
+    """Concatenate packets, shifting each clip's timestamps to follow the previous one.
+
+    Returns whether the film has a sound track.
+    """
+    ends = list(np.cumsum([c.duration_s for c in clips]))
+    starts = [0.0, *ends[:-1]]
     with av.open(str(out), "w", format="mp4", options={"movflags": "+faststart"}) as output:
         with av.open(str(clips[0].path)) as first:
             ostream = output.add_stream_from_template(first.streams.video[0])
+        extras, has_audio = _extras(output, clips, starts, ends, ends[-1], music, words)
         offset = Fraction(0)  # seconds already written
         for clip in clips:
             with av.open(str(clip.path)) as container:
@@ -167,9 +310,12 @@ def _remux(clips: list[ClipFacts], out: Path) -> None:
                         packet.dts += shift
                     stamp = packet.pts if packet.pts is not None else cast(int, packet.dts)
                     end = max(end, (stamp + (packet.duration or 0)) * tb)
+                    extras.until(output, float(stamp * tb))
                     packet.stream = ostream
                     output.mux(packet)
                 offset = max(end, offset + Fraction(clip.duration_s).limit_denominator(1000))
+        extras.rest(output)
+    return has_audio
 
 
 # --- re-encode --------------------------------------------------------------------------
@@ -224,11 +370,25 @@ def _reencode(
     crossfade_s: float,
     threads: int,
     bitrate: int | None = None,
-) -> None:
+    music: soundtrack.Samples | None = None,
+    words: Words | None = None,
+) -> bool:
+    """One encode of the whole film; returns whether it has a sound track."""
     first = clips[0]
     size = (_even(first.width), _even(first.height))
     fps = first.fps if first.fps > 0 else Fraction(24)
     fade = round(crossfade_s * fps)
+    # Where each source (title card, then clips) starts, in frames: each overlaps the one
+    # before it by the crossfade.
+    counts = [max(1, round(clip.duration_s * fps)) for clip in clips]
+    if title:
+        counts.insert(0, max(1, round(TITLE_SECONDS * fps)))
+    frame_starts = [sum(counts[:k]) - fade * k for k in range(len(counts))]
+    total = sum(counts) - fade * (len(counts) - 1)
+    clip_starts = frame_starts[1:] if title else frame_starts
+    starts = [float(f / fps) for f in clip_starts]
+    ends = [float((f + n) / fps) for f, n in zip(clip_starts, counts[-len(clips) :], strict=True)]
+    burn = Burner(_cues(words, starts, ends), size) if words is not None and words.burn else None
     with av.open(str(out), "w", format="mp4", options={"movflags": "+faststart"}) as output:
         stream = output.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
@@ -240,12 +400,17 @@ def _reencode(
             stream.codec_context.bit_rate = bitrate
             options.update(maxrate=str(bitrate), bufsize=str(bitrate * 2))
         stream.options = options
+        extras, has_audio = _extras(output, clips, starts, ends, float(total / fps), music, words)
         tick = 1 / fps
         pts = 0
 
         def write(frame: av.VideoFrame) -> None:
             nonlocal pts
+            at = float(pts * tick)
+            if burn is not None:
+                frame = burn(frame, at)
             frame.pts, frame.time_base = pts, tick
+            extras.until(output, at)
             output.mux(stream.encode(frame))
             pts += 1
 
@@ -267,6 +432,8 @@ def _reencode(
         for frame in tail:
             write(frame)
         output.mux(stream.encode(None))
+        extras.rest(output)
+    return has_audio
 
 
 # --- title card -------------------------------------------------------------------------
