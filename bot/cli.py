@@ -134,6 +134,18 @@ def _number_in(
     return parse
 
 
+def _music(value: str) -> Path | str:
+    """`calm`, or an audio file that exists (whether it plays is checked when it is used)."""
+    if value == "calm":
+        return value
+    path = Path(value)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(
+            f"{value}: no such file (or 'calm' for the generated loop)"
+        )
+    return path
+
+
 def _parser() -> argparse.ArgumentParser:
     # -v works before or after the command; SUPPRESS keeps a later default from undoing it.
     common = argparse.ArgumentParser(add_help=False)
@@ -187,6 +199,17 @@ def _parser() -> argparse.ArgumentParser:
         type=_number_in(float, 0, MAX_CROSSFADE_S, " seconds"),
         default=FILM_CROSSFADE_S,
         help=f"seconds, 0 to {MAX_CROSSFADE_S:g} (0: straight cuts)",
+    )
+    film.add_argument(
+        "--music",
+        type=_music,
+        help="an audio file (mp3, m4a, ogg, wav) for the soundtrack, or 'calm' for the "
+        "generated offline loop; fitted to the film at about -16 LUFS",
+    )
+    film.add_argument(
+        "--subtitles",
+        action="store_true",
+        help="each shot's description as its words, burned in and as a soft subtitle track",
     )
     film.set_defaults(func=_cmd_film)
 
@@ -467,14 +490,19 @@ async def _film(args: argparse.Namespace, settings: Settings) -> int:
                 crossfade_s=args.crossfade,
                 out=args.out,
                 project_id=project.id,
+                music=args.music,
+                subtitles=args.subtitles,
             )
         except StudioError as error:
             print(f"claymate: {t(error.key, None, **error.params)}", file=sys.stderr)
             return 1
         print(f"film: {film.path}")
+        extras = "".join(
+            [", music" if film.has_audio else "", ", subtitles" if film.subtitles else ""]
+        )
         print(
             f"      {film.clips} clips, {film.width}x{film.height}, {film.duration_s:.1f} s, "
-            f"{film.size_bytes / 1e6:.1f} MB ({film.method})"
+            f"{film.size_bytes / 1e6:.1f} MB ({film.method}{extras})"
         )
         return 0
     finally:

@@ -104,6 +104,7 @@ class Burner:
         self._cues = [(cue, _overlay(cue.text, size)) for cue in cues if clean(cue.text)]
 
     def __call__(self, frame: av.VideoFrame, at_s: float) -> av.VideoFrame:
+        """`frame` with its words, if a cue covers `at_s` (the writer stamps its time)."""
         overlay = next((o for cue, o in self._cues if cue.start_s <= at_s < cue.end_s), None)
         if overlay is None:
             return frame
@@ -125,7 +126,6 @@ class Burner:
             [y, u.reshape(height // 4, width), v.reshape(height // 4, width)]
         ).astype(np.uint8)
         burned = av.VideoFrame.from_ndarray(out, format="yuv420p")
-        burned.pts, burned.time_base = frame.pts, frame.time_base
         return burned
 
     def _burn_rgb(self, frame: av.VideoFrame, overlay: _Overlay) -> av.VideoFrame:
@@ -139,7 +139,6 @@ class Burner:
         burned = av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24").reformat(
             format="yuv420p"
         )
-        burned.pts, burned.time_base = frame.pts, frame.time_base
         return burned
 
 

@@ -24,7 +24,8 @@ from bot.domain.types import (
     ShotView,
 )
 from bot.files import make_private, private_dir
-from bot.media.film import FilmError, FilmResult, assemble_film
+from bot.media.film import FilmError, FilmResult, Words, assemble_film
+from bot.media.soundtrack import SoundtrackError
 from bot.media.storyboard import first_words
 from bot.services.capacity import HeavyWork
 from bot.services.permissions import FetchStatus, Permissions
@@ -236,13 +237,25 @@ class Projects:
         crossfade_s: float = FILM_CROSSFADE_S,
         out: Path | None = None,
         project_id: int | None = None,
+        music: Path | str | None = None,
+        subtitles: bool = False,
     ) -> tuple[Board, FilmResult]:
-        """The kept take of each shot, in order, as one MP4 under the upload limit."""
+        """The kept take of each shot, in order, as one MP4 under the upload limit.
+
+        `music`: an audio file or CALM (the generated loop); `subtitles`: each shot's
+        description as its words, burned in and as a soft track, in the actor's language.
+        """
         board = await self.board(actor, project_id)
-        clips = [Path(i.clip.clip_path) for i in board.shots if i.clip and i.clip.clip_path]
-        clips = [p for p in clips if p.is_file()]
+        kept = [
+            (Path(i.clip.clip_path), i.shot.description)
+            for i in board.shots
+            if i.clip and i.clip.clip_path
+        ]
+        kept = [(path, line) for path, line in kept if path.is_file()]
+        clips = [path for path, _ in kept]
         if not clips:
             raise StudioError("film.no_clips")
+        words = Words([line for _, line in kept], language=actor.lang) if subtitles else None
         # A random name, never the project id; the chat's copy is removed once sent.
         dest = out or private_dir(self.films_dir) / f"film-{uuid.uuid4().hex}.mp4"
         named = title and not board.project.title.startswith("Untitled ")
@@ -255,8 +268,12 @@ class Projects:
                     title=board.project.title if named else None,
                     crossfade_s=crossfade_s,
                     limit_bytes=self.upload_limit_bytes,
+                    music=music,
+                    words=words,
                 )
         except FilmError as error:
+            if isinstance(error.__cause__, SoundtrackError) and isinstance(music, Path):
+                raise StudioError("film.bad_music", name=music.name) from error
             raise StudioError("film.failed") from error
         if out is None:
             make_private(result.path)

@@ -330,3 +330,41 @@ def slow_kling() -> Iterator[str]:
     """The fake Kling API with tasks that take a minute: long enough to interrupt one."""
     with _fake_kling_process(task_seconds=60) as url:
         yield url
+
+
+def test_film_with_music_and_subtitles_from_the_command_line(tmp_path: Path, photo: Path) -> None:
+    from bot.media import soundtrack
+    from tests.unit.test_film_sound_and_words import soft_cues, tone, write_audio
+
+    for caption in ("外滩的船慢慢驶过", "Lanterns sway on Wukang Road"):
+        made = claymate(tmp_path, "make", str(photo), caption, "--project", "Shanghai")
+        assert made.returncode == 0, made.stderr
+    song = write_audio(tmp_path / "song.wav", tone(3.0, 330, amplitude=0.05), "pcm_s16le")
+    out = tmp_path / "film.mp4"
+    film = claymate(
+        tmp_path, "film", "Shanghai", "--music", str(song), "--subtitles", "--out", str(out)
+    )
+    assert film.returncode == 0, film.stderr
+    assert "music" in film.stdout and "subtitles" in film.stdout, film.stdout
+    with av.open(str(out)) as container:
+        assert len(container.streams.audio) == 1 and len(container.streams.subtitles) == 1
+        video_s = float(container.streams.video[0].duration * container.streams.video[0].time_base)
+    audio = soundtrack.decode_audio(out)
+    assert abs(audio.shape[1] / soundtrack.SAMPLE_RATE - video_s) < 0.15
+    assert abs(soundtrack.integrated_loudness(audio) - soundtrack.TARGET_LUFS) <= 1.0
+    assert [text for _, _, text in soft_cues(out)] == [
+        "外滩的船慢慢驶过",
+        "Lanterns sway on Wukang Road",
+    ]
+
+
+def test_film_music_that_is_missing_or_not_audio_says_so(tmp_path: Path, photo: Path) -> None:
+    assert claymate(tmp_path, "make", str(photo), "Boats", "--project", "P").returncode == 0
+    missing = claymate(tmp_path, "film", "P", "--music", str(tmp_path / "nope.mp3"))
+    assert missing.returncode == 2 and "nope.mp3: no such file" in missing.stderr
+    bogus = tmp_path / "song.mp3"
+    bogus.write_bytes(b"not a song" * 200)
+    refused = claymate(tmp_path, "film", "P", "--music", str(bogus))
+    assert refused.returncode == 1
+    [line] = refused.stderr.splitlines()
+    assert "song.mp3" in line and "mp3, m4a, ogg or wav" in line, line

@@ -246,9 +246,14 @@ def test_chinese_subtitles_are_drawn_with_a_font_that_has_every_glyph(tmp_path: 
     assert len(lines) == 2 and all(font.getlength(text) <= 300 for text in lines)
     assert "".join(lines).rstrip("…") in line  # wrapped between characters, not dropped
     film = assemble_film(
-        [make_clip(tmp_path / "a.mp4", seconds=1.0, size=(720, 1280))],
+        [
+            make_clip(tmp_path / "a.mp4", seconds=1.0, size=(720, 1280)),
+            make_clip(tmp_path / "b.mp4", seconds=1.0, size=(360, 640)),  # scaled to fit
+        ],
         tmp_path / "film.mp4",
-        words=Words([line], language="zh"),
+        title="上海",
+        crossfade_s=0.3,  # crossfade frames are blended pictures, made without a time base
+        words=Words([line, "第二个镜头"], language="zh"),
     )
     assert (film.width, film.height) == (720, 1280)  # a vertical film stays vertical
-    assert soft_cues(film.path)[0][2] == line
+    assert [text for _, _, text in soft_cues(film.path)] == [line, "第二个镜头"]
