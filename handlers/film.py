@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from html import escape
+from pathlib import Path
 
 from telegram import (
     InlineKeyboardButton,
@@ -121,7 +122,13 @@ async def on_film(update: Update, context: Context) -> None:
 async def _send_film(
     context: Context, message: Message, board: Board, film: FilmResult, lang: str
 ) -> None:
-    """Upload the film straight from disk (the HTTP client streams the file)."""
+    """Upload the film straight from disk (the HTTP client streams the file).
+
+    The cover, what the chat shows before the film plays, is the first kept shot's clay
+    still (or its photo): a picture of the story, not a title card's first frame.
+    """
+    cover_path = next((item.image_path for item in board.shots if item.clip), None)
+    cover = await asyncio.to_thread(_picture, cover_path) if cover_path else None
     handle = await asyncio.to_thread(film.path.open, "rb")
     with handle:
         await context.bot.send_video(
@@ -129,6 +136,7 @@ async def _send_film(
             video=InputFile(
                 handle, filename=f"{board.project.id}-film.mp4", read_file_handle=False
             ),
+            cover=InputFile(cover, filename="cover.jpg") if cover else None,
             duration=round(film.duration_s) or None,
             width=film.width,
             height=film.height,
@@ -146,6 +154,14 @@ async def _send_film(
             read_timeout=300,
             write_timeout=300,
         )
+
+
+def _picture(path: Path) -> bytes | None:
+    """The cover's bytes, or None if the file has gone (the film is sent without one)."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 @button

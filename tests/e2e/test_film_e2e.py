@@ -49,6 +49,10 @@ async def test_board_reorder_and_film(bot: RunningBot, tmp_path: Path) -> None:
     film_call = await bot.wait_for("sendVideo", count=2, timeout=60)
     assert film_call.params["supports_streaming"] is True
     assert "shots: 1" in film_call.params["caption"]
+    # The cover is the first kept shot's picture (here its photo: no clay still was made).
+    cover = Image.open(io.BytesIO(film_call.uploads["cover"].data)).convert("RGB")
+    assert nearest(cover.getpixel((cover.width // 2, cover.height // 2))) == 0
+    assert int(film_call.params["width"]) > 0 and int(film_call.params["height"]) > 0
     path = tmp_path / "film.mp4"
     path.write_bytes(film_call.uploads["video"].data)
     with av.open(str(path)) as container:
