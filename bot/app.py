@@ -41,6 +41,7 @@ from handlers import (
     film,
     generate,
     groups,
+    music,
     photos,
     privacy,
     projects,
@@ -113,6 +114,7 @@ def register_handlers(application: Application) -> None:
     generate.register(application)
     projects.register(application)
     film.register(application)
+    music.register(application)
     groups.register(application)
     admin.register(application)
     privacy.register(application)

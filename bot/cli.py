@@ -209,6 +209,7 @@ def _parser() -> argparse.ArgumentParser:
     film.add_argument(
         "--subtitles",
         action="store_true",
+        default=None,
         help="each shot's description as its words, burned in and as a soft subtitle track",
     )
     film.set_defaults(func=_cmd_film)

@@ -40,6 +40,10 @@ class DataFolders:
     def exports(self) -> Path:
         return self.root / "exports"
 
+    @property
+    def music(self) -> Path:
+        return self.root / "music"
+
 
 def private_dir(path: Path) -> Path:
     """`path` (and missing parents) as folders only the bot's user can enter."""

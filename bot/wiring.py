@@ -31,6 +31,7 @@ from bot.services.generation import Generation, TakeMachine
 from bot.services.groups import Groups
 from bot.services.permissions import Permissions
 from bot.services.projects import Projects
+from bot.services.soundtracks import Soundtracks
 from bot.services.stills import Stills
 from storage.db import Database
 
@@ -159,7 +160,9 @@ def build_use_cases(
             heavy,
             films_dir=folders.films,
             upload_limit_bytes=settings.upload_limit_bytes,
+            music_dir=folders.music,
         ),
+        soundtracks=Soundtracks(db, permissions, heavy, music_dir=folders.music),
         groups=Groups(db, permissions),
         stills=Stills(
             db,

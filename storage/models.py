@@ -104,6 +104,9 @@ class Project(Base):
     title: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The film's music: "calm" (the generated loop) or a file name under data/music.
+    soundtrack: Mapped[str | None] = mapped_column(String(128), default=None)
+    subtitles: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     shots: Mapped[list[Shot]] = relationship(
         back_populates="project",

@@ -23,6 +23,12 @@ class ProjectRecord(Protocol):
     @property
     def title(self) -> str: ...
 
+    @property
+    def soundtrack(self) -> str | None: ...
+
+    @property
+    def subtitles(self) -> bool: ...
+
 
 class ShotRecord(Protocol):
     """One photo in its place in a project, and where it came from in the chat."""

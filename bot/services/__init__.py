@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # importing the package stays light: the CLI's parser imports
     from bot.services.groups import Groups
     from bot.services.permissions import Permissions
     from bot.services.projects import Projects
+    from bot.services.soundtracks import Soundtracks
     from bot.services.stills import Stills
 
 
@@ -26,3 +27,4 @@ class Services:
     projects: Projects  # projects, the board, the film
     groups: Groups  # a group's Generate rule and its votes
     stills: Stills  # 🎨 clay stills and end frames
+    soundtracks: Soundtracks  # a film's music and words

@@ -57,6 +57,10 @@ def remove_files(folders: DataFolders, owned: OwnedFiles) -> int:
         for partial in folders.clips.glob(f".{glob.escape(name)}.mp4.*.part"):
             removed += _unlink(partial)
         removed += _unlink(folders.clips / f"{name}.mp4.part")
+    for name in owned.music_names:  # "calm" is no file; a song's name comes from a row
+        if name != Path(name).name or name.startswith("."):
+            continue
+        removed += _unlink(folders.music / name)
     for project_id in owned.project_ids:
         # Older versions kept photos and films in a folder per project id.
         removed += _remove_tree(folders.photos, str(project_id))

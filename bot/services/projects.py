@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.domain.errors import StudioError
-from bot.domain.records import ShotRecord
+from bot.domain.records import ProjectRecord, ShotRecord
 from bot.domain.states import TakeState
 from bot.domain.types import (
     Actor,
@@ -24,7 +24,7 @@ from bot.domain.types import (
     ShotView,
 )
 from bot.files import make_private, private_dir
-from bot.media.film import FilmError, FilmResult, Words, assemble_film
+from bot.media.film import CALM, FilmError, FilmResult, Words, assemble_film
 from bot.media.soundtrack import SoundtrackError
 from bot.media.storyboard import first_words
 from bot.services.capacity import HeavyWork
@@ -80,6 +80,7 @@ class Projects:
         *,
         films_dir: Path,
         upload_limit_bytes: int,
+        music_dir: Path | None = None,
     ) -> None:
         self.db = db
         self.permissions = permissions
@@ -87,6 +88,7 @@ class Projects:
         self.heavy = heavy
         self.films_dir = films_dir
         self.upload_limit_bytes = upload_limit_bytes
+        self.music_dir = music_dir or films_dir.parent / "music"
 
     # --- projects -----------------------------------------------------------------------
 
@@ -223,6 +225,13 @@ class Projects:
         await self._reorder(board.project.id, [i.shot.id for i in board.shots if i is not item])
         return await self.board(actor)
 
+    def _music_of(self, project: ProjectRecord) -> Path | str | None:
+        """The project's music: CALM, its song's path, or None (none set, or the file gone)."""
+        if project.soundtrack is None or project.soundtrack == CALM:
+            return project.soundtrack
+        path = self.music_dir / project.soundtrack
+        return path if path.is_file() else None
+
     async def _reorder(self, project_id: int, shot_ids: list[int]) -> None:
         async with self.db.unit_of_work() as uow:
             await uow.projects.reorder_shots(project_id, shot_ids)
@@ -238,14 +247,19 @@ class Projects:
         out: Path | None = None,
         project_id: int | None = None,
         music: Path | str | None = None,
-        subtitles: bool = False,
+        subtitles: bool | None = None,
     ) -> tuple[Board, FilmResult]:
         """The kept take of each shot, in order, as one MP4 under the upload limit.
 
         `music`: an audio file or CALM (the generated loop); `subtitles`: each shot's
         description as its words, burned in and as a soft track, in the actor's language.
+        Either left out: as the project is set (/music, /subtitles).
         """
         board = await self.board(actor, project_id)
+        if music is None:
+            music = self._music_of(board.project)
+        if subtitles is None:
+            subtitles = board.project.subtitles
         kept = [
             (Path(i.clip.clip_path), i.shot.description)
             for i in board.shots

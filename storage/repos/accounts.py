@@ -90,6 +90,7 @@ class OwnedFiles:
     clip_names: list[str] = field(default_factory=list)  # takes' external ids (partial files)
     in_flight: list[InFlight] = field(default_factory=list)
     photo_paths: list[str] = field(default_factory=list)  # also in paths; files derive from them
+    music_names: list[str] = field(default_factory=list)  # the projects' songs, under music/
 
 
 class AccountsRepo(Repository):
@@ -322,6 +323,10 @@ class AccountsRepo(Repository):
         paths += await self._end_frames(shot_ids)
         paths += await self._drop_end_frames_on_others_shots(user_id, shot_ids)
         project_ids = list((await self.session.execute(own_projects)).scalars())
+        music = select(Project.soundtrack).where(
+            Project.chat_id == user_id, Project.soundtrack.is_not(None)
+        )
+        music_names = list((await self.session.execute(music)).scalars())
         in_flight = [
             InFlight(take.id, take.provider, take.upstream_task_id)
             for take in takes
@@ -374,6 +379,7 @@ class AccountsRepo(Repository):
             clip_names=[take.external_id for take in takes],
             in_flight=in_flight,
             photo_paths=[photo for _i, photo, _s, _f in shots if photo],
+            music_names=[name for name in music_names if name],
         )
 
     async def _end_frames(self, shot_ids: list[int]) -> list[str]:

@@ -63,6 +63,16 @@ class ProjectsRepo(Repository):
             return None
         return await self.session.get(Project, chat.current_project_id)
 
+    async def set_film_sound(
+        self, project_id: int, *, soundtrack: str | None, subtitles: bool
+    ) -> None:
+        """The film's music ("calm", a file name under data/music, or None) and words."""
+        await self.session.execute(
+            update(Project)
+            .where(Project.id == project_id)
+            .values(soundtrack=soundtrack, subtitles=subtitles)
+        )
+
     async def set_current_project(self, chat_id: int, project_id: int) -> None:
         await self.session.execute(
             update(Chat).where(Chat.id == chat_id).values(current_project_id=project_id)

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import zipfile
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -22,7 +23,14 @@ from storage.models import (
 )
 from tests.e2e.conftest import RunningBot
 from tests.e2e.test_private_chat import button, draft_for_photo, generate, is_draft
-from tests.fakes.updates import button_press, command_update, photo_update, text_update
+from tests.fakes.updates import (
+    audio_update,
+    button_press,
+    command_update,
+    photo_update,
+    text_update,
+)
+from tests.unit.test_film_sound_and_words import tone, write_audio
 
 
 async def count(bot: RunningBot, model: type) -> int:
@@ -169,15 +177,22 @@ async def _no_exports_left(bot: RunningBot) -> None:
 
 
 async def test_forget_leaves_no_file_of_the_user_anywhere_under_the_data_dir(
-    bot: RunningBot, city_photo: bytes
+    bot: RunningBot, city_photo: bytes, tmp_path: Path
 ) -> None:
     await _project_with_end_frame_still_and_clip(bot, city_photo)
+    song = write_audio(tmp_path / "song.ogg", tone(2.0, 330), "libopus")
+    bot.push(audio_update(bot.stub, bot.chat, bot.user, song.read_bytes(), file_name="song.ogg"))
+    await bot.wait_for("sendMessage", lambda c: "🎵" in c.params["text"])
     bot.push(command_update(bot.chat, bot.user, "/board"))
     await bot.wait_for("sendPhoto", lambda c: "shots: 1" in c.params.get("caption", ""))
     bot.push(command_update(bot.chat, bot.user, "/film"))
     await bot.wait_for("sendVideo", count=2, timeout=60)
     data_dir = bot.settings.data_dir
-    assert {p.parent.name for p in data_dir.rglob("*") if p.is_file()} > {"photos", "clips"}
+    assert {p.parent.name for p in data_dir.rglob("*") if p.is_file()} > {
+        "photos",
+        "clips",
+        "music",
+    }
 
     bot.push(command_update(bot.chat, bot.user, "/forget"))
     confirm = bot.sent_message(

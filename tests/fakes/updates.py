@@ -401,3 +401,38 @@ def bot_added_to_group(chat: Mapping[str, Any], by: Mapping[str, Any], stub: Tel
     """The my_chat_member Update a bot gets when someone adds it to a group."""
     member = chat_member_updated(chat, by, bot_user(stub), "left", "member")
     return update(my_chat_member=member)
+
+
+def audio_update(
+    stub: TelegramStub,
+    chat: Mapping[str, Any],
+    user: Mapping[str, Any],
+    data: bytes,
+    caption: str | None = None,
+    *,
+    file_name: str = "song.mp3",
+    mime_type: str = "audio/mpeg",
+    duration: int = 3,
+    **message_kwargs: Any,
+) -> JSON:
+    """An Update with a song sent as music (an Audio); the bot can download `data` exactly."""
+    file_id, unique = new_file_id("audio")
+    stub.add_file(file_id, data, f"music/{file_name}", file_unique_id=unique)
+    message = _message(
+        chat,
+        user,
+        reply_to=message_kwargs.pop("reply_to", None),
+        thread_id=message_kwargs.pop("thread_id", None),
+        **message_kwargs,
+    )
+    message["audio"] = {
+        "file_id": file_id,
+        "file_unique_id": unique,
+        "duration": duration,
+        "file_name": file_name,
+        "mime_type": mime_type,
+        "file_size": len(data),
+    }
+    if caption is not None:
+        message["caption"] = caption
+    return update(message=message)

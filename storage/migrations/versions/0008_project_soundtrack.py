@@ -1,0 +1,34 @@
+"""a project's soundtrack and whether its film shows words
+
+Revision ID: 0008_project_soundtrack
+Revises: 0005_drop_locks
+Create Date: 2026-12-07 11:00:00
+
+`soundtrack` is "calm" (the generated loop) or the name of an audio file the chat sent,
+kept under the data directory's music folder; NULL means a film with the clips' own sound
+only. `subtitles`: each shot's line burned in and as a soft track.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0008_project_soundtrack"
+down_revision: str | None = "0005_drop_locks"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("projects") as batch:
+        batch.add_column(sa.Column("soundtrack", sa.String(128), nullable=True))
+        batch.add_column(
+            sa.Column("subtitles", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("projects") as batch:
+        batch.drop_column("subtitles")
+        batch.drop_column("soundtrack")
