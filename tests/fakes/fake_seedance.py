@@ -67,6 +67,7 @@ class FakeSeedance:
     create_answer_delay_s: float = 0.0
     _create_failures: list[tuple[int, str]] = field(default_factory=list)
     _fail_tasks: list[str] = field(default_factory=list)
+    _get_failures: list[tuple[int, str]] = field(default_factory=list)
     _lose_create_answers: int = 0
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
@@ -119,6 +120,11 @@ class FakeSeedance:
         """The next creates make their task, then answer 500 as if the answer was lost."""
         with self._lock:
             self._lose_create_answers += times
+
+    def fail_next_gets(self, status: int, code: str, times: int = 1) -> None:
+        """The next task queries answer `status` with `error.code` `code`."""
+        with self._lock:
+            self._get_failures.extend([(status, code)] * times)
 
     def fail_next_tasks(self, code: str = "OutputVideoSensitiveContentDetected") -> None:
         with self._lock:
@@ -193,6 +199,10 @@ class FakeSeedance:
         self.polls += 1
         if not self._authorised(auth):
             return error(401, "AuthenticationError", "the API key is missing or invalid")
+        with self._lock:
+            if self._get_failures:
+                status, code = self._get_failures.pop(0)
+                return error(status, code, "failed on demand")
         task = self.tasks.get(task_id)
         if task is None:
             return error(404, "ResourceNotFound", f"task {task_id} not found")

@@ -375,3 +375,55 @@ async def test_the_runner_finds_a_task_whose_create_answer_was_lost(
         assert finished.upstream_task_id in fake.tasks
     finally:
         await wiring.aclose()
+
+
+async def test_a_server_blip_on_a_poll_is_retried(
+    seedance: SeedanceVideoProvider, fake: FakeSeedance, photo: Path
+) -> None:
+    request = request_for(photo)
+    task_id = await seedance.submit(request)
+    fake.fail_next_gets(503, "ServiceUnavailable", times=2)
+    status = await seedance.status(request, task_id)
+    assert status.state in ("submitted", "processing", "succeed") and fake.polls == 3
+    fake.fail_next_gets(500, "InternalServiceError", times=9)
+    with pytest.raises(ProviderError) as error:
+        await seedance.status(request, task_id)
+    assert error.value.kind is ErrorKind.TRANSIENT and error.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("status", "words", "kind"),
+    [
+        (401, "AuthenticationError: the API key is missing or invalid", ErrorKind.AUTH),
+        (429, "RateLimitExceeded.EndpointTPMExceeded: slow down", ErrorKind.RATE_LIMITED),
+        (429, "QuotaExceeded: too many requests today", ErrorKind.RATE_LIMITED),
+        (403, "AccountOverdueError: the account is overdue", ErrorKind.BALANCE),
+        (400, "OutputVideoSensitiveContentDetected: refused", ErrorKind.CONTENT),
+        (404, "InvalidEndpointOrModel.NotFound: no such model", ErrorKind.PERMISSION),
+        (403, "AccessDenied: not allowed", ErrorKind.PERMISSION),
+        (500, "InternalServiceError: oops", ErrorKind.TRANSIENT),
+        (400, "InvalidParameter: duration", ErrorKind.INVALID),
+        (418, "Teapot: ?", ErrorKind.UNKNOWN),
+    ],
+)
+def test_the_error_table_says_whose_fault_and_whether_to_retry(
+    status: int, words: str, kind: ErrorKind
+) -> None:
+    from bot.providers.seedance import SEEDANCE_ERRORS
+
+    rule = SEEDANCE_ERRORS.rule_for(None, status, words)
+    assert rule.kind is kind
+    assert rule.retry == (kind in (ErrorKind.RATE_LIMITED, ErrorKind.TRANSIENT))
+    assert rule.may_have_created == (status >= 500)
+
+
+def test_the_seedance_url_must_be_http_and_a_blank_key_is_unset(tmp_path: Path) -> None:
+    from bot.config import load_settings
+
+    with pytest.raises(ConfigError, match="SEEDANCE_API_URL"):
+        load_settings(_env_file=None, seedance_api_url="ark.example.com")
+    settings = make_settings(tmp_path, seedance_api_key=" ", seedance_api_url=FAKE_URL + "/")
+    assert not settings.seedance_enabled and settings.seedance_api_url == FAKE_URL
+
+
+FAKE_URL = "https://ark.ap-southeast.bytepluses.com/api/v3"
