@@ -54,7 +54,7 @@ BYTEPLUS_URL = "https://ark.ap-southeast.bytepluses.com/api/v3"
 VOLCENGINE_URL = "https://ark.cn-beijing.volces.com/api/v3"
 DEFAULT_MODEL = "seedance-1-5-pro-251215"
 TASKS_PATH = "/contents/generations/tasks"
-LIST_PAGE_SIZE = 100  # the newest tasks are where a create lost a moment ago would be
+LIST_PAGE_SIZE = 500  # the most Ark lists at once; an account has at most 120 queued
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_SIDE = 2048
 
