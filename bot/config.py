@@ -23,6 +23,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 DEFAULT_KLING_API_URL = "https://api-singapore.klingai.com"
 DEFAULT_VIDU_API_URL = "https://api.vidu.com/ent/v2"
+# BytePlus ModelArk (international); Volcengine Ark is https://ark.cn-beijing.volces.com/api/v3
+DEFAULT_SEEDANCE_API_URL = "https://ark.ap-southeast.bytepluses.com/api/v3"
 
 
 def _env(name: str) -> AliasChoices:
@@ -100,6 +102,15 @@ class Settings(BaseSettings):
     vidu_api_url: str = Field(DEFAULT_VIDU_API_URL, validation_alias=_env("VIDU_API_URL"))
     vidu_model: str = Field("viduq2-turbo", validation_alias=_env("VIDU_MODEL"))
     vidu_max_concurrent: int = Field(5, ge=1, validation_alias=_env("VIDU_MAX_CONCURRENT"))
+    # Seedance (ByteDance) on ModelArk / Ark: a third image-to-video provider; empty key = disabled
+    seedance_api_key: SecretStr | None = Field(None, validation_alias=_env("SEEDANCE_API_KEY"))
+    seedance_api_url: str = Field(
+        DEFAULT_SEEDANCE_API_URL, validation_alias=_env("SEEDANCE_API_URL")
+    )
+    seedance_model: str = Field("seedance-1-5-pro-251215", validation_alias=_env("SEEDANCE_MODEL"))
+    # Sound on the models that make it (1.5 pro, 2.x); always sent as false otherwise.
+    seedance_audio: bool = Field(False, validation_alias=_env("SEEDANCE_AUDIO"))
+    seedance_max_concurrent: int = Field(5, ge=1, validation_alias=_env("SEEDANCE_MAX_CONCURRENT"))
     # The provider new drafts use when several are configured (unset: Kling, Vidu, offline).
     video_provider: str | None = Field(None, validation_alias=_env("CLAYMATE_VIDEO_PROVIDER"))
     # Who makes clay stills: auto (Kling when configured, else offline), offline, kling, openai.
@@ -180,6 +191,7 @@ class Settings(BaseSettings):
         "kling_access_key",
         "kling_secret_key",
         "vidu_api_key",
+        "seedance_api_key",
         "video_provider",
         "webhook_secret",
         "openai_base_url",
@@ -231,7 +243,7 @@ class Settings(BaseSettings):
             raise ValueError("must be 5 or 10")
         return value
 
-    @field_validator("telegram_api_url", "kling_api_url", "vidu_api_url")
+    @field_validator("telegram_api_url", "kling_api_url", "vidu_api_url", "seedance_api_url")
     @classmethod
     def _url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
@@ -261,6 +273,10 @@ class Settings(BaseSettings):
     @property
     def vidu_enabled(self) -> bool:
         return bool(self.vidu_api_key)
+
+    @property
+    def seedance_enabled(self) -> bool:
+        return bool(self.seedance_api_key)
 
     @property
     def llm_enabled(self) -> bool:

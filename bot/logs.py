@@ -49,6 +49,7 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.kling_secret_key,
         settings.webhook_secret,
         settings.vidu_api_key,
+        settings.seedance_api_key,
     ]
     secrets = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
     if settings.telegram_bot_token is not None:

@@ -70,6 +70,7 @@ class Wiring:
         return {
             "kling": self.settings.kling_max_concurrent,
             "vidu": self.settings.vidu_max_concurrent,
+            "seedance": self.settings.seedance_max_concurrent,
             "offline": self.settings.offline_max_concurrent,
         }
 

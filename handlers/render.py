@@ -18,7 +18,7 @@ from bot.domain.types import (
     ProjectSummary,
     ProjectView,
 )
-from bot.i18n import t
+from bot.i18n import has, t
 from handlers import callbacks as cb
 
 MESSAGE_LIMIT = 4096
@@ -91,6 +91,12 @@ def draft_keyboard(
     return InlineKeyboardMarkup(rows)
 
 
+def engine_label(name: str, lang: str) -> str:
+    """A video engine's name as shown in ⚙️; an engine without a label shows its own name."""
+    key = f"engine.{name}"
+    return t(key, lang) if has(key) else name
+
+
 def settings_keyboard(
     revision: RevisionRecord,
     lang: str,
@@ -128,7 +134,12 @@ def settings_keyboard(
         current = params.get("provider")
         rows.append(
             [
-                _button(mark(current, name, name), cb.SET, revision.id, f"provider={name}")
+                _button(
+                    mark(current, name, engine_label(name, lang)),
+                    cb.SET,
+                    revision.id,
+                    f"provider={name}",
+                )
                 for name in providers
             ]
         )

@@ -118,6 +118,9 @@ class TaskStatus:
     message: str | None = None  # provider's failure reason (never shown raw to users)
     result_url: str | None = None
     content_rejected: bool = False  # failed on moderation: tell the user, never retry
+    # The clip's last frame where the provider returns it (Seedance): a later shot can start
+    # from it, so shots chain without a visible cut.
+    last_frame_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,8 @@
 """Which providers this bot uses: the one place that picks them from settings.
 
 With no keys at all everything runs on the offline defaults; setting a provider's keys is
-all it takes to use it. Kling, Vidu and OpenAI are imported only when configured, so a
-keyless bot never loads their clients.
+all it takes to use it. Kling, Vidu, Seedance and OpenAI are imported only when
+configured, so a keyless bot never loads their clients.
 """
 
 from __future__ import annotations
@@ -40,6 +40,12 @@ def build_providers(settings: Settings) -> tuple[dict[str, VideoProvider], str]:
 
         providers["vidu"] = ViduVideoProvider.from_settings(settings)
         default = "kling" if "kling" in providers else "vidu"
+    if settings.seedance_enabled:
+        from bot.providers.seedance import SeedanceVideoProvider
+
+        providers["seedance"] = SeedanceVideoProvider.from_settings(settings)
+        if default == "offline":
+            default = "seedance"
     if settings.video_provider:
         # CLAYMATE_VIDEO_PROVIDER picks among the configured ones; users can still switch.
         if settings.video_provider not in providers:
