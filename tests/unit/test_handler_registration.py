@@ -54,6 +54,9 @@ REGISTERED: list[Entry] = [
     ("CommandHandler", 0, "/move UpdateType.MESSAGES", "on_move", True),
     ("CommandHandler", 0, "/drop UpdateType.MESSAGES", "on_drop", True),
     ("CommandHandler", 0, "/film UpdateType.MESSAGES", "on_film", True),
+    ("CommandHandler", 0, "/music UpdateType.MESSAGES", "on_music", True),
+    ("CommandHandler", 0, "/subtitles UpdateType.MESSAGES", "on_subtitles", True),
+    ("MessageHandler", 0, "<AUDIO or Document.Category('audio/')>", "on_song", True),
     ("CommandHandler", 0, "/lang UpdateType.MESSAGES", "on_lang", True),
     ("CommandHandler", 0, "/usage UpdateType.MESSAGES", "on_usage", True),
     ("CommandHandler", 0, "/allow UpdateType.MESSAGES", "on_allow", True),
@@ -150,7 +153,7 @@ ANSWERED_BY: dict[str, list[tuple[int, str]]] = {
     "video": [(-1, "on_any_update"), (0, "on_other_media")],
     "video_note": [(-1, "on_any_update"), (0, "on_other_media")],
     "voice": [(-1, "on_any_update"), (0, "on_other_media")],
-    "audio": [(-1, "on_any_update"), (0, "on_other_media")],
+    "audio": [(-1, "on_any_update"), (0, "on_song")],  # a song for the film
     "animation kept as a gif": [(-1, "on_any_update"), (0, "on_photo")],
     "video as a file": [(-1, "on_any_update"), (0, "on_other_document")],
     "button AGAIN": [(-1, "on_any_update"), (0, "on_again_pressed")],
