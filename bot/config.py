@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     # LLM (any OpenAI-compatible endpoint)
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
-    # Models are settings: providers retire them (gpt-4o-mini shuts down on 2027-01-14).
+    # Models are settings: providers retire them, and the operator must be able to follow.
     llm_model: str = Field(
         "gpt-5.4-mini", min_length=1, validation_alias=_env("CLAYMATE_LLM_MODEL")
     )
@@ -122,7 +122,7 @@ class Settings(BaseSettings):
         pattern="^(auto|offline|kling|openai)$",
         validation_alias=_env("CLAYMATE_STILL_PROVIDER"),
     )
-    # The images edit model behind CLAYMATE_STILL_PROVIDER=openai (gpt-image-1 is shut down).
+    # The images edit model behind CLAYMATE_STILL_PROVIDER=openai.
     image_model: str = Field(
         "gpt-image-2", min_length=1, validation_alias=_env("CLAYMATE_IMAGE_MODEL")
     )

@@ -1,7 +1,7 @@
 """Clay stills from the OpenAI images edit endpoint: the photo in, a picture out.
 
-The model is a setting (CLAYMATE_IMAGE_MODEL): image models are retired, and `gpt-image-1`
-already was. Every call asks for `quality="medium"` so cost and time are predictable, a
+The model is a setting (CLAYMATE_IMAGE_MODEL) because image models are retired, each with
+its own parameters. Every call asks for `quality="medium"` so cost and time are predictable, a
 JPEG back (the video models take it as it is), and the photo's shape (providers.md 5.3).
 """
 
