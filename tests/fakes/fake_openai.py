@@ -16,6 +16,9 @@ It refuses what the real service refuses for the requests Claymate sends (provid
   (`gpt-image-1`, `o4-mini`...). It serves the pinned SDK's chat and image models that are
   not shut down, plus `extra_models` (names other OpenAI-compatible servers use).
 
+`GET /v1/models` and `/v1/models/{id}` list the models served (404 `model_not_found` for
+any other), behind the same key check.
+
 `POST /v1/images/edits` (multipart, as `client.images.edit` sends it) refuses what the
 real endpoint refuses (providers.md 5.3): an unknown field, `response_format` on GPT image
 models, a `quality` or `size` the model does not take (any WxH only on gpt-image-2 and 2.5,
@@ -284,6 +287,19 @@ class FakeOpenAI:
             return self._edit(headers, body)
         return self._chat(headers, body)
 
+    def _listing(self, path: str, headers: dict[str, str]) -> tuple[int, dict]:
+        """GET /v1/models and /v1/models/{id}: the cheap authenticated call a check makes."""
+        route = path.rstrip("/").removeprefix("/v1")
+        if route != "/models" and not route.startswith("/models/"):
+            return _error(404, f"Unknown request URL: GET {path}", "invalid_request_error")
+        if refused := self._refused_key(headers):
+            return refused
+        served = CHAT_MODELS | IMAGE_MODELS | self.extra_models
+        if route == "/models":
+            return 200, {"object": "list", "data": [_model(name) for name in sorted(served)]}
+        name = route.removeprefix("/models/")
+        return self._model_missing(name, served) or (200, _model(name))
+
     def _refused_key(self, headers: dict[str, str]) -> tuple[int, dict] | None:
         presented = headers.get("authorization", "")
         if presented != f"Bearer {self.api_key}":
@@ -401,6 +417,10 @@ def _error(
     status: int, message: str, kind: str, code: str | None = None, param: str | None = None
 ) -> tuple[int, dict]:
     return status, {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def _model(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 1700000000, "owned_by": "system"}
 
 
 def _form(content_type: str, body: bytes) -> tuple[dict[str, str], list[bytes]]:
@@ -601,7 +621,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, payload)
 
     def do_GET(self) -> None:  # noqa: N802
-        self._send(*_error(404, f"Unknown request URL: GET {self.path}", "invalid_request"))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self._send(*self.fake._listing(self.path, headers))
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")

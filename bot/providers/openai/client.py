@@ -157,3 +157,20 @@ def provider_error(
         where = f" (HTTP {status})" if status else ""
         line = f"{op}: {rule.meaning}{where}: {scrub(message, [secret])[:DETAIL_LIMIT]!r}"
     return ProviderError(rule.kind, scrub(line, [secret]), extra={"http_status": status})
+
+
+async def model_problem(
+    client: AsyncOpenAI, *, setting: str, model: str, base_url: str | None, secret: str
+) -> str | None:
+    """None when the endpoint serves `model`, else the line saying what to change.
+
+    A cheap authenticated call (GET /models/{model}): it checks the key and the model
+    without paying for a generation, for a check before going live.
+    """
+    try:
+        await client.models.retrieve(model)
+    except OpenAIError as exc:
+        return provider_error(
+            exc, "openai models", setting=setting, model=model, base_url=base_url, secret=secret
+        ).detail
+    return None

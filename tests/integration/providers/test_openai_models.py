@@ -260,3 +260,30 @@ async def test_a_server_error_is_retried_once_by_the_sdk(fake: FakeOpenAI, tmp_p
         await maker.aclose()
     assert error.value.kind is ErrorKind.TRANSIENT and error.value.retryable
     assert len(fake.edits) == 2  # the call and its one retry
+
+
+async def test_a_check_before_going_live_names_the_setting_without_generating(
+    fake: FakeOpenAI,
+) -> None:
+    from bot.providers.openai.client import model_problem, openai_client
+
+    good = openai_client(fake.api_key, fake.base_url, timeout=5)
+    wrong = openai_client("sk-wrong-key-000000000000", fake.base_url, timeout=5)
+    where = {"setting": "CLAYMATE_IMAGE_MODEL", "base_url": fake.base_url}
+    try:
+        served = await model_problem(good, model="gpt-image-2", secret=fake.api_key, **where)
+        retired = await model_problem(good, model="gpt-image-1", secret=fake.api_key, **where)
+        refused = await model_problem(
+            wrong, model="gpt-image-2", secret="sk-wrong-key-000000000000", **where
+        )
+    finally:
+        await good.close()
+        await wrong.close()
+    assert served is None
+    assert retired == (
+        f"CLAYMATE_IMAGE_MODEL=gpt-image-1 is not available at 127.0.0.1:{fake.port}: "
+        "set CLAYMATE_IMAGE_MODEL to a model your provider lists"
+    )
+    assert refused is not None and refused.startswith("OPENAI_API_KEY was refused")
+    assert "sk-wrong" not in refused
+    assert fake.edits == [] and fake.chat_requests() == []  # nothing paid for
