@@ -4,7 +4,8 @@ The SDK does its own HTTP, so it does not go through `JsonApi`; what it shares w
 providers is the idea: explicit timeouts and retries, and one `ErrorTable` (bot/providers/
 http.py) saying what is retried, what is the user's doing and what the operator must fix.
 The SDK retries 408, 409, 429, 5xx and dropped connections itself, honouring Retry-After;
-the table marks exactly those retryable too, so both agree on what a second try can fix.
+the table marks the same statuses retryable, so both agree on what a second try can fix
+(only an exhausted quota, a 429 too, is given up on at once: waiting will not refill it).
 
 A model the endpoint does not serve (OpenAI's 404 `model_not_found`, vLLM's "does not
 exist", Ollama's "not found, try pulling it", DeepSeek's "Model Not Exist") becomes one
@@ -32,9 +33,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 DEFAULT_HOST = "api.openai.com"
-CONNECT_TIMEOUT_S = (
-    10.0  # as JsonApi: an unreachable host fails fast, a slow answer may take longer
-)
+# As JsonApi: an unreachable host fails fast, while a slow answer may take longer.
+CONNECT_TIMEOUT_S = 10.0
 # One retry: a user is waiting on the answer, so the worst case stays at two timeouts.
 MAX_RETRIES = 1
 
