@@ -82,7 +82,10 @@ class Settings(BaseSettings):
     # LLM (any OpenAI-compatible endpoint)
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
-    llm_model: str = Field("gpt-4o-mini", validation_alias=_env("CLAYMATE_LLM_MODEL"))
+    # Models are settings: providers retire them, and the operator must be able to follow.
+    llm_model: str = Field(
+        "gpt-5.4-mini", min_length=1, validation_alias=_env("CLAYMATE_LLM_MODEL")
+    )
     llm_vision: bool = Field(True, validation_alias=_env("CLAYMATE_LLM_VISION"))
     llm_timeout_s: float = Field(30.0, gt=0, validation_alias=_env("CLAYMATE_LLM_TIMEOUT"))
 
@@ -119,6 +122,12 @@ class Settings(BaseSettings):
         pattern="^(auto|offline|kling|openai)$",
         validation_alias=_env("CLAYMATE_STILL_PROVIDER"),
     )
+    # The images edit model behind CLAYMATE_STILL_PROVIDER=openai.
+    image_model: str = Field(
+        "gpt-image-2", min_length=1, validation_alias=_env("CLAYMATE_IMAGE_MODEL")
+    )
+    # An edit at medium quality takes tens of seconds; past this the user gets "try again".
+    image_timeout_s: float = Field(120.0, gt=0, validation_alias=_env("CLAYMATE_IMAGE_TIMEOUT"))
 
     # Storage and media
     data_dir: Path = Field(Path("./data"), validation_alias=_env("CLAYMATE_DATA_DIR"))

@@ -77,5 +77,5 @@ def build_still_maker(settings: Settings) -> StillMaker:
             raise ConfigError("CLAYMATE_STILL_PROVIDER: openai needs OPENAI_API_KEY")
         from bot.providers.openai.stills import OpenAIStills
 
-        return OpenAIStills(settings.openai_api_key.get_secret_value(), settings.openai_base_url)
+        return OpenAIStills.from_settings(settings)
     return OfflineStills()

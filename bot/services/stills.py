@@ -8,7 +8,7 @@ Makers (StillMaker, in bot/providers/), chosen by CLAYMATE_STILL_PROVIDER (auto:
 its keys are set, else offline):
 - offline: the local clay look (bot/media/stills.py), free, no keys.
 - kling: Kling image generation with the photo as the reference image.
-- openai: the OpenAI images edit endpoint (gpt-image-1).
+- openai: the OpenAI images edit endpoint (the model is CLAYMATE_IMAGE_MODEL).
 
 Candidates live on disk as `stills/<shot folder>/<n>.jpg`, the folder a random name kept on
 the shot (never its row id); a button names the shot's draft and the number, so no extra
@@ -41,7 +41,8 @@ MAX_STILLS_PER_SHOT = 20
 
 # What a still costs, in the same units as a clip's cost (Kling's: 1 unit ≈ $0.14).
 # Kling images are priced per image at a fraction of a clip (providers.md 1.12, whose image
-# prices are marked unverified); gpt-image-1 at medium quality is about $0.04 ≈ 0.3 units.
+# prices are marked unverified). An OpenAI still's price depends on the configured model and
+# is not published for every one of them: 0.3 units is an estimate.
 STILL_COST_UNITS: dict[str, float] = {"offline": 0.0, "kling": 0.25, "openai": 0.3}
 
 

@@ -11,7 +11,21 @@ It refuses what the real service refuses for the requests Claymate sends (provid
   strict mode cannot take: every object needs `additionalProperties: false` and every
   property in `required`, arrays need `items`, and keywords strict mode does not support
   (minLength, maxLength, default, uniqueItems...) are refused;
-- `json_object` without the word "json" in the messages.
+- `json_object` without the word "json" in the messages;
+- a model it does not serve: 404 `model_not_found`, as OpenAI answers a retired model
+  (`gpt-image-1`, `o4-mini`...). It serves the pinned SDK's chat and image models that are
+  not shut down, plus `extra_models` (names other OpenAI-compatible servers use).
+
+`GET /v1/models` and `/v1/models/{id}` list the models served (404 `model_not_found` for
+any other), behind the same key check.
+
+`POST /v1/images/edits` (multipart, as `client.images.edit` sends it) refuses what the
+real endpoint refuses (providers.md 5.3): an unknown field, `response_format` on GPT image
+models, a `quality` or `size` the model does not take (any WxH only on gpt-image-2 and 2.5,
+multiples of 16, 1:3 to 3:1, at most 3840x2160), `input_fidelity` on models without it,
+more than 16 images, a prompt over 32 000 characters. It answers one `b64_json` picture of
+the size asked for (1024x1024 for `auto`); `push_image(...)` queues error replies, and mode
+"moderate" refuses every edit as the safety system does.
 
 Behaviour is scripted per test:
 - `push(...)` queues answers: a content string, a dict (sent as JSON content) or a `Reply`
@@ -31,6 +45,10 @@ Run on its own for end-to-end checks (prints the port, then serves until killed)
 from __future__ import annotations
 
 import argparse
+import base64
+import email.parser
+import email.policy
+import io
 import itertools
 import json
 import re
@@ -41,7 +59,11 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, get_args
+
+from openai.types import ImageModel
+from openai.types.shared import ChatModel
+from PIL import Image
 
 DEFAULT_KEY = "sk-fake-test-key-0123456789"
 DEFAULT_DRAFT: dict[str, Any] = {
@@ -124,6 +146,44 @@ JSON_WORD_ERROR = (
 )
 
 
+# Shut down by the pinned SDK's own notes (openai 3.51 ChatModel and ImageModel docstrings):
+# the real service answers them 404 model_not_found.
+RETIRED_MODELS = frozenset(
+    """gpt-image-1 dall-e-2 dall-e-3 gpt-4.1-nano gpt-4.1-nano-2025-04-14 o4-mini
+    o4-mini-2025-04-16 o3-mini o3-mini-2025-01-31 o1 o1-2024-12-17 o1-preview
+    o1-preview-2024-09-12 o1-mini o1-mini-2024-09-12 gpt-4o-2024-05-13 gpt-4-turbo
+    gpt-4-turbo-2024-04-09 gpt-4-1106-preview gpt-4 gpt-4-0613 gpt-4-0314 gpt-4-0125-preview
+    gpt-4-turbo-preview gpt-4-vision-preview gpt-4-32k gpt-4-32k-0314 gpt-4-32k-0613
+    gpt-3.5-turbo gpt-3.5-turbo-0125 gpt-3.5-turbo-16k gpt-3.5-turbo-0301 gpt-3.5-turbo-0613
+    gpt-3.5-turbo-1106 gpt-3.5-turbo-16k-0613 chatgpt-4o-latest codex-mini-latest
+    gpt-4o-audio-preview gpt-4o-audio-preview-2024-10-01 gpt-4o-audio-preview-2024-12-17
+    gpt-4o-audio-preview-2025-06-03 gpt-4o-mini-audio-preview
+    gpt-4o-mini-audio-preview-2024-12-17 gpt-5.1-codex gpt-5.1-chat-latest gpt-5-chat-latest
+    gpt-5.3-chat-latest gpt-5.2-chat-latest gpt-5.1-mini gpt-4o-search-preview
+    gpt-4o-mini-search-preview gpt-4o-search-preview-2025-03-11
+    gpt-4o-mini-search-preview-2025-03-11""".split()
+)
+CHAT_MODELS = frozenset(get_args(ChatModel)) - RETIRED_MODELS
+IMAGE_MODELS = frozenset(get_args(ImageModel)) - RETIRED_MODELS
+MODEL_NOT_FOUND_ERROR = "The model `{model}` does not exist or you do not have access to it."
+# Image edits (openai 3.51 ImageEditParams).
+EDIT_FIELDS = frozenset(
+    """image image[] prompt background complexity input_fidelity markup mask model n
+    output_compression output_format partial_images quality response_format size stream
+    user safety_identifier moderation""".split()
+)
+STANDARD_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
+FREE_SIZE_MODELS = frozenset(
+    """gpt-image-2 gpt-image-2-2026-04-21 gpt-image-2.5-sunburst gpt-image-2.5-sunburst-2026-09-08
+    gpt-image-2.5-flare gpt-image-2.5-flare-2026-09-08""".split()
+)
+FIDELITY = {"gpt-image-1.5": ("high", "low"), "gpt-image-1-mini": ("low",)}
+MODERATION_ERROR = (
+    "Your request was rejected by the safety system. If you believe this is an error, "
+    "contact us through our help center."
+)
+
+
 @dataclass(slots=True)
 class Reply:
     """One scripted answer: content on 200, or an OpenAI-style error body on other statuses."""
@@ -155,9 +215,13 @@ class FakeOpenAI:
     image_error: str = IMAGE_ERROR
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    # Image edits as received: the form fields, and "images" (how many files came).
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    extra_models: frozenset[str] = frozenset({"qwen-plus", "deepseek-chat"})
 
     def __post_init__(self) -> None:
         self._queue: deque[Reply] = deque()
+        self._image_queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._ids = itertools.count(1)
@@ -202,6 +266,11 @@ class FakeOpenAI:
             for reply in replies:
                 self._queue.append(reply if isinstance(reply, Reply) else Reply(content=reply))
 
+    def push_image(self, *replies: Reply) -> None:
+        """Queue answers for the next image edits (an error reply each)."""
+        with self._lock:
+            self._image_queue.extend(replies)
+
     def chat_requests(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self.requests)
@@ -209,8 +278,29 @@ class FakeOpenAI:
     # --- answering (called on the server's threads) ------------------------------------------
 
     def _answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
-        if path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+        route = path.rstrip("/").removeprefix("/v1")
+        if route not in ("/chat/completions", "/images/edits"):
             return _error(404, f"Unknown request URL: POST {path}", "invalid_request_error")
+        if refused := self._refused_key(headers):
+            return refused
+        if route == "/images/edits":
+            return self._edit(headers, body)
+        return self._chat(headers, body)
+
+    def _listing(self, path: str, headers: dict[str, str]) -> tuple[int, dict]:
+        """GET /v1/models and /v1/models/{id}: the cheap authenticated call a check makes."""
+        route = path.rstrip("/").removeprefix("/v1")
+        if route != "/models" and not route.startswith("/models/"):
+            return _error(404, f"Unknown request URL: GET {path}", "invalid_request_error")
+        if refused := self._refused_key(headers):
+            return refused
+        served = CHAT_MODELS | IMAGE_MODELS | self.extra_models
+        if route == "/models":
+            return 200, {"object": "list", "data": [_model(name) for name in sorted(served)]}
+        name = route.removeprefix("/models/")
+        return self._model_missing(name, served) or (200, _model(name))
+
+    def _refused_key(self, headers: dict[str, str]) -> tuple[int, dict] | None:
         presented = headers.get("authorization", "")
         if presented != f"Bearer {self.api_key}":
             # Echo what was presented, as a careless server might: the client must not log it.
@@ -221,6 +311,15 @@ class FakeOpenAI:
                 "invalid_request_error",
                 "invalid_api_key",
             )
+        return None
+
+    def _model_missing(self, model: object, served: frozenset[str]) -> tuple[int, dict] | None:
+        if isinstance(model, str) and model in served | self.extra_models:
+            return None
+        message = MODEL_NOT_FOUND_ERROR.format(model=model)
+        return _error(404, message, "invalid_request_error", "model_not_found")
+
+    def _chat(self, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
         try:
             request = json.loads(body or b"{}")
         except json.JSONDecodeError:
@@ -229,6 +328,8 @@ class FakeOpenAI:
             self.requests.append(request)
             self.headers.append(headers)
             modes = set(self.modes)
+        if missing := self._model_missing(request.get("model"), CHAT_MODELS):
+            return missing
         if refusal := _refused_parameters(request):
             return _error(400, refusal, "invalid_request_error")
         fmt = (request.get("response_format") or {}).get("type")
@@ -286,9 +387,119 @@ class FakeOpenAI:
             },
         }
 
+    def _edit(self, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
+        fields, images = _form(headers.get("content-type", ""), body)
+        with self._lock:
+            self.edits.append({**fields, "images": len(images)})
+            modes = set(self.modes)
+            reply = self._image_queue.popleft() if self._image_queue else None
+        model = fields.get("model", "")
+        if missing := self._model_missing(model, IMAGE_MODELS):
+            return missing
+        if refusal := _refused_edit(model, fields, images):
+            return refusal
+        if "moderate" in modes:
+            return _error(
+                400, MODERATION_ERROR, "image_generation_user_error", "moderation_blocked"
+            )
+        if reply is not None:
+            return _error(reply.status, reply.message, reply.error_type, reply.code)
+        size = fields.get("size", "auto")
+        width, height = (1024, 1024) if size == "auto" else map(int, size.split("x"))
+        picture = io.BytesIO()
+        kind = {"jpeg": "JPEG", "webp": "WEBP"}.get(fields.get("output_format", ""), "PNG")
+        Image.new("RGB", (width, height), (200, 120, 80)).save(picture, kind)
+        data = base64.b64encode(picture.getvalue()).decode("ascii")
+        return 200, {"created": int(time.time()), "data": [{"b64_json": data}]}
 
-def _error(status: int, message: str, kind: str, code: str | None = None) -> tuple[int, dict]:
-    return status, {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+def _error(
+    status: int, message: str, kind: str, code: str | None = None, param: str | None = None
+) -> tuple[int, dict]:
+    return status, {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def _model(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 1700000000, "owned_by": "system"}
+
+
+def _form(content_type: str, body: bytes) -> tuple[dict[str, str], list[bytes]]:
+    """A multipart/form-data body: its text fields, and the files sent as `image`."""
+    parser = email.parser.BytesParser(policy=email.policy.HTTP)
+    message = parser.parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    fields: dict[str, str] = {}
+    images: list[bytes] = []
+    for part in message.iter_parts() if message.is_multipart() else ():
+        name = part.get_param("name", header="content-disposition") or ""
+        payload = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            if name in ("image", "image[]"):
+                images.append(payload)
+            else:
+                fields[str(name)] = f"<file {len(payload)} bytes>"
+        else:
+            fields[str(name)] = payload.decode("utf-8")
+    return fields, images
+
+
+def _invalid_value(param: str, value: str, allowed: tuple[str, ...]) -> tuple[int, dict]:
+    listed = ", ".join(f"'{a}'" for a in allowed)
+    message = f"Invalid value: '{value}'. Supported values are: {listed}."
+    return _error(400, message, "invalid_request_error", "invalid_value", param)
+
+
+def _refused_edit(
+    model: str, fields: dict[str, str], images: list[bytes]
+) -> tuple[int, dict] | None:
+    """What the images edit endpoint says about a request it does not take from `model`."""
+    for name in fields:
+        if name not in EDIT_FIELDS or name == "response_format":
+            message = f"Unknown parameter: '{name}'."
+            return _error(400, message, "invalid_request_error", "unknown_parameter", name)
+    if not images or len(images) > 16:
+        message = "'image' must be between 1 and 16 images."
+        return _error(400, message, "invalid_request_error", "invalid_value", "image")
+    if not fields.get("prompt") or len(fields["prompt"]) > 32000:
+        message = "'prompt' must be between 1 and 32000 characters."
+        return _error(400, message, "invalid_request_error", "invalid_value", "prompt")
+    qualities: tuple[str, ...] = ("low", "medium", "high", "auto")
+    if model.startswith("gpt-image-2.5-"):
+        qualities += ("xhigh", "max")
+    if (quality := fields.get("quality", "auto")) not in qualities:
+        return _invalid_value("quality", quality, qualities)
+    size = fields.get("size", "auto")
+    if size not in STANDARD_SIZES and not (model in FREE_SIZE_MODELS and _free_size_ok(size)):
+        return _invalid_value("size", size, STANDARD_SIZES)
+    if "input_fidelity" in fields:
+        allowed = FIDELITY.get(model, ())
+        if not allowed:
+            message = "Unsupported parameter: 'input_fidelity' is not supported with this model."
+            return _error(
+                400, message, "invalid_request_error", "unsupported_parameter", "input_fidelity"
+            )
+        if fields["input_fidelity"] not in allowed:
+            return _invalid_value("input_fidelity", fields["input_fidelity"], allowed)
+    formats = ("png", "webp", "jpeg")
+    if (output := fields.get("output_format", "png")) not in formats:
+        return _invalid_value("output_format", output, formats)
+    if not 1 <= int(fields.get("n", "1")) <= 10:
+        return _invalid_value("n", fields["n"], ("1", "10"))
+    return None
+
+
+def _free_size_ok(size: str) -> bool:
+    """A WxH gpt-image-2/2.5 take: multiples of 16, ratio 1:3..3:1, at most 3840x2160."""
+    match = re.fullmatch(r"(\d+)x(\d+)", size)
+    if not match:
+        return False
+    width, height = int(match[1]), int(match[2])
+    return (
+        width % 16 == 0
+        and height % 16 == 0
+        and 1 / 3 <= width / height <= 3
+        and max(width, height) <= 3840
+        and min(width, height) <= 2160
+    )
 
 
 def _refused_parameters(request: dict[str, Any]) -> str | None:
@@ -410,7 +621,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, payload)
 
     def do_GET(self) -> None:  # noqa: N802
-        self._send(*_error(404, f"Unknown request URL: GET {self.path}", "invalid_request"))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self._send(*self.fake._listing(self.path, headers))
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -430,7 +642,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Fake OpenAI-compatible chat server")
+    parser = argparse.ArgumentParser(description="Fake OpenAI-compatible chat and images server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--api-key", default=DEFAULT_KEY)

@@ -267,7 +267,7 @@ def test_prompt_limits_follow_the_providers_documentation(model: str, limit: int
 
 def test_an_unknown_model_has_no_limit_to_guess() -> None:
     with pytest.raises(KeyError):
-        prompt_limit("sora-2")
+        prompt_limit("no-such-video-model")
 
 
 def test_length_passes_at_the_limit_and_fails_past_it() -> None:

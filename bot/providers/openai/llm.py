@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from openai import (
     APIStatusError,
-    AsyncOpenAI,
     AuthenticationError,
     BadRequestError,
     OpenAIError,
@@ -61,6 +60,13 @@ from bot.providers.offline.drafter import (
     language_of,
     normalise_language,
     truncate,
+)
+from bot.providers.openai.client import (
+    MODEL_MISSING,
+    WRONG_URL,
+    openai_client,
+    operator_line,
+    rule_for,
 )
 from bot.providers.openai.script import (
     ANSWER_KEYS,
@@ -95,6 +101,7 @@ REASONING_EFFORT = "low"  # accepted by every reasoning family that takes the pa
 TEMPERATURE = 0.7
 MAX_CALLS = 8  # capability step-downs plus one repair stay well under this
 SCHEMA_NAME = "clay_script"
+LLM_SETTING = "CLAYMATE_LLM_MODEL"
 # OpenAI's reasoning families: no `max_tokens`, no `temperature` but the default.
 _REASONING_MODEL = re.compile(r"^(?:o\d|gpt-5)(?![0-9])", re.IGNORECASE)
 
@@ -423,12 +430,8 @@ class LLMDrafter:
         self._guard = LeakGuard(self.template.guarded)
         self._sampling: dict[str, Any] = sampling_for(model)
         self._secret = api_key
-        self._client = AsyncOpenAI(
-            api_key=api_key,
-            base_url=base_url or None,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
+        self._base_url = base_url
+        self._client = openai_client(api_key, base_url, timeout=timeout, max_retries=max_retries)
         # openai imports its chat modules on first use: at start-up, not inside a user's
         # first draft, where it took a quarter of a second of the event loop.
         _ = self._client.chat.completions
@@ -660,6 +663,13 @@ class LLMDrafter:
         """A log-safe line about a failed call: no key, no long server text."""
         if isinstance(exc, AuthenticationError):
             return "authentication failed (check OPENAI_API_KEY)"
+        rule = rule_for(exc)
+        if rule is MODEL_MISSING or rule is WRONG_URL:
+            line = operator_line(
+                rule, setting=LLM_SETTING, model=self.model, base_url=self._base_url
+            )
+            if line:
+                return line
         status = getattr(exc, "status_code", None)
         detail = clean_text(str(exc))
         if self._secret:  # before cutting, so no prefix of the key survives a cut

@@ -1,4 +1,7 @@
-"""The still makers: offline, Kling image generation and OpenAI images edit (small local fakes)."""
+"""The still makers: offline and Kling image generation (a small local fake).
+
+OpenAI images edit is tested against tests/fakes/fake_openai.py in test_openai_models.py.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,6 @@ from bot.media.sample import sample_photo
 from bot.media.stills import CLAY_STYLE
 from bot.providers.kling.stills import KlingStills
 from bot.providers.offline.stills import OfflineStills
-from bot.providers.openai.stills import OpenAIStills
 from bot.providers.registry import build_still_maker
 from tests.conftest import make_settings
 from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
@@ -35,7 +37,7 @@ def png_bytes(size: tuple[int, int] = (640, 480)) -> bytes:
 
 
 class ImageFake:
-    """Kling's /v1/images/generations and OpenAI's /v1/images/edits, just enough of each."""
+    """Kling's /v1/images/generations, just enough of it."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
@@ -72,11 +74,6 @@ class ImageFake:
                     if not self._kling_auth():
                         return self._json(401, {"code": 1000, "message": "auth failed"})
                     return self._json(200, {"code": 0, "data": {"task_id": "img-1"}})
-                if self.path == "/v1/images/edits":
-                    if self.headers.get("Authorization") != "Bearer sk-fake-openai":
-                        return self._json(401, {"error": {"message": "bad key"}})
-                    data = base64.b64encode(png_bytes((1536, 1024))).decode()
-                    return self._json(200, {"created": 1, "data": [{"b64_json": data}]})
                 self._json(404, {})
 
             def do_GET(self) -> None:  # noqa: N802
@@ -170,19 +167,6 @@ async def test_a_kling_still_refused_by_moderation_is_a_content_error(
     finally:
         await maker.aclose()
     assert error.value.kind is ErrorKind.CONTENT
-
-
-async def test_openai_images_edit_returns_a_jpeg_still(images: ImageFake, photo: Path) -> None:
-    maker = OpenAIStills("sk-fake-openai", images.url + "/v1")
-    try:
-        still = decoded(await maker.make(photo, seed=1))
-    finally:
-        await maker.aclose()
-    assert still.size == (1536, 1024)
-    path, headers, raw = images.requests[0]
-    assert path == "/v1/images/edits"
-    assert headers["Content-Type"].startswith("multipart/form-data")
-    assert b"gpt-image-1" in raw and b"1536x1024" in raw and b"plasticine" in raw
 
 
 def test_configuration_picks_the_still_maker(tmp_path: Path) -> None:
