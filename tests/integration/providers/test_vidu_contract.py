@@ -400,3 +400,20 @@ async def test_a_crash_after_create_is_recovered_from_the_list_and_delivered_onc
         assert fake.lists  # found through the task list
     finally:
         await wiring.aclose()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_each_refusal_fits_a_button_alert(lang: str) -> None:
+    """Refusals reach the user as a callback alert, which Telegram cuts at 200 characters."""
+    from bot.i18n import t
+
+    params: dict[str, dict[str, Any]] = {
+        "vidu.model_unknown": {"model": "viduq3-pro-fast"},
+        "vidu.prompt_too_long": {"model": "viduq3-pro-fast", "length": 12345, "limit": 5000},
+        "vidu.image_too_small": {"side": 127, "min": 128},
+        "vidu.image_too_large": {"mb": 9},
+        "vidu.image_unreadable": {},
+    }
+    for key, values in params.items():
+        text = t(key, lang, **values)
+        assert key not in text and "{" not in text and len(text) <= 200, key
