@@ -220,6 +220,13 @@ def frame_uri(path: Path, cap: int, ratio: float | None = None) -> tuple[str, fl
         with Image.open(io.BytesIO(data)) as opened:
             fmt = (opened.format or "").upper()
             rotated = opened.getexif().get(0x0112, 1) not in (1, None)
+            # Only the header is read here: a picture sent as it is never gets decoded.
+            if not rotated and fmt in ("JPEG", "PNG", "WEBP") and len(data) <= cap:
+                width, height = opened.size
+                if min(width, height) >= MIN_SIDE and _fits(width / height, ratio):
+                    mime = "jpeg" if fmt == "JPEG" else fmt.lower()
+                    uri = f"data:image/{mime};base64,{base64.b64encode(data).decode()}"
+                    return uri, width / height
             image = ImageOps.exif_transpose(opened)
             image.load()
     except (OSError, ValueError):
@@ -229,16 +236,20 @@ def frame_uri(path: Path, cap: int, ratio: float | None = None) -> tuple[str, fl
         raise ImageRefused("vidu.image_too_small", side=min(width, height), min=MIN_SIDE)
     own = width / height
     target = ratio if ratio is not None else min(MAX_ASPECT, max(1 / MAX_ASPECT, own))
-    reshape = abs(own / target - 1) > 0.01
-    if not reshape and not rotated and fmt in ("JPEG", "PNG", "WEBP") and len(data) <= cap:
-        mime = "jpeg" if fmt == "JPEG" else fmt.lower()
-        return f"data:image/{mime};base64,{base64.b64encode(data).decode()}", own
+    reshape = not _fits(own, ratio)
     if reshape:
         image = image.crop(crop_box(width, height, target))
         if min(image.size) < MIN_SIDE:
             raise ImageRefused("vidu.image_too_small", side=min(image.size), min=MIN_SIDE)
     jpeg = shrink_to_fit(image.convert("RGB"), cap)
     return f"data:image/jpeg;base64,{base64.b64encode(jpeg).decode()}", image.width / image.height
+
+
+def _fits(aspect: float, ratio: float | None) -> bool:
+    """`aspect` is `ratio` (within 1 %), or, with no ratio to match, inside 1:4–4:1."""
+    if ratio is not None:
+        return abs(aspect / ratio - 1) <= 0.01
+    return 1 / MAX_ASPECT <= aspect <= MAX_ASPECT
 
 
 def shrink_to_fit(image: Image.Image, cap: int) -> bytes:
