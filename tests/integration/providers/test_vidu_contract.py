@@ -24,7 +24,7 @@ from bot.domain.types import Sender, VideoRequest
 from bot.media.sample import sample_photo
 from bot.providers.registry import build_providers
 from bot.providers.vidu import ImageRefused, ViduVideoProvider, frame_uri
-from bot.runner import RunnerPolicy
+from bot.runner import JobRunner, RunnerPolicy
 from bot.wiring import Wiring, build_runner, build_services
 from tests.conftest import make_settings
 from tests.fakes.fake_vidu import FAKE_VIDU_KEY, FakeVidu, FakeViduTask
@@ -344,60 +344,81 @@ class Killed(BaseException):
     """kill -9 at a crash point: nothing after it runs, no handler sees it."""
 
 
-async def test_a_crash_after_create_is_recovered_from_the_list_and_delivered_once(
-    fake: FakeVidu, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Create sent, the bot dies before saving the task id; after the restart the task list
-    finds it by our payload, and the clip is delivered without a second create."""
+async def crash_after_create(
+    fake: FakeVidu, wiring: Wiring, monkeypatch: pytest.MonkeyPatch, user_id: int
+) -> int:
+    """Queue a take and kill the runner once Vidu made its task, before the id is saved."""
     import bot.services.generation as generation
 
     def crash_point(name: str) -> None:
         if name == "created_not_saved":
             raise Killed(name)
 
-    wiring = await wiring_for(fake, tmp_path, database_url)
-    policy = RunnerPolicy(poll_interval_s=0.05, queue_recheck_s=0.05, tick_s=0.05)
-    try:
-        services = wiring.services
-        actor = await services.accounts.enter(Sender(user_id=8, chat_id=8))
-        outcome = await services.drafting.add_photo(
-            actor, sample_photo(width=640, height=480), "boats"
-        )
-        assert outcome.revision is not None
-        take = (await services.generation.request_take(actor, outcome.revision.id)).take
-        before = build_runner(
-            wiring.db,
-            wiring.providers,
-            RecordingObserver(),
-            clips_dir=wiring.folders.clips,
-            caps=wiring.caps,
-            policy=policy,
-        )
-        monkeypatch.setattr(generation, "crash_point", crash_point)
-        with pytest.raises(Killed):
-            await before.run_until_finished(take.id)
-        monkeypatch.undo()
-        assert len(fake.creates) == 1
-        stored = await before.machine.load(take.id)
-        assert stored.status == "submitting" and stored.upstream_task_id is None
+    services = wiring.services
+    actor = await services.accounts.enter(Sender(user_id=user_id, chat_id=user_id))
+    outcome = await services.drafting.add_photo(
+        actor, sample_photo(width=640, height=480), "boats"
+    )
+    assert outcome.revision is not None
+    take = (await services.generation.request_take(actor, outcome.revision.id)).take
+    before = runner_for(wiring, RecordingObserver())
+    monkeypatch.setattr(generation, "crash_point", crash_point)
+    with pytest.raises(Killed):
+        await before.run_until_finished(take.id)
+    monkeypatch.undo()
+    assert len(fake.creates) == 1
+    stored = await before.machine.load(take.id)
+    assert stored.status == "submitting" and stored.upstream_task_id is None
+    # The restart: a new client, the same database.
+    await wiring.providers["vidu"].aclose()
+    wiring.providers["vidu"] = ViduVideoProvider(FAKE_VIDU_KEY, fake.url, backoff_base_s=0.01)
+    return take.id
 
-        # The restart: a new client, a new runner, the same database.
-        await wiring.providers["vidu"].aclose()
-        wiring.providers["vidu"] = ViduVideoProvider(FAKE_VIDU_KEY, fake.url)
+
+def runner_for(wiring: Wiring, observer: RecordingObserver) -> JobRunner:
+    policy = RunnerPolicy(poll_interval_s=0.05, queue_recheck_s=0.05, tick_s=0.05)
+    return build_runner(
+        wiring.db,
+        wiring.providers,
+        observer,
+        clips_dir=wiring.folders.clips,
+        caps=wiring.caps,
+        policy=policy,
+    )
+
+
+async def test_a_crash_after_create_is_recovered_from_the_list_and_delivered_once(
+    fake: FakeVidu, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Create sent, the bot dies before saving the task id; after the restart the task list
+    finds it by our payload, and the clip is delivered without a second create."""
+    wiring = await wiring_for(fake, tmp_path, database_url)
+    try:
+        take_id = await crash_after_create(fake, wiring, monkeypatch, user_id=8)
         observer = RecordingObserver()
-        after = build_runner(
-            wiring.db,
-            wiring.providers,
-            observer,
-            clips_dir=wiring.folders.clips,
-            caps=wiring.caps,
-            policy=policy,
-        )
-        finished = await asyncio.wait_for(after.run_until_finished(take.id), timeout=30)
+        after = runner_for(wiring, observer)
+        finished = await asyncio.wait_for(after.run_until_finished(take_id), timeout=30)
         assert finished.status == "delivered", finished.error_detail
-        assert observer.delivered == [take.id]
+        assert observer.delivered == [take_id]
         assert len(fake.creates) == 1 and finished.upstream_task_id in fake.tasks
         assert fake.lists  # found through the task list
+    finally:
+        await wiring.aclose()
+
+
+async def test_after_a_crash_a_list_that_cannot_tell_fails_the_take_unpaid_twice(
+    fake: FakeVidu, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same crash, but the list shows no payloads: the take fails, no second create."""
+    wiring = await wiring_for(fake, tmp_path, database_url)
+    try:
+        take_id = await crash_after_create(fake, wiring, monkeypatch, user_id=9)
+        fake.list_shows_payload = False
+        after = runner_for(wiring, RecordingObserver())
+        finished = await asyncio.wait_for(after.run_until_finished(take_id), timeout=30)
+        assert finished.status == "failed" and finished.error_kind == "unknown"
+        assert "cannot tell" in (finished.error_detail or "")
+        assert len(fake.creates) == 1 and fake.lists
     finally:
         await wiring.aclose()
 
