@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from bot.domain.errors import StudioError
 from bot.domain.records import TakeRecord
 from bot.domain.types import (
     ClipInfo,
@@ -109,6 +110,22 @@ async def cancel_upstream(provider: VideoProvider, task_id: str) -> bool:
     if isinstance(provider, CancellableProvider):
         return await provider.cancel(task_id)
     return False
+
+
+@runtime_checkable
+class CheckedProvider(Protocol):
+    """A provider that can say, before any budget is held or request sent, why it would refuse."""
+
+    async def refusal(self, request: VideoRequest) -> StudioError | None:
+        """What the user must change for `request` to be accepted; None when nothing."""
+        ...
+
+
+async def refusal_of(provider: VideoProvider, request: VideoRequest) -> StudioError | None:
+    """Why `provider` would refuse `request`, where it can tell beforehand; else None."""
+    if isinstance(provider, CheckedProvider):
+        return await provider.refusal(request)
+    return None
 
 
 class TakeObserver(Protocol):

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain.errors import ErrorKind, ProviderError, StudioError
-from bot.domain.ports import TakeObserver, VideoProvider, cancel_upstream
+from bot.domain.ports import TakeObserver, VideoProvider, cancel_upstream, refusal_of
 from bot.domain.records import TakeRecord
 from bot.domain.states import TERMINAL_TAKE_STATES, TakeState
 from bot.domain.types import (
@@ -141,6 +141,23 @@ class Generation:
         provider = self.providers[provider_name]
         if reply_to_message_id is None and shot.chat_id == chat_id:
             reply_to_message_id = shot.message_id
+        # What the provider would refuse is said now, before any budget is held.
+        picture = still.path if still is not None and still.shot_id == shot.id else shot.still_path
+        params = take_params(revision.params)
+        tail = params.get("image_tail_path")
+        preview = VideoRequest(
+            external_id="",
+            image_path=Path(picture or shot.photo_path),
+            prompt=revision.prompt,
+            negative_prompt=revision.negative_prompt,
+            model=revision.params.get("model") or provider.model,
+            mode=params["mode"],
+            duration=int(params["duration"]),
+            camera_move=params["camera_move"],
+            image_tail_path=Path(tail) if tail else None,
+        )
+        if refused := await refusal_of(provider, preview):
+            raise refused
         async with self.db.unit_of_work() as uow:
             # Check and insert under one lock: twenty presses of one button make one take.
             await uow.projects.lock_revision(revision.id)

@@ -106,16 +106,16 @@ async def test_durations_follow_what_each_model_accepts(
     assert fake.creates[-1]["movement_amplitude"] == "small"
 
 
-async def test_a_png_photo_is_sent_as_png_and_an_end_frame_is_ignored(
+async def test_a_png_photo_is_sent_as_png(
     vidu: ViduVideoProvider, fake: FakeVidu, tmp_path: Path, photo: Path
 ) -> None:
     from PIL import Image
 
     png = tmp_path / "photo.png"
     Image.open(photo).save(png)
-    await vidu.submit(request_for(png, image_tail_path=photo))
+    await vidu.submit(request_for(png))
     assert fake.creates[-1]["images"][0].startswith("data:image/png;base64,")
-    assert len(fake.creates[-1]["images"]) == 1
+    assert len(fake.creates[-1]["images"]) == 1 and fake.endpoints == ["img2video"]
 
 
 async def test_a_wrong_key_is_an_auth_error_not_retried_and_never_logged(
@@ -149,7 +149,6 @@ async def test_throttling_is_retried_and_the_task_made_once(
         (400, "CreditInsufficient", ErrorKind.BALANCE),
         (400, "AuditSubmitIllegal", ErrorKind.CONTENT),
         (400, "BadRequest", ErrorKind.INVALID),
-        (500, "InternalError", ErrorKind.UNKNOWN),  # may have been created: never repeated
     ],
 )
 async def test_failed_creates_say_what_they_mean(
@@ -166,6 +165,18 @@ async def test_failed_creates_say_what_they_mean(
     assert error.value.kind is kind
     assert len(fake.auth_headers) == 1  # none of these is retried
     assert await vidu.find(request_for(photo)) is None
+
+
+async def test_a_server_error_on_create_is_looked_up_before_each_retry(
+    vidu: ViduVideoProvider, fake: FakeVidu, photo: Path
+) -> None:
+    """A 5xx may have made the task: the list is asked first, and only its "no" allows a retry."""
+    fake.fail_next_creates(500, "InternalError", times=5)
+    with pytest.raises(ProviderError) as error:
+        await vidu.submit(request_for(photo))
+    assert error.value.kind is ErrorKind.TRANSIENT and error.value.may_have_created
+    assert len(fake.auth_headers) == 4 and len(fake.lists) == 3  # a lookup before each retry
+    assert fake.creates == []
 
 
 async def test_a_moderated_task_fails_as_content_and_an_expired_url_as_expired(
@@ -264,10 +275,10 @@ def test_settings_offer_a_provider_choice_only_when_there_is_one() -> None:
     )
 
 
-async def test_a_create_whose_answer_was_lost_is_never_sent_again(
+async def test_a_create_whose_answer_was_lost_is_found_in_the_task_list(
     fake: FakeVidu, tmp_path: Path, database_url: str
 ) -> None:
-    """Vidu has no lookup by our id: after a lost answer the take fails, unpaid twice never."""
+    """The answer to a create times out; the task list shows our payload: delivered, made once."""
     settings = make_settings(
         tmp_path, database_url=database_url, vidu_api_key=FAKE_VIDU_KEY, vidu_api_url=fake.url
     )
@@ -296,7 +307,8 @@ async def test_a_create_whose_answer_was_lost_is_never_sent_again(
             ),
         )
         finished = await asyncio.wait_for(runner.run_until_finished(take.id), timeout=30)
-        assert finished.status == "failed" and finished.error_kind == "unknown"
+        assert finished.status == "delivered", finished.error_detail
+        assert finished.upstream_task_id in fake.tasks and fake.lists
         await asyncio.sleep(1.2)  # let the late answer land before counting
         assert len(fake.creates) == 1
     finally:
