@@ -104,6 +104,7 @@ class VideoRequest:
     cfg_scale: float | None = None
     image_tail_path: Path | None = None
     callback_url: str | None = None
+    sound: bool = False  # native audio, where the model makes it (Kling v2-6, v3)
 
 
 TaskState = Literal["submitted", "processing", "succeed", "failed"]
