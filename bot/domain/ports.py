@@ -104,6 +104,28 @@ class CancellableProvider(Protocol):
         ...
 
 
+@runtime_checkable
+class ModelRules(Protocol):
+    """A provider whose models differ in what one take may ask for (Kling). The bot asks
+    it before showing a price, so the take a user pays for is the one that is sent."""
+
+    model: str
+
+    def end_frame_mode(self, model: str, mode: str, sound: bool = False) -> str | None:
+        """The mode a take with an end frame must use (`mode` when it takes one, else the
+        cheapest that does); None when no mode of the model takes an end frame."""
+        ...
+
+    def takes_sound(self, model: str, mode: str) -> bool:
+        """Whether the model makes native sound in this mode."""
+        ...
+
+
+def model_rules(provider: VideoProvider | None) -> ModelRules | None:
+    """The provider's per-model rules, or None for one whose models all take the same."""
+    return provider if isinstance(provider, ModelRules) else None
+
+
 async def cancel_upstream(provider: VideoProvider, task_id: str) -> bool:
     """Stop an upstream task where the provider allows; otherwise it is only dropped here."""
     if isinstance(provider, CancellableProvider):

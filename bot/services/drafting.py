@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain.errors import StudioError
-from bot.domain.ports import DraftRestager, PromptDrafter, VideoProvider
+from bot.domain.ports import DraftRestager, PromptDrafter, VideoProvider, model_rules
 from bot.domain.records import RevisionRecord
 from bot.domain.states import ShotState
 from bot.domain.types import (
@@ -112,6 +112,26 @@ class Drafting:
     def provider_names(self) -> tuple[str, ...]:
         """The video providers a draft's ⚙️ may switch between."""
         return tuple(self.providers)
+
+    def fit_end_frame(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A draft's params once it ends on an end frame; the camera move gives way.
+
+        A provider with per-model rules (Kling) says which mode takes an end frame: a std
+        draft on 2.5 Turbo or 2.6 becomes pro here, so the draft shows pro's price before
+        Generate, and 10 s stays where the model allows it. Others keep the old rule: 5 s.
+        """
+        fitted = {**params, "camera_move": "static"}
+        name = str(params.get("provider") or self.default_provider)
+        rules = model_rules(self.providers.get(name))
+        if rules is None:
+            fitted["duration"] = 5
+            return fitted
+        model = str(params.get("model") or rules.model)
+        mode = rules.end_frame_mode(model, str(params.get("mode", "std")))
+        if mode is None:
+            raise StudioError("end_frame.unsupported", model=model)
+        fitted["mode"] = mode
+        return fitted
 
     # --- shots ----------------------------------------------------------------------------
 
@@ -330,6 +350,14 @@ class Drafting:
         params = {**revision.params, key: value}
         if key == "provider":
             params["model"] = self.providers[value].model
+        if params.get("image_tail_path") and key in ("mode", "provider"):
+            fitted = self.fit_end_frame(params)
+            if key == "mode" and fitted["mode"] != value:
+                # std would drop the end frame (or be refused) after the user saw its price.
+                raise StudioError(
+                    "end_frame.needs_mode", model=params["model"], mode=fitted["mode"]
+                )
+            params = fitted
         async with self.db.unit_of_work() as uow:
             stored = await uow.projects.get_shot(shot.id)
             assert stored is not None

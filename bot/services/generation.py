@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain.errors import ErrorKind, ProviderError, StudioError
-from bot.domain.ports import TakeObserver, VideoProvider, cancel_upstream
+from bot.domain.ports import ModelRules, TakeObserver, VideoProvider, cancel_upstream, model_rules
 from bot.domain.records import TakeRecord
 from bot.domain.states import TERMINAL_TAKE_STATES, TakeState
 from bot.domain.types import (
@@ -155,7 +155,11 @@ class Generation:
                 request_key=request_key,
                 provider=provider.name,
                 model=revision.params.get("model") or provider.model,
-                params=take_params(revision.params),
+                params=take_params(
+                    revision.params,
+                    model_rules(provider),
+                    revision.params.get("model") or provider.model,
+                ),
                 external_id=str(uuid.uuid4()),
                 deadline_at=utcnow() + timedelta(seconds=self.deadline_s),
                 next_attempt_at=utcnow()
@@ -253,12 +257,22 @@ class Generation:
             )
 
 
-def take_params(params: dict[str, Any]) -> dict[str, Any]:
-    """What a take is generated with. An end frame wins over a camera move and forces 5 s."""
+def take_params(
+    params: dict[str, Any], rules: ModelRules | None = None, model: str = ""
+) -> dict[str, Any]:
+    """What a take is generated with. An end frame wins over a camera move; with per-model
+    rules it needs a mode that takes one (the draft already showed that mode's price) and
+    keeps its duration, without them it forces 5 s."""
     if tail := params.get("image_tail_path"):
+        mode, duration = str(params.get("mode", "std")), 5
+        if rules is not None:
+            fitted = rules.end_frame_mode(model or rules.model, mode)
+            if fitted != mode:  # an old draft: never charge for a take other than the shown one
+                raise StudioError("end_frame.needs_mode", model=model, mode=fitted or mode)
+            duration = int(params.get("duration", 5))
         return {
-            "mode": params.get("mode", "std"),
-            "duration": 5,
+            "mode": mode,
+            "duration": duration,
             "camera_move": "static",
             "image_tail_path": tail,
         }
