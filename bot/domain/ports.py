@@ -126,6 +126,16 @@ def model_rules(provider: VideoProvider | None) -> ModelRules | None:
     return provider if isinstance(provider, ModelRules) else None
 
 
+def take_sound(
+    rules: ModelRules | None, model: str, mode: str, *, end_frame: bool, wanted: bool
+) -> bool:
+    """Whether a take makes native sound: the project wants it and the model makes it in
+    this mode. An end frame the model cannot pair with sound (2.6) wins: the take is silent."""
+    if not wanted or rules is None or not rules.takes_sound(model, mode):
+        return False
+    return not end_frame or rules.end_frame_mode(model, mode, True) == mode
+
+
 async def cancel_upstream(provider: VideoProvider, task_id: str) -> bool:
     """Stop an upstream task where the provider allows; otherwise it is only dropped here."""
     if isinstance(provider, CancellableProvider):

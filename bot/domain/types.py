@@ -226,6 +226,8 @@ class DraftView:
     project: ProjectRecord
     allowance: Allowance
     still_first: bool = False  # the chat shows a clay still for approval before paying
+    # The project's sound choice, where the draft's model makes sound; None: no toggle.
+    sound: bool | None = None
 
 
 @dataclass(slots=True)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import RunningBot, bot_settings, start_bot, stop_bot
-from tests.e2e.test_private_chat import draft_for_photo, generate
+from tests.e2e.test_private_chat import button, buttons, draft_for_photo, generate
 from tests.fakes.fake_kling import FAKE_API_KEY, FakeKling
 from tests.fakes.telegram_stub import TelegramStub
-from tests.fakes.updates import photo_update
+from tests.fakes.updates import button_press, photo_update
 
 
 @pytest.fixture
@@ -58,3 +58,34 @@ async def test_an_end_frame_makes_the_take_pro_shows_the_price_then_delivers(
     [body] = kling.create_bodies
     assert (body["model_name"], body["mode"], body["sound"]) == ("kling-v2-6", "pro", "off")
     assert body["image_tail"]["format"] == "JPEG"
+
+
+async def test_the_projects_sound_toggle_prices_and_sends_sound(
+    kling_bot: RunningBot, kling: FakeKling, city_photo: bytes
+) -> None:
+    bot = kling_bot
+    _, draft = await draft_for_photo(bot, city_photo, "rain on a clay roof")
+    bot.push(button_press(bot.user, draft, button(draft, "s")))
+    opened = await bot.wait_for("editMessageReplyMarkup")
+    settings = bot.sent_message(opened)
+    assert any(d.endswith(":sound=1") for d in buttons(settings))  # 🔇 off by default
+
+    bot.push(button_press(bot.user, settings, setting(settings, "mode=pro")))
+    pro = bot.sent_message(
+        await bot.wait_for("editMessageText", lambda c: "costs 2.5 units" in c.params["text"])
+    )
+    bot.push(button_press(bot.user, pro, setting(pro, "sound=1")))
+    loud = bot.sent_message(
+        await bot.wait_for("editMessageText", lambda c: "costs 5 units" in c.params["text"])
+    )
+    assert any(d.endswith(":sound=0") for d in buttons(loud))  # 🔊 on now
+
+    bot.push(button_press(bot.user, loud, button(loud, "b")))
+    back = bot.sent_message(await bot.wait_for("editMessageReplyMarkup", count=2))
+    await generate(bot, back)
+    [body] = kling.create_bodies
+    assert (body["model_name"], body["mode"], body["sound"]) == ("kling-v2-6", "pro", "on")
+
+
+def setting(message: dict, choice: str) -> str:
+    return next(d for d in buttons(message) if d.endswith(f":{choice}"))

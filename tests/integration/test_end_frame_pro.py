@@ -150,3 +150,70 @@ async def test_an_old_std_draft_with_an_end_frame_is_never_charged_as_std(
     with pytest.raises(StudioError) as refused:
         await services.generation.request_take(actor, stale.id)
     assert refused.value.key == "end_frame.needs_mode"
+
+
+# --- native sound, per project ------------------------------------------------------------
+
+
+@pytest.fixture
+async def v26(tmp_path: Path, database_url: str, fake: FakeKling) -> AsyncIterator[Wiring]:
+    built = await wiring_for(tmp_path, database_url, fake, "kling-v2-6")
+    try:
+        yield built
+    finally:
+        await built.aclose()
+
+
+async def test_project_sound_is_off_by_default_and_priced_when_on(v26: Wiring) -> None:
+    services = v26.services
+    actor, revision = await drafted(v26, 31)
+    view = await services.drafting.draft_view(actor, revision)
+    assert view.sound is False and not view.project.sound  # a toggle, off
+    revision = await services.drafting.change_setting(actor, revision.id, "mode", "pro")
+    assert (await services.drafting.draft_view(actor, revision)).allowance.cost == 2.5
+
+    same = await services.drafting.change_setting(actor, revision.id, "sound", True)
+    assert same.id == revision.id  # the project's choice: no new revision to undo
+    view = await services.drafting.draft_view(actor, revision)
+    assert view.sound is True and view.allowance.cost == 5.0  # 2.6 with audio, pro, 5 s
+
+    take = (await services.generation.request_take(actor, revision.id)).take
+    assert take.params["sound"] is True and take.cost_units == 5.0
+    runner = build_runner(v26.db, v26.providers, RecordingObserver(), clips_dir=Path("."))
+    assert (await runner.machine.video_request(take)).sound is True
+
+    with pytest.raises(StudioError) as refused:
+        await services.drafting.change_setting(actor, revision.id, "sound", 1)
+    assert refused.value.key == "settings.invalid"  # on/off only
+
+
+async def test_sound_on_stays_silent_where_the_mode_or_end_frame_forbids_it(
+    v26: Wiring, fake: FakeKling
+) -> None:
+    services = v26.services
+    assert services.stills is not None
+    actor, revision = await drafted(v26, 32)
+    await services.drafting.change_setting(actor, revision.id, "sound", True)
+    # 720p on 2.6 is silent only: priced and sent silent.
+    view = await services.drafting.draft_view(actor, revision)
+    assert view.allowance.cost == 1.5
+    take = (await services.generation.request_take(actor, revision.id)).take
+    assert "sound" not in take.params
+
+    # An end frame on 2.6 is silent only: it wins, the take is pro and silent.
+    ended = await services.stills.end_frame(
+        actor, revision.id, sample_photo(width=480, height=360)
+    )
+    view = await services.drafting.draft_view(actor, ended)
+    assert ended.params["mode"] == "pro" and view.allowance.cost == 2.5
+    take = (await services.generation.request_take(actor, ended.id)).take
+    assert "sound" not in take.params and take.params["mode"] == "pro"
+
+
+async def test_a_model_without_sound_shows_no_sound_toggle(turbo: Wiring) -> None:
+    actor, revision = await drafted(turbo, 33)
+    await turbo.services.drafting.change_setting(actor, revision.id, "sound", True)
+    view = await turbo.services.drafting.draft_view(actor, revision)
+    assert view.sound is None and view.allowance.cost == 1.5
+    take = (await turbo.services.generation.request_take(actor, revision.id)).take
+    assert "sound" not in take.params
