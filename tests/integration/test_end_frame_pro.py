@@ -217,3 +217,21 @@ async def test_a_model_without_sound_shows_no_sound_toggle(turbo: Wiring) -> Non
     assert view.sound is None and view.allowance.cost == 1.5
     take = (await turbo.services.generation.request_take(actor, revision.id)).take
     assert "sound" not in take.params
+
+
+async def test_a_model_that_takes_no_end_frame_refuses_it_clearly(
+    turbo: Wiring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No live Kling model lacks end frames today; a provider whose model did would refuse
+    the photo with the model named, and store nothing."""
+    services = turbo.services
+    assert services.stills is not None
+    actor, revision = await drafted(turbo, 24)
+    monkeypatch.setattr(turbo.providers["kling"], "end_frame_mode", lambda *a, **k: None)
+    with pytest.raises(StudioError) as refused:
+        await services.stills.end_frame(actor, revision.id, sample_photo(width=480, height=360))
+    assert refused.value.key == "end_frame.unsupported"
+    assert refused.value.params == {"model": "kling-v2-5-turbo"}
+    async with turbo.db.unit_of_work() as uow:
+        shot = await uow.projects.get_shot(revision.shot_id)
+    assert shot is not None and shot.current_revision_id == revision.id

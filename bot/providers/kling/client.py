@@ -1,4 +1,4 @@
-"""Kling image-to-video client (the official AK/SK API, `/v1/videos/image2video`).
+"""Kling image-to-video client (the official API, `/v1/videos/image2video`).
 
 Why it looks the way it does (details in /work/shared/providers.md, sections 1, 2 and 7):
 
@@ -10,7 +10,11 @@ Why it looks the way it does (details in /work/shared/providers.md, sections 1, 
 * Kling answers HTTP 429 for both "out of money" and "slow down", so errors are classified
   by the business `code` in ONE table, `KLING_TABLE` in errors.py, whose kinds also say
   what is retried; retries, backoff and Retry-After are the shared ones in http.py.
-* The JWT (auth.py) is signed with the secret key and cached until shortly before it
+* Each create is checked against the model's rules (capabilities.py) first: a retired
+  model, a duration or mode the model lacks, sound where it makes none, or an end frame
+  in a mode that drops it is refused here and never sent (and never paid for).
+* Credentials: the console's API key as `Bearer <key>` (every model), or the AK/SK pair,
+  whose JWT (auth.py) is signed with the secret key and cached until shortly before it
   expires. Neither key nor token is ever put into a log line, an exception or a
   user-facing string; error details are additionally scrubbed of both in case the server
   ever echoed them.
