@@ -256,16 +256,29 @@ class KlingVideoProvider:
 
     def end_frame_mode(self, model: str, mode: str, sound: bool = False) -> str | None:
         """The mode an end frame needs on `model` (pro on 2.5 Turbo and 2.6); None: none."""
-        return caps.end_frame_mode(model or self.model, mode, sound)
+        return caps.end_frame_mode(self.live_model(model), mode, sound)
 
     def takes_sound(self, model: str, mode: str) -> bool:
         """Whether `model` makes native sound in `mode` (2.6 in pro, 3.0 in every mode)."""
-        return caps.takes_sound(model or self.model, mode)
+        return caps.takes_sound(self.live_model(model), mode)
+
+    def live_model(self, model: str) -> str:
+        """The model a take is sent to. Drafts keep the model they were made with, so after
+        Kling retired one (and the operator moved KLING_MODEL on) old drafts name it: they
+        go to the configured model instead of failing with 1203. Unknown names stay, to be
+        refused with the reason."""
+        if not model or model in caps.RETIRED_VIDEO_MODELS:
+            return self.model
+        return model
 
     # --- Building the request -----------------------------------------------------------
 
     async def _build_body(self, request: VideoRequest) -> Image2VideoBody:
-        model = request.model or self.model
+        model = self.live_model(request.model)
+        if model != (request.model or model):
+            log.info(
+                "kling: %s names retired %s; sent to %s", request.external_id, request.model, model
+            )
         has_tail = request.image_tail_path is not None
         # Refused here, never sent: Kling would answer 1201/1203, or take the money and
         # drop the end frame (std on 2.5 Turbo / 2.6).

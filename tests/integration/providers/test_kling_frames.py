@@ -304,3 +304,23 @@ def test_settings_with_only_an_api_key_enable_kling() -> None:
         KlingVideoProvider.from_settings(
             Settings(_env_file=None, KLING_ACCESS_KEY=FAKE_ACCESS_KEY)  # type: ignore[call-arg]
         )
+
+
+async def test_a_draft_made_with_a_retired_model_goes_to_the_configured_one(
+    fake: FakeKling, tmp_path: Path
+) -> None:
+    """Drafts keep their model; after KLING_MODEL moved on from a retired one they must not
+    fail with 1203 for ever."""
+    provider = provider_for(fake, "kling-v2-6")
+    tail = photo(tmp_path / "end.jpg")
+    try:
+        assert provider.end_frame_mode("kling-v2-1", "std") == "pro"
+        await provider.submit(
+            request_for(tmp_path, model="kling-v2-1", mode="pro", image_tail_path=tail)
+        )
+        with pytest.raises(ProviderError) as caught:  # an unknown name is not guessed at
+            await provider.submit(request_for(tmp_path, model="kling-v7"))
+    finally:
+        await provider.aclose()
+    assert fake.create_bodies[-1]["model_name"] == "kling-v2-6"
+    assert caught.value.kind == ErrorKind.INVALID and fake.stats()["create_requests"] == 1
