@@ -89,11 +89,13 @@ class Settings(BaseSettings):
     llm_vision: bool = Field(True, validation_alias=_env("CLAYMATE_LLM_VISION"))
     llm_timeout_s: float = Field(30.0, gt=0, validation_alias=_env("CLAYMATE_LLM_TIMEOUT"))
 
-    # Kling
+    # Kling: an API key (works for every model), or the older AccessKey + SecretKey pair
+    kling_api_key: SecretStr | None = Field(None, validation_alias=_env("KLING_API_KEY"))
     kling_access_key: SecretStr | None = Field(None, validation_alias=_env("KLING_ACCESS_KEY"))
     kling_secret_key: SecretStr | None = Field(None, validation_alias=_env("KLING_SECRET_KEY"))
     kling_api_url: str = Field(DEFAULT_KLING_API_URL, validation_alias=_env("KLING_API_URL"))
     kling_model: str = Field("kling-v2-5-turbo", validation_alias=_env("KLING_MODEL"))
+    kling_image_model: str = Field("kling-v3", validation_alias=_env("KLING_IMAGE_MODEL"))
     kling_mode: str = Field("std", pattern="^(std|pro)$", validation_alias=_env("KLING_MODE"))
     kling_duration: int = Field(5, validation_alias=_env("KLING_DURATION"))
     kling_max_concurrent: int = Field(5, ge=1, validation_alias=_env("KLING_MAX_CONCURRENT"))
@@ -197,6 +199,7 @@ class Settings(BaseSettings):
     @field_validator(
         "telegram_bot_token",
         "openai_api_key",
+        "kling_api_key",
         "kling_access_key",
         "kling_secret_key",
         "vidu_api_key",
@@ -277,7 +280,7 @@ class Settings(BaseSettings):
 
     @property
     def kling_enabled(self) -> bool:
-        return bool(self.kling_access_key and self.kling_secret_key)
+        return bool(self.kling_api_key or (self.kling_access_key and self.kling_secret_key))
 
     @property
     def vidu_enabled(self) -> bool:

@@ -67,6 +67,7 @@ async def show_draft_in_place(
             actor.lang,
             services(context).drafting.provider_names,
             still_first=view.still_first,
+            sound=view.sound,
         )
         if settings_open
         else render.draft_keyboard(view.revision, actor.lang, still_first=view.still_first)
@@ -188,7 +189,11 @@ async def on_settings_pressed(
     drafting = services(context).drafting
     view = await drafting.draft_view(actor, await drafting.revision_by_id(actor, data.row_id))
     keyboard = render.settings_keyboard(
-        view.revision, actor.lang, drafting.provider_names, still_first=view.still_first
+        view.revision,
+        actor.lang,
+        drafting.provider_names,
+        still_first=view.still_first,
+        sound=view.sound,
     )
     await edit_markup(_message(update), keyboard)
     return t("settings.title", actor.lang)
@@ -203,7 +208,7 @@ async def on_setting_chosen(
     value: object = raw
     if key == "duration" and raw.isdigit():
         value = int(raw)
-    elif key == "still_first" and raw in ("0", "1"):
+    elif key in ("still_first", "sound") and raw in ("0", "1"):
         value = raw == "1"
     revision = await services(context).drafting.change_setting(
         actor, data.row_id, key, value, fetch_status=member_status(context, actor)

@@ -103,8 +103,10 @@ def settings_keyboard(
     providers: tuple[str, ...] = (),
     *,
     still_first: bool = False,
+    sound: bool | None = None,
 ) -> InlineKeyboardMarkup:
-    """⚙️ Settings: this draft's parameters, and the chat's still-first switch."""
+    """⚙️ Settings: this draft's parameters, the chat's still-first switch, and the
+    project's sound switch where the draft's model makes sound (`sound` None: it doesn't)."""
     params = revision.params
 
     def mark(current: object, value: object, label: str) -> str:
@@ -148,6 +150,9 @@ def settings_keyboard(
     rows.append(
         [_button(t(toggle, lang), cb.SET, revision.id, f"still_first={0 if still_first else 1}")]
     )
+    if sound is not None:
+        label = t("button.sound_on", lang) if sound else t("button.sound_off", lang)
+        rows.append([_button(label, cb.SET, revision.id, f"sound={0 if sound else 1}")])
     rows.append([_button(t("button.back", lang), cb.BACK, revision.id)])
     return InlineKeyboardMarkup(rows)
 

@@ -87,6 +87,7 @@ async def try_end_frame(context: Context, actor: Actor, message: Message, photo:
     if ref is None or ref.kind != "draft" or ref.revision_id is None:
         return False
     try:
+        before = await services(context).drafting.revision_by_id(actor, ref.revision_id)
         revision = await stills(context).end_frame(actor, ref.revision_id, photo)
     except IntakeError as error:
         await reply_html(context, message, error.message(actor.lang))
@@ -101,9 +102,20 @@ async def try_end_frame(context: Context, actor: Actor, message: Message, photo:
         chat_id=message.chat_id,
         thread_id=message.message_thread_id if message.is_topic_message else None,
         reply_to=message.message_id,
-        notes=t("end_frame.set", actor.lang),
+        notes=end_frame_note(before.params, revision.params, actor.lang),
     )
     return True
+
+
+def end_frame_note(before: dict, after: dict, lang: str) -> str:
+    """What setting the end frame changed: always the camera move, sometimes the mode
+    (pro's price is on the draft below it), and the length only where it was forced."""
+    duration = after.get("duration", 5)
+    note = t("end_frame.set_duration", lang, duration=duration)
+    if after.get("mode") != before.get("mode"):
+        mode = t(f"mode.{after.get('mode')}", lang)
+        note += "\n" + t("end_frame.pro", lang, model=after.get("model", "?"), mode=mode)
+    return note
 
 
 def still_caption(still: Still, lang: str) -> str:

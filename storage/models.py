@@ -102,6 +102,9 @@ class Project(Base):
         BigInteger, ForeignKey("users.id", ondelete="SET NULL")
     )
     title: Mapped[str] = mapped_column(String(256))
+    # Native sound on the takes of this project, where the model makes it (off: silent,
+    # and cheaper on Kling 2.6).
+    sound: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # The film's music: "calm" (the generated loop) or a file name under data/music.

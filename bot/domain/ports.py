@@ -105,6 +105,38 @@ class CancellableProvider(Protocol):
         ...
 
 
+@runtime_checkable
+class ModelRules(Protocol):
+    """A provider whose models differ in what one take may ask for (Kling). The bot asks
+    it before showing a price, so the take a user pays for is the one that is sent."""
+
+    model: str
+
+    def end_frame_mode(self, model: str, mode: str, sound: bool = False) -> str | None:
+        """The mode a take with an end frame must use (`mode` when it takes one, else the
+        cheapest that does); None when no mode of the model takes an end frame."""
+        ...
+
+    def takes_sound(self, model: str, mode: str) -> bool:
+        """Whether the model makes native sound in this mode."""
+        ...
+
+
+def model_rules(provider: VideoProvider | None) -> ModelRules | None:
+    """The provider's per-model rules, or None for one whose models all take the same."""
+    return provider if isinstance(provider, ModelRules) else None
+
+
+def take_sound(
+    rules: ModelRules | None, model: str, mode: str, *, end_frame: bool, wanted: bool
+) -> bool:
+    """Whether a take makes native sound: the project wants it and the model makes it in
+    this mode. An end frame the model cannot pair with sound (2.6) wins: the take is silent."""
+    if not wanted or rules is None or not rules.takes_sound(model, mode):
+        return False
+    return not end_frame or rules.end_frame_mode(model, mode, True) == mode
+
+
 async def cancel_upstream(provider: VideoProvider, task_id: str) -> bool:
     """Stop an upstream task where the provider allows; otherwise it is only dropped here."""
     if isinstance(provider, CancellableProvider):

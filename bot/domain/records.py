@@ -29,6 +29,9 @@ class ProjectRecord(Protocol):
     @property
     def subtitles(self) -> bool: ...
 
+    @property
+    def sound(self) -> bool: ...  # native sound on its takes, where the model makes it
+
 
 class ShotRecord(Protocol):
     """One photo in its place in a project, and where it came from in the chat."""

@@ -104,6 +104,7 @@ class VideoRequest:
     cfg_scale: float | None = None
     image_tail_path: Path | None = None
     callback_url: str | None = None
+    sound: bool = False  # native audio, where the model makes it (Kling v2-6, v3)
 
 
 TaskState = Literal["submitted", "processing", "succeed", "failed"]
@@ -228,6 +229,8 @@ class DraftView:
     project: ProjectRecord
     allowance: Allowance
     still_first: bool = False  # the chat shows a clay still for approval before paying
+    # The project's sound choice, where the draft's model makes sound; None: no toggle.
+    sound: bool | None = None
 
 
 @dataclass(slots=True)

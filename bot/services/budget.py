@@ -25,6 +25,9 @@ DEFAULT_COSTS: dict[str, float] = {
     "kling:std:10": 3.0,
     "kling:pro:5": 2.5,
     "kling:pro:10": 5.0,
+    # Kling 2.6 with native sound: pro only, twice the silent price (1.12).
+    "kling:pro:5:sound": 5.0,
+    "kling:pro:10:sound": 10.0,
     "offline": 0.0,
 }
 PERIODS = ("day", "month")
@@ -79,8 +82,11 @@ class Budget:
         self.costs = dict(costs)
         self.quotas = quotas
 
-    def cost(self, provider: str, mode: str, duration: int) -> float:
-        for key in (f"{provider}:{mode}:{duration}", f"{provider}:{mode}", provider):
+    def cost(self, provider: str, mode: str, duration: int, sound: bool = False) -> float:
+        keys: tuple[str, ...] = (f"{provider}:{mode}:{duration}", f"{provider}:{mode}", provider)
+        if sound:  # priced with sound where the table says so, else as a silent take
+            keys = (f"{provider}:{mode}:{duration}:sound", *keys)
+        for key in keys:
             if key in self.costs:
                 return self.costs[key]
         return 0.0
@@ -90,6 +96,7 @@ class Budget:
             str(params.get("provider", "offline")),
             str(params.get("mode", "std")),
             int(params.get("duration", 5)),
+            bool(params.get("sound")),
         )
 
     async def limits(
@@ -137,7 +144,12 @@ class Budget:
         self, repo: AccountsRepo, take: Take, user_id: int, group_id: int | None
     ) -> Allowance:
         """Reserve the take's cost in the caller's transaction; not enough left: nothing."""
-        cost = self.cost(take.provider, take.params.get("mode", "std"), take.params["duration"])
+        cost = self.cost(
+            take.provider,
+            take.params.get("mode", "std"),
+            take.params["duration"],
+            bool(take.params.get("sound")),
+        )
         if cost <= 0:
             return Allowance(0.0, None)
         await repo.lock_subjects(*(s for s in (user_id, group_id) if s is not None))

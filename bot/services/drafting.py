@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain.errors import StudioError
-from bot.domain.ports import DraftRestager, PromptDrafter, VideoProvider
+from bot.domain.ports import (
+    DraftRestager,
+    ModelRules,
+    PromptDrafter,
+    VideoProvider,
+    model_rules,
+    take_sound,
+)
 from bot.domain.records import RevisionRecord
 from bot.domain.states import ShotState
 from bot.domain.types import (
@@ -45,6 +52,7 @@ from storage.uow import UnitOfWork
 MAX_DESCRIPTION_CHARS = 1000
 MAX_INSTRUCTION_CHARS = 1000
 STILL_FIRST = "still_first"  # chat setting: a new draft offers 🎨 Clay still before 🎬 Generate
+SOUND = "sound"  # project setting: native sound where the model makes it
 
 
 class PhotoIntake:
@@ -112,6 +120,33 @@ class Drafting:
     def provider_names(self) -> tuple[str, ...]:
         """The video providers a draft's ⚙️ may switch between."""
         return tuple(self.providers)
+
+    def rules_for(self, params: dict[str, Any]) -> tuple[ModelRules | None, str]:
+        """The per-model rules of the draft's provider (None: it has none) and its model."""
+        provider = self.providers.get(str(params.get("provider") or self.default_provider))
+        rules = model_rules(provider)
+        model = str(params.get("model") or (provider.model if provider else ""))
+        return rules, model
+
+    def fit_end_frame(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A draft's params once it ends on an end frame; the camera move gives way.
+
+        A provider with per-model rules (Kling) says which mode takes an end frame: a std
+        draft on 2.5 Turbo or 2.6 becomes pro here, so the draft shows pro's price before
+        Generate, and 10 s stays where the model allows it. Others keep the old rule: 5 s.
+        """
+        fitted = {**params, "camera_move": "static"}
+        name = str(params.get("provider") or self.default_provider)
+        rules = model_rules(self.providers.get(name))
+        if rules is None:
+            fitted["duration"] = 5
+            return fitted
+        model = str(params.get("model") or rules.model)
+        mode = rules.end_frame_mode(model, str(params.get("mode", "std")))
+        if mode is None:
+            raise StudioError("end_frame.unsupported", model=model)
+        fitted["mode"] = mode
+        return fitted
 
     # --- shots ----------------------------------------------------------------------------
 
@@ -310,12 +345,13 @@ class Drafting:
             "camera_move": CAMERA_MOVES,
             "provider": tuple(self.providers),
             STILL_FIRST: (True, False),
+            SOUND: (True, False),
         }
-        # 1 == True in Python: only the on/off setting takes a bool, and it takes only one.
+        # 1 == True in Python: only the on/off settings take a bool, and they take only one.
         if (
             key not in valid
             or value not in valid[key]
-            or isinstance(value, bool) != (key == STILL_FIRST)
+            or isinstance(value, bool) != (key in (STILL_FIRST, SOUND))
         ):
             raise StudioError("settings.invalid")
         async with self.db.unit_of_work() as uow:
@@ -327,9 +363,25 @@ class Drafting:
             async with self.db.unit_of_work() as uow:
                 await uow.chats.set_chat_setting(actor.chat_id, key, value)
             return revision
+        if key == SOUND:
+            # The project's choice, for all its drafts: no new revision to undo.
+            async with self.db.unit_of_work() as uow:
+                project = await uow.projects.get_project(shot.project_id)
+                if project is None:
+                    raise StudioError("draft.not_found")
+                project.sound = value
+            return revision
         params = {**revision.params, key: value}
         if key == "provider":
             params["model"] = self.providers[value].model
+        if params.get("image_tail_path") and key in ("mode", "provider"):
+            fitted = self.fit_end_frame(params)
+            if key == "mode" and fitted["mode"] != value:
+                # std would drop the end frame (or be refused) after the user saw its price.
+                raise StudioError(
+                    "end_frame.needs_mode", model=params["model"], mode=fitted["mode"]
+                )
+            params = fitted
         async with self.db.unit_of_work() as uow:
             stored = await uow.projects.get_shot(shot.id)
             assert stored is not None
@@ -467,14 +519,28 @@ class Drafting:
         project = await uow.projects.get_project(shot.project_id)
         assert project is not None
         group_id = actor.chat_id if actor.is_group else None
+        rules, model = self.rules_for(revision.params)
+        mode = str(revision.params.get("mode", "std"))
+        sound = take_sound(
+            rules,
+            model,
+            mode,
+            end_frame=bool(revision.params.get("image_tail_path")),
+            wanted=project.sound,
+        )
+        # The price shown is the take's: with sound where it will make sound.
         allowance = await self.budget.allowance(
-            uow.accounts, actor.user_id, group_id, revision.params
+            uow.accounts, actor.user_id, group_id, {**revision.params, "sound": sound}
         )
         chat = await uow.chats.get_chat(actor.chat_id)
         chosen = (chat.settings or {}).get(STILL_FIRST) if chat is not None else None
         # A group shares one budget, so by default it sees the free still before paying.
         still_first = chosen if isinstance(chosen, bool) else actor.is_group
-        return DraftView(revision, shot, project, allowance, still_first)
+        # A toggle only where some mode of the model makes sound (2.6: pro; 3.0: every mode).
+        makes_sound = rules is not None and any(rules.takes_sound(model, m) for m in MODES)
+        return DraftView(
+            revision, shot, project, allowance, still_first, project.sound if makes_sound else None
+        )
 
 
 def _llm_copy(photo_path: Path) -> bytes | None:

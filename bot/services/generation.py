@@ -40,7 +40,15 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain.errors import ErrorKind, ProviderError, StudioError
-from bot.domain.ports import TakeObserver, VideoProvider, cancel_upstream, refusal_of
+from bot.domain.ports import (
+    ModelRules,
+    TakeObserver,
+    VideoProvider,
+    cancel_upstream,
+    model_rules,
+    refusal_of,
+    take_sound,
+)
 from bot.domain.records import TakeRecord
 from bot.domain.states import TERMINAL_TAKE_STATES, TakeState
 from bot.domain.types import (
@@ -165,6 +173,7 @@ class Generation:
                 return TakeRequest(existing, created=False)
             if active := await uow.takes.active_take_for_revision(revision.id):
                 return TakeRequest(active, created=False)
+            project = await uow.projects.get_project(shot.project_id)
             take = await uow.takes.add_take(
                 shot_id=shot.id,
                 revision_id=revision.id,
@@ -172,7 +181,12 @@ class Generation:
                 request_key=request_key,
                 provider=provider.name,
                 model=revision.params.get("model") or provider.model,
-                params=take_params(revision.params),
+                params=take_params(
+                    revision.params,
+                    model_rules(provider),
+                    revision.params.get("model") or provider.model,
+                    sound=project.sound if project is not None else False,
+                ),
                 external_id=str(uuid.uuid4()),
                 deadline_at=utcnow() + timedelta(seconds=self.deadline_s),
                 next_attempt_at=utcnow()
@@ -270,12 +284,40 @@ class Generation:
             )
 
 
-def take_params(params: dict[str, Any]) -> dict[str, Any]:
-    """What a take is generated with. An end frame wins over a camera move and forces 5 s."""
+def take_params(
+    params: dict[str, Any],
+    rules: ModelRules | None = None,
+    model: str = "",
+    *,
+    sound: bool = False,
+) -> dict[str, Any]:
+    """What a take is generated with. An end frame wins over a camera move; with per-model
+    rules it needs a mode that takes one (the draft already showed that mode's price) and
+    keeps its duration, without them it forces 5 s. `sound` (the project's choice) is kept
+    only where the model makes sound in that mode, as the draft's price assumed."""
+    fitted = _fitted_params(params, rules, model)
+    if take_sound(
+        rules,
+        model or (rules.model if rules else ""),
+        fitted["mode"],
+        end_frame="image_tail_path" in fitted,
+        wanted=sound,
+    ):
+        fitted["sound"] = True
+    return fitted
+
+
+def _fitted_params(params: dict[str, Any], rules: ModelRules | None, model: str) -> dict[str, Any]:
     if tail := params.get("image_tail_path"):
+        mode, duration = str(params.get("mode", "std")), 5
+        if rules is not None:
+            fitted = rules.end_frame_mode(model or rules.model, mode)
+            if fitted != mode:  # an old draft: never charge for a take other than the shown one
+                raise StudioError("end_frame.needs_mode", model=model, mode=fitted or mode)
+            duration = int(params.get("duration", 5))
         return {
-            "mode": params.get("mode", "std"),
-            "duration": 5,
+            "mode": mode,
+            "duration": duration,
             "camera_move": "static",
             "image_tail_path": tail,
         }
@@ -647,6 +689,7 @@ class TakeMachine:
             camera_move=take.params.get("camera_move", "static"),
             cfg_scale=take.params.get("cfg_scale"),
             image_tail_path=tail,
+            sound=bool(take.params.get("sound")),
             callback_url=take.params.get("callback_url") or self.callback_urls.get(take.provider),
         )
 

@@ -153,20 +153,18 @@ class Stills:
     async def end_frame(self, actor: Actor, revision_id: int, photo: bytes) -> PromptRevision:
         """A second photo replying to a draft: the clip ends on it (Kling's image_tail).
 
-        The end frame wins over a camera move (Kling takes one or the other) and forces 5 s,
-        so the new revision says so; ↩️ Undo goes back to the draft without it.
+        The end frame wins over a camera move (Kling takes one or the other), and the mode
+        becomes one the model takes an end frame in (`Drafting.fit_end_frame`), so the new
+        revision, and the price shown with it, say what Generate will send; ↩️ Undo goes
+        back to the draft without it.
         """
         revision = await self.drafting.revision_by_id(actor, revision_id)
+        params = self.drafting.fit_end_frame(dict(revision.params))  # refused before storing
         prepared = await self.intake.prepare(photo)
         folder = self.shot_folder(await self.drafting.shot_by_id(actor, revision.shot_id))
         path = folder / f"end-{uuid.uuid4().hex[:12]}.jpg"
         await asyncio.to_thread(write_private, path, prepared.jpeg)
-        params = {
-            **revision.params,
-            "image_tail_path": str(path),
-            "duration": 5,
-            "camera_move": "static",
-        }
+        params["image_tail_path"] = str(path)
         async with self.db.unit_of_work() as uow:
             shot = await uow.projects.get_shot(revision.shot_id)
             if shot is None:

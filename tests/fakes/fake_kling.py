@@ -44,7 +44,11 @@ FAKE_ACCESS_KEY = "fake-access-key-0123456789abcdef"
 FAKE_SECRET_KEY = "fake-secret-key-DO-NOT-LEAK-0123456789abcdef"
 
 API_PATH = "/v1/videos/image2video"
-KNOWN_MODELS = frozenset(
+FAKE_API_KEY = "api-key-kling-fake-0123456789abcdef-DO-NOT-LEAK"
+# providers.md 1.4: only these answer image-to-video today; the rest of the doc's enum
+# (and anything else) gets HTTP 404 / 1203, as Kling answers a retired model.
+LIVE_MODELS = frozenset({"kling-v2-5-turbo", "kling-v2-6", "kling-v3"})
+RETIRED_MODELS = frozenset(
     {
         "kling-v1",
         "kling-v1-5",
@@ -52,9 +56,32 @@ KNOWN_MODELS = frozenset(
         "kling-v2-master",
         "kling-v2-1",
         "kling-v2-1-master",
-        "kling-v2-5-turbo",
-        "kling-v2-6",
     }
+)
+# The KDOC26 capability map, written out here on its own (not imported from the bot) so a
+# mistake in the client's rules shows up as a refusal. model -> mode -> durations.
+MODES_OF = {
+    "kling-v2-5-turbo": ("std", "pro"),
+    "kling-v2-6": ("std", "pro"),
+    "kling-v3": ("std", "pro", "4k"),
+}
+DURATIONS_OF = {
+    "kling-v2-5-turbo": ("5", "10"),
+    "kling-v2-6": ("5", "10"),
+    "kling-v3": tuple(str(n) for n in range(3, 16)),
+}
+# (model, mode) that take image_tail; v2-6 only while silent.
+TAIL_ALLOWED = frozenset(
+    {
+        ("kling-v2-5-turbo", "pro"),
+        ("kling-v2-6", "pro"),
+        ("kling-v3", "std"),
+        ("kling-v3", "pro"),
+        ("kling-v3", "4k"),
+    }
+)
+SOUND_ALLOWED = frozenset(
+    {("kling-v2-6", "pro"), ("kling-v3", "std"), ("kling-v3", "pro"), ("kling-v3", "4k")}
 )
 CAMERA_TYPES = frozenset(
     {"simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward"}
@@ -161,6 +188,7 @@ class FakeKling:
         *,
         access_key: str = FAKE_ACCESS_KEY,
         secret_key: str = FAKE_SECRET_KEY,
+        api_key: str = FAKE_API_KEY,
         task_seconds: float = 1.0,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -169,6 +197,7 @@ class FakeKling:
         tick_s: float = 0.05,
     ) -> None:
         self.access_key, self.secret_key = access_key, secret_key
+        self.api_key = api_key
         self.task_seconds = task_seconds
         self.clock = clock
         self.clock_offset = 0.0
@@ -242,6 +271,7 @@ class FakeKling:
             self.creates_in_flight = 0
             self.max_creates_in_flight = 0
             self.auth_failures: Counter[str] = Counter()
+            self.api_key_calls = 0
             self.tokens_seen: list[dict[str, int]] = []
             self.create_bodies: list[dict[str, Any]] = []
             self.inject_create_queue: list[Injection] = []
@@ -425,6 +455,10 @@ class FakeKling:
         scheme, sep, token = header.partition(" ")
         if scheme != "Bearer" or not sep or not token or " " in token or token != token.strip():
             raise KlingError(1002, "Authorization must be 'Bearer <token>' with one space")
+        if token == self.api_key:  # the console's API key: valid for every model
+            with self._lock:
+                self.api_key_calls += 1
+            return
         try:
             if jwt.get_unverified_header(token).get("alg") != "HS256":
                 raise KlingError(1002, "alg must be HS256")
@@ -587,23 +621,35 @@ def _decode_image(value: Any, name: str) -> dict[str, Any]:
 
 def validate_create(body: dict[str, Any]) -> tuple[str, str, str]:
     """KDOC field rules for POST /v1/videos/image2video; raises KlingError(1201)."""
-    model = body.get("model_name", "kling-v1")
-    if model not in KNOWN_MODELS:
-        raise KlingError(1201, f"model_name {model!r} is invalid")
+    model = body.get("model_name", "kling-v1")  # the doc's default is a retired model
+    if model not in LIVE_MODELS:
+        raise KlingError(1203, f"model_name {model!r} not found")
     mode = body.get("mode", "std")
-    if mode not in ("std", "pro"):
-        raise KlingError(1201, "mode must be std or pro")
+    if mode not in MODES_OF[model]:
+        raise KlingError(1201, f"mode {mode!r} is not supported by {model}")
     duration = body.get("duration", "5")
-    if duration not in ("5", "10"):  # a string; an int 5 is rejected
-        raise KlingError(1201, "duration must be the string '5' or '10'")
+    if duration not in DURATIONS_OF[model]:  # a string; an int 5 is rejected
+        raise KlingError(1201, f"duration {duration!r} is not supported by {model}")
+    sound = body.get("sound", "off")
+    if sound not in ("on", "off"):
+        raise KlingError(1201, "sound must be 'on' or 'off'")
+    if sound == "on" and (model, mode) not in SOUND_ALLOWED:
+        raise KlingError(1201, f"sound is not supported by {model} in {mode} mode")
+    if body.get("image_tail") is not None:
+        if (model, mode) not in TAIL_ALLOWED:
+            raise KlingError(1201, f"image_tail is not supported by {model} in {mode} mode")
+        if sound == "on" and model == "kling-v2-6":
+            raise KlingError(1201, "image_tail is not supported together with sound")
+    if body.get("multi_shot"):
+        raise KlingError(1201, "multi_shot needs multi_prompt")  # never sent by the bot
     for key in ("prompt", "negative_prompt"):
         value = body.get(key)
         if value is not None and (not isinstance(value, str) or len(value) > PROMPT_LIMIT):
             raise KlingError(1201, f"{key} must be a string of at most 2500 characters")
     if "cfg_scale" in body:
         cfg = body["cfg_scale"]
-        if model.startswith("kling-v2"):
-            raise KlingError(1201, "cfg_scale is not supported by kling-v2.x models")
+        if model in LIVE_MODELS:
+            raise KlingError(1201, f"cfg_scale is not supported by {model}")
         if not isinstance(cfg, int | float) or not 0 <= cfg <= 1:
             raise KlingError(1201, "cfg_scale must be within [0, 1]")
     if "image" not in body:

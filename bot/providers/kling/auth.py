@@ -1,4 +1,6 @@
-"""Kling's authentication: an HS256 JWT signed with the secret key (providers.md 1.2)."""
+"""Kling's authentication (providers.md 1.2): an API key, or an HS256 JWT signed with the
+secret key. The API key works for every model; AK/SK tokens only on the old-standard
+`/v1` routes, which are the ones Claymate calls, so both are accepted."""
 
 from __future__ import annotations
 
@@ -59,3 +61,22 @@ class KlingJwt:
     def secrets(self) -> tuple[str, ...]:
         """Strings that must never leave the provider (used to scrub error details)."""
         return tuple(s for s in (self._secret_key, self._access_key, self._token) if s)
+
+
+class KlingApiKey:
+    """The console's API key, sent as it is: `Authorization: Bearer <key>`, nothing to sign."""
+
+    def __init__(self, api_key: str) -> None:
+        self._api_key = api_key
+
+    def __repr__(self) -> str:  # never show the key
+        return "KlingApiKey()"
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key}"}
+
+    def renew(self) -> None:
+        """Nothing cached: a key does not expire like a token (1003/1004 cannot occur)."""
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self._api_key,)

@@ -1,4 +1,4 @@
-"""Kling image-to-video client (the official AK/SK API, `/v1/videos/image2video`).
+"""Kling image-to-video client (the official API, `/v1/videos/image2video`).
 
 Why it looks the way it does (details in /work/shared/providers.md, sections 1, 2 and 7):
 
@@ -10,7 +10,11 @@ Why it looks the way it does (details in /work/shared/providers.md, sections 1, 
 * Kling answers HTTP 429 for both "out of money" and "slow down", so errors are classified
   by the business `code` in ONE table, `KLING_TABLE` in errors.py, whose kinds also say
   what is retried; retries, backoff and Retry-After are the shared ones in http.py.
-* The JWT (auth.py) is signed with the secret key and cached until shortly before it
+* Each create is checked against the model's rules (capabilities.py) first: a retired
+  model, a duration or mode the model lacks, sound where it makes none, or an end frame
+  in a mode that drops it is refused here and never sent (and never paid for).
+* Credentials: the console's API key as `Bearer <key>` (every model), or the AK/SK pair,
+  whose JWT (auth.py) is signed with the secret key and cached until shortly before it
   expires. Neither key nor token is ever put into a log line, an exception or a
   user-facing string; error details are additionally scrubbed of both in case the server
   ever echoed them.
@@ -37,19 +41,20 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
+from pydantic import SecretStr
+
 from bot.config import ConfigError, Settings
 from bot.domain.errors import ErrorKind, ProviderError
 from bot.domain.types import (
-    DURATIONS,
-    MODES,
     PROMPT_LIMIT,
     ClipInfo,
     ProgressCallback,
     TaskStatus,
     VideoRequest,
 )
-from bot.providers.http import JsonApi, RetryPolicy
-from bot.providers.kling.auth import KlingJwt
+from bot.providers.http import Credentials, JsonApi, RetryPolicy
+from bot.providers.kling import capabilities as caps
+from bot.providers.kling.auth import KlingApiKey, KlingJwt
 from bot.providers.kling.camera import CameraControl, camera_control_for, supports_cfg_scale
 from bot.providers.kling.errors import KLING_TABLE, NOT_FOUND_CODES
 from bot.providers.kling.images import prepare_image
@@ -58,7 +63,7 @@ from bot.providers.kling.wire import Image2VideoBody, read_answer, task_of, task
 log = logging.getLogger(__name__)
 
 IMAGE2VIDEO_PATH = "/v1/videos/image2video"
-DEFAULT_MODEL = "kling-v2-5-turbo"
+DEFAULT_MODEL = caps.DEFAULT_VIDEO_MODEL
 
 
 class KlingVideoProvider:
@@ -68,11 +73,12 @@ class KlingVideoProvider:
 
     def __init__(
         self,
-        access_key: str,
-        secret_key: str,
+        access_key: str | None,
+        secret_key: str | None,
         base_url: str,
         model: str = DEFAULT_MODEL,
         *,
+        api_key: str | None = None,
         timeout: float = 30.0,
         download_timeout: float = 120.0,
         max_attempts: int = 4,
@@ -82,14 +88,19 @@ class KlingVideoProvider:
         max_concurrent: int = 5,
         max_download_bytes: int = 1024 * 1024 * 1024,
     ) -> None:
-        if not access_key or not secret_key:
-            raise ValueError("Kling access key and secret key are required")
+        credentials: Credentials
+        if api_key:
+            credentials = KlingApiKey(api_key)
+        elif access_key and secret_key:
+            credentials = KlingJwt(access_key, secret_key, clock)
+        else:
+            raise ValueError("a Kling API key, or an access key and a secret key, is required")
         self.model = model
         self._create_slots = asyncio.Semaphore(max_concurrent)
         self._api = JsonApi(
             "Kling",
             base_url,
-            credentials=KlingJwt(access_key, secret_key, clock),
+            credentials=credentials,
             errors=KLING_TABLE,
             read_answer=read_answer,
             can_look_up=True,
@@ -102,14 +113,26 @@ class KlingVideoProvider:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KlingVideoProvider:
-        """The provider the operator configured; both keys are required."""
-        if not (settings.kling_access_key and settings.kling_secret_key):
-            raise ConfigError("KLING_ACCESS_KEY and KLING_SECRET_KEY: required for Kling")
+        """The provider the operator configured: the API key, else both AK and SK; a
+        retired or unknown model stops start-up with one line naming the setting."""
+        if not settings.kling_enabled:
+            raise ConfigError("KLING_API_KEY (or KLING_ACCESS_KEY and KLING_SECRET_KEY): required")
+        if problem := caps.model_problem(settings.kling_model):
+            raise ConfigError(f"KLING_MODEL: {problem}")
+        if problem := caps.request_problem(
+            settings.kling_model, settings.kling_mode, settings.kling_duration
+        ):
+            raise ConfigError(f"KLING_MODE/KLING_DURATION: {problem}")
+
+        def secret(value: SecretStr | None) -> str | None:
+            return value.get_secret_value() if value else None
+
         return cls(
-            settings.kling_access_key.get_secret_value(),
-            settings.kling_secret_key.get_secret_value(),
+            secret(settings.kling_access_key),
+            secret(settings.kling_secret_key),
             settings.kling_api_url,
             settings.kling_model,
+            api_key=secret(settings.kling_api_key),
             max_concurrent=settings.kling_max_concurrent,
         )
 
@@ -229,14 +252,40 @@ class KlingVideoProvider:
                 ) from err
             raise
 
+    # --- What the models take (bot.domain.ports.ModelRules) ------------------------------
+
+    def end_frame_mode(self, model: str, mode: str, sound: bool = False) -> str | None:
+        """The mode an end frame needs on `model` (pro on 2.5 Turbo and 2.6); None: none."""
+        return caps.end_frame_mode(self.live_model(model), mode, sound)
+
+    def takes_sound(self, model: str, mode: str) -> bool:
+        """Whether `model` makes native sound in `mode` (2.6 in pro, 3.0 in every mode)."""
+        return caps.takes_sound(self.live_model(model), mode)
+
+    def live_model(self, model: str) -> str:
+        """The model a take is sent to. Drafts keep the model they were made with, so after
+        Kling retired one (and the operator moved KLING_MODEL on) old drafts name it: they
+        go to the configured model instead of failing with 1203. Unknown names stay, to be
+        refused with the reason."""
+        if not model or model in caps.RETIRED_VIDEO_MODELS:
+            return self.model
+        return model
+
     # --- Building the request -----------------------------------------------------------
 
     async def _build_body(self, request: VideoRequest) -> Image2VideoBody:
-        model = request.model or self.model
-        if request.mode not in MODES:
-            raise ProviderError(ErrorKind.INVALID, f"mode {request.mode!r} not in {MODES}")
-        if request.duration not in DURATIONS:
-            raise ProviderError(ErrorKind.INVALID, f"duration {request.duration} not 5/10")
+        model = self.live_model(request.model)
+        if model != (request.model or model):
+            log.info(
+                "kling: %s names retired %s; sent to %s", request.external_id, request.model, model
+            )
+        has_tail = request.image_tail_path is not None
+        # Refused here, never sent: Kling would answer 1201/1203, or take the money and
+        # drop the end frame (std on 2.5 Turbo / 2.6).
+        if problem := caps.request_problem(
+            model, request.mode, request.duration, end_frame=has_tail, sound=request.sound
+        ):
+            raise ProviderError(ErrorKind.INVALID, f"Kling: {problem}")
         image = await asyncio.to_thread(prepare_image, request.image_path)
         tail = None
         if request.image_tail_path is not None:
@@ -258,7 +307,8 @@ class KlingVideoProvider:
         return Image2VideoBody(
             model_name=model,
             mode=request.mode,  # type: ignore[arg-type]  # checked above
-            duration=str(request.duration),  # type: ignore[arg-type]  # checked above
+            duration=str(request.duration),
+            sound=("on" if request.sound else "off") if caps.sends_sound_field(model) else None,
             image=image.b64,
             image_tail=tail.b64 if tail else None,
             prompt=request.prompt[:PROMPT_LIMIT] or None,

@@ -83,11 +83,12 @@ class KlingEnvelope(_Lenient):
 class Image2VideoBody(BaseModel):
     """The create request; `None` fields are left out of the JSON."""
 
-    model_name: str
-    mode: Literal["std", "pro"]
-    duration: Literal["5", "10"]  # a STRING on the wire
+    model_name: str  # always sent: the default, kling-v1, is retired
+    mode: Literal["std", "pro", "4k"]
+    duration: str  # a STRING on the wire; the model's range is checked in capabilities.py
     image: str  # raw base64, no data: prefix
     image_tail: str | None = None
+    sound: Literal["on", "off"] | None = None  # only to models that make sound
     prompt: str | None = None
     negative_prompt: str | None = None
     cfg_scale: float | None = None  # v1.x models only

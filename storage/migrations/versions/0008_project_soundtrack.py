@@ -1,7 +1,7 @@
 """a project's soundtrack and whether its film shows words
 
 Revision ID: 0008_project_soundtrack
-Revises: 0005_drop_locks
+Revises: 0007_project_sound
 Create Date: 2026-12-07 11:00:00
 
 `soundtrack` is "calm" (the generated loop) or the name of an audio file the chat sent,
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_project_soundtrack"
-down_revision: str | None = "0005_drop_locks"
+down_revision: str | None = "0007_project_sound"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

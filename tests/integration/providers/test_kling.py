@@ -212,27 +212,25 @@ async def test_v2_request_body_follows_the_contract(
     assert "image_tail" not in body
 
 
-async def test_camera_control_sent_where_the_model_supports_it(
+async def test_no_current_model_is_sent_camera_control_or_cfg_scale(
     fake: FakeKling, tmp_path: Path
 ) -> None:
-    provider = provider_for(fake, model="kling-v1-5")
-    try:
-        request = make_request(tmp_path, mode="pro", camera_move="push_in", cfg_scale=0.7)
-        await provider.submit(request)
-    finally:
-        await provider.aclose()
-    body = fake.create_bodies[-1]
-    assert body["model_name"] == "kling-v1-5"
-    assert body["cfg_scale"] == 0.7  # v1.x keeps it
-    control = body["camera_control"]
-    assert control["type"] == "simple"
-    non_zero = {axis: v for axis, v in control["config"].items() if v != 0}
-    assert list(non_zero) == ["zoom"] and non_zero["zoom"] < 0  # KDOC: negative = push in
-    assert all(-10 <= v <= 10 for v in control["config"].values())
+    """The capability map names camera control for no live model, and v2.x/v3 refuse
+    cfg_scale: the prompt's words carry the move, and the create goes through."""
+    for model in ("kling-v2-5-turbo", "kling-v2-6", "kling-v3"):
+        provider = provider_for(fake, model=model)
+        try:
+            request = make_request(tmp_path, mode="pro", camera_move="push_in", cfg_scale=0.7)
+            await provider.submit(request)
+        finally:
+            await provider.aclose()
+        body = fake.create_bodies[-1]
+        assert body["model_name"] == model
+        assert "camera_control" not in body and "cfg_scale" not in body
 
 
 async def test_end_frame_wins_over_camera_move(fake: FakeKling, tmp_path: Path) -> None:
-    provider = provider_for(fake, model="kling-v1-5")
+    provider = provider_for(fake, model="kling-v2-5-turbo")
     try:
         tail = write_photo(tmp_path / "tail.png", (640, 480), fmt="PNG")
         request = make_request(tmp_path, mode="pro", camera_move="pan_left", image_tail_path=tail)
@@ -443,9 +441,10 @@ async def test_invalid_parameters_are_reported_not_retried(
             await provider.submit(make_request(tmp_path))
     finally:
         await provider.aclose()
-    assert (caught.value.kind, caught.value.code) == (ErrorKind.INVALID, 1201)
-    assert "model_name" in caught.value.detail
-    assert fake.stats()["create_requests"] == 1
+    # Kling would answer 1203; the client knows the live models and never sends it.
+    assert caught.value.kind == ErrorKind.INVALID
+    assert "kling-v9-imaginary" in caught.value.detail and "kling-v3" in caught.value.detail
+    assert fake.stats()["create_requests"] == 0
 
 
 # --- moderation ---------------------------------------------------------------------------
@@ -686,10 +685,10 @@ def test_from_settings_needs_both_keys(tmp_path: Path) -> None:
         KLING_ACCESS_KEY=FAKE_ACCESS_KEY,
         KLING_SECRET_KEY=FAKE_SECRET_KEY,
         KLING_API_URL="http://127.0.0.1:1",
-        KLING_MODEL="kling-v2-1",
+        KLING_MODEL="kling-v2-6",
     )
     provider = KlingVideoProvider.from_settings(settings)
-    assert provider.model == "kling-v2-1" and provider.name == "kling"
+    assert provider.model == "kling-v2-6" and provider.name == "kling"
     assert FAKE_SECRET_KEY not in repr(provider)
     asyncio.run(provider.aclose())
 

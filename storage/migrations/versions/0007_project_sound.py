@@ -1,0 +1,31 @@
+"""projects.sound: native sound on a project's takes, off by default
+
+Revision ID: 0007_project_sound
+Revises: 0005_drop_locks
+Create Date: 2026-12-07 11:00:00
+
+Kling 2.6 and 3.0 can make sound with the picture; it costs more (2.6: twice pro's
+price), so it is a per-project choice and existing projects stay silent.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0007_project_sound"
+down_revision: str | None = "0005_drop_locks"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("projects") as batch:
+        batch.add_column(
+            sa.Column("sound", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("projects") as batch:
+        batch.drop_column("sound")
