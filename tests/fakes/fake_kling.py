@@ -11,7 +11,12 @@ As a process: python -m tests.fakes.fake_kling --port 0 --task-seconds 3 --state
 
 Query by external id follows KDOC: `GET /v1/videos/image2video/{task_id or external id}`;
 the KDEMO list form `GET /v1/videos/image2video?external_task_id=` is served too. An unknown
-id answers HTTP 404 with code 1203 (what real Kling answers is undocumented).
+id answers HTTP 404 with code 1203 (what real Kling answers is undocumented). The
+`lookup_forms` switch ("path", "query", "list") turns each way of finding a task by
+external id off, as a server that lacks it would behave: without "path" the path form
+knows task ids only; without "query" the parameter is ignored and the plain list comes
+back; without "list" a GET on the collection without the parameter answers 1202.
+Finished tasks carry `final_unit_deduction` (a string, as KDOC26 shows).
 """
 
 from __future__ import annotations
@@ -88,6 +93,13 @@ MESSAGE_FOR_CODE = {
     5002: "Server timeout",
 }
 RISK_MESSAGE = "Failure to pass the risk control system"
+LOOKUP_FORMS = frozenset({"path", "query", "list"})
+
+
+def units_for(mode: str, duration: str) -> str:
+    """Resource-pack units a finished clip costs (IGRID: 2.5 Turbo / 2.6 silent)."""
+    per_5s = 2.5 if mode == "pro" else 1.5
+    return f"{per_5s * int(duration) / 5:g}"
 
 
 @dataclass
@@ -251,6 +263,8 @@ class FakeKling:
             self.fail_next: list[str] = []  # failure messages for the next created tasks
             self.result_status: int | None = None
             self.corrupt_results = False
+            self.lookup_forms: frozenset[str] = LOOKUP_FORMS
+            self.lookups: Counter[str] = Counter()  # "path", "query", "list": how found
 
     def configure(self, config: dict[str, Any]) -> None:
         """Apply a JSON-able config; see the keys below."""
@@ -279,6 +293,8 @@ class FakeKling:
                 self.result_status = config["result_status"]
             if "corrupt_results" in config:
                 self.corrupt_results = bool(config["corrupt_results"])
+            if "lookup_forms" in config:
+                self.lookup_forms = frozenset(config["lookup_forms"]) & LOOKUP_FORMS
 
     def inject_create(self, code: int, times: int = 1, *, created: bool = False) -> None:
         self.configure({"inject_create": {"code": code, "times": times, "created": created}})
@@ -316,6 +332,7 @@ class FakeKling:
             "updated_at": int(self.now() * 1000),
         }
         if state == "succeed":
+            data["final_unit_deduction"] = units_for(task.mode, task.duration)
             data["task_result"] = {
                 "videos": [
                     {
@@ -339,6 +356,7 @@ class FakeKling:
                 "callbacks_sent": self.callbacks_sent,
                 "max_creates_in_flight": self.max_creates_in_flight,
                 "auth_failures": dict(self.auth_failures),
+                "lookups": dict(self.lookups),
                 "tokens_seen": list(self.tokens_seen),
                 "tasks": {
                     tid: {
@@ -510,9 +528,11 @@ class FakeKling:
             injection = self._pop(self.inject_query_queue)
             if injection is not None:
                 raise KlingError(injection.code, injection.message, injection.http_status)
-            task = self.tasks.get(ident) or next(
-                (t for t in self.tasks.values() if t.external_task_id == ident), None
-            )
+            task = self.tasks.get(ident)
+            if task is None:
+                self.lookups["path"] += 1
+            if task is None and "path" in self.lookup_forms:
+                task = next((t for t in self.tasks.values() if t.external_task_id == ident), None)
             if task is None:
                 raise KlingError(1203, "task not found")
             return self.task_json(task)
@@ -524,10 +544,18 @@ class FakeKling:
             raise KlingError(1201, "pageNum/pageSize out of range")
         wanted = params.get("external_task_id", [None])[0]
         with self._lock:
+            if "query" not in self.lookup_forms:
+                wanted = None  # an unknown parameter is ignored: the plain list
+            elif wanted is not None:
+                self.lookups["query"] += 1
+            if wanted is None and "list" not in self.lookup_forms:
+                raise KlingError(1202, "invalid request method or path")
+            if wanted is None:
+                self.lookups["list"] += 1
             self.queries += 1
-            tasks = [
+            tasks = [  # newest first, as Kling lists them
                 self.task_json(t)
-                for t in self.tasks.values()
+                for t in sorted(self.tasks.values(), key=lambda t: -t.created_at)
                 if wanted is None or t.external_task_id == wanted
             ]
         return tasks[(page - 1) * size : page * size]
