@@ -52,3 +52,12 @@ KLING_TABLE = ErrorTable(
 
 # Answers to a query by external id that mean "no such task" (see client.py's docstring).
 NOT_FOUND_CODES = frozenset({1201, 1203})
+
+
+def rule_for(code: int | None, status: int, message: str = "") -> ErrorRule:
+    """The rule for any Kling answer, from every endpoint (video, image, account).
+
+    One table for all of them (providers.md 1.7): the image endpoint must not read 1301
+    as bad input or 1100/1304 as throttling just because they come with HTTP 400/429.
+    """
+    return KLING_TABLE.rule_for(code, status, message)
