@@ -118,6 +118,9 @@ class TaskStatus:
     message: str | None = None  # provider's failure reason (never shown raw to users)
     result_url: str | None = None
     content_rejected: bool = False  # failed on moderation: tell the user, never retry
+    # What the provider says it actually charged for a finished task (Kling's
+    # final_unit_deduction, resource-pack units); None when it doesn't say.
+    charged_units: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
