@@ -50,8 +50,9 @@ KLING_TABLE = ErrorTable(
     fallback=ErrorRule(K.UNKNOWN, "unknown error code"),
 )
 
-# Answers to a query by external id that mean "no such task" (see client.py's docstring).
-NOT_FOUND_CODES = frozenset({1201, 1203})
+# Answers to a query by external id that mean "no such task here" (or "this form is not
+# served"): lookup.py moves on to the next form. What Kling sends is undocumented.
+NOT_FOUND_CODES = frozenset({1201, 1202, 1203})
 
 
 def rule_for(code: int | None, status: int, message: str = "") -> ErrorRule:

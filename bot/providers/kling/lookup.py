@@ -27,18 +27,17 @@ from urllib.parse import quote, urlencode
 
 from bot.domain.errors import ErrorKind, ProviderError
 from bot.providers.http import JsonApi
+from bot.providers.kling.errors import NOT_FOUND_CODES
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500  # KDOC: pageSize in [1, 500]
 MAX_PAGES = 20  # 10,000 recent tasks; an account busier than that is checked by hand
-# Answers that mean "no such task here" (or "this form is not served"): try the next form.
-UNKNOWN_TASK_CODES = frozenset({1201, 1202, 1203})
 UNKNOWN_TASK_STATUSES = frozenset({404})
 
 
 def _means_unknown(err: ProviderError) -> bool:
-    if err.code in UNKNOWN_TASK_CODES:
+    if err.code in NOT_FOUND_CODES:
         return True
     return err.code is None and err.extra.get("http_status") in UNKNOWN_TASK_STATUSES
 
