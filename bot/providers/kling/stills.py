@@ -28,7 +28,8 @@ from bot.providers.kling.wire import image_task_of, is_content_rejection, read_a
 log = logging.getLogger(__name__)
 
 KLING_IMAGE_PATH = "/v1/images/generations"
-KLING_IMAGE_MODEL = "kling-v2"
+# Kling Image 2.1: the current model that takes `image_fidelity` (kling-v2 is retired).
+KLING_IMAGE_MODEL = "kling-v2-1"
 MAX_STILL_BYTES = 50 * 1024 * 1024  # a generated picture is a few MB; this is a guard
 
 

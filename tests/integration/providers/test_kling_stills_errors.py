@@ -34,7 +34,7 @@ def photo(tmp_path: Path) -> Path:
 
 
 def stills_for(fake: FakeKling, **kwargs: Any) -> KlingStills:
-    options: dict[str, Any] = {"model": "kling-v2-1", "poll_s": 0.02, "backoff_base_s": 0.01}
+    options: dict[str, Any] = {"poll_s": 0.02, "backoff_base_s": 0.01}
     options.update(kwargs)
     return KlingStills(FAKE_ACCESS_KEY, FAKE_SECRET_KEY, fake.url, **options)
 
@@ -48,6 +48,7 @@ async def make(fake: FakeKling, photo: Path) -> bytes:
 
 
 async def test_a_still_is_made_through_the_fake(fake: FakeKling, photo: Path) -> None:
+    # The fake refuses retired image models (kling-v2) and v2-1-only fields elsewhere.
     jpeg = await make(fake, photo)
     assert jpeg[:2] == b"\xff\xd8"
     assert fake.stats()["image_creates"] == 1
