@@ -174,6 +174,11 @@ async def serve(
         telegram_secret=webhook_secret(settings) if webhook_mode else "",
         kling_token=kling_callback_token(settings),
         on_kling_task=on_kling_task,
+        kling_webhook_secret=(
+            settings.kling_webhook_secret.get_secret_value()
+            if settings.kling_webhook_secret
+            else ""
+        ),
         runner_alive=lambda: runner_task is not None and not runner_task.done(),
         polling_leader=lambda: leadership.is_leader,
     )
@@ -223,6 +228,7 @@ async def serve(
                 stop.set()
                 for server in servers:
                     await server.stop()
+                await state.background.aclose()  # callbacks answered but not yet processed
                 await stop_polling()
                 if runner_task is not None:
                     await runner_task

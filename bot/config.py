@@ -6,6 +6,7 @@ Secrets are `SecretStr`, so printing or logging the settings shows `**********`.
 
 from __future__ import annotations
 
+import base64
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -93,9 +94,14 @@ class Settings(BaseSettings):
     kling_api_key: SecretStr | None = Field(None, validation_alias=_env("KLING_API_KEY"))
     kling_access_key: SecretStr | None = Field(None, validation_alias=_env("KLING_ACCESS_KEY"))
     kling_secret_key: SecretStr | None = Field(None, validation_alias=_env("KLING_SECRET_KEY"))
+    # Kling console "Webhook Secret" (whsec_…): when set, callbacks must carry its signature.
+    kling_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=_env("KLING_WEBHOOK_SECRET")
+    )
     kling_api_url: str = Field(DEFAULT_KLING_API_URL, validation_alias=_env("KLING_API_URL"))
     kling_model: str = Field("kling-v2-5-turbo", validation_alias=_env("KLING_MODEL"))
-    kling_image_model: str = Field("kling-v3", validation_alias=_env("KLING_IMAGE_MODEL"))
+    # Image 2.1: the current model that takes image_fidelity, which keeps the photo's layout.
+    kling_image_model: str = Field("kling-v2-1", validation_alias=_env("KLING_IMAGE_MODEL"))
     kling_mode: str = Field("std", pattern="^(std|pro)$", validation_alias=_env("KLING_MODE"))
     kling_duration: int = Field(5, validation_alias=_env("KLING_DURATION"))
     kling_max_concurrent: int = Field(5, ge=1, validation_alias=_env("KLING_MAX_CONCURRENT"))
@@ -202,6 +208,7 @@ class Settings(BaseSettings):
         "kling_api_key",
         "kling_access_key",
         "kling_secret_key",
+        "kling_webhook_secret",
         "vidu_api_key",
         "seedance_api_key",
         "video_provider",
@@ -253,6 +260,20 @@ class Settings(BaseSettings):
     def _duration(cls, value: int) -> int:
         if value not in (5, 10):
             raise ValueError("must be 5 or 10")
+        return value
+
+    @field_validator("kling_webhook_secret")
+    @classmethod
+    def _whsec(cls, value: SecretStr | None) -> SecretStr | None:
+        # Told at start-up, not as every callback refused with 401.
+        if value is not None:
+            encoded = value.get_secret_value().removeprefix("whsec_")
+            try:
+                ok = bool(base64.b64decode(encoded, validate=True))
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError("must be the whsec_<base64> Webhook Secret from Kling's console")
         return value
 
     @field_validator("telegram_api_url", "kling_api_url", "vidu_api_url", "seedance_api_url")

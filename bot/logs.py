@@ -47,6 +47,7 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.openai_api_key,
         settings.kling_access_key,
         settings.kling_secret_key,
+        settings.kling_webhook_secret,
         settings.webhook_secret,
         settings.vidu_api_key,
         settings.seedance_api_key,

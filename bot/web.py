@@ -9,9 +9,13 @@ CLAYMATE_METRICS_LISTEN (default 127.0.0.1) and CLAYMATE_METRICS_PORT.
 
 Secrets: Telegram's webhook requests must carry X-Telegram-Bot-Api-Secret-Token. It is
 CLAYMATE_WEBHOOK_SECRET when set, otherwise derived from the bot token with HMAC, so every
-instance computes the same one without extra configuration. Kling callbacks are unsigned:
-their URL path carries a token derived the same way, and a callback is only a hint to
-re-query the task (its payload's status is never trusted).
+instance computes the same one without extra configuration. Kling callbacks carry a token
+derived the same way in their URL path and, when KLING_WEBHOOK_SECRET is set, a Standard
+Webhooks signature checked too (401 without it). A callback is only a hint to re-query the
+task (its payload's status is never trusted). It is answered 200 as soon as the token (and
+signature) match and the body parses, even for a task we don't know (Kling would otherwise
+send it again), and processed afterwards in a tracked background task that shutdown
+awaits, then cancels.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import json
 import logging
 import re
 import socket
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -83,6 +88,42 @@ def web_secrets(settings: Settings) -> list[str]:
     return [webhook_secret(settings), kling_callback_token(settings)]
 
 
+class BackgroundWork:
+    """Work done after answering a request, kept so shutdown can wait for it or cancel it.
+
+    A bare create_task would be garbage-collectable mid-flight and invisible to shutdown.
+    Failures are logged by type only: a callback's details never reach the log.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def spawn(self, work: Awaitable[None], what: str) -> None:
+        """Run `work` in the background; `what` names it in a failure's log line."""
+        task = asyncio.ensure_future(self._guarded(work, what))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _guarded(work: Awaitable[None], what: str) -> None:
+        try:
+            await work
+        except Exception as error:  # a background failure must not go unnoticed
+            log.warning("%s failed: %s", what, type(error).__name__)
+
+    async def aclose(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - a grace period
+        """Let running work finish within `timeout`, then cancel what is left."""
+        if not self._tasks:
+            return
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
 @dataclass
 class WebState:
     """What the handlers need; filled in by serve()."""
@@ -93,6 +134,8 @@ class WebState:
     telegram_secret: str = ""
     kling_token: str = ""
     on_kling_task: Callable[[str, str | None], Any] | None = None
+    kling_webhook_secret: str = ""  # whsec_…: callbacks must also be signed with it
+    background: BackgroundWork = field(default_factory=BackgroundWork)
     runner_alive: Callable[[], bool] = lambda: False
     polling_leader: Callable[[], bool] = lambda: False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -140,18 +183,33 @@ class KlingCallback(_Base):
         if not hmac.compare_digest(token.encode(), self.state.kling_token.encode()):
             self.write_json(404, {"ok": False})
             return
+        secret = self.state.kling_webhook_secret
+        if secret:
+            from bot.providers.kling.webhook import signature_ok
+
+            headers = {k.lower(): v for k, v in self.request.headers.items()}
+            if not signature_ok(secret, headers, self.request.body, time.time()):
+                log.warning("kling callback: missing or wrong signature, refused")
+                self.write_json(401, {"ok": False})
+                return
         from bot.providers.kling.wire import parse_callback
 
         parsed = parse_callback(self.body_json())
         if parsed is None:
             self.write_json(400, {"ok": False})
             return
-        assert self.state.on_kling_task is not None
         task_id, external_id = parsed
+        # Answer first: Kling waits for us, and retries what it thinks failed.
+        self.write_json(200, {"ok": True})
+        self.state.background.spawn(
+            self._process(task_id, external_id), f"kling callback for task {task_id}"
+        )
+
+    async def _process(self, task_id: str, external_id: str | None) -> None:
+        assert self.state.on_kling_task is not None
         ours = await self.state.on_kling_task(task_id, external_id)
         if not ours:
             log.info("kling callback for task %s: not one of ours", task_id)
-        self.write_json(200 if ours else 404, {"ok": bool(ours)})
 
 
 class Health(_Base):

@@ -168,6 +168,15 @@ async def on_stats(update: Update, context: Context) -> None:
         )
     ]
     lines += [f"{i}. <code>{user}</code>: {units:g}" for i, (user, units) in enumerate(top, 1)]
+    billed = await services(context).accounts.provider_charges()
+    if billed:
+        lines.append(
+            t(
+                "admin.stats_billed",
+                actor.lang,
+                units=", ".join(f"{name} {units:g}" for name, units in sorted(billed.items())),
+            )
+        )
     await reply_html(context, message, "\n".join(lines))
 
 

@@ -233,6 +233,8 @@ class Take(Base):
     error_kind: Mapped[str | None] = mapped_column(String(32))
     error_detail: Mapped[str | None] = mapped_column(Text)  # for operators, never users
     cost_units: Mapped[float] = mapped_column(Float, default=0.0)
+    # Units the provider reports it actually charged (Kling final_unit_deduction).
+    charged_units: Mapped[float | None] = mapped_column(Float)
     clip_path: Mapped[str | None] = mapped_column(String(512))
     clip_size: Mapped[int | None] = mapped_column(BigInteger)
     clip_duration: Mapped[float | None] = mapped_column(Float)

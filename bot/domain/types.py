@@ -122,6 +122,9 @@ class TaskStatus:
     # The clip's last frame where the provider returns it (Seedance): a later shot can start
     # from it, so shots chain without a visible cut.
     last_frame_url: str | None = None
+    # What the provider says it actually charged for a finished task (Kling's
+    # final_unit_deduction, resource-pack units); None when it doesn't say.
+    charged_units: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

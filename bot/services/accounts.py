@@ -127,6 +127,10 @@ class Accounts:
         """/stats: this month's totals and the top spenders."""
         return await self.budget.stats()
 
+    async def provider_charges(self) -> dict[str, float]:
+        """/stats: this month's units as the providers billed them, per provider."""
+        return await self.budget.provider_charges()
+
     # --- a user's data --------------------------------------------------------------------
 
     async def forget(self, user_id: int) -> Forgotten:

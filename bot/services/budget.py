@@ -226,3 +226,9 @@ class Budget:
             repo = uow.accounts
             since = period_start("month")
             return await repo.totals(since=since), await repo.top_spenders(since=since)
+
+    async def provider_charges(self) -> dict[str, float]:
+        """This month's units the providers say they charged, per provider (our prices
+        are an estimate; Kling's final_unit_deduction is the bill)."""
+        async with self.db.unit_of_work() as uow:
+            return await uow.takes.charged_units_since(period_start("month"))

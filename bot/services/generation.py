@@ -517,6 +517,7 @@ class TakeMachine:
             stored.clip_width, stored.clip_height = clip.width, clip.height
             stored.preview = clip.preview
             stored.progress = 1.0
+            await uow.takes.record_charged_units(stored, status.charged_units)
             await uow.takes.transition_take(stored, TakeState.DELIVERING)
         show_committed_status(take, stored)
         crash_point("delivering")

@@ -24,7 +24,7 @@ import logging
 import uuid
 from pathlib import Path
 
-from bot.domain.errors import ProviderError, StudioError
+from bot.domain.errors import ErrorKind, ProviderError, StudioError
 from bot.domain.ports import StillMaker
 from bot.domain.types import Actor, Still, StillChoice
 from bot.files import write_private
@@ -99,7 +99,10 @@ class Stills:
                     )
             except ProviderError as error:
                 log.warning("still for shot %s failed: %s", shot.id, error)
-                raise StudioError("still.failed") from None
+                # Moderation (Kling 1300/1301, a risk-control failure) is about the photo:
+                # say so, instead of inviting the same refusal with "try again".
+                key = "still.refused" if error.kind is ErrorKind.CONTENT else "still.failed"
+                raise StudioError(key) from None
             path = folder / f"{number}.jpg"
             await asyncio.to_thread(write_private, path, jpeg)
             made = await self._shot_still_exists(shot.id, path)

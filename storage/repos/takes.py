@@ -286,6 +286,20 @@ class TakesRepo(Repository):
         )
         return {status: count for status, count in result.all()}
 
+    async def record_charged_units(self, take: Take, units: float | None) -> None:
+        """Keep what the provider says it charged for `take` (None: it didn't say)."""
+        if units is not None:
+            take.charged_units = units
+
+    async def charged_units_since(self, since: datetime) -> dict[str, float]:
+        """Provider-reported charges per provider for takes finished since `since`."""
+        result = await self.session.execute(
+            select(Take.provider, func.sum(Take.charged_units))
+            .where(Take.charged_units.is_not(None), Take.created_at >= since)
+            .group_by(Take.provider)
+        )
+        return {provider: float(units or 0.0) for provider, units in result.all()}
+
     async def hurry_upstream_take(
         self, provider: str, task_id: str, external_id: str | None
     ) -> int | None:

@@ -11,7 +11,12 @@ As a process: python -m tests.fakes.fake_kling --port 0 --task-seconds 3 --state
 
 Query by external id follows KDOC: `GET /v1/videos/image2video/{task_id or external id}`;
 the KDEMO list form `GET /v1/videos/image2video?external_task_id=` is served too. An unknown
-id answers HTTP 404 with code 1203 (what real Kling answers is undocumented).
+id answers HTTP 404 with code 1203 (what real Kling answers is undocumented). The
+`lookup_forms` switch ("path", "query", "list") turns each way of finding a task by
+external id off, as a server that lacks it would behave: without "path" the path form
+knows task ids only; without "query" the parameter is ignored and the plain list comes
+back; without "list" a GET on the collection without the parameter answers 1202.
+Finished tasks carry `final_unit_deduction` (a string, as KDOC26 shows).
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ FAKE_SECRET_KEY = "fake-secret-key-DO-NOT-LEAK-0123456789abcdef"
 
 API_PATH = "/v1/videos/image2video"
 FAKE_API_KEY = "api-key-kling-fake-0123456789abcdef-DO-NOT-LEAK"
+IMAGE_PATH = "/v1/images/generations"
+# KDOC26 image map: Image 3.0 and 2.1; v1, v1-5, v2, v2-new are retired (providers.md 1.11).
+IMAGE_MODELS = frozenset({"kling-v3", "kling-v2-1"})
+IMAGE_ASPECTS = frozenset({"16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9"})
 # providers.md 1.4: only these answer image-to-video today; the rest of the doc's enum
 # (and anything else) gets HTTP 404 / 1203, as Kling answers a retired model.
 LIVE_MODELS = frozenset({"kling-v2-5-turbo", "kling-v2-6", "kling-v3"})
@@ -115,6 +124,13 @@ MESSAGE_FOR_CODE = {
     5002: "Server timeout",
 }
 RISK_MESSAGE = "Failure to pass the risk control system"
+LOOKUP_FORMS = frozenset({"path", "query", "list"})
+
+
+def units_for(mode: str, duration: str) -> str:
+    """Resource-pack units a finished clip costs (IGRID: 2.5 Turbo / 2.6 silent)."""
+    per_5s = 2.5 if mode == "pro" else 1.5
+    return f"{per_5s * int(duration) / 5:g}"
 
 
 @dataclass
@@ -281,6 +297,12 @@ class FakeKling:
             self.fail_next: list[str] = []  # failure messages for the next created tasks
             self.result_status: int | None = None
             self.corrupt_results = False
+            self.lookup_forms: frozenset[str] = LOOKUP_FORMS
+            self.image_tasks: dict[str, FakeTask] = {}
+            self.image_create_requests = 0
+            self.image_creates_by_external_id: Counter[str] = Counter()
+            self.inject_image_create_queue: list[Injection] = []
+            self.lookups: Counter[str] = Counter()  # "path", "query", "list": how found
 
     def configure(self, config: dict[str, Any]) -> None:
         """Apply a JSON-able config; see the keys below."""
@@ -295,6 +317,7 @@ class FakeKling:
                 ("inject_create", self.inject_create_queue),
                 ("inject_query", self.inject_query_queue),
                 ("inject_auth", self.inject_auth_queue),
+                ("inject_image_create", self.inject_image_create_queue),
             ):
                 items = config.get(key) or []
                 for item in items if isinstance(items, list) else [items]:
@@ -309,9 +332,14 @@ class FakeKling:
                 self.result_status = config["result_status"]
             if "corrupt_results" in config:
                 self.corrupt_results = bool(config["corrupt_results"])
+            if "lookup_forms" in config:
+                self.lookup_forms = frozenset(config["lookup_forms"]) & LOOKUP_FORMS
 
     def inject_create(self, code: int, times: int = 1, *, created: bool = False) -> None:
         self.configure({"inject_create": {"code": code, "times": times, "created": created}})
+
+    def inject_image_create(self, code: int, times: int = 1, *, created: bool = False) -> None:
+        self.configure({"inject_image_create": {"code": code, "times": times, "created": created}})
 
     def inject_query(self, code: int, times: int = 1) -> None:
         self.configure({"inject_query": {"code": code, "times": times}})
@@ -345,7 +373,12 @@ class FakeKling:
             "created_at": int(task.created_at * 1000),
             "updated_at": int(self.now() * 1000),
         }
-        if state == "succeed":
+        if state == "succeed" and task.task_id in self.image_tasks:
+            data["final_unit_deduction"] = "8"  # Image 2.1 image-to-image (IGRID)
+            url = f"{self.url}/_fake/results/{task.task_id}.png"
+            data["task_result"] = {"images": [{"index": 0, "url": url}]}
+        elif state == "succeed":
+            data["final_unit_deduction"] = units_for(task.mode, task.duration)
             data["task_result"] = {
                 "videos": [
                     {
@@ -369,6 +402,10 @@ class FakeKling:
                 "callbacks_sent": self.callbacks_sent,
                 "max_creates_in_flight": self.max_creates_in_flight,
                 "auth_failures": dict(self.auth_failures),
+                "lookups": dict(self.lookups),
+                "image_creates": len(self.image_tasks),
+                "image_create_requests": self.image_create_requests,
+                "image_creates_by_external_id": dict(self.image_creates_by_external_id),
                 "tokens_seen": list(self.tokens_seen),
                 "tasks": {
                     tid: {
@@ -538,35 +575,90 @@ class FakeKling:
             data.pop("task_status_msg", None)
             return data, hang
 
-    def query(self, ident: str) -> dict[str, Any]:
+    def query(self, ident: str, images: bool = False) -> dict[str, Any]:
         with self._lock:
             self.queries += 1
             injection = self._pop(self.inject_query_queue)
             if injection is not None:
                 raise KlingError(injection.code, injection.message, injection.http_status)
-            task = self.tasks.get(ident) or next(
-                (t for t in self.tasks.values() if t.external_task_id == ident), None
-            )
+            collection = self.image_tasks if images else self.tasks
+            task = collection.get(ident)
+            if task is None:
+                self.lookups["path"] += 1
+            if task is None and "path" in self.lookup_forms:
+                task = next((t for t in collection.values() if t.external_task_id == ident), None)
             if task is None:
                 raise KlingError(1203, "task not found")
             return self.task_json(task)
 
-    def list_tasks(self, params: dict[str, list[str]]) -> list[dict[str, Any]]:
+    def list_tasks(
+        self, params: dict[str, list[str]], images: bool = False
+    ) -> list[dict[str, Any]]:
         page = int(params.get("pageNum", ["1"])[0])
         size = int(params.get("pageSize", ["30"])[0])
         if not (1 <= page <= 1000 and 1 <= size <= 500):
             raise KlingError(1201, "pageNum/pageSize out of range")
         wanted = params.get("external_task_id", [None])[0]
         with self._lock:
+            if "query" not in self.lookup_forms:
+                wanted = None  # an unknown parameter is ignored: the plain list
+            elif wanted is not None:
+                self.lookups["query"] += 1
+            if wanted is None and "list" not in self.lookup_forms:
+                raise KlingError(1202, "invalid request method or path")
+            if wanted is None:
+                self.lookups["list"] += 1
             self.queries += 1
-            tasks = [
+            tasks = [  # newest first, as Kling lists them
                 self.task_json(t)
-                for t in self.tasks.values()
+                for t in sorted(
+                    (self.image_tasks if images else self.tasks).values(),
+                    key=lambda t: -t.created_at,
+                )
                 if wanted is None or t.external_task_id == wanted
             ]
         return tasks[(page - 1) * size : page * size]
 
+    def create_image(self, body: Any) -> dict[str, Any]:
+        """POST /v1/images/generations (KDOC26 rules, providers.md 1.11)."""
+        with self._lock:
+            self.image_create_requests += 1
+        if not isinstance(body, dict):
+            raise KlingError(1200, "body must be a JSON object")
+        model = validate_image_create(body)
+        external_id = body.get("external_task_id")
+        with self._lock:
+            injection = self._pop(self.inject_image_create_queue)
+            if injection is not None and not injection.created:
+                raise KlingError(injection.code, injection.message, injection.http_status)
+            if external_id is not None and any(
+                t.external_task_id == external_id for t in self.image_tasks.values()
+            ):
+                raise KlingError(1201, f"external_task_id {external_id} already exists")
+            task = FakeTask(
+                task_id=str(random.randrange(10**17, 10**18)),
+                external_task_id=external_id,
+                model_name=model,
+                mode="std",
+                duration="0",
+                created_at=self.now(),
+                fail_message=self.fail_next.pop(0) if self.fail_next else None,
+            )
+            self.image_tasks[task.task_id] = task
+            if external_id is not None:
+                self.image_creates_by_external_id[external_id] += 1
+            if injection is not None:  # created, but the answer is an error
+                raise KlingError(injection.code, injection.message, injection.http_status)
+            data = self.task_json(task)
+            data.pop("task_status_msg", None)
+            return data
+
     def result(self, task_id: str) -> tuple[int, bytes, str]:
+        if task_id in self.image_tasks:
+            with self._lock:
+                self.downloads += 1
+                done = self.state_of(self.image_tasks[task_id]) == "succeed"
+            return (200, sample_png(), "image/png") if done else (404, b"not found", "text/plain")
         with self._lock:
             self.downloads += 1
             task = self.tasks.get(task_id)
@@ -587,6 +679,44 @@ class FakeKling:
         if item.times <= 0:
             queue.pop(0)
         return item
+
+
+@functools.lru_cache(maxsize=1)
+def sample_png() -> bytes:
+    """A 640x480 PNG standing in for a generated still."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 120, 80)).save(out, "PNG")
+    return out.getvalue()
+
+
+def validate_image_create(body: dict[str, Any]) -> str:
+    """KDOC26 field rules for POST /v1/images/generations; raises KlingError(1201)."""
+    model = body.get("model_name", "kling-v3")
+    if model not in IMAGE_MODELS:
+        raise KlingError(1201, f"model_name {model!r} is invalid")
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt or len(prompt) > PROMPT_LIMIT:
+        raise KlingError(1201, "prompt is required, at most 2500 characters")
+    if body.get("image") is not None:
+        _decode_image(body["image"], "image")
+        if body.get("negative_prompt") is not None:
+            raise KlingError(1201, "negative_prompt is not supported with image")
+    for key in ("image_fidelity", "human_fidelity"):
+        if key in body:
+            if model != "kling-v2-1":
+                raise KlingError(1201, f"{key} is only supported by kling-v2-1")
+            if not isinstance(body[key], int | float) or not 0 <= body[key] <= 1:
+                raise KlingError(1201, f"{key} must be within [0, 1]")
+    n = body.get("n", 1)
+    if not isinstance(n, int) or not 1 <= n <= 9:
+        raise KlingError(1201, "n must be within [1, 9]")
+    if body.get("aspect_ratio", "16:9") not in IMAGE_ASPECTS:
+        raise KlingError(1201, "aspect_ratio is invalid")
+    if body.get("external_task_id") is not None and not isinstance(body["external_task_id"], str):
+        raise KlingError(1201, "external_task_id must be a string")
+    return model
 
 
 def _decode_image(value: Any, name: str) -> dict[str, Any]:
@@ -750,7 +880,7 @@ class _Handler(BaseHTTPRequestHandler):
             if parts.path == "/_fake/stats":
                 return self._send(200, self.fake.stats())
             if parts.path.startswith("/_fake/results/"):
-                task_id = parts.path.rsplit("/", 1)[-1].removesuffix(".mp4")
+                task_id = parts.path.rsplit("/", 1)[-1].removesuffix(".mp4").removesuffix(".png")
                 status, body, ctype = self.fake.result(task_id)
                 return self._send(status, raw=body, content_type=ctype)
             if parts.path == API_PATH:
@@ -759,6 +889,12 @@ class _Handler(BaseHTTPRequestHandler):
             if parts.path.startswith(API_PATH + "/"):
                 self.fake.check_auth(self.headers.get("Authorization"))
                 return self._ok(self.fake.query(parts.path[len(API_PATH) + 1 :]))
+            if parts.path == IMAGE_PATH:
+                self.fake.check_auth(self.headers.get("Authorization"))
+                return self._ok(self.fake.list_tasks(parse_qs(parts.query), images=True))
+            if parts.path.startswith(IMAGE_PATH + "/"):
+                self.fake.check_auth(self.headers.get("Authorization"))
+                return self._ok(self.fake.query(parts.path[len(IMAGE_PATH) + 1 :], images=True))
             raise KlingError(1202, "invalid request method or path")
         except KlingError as err:
             self._fail(err)
@@ -772,6 +908,9 @@ class _Handler(BaseHTTPRequestHandler):
             if path == "/_fake/reset":
                 self.fake.reset()
                 return self._send(200, {"ok": True})
+            if path == IMAGE_PATH:
+                self.fake.check_auth(self.headers.get("Authorization"))
+                return self._ok(self.fake.create_image(self._json_body()))
             if path != API_PATH:
                 raise KlingError(1202, "invalid request method or path")
             body = self._json_body()

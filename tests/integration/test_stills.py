@@ -112,11 +112,12 @@ class PaidMaker:
     def __init__(self) -> None:
         self.calls = 0
         self.fail = False
+        self.fail_kind = ErrorKind.TRANSIENT
 
     async def make(self, photo: Path, seed: int) -> bytes:
         self.calls += 1
         if self.fail:
-            raise ProviderError(ErrorKind.TRANSIENT, "image service down")
+            raise ProviderError(self.fail_kind, "image service down")
         return sample_photo(width=320, height=240)
 
     async def aclose(self) -> None:
@@ -177,20 +178,28 @@ async def test_a_still_is_quota_checked_reserved_charged_and_refunded_on_failure
     assert failed.value.key == "still.failed"
     assert await still_ledger(paid) == [("still", "refunded", 0.25)]
 
+    maker.fail_kind = ErrorKind.CONTENT  # Kling 1301: the photo, so say so, and refund
+    with pytest.raises(StudioError) as moderated:
+        await stills.make(actor, outcome.revision.id)
+    assert moderated.value.key == "still.refused"
+    assert await still_ledger(paid) == [("still", "refunded", 0.25)] * 2
+    maker.fail_kind = ErrorKind.TRANSIENT
+
     maker.fail = False
     await stills.make(actor, outcome.revision.id)
     await stills.make(actor, outcome.revision.id)
     with pytest.raises(StudioError) as refused:  # 0.5 of 0.5 spent
         await stills.make(actor, outcome.revision.id)
     assert refused.value.key == "budget.exceeded"
-    assert maker.calls == 3  # the refused still never reached the provider
+    assert maker.calls == 4  # the refused still never reached the provider
     assert await still_ledger(paid) == [
+        ("still", "refunded", 0.25),
         ("still", "refunded", 0.25),
         ("still", "charged", 0.25),
         ("still", "charged", 0.25),
     ]
     usage = await services.accounts.budget.usage(5)  # /usage: stills are spending, not takes
-    assert (usage.day.charged, usage.day.refunded, usage.day.takes) == (0.5, 0.25, 0)
+    assert (usage.day.charged, usage.day.refunded, usage.day.takes) == (0.5, 0.5, 0)
 
 
 async def test_a_refused_animate_leaves_the_shots_picture_as_it_was(

@@ -1,30 +1,49 @@
 """Kling's camera language: our camera moves as `camera_control`, where the model takes one.
 
-KDOC's capability map allows camera control for image-to-video only on kling-v1-5, pro,
-5 s, `simple` type. Elsewhere it is omitted and the prompt's camera words carry the move.
-Kling's axis names differ from film terms: its `pan` rotates in the vertical plane (a film
-tilt) and its `tilt` in the horizontal plane (a film pan); KDOC says a NEGATIVE `zoom`
-narrows the field of view, i.e. pushes in. See `CAMERA_TABLE`.
+KDOC's old capability map allowed camera control for image-to-video only on kling-v1-5,
+pro, 5 s, `simple` type; the current map names it for no model, so for today's models it is
+omitted and the prompt's camera words carry the move. Kling's axes (KDOC26, providers.md
+1.4) match film terms: `pan` rotates about the y axis (negative = turn left, positive =
+turn right), `tilt` about the x axis (negative = down, positive = up), `horizontal` and
+`vertical` translate (a truck / pedestal), and a NEGATIVE `zoom` narrows the field of view,
+i.e. pushes in. Every axis is a float in [-10, 10], exactly one of them non-zero. An older
+comment here had pan and tilt swapped; see `CAMERA_TABLE`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+AXIS_LIMIT = 10.0  # KDOC26: each axis of a `simple` config is within [-10, 10]
+
+
+def _axis() -> Any:
+    return Field(default=0.0, ge=-AXIS_LIMIT, le=AXIS_LIMIT)
 
 
 class CameraConfig(BaseModel):
-    """The six axes of a `simple` move, each in Kling's [-10, 10]."""
+    """The six axes of a `simple` move, each in Kling's [-10, 10], exactly one non-zero.
+
+    Validated here so a wrong table entry fails in our tests, not as a paid-for 1201.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
-    horizontal: float = 0.0
-    vertical: float = 0.0
-    pan: float = 0.0
-    tilt: float = 0.0
-    roll: float = 0.0
-    zoom: float = 0.0
+    horizontal: float = _axis()  # translate along x: negative left, positive right
+    vertical: float = _axis()  # translate along y: negative down, positive up
+    pan: float = _axis()  # rotate about y: negative turn left, positive turn right
+    tilt: float = _axis()  # rotate about x: negative down, positive up
+    roll: float = _axis()  # rotate about z: negative counter-clockwise, positive clockwise
+    zoom: float = _axis()  # negative narrower view (push in), positive wider view
+
+    @model_validator(mode="after")
+    def _one_axis(self) -> CameraConfig:
+        moving = [v for v in self.model_dump().values() if v != 0]
+        if len(moving) != 1:
+            raise ValueError("a simple camera move sets exactly one non-zero axis")
+        return self
 
 
 CameraType = Literal[
@@ -57,19 +76,19 @@ def _simple(axis: str, value: float) -> CameraControl:
 # | static    | (none)                                 | no move; never send all-zero      |
 # | push_in   | simple zoom -5                         | KDOC: negative zoom = narrower FOV |
 # | pull_out  | simple zoom +5                         | positive zoom = wider FOV         |
-# | pan_left  | simple horizontal -5                   | sideways slide (truck) left       |
-# | pan_right | simple horizontal +5                   | sideways slide right              |
-# | tilt_up   | simple vertical +5                     | rise; Kling's `tilt` axis is a    |
-# | tilt_down | simple vertical -5                     | film *pan*, so it is not used     |
+# | pan_left  | simple pan -5                          | rotate about y: negative = left   |
+# | pan_right | simple pan +5                          | rotate about y: positive = right  |
+# | tilt_up   | simple tilt +5                         | rotate about x: positive = up     |
+# | tilt_down | simple tilt -5                         | rotate about x: negative = down   |
 # | orbit     | right_turn_forward (no config)         | simple has no orbit axis          |
 CAMERA_TABLE: dict[str, tuple[CameraControl, ...]] = {
     "static": (),
     "push_in": (_simple("zoom", -CAMERA_STRENGTH),),
     "pull_out": (_simple("zoom", CAMERA_STRENGTH),),
-    "pan_left": (_simple("horizontal", -CAMERA_STRENGTH),),
-    "pan_right": (_simple("horizontal", CAMERA_STRENGTH),),
-    "tilt_up": (_simple("vertical", CAMERA_STRENGTH),),
-    "tilt_down": (_simple("vertical", -CAMERA_STRENGTH),),
+    "pan_left": (_simple("pan", -CAMERA_STRENGTH),),
+    "pan_right": (_simple("pan", CAMERA_STRENGTH),),
+    "tilt_up": (_simple("tilt", CAMERA_STRENGTH),),
+    "tilt_down": (_simple("tilt", -CAMERA_STRENGTH),),
     "orbit": (CameraControl(type="right_turn_forward"),),
 }
 

@@ -24,10 +24,10 @@ Why it looks the way it does (details in /work/shared/providers.md, sections 1, 
 Uncertain contract points and the choice made here:
 
 * Query by external id: KDOC allows `GET /v1/videos/image2video/{external_task_id}`; KDEMO
-  uses `?external_task_id=` on the list endpoint instead. We implement KDOC's path form.
-  What Kling answers for an unknown id is undocumented: HTTP 404 and codes 1201/1203 all
-  mean "not found" for `find()`. Misreading one of them as "not found" is safe: the next
-  create with the same external id is refused by Kling as a duplicate, never paid twice.
+  uses `?external_task_id=` on the list endpoint instead. What Kling answers for an unknown
+  id is undocumented, so lookup.py tries both and then reads the task list; only the list
+  read to its end says "not created". A create with an external id Kling already has is
+  refused as a duplicate anyway, never paid twice.
 * Camera control: only where KDOC's capability map allows it (camera.py); elsewhere the
   prompt's camera words carry the move.
 """
@@ -56,8 +56,9 @@ from bot.providers.http import Credentials, JsonApi, RetryPolicy
 from bot.providers.kling import capabilities as caps
 from bot.providers.kling.auth import KlingApiKey, KlingJwt
 from bot.providers.kling.camera import CameraControl, camera_control_for, supports_cfg_scale
-from bot.providers.kling.errors import KLING_TABLE, NOT_FOUND_CODES
+from bot.providers.kling.errors import KLING_TABLE
 from bot.providers.kling.images import prepare_image
+from bot.providers.kling.lookup import TaskLookup
 from bot.providers.kling.wire import Image2VideoBody, read_answer, task_of, task_status_from
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ class KlingVideoProvider:
             max_download_bytes=max_download_bytes,
             logger=log,
         )
+        self._lookup = TaskLookup(self._api, IMAGE2VIDEO_PATH)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KlingVideoProvider:
@@ -193,26 +195,9 @@ class KlingVideoProvider:
         return await self._api.retrying("create", create, look_up=look_up)
 
     async def find(self, request: VideoRequest) -> str | None:
-        """Task id for request.external_id, via KDOC's `GET .../image2video/{external_id}`."""
-        path = f"{IMAGE2VIDEO_PATH}/{quote(request.external_id, safe='')}"
-
-        async def once() -> str | None:
-            try:
-                data = await self._api.call("GET", path, "find")
-            except ProviderError as err:
-                if err.code in NOT_FOUND_CODES or (
-                    err.code is None and err.extra.get("http_status") == 404
-                ):
-                    return None
-                raise
-            tasks = data if isinstance(data, list) else [data]
-            for item in tasks:
-                task = task_of(item, "find")
-                if task.external_task_id in (None, request.external_id):
-                    return task.task_id
-            return None
-
-        return await self._api.retrying("find", once)
+        """Task id for request.external_id: path form, query form, then the task list
+        (lookup.py); None only when the list proves the task was never created."""
+        return await self._lookup.find(request.external_id)
 
     async def status(self, request: VideoRequest, task_id: str) -> TaskStatus:
         """Poll the task once (retrying blips)."""

@@ -50,5 +50,15 @@ KLING_TABLE = ErrorTable(
     fallback=ErrorRule(K.UNKNOWN, "unknown error code"),
 )
 
-# Answers to a query by external id that mean "no such task" (see client.py's docstring).
-NOT_FOUND_CODES = frozenset({1201, 1203})
+# Answers to a query by external id that mean "no such task here" (or "this form is not
+# served"): lookup.py moves on to the next form. What Kling sends is undocumented.
+NOT_FOUND_CODES = frozenset({1201, 1202, 1203})
+
+
+def rule_for(code: int | None, status: int, message: str = "") -> ErrorRule:
+    """The rule for any Kling answer, from every endpoint (video, image, account).
+
+    One table for all of them (providers.md 1.7): the image endpoint must not read 1301
+    as bad input or 1100/1304 as throttling just because they come with HTTP 400/429.
+    """
+    return KLING_TABLE.rule_for(code, status, message)

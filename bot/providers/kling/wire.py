@@ -8,6 +8,7 @@ same way from create, query and callbacks, so `parse_callback` reads them too.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, Literal
 
 import httpx
@@ -50,6 +51,12 @@ class KlingTask(_Lenient):
     created_at: int | None = None
     updated_at: int | None = None
     task_result: KlingTaskResult | None = None
+    final_unit_deduction: str | None = None  # KDOC26: a string of units actually charged
+
+    @field_validator("final_unit_deduction", mode="before")
+    @classmethod
+    def _units_as_str(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | float) else value
 
     @field_validator("task_id", mode="before")
     @classmethod
@@ -171,7 +178,20 @@ def task_status_from(task: KlingTask) -> TaskStatus:
         message=task.task_status_msg or None,
         result_url=url if state == "succeed" else None,
         content_rejected=failed and is_content_rejection(task.task_status_msg),
+        charged_units=charged_units_of(task) if state in ("succeed", "failed") else None,
     )
+
+
+def charged_units_of(task: KlingTask) -> float | None:
+    """`final_unit_deduction` as a number: the authoritative cost (providers.md 1.6)."""
+    raw = (task.final_unit_deduction or "").strip()
+    try:
+        units = float(raw)
+    except ValueError:
+        if raw:
+            log.warning("kling: task %s has an unreadable final_unit_deduction", task.task_id)
+        return None
+    return units if math.isfinite(units) and units >= 0 else None
 
 
 def parse_callback(body: dict[str, Any]) -> tuple[str, str | None] | None:

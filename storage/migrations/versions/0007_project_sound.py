@@ -1,7 +1,7 @@
 """projects.sound: native sound on a project's takes, off by default
 
 Revision ID: 0007_project_sound
-Revises: 0005_drop_locks
+Revises: 0006_take_charged_units
 Create Date: 2026-12-07 11:00:00
 
 Kling 2.6 and 3.0 can make sound with the picture; it costs more (2.6: twice pro's
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_project_sound"
-down_revision: str | None = "0005_drop_locks"
+down_revision: str | None = "0006_take_charged_units"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

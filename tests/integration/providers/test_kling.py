@@ -256,7 +256,7 @@ def test_camera_table_covers_every_move_and_respects_capabilities() -> None:
         assert sum(1 for v in control["config"].values() if v != 0) == 1
     assert camera_control_for("pan_right", "kling-v1-5", "pro", 5) == {
         "type": "simple",
-        "config": {"horizontal": 5.0, "vertical": 0.0, "pan": 0.0, "tilt": 0.0,
+        "config": {"horizontal": 0.0, "vertical": 0.0, "pan": 5.0, "tilt": 0.0,
                    "roll": 0.0, "zoom": 0.0},
     }  # fmt: skip
 

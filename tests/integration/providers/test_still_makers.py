@@ -148,7 +148,7 @@ async def test_kling_image_generation_uses_the_photo_as_reference(
     path, _, raw = images.requests[0]
     body = json.loads(raw)
     assert path == "/v1/images/generations"
-    assert body["model_name"] == "kling-v2" and body["prompt"] == CLAY_STYLE
+    assert body["model_name"] == "kling-v2-1" and body["prompt"] == CLAY_STYLE
     assert body["aspect_ratio"] == "4:3"
     assert "negative_prompt" not in body  # Kling refuses it together with an image
     reference = Image.open(io.BytesIO(base64.b64decode(body["image"])))  # raw base64

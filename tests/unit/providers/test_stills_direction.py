@@ -12,10 +12,11 @@ DOCUMENTED = {
     "static": None,
     "push_in": {"type": "simple", "config": {"zoom": -5.0}},
     "pull_out": {"type": "simple", "config": {"zoom": 5.0}},
-    "pan_left": {"type": "simple", "config": {"horizontal": -5.0}},
-    "pan_right": {"type": "simple", "config": {"horizontal": 5.0}},
-    "tilt_up": {"type": "simple", "config": {"vertical": 5.0}},
-    "tilt_down": {"type": "simple", "config": {"vertical": -5.0}},
+    # KDOC26: `pan` rotates about y (negative = left), `tilt` about x (positive = up).
+    "pan_left": {"type": "simple", "config": {"pan": -5.0}},
+    "pan_right": {"type": "simple", "config": {"pan": 5.0}},
+    "tilt_up": {"type": "simple", "config": {"tilt": 5.0}},
+    "tilt_down": {"type": "simple", "config": {"tilt": -5.0}},
     "orbit": None,  # right_turn_forward is not in kling-v1-5 pro's capability map
 }
 
