@@ -10,7 +10,8 @@ the chat front end and the job runner.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from bot.services.access import Access
 from bot.services.accounts import Accounts
 from bot.services.budget import Budget, Quotas, parse_costs
 from bot.services.capacity import HeavyWork
+from bot.services.doctor import Doctor, ProviderSettings
 from bot.services.drafting import Drafting, PhotoIntake
 from bot.services.generation import Generation, TakeMachine
 from bot.services.groups import Groups
@@ -200,3 +202,67 @@ def build_runner(
         callback_urls=callback_urls,
     )
     return JobRunner(machine, db, policy=policy, owner=owner)
+
+
+@asynccontextmanager
+async def build_doctor(settings: Settings, db: Database | None = None) -> AsyncIterator[Doctor]:
+    """`claymate doctor` and /doctor: every check, wired to the real adapters.
+
+    The bot hands over its own database; the command line opens one and closes it after.
+    Providers are built afresh and closed when the report is done.
+    """
+    from bot.media.fonts import find_cjk_font
+    from bot.providers.registry import build_checkable
+    from bot.providers.telegram import bot_status
+    from bot.services import doctor as dr
+    from storage.health import schema_state
+    from storage.urls import database_location
+
+    own_db = db is None
+    database = db or Database.from_url(settings.resolved_database_url)
+    checkable = build_checkable(settings)
+    token, api_url = settings.telegram_bot_token, settings.telegram_api_url
+    telegram = (lambda: bot_status(token.get_secret_value(), api_url)) if token else None
+
+    def font() -> Path | None:
+        found = find_cjk_font(settings.cjk_font)
+        return found.path if found else None
+
+    checks = [
+        dr.telegram_check(telegram, webhook_url=settings.webhook_url, api_url=api_url),
+        dr.database_check(
+            lambda: schema_state(database), where=database_location(str(database.engine.url))
+        ),
+    ]
+    for name, provider in checkable.items():
+        names = _PROVIDER_SETTINGS[name]
+        checks.append(
+            dr.offline_check(names.label)
+            if provider is None
+            else dr.provider_check(provider, names)
+        )
+    checks += [
+        dr.font_check(font),
+        dr.media_check(dr.pyav_versions),
+        dr.disk_check(settings.data_dir, settings.min_free_disk_mb),
+    ]
+    try:
+        yield dr.Doctor(checks)
+    finally:
+        for provider in checkable.values():
+            close = getattr(provider, "aclose", None)
+            if close is not None:
+                await close()
+        if own_db:
+            await database.dispose()
+
+
+_PROVIDER_SETTINGS = {
+    "kling": ProviderSettings(
+        "doctor.name.kling", "KLING_ACCESS_KEY/KLING_SECRET_KEY", "KLING_API_URL", "KLING_MODEL"
+    ),
+    "vidu": ProviderSettings("doctor.name.vidu", "VIDU_API_KEY", "VIDU_API_URL", "VIDU_MODEL"),
+    "llm": ProviderSettings(
+        "doctor.name.llm", "OPENAI_API_KEY", "OPENAI_BASE_URL", "CLAYMATE_LLM_MODEL"
+    ),
+}

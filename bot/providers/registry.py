@@ -8,7 +8,7 @@ configured, so a keyless bot never loads their clients.
 from __future__ import annotations
 
 from bot.config import ConfigError, Settings
-from bot.domain.ports import PromptDrafter, StillMaker, VideoProvider
+from bot.domain.ports import AccessCheckable, PromptDrafter, StillMaker, VideoProvider
 from bot.providers.offline.drafter import OfflineDrafter
 from bot.providers.offline.stills import OfflineStills
 from bot.providers.offline.video import OfflineVideoProvider
@@ -85,3 +85,21 @@ def build_still_maker(settings: Settings) -> StillMaker:
 
         return OpenAIStills.from_settings(settings)
     return OfflineStills()
+
+
+def build_checkable(settings: Settings) -> dict[str, AccessCheckable | None]:
+    """The paid providers `claymate doctor` asks, each built when configured, else None."""
+    found: dict[str, AccessCheckable | None] = {"kling": None, "vidu": None, "llm": None}
+    if settings.kling_enabled:
+        from bot.providers.kling.client import KlingVideoProvider
+
+        found["kling"] = KlingVideoProvider.from_settings(settings)
+    if settings.vidu_enabled:
+        from bot.providers.vidu import ViduVideoProvider
+
+        found["vidu"] = ViduVideoProvider.from_settings(settings)
+    if settings.llm_enabled:
+        from bot.providers.openai.llm import LLMDrafter
+
+        found["llm"] = LLMDrafter.from_settings(settings)
+    return found
