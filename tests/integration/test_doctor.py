@@ -105,6 +105,18 @@ async def test_a_webhook_telegram_cannot_deliver_to_is_a_failure(
     assert stub.spec_violations == []
 
 
+async def test_an_unreachable_bot_api_names_telegram_api_url(tmp_path: Path) -> None:
+    settings = await migrated_settings(
+        tmp_path, telegram_bot_token=DEFAULT_TOKEN, telegram_api_url="http://127.0.0.1:1"
+    )
+    lines, ok = await lines_for(settings)
+    assert not ok
+    assert line(lines, "Telegram token") == (
+        "✗ Telegram token: cannot reach http://127.0.0.1:1 → check the network and "
+        "TELEGRAM_API_URL"
+    )
+
+
 # --- the database ----------------------------------------------------------------------------
 
 
