@@ -10,12 +10,13 @@ the chat front end and the job runner.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings
+from bot.domain.health import SchemaState
 from bot.domain.ports import PromptDrafter, StillMaker, TakeObserver, VideoProvider
 from bot.files import DataFolders, private_dir
 from bot.media.fonts import use_cjk_font
@@ -215,11 +216,16 @@ async def build_doctor(settings: Settings, db: Database | None = None) -> AsyncI
     from bot.providers.registry import build_checkable
     from bot.providers.telegram import bot_status
     from bot.services import doctor as dr
-    from storage.health import schema_state
     from storage.urls import database_location
 
+    failure: OSError | None = None
     own_db = db is None
-    database = db or Database.from_url(settings.resolved_database_url)
+    url = settings.resolved_database_url
+    try:
+        # Opening a SQLite file creates it; where that is impossible the check says so.
+        database = db or Database.from_url(url)
+    except OSError as error:
+        database, failure = None, error
     checkable = build_checkable(settings)
     token, api_url = settings.telegram_bot_token, settings.telegram_api_url
     telegram = (lambda: bot_status(token.get_secret_value(), api_url)) if token else None
@@ -230,9 +236,7 @@ async def build_doctor(settings: Settings, db: Database | None = None) -> AsyncI
 
     checks = [
         dr.telegram_check(telegram, webhook_url=settings.webhook_url, api_url=api_url),
-        dr.database_check(
-            lambda: schema_state(database), where=database_location(str(database.engine.url))
-        ),
+        dr.database_check(_schema_probe(database, failure), where=database_location(url)),
     ]
     for name, provider in checkable.items():
         names = _PROVIDER_SETTINGS[name]
@@ -253,8 +257,23 @@ async def build_doctor(settings: Settings, db: Database | None = None) -> AsyncI
             close = getattr(provider, "aclose", None)
             if close is not None:
                 await close()
-        if own_db:
+        if own_db and database is not None:
             await database.dispose()
+
+
+def _schema_probe(
+    database: Database | None, failure: OSError | None
+) -> Callable[[], Awaitable[SchemaState]]:
+    """Where the database's migrations stand, or the error that kept it from opening."""
+    from storage.health import schema_state
+
+    async def probe() -> SchemaState:
+        if database is None:
+            assert failure is not None
+            raise failure
+        return await schema_state(database)
+
+    return probe
 
 
 _PROVIDER_SETTINGS = {

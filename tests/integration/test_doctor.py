@@ -160,6 +160,18 @@ async def test_an_unreachable_database_names_database_url_not_its_password(
     assert "hunter2" not in "\n".join(lines)
 
 
+async def test_a_sqlite_file_that_cannot_be_made_is_a_line_not_a_crash(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    settings = make_settings(tmp_path, database_url=f"sqlite:///{blocker}/claymate.db")
+    lines, ok = await lines_for(settings)
+    assert not ok
+    assert line(lines, "Database") == (
+        f"✗ Database: cannot reach {blocker}/claymate.db → check DATABASE_URL and that the "
+        "database server is running"
+    )
+
+
 # --- providers -------------------------------------------------------------------------------
 
 
