@@ -4,6 +4,7 @@ each is one ✗ line naming the setting, and no secret ever appears in the repor
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -175,7 +176,8 @@ async def test_a_sqlite_file_that_cannot_be_made_is_a_line_not_a_crash(tmp_path:
 # --- providers -------------------------------------------------------------------------------
 
 
-async def test_kling_keys_and_model(tmp_path: Path) -> None:
+async def test_kling_keys_and_model(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     with FakeKling() as fake:
         good = {"kling_access_key": FAKE_ACCESS_KEY, "kling_api_url": fake.url}
         lines, _ = await lines_for(
@@ -200,6 +202,7 @@ async def test_kling_keys_and_model(tmp_path: Path) -> None:
         )
         assert not fake.tasks  # never a paid generation
     assert WRONG not in "\n".join(lines) and FAKE_SECRET_KEY not in "\n".join(lines)
+    assert WRONG not in caplog.text and FAKE_SECRET_KEY not in caplog.text
 
 
 async def test_vidu_key_and_model(tmp_path: Path) -> None:
@@ -229,7 +232,8 @@ async def test_vidu_key_and_model(tmp_path: Path) -> None:
     assert WRONG not in "\n".join(lines)
 
 
-async def test_openai_key_and_model(tmp_path: Path) -> None:
+async def test_openai_key_and_model(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     with FakeOpenAI() as fake:
         base = {"openai_base_url": fake.base_url}
         lines, _ = await lines_for(make_settings(tmp_path, openai_api_key=DEFAULT_KEY, **base))
@@ -251,3 +255,4 @@ async def test_openai_key_and_model(tmp_path: Path) -> None:
             "set CLAYMATE_LLM_MODEL to one of: gpt-4o-mini, gpt-5.4-mini, gpt-image-2"
         )
         assert fake.chat_requests() == []  # models.list only, never a paid completion
+    assert WRONG not in caplog.text and DEFAULT_KEY not in caplog.text
