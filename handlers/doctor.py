@@ -15,7 +15,7 @@ from telegram.constants import ChatType
 from telegram.ext import Application, CommandHandler
 
 from bot.services.doctor import Doctor, render
-from handlers.common import Context, actor_for, reply_html, services
+from handlers.common import Context, actor_for, chat_action, reply_html, services
 
 DoctorFactory = Callable[[], AbstractAsyncContextManager[Doctor]]
 
@@ -29,7 +29,8 @@ async def on_doctor(update: Update, context: Context) -> None:
         return
     actor = await actor_for(update, context)
     make_doctor: DoctorFactory = context.application.bot_data["doctor"]
-    async with make_doctor() as doctor:
+    # A check may wait its whole timeout on a provider: show "typing…" meanwhile.
+    async with chat_action(context.bot, message.chat_id), make_doctor() as doctor:
         results = await doctor.examine()
     lines = [html.escape(line, quote=False) for line in render(results, actor.lang)]
     await reply_html(context, message, "\n".join(lines))
