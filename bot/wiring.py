@@ -281,6 +281,9 @@ _PROVIDER_SETTINGS = {
         "doctor.name.kling", "KLING_ACCESS_KEY/KLING_SECRET_KEY", "KLING_API_URL", "KLING_MODEL"
     ),
     "vidu": ProviderSettings("doctor.name.vidu", "VIDU_API_KEY", "VIDU_API_URL", "VIDU_MODEL"),
+    "seedance": ProviderSettings(
+        "doctor.name.seedance", "SEEDANCE_API_KEY", "SEEDANCE_API_URL", "SEEDANCE_MODEL"
+    ),
     "llm": ProviderSettings(
         "doctor.name.llm", "OPENAI_API_KEY", "OPENAI_BASE_URL", "CLAYMATE_LLM_MODEL"
     ),

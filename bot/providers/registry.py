@@ -89,7 +89,12 @@ def build_still_maker(settings: Settings) -> StillMaker:
 
 def build_checkable(settings: Settings) -> dict[str, AccessCheckable | None]:
     """The paid providers `claymate doctor` asks, each built when configured, else None."""
-    found: dict[str, AccessCheckable | None] = {"kling": None, "vidu": None, "llm": None}
+    found: dict[str, AccessCheckable | None] = {
+        "kling": None,
+        "vidu": None,
+        "seedance": None,
+        "llm": None,
+    }
     if settings.kling_enabled:
         from bot.providers.kling.client import KlingVideoProvider
 
@@ -98,6 +103,10 @@ def build_checkable(settings: Settings) -> dict[str, AccessCheckable | None]:
         from bot.providers.vidu import ViduVideoProvider
 
         found["vidu"] = ViduVideoProvider.from_settings(settings)
+    if settings.seedance_enabled:
+        from bot.providers.seedance import SeedanceVideoProvider
+
+        found["seedance"] = SeedanceVideoProvider.from_settings(settings)
     if settings.llm_enabled:
         from bot.providers.openai.llm import LLMDrafter
 

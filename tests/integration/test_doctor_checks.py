@@ -17,6 +17,7 @@ from storage.db import Database
 from tests.conftest import make_settings
 from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, FakeKling
 from tests.fakes.fake_openai import DEFAULT_KEY, FakeOpenAI
+from tests.fakes.fake_seedance import FAKE_SEEDANCE_KEY, FakeSeedance
 from tests.fakes.fake_vidu import FAKE_VIDU_KEY, FakeVidu
 from tests.fakes.telegram_stub import DEFAULT_TOKEN, TelegramStub
 
@@ -229,6 +230,24 @@ async def test_vidu_key_and_model(tmp_path: Path) -> None:
             "viduq3-pro, "
         )
         assert fake.creates == []  # never a paid generation
+    assert WRONG not in "\n".join(lines)
+
+
+async def test_seedance_key(tmp_path: Path) -> None:
+    with FakeSeedance() as fake:
+        lines, _ = await lines_for(
+            make_settings(tmp_path, seedance_api_key=FAKE_SEEDANCE_KEY, seedance_api_url=fake.url)
+        )
+        assert line(lines, "Seedance") == (
+            "✓ Seedance: key accepted, model seedance-1-5-pro-251215 available"
+        )
+        lines, _ = await lines_for(
+            make_settings(tmp_path, seedance_api_key=WRONG, seedance_api_url=fake.url)
+        )
+        assert line(lines, "Seedance") == (
+            "✗ Seedance: the key was refused → check SEEDANCE_API_KEY (and that "
+            "SEEDANCE_API_URL is the host the key was made for)"
+        )
     assert WRONG not in "\n".join(lines)
 
 
