@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.domain.health import SchemaState
 from bot.domain.ports import PromptDrafter, StillMaker, TakeObserver, VideoProvider
 from bot.files import DataFolders, private_dir
@@ -240,11 +240,12 @@ async def build_doctor(settings: Settings, db: Database | None = None) -> AsyncI
     ]
     for name, provider in checkable.items():
         names = _PROVIDER_SETTINGS[name]
-        checks.append(
-            dr.offline_check(names.label)
-            if provider is None
-            else dr.provider_check(provider, names)
-        )
+        if provider is None:
+            checks.append(dr.offline_check(names.label))
+        elif isinstance(provider, ConfigError):
+            checks.append(dr.config_check(names.label, str(provider)))
+        else:
+            checks.append(dr.provider_check(provider, names))
     checks += [
         dr.font_check(font),
         dr.media_check(dr.pyav_versions),
@@ -254,7 +255,9 @@ async def build_doctor(settings: Settings, db: Database | None = None) -> AsyncI
         yield dr.Doctor(checks)
     finally:
         for provider in checkable.values():
-            close = getattr(provider, "aclose", None)
+            close = (
+                None if isinstance(provider, ConfigError) else getattr(provider, "aclose", None)
+            )
             if close is not None:
                 await close()
         if own_db and database is not None:
@@ -278,7 +281,10 @@ def _schema_probe(
 
 _PROVIDER_SETTINGS = {
     "kling": ProviderSettings(
-        "doctor.name.kling", "KLING_ACCESS_KEY/KLING_SECRET_KEY", "KLING_API_URL", "KLING_MODEL"
+        "doctor.name.kling",
+        "KLING_API_KEY (or KLING_ACCESS_KEY/KLING_SECRET_KEY)",
+        "KLING_API_URL",
+        "KLING_MODEL",
     ),
     "vidu": ProviderSettings("doctor.name.vidu", "VIDU_API_KEY", "VIDU_API_URL", "VIDU_MODEL"),
     "seedance": ProviderSettings(

@@ -7,6 +7,8 @@ configured, so a keyless bot never loads their clients.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.config import ConfigError, Settings
 from bot.domain.ports import AccessCheckable, PromptDrafter, StillMaker, VideoProvider
 from bot.providers.offline.drafter import OfflineDrafter
@@ -87,28 +89,43 @@ def build_still_maker(settings: Settings) -> StillMaker:
     return OfflineStills()
 
 
-def build_checkable(settings: Settings) -> dict[str, AccessCheckable | None]:
-    """The paid providers `claymate doctor` asks, each built when configured, else None."""
-    found: dict[str, AccessCheckable | None] = {
-        "kling": None,
-        "vidu": None,
-        "seedance": None,
-        "llm": None,
+def build_checkable(settings: Settings) -> dict[str, AccessCheckable | ConfigError | None]:
+    """The paid providers `claymate doctor` asks: built when configured, None when offline,
+    or the ConfigError (a retired model, a missing half of a key pair) that stops building it."""
+    builders: dict[str, tuple[bool, Callable[[], AccessCheckable]]] = {
+        "kling": (settings.kling_enabled, lambda: _kling(settings)),
+        "vidu": (settings.vidu_enabled, lambda: _vidu(settings)),
+        "seedance": (settings.seedance_enabled, lambda: _seedance(settings)),
+        "llm": (settings.llm_enabled, lambda: _llm(settings)),
     }
-    if settings.kling_enabled:
-        from bot.providers.kling.client import KlingVideoProvider
-
-        found["kling"] = KlingVideoProvider.from_settings(settings)
-    if settings.vidu_enabled:
-        from bot.providers.vidu import ViduVideoProvider
-
-        found["vidu"] = ViduVideoProvider.from_settings(settings)
-    if settings.seedance_enabled:
-        from bot.providers.seedance import SeedanceVideoProvider
-
-        found["seedance"] = SeedanceVideoProvider.from_settings(settings)
-    if settings.llm_enabled:
-        from bot.providers.openai.llm import LLMDrafter
-
-        found["llm"] = LLMDrafter.from_settings(settings)
+    found: dict[str, AccessCheckable | ConfigError | None] = {}
+    for name, (enabled, build) in builders.items():
+        try:
+            found[name] = build() if enabled else None
+        except ConfigError as error:
+            found[name] = error
     return found
+
+
+def _kling(settings: Settings) -> AccessCheckable:
+    from bot.providers.kling.client import KlingVideoProvider
+
+    return KlingVideoProvider.from_settings(settings)
+
+
+def _vidu(settings: Settings) -> AccessCheckable:
+    from bot.providers.vidu import ViduVideoProvider
+
+    return ViduVideoProvider.from_settings(settings)
+
+
+def _seedance(settings: Settings) -> AccessCheckable:
+    from bot.providers.seedance import SeedanceVideoProvider
+
+    return SeedanceVideoProvider.from_settings(settings)
+
+
+def _llm(settings: Settings) -> AccessCheckable:
+    from bot.providers.openai.llm import LLMDrafter
+
+    return LLMDrafter.from_settings(settings)

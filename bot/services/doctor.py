@@ -224,6 +224,17 @@ def offline_check(label: str) -> Check:
     return Check(label, run, _fix("doctor.fix.retry"))
 
 
+def config_check(label: str, problem: str) -> Check:
+    """A provider whose settings keep it from being built: the line names the setting."""
+
+    async def run() -> CheckResult:
+        return CheckResult.failed(
+            label, "doctor.provider.config", _fix("doctor.fix.config"), problem=problem
+        )
+
+    return Check(label, run, _fix("doctor.fix.config"))
+
+
 def provider_check(provider: AccessCheckable, names: ProviderSettings) -> Check:
     """The key accepted by a free authenticated call, and the configured model known."""
     unreachable = _fix("doctor.fix.provider_unreachable", setting=names.url)
