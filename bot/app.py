@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import signal
@@ -32,9 +33,10 @@ from bot.web import (
     web_secrets,
     webhook_secret,
 )
-from bot.wiring import Wiring, build_runner, build_services
+from bot.wiring import Wiring, build_doctor, build_runner, build_services
 from handlers import (
     admin,
+    doctor,
     drafts,
     errors,
     fallbacks,
@@ -98,6 +100,7 @@ def build_application(
     application.bot_data["settings"] = settings
     application.bot_data["runner"] = runner
     application.bot_data["metrics"] = metrics
+    application.bot_data["doctor"] = functools.partial(build_doctor, settings, wiring.db)
     register_handlers(application)
     source = "webhook" if settings.webhook_url else "polling"
     application.add_handler(TypeHandler(Update, metrics.count_update(source)), group=-2)
@@ -117,6 +120,7 @@ def register_handlers(application: Application) -> None:
     music.register(application)
     groups.register(application)
     admin.register(application)
+    doctor.register(application)  # operators only; silent for everyone else
     privacy.register(application)
     fallbacks.register(application)  # last: only what nothing above took
 

@@ -227,7 +227,32 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the Telegram bot", parents=[common])
     run.set_defaults(func=_cmd_run)
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the configuration before going live: one line per check, with the fix",
+        parents=[common],
+    )
+    doctor.add_argument("--lang", choices=("en", "zh"), default="en", help="report language")
+    doctor.set_defaults(func=_cmd_doctor)
     return parser
+
+
+def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when every check passed, 1 when any failed (the ✗ lines say how to fix it)."""
+    from bot.services.doctor import all_ok, render
+
+    results = run_redacted(_doctor(settings))
+    for line in render(results, args.lang):
+        print(line)
+    return 0 if all_ok(results) else 1
+
+
+async def _doctor(settings: Settings) -> list[Any]:
+    from bot.wiring import build_doctor
+
+    async with build_doctor(settings) as doctor:
+        return await doctor.examine()
 
 
 def _cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:

@@ -151,6 +151,8 @@ class Settings(BaseSettings):
     preview_height: int = Field(
         720, ge=144, le=2160, validation_alias=_env("CLAYMATE_PREVIEW_HEIGHT")
     )
+    # `claymate doctor` fails its disk check below this much free space in CLAYMATE_DATA_DIR.
+    min_free_disk_mb: int = Field(500, ge=0, validation_alias=_env("CLAYMATE_MIN_FREE_DISK_MB"))
     # Films and exports (joining clips, zipping a project) at once; the rest wait their turn.
     heavy_work_slots: int = Field(
         2, ge=1, le=64, validation_alias=_env("CLAYMATE_HEAVY_WORK_SLOTS")

@@ -10,11 +10,13 @@ the chat front end and the job runner.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
+from bot.domain.health import SchemaState
 from bot.domain.ports import PromptDrafter, StillMaker, TakeObserver, VideoProvider
 from bot.files import DataFolders, private_dir
 from bot.media.fonts import use_cjk_font
@@ -26,6 +28,7 @@ from bot.services.access import Access
 from bot.services.accounts import Accounts
 from bot.services.budget import Budget, Quotas, parse_costs
 from bot.services.capacity import HeavyWork
+from bot.services.doctor import Doctor, ProviderSettings
 from bot.services.drafting import Drafting, PhotoIntake
 from bot.services.generation import Generation, TakeMachine
 from bot.services.groups import Groups
@@ -200,3 +203,94 @@ def build_runner(
         callback_urls=callback_urls,
     )
     return JobRunner(machine, db, policy=policy, owner=owner)
+
+
+@asynccontextmanager
+async def build_doctor(settings: Settings, db: Database | None = None) -> AsyncIterator[Doctor]:
+    """`claymate doctor` and /doctor: every check, wired to the real adapters.
+
+    The bot hands over its own database; the command line opens one and closes it after.
+    Providers are built afresh and closed when the report is done.
+    """
+    from bot.media.fonts import find_cjk_font
+    from bot.providers.registry import build_checkable
+    from bot.providers.telegram import bot_status
+    from bot.services import doctor as dr
+    from storage.urls import database_location
+
+    failure: OSError | None = None
+    own_db = db is None
+    url = settings.resolved_database_url
+    try:
+        # Opening a SQLite file creates it; where that is impossible the check says so.
+        database = db or Database.from_url(url)
+    except OSError as error:
+        database, failure = None, error
+    checkable = build_checkable(settings)
+    token, api_url = settings.telegram_bot_token, settings.telegram_api_url
+    telegram = (lambda: bot_status(token.get_secret_value(), api_url)) if token else None
+
+    def font() -> Path | None:
+        found = find_cjk_font(settings.cjk_font)
+        return found.path if found else None
+
+    checks = [
+        dr.telegram_check(telegram, webhook_url=settings.webhook_url, api_url=api_url),
+        dr.database_check(_schema_probe(database, failure), where=database_location(url)),
+    ]
+    for name, provider in checkable.items():
+        names = _PROVIDER_SETTINGS[name]
+        if provider is None:
+            checks.append(dr.offline_check(names.label))
+        elif isinstance(provider, ConfigError):
+            checks.append(dr.config_check(names.label, str(provider)))
+        else:
+            checks.append(dr.provider_check(provider, names))
+    checks += [
+        dr.font_check(font),
+        dr.media_check(dr.pyav_versions),
+        dr.disk_check(settings.data_dir, settings.min_free_disk_mb),
+    ]
+    try:
+        yield dr.Doctor(checks)
+    finally:
+        for provider in checkable.values():
+            close = (
+                None if isinstance(provider, ConfigError) else getattr(provider, "aclose", None)
+            )
+            if close is not None:
+                await close()
+        if own_db and database is not None:
+            await database.dispose()
+
+
+def _schema_probe(
+    database: Database | None, failure: OSError | None
+) -> Callable[[], Awaitable[SchemaState]]:
+    """Where the database's migrations stand, or the error that kept it from opening."""
+    from storage.health import schema_state
+
+    async def probe() -> SchemaState:
+        if database is None:
+            assert failure is not None
+            raise failure
+        return await schema_state(database)
+
+    return probe
+
+
+_PROVIDER_SETTINGS = {
+    "kling": ProviderSettings(
+        "doctor.name.kling",
+        "KLING_API_KEY (or KLING_ACCESS_KEY/KLING_SECRET_KEY)",
+        "KLING_API_URL",
+        "KLING_MODEL",
+    ),
+    "vidu": ProviderSettings("doctor.name.vidu", "VIDU_API_KEY", "VIDU_API_URL", "VIDU_MODEL"),
+    "seedance": ProviderSettings(
+        "doctor.name.seedance", "SEEDANCE_API_KEY", "SEEDANCE_API_URL", "SEEDANCE_MODEL"
+    ),
+    "llm": ProviderSettings(
+        "doctor.name.llm", "OPENAI_API_KEY", "OPENAI_BASE_URL", "CLAYMATE_LLM_MODEL"
+    ),
+}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from bot.domain.errors import StudioError
+from bot.domain.health import ModelAccess
 from bot.domain.records import TakeRecord
 from bot.domain.types import (
     ClipInfo,
@@ -158,6 +159,15 @@ async def refusal_of(provider: VideoProvider, request: VideoRequest) -> StudioEr
     if isinstance(provider, CheckedProvider):
         return await provider.refusal(request)
     return None
+
+
+@runtime_checkable
+class AccessCheckable(Protocol):
+    """A provider that can prove its key works with a free call (`claymate doctor`)."""
+
+    async def check_access(self) -> ModelAccess:
+        """A cheap authenticated read, never a paid generation; raises ProviderError."""
+        ...
 
 
 class TakeObserver(Protocol):

@@ -7,8 +7,10 @@ configured, so a keyless bot never loads their clients.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.config import ConfigError, Settings
-from bot.domain.ports import PromptDrafter, StillMaker, VideoProvider
+from bot.domain.ports import AccessCheckable, PromptDrafter, StillMaker, VideoProvider
 from bot.providers.offline.drafter import OfflineDrafter
 from bot.providers.offline.stills import OfflineStills
 from bot.providers.offline.video import OfflineVideoProvider
@@ -85,3 +87,45 @@ def build_still_maker(settings: Settings) -> StillMaker:
 
         return OpenAIStills.from_settings(settings)
     return OfflineStills()
+
+
+def build_checkable(settings: Settings) -> dict[str, AccessCheckable | ConfigError | None]:
+    """The paid providers `claymate doctor` asks: built when configured, None when offline,
+    or the ConfigError (a retired model, a missing half of a key pair) that stops building it."""
+    builders: dict[str, tuple[bool, Callable[[], AccessCheckable]]] = {
+        "kling": (settings.kling_enabled, lambda: _kling(settings)),
+        "vidu": (settings.vidu_enabled, lambda: _vidu(settings)),
+        "seedance": (settings.seedance_enabled, lambda: _seedance(settings)),
+        "llm": (settings.llm_enabled, lambda: _llm(settings)),
+    }
+    found: dict[str, AccessCheckable | ConfigError | None] = {}
+    for name, (enabled, build) in builders.items():
+        try:
+            found[name] = build() if enabled else None
+        except ConfigError as error:
+            found[name] = error
+    return found
+
+
+def _kling(settings: Settings) -> AccessCheckable:
+    from bot.providers.kling.client import KlingVideoProvider
+
+    return KlingVideoProvider.from_settings(settings)
+
+
+def _vidu(settings: Settings) -> AccessCheckable:
+    from bot.providers.vidu import ViduVideoProvider
+
+    return ViduVideoProvider.from_settings(settings)
+
+
+def _seedance(settings: Settings) -> AccessCheckable:
+    from bot.providers.seedance import SeedanceVideoProvider
+
+    return SeedanceVideoProvider.from_settings(settings)
+
+
+def _llm(settings: Settings) -> AccessCheckable:
+    from bot.providers.openai.llm import LLMDrafter
+
+    return LLMDrafter.from_settings(settings)

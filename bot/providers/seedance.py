@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.config import ConfigError, Settings
 from bot.domain.errors import ErrorKind, ProviderError
+from bot.domain.health import ModelAccess
 from bot.domain.types import ClipInfo, ProgressCallback, TaskState, TaskStatus, VideoRequest
 from bot.providers.http import (
     SERVER_ERRORS,
@@ -297,6 +298,11 @@ class SeedanceVideoProvider:
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self._api.aclose()
+
+    async def check_access(self) -> ModelAccess:
+        """List one task (free, authenticated): proves the key; the model was checked on build."""
+        await self._api.call("GET", f"{TASKS_PATH}?page_num=1&page_size=1", "check")
+        return ModelAccess(self.model, (self.model,))
 
     # --- VideoProvider ------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.config import ConfigError, Settings
 from bot.domain.errors import ErrorKind, ProviderError, StudioError
+from bot.domain.health import ModelAccess
 from bot.domain.script_checks import prompt_limit
 from bot.domain.types import ClipInfo, ProgressCallback, TaskState, TaskStatus, VideoRequest
 from bot.providers.http import (
@@ -356,6 +357,11 @@ class ViduVideoProvider:
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self._api.aclose()
+
+    async def check_access(self) -> ModelAccess:
+        """List one task (free, authenticated): proves the key; the model is checked by name."""
+        await self._api.call("GET", "/tasks?pager.pagesz=1", "check")
+        return ModelAccess(self.model, tuple(MODELS))
 
     # --- VideoProvider ------------------------------------------------------------------
 

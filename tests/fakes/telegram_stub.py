@@ -708,6 +708,12 @@ class TelegramStub:
             }
         return copy.deepcopy(stored.media)
 
+    def webhook_failing(self, message: str = "Connection refused") -> None:
+        """Report in getWebhookInfo that delivering to the webhook just failed with `message`."""
+        with self._cond:
+            self._webhook["last_error_date"] = int(time.time())
+            self._webhook["last_error_message"] = message
+
     def set_member_status(self, chat_id: int, user_id: int, status: str) -> None:
         """What getChatMember answers for (chat, user); "member" unless set."""
         if status not in MEMBER_STATUSES:
@@ -1001,6 +1007,9 @@ class TelegramStub:
         }
         if info["url"]:
             info["max_connections"] = self._webhook["max_connections"]
+            if self._webhook.get("last_error_message"):
+                info["last_error_date"] = self._webhook["last_error_date"]
+                info["last_error_message"] = self._webhook["last_error_message"]
             if self._webhook.get("allowed_updates"):
                 info["allowed_updates"] = self._webhook["allowed_updates"]
         return info

@@ -66,6 +66,7 @@ REGISTERED: list[Entry] = [
     ("CommandHandler", 0, "/limit UpdateType.MESSAGES", "on_limit", True),
     ("CommandHandler", 0, "/stats UpdateType.MESSAGES", "on_stats", True),
     ("CommandHandler", 0, "/generate UpdateType.MESSAGES", "on_policy", True),
+    ("CommandHandler", 0, "/doctor UpdateType.MESSAGES", "on_doctor", True),
     ("CommandHandler", 0, "/export UpdateType.MESSAGES", "on_export", True),
     ("CommandHandler", 0, "/forget UpdateType.MESSAGES", "on_forget", True),
     ("CallbackQueryHandler", 0, "^l:[0-9]{1,19}(:.*)?$", "on_lang_chosen", True),
@@ -124,6 +125,7 @@ ANSWERED_BY: dict[str, list[tuple[int, str]]] = {
     "/limit": [(-1, "on_any_update"), (0, "on_limit")],
     "/stats": [(-1, "on_any_update"), (0, "on_stats")],
     "/generate": [(-1, "on_any_update"), (0, "on_policy")],
+    "/doctor": [(-1, "on_any_update"), (0, "on_doctor")],
     "/export": [(-1, "on_any_update"), (0, "on_export")],
     "/forget": [(-1, "on_any_update"), (0, "on_forget")],
     "/clay": [(-1, "on_any_update")],
@@ -303,7 +305,7 @@ def _media(kind: str) -> dict[str, Any]:
 
 def _commands() -> dict[str, dict[str, Any]]:
     names = "start help new projects board move drop film lang usage".split()
-    names += "allow deny access grant limit stats generate export forget clay nope".split()
+    names += "allow deny access grant limit stats generate doctor export forget clay nope".split()
     kinds = {f"/{name}": command_update(_chat, _user, name) for name in names}
     kinds["/start@us"] = command_update(_chat, _user, "start", bot_username=BOT_USERNAME)
     kinds["/start@other"] = command_update(_chat, _user, "start", bot_username="other_bot")

@@ -45,6 +45,7 @@ from pydantic import SecretStr
 
 from bot.config import ConfigError, Settings
 from bot.domain.errors import ErrorKind, ProviderError
+from bot.domain.health import ModelAccess
 from bot.domain.types import (
     PROMPT_LIMIT,
     ClipInfo,
@@ -144,6 +145,11 @@ class KlingVideoProvider:
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self._api.aclose()
+
+    async def check_access(self) -> ModelAccess:
+        """List one task (free, authenticated): proves the keys; the model is checked by name."""
+        await self._api.call("GET", f"{IMAGE2VIDEO_PATH}?pageNum=1&pageSize=1", "check")
+        return ModelAccess(self.model, tuple(caps.VIDEO_MODELS))
 
     # --- VideoProvider ------------------------------------------------------------------
 
