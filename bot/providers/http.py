@@ -37,7 +37,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from bot.domain.errors import RETRYABLE_KINDS, ErrorKind, ProviderError
-from bot.domain.types import ClipInfo, ProgressCallback
+from bot.domain.types import ClipInfo, ProgressCallback, TaskStatus
 from bot.media.probe import ClipError, probe_mp4
 
 log = logging.getLogger(__name__)
@@ -404,6 +404,27 @@ class JsonApi:
                 on_progress=on_progress,
             ),
         )
+
+    async def download_result(
+        self,
+        status: TaskStatus,
+        refresh: Callable[[], Awaitable[TaskStatus]],
+        dest: Path,
+        on_progress: ProgressCallback | None = None,
+        *,
+        task: str = "task",
+    ) -> ClipInfo:
+        """A finished task's clip: from the status's URL, or a fresh status's (the one the
+        runner kept may predate the URL). No URL at all: TRANSIENT while the task still
+        runs, CONTENT when moderation refused it, else UNKNOWN."""
+        if not status.result_url:
+            status = await refresh()
+        if not status.result_url:
+            kind = ErrorKind.CONTENT if status.content_rejected else ErrorKind.UNKNOWN
+            if status.state in ("submitted", "processing"):
+                kind = ErrorKind.TRANSIENT
+            raise ProviderError(kind, f"download: {task} is {status.state}, no result")
+        return await self.download_clip(status.result_url, dest, on_progress)
 
     async def download_bytes(self, url: str, max_bytes: int) -> bytes:
         """Fetch a small result (a picture) into memory, size-capped, retrying like clips."""

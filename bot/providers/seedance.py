@@ -370,14 +370,9 @@ class SeedanceVideoProvider:
         on_progress: ProgressCallback | None = None,
     ) -> ClipInfo:
         """Fetch the result now (its URL lives about 24 h) and prove it decodes."""
-        url = status.result_url
-        if not url:
-            status = await self.status(request, task_id)
-            url = status.result_url
-        if not url:
-            kind = ErrorKind.TRANSIENT if status.state != "failed" else ErrorKind.UNKNOWN
-            raise ProviderError(kind, f"download: task is {status.state}, no result")
-        return await self._api.download_clip(url, dest, on_progress)
+        return await self._api.download_result(
+            status, lambda: self.status(request, task_id), dest, on_progress
+        )
 
     # --- Building the request -----------------------------------------------------------
 

@@ -225,17 +225,14 @@ class KlingVideoProvider:
         cause) within the attempt budget; if it still fails it is INVALID, not retried:
         the same URL would serve the same bad bytes. 403/404/410 on the URL is EXPIRED.
         """
-        url = status.result_url
-        if not url:
-            status = await self.status(request, task_id)
-            url = status.result_url
-        if not url:
-            kind = ErrorKind.CONTENT if status.content_rejected else ErrorKind.UNKNOWN
-            if status.state in ("submitted", "processing"):
-                kind = ErrorKind.TRANSIENT
-            raise ProviderError(kind, f"download: task {task_id} is {status.state}, no result")
         try:
-            return await self._api.download_clip(url, dest, on_progress)
+            return await self._api.download_result(
+                status,
+                lambda: self.status(request, task_id),
+                dest,
+                on_progress,
+                task=f"task {task_id}",
+            )
         except ProviderError as err:
             if err.extra.get("corrupt_clip"):
                 raise ProviderError(
