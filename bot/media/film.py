@@ -206,7 +206,7 @@ def assemble_film(
 
 def _music(music: Path | str, clips: list[ClipFacts]) -> soundtrack.Samples:
     if music == CALM:
-        return soundtrack.calm_loop(min(60.0, sum(c.duration_s for c in clips) + TITLE_SECONDS))
+        return soundtrack.calm_loop()  # one cycle: fit_to_length loops it
     return soundtrack.decode_audio(Path(music))
 
 

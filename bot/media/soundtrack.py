@@ -193,35 +193,34 @@ def mix(length: int, music: Samples | None, voice: Samples | None) -> Samples | 
     return to_loudness(bed)
 
 
-def calm_loop(seconds: float) -> Samples:
+def calm_loop(seconds: float = 8.0) -> Samples:
     """A gentle generated pad and music-box line: the offline default, free of any licence.
 
     Four soft chords (I–vi–IV–V in C), each two seconds, with a slow plucked arpeggio
-    above; deterministic, so the same film gets the same music.
+    above; one 8 s cycle by default, which fit_to_length loops to the film's length.
+    Deterministic, so the same film gets the same music.
     """
     length = max(1, int(seconds * SAMPLE_RATE))
-    t = np.arange(length, dtype=np.float64) / SAMPLE_RATE
+    t = np.arange(length, dtype=np.float32) / np.float32(SAMPLE_RATE)
     chords = [(261.63, 329.63, 392.00), (220.00, 261.63, 329.63),
               (174.61, 220.00, 261.63), (196.00, 246.94, 293.66)]  # fmt: skip
     bar = 2.0
-    index = (t // bar).astype(int) % len(chords)
+    index = (t // bar).astype(np.int32) % len(chords)
     within = t % bar
     swell = np.sin(np.pi * within / bar) ** 2  # each chord breathes in and out
-    pad = np.zeros(length)
+    pad = np.zeros(length, np.float32)
     for voice in range(3):
-        freqs = np.array([c[voice] for c in chords])[index]
-        phase = 2 * np.pi * np.cumsum(freqs) / SAMPLE_RATE
+        freqs = np.array([c[voice] for c in chords], np.float64)[index]
+        phase = (2 * np.pi * np.cumsum(freqs) / SAMPLE_RATE).astype(np.float32)
         pad += np.sin(phase) + 0.3 * np.sin(2 * phase)
     pad *= 0.08 * swell
     step = bar / 4
-    notes = (t // step).astype(int)
-    since = t - notes * step
-    tones = np.array([c[n % 3] * 2 for c in chords for n in range(4)])
+    notes = (t // step).astype(np.int32)
+    since = t - notes * np.float32(step)
+    tones = np.array([c[n % 3] * 2 for c in chords for n in range(4)], np.float32)
     freq = tones[notes % len(tones)]
     pluck = 0.12 * np.sin(2 * np.pi * freq * since) * np.exp(-since * 5.0)
-    left = pad + pluck * 0.8
-    right = pad * 0.95 + pluck
-    return np.stack([left, right]).astype(np.float32)
+    return np.stack([pad + pluck * 0.8, pad * 0.95 + pluck]).astype(np.float32)
 
 
 def encode_aac(output: av.container.OutputContainer, samples: Samples) -> list[av.Packet]:

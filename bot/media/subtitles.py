@@ -111,22 +111,19 @@ class Burner:
         width, height = self.size
         if height % 4 or width % 2:
             return self._burn_rgb(frame, overlay)
+        # Only the band's rows are touched, in place on the frame's own planes: a full-frame
+        # float copy per frame cost more than the encode.
         planes = frame.to_ndarray(format="yuv420p")  # Y rows, then U and V at quarter size
-        y = planes[:height].astype(np.float32)
+        y = planes[:height]
         u = planes[height : height + height // 4].reshape(height // 2, width // 2)
         v = planes[height + height // 4 :].reshape(height // 2, width // 2)
-        u, v = u.astype(np.float32), v.astype(np.float32)
         h, w = overlay.luma.shape
         top, left = overlay.top, overlay.left
         _blend(y[top : top + h, left : left + w], overlay.luma, overlay.alpha)
         half = (slice(top // 2, top // 2 + h // 2), slice(left // 2, left // 2 + w // 2))
         _blend(u[half], overlay.chroma_u, overlay.alpha_half)
         _blend(v[half], overlay.chroma_v, overlay.alpha_half)
-        out = np.concatenate(
-            [y, u.reshape(height // 4, width), v.reshape(height // 4, width)]
-        ).astype(np.uint8)
-        burned = av.VideoFrame.from_ndarray(out, format="yuv420p")
-        return burned
+        return av.VideoFrame.from_ndarray(planes, format="yuv420p")
 
     def _burn_rgb(self, frame: av.VideoFrame, overlay: _Overlay) -> av.VideoFrame:
         """Odd sizes, where the chroma planes do not split evenly: the slow, simple way."""
@@ -143,8 +140,9 @@ class Burner:
 
 
 def _blend(target: np.ndarray, source: np.ndarray, alpha: np.ndarray) -> None:
-    target *= 1 - alpha
-    target += source * alpha
+    """`source` over the uint8 `target` view, in place."""
+    mixed = target * (1 - alpha) + source * alpha
+    target[...] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
 
 
 def _overlay(text: str, size: tuple[int, int]) -> _Overlay:
