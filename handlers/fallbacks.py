@@ -20,7 +20,6 @@ OTHER_KINDS: tuple[tuple[str, str], ...] = (
     ("video_note", "other.video_note"),
     ("video", "other.video"),
     ("voice", "other.voice"),
-    ("audio", "other.audio"),
 )
 
 
@@ -30,7 +29,10 @@ def other_kind(message: Message) -> str | None:
 
 
 async def on_other_media(update: Update, context: Context) -> None:
-    """A sticker, video, voice note, audio, video note or animation: what to send instead."""
+    """A sticker, video, voice note, video note or animation: what to send instead.
+
+    (A song is the film's music: handlers/music.py takes it before this.)
+    """
     message = update.message
     if message is None:  # an edit asks for nothing new
         return

@@ -19,13 +19,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# A batch that rebuilds the table on SQLite must keep AUTOINCREMENT: old buttons carry
+# row ids, and an id must never be handed out again (0004).
+_KEEP_IDS = {"sqlite_autoincrement": True}
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("projects") as batch:
+    with op.batch_alter_table("projects", table_kwargs=_KEEP_IDS) as batch:
         batch.add_column(
             sa.Column("sound", sa.Boolean(), nullable=False, server_default=sa.false())
         )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("projects") as batch:
+    with op.batch_alter_table("projects", table_kwargs=_KEEP_IDS) as batch:
         batch.drop_column("sound")
