@@ -212,9 +212,6 @@ def _music(music: Path | str, clips: list[ClipFacts]) -> soundtrack.Samples:
 
 def _clip_sound(clip: ClipFacts) -> soundtrack.Samples | None:
     """A clip's own sound (Kling, Vidu and Seedance can make it), or None if silent."""
-    with av.open(str(clip.path)) as container:
-        if not container.streams.audio:
-            return None
     try:
         return soundtrack.decode_audio(clip.path, max_seconds=clip.duration_s + 1)
     except soundtrack.SoundtrackError:
