@@ -119,8 +119,6 @@ class Settings(BaseSettings):
         DEFAULT_SEEDANCE_API_URL, validation_alias=_env("SEEDANCE_API_URL")
     )
     seedance_model: str = Field("seedance-1-5-pro-251215", validation_alias=_env("SEEDANCE_MODEL"))
-    # Sound on the models that make it (1.5 pro, 2.x); always sent as false otherwise.
-    seedance_audio: bool = Field(False, validation_alias=_env("SEEDANCE_AUDIO"))
     seedance_max_concurrent: int = Field(5, ge=1, validation_alias=_env("SEEDANCE_MAX_CONCURRENT"))
     # The provider new drafts use when several are configured (unset: Kling, Vidu, offline).
     video_provider: str | None = Field(None, validation_alias=_env("CLAYMATE_VIDEO_PROVIDER"))

@@ -68,6 +68,8 @@ async def show_draft_in_place(
             services(context).drafting.provider_names,
             still_first=view.still_first,
             sound=view.sound,
+            durations=view.durations,
+            modes=view.modes,
         )
         if settings_open
         else render.draft_keyboard(view.revision, actor.lang, still_first=view.still_first)
@@ -194,6 +196,8 @@ async def on_settings_pressed(
         drafting.provider_names,
         still_first=view.still_first,
         sound=view.sound,
+        durations=view.durations,
+        modes=view.modes,
     )
     await edit_markup(_message(update), keyboard)
     return t("settings.title", actor.lang)

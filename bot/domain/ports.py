@@ -122,6 +122,14 @@ class ModelRules(Protocol):
         """Whether the model makes native sound in this mode."""
         ...
 
+    def durations(self, model: str) -> tuple[int, ...]:
+        """Every duration in seconds the model accepts."""
+        ...
+
+    def modes(self, model: str) -> tuple[str, ...]:
+        """The model's modes, cheapest first."""
+        ...
+
 
 def model_rules(provider: VideoProvider | None) -> ModelRules | None:
     """The provider's per-model rules, or None for one whose models all take the same."""

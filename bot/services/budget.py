@@ -19,22 +19,38 @@ from storage.db import Database
 from storage.models import Take, utcnow
 from storage.repos.accounts import AccountsRepo, UsageTotals
 
-# providers.md 1.12: Kling's published price per clip, in units; offline previews are free.
+# What a take costs, in units (the budget's currency: Kling's video units, 1 ≈ $0.14).
+# Kling's per-clip prices (providers.md 1.12), then per-second prices where a model's
+# durations are not just 5 and 10 s; Vidu and Seedance bill in their own currencies, so
+# they are charged at Kling 720p's rate per second, an estimate an operator can override
+# with CLAYMATE_COSTS. Never free by default: a quota must hold whatever engine runs.
 DEFAULT_COSTS: dict[str, float] = {
     "kling:std:5": 1.5,
     "kling:std:10": 3.0,
     "kling:pro:5": 2.5,
     "kling:pro:10": 5.0,
-    # Kling 2.6 with native sound: pro only, twice the silent price (1.12).
+    # Kling 2.6 with native sound: pro only, twice the silent price.
     "kling:pro:5:sound": 5.0,
     "kling:pro:10:sound": 10.0,
+    # Kling 3.0: 3–15 s at 0.6 / 0.8 / 3.0 units a second (720p / 1080p / 4K).
+    "kling:kling-v3:std/s": 0.6,
+    "kling:kling-v3:pro/s": 0.8,
+    "kling:kling-v3:4k/s": 3.0,
+    "kling:kling-v3:std:sound/s": 0.8,
+    "kling:kling-v3:pro:sound/s": 1.0,
+    "vidu/s": 0.3,
+    "seedance/s": 0.3,
     "offline": 0.0,
 }
 PERIODS = ("day", "month")
 
 
 def parse_costs(raw: str | None) -> dict[str, float]:
-    """The cost table: defaults, overridden by CLAYMATE_COSTS ("kling:pro:10=6,offline=1")."""
+    """The cost table: defaults, overridden by CLAYMATE_COSTS ("kling:pro:10=6,vidu/s=0.4").
+
+    A key is `provider[:model][:mode][:duration][:sound]` for a price per take, or ends in
+    `/s` for a price per second; the most specific key that matches wins (see Budget.cost).
+    """
     table = dict(DEFAULT_COSTS)
     for part in (raw or "").replace(";", ",").split(","):
         if not part.strip():
@@ -82,13 +98,23 @@ class Budget:
         self.costs = dict(costs)
         self.quotas = quotas
 
-    def cost(self, provider: str, mode: str, duration: int, sound: bool = False) -> float:
-        keys: tuple[str, ...] = (f"{provider}:{mode}:{duration}", f"{provider}:{mode}", provider)
-        if sound:  # priced with sound where the table says so, else as a silent take
-            keys = (f"{provider}:{mode}:{duration}:sound", *keys)
-        for key in keys:
-            if key in self.costs:
-                return self.costs[key]
+    def cost(
+        self, provider: str, mode: str, duration: int, sound: bool = False, model: str = ""
+    ) -> float:
+        """The price of one take: the model's own entry before the provider's, the mode's
+        before any mode's, a price for this exact duration before one per second, and with
+        sound where the table prices sound (else as a silent take)."""
+        scopes = (f"{provider}:{model}", provider) if model else (provider,)
+        for scope in scopes:
+            for base in (f"{scope}:{mode}", scope):
+                tails = ((":sound", ":sound/s"), ("", "/s")) if sound else (("", "/s"),)
+                for exact, per_second in tails:
+                    if (key := f"{base}:{duration}{exact}") in self.costs:
+                        return self.costs[key]
+                    if (key := f"{base}{per_second}") in self.costs:
+                        return round(self.costs[key] * duration, 4)
+                if base in self.costs:
+                    return self.costs[base]
         return 0.0
 
     def cost_of_params(self, params: dict[str, Any]) -> float:
@@ -97,6 +123,7 @@ class Budget:
             str(params.get("mode", "std")),
             int(params.get("duration", 5)),
             bool(params.get("sound")),
+            str(params.get("model") or ""),
         )
 
     async def limits(
@@ -149,6 +176,7 @@ class Budget:
             take.params.get("mode", "std"),
             take.params["duration"],
             bool(take.params.get("sound")),
+            take.model or "",
         )
         if cost <= 0:
             return Allowance(0.0, None)
