@@ -77,6 +77,7 @@ def build_still_maker(settings: Settings) -> StillMaker:
 
         if problem := image_model_problem(settings.kling_image_model):
             raise ConfigError(f"KLING_IMAGE_MODEL: {problem}")
+
         def secret(value: SecretStr | None) -> str | None:
             return value.get_secret_value() if value else None
 
