@@ -256,9 +256,7 @@ def _sound(
         if voice is None:
             voice = np.zeros((2, length), np.float32)
         at = round(start * soundtrack.SAMPLE_RATE)
-        piece = own[
-            :, : max(0, min(round(clip.duration_s * soundtrack.SAMPLE_RATE), length - at))
-        ]
+        piece = own[:, : max(0, min(round(clip.duration_s * soundtrack.SAMPLE_RATE), length - at))]
         voice[:, at : at + piece.shape[1]] += piece
     narration = None
     if sound.narration:

@@ -60,9 +60,7 @@ def test_music_is_ducked_under_the_narration(two: list[Path], tmp_path: Path) ->
 
 
 def test_a_long_line_stops_where_the_next_shot_speaks(tmp_path: Path) -> None:
-    track = soundtrack.place_lines(
-        4 * SR, [(0.0, tone(3.5, 700)), (2.0, tone(1.0, 1500))]
-    )
+    track = soundtrack.place_lines(4 * SR, [(0.0, tone(3.5, 700)), (2.0, tone(1.0, 1500))])
     before, after = track[:, int(1.0 * SR) : int(2.0 * SR)], track[:, int(2.5 * SR) : 3 * SR]
     assert band_energy(before, 650, 750) > 0
     assert band_energy(after, 650, 750) < 1e-6 * band_energy(before, 650, 750)
