@@ -2,8 +2,9 @@
 
 The music is trimmed or looped to the film's length with fades in and out, ducked under
 any sound the clips carry and any narration, and the mix brought to about -16 LUFS
-integrated, the level phones and social feeds play at. Loudness is measured with FFmpeg's EBU R128 meter (the
-`ebur128` filter, through PyAV), so the number means what a broadcaster's meter says.
+integrated, the level phones and social feeds play at. Loudness is measured with
+FFmpeg's EBU R128 meter (the `ebur128` filter, through PyAV), so the number means what a
+broadcaster's meter says.
 Everything here is blocking CPU work on arrays: call it from a worker thread.
 """
 
