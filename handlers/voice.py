@@ -83,13 +83,22 @@ def _seconds(duration: int | timedelta | None) -> float:
     return float(duration or 0)
 
 
+# What an audio message's type means as a file name the transcription endpoint accepts.
+_SUFFIXES = {
+    "audio/mpeg": "mp3", "audio/mp3": "mp3", "audio/mp4": "m4a", "audio/x-m4a": "m4a",
+    "audio/aac": "m4a", "audio/wav": "wav", "audio/x-wav": "wav", "audio/flac": "flac",
+    "audio/webm": "webm", "audio/ogg": "ogg",
+}  # fmt: skip
+
+
 def _filename(message: Message) -> str:
     """A name whose extension tells the endpoint the format (voice notes are ogg/opus)."""
-    if message.audio is not None and message.audio.file_name:
-        return message.audio.file_name
-    if message.audio is not None and message.audio.mime_type == "audio/mpeg":
-        return "audio.mp3"
-    return "voice.ogg"
+    audio = message.audio
+    if audio is None:
+        return "voice.ogg"
+    if audio.file_name and "." in audio.file_name:
+        return audio.file_name
+    return f"audio.{_SUFFIXES.get(audio.mime_type or '', 'ogg')}"
 
 
 async def _download(context: Context, file_id: str) -> bytes | None:

@@ -136,3 +136,20 @@ async def test_a_narrated_film_speaks_each_shots_line_in_chinese(
     assert abs(audio.shape[1] / soundtrack.SAMPLE_RATE - video_s) < 0.15
     films = bot.settings.data_dir / "films"
     assert not list(films.glob("narration-*"))  # spoken lines are not kept
+
+
+async def test_a_short_audio_message_replying_to_a_draft_is_heard_too(
+    keyed_bot: RunningBot, fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    bot = keyed_bot
+    _, draft = await draft_for_photo(bot, solid_photo(COLOURS[1]), "boats on the river")
+    recording = write_audio(tmp_path / "memo.m4a", tone(2.0, 300, 0.2), "aac").read_bytes()
+    bot.push(
+        audio_update(
+            bot.stub, bot.chat, bot.user, recording, file_name="memo.m4a",
+            mime_type="audio/mp4", duration=2, reply_to=draft,
+        )
+    )  # fmt: skip
+    await bot.wait_for("sendMessage", lambda c: "🎙" in c.params["text"])
+    await bot.wait_for("sendMessage", is_draft, count=2)
+    assert fake.transcriptions[-1]["filename"] == "memo.m4a"
