@@ -49,6 +49,7 @@ from handlers import (
     projects,
     start,
     stills,
+    voice,
 )
 from handlers.common import CONTEXT_TYPES
 from handlers.delivery import TelegramObserver
@@ -113,6 +114,7 @@ def register_handlers(application: Application) -> None:
     start.register(application)
     photos.register(application)
     drafts.register(application)
+    voice.register(application)  # before music: a voice note replying to a draft is words
     stills.register(application)
     generate.register(application)
     projects.register(application)

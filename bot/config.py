@@ -134,6 +134,17 @@ class Settings(BaseSettings):
     )
     # An edit at medium quality takes tens of seconds; past this the user gets "try again".
     image_timeout_s: float = Field(120.0, gt=0, validation_alias=_env("CLAYMATE_IMAGE_TIMEOUT"))
+    # Voice notes replying to a draft are written down by this model (needs OPENAI_API_KEY).
+    transcribe_model: str = Field(
+        "gpt-transcribe", min_length=1, validation_alias=_env("CLAYMATE_TRANSCRIBE_MODEL")
+    )
+    # A film's narration (/narration on) is spoken by this model, in this voice.
+    tts_model: str = Field(
+        "gpt-4o-mini-tts", min_length=1, validation_alias=_env("CLAYMATE_TTS_MODEL")
+    )
+    tts_voice: str = Field("marin", min_length=1, validation_alias=_env("CLAYMATE_TTS_VOICE"))
+    # A short "made with Claymate" card at the end of every film (off: the film is theirs).
+    end_card: bool = Field(False, validation_alias=_env("CLAYMATE_END_CARD"))
 
     # Storage and media
     data_dir: Path = Field(Path("./data"), validation_alias=_env("CLAYMATE_DATA_DIR"))

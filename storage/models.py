@@ -110,6 +110,8 @@ class Project(Base):
     # The film's music: "calm" (the generated loop) or a file name under data/music.
     soundtrack: Mapped[str | None] = mapped_column(String(128), default=None)
     subtitles: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Each shot's line spoken over the film (needs a speech endpoint: OPENAI_API_KEY).
+    narration: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     shots: Mapped[list[Shot]] = relationship(
         back_populates="project",

@@ -196,3 +196,19 @@ class TakeQueue(Protocol):
     def wake(self) -> None:
         """A take was queued: look for work now instead of at the next tick."""
         ...
+
+
+class Transcriber(Protocol):
+    """Speech to text: a voice note becomes the words a user would have typed."""
+
+    async def transcribe(self, audio: bytes, filename: str, language: str | None) -> str:
+        """The words said in `audio` (`filename`'s extension names its format)."""
+        ...
+
+
+class Speaker(Protocol):
+    """Text to speech: a shot's line read aloud for the film's narration."""
+
+    async def speak(self, text: str, language: str) -> bytes:
+        """`text` spoken, as an audio file's bytes (mp3)."""
+        ...

@@ -8,6 +8,7 @@ configured, so a keyless bot never loads their clients.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -16,6 +17,9 @@ from bot.domain.ports import AccessCheckable, PromptDrafter, StillMaker, VideoPr
 from bot.providers.offline.drafter import OfflineDrafter
 from bot.providers.offline.stills import OfflineStills
 from bot.providers.offline.video import OfflineVideoProvider
+
+if TYPE_CHECKING:  # a keyless bot never loads the openai client
+    from bot.providers.openai.audio import OpenAIAudio
 
 
 def build_drafter(settings: Settings) -> PromptDrafter:
@@ -26,6 +30,15 @@ def build_drafter(settings: Settings) -> PromptDrafter:
     from bot.providers.openai.llm import LLMDrafter
 
     return LLMDrafter.from_settings(settings, fallback=offline)
+
+
+def build_audio(settings: Settings) -> OpenAIAudio | None:
+    """Voice notes written down and narration spoken: with an OpenAI key only (offline: none)."""
+    if not settings.openai_api_key:
+        return None
+    from bot.providers.openai.audio import OpenAIAudio
+
+    return OpenAIAudio.from_settings(settings)
 
 
 def build_providers(settings: Settings) -> tuple[dict[str, VideoProvider], str]:

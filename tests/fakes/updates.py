@@ -436,3 +436,32 @@ def audio_update(
     if caption is not None:
         message["caption"] = caption
     return update(message=message)
+
+
+def voice_update(
+    stub: TelegramStub,
+    chat: Mapping[str, Any],
+    user: Mapping[str, Any],
+    data: bytes,
+    *,
+    duration: int = 3,
+    **message_kwargs: Any,
+) -> JSON:
+    """An Update with a voice note (ogg/opus, as Telegram records them)."""
+    file_id, unique = new_file_id("voice")
+    stub.add_file(file_id, data, "voice/file_0.oga", file_unique_id=unique)
+    message = _message(
+        chat,
+        user,
+        reply_to=message_kwargs.pop("reply_to", None),
+        thread_id=message_kwargs.pop("thread_id", None),
+        **message_kwargs,
+    )
+    message["voice"] = {
+        "file_id": file_id,
+        "file_unique_id": unique,
+        "duration": duration,
+        "mime_type": "audio/ogg",
+        "file_size": len(data),
+    }
+    return update(message=message)

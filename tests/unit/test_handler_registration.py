@@ -56,6 +56,8 @@ REGISTERED: list[Entry] = [
     ("CommandHandler", 0, "/film UpdateType.MESSAGES", "on_film", True),
     ("CommandHandler", 0, "/music UpdateType.MESSAGES", "on_music", True),
     ("CommandHandler", 0, "/subtitles UpdateType.MESSAGES", "on_subtitles", True),
+    ("CommandHandler", 0, "/narration UpdateType.MESSAGES", "on_narration", True),
+    ("MessageHandler", 0, "<REPLY and <VOICE or AUDIO>>", "on_voice_reply", True),
     ("MessageHandler", 0, "<AUDIO or Document.Category('audio/')>", "on_song", True),
     ("CommandHandler", 0, "/lang UpdateType.MESSAGES", "on_lang", True),
     ("CommandHandler", 0, "/usage UpdateType.MESSAGES", "on_usage", True),
@@ -156,6 +158,10 @@ ANSWERED_BY: dict[str, list[tuple[int, str]]] = {
     "video_note": [(-1, "on_any_update"), (0, "on_other_media")],
     "voice": [(-1, "on_any_update"), (0, "on_other_media")],
     "audio": [(-1, "on_any_update"), (0, "on_song")],  # a song for the film
+    # Replies are looked up first: words for a draft, else as above (voice.py hands on).
+    "voice replying to a draft": [(-1, "on_any_update"), (0, "on_voice_reply")],
+    "audio replying to a draft": [(-1, "on_any_update"), (0, "on_voice_reply")],
+    "/narration": [(-1, "on_any_update"), (0, "on_narration")],
     "animation kept as a gif": [(-1, "on_any_update"), (0, "on_photo")],
     "video as a file": [(-1, "on_any_update"), (0, "on_other_document")],
     "button AGAIN": [(-1, "on_any_update"), (0, "on_again_pressed")],
@@ -304,7 +310,7 @@ def _media(kind: str) -> dict[str, Any]:
 
 
 def _commands() -> dict[str, dict[str, Any]]:
-    names = "start help new projects board move drop film lang usage".split()
+    names = "start help new projects board move drop film narration lang usage".split()
     names += "allow deny access grant limit stats generate doctor export forget clay nope".split()
     kinds = {f"/{name}": command_update(_chat, _user, name) for name in names}
     kinds["/start@us"] = command_update(_chat, _user, "start", bot_username=BOT_USERNAME)
@@ -357,6 +363,10 @@ def _messages() -> dict[str, dict[str, Any]]:
         ),
     }
     kinds |= {kind: update(message=_media(kind)) for kind in _MEDIA}
+    for kind in ("voice", "audio"):
+        kinds[f"{kind} replying to a draft"] = update(
+            message={**_media(kind), "reply_to_message": _draft}
+        )
     gif = _media("animation")
     gif["document"] = {**gif["document"], "mime_type": "image/gif"}  # both an image and media
     kinds["animation kept as a gif"] = update(message=gif)
