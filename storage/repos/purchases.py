@@ -70,13 +70,3 @@ class PurchasesRepo(Repository):
             )
         )
         return rowcount(result) == 1
-
-    async def of_user(self, user_id: int, limit: int = 20) -> list[StarPurchase]:
-        """A user's latest purchases, newest first."""
-        rows = await self.session.scalars(
-            select(StarPurchase)
-            .where(StarPurchase.user_id == user_id)
-            .order_by(StarPurchase.id.desc())
-            .limit(limit)
-        )
-        return list(rows)
