@@ -44,6 +44,7 @@ from handlers import (
     generate,
     groups,
     music,
+    payments,
     photos,
     privacy,
     projects,
@@ -58,6 +59,7 @@ log = logging.getLogger("claymate")
 
 COMMANDS: tuple[str, ...] = ("start", "help", "new", "projects", "board", "film")
 COMMANDS += ("lang", "usage", "export", "forget")  # a user's own language, money and data
+COMMANDS += ("buy", "paysupport")  # credits for Stars, and help with a payment
 
 
 def build_application(
@@ -122,6 +124,7 @@ def register_handlers(application: Application) -> None:
     music.register(application)
     groups.register(application)
     admin.register(application)
+    payments.register(application)  # /buy, invoices, pre-checkout, successful payments
     doctor.register(application)  # operators only; silent for everyone else
     privacy.register(application)
     fallbacks.register(application)  # last: only what nothing above took

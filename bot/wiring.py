@@ -9,6 +9,7 @@ the chat front end and the job runner.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from bot.domain.ports import (
     Transcriber,
     VideoProvider,
 )
+from bot.domain.packs import parse_star_packs
 from bot.files import DataFolders, private_dir
 from bot.media.fonts import use_cjk_font
 from bot.providers.offline.restage import restage_draft
@@ -46,6 +48,7 @@ from bot.services.drafting import Drafting, PhotoIntake
 from bot.services.generation import Generation, TakeMachine
 from bot.services.groups import Groups
 from bot.services.narration import Narration
+from bot.services.payments import Payments
 from bot.services.permissions import Permissions
 from bot.services.projects import Projects
 from bot.services.soundtracks import Soundtracks
@@ -148,7 +151,8 @@ def build_use_cases(
         group_day=settings.quota_group_day,
         group_month=settings.quota_group_month,
     )
-    budget = Budget(db, parse_costs(settings.costs), quotas)
+    budget = Budget(db, parse_costs(settings.costs), quotas, credits_first=settings.credits_first)
+    access = Access(db, permissions, settings.allowed_ids)
     heavy = HeavyWork(settings.heavy_work_slots)
     intake = PhotoIntake(
         folders.photos, max_side=settings.max_side_px, max_bytes=settings.max_upload_bytes
@@ -168,7 +172,7 @@ def build_use_cases(
     return Services(
         accounts=Accounts(
             db,
-            Access(db, permissions, settings.allowed_ids),
+            access,
             budget,
             providers,
             heavy,
@@ -208,7 +212,21 @@ def build_use_cases(
             intake=intake,
             folder=folders.stills,
         ),
+        payments=Payments(
+            db,
+            access,
+            parse_star_packs(settings.star_packs),
+            payload_key(settings),
+            support_contact=settings.paysupport_contact,
+        ),
     )
+
+
+def payload_key(settings: Settings) -> bytes:
+    """The key invoice payloads are signed with: derived from the bot's token, so every
+    instance agrees without a stored secret (a new token voids unpaid invoices only)."""
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
+    return hashlib.sha256(b"claymate star invoices\0" + token.encode()).digest()
 
 
 def build_runner(

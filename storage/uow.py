@@ -12,6 +12,7 @@ from storage.repos.accounts import AccountsRepo
 from storage.repos.chats import ChatsRepo
 from storage.repos.film_options import FilmOptionsRepo
 from storage.repos.projects import ProjectsRepo
+from storage.repos.purchases import PurchasesRepo
 from storage.repos.takes import TakesRepo
 
 
@@ -25,3 +26,4 @@ class UnitOfWork:
         self.takes = TakesRepo(session)
         self.accounts = AccountsRepo(session)
         self.film_options = FilmOptionsRepo(session)
+        self.purchases = PurchasesRepo(session)

@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # importing the package stays light: the CLI's parser imports
     from bot.services.generation import Generation
     from bot.services.groups import Groups
     from bot.services.narration import Narration
+    from bot.services.payments import Payments
     from bot.services.permissions import Permissions
     from bot.services.projects import Projects
     from bot.services.soundtracks import Soundtracks
@@ -32,3 +33,4 @@ class Services:
     soundtracks: Soundtracks  # a film's music and words
     narration: Narration  # a film's spoken lines (/narration)
     voice: VoiceNotes  # voice notes replying to a draft, written down
+    payments: Payments  # credit packs bought with Telegram Stars

@@ -4,6 +4,11 @@ Units are reserved in the same transaction that queues a take (so parallel Gener
 overspend), charged when the take is delivered and refunded when it fails or is cancelled
 (storage.repos.takes.TakesRepo.transition_take settles them). Clay stills are reserved the same
 way before the provider is called (`reserve_units`, `settle`). Grants are negative spending.
+
+Credits bought with Telegram Stars (bot/services/payments.py) pay where a free quota does not:
+an entry's `credit_units` is the part they paid, never counted against a quota, so settling an
+entry settles both parts. Whether credits go before or after the free quota is a setting;
+without any quota, work is free and no credit is spent.
 """
 
 from __future__ import annotations
@@ -88,15 +93,24 @@ class Usage:
     day: UsageTotals
     month: UsageTotals
     limits: dict[str, float | None]
+    credits: float = 0.0  # a user's bought credits left (a group has none)
 
 
 class Budget:
     """Costs, quotas and the ledger, shared by every use case that spends."""
 
-    def __init__(self, db: Database, costs: Mapping[str, float], quotas: Quotas) -> None:
+    def __init__(
+        self,
+        db: Database,
+        costs: Mapping[str, float],
+        quotas: Quotas,
+        *,
+        credits_first: bool = False,
+    ) -> None:
         self.db = db
         self.costs = dict(costs)
         self.quotas = quotas
+        self.credits_first = credits_first  # spend bought credits before the free quota
 
     def cost(
         self, provider: str, mode: str, duration: int, sound: bool = False, model: str = ""
@@ -164,8 +178,24 @@ class Budget:
         group_id: int | None,
         params: dict[str, Any],
     ) -> Allowance:
-        """For the draft: what Generate will cost, and what is left."""
-        return Allowance(self.cost_of_params(params), await self.left(repo, user_id, group_id))
+        """For the draft: what Generate will cost, and what is left (credits included)."""
+        cost = self.cost_of_params(params)
+        return (await self._paying(repo, cost, user_id, group_id))[0]
+
+    async def _paying(
+        self, repo: AccountsRepo, cost: float, user_id: int, group_id: int | None
+    ) -> tuple[Allowance, float]:
+        """What is left for `cost` (free quota plus the user's credits) and how much of it
+        the credits would pay, in the configured order."""
+        free_left = await self.left(repo, user_id, group_id)
+        if free_left is None or cost <= 0:  # no quota applies: nothing to buy
+            return Allowance(cost, free_left), 0.0
+        balance = max(0.0, await repo.credit_balance(user_id))
+        if self.credits_first:
+            from_credits = min(cost, balance)
+        else:
+            from_credits = max(0.0, cost - free_left)
+        return Allowance(cost, free_left + balance), from_credits
 
     async def reserve(
         self, repo: AccountsRepo, take: Take, user_id: int, group_id: int | None
@@ -181,7 +211,7 @@ class Budget:
         if cost <= 0:
             return Allowance(0.0, None)
         await repo.lock_subjects(*(s for s in (user_id, group_id) if s is not None))
-        allowance = Allowance(cost, await self.left(repo, user_id, group_id))
+        allowance, from_credits = await self._paying(repo, cost, user_id, group_id)
         if allowance.enough:
             take.cost_units = cost
             await repo.add_usage(
@@ -190,6 +220,7 @@ class Budget:
                 chat_id=group_id,
                 units=cost,
                 state=ChargeState.RESERVED,
+                credit_units=from_credits,
             )
         return allowance
 
@@ -203,7 +234,7 @@ class Budget:
         async with self.db.unit_of_work() as uow:
             repo = uow.accounts
             await repo.lock_subjects(*(s for s in (user_id, group_id) if s is not None))
-            allowance = Allowance(cost, await self.left(repo, user_id, group_id))
+            allowance, from_credits = await self._paying(repo, cost, user_id, group_id)
             if not allowance.enough:
                 return allowance, None
             entry = await repo.add_usage(
@@ -213,6 +244,7 @@ class Budget:
                 units=cost,
                 state=ChargeState.RESERVED,
                 kind=kind,
+                credit_units=from_credits,
             )
             return allowance, entry.id
 
@@ -246,8 +278,9 @@ class Budget:
             day = await repo.totals(since=period_start("day"), subject_id=subject_id)
             month = await repo.totals(since=period_start("month"), subject_id=subject_id)
             quotas = await self.limits(repo, subject_id)
+            credits = 0.0 if subject_id < 0 else max(0.0, await repo.credit_balance(subject_id))
         limits = {p: quotas[subject_id, p] for p in PERIODS}
-        return Usage(subject_id, day, month, limits)
+        return Usage(subject_id, day, month, limits, credits)
 
     async def stats(self) -> tuple[UsageTotals, list[tuple[int, float]]]:
         async with self.db.unit_of_work() as uow:
