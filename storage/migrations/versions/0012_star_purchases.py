@@ -1,7 +1,7 @@
 """credit packs bought with Telegram Stars, and the part of spending they paid
 
 Revision ID: 0012_star_purchases
-Revises: 0008_project_soundtrack
+Revises: 0011_project_narration
 Create Date: 2026-12-07 13:40:00
 
 `star_purchases` is the ledger of payments: one row per telegram_payment_charge_id
