@@ -19,6 +19,7 @@ from typing import Protocol
 
 from bot.config import ConfigError, Settings
 from bot.domain.health import SchemaState
+from bot.domain.packs import parse_star_packs
 from bot.domain.ports import (
     PromptDrafter,
     Speaker,
@@ -27,7 +28,6 @@ from bot.domain.ports import (
     Transcriber,
     VideoProvider,
 )
-from bot.domain.packs import parse_star_packs
 from bot.files import DataFolders, private_dir
 from bot.media.fonts import use_cjk_font
 from bot.providers.offline.restage import restage_draft
