@@ -468,6 +468,7 @@ def voice_update(
     }
     return update(message=message)
 
+
 # --- payments in Telegram Stars ------------------------------------------------------------
 
 _charge_ids = itertools.count(1)
