@@ -12,6 +12,7 @@ from storage.repos.accounts import AccountsRepo
 from storage.repos.chats import ChatsRepo
 from storage.repos.projects import ProjectsRepo
 from storage.repos.takes import TakesRepo
+from storage.repos.viewers import ViewersRepo
 
 
 class UnitOfWork:
@@ -23,3 +24,4 @@ class UnitOfWork:
         self.projects = ProjectsRepo(session)
         self.takes = TakesRepo(session)
         self.accounts = AccountsRepo(session)
+        self.viewers = ViewersRepo(session)
