@@ -233,37 +233,43 @@
   }
 
   // Drag to reorder with pointer events: the card follows the finger between its
-  // neighbours; on release the new order is sent if it changed.
+  // neighbours; on release the new order is sent if it changed. The listeners sit on the
+  // window: moving the card in the document releases any pointer capture.
   function dragWith(handle, item) {
     handle.addEventListener("pointerdown", (down) => {
-      if (state.busy) return;
+      if (state.busy || down.button !== 0) return;
       down.preventDefault();
-      handle.setPointerCapture(down.pointerId);
       const list = item.parentElement;
       const before = order().join(",");
       item.classList.add("dragging");
       const onMove = (ev) => {
+        if (ev.pointerId !== down.pointerId) return;
+        ev.preventDefault();
+        if (ev.clientY < 48) window.scrollBy(0, -24);
+        else if (ev.clientY > window.innerHeight - 48) window.scrollBy(0, 24);
         for (const other of list.children) {
           if (other === item) continue;
           const box = other.getBoundingClientRect();
           if (ev.clientY > box.top && ev.clientY < box.bottom) {
             const after = ev.clientY > box.top + box.height / 2;
-            list.insertBefore(item, after ? other.nextSibling : other);
+            const anchor = after ? other.nextSibling : other;
+            if (anchor !== item && anchor !== item.nextSibling) list.insertBefore(item, anchor);
             break;
           }
         }
       };
-      const onUp = () => {
-        handle.removeEventListener("pointermove", onMove);
-        handle.removeEventListener("pointerup", onUp);
-        handle.removeEventListener("pointercancel", onUp);
+      const onUp = (ev) => {
+        if (ev.pointerId !== down.pointerId) return;
+        window.removeEventListener("pointermove", onMove);
+        window.removeEventListener("pointerup", onUp);
+        window.removeEventListener("pointercancel", onUp);
         item.classList.remove("dragging");
         const ids = [...list.children].map((li) => Number(li.dataset.shot));
         if (ids.join(",") !== before) change("order", { shots: ids });
       };
-      handle.addEventListener("pointermove", onMove);
-      handle.addEventListener("pointerup", onUp);
-      handle.addEventListener("pointercancel", onUp);
+      window.addEventListener("pointermove", onMove, { passive: false });
+      window.addEventListener("pointerup", onUp);
+      window.addEventListener("pointercancel", onUp);
     });
   }
 
