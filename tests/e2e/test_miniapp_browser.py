@@ -189,3 +189,39 @@ async def test_arranging_the_film_with_a_finger(app_bot: RunningBot, tmp_path: P
     card = await bot.wait_for("editMessageText", is_card, count=2)
     text = card.params["text"]
     assert text.index(LINES[2]) < text.index(LINES[1]) < text.index(LINES[0])
+
+
+async def test_the_storyboard_speaks_chinese_and_wears_telegrams_dark_theme(
+    app_bot: RunningBot, tmp_path: Path
+) -> None:
+    bot = app_bot
+    bot.push(command_update(bot.chat, bot.user, "/new", "外滩"))
+    await bot.wait_for("sendMessage")
+    user = dict(bot.user, language_code="zh-hans")
+    data = init_data(bot.stub.token, user)
+    # What Telegram's script provides inside the app, for a user in dark mode.
+    telegram = {
+        "initData": data,
+        "initDataUnsafe": {},
+        "themeParams": {"bg_color": "#101418", "text_color": "#f0f0f0", "button_color": "#8774e1"},
+    }
+    hook = (
+        f"window.Telegram = {{ WebApp: Object.assign({json.dumps(telegram)}, {{"
+        " ready() {}, expand() {}, BackButton: { show() {}, hide() {}, onClick() {} } }) };"
+    )
+    local = f"http://127.0.0.1:{bot.settings.webhook_port}/app"
+    async with chromium(tmp_path / "profile", init_script=hook) as page:
+        await page.goto(local)
+        await page.wait_for("window.__claymate.ready")
+        assert await page.evaluate("document.querySelector('h1').textContent") == "我的项目"
+        assert await page.evaluate("document.querySelector('.project-line').textContent") == (
+            "外滩0 个镜头 · 0 段视频"
+        )
+        background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(16, 20, 24)"
+        # Opening it from the list shows its (empty) storyboard with Chinese controls.
+        await page.evaluate("document.querySelector('.project-line').click()")
+        await page.wait_for("document.querySelector('h1').textContent === '外滩'")
+        assert await page.evaluate("document.querySelector('#make-film').textContent") == (
+            "🎞 合成影片"
+        )

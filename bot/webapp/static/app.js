@@ -273,7 +273,9 @@
     });
   }
 
-  async function makeFilm() {
+  async function makeFilm(event) {
+    const pressed = event && event.currentTarget;
+    if (pressed) pressed.disabled = true; // one film per press, not one per impatient tap
     try {
       await api(`projects/${state.project.id}/film`, {});
       say(T.filmQueued);
