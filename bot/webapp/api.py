@@ -39,6 +39,7 @@ log = logging.getLogger("claymate.webapp")
 MAX_JSON_BYTES = 16 * 1024
 MEDIA_WINDOW_S = 600  # signed links stay the same for this long, and live up to twice it
 CHUNK_BYTES = 64 * 1024
+MAX_BUCKETS = 10_000  # users remembered by the request budget before a sweep
 STATIC_FILES = {"app.js": "text/javascript", "app.css": "text/css"}
 # Same-origin only; Telegram's script is the one outside file the page loads.
 PAGE_POLICY = (
@@ -60,8 +61,12 @@ class RequestBudget:
     def take(self, user_id: int, now: float) -> bool:
         tokens, since = self._buckets.get(user_id, (self.burst, now))
         tokens = min(self.burst, tokens + (now - since) * self.per_s)
-        if len(self._buckets) > 10_000:  # bounded: users with a full bucket are forgotten
-            self._buckets = {k: v for k, v in self._buckets.items() if v[0] < self.burst}
+        if len(self._buckets) > MAX_BUCKETS:  # bounded: users refilled by now are forgotten
+            self._buckets = {
+                k: v
+                for k, v in self._buckets.items()
+                if v[0] + (now - v[1]) * self.per_s < self.burst
+            }
         if tokens < 1:
             self._buckets[user_id] = (tokens, now)
             return False
