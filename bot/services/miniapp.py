@@ -222,6 +222,15 @@ class MiniApp:
             await self.soundtracks.no_music(actor, fetch_status=fetch, project_id=project_id)
         return await self.project(viewer, project_id)
 
+    async def film_actor(self, viewer: Viewer, project_id: int) -> Actor:
+        """🎞 Make film: who asks, in the project's chat, once there is a clip to film (the
+        film itself is made and sent to the chat afterwards, as /film does)."""
+        actor = await self.changer(viewer, project_id)
+        view = await self.project(viewer, project_id)
+        if not any(take.playable for shot in view.shots for take in shot.takes):
+            raise StudioError("film.no_clips")
+        return actor
+
     async def changer(self, viewer: Viewer, project_id: int) -> Actor:
         """The actor for a change: a viewer who may change the project, else refused."""
         actor = await self._actor(viewer, project_id)

@@ -236,7 +236,7 @@ class ProjectChange(Api):
         miniapp, viewer, pid = self.deps.miniapp, self.viewer, int(project_id)
         try:
             if change == "film":
-                actor = await miniapp.changer(viewer, pid)
+                actor = await miniapp.film_actor(viewer, pid)
                 self.deps.spawn(self.deps.send_film(actor, pid), "mini app film")
                 self.send_json(202, {"queued": True})
                 return

@@ -271,7 +271,10 @@ async def test_an_admins_only_group_lets_its_members_look_but_not_change(studio:
     assert await studio.order(studio.group_project) == before
     assert studio.films == []
 
-    # The group's creator may.
+    # The group's creator may; a film with no clip yet is refused at once, with the reason.
+    empty = await studio.client.post(f"{path}/film", headers=studio.auth(LIN), json={})
+    assert empty.status_code == 400 and empty.json()["error"] == "film.no_clips"
+    assert studio.films == []
     moved = await studio.client.post(
         f"{path}/order", headers=studio.auth(LIN), json={"shots": before[::-1]}
     )
