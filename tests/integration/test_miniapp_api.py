@@ -139,6 +139,13 @@ async def test_a_user_sees_their_projects_and_their_groups_but_nothing_of_others
     for project in (studio.own_project, studio.group_project):
         refused = await studio.client.get(f"/app/api/projects/{project}", headers=studio.auth(KAI))
         assert refused.status_code == 404
+    kai_moves = await studio.client.post(
+        f"/app/api/projects/{studio.own_project}/order",
+        headers=studio.auth(KAI),
+        json={"shots": studio.shots[::-1]},
+    )
+    assert kai_moves.status_code == 404
+    assert await studio.order(studio.own_project) == studio.shots
     # Mei is a member: the group's project opens by id, Lin's private one never does.
     mei = await studio.client.get(
         f"/app/api/projects/{studio.group_project}", headers=studio.auth(MEI)

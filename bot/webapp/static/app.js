@@ -213,7 +213,7 @@
       el("button", { class: "down", "aria-label": T.down, disabled: !may || index === count - 1,
         text: "↓", on: { click: () => move(index, +1) } }),
       el("button", { class: "drop", "aria-label": T.dropAsk, disabled: !may, text: T.drop,
-        on: { click: () => { if (window.confirm(T.dropAsk)) change("drop", { shot: shot.id }); } } }),
+        on: { click: () => confirmThen(T.dropAsk, () => change("drop", { shot: shot.id })) } }),
     ]);
     const body = el("div", {}, [
       el("div", { class: "number", text: "#" + shot.number }),
@@ -273,6 +273,12 @@
     });
   }
 
+  // Telegram's own dialog inside Telegram (some clients block window.confirm).
+  function confirmThen(question, action) {
+    if (tg && tg.showConfirm) tg.showConfirm(question, (ok) => { if (ok) action(); });
+    else if (window.confirm(question)) action();
+  }
+
   async function makeFilm(event) {
     const pressed = event && event.currentTarget;
     if (pressed) pressed.disabled = true; // one film per press, not one per impatient tap
@@ -311,7 +317,11 @@
 
   async function start() {
     applyTheme();
-    if (tg) { tg.ready(); tg.expand(); }
+    if (tg) {
+      tg.ready();
+      tg.expand();
+      if (tg.onEvent) tg.onEvent("themeChanged", applyTheme);
+    }
     back.addEventListener("click", () => showList().catch((e) => say(e.message)));
     if (tg && tg.BackButton) tg.BackButton.onClick(() => showList().catch((e) => say(e.message)));
     if (!initData) {
