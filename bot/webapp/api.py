@@ -47,7 +47,7 @@ PAGE_POLICY = (
     "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'"
 )
-ERROR_STATUS = {"group.generate_admins_only": 403, "draft.cancel_not_yours": 403}
+ERROR_STATUS = {"group.generate_admins_only": 403, "shot.cancel_not_allowed": 403}
 
 
 @dataclass

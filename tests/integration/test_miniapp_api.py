@@ -363,3 +363,15 @@ async def test_the_page_and_its_files_are_served_without_a_login(studio: Studio)
     assert script.status_code == 200 and "tma " in script.text
     assert (await studio.client.get("/app/static/nope.js")).status_code == 404
     assert (await studio.client.get("/app/static/..%2Fapi.py")).status_code == 404
+
+
+async def test_a_member_cannot_take_someone_elses_shot_out_of_the_story(studio: Studio) -> None:
+    before = await studio.order(studio.group_project)
+    refused = await studio.client.post(
+        f"/app/api/projects/{studio.group_project}/drop",
+        headers=studio.auth(MEI),
+        json={"shot": before[0]},
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "shot.cancel_not_allowed"
+    assert await studio.order(studio.group_project) == before
