@@ -7,6 +7,7 @@ from html import escape
 from pathlib import Path
 
 from telegram import (
+    Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -113,14 +114,34 @@ async def on_film(update: Update, context: Context) -> None:
             await notice.edit_text(t(error.key, actor.lang, **error.params), parse_mode="HTML")
             return
         try:
-            await _send_film(context, message, board, film, actor.lang)
+            await _send_film(
+                context.bot, message.chat_id, thread_of(message), board, film, actor.lang
+            )
+        finally:  # the chat has its copy (or the upload failed): none stays on the server
+            await asyncio.to_thread(film.path.unlink, missing_ok=True)
+    await notice.delete()
+
+
+async def film_to_chat(bot: Bot, projects: Projects, actor: Actor, project_id: int) -> None:
+    """🎞 Make film from the Mini App: the project's chat gets the film as /film sends it."""
+    notice = await bot.send_message(
+        actor.chat_id, t("film.assembling", actor.lang), parse_mode=ParseMode.HTML
+    )
+    async with chat_action(bot, actor.chat_id, ChatAction.UPLOAD_VIDEO):
+        try:
+            board, film = await projects.film(actor, project_id=project_id)
+        except StudioError as error:
+            await notice.edit_text(t(error.key, actor.lang, **error.params), parse_mode="HTML")
+            return
+        try:
+            await _send_film(bot, actor.chat_id, None, board, film, actor.lang)
         finally:  # the chat has its copy (or the upload failed): none stays on the server
             await asyncio.to_thread(film.path.unlink, missing_ok=True)
     await notice.delete()
 
 
 async def _send_film(
-    context: Context, message: Message, board: Board, film: FilmResult, lang: str
+    bot: Bot, chat_id: int, thread_id: int | None, board: Board, film: FilmResult, lang: str
 ) -> None:
     """Upload the film straight from disk (the HTTP client streams the file).
 
@@ -131,8 +152,8 @@ async def _send_film(
     cover = await asyncio.to_thread(_picture, cover_path) if cover_path else None
     handle = await asyncio.to_thread(film.path.open, "rb")
     with handle:
-        await context.bot.send_video(
-            message.chat_id,
+        await bot.send_video(
+            chat_id,
             video=InputFile(
                 handle, filename=f"{board.project.id}-film.mp4", read_file_handle=False
             ),
@@ -149,7 +170,7 @@ async def _send_film(
                 seconds=round(film.duration_s),
             ),
             parse_mode=ParseMode.HTML,
-            message_thread_id=thread_of(message),
+            message_thread_id=thread_id,
             reply_parameters=None,
             read_timeout=300,
             write_timeout=300,

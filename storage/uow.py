@@ -14,6 +14,7 @@ from storage.repos.film_options import FilmOptionsRepo
 from storage.repos.projects import ProjectsRepo
 from storage.repos.purchases import PurchasesRepo
 from storage.repos.takes import TakesRepo
+from storage.repos.viewers import ViewersRepo
 
 
 class UnitOfWork:
@@ -27,3 +28,4 @@ class UnitOfWork:
         self.accounts = AccountsRepo(session)
         self.film_options = FilmOptionsRepo(session)
         self.purchases = PurchasesRepo(session)
+        self.viewers = ViewersRepo(session)

@@ -220,16 +220,21 @@ class Projects:
         return await self.move(actor, shot.position, shot.position + step)
 
     async def drop(
-        self, actor: Actor, number: int, *, fetch_status: FetchStatus | None = None
+        self,
+        actor: Actor,
+        number: int,
+        *,
+        fetch_status: FetchStatus | None = None,
+        project_id: int | None = None,
     ) -> Board:
         """/drop 3: the shot leaves the story (its takes stay in the history)."""
-        board = await self.board(actor)
+        board = await self.board(actor, project_id)
         item = next((i for i in board.shots if i.number == number), None)
         if item is None:
             raise StudioError("board.no_such_shot", number=number)
         await self.drafting.cancel_shot(actor, item.shot.id, fetch_status=fetch_status)
         await self._reorder(board.project.id, [i.shot.id for i in board.shots if i is not item])
-        return await self.board(actor)
+        return await self.board(actor, project_id)
 
     def _music_of(self, project: ProjectRecord) -> Path | str | None:
         """The project's music: CALM, its song's path, or None (none set, or the file gone)."""
