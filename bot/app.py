@@ -10,11 +10,10 @@ import signal
 from contextlib import suppress
 from dataclasses import replace
 
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
 from bot.config import Settings, require
-from bot.i18n import LANGUAGES, t
 from bot.leadership import PollingLeadership
 from bot.logs import configure_logging, install_redaction, run_redacted, secrets_of
 from bot.metrics import Metrics, instrument
@@ -43,6 +42,7 @@ from handlers import (
     film,
     generate,
     groups,
+    menus,
     music,
     photos,
     privacy,
@@ -55,8 +55,7 @@ from handlers.delivery import TelegramObserver
 
 log = logging.getLogger("claymate")
 
-COMMANDS: tuple[str, ...] = ("start", "help", "new", "projects", "board", "film")
-COMMANDS += ("lang", "usage", "export", "forget")  # a user's own language, money and data
+COMMANDS = menus.ALL_COMMANDS  # every command some menu lists (each needs a menu.* text)
 
 
 def build_application(
@@ -126,12 +125,8 @@ def register_handlers(application: Application) -> None:
 
 
 async def register_commands(application: Application) -> None:
-    """Register the command menu (in both languages) once the bot is initialised."""
-    for lang in LANGUAGES:
-        commands = [BotCommand(name, t(f"menu.{name}", lang)) for name in COMMANDS]
-        await application.bot.set_my_commands(
-            commands, language_code=None if lang == "en" else lang
-        )
+    """The command menus and profile texts (both languages); a failure is logged, not fatal."""
+    await menus.publish_menus(application.bot)
 
 
 async def serve(
