@@ -9,8 +9,24 @@ from pathlib import Path
 import pytest
 
 from handlers.menus import GROUP, GROUP_ADMINS, PRIVATE
-from tests.e2e.conftest import RunningBot, bot_settings, start_bot, stop_bot
-from tests.fakes.telegram_stub import TelegramStub
+from storage.models import PromptRevision
+from tests.e2e.conftest import RunningBot, bot_settings, start_bot, still_first_off, stop_bot
+from tests.e2e.test_groups_studio import rows
+from tests.e2e.test_privacy_export_forget import remembered
+from tests.e2e.test_private_chat import button, is_draft
+from tests.fakes.telegram_stub import BOT_USERNAME, TelegramStub
+from tests.fakes.updates import (
+    bot_added_to_group,
+    bot_user,
+    button_press,
+    chat_member_updated,
+    command_update,
+    group_chat,
+    photo_update,
+    private_user,
+    text_update,
+    update,
+)
 
 
 async def menus_set(bot: RunningBot) -> None:
@@ -51,3 +67,72 @@ async def test_a_menu_telegram_refuses_is_logged_and_the_bot_still_serves(
         assert stub.description("description", "zh")  # the others were still set
     finally:
         await stop_bot(running)
+
+
+async def test_a_group_that_adds_the_bot_is_told_how_to_ask_in_its_language(
+    bot: RunningBot,
+) -> None:
+    club = group_chat(title="Clay & friends")
+    bot.push(bot_added_to_group(club, private_user(first_name="Ann"), bot.stub))
+    welcome = await bot.wait_for("sendMessage", lambda c: c.params["chat_id"] == club["id"])
+    text = welcome.params["text"]
+    assert "/clay" in text and "/generate admins" in text and f"@{BOT_USERNAME}" in text
+    assert "Clay &amp; friends" in text and welcome.params["parse_mode"] == "HTML"
+
+    chinese = group_chat(title="黏土社")
+    wen = private_user(first_name="Wen", language_code="zh-hans")
+    bot.push(bot_added_to_group(chinese, wen, bot.stub))
+    welcome = await bot.wait_for("sendMessage", lambda c: c.params["chat_id"] == chinese["id"])
+    assert "管理员" in welcome.params["text"]
+
+    # Made an admin later, or removed: no second welcome, no message to a chat it left.
+    me = bot_user(bot.stub)
+    promoted = chat_member_updated(club, wen, me, "member", "member")
+    promoted["new_chat_member"] = {**promoted["new_chat_member"], **_admin(me)}
+    bot.push(update(my_chat_member=promoted))
+    bot.push(update(my_chat_member=chat_member_updated(chinese, wen, me, "member", "kicked")))
+
+    # /clay alone, as the group menu sends it: how to ask.
+    bot.push(command_update(club, wen, "/clay", bot_username=BOT_USERNAME))
+    hint = await bot.wait_for("sendMessage", lambda c: "照片" in c.params["text"], count=2)
+    assert "/clay" in hint.params["text"] and hint.params["chat_id"] == club["id"]
+    await asyncio.sleep(0.3)
+    assert len(bot.stub.calls("sendMessage")) == 3  # two welcomes and the hint, no more
+
+
+def _admin(user: dict) -> dict:
+    flags = (
+        "can_be_edited can_manage_chat can_delete_messages can_manage_video_chats "
+        "can_restrict_members can_promote_members can_change_info can_invite_users "
+        "can_post_stories can_edit_stories can_delete_stories"
+    ).split()
+    return {"status": "administrator", "user": user, "is_anonymous": False} | dict.fromkeys(
+        flags, False
+    )
+
+
+async def test_refine_in_a_group_asks_only_whoever_pressed_and_their_reply_refines_that_draft(
+    bot: RunningBot, city_photo: bytes
+) -> None:
+    group = group_chat()
+    await still_first_off(bot, group)
+    alice, bob = private_user(first_name="Alice"), private_user(first_name="Bob <3")
+    bot.push(photo_update(bot.stub, group, alice, city_photo, caption="/clay boats glide"))
+    draft = bot.sent_message(await bot.wait_for("sendMessage", is_draft))
+
+    bot.push(button_press(bob, draft, button(draft, "r")))
+    ask = await bot.wait_for("sendMessage", lambda c: "force_reply" in str(c.params))
+    markup = ask.params["reply_markup"]
+    assert markup["force_reply"] is True and markup["selective"] is True
+    prompt = bot.sent_message(ask)
+    # The mention is what makes the selective reply box open for Bob alone.
+    [mention] = [e for e in prompt.get("entities", []) if e["type"] == "text_mention"]
+    assert mention["user"]["id"] == bob["id"] and "Bob <3" in prompt["text"]
+
+    await remembered(bot, prompt)
+    bot.push(text_update(group, bob, "slower, at night", reply_to=prompt))
+    refined = await bot.wait_for("sendMessage", is_draft, count=2)
+    assert refined.params["chat_id"] == group["id"]
+    [first, second] = await rows(bot, PromptRevision)
+    assert second.instruction == "slower, at night" and second.shot_id == first.shot_id
+    assert second.created_by == bob["id"]

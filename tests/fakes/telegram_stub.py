@@ -1426,13 +1426,17 @@ class TelegramStub:
 
     def _render(self, text: str, parse_mode: Any, entities: Any) -> RenderedText:
         try:
-            return render_text(
+            rendered = render_text(
                 text,
                 parse_mode if isinstance(parse_mode, str) else None,
                 entities if isinstance(entities, list) else None,
             )
         except EntityParseError as exc:
             raise ApiError(400, f"Bad Request: can't parse entities: {exc}") from None
+        for entity in rendered.entities:  # a mention carries the whole User Telegram knows
+            if entity["type"] == "text_mention" and entity["user"]["id"] in self._users:
+                entity["user"] = {"is_bot": False, **self._users[entity["user"]["id"]]}
+        return rendered
 
     def _caption(self, p: Mapping[str, Any]) -> dict[str, Any]:
         caption = p.get("caption")

@@ -18,7 +18,9 @@ from telegram.ext import (
     ApplicationBuilder,
     BaseHandler,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
 )
@@ -65,6 +67,8 @@ REGISTERED: list[Entry] = [
     ("CommandHandler", 0, "/grant UpdateType.MESSAGES", "on_grant", True),
     ("CommandHandler", 0, "/limit UpdateType.MESSAGES", "on_limit", True),
     ("CommandHandler", 0, "/stats UpdateType.MESSAGES", "on_stats", True),
+    ("ChatMemberHandler", 0, "my_chat_member", "on_my_membership", True),
+    ("CommandHandler", 0, "/clay UpdateType.MESSAGES", "on_clay", True),
     ("CommandHandler", 0, "/generate UpdateType.MESSAGES", "on_policy", True),
     ("CommandHandler", 0, "/doctor UpdateType.MESSAGES", "on_doctor", True),
     ("CommandHandler", 0, "/export UpdateType.MESSAGES", "on_export", True),
@@ -128,7 +132,7 @@ ANSWERED_BY: dict[str, list[tuple[int, str]]] = {
     "/doctor": [(-1, "on_any_update"), (0, "on_doctor")],
     "/export": [(-1, "on_any_update"), (0, "on_export")],
     "/forget": [(-1, "on_any_update"), (0, "on_forget")],
-    "/clay": [(-1, "on_any_update")],
+    "/clay": [(-1, "on_any_update"), (0, "on_clay")],
     "/nope": [(-1, "on_any_update")],
     "/start@us": [(-1, "on_any_update"), (0, "on_start")],
     "/start@other": [(-1, "on_any_update")],
@@ -149,7 +153,7 @@ ANSWERED_BY: dict[str, list[tuple[int, str]]] = {
     "text in a group": [(-1, "on_any_update"), (0, "on_text_outside_flow")],
     "text replying in a group": [(-1, "on_any_update"), (0, "on_reply")],
     "edited text": [(-1, "on_any_update"), (0, "on_text_outside_flow")],
-    "bot added to a group": [(-1, "on_any_update")],
+    "bot added to a group": [(-1, "on_any_update"), (0, "on_my_membership")],
     "sticker": [(-1, "on_any_update"), (0, "on_other_media")],
     "animation": [(-1, "on_any_update"), (0, "on_other_media")],
     "video": [(-1, "on_any_update"), (0, "on_other_media")],
@@ -214,6 +218,13 @@ def _matches(handler: BaseHandler[Any, Any, Any]) -> str:
         return _filters(handler.filters)
     if isinstance(handler, TypeHandler):
         return handler.type.__name__
+    if isinstance(handler, ChatMemberHandler):
+        return {ChatMemberHandler.MY_CHAT_MEMBER: "my_chat_member"}.get(
+            handler.chat_member_types, str(handler.chat_member_types)
+        )
+    if isinstance(handler, InlineQueryHandler):
+        pattern = handler.pattern
+        return "any" if pattern is None else str(getattr(pattern, "pattern", pattern))
     raise AssertionError(f"a handler type the bot never used: {handler!r}")
 
 
