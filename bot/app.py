@@ -42,6 +42,7 @@ from handlers import (
     film,
     generate,
     groups,
+    links,
     menus,
     music,
     photos,
@@ -115,6 +116,7 @@ def register_handlers(application: Application) -> None:
     stills.register(application)
     generate.register(application)
     projects.register(application)
+    links.register(application)
     film.register(application)
     music.register(application)
     groups.register(application)

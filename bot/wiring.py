@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from bot.config import ConfigError, Settings
@@ -32,6 +33,7 @@ from bot.services.doctor import Doctor, ProviderSettings
 from bot.services.drafting import Drafting, PhotoIntake
 from bot.services.generation import Generation, TakeMachine
 from bot.services.groups import Groups
+from bot.services.links import ShareLinks
 from bot.services.permissions import Permissions
 from bot.services.projects import Projects
 from bot.services.soundtracks import Soundtracks
@@ -177,6 +179,7 @@ def build_use_cases(
             intake=intake,
             folder=folders.stills,
         ),
+        links=ShareLinks(db, permissions, valid_for=timedelta(days=settings.share_link_days)),
     )
 
 

@@ -265,7 +265,7 @@ def project_text(view: ProjectView, lang: str) -> str:
     return _fit("\n".join(lines), MESSAGE_LIMIT)
 
 
-def project_keyboard(view: ProjectView, lang: str) -> InlineKeyboardMarkup | None:
+def project_keyboard(view: ProjectView, lang: str) -> InlineKeyboardMarkup:
     buttons = []
     for shot_view in view.shots:
         clip = shot_view.kept or (shot_view.delivered[-1] if shot_view.delivered else None)
@@ -275,9 +275,9 @@ def project_keyboard(view: ProjectView, lang: str) -> InlineKeyboardMarkup | Non
         elif shot_view.revision is not None:
             label = t("button.open_shot", lang, position=shot_view.shot.position)
             buttons.append(_button(label, cb.OPEN_SHOT, shot_view.shot.id))
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    rows.append([_button(t("button.share_link", lang), cb.SHARE_LINK, view.project.id)])
+    return InlineKeyboardMarkup(rows)
 
 
 def album_text(

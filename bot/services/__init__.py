@@ -10,6 +10,7 @@ if TYPE_CHECKING:  # importing the package stays light: the CLI's parser imports
     from bot.services.drafting import Drafting
     from bot.services.generation import Generation
     from bot.services.groups import Groups
+    from bot.services.links import ShareLinks
     from bot.services.permissions import Permissions
     from bot.services.projects import Projects
     from bot.services.soundtracks import Soundtracks
@@ -28,3 +29,4 @@ class Services:
     groups: Groups  # a group's Generate rule and its votes
     stills: Stills  # 🎨 clay stills and end frames
     soundtracks: Soundtracks  # a film's music and words
+    links: ShareLinks  # 🔗 share links (deep links) to a project
