@@ -42,6 +42,7 @@ from handlers import (
     film,
     generate,
     groups,
+    inline,
     links,
     menus,
     music,
@@ -117,6 +118,7 @@ def register_handlers(application: Application) -> None:
     generate.register(application)
     projects.register(application)
     links.register(application)
+    inline.register(application)
     film.register(application)
     music.register(application)
     groups.register(application)

@@ -12,6 +12,7 @@ from telegram.ext import Application, CallbackQueryHandler
 from bot.domain.errors import StudioError
 from bot.domain.types import Actor
 from bot.i18n import t
+from bot.services.links import FetchMembership
 from handlers import callbacks as cb
 from handlers import render
 from handlers.common import Context, button, reply_html, send_html, services, settings, thread_of
@@ -45,20 +46,28 @@ async def on_share_link_pressed(
     return None
 
 
-async def open_link(context: Context, actor: Actor, message: Message, payload: str) -> None:
-    """/start <payload>: open the linked project here, or say plainly why not."""
+def membership_of(context: Context, user_id: int) -> FetchMembership:
+    """getChatMember's status for `user_id` in a chat, failing closed: if Telegram cannot
+    say, the user is not taken for a member (the admin check's fallback is the reverse)."""
 
-    async def membership(chat_id: int) -> str:
-        # Fails closed: if Telegram cannot say, the opener is not taken for a member.
+    async def fetch(chat_id: int) -> str:
         try:
-            member = await context.bot.get_chat_member(chat_id, actor.user_id)
+            member = await context.bot.get_chat_member(chat_id, user_id)
         except TelegramError as error:
-            log.warning("getChatMember for a share link failed: %s", type(error).__name__)
+            log.warning("getChatMember for sharing failed: %s", type(error).__name__)
             return "left"
         return str(member.status)
 
+    return fetch
+
+
+async def open_link(context: Context, actor: Actor, message: Message, payload: str) -> None:
+    """/start <payload>: open the linked project here, or say plainly why not."""
+
     try:
-        opening = await services(context).links.open(actor, payload, membership)
+        opening = await services(context).links.open(
+            actor, payload, membership_of(context, actor.user_id)
+        )
     except StudioError as error:
         await reply_html(context, message, t(error.key, actor.lang, **error.params))
         return

@@ -9,6 +9,7 @@ Telegram reports them at that moment; anyone else is told no without learning it
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,10 @@ PREFIX = "p_"
 TOKEN_BYTES = 24  # 32 URL-safe characters: with the prefix well within Telegram's 64
 PAYLOAD = re.compile(rf"{PREFIX}[A-Za-z0-9_-]{{{TOKEN_BYTES * 4 // 3}}}")
 MEMBER_STATUSES = frozenset({"creator", "administrator", "member"})
+INLINE_PAGE = 20  # results per inline answer; Telegram asks for the next page by offset
+MAX_GROUPS_CHECKED = 8  # getChatMember calls per inline query, made at once
+MAX_TAKES_SCANNED = 500  # newest takes looked at per inline query
+MAX_QUERY_CHARS = 64
 
 # getChatMember's status for the opener in the project's group; "left" when unknown.
 FetchMembership = Callable[[int], Awaitable[str]]
@@ -46,6 +51,24 @@ class SharedLink:
 
     payload: str
     title: str
+
+
+@dataclass(frozen=True, slots=True)
+class SharedClip:
+    """One clip the inline menu offers: a shot's kept take, else its latest delivered one."""
+
+    take_id: int
+    file_id: str
+    project_title: str
+    position: int
+    words: str
+    kept: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClipPage:
+    clips: list[SharedClip]
+    next_offset: int | None
 
 
 class ShareLinks:
@@ -106,3 +129,37 @@ class ShareLinks:
             if project is None:
                 raise StudioError("link.invalid")
             return LinkOpening(await project_view(uow, project), own=False, group_title=chat.title)
+
+    async def clips_to_share(
+        self, user_id: int, query: str, offset: int, fetch_membership: FetchMembership
+    ) -> ClipPage:
+        """Inline mode: the user's own clips and those of groups they are in right now.
+
+        A group counts only if the user took part in it (a shot, a take, a vote) and
+        Telegram says they are still a member: leaving a group takes its clips away.
+        """
+        async with self.db.unit_of_work() as uow:
+            groups = await uow.links.groups_of(user_id, MAX_GROUPS_CHECKED)
+        statuses = await asyncio.gather(*(fetch_membership(chat_id) for chat_id in groups))
+        chats = [user_id] + [
+            g for g, s in zip(groups, statuses, strict=True) if s in MEMBER_STATUSES
+        ]
+        async with self.db.unit_of_work() as uow:
+            rows = await uow.links.shareable_takes(
+                chats, query.strip()[:MAX_QUERY_CHARS], MAX_TAKES_SCANNED
+            )
+        picked: dict[int, SharedClip] = {}
+        for row in rows:  # newest first
+            kept = row.shot.kept_take_id == row.take.id
+            if kept or row.shot.id not in picked:
+                picked[row.shot.id] = SharedClip(
+                    take_id=row.take.id,
+                    file_id=row.take.telegram_file_id or "",
+                    project_title=row.project_title,
+                    position=row.shot.position,
+                    words=row.shot.description or "",
+                    kept=kept,
+                )
+        ordered = sorted(picked.values(), key=lambda clip: clip.take_id, reverse=True)
+        end = offset + INLINE_PAGE
+        return ClipPage(ordered[offset:end], end if len(ordered) > end else None)

@@ -133,3 +133,61 @@ async def test_a_link_is_given_again_while_young_and_refused_once_expired(
         await links.open(owner, first.payload, statuses("member", []))
     assert refused.value.key == "link.expired"
     assert (await links.open(owner, second.payload, statuses("member", []))).own
+
+
+async def clip(db: Database, chat_id: int, title: str, by: int, *, keep: bool = False) -> str:
+    """A project in `chat_id` with one shot made by `by` and one delivered take: its file_id."""
+    async with db.session() as session:
+        uow = UnitOfWork(session)
+        await uow.chats.upsert_user(by, first_name="U")
+        await uow.chats.upsert_chat(chat_id, type="private" if chat_id > 0 else "supergroup")
+        project = await uow.projects.create_project(chat_id, title, by)
+        shot = await uow.projects.add_shot(
+            project.id,
+            created_by=by,
+            photo_path="/nonexistent.jpg",
+            photo_width=800,
+            photo_height=600,
+            source_format="JPEG",
+        )
+        revision = await uow.projects.add_revision(
+            shot, prompt="clay", params={}, drafter="offline", created_by=by
+        )
+        file_id = f"BAAC-{secrets.token_hex(4)}"
+        take = await uow.takes.add_take(
+            shot_id=shot.id,
+            revision_id=revision.id,
+            provider="offline",
+            model="clay",
+            external_id=secrets.token_hex(8),
+            status="delivered",
+            telegram_file_id=file_id,
+        )
+        if keep:
+            shot.kept_take_id = take.id
+        await session.commit()
+        return file_id
+
+
+async def test_inline_clips_are_never_another_users_and_follow_group_membership(
+    database: Database, links: ShareLinks
+) -> None:
+    mine = await clip(database, OWNER, "Harbour 50% off", OWNER, keep=True)
+    theirs = await clip(database, STRANGER, "Harbour too", STRANGER)
+    group = await clip(database, GROUP, "Clay club harbour", OWNER)
+    other_group = await clip(database, GROUP - 1, "Harbour elsewhere", STRANGER)
+
+    async def ids(query: str, status: str, user: int = OWNER) -> set[str]:
+        asked: list[int] = []
+        page = await links.clips_to_share(user, query, 0, statuses(status, asked))
+        assert set(asked) <= {GROUP, GROUP - 1}
+        return {c.file_id for c in page.clips}
+
+    assert await ids("", "member") == {mine, group}
+    assert await ids("harbour", "member") == {mine, group}
+    assert await ids("HARBOUR 50%", "member") == {mine}
+    # LIKE's wildcards are taken literally: as patterns these would match "Harbour…".
+    assert await ids("r%f", "member") == set() and await ids("b_u", "member") == set()
+    assert await ids("", "left") == {mine}
+    assert await ids("", "member", STRANGER) == {theirs, other_group}
+    assert mine not in await ids("", "creator", MEMBER)  # a bystander: nothing of anyone's

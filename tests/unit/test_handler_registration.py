@@ -35,6 +35,7 @@ from tests.fakes.updates import (
     command_update,
     document_message,
     group_chat,
+    inline_query_update,
     photo_message,
     photo_sizes,
     private_chat,
@@ -102,6 +103,7 @@ REGISTERED: list[Entry] = [
     ("CallbackQueryHandler", 0, "^p:[0-9]{1,19}(:.*)?$", "on_open_project_pressed", True),
     ("CallbackQueryHandler", 0, "^v:[0-9]{1,19}(:.*)?$", "on_resend_pressed", True),
     ("CallbackQueryHandler", 0, "^sl:[0-9]{1,19}(:.*)?$", "on_share_link_pressed", True),
+    ("InlineQueryHandler", 0, "any", "on_inline_query", True),
     ("CallbackQueryHandler", 0, "^mu:[0-9]{1,19}(:.*)?$", "on_nudge_pressed", True),
     ("CallbackQueryHandler", 0, "^md:[0-9]{1,19}(:.*)?$", "on_nudge_pressed", True),
     ("CallbackQueryHandler", 0, "^cs:[0-9]{1,19}(:.*)?$", "on_still_pressed", True),
@@ -155,6 +157,7 @@ ANSWERED_BY: dict[str, list[tuple[int, str]]] = {
     "text replying in a group": [(-1, "on_any_update"), (0, "on_reply")],
     "edited text": [(-1, "on_any_update"), (0, "on_text_outside_flow")],
     "bot added to a group": [(-1, "on_any_update"), (0, "on_my_membership")],
+    "inline query": [(-1, "on_any_update"), (0, "on_inline_query")],
     "sticker": [(-1, "on_any_update"), (0, "on_other_media")],
     "animation": [(-1, "on_any_update"), (0, "on_other_media")],
     "video": [(-1, "on_any_update"), (0, "on_other_media")],
@@ -359,6 +362,7 @@ def _messages() -> dict[str, dict[str, Any]]:
             message=text_message(_group, _user, "slower", reply_to=_group_draft)
         ),
         "edited text": update(edited_message=text_message(_chat, _user, "hello")),
+        "inline query": inline_query_update(_user, "harbour"),
         "bot added to a group": update(
             my_chat_member={
                 "chat": _group,
