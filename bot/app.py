@@ -49,6 +49,7 @@ from handlers import (
     photos,
     privacy,
     projects,
+    settings_menu,
     start,
     stills,
 )
@@ -123,6 +124,7 @@ def register_handlers(application: Application) -> None:
     music.register(application)
     groups.register(application)
     admin.register(application)
+    settings_menu.register(application)
     doctor.register(application)  # operators only; silent for everyone else
     privacy.register(application)
     fallbacks.register(application)  # last: only what nothing above took

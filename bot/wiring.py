@@ -29,6 +29,7 @@ from bot.services.access import Access
 from bot.services.accounts import Accounts
 from bot.services.budget import Budget, Quotas, parse_costs
 from bot.services.capacity import HeavyWork
+from bot.services.chat_settings import ChatSettings
 from bot.services.doctor import Doctor, ProviderSettings
 from bot.services.drafting import Drafting, PhotoIntake
 from bot.services.generation import Generation, TakeMachine
@@ -140,15 +141,11 @@ def build_use_cases(
         default_mode=settings.kling_mode,
         restage=restage_draft,
     )
+    accounts = Accounts(
+        db, Access(db, permissions, settings.allowed_ids), budget, providers, heavy, folders
+    )
     return Services(
-        accounts=Accounts(
-            db,
-            Access(db, permissions, settings.allowed_ids),
-            budget,
-            providers,
-            heavy,
-            folders,
-        ),
+        accounts=accounts,
         permissions=permissions,
         drafting=drafting,
         generation=Generation(
@@ -180,6 +177,14 @@ def build_use_cases(
             folder=folders.stills,
         ),
         links=ShareLinks(db, permissions, valid_for=timedelta(days=settings.share_link_days)),
+        chat_settings=ChatSettings(
+            db,
+            permissions,
+            accounts,
+            providers,
+            default_provider=default_provider,
+            default_mode=settings.kling_mode,
+        ),
     )
 
 

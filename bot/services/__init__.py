@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # importing the package stays light: the CLI's parser imports below it
     from bot.services.accounts import Accounts
+    from bot.services.chat_settings import ChatSettings
     from bot.services.drafting import Drafting
     from bot.services.generation import Generation
     from bot.services.groups import Groups
@@ -30,3 +31,4 @@ class Services:
     stills: Stills  # 🎨 clay stills and end frames
     soundtracks: Soundtracks  # a film's music and words
     links: ShareLinks  # 🔗 share links (deep links) to a project
+    chat_settings: ChatSettings  # /settings: a chat's defaults, its project's switches

@@ -71,6 +71,8 @@ REGISTERED: list[Entry] = [
     ("ChatMemberHandler", 0, "my_chat_member", "on_my_membership", True),
     ("CommandHandler", 0, "/clay UpdateType.MESSAGES", "on_clay", True),
     ("CommandHandler", 0, "/generate UpdateType.MESSAGES", "on_policy", True),
+    ("CommandHandler", 0, "/settings UpdateType.MESSAGES", "on_settings", True),
+    ("CallbackQueryHandler", 0, "^cf:[0-9]{1,19}(:.*)?$", "on_chat_setting_chosen", True),
     ("CommandHandler", 0, "/doctor UpdateType.MESSAGES", "on_doctor", True),
     ("CommandHandler", 0, "/export UpdateType.MESSAGES", "on_export", True),
     ("CommandHandler", 0, "/forget UpdateType.MESSAGES", "on_forget", True),
@@ -133,6 +135,7 @@ ANSWERED_BY: dict[str, list[tuple[int, str]]] = {
     "/stats": [(-1, "on_any_update"), (0, "on_stats")],
     "/generate": [(-1, "on_any_update"), (0, "on_policy")],
     "/doctor": [(-1, "on_any_update"), (0, "on_doctor")],
+    "/settings": [(-1, "on_any_update"), (0, "on_settings")],
     "/export": [(-1, "on_any_update"), (0, "on_export")],
     "/forget": [(-1, "on_any_update"), (0, "on_forget")],
     "/clay": [(-1, "on_any_update"), (0, "on_clay")],
@@ -168,6 +171,7 @@ ANSWERED_BY: dict[str, list[tuple[int, str]]] = {
     "video as a file": [(-1, "on_any_update"), (0, "on_other_document")],
     "button AGAIN": [(-1, "on_any_update"), (0, "on_again_pressed")],
     "button BACK": [(-1, "on_any_update"), (0, "on_back_pressed")],
+    "button CHAT_SET": [(-1, "on_any_update"), (0, "on_chat_setting_chosen")],
     "button CANCEL_SHOT": [(-1, "on_any_update"), (0, "on_cancel_shot_pressed")],
     "button CANCEL_TAKE": [(-1, "on_any_update"), (0, "on_cancel_take_pressed")],
     "button DRAFT_FROM_PHOTO": [(-1, "on_any_update"), (0, "on_draft_from_photo_pressed")],
@@ -322,6 +326,7 @@ def _media(kind: str) -> dict[str, Any]:
 def _commands() -> dict[str, dict[str, Any]]:
     names = "start help new projects board move drop film lang usage".split()
     names += "allow deny access grant limit stats generate doctor export forget clay nope".split()
+    names += ["settings"]
     kinds = {f"/{name}": command_update(_chat, _user, name) for name in names}
     kinds["/start@us"] = command_update(_chat, _user, "start", bot_username=BOT_USERNAME)
     kinds["/start@other"] = command_update(_chat, _user, "start", bot_username="other_bot")
