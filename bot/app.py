@@ -35,6 +35,7 @@ from bot.web import (
 from bot.wiring import Wiring, build_doctor, build_runner, build_services
 from handlers import (
     admin,
+    cancel,
     doctor,
     drafts,
     errors,
@@ -125,6 +126,7 @@ def register_handlers(application: Application) -> None:
     groups.register(application)
     admin.register(application)
     settings_menu.register(application)
+    cancel.register(application)
     doctor.register(application)  # operators only; silent for everyone else
     privacy.register(application)
     fallbacks.register(application)  # last: only what nothing above took

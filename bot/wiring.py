@@ -28,6 +28,7 @@ from bot.services import Services
 from bot.services.access import Access
 from bot.services.accounts import Accounts
 from bot.services.budget import Budget, Quotas, parse_costs
+from bot.services.cancelling import Cancelling
 from bot.services.capacity import HeavyWork
 from bot.services.chat_settings import ChatSettings
 from bot.services.doctor import Doctor, ProviderSettings
@@ -141,6 +142,14 @@ def build_use_cases(
         default_mode=settings.kling_mode,
         restage=restage_draft,
     )
+    generation = Generation(
+        db,
+        providers,
+        permissions,
+        budget,
+        default_provider=default_provider,
+        deadline_s=settings.kling_deadline_s,
+    )
     accounts = Accounts(
         db, Access(db, permissions, settings.allowed_ids), budget, providers, heavy, folders
     )
@@ -148,14 +157,7 @@ def build_use_cases(
         accounts=accounts,
         permissions=permissions,
         drafting=drafting,
-        generation=Generation(
-            db,
-            providers,
-            permissions,
-            budget,
-            default_provider=default_provider,
-            deadline_s=settings.kling_deadline_s,
-        ),
+        generation=generation,
         projects=Projects(
             db,
             permissions,
@@ -177,6 +179,7 @@ def build_use_cases(
             folder=folders.stills,
         ),
         links=ShareLinks(db, permissions, valid_for=timedelta(days=settings.share_link_days)),
+        cancelling=Cancelling(db, generation, drafting),
         chat_settings=ChatSettings(
             db,
             permissions,

@@ -29,9 +29,9 @@ log = logging.getLogger(__name__)
 # In the order a user needs them. Menus list only commands the bot answers in that kind
 # of chat: /clay is how a group asks for a clip, /generate a group admin's rule.
 PRIVATE: tuple[str, ...] = ("start", "help", "new", "projects", "board", "film", "music")
-PRIVATE += ("subtitles", "settings", "lang", "usage", "export", "forget")
+PRIVATE += ("subtitles", "settings", "cancel", "lang", "usage", "export", "forget")
 GROUP: tuple[str, ...] = ("clay", "help", "new", "projects", "board", "film", "music")
-GROUP += ("subtitles", "settings", "lang")
+GROUP += ("subtitles", "settings", "cancel", "lang")
 GROUP_ADMINS: tuple[str, ...] = (*GROUP, "generate")
 
 MENUS: tuple[tuple[BotCommandScope, tuple[str, ...]], ...] = (

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.repos.accounts import AccountsRepo
 from storage.repos.chats import ChatsRepo
 from storage.repos.links import LinksRepo
+from storage.repos.pending import PendingRepo
 from storage.repos.projects import ProjectsRepo
 from storage.repos.takes import TakesRepo
 
@@ -25,3 +26,4 @@ class UnitOfWork:
         self.takes = TakesRepo(session)
         self.accounts = AccountsRepo(session)
         self.links = LinksRepo(session)
+        self.pending = PendingRepo(session)

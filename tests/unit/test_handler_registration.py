@@ -73,6 +73,7 @@ REGISTERED: list[Entry] = [
     ("CommandHandler", 0, "/generate UpdateType.MESSAGES", "on_policy", True),
     ("CommandHandler", 0, "/settings UpdateType.MESSAGES", "on_settings", True),
     ("CallbackQueryHandler", 0, "^cf:[0-9]{1,19}(:.*)?$", "on_chat_setting_chosen", True),
+    ("CommandHandler", 0, "/cancel UpdateType.MESSAGES", "on_cancel", True),
     ("CommandHandler", 0, "/doctor UpdateType.MESSAGES", "on_doctor", True),
     ("CommandHandler", 0, "/export UpdateType.MESSAGES", "on_export", True),
     ("CommandHandler", 0, "/forget UpdateType.MESSAGES", "on_forget", True),
@@ -136,6 +137,7 @@ ANSWERED_BY: dict[str, list[tuple[int, str]]] = {
     "/generate": [(-1, "on_any_update"), (0, "on_policy")],
     "/doctor": [(-1, "on_any_update"), (0, "on_doctor")],
     "/settings": [(-1, "on_any_update"), (0, "on_settings")],
+    "/cancel": [(-1, "on_any_update"), (0, "on_cancel")],
     "/export": [(-1, "on_any_update"), (0, "on_export")],
     "/forget": [(-1, "on_any_update"), (0, "on_forget")],
     "/clay": [(-1, "on_any_update"), (0, "on_clay")],
@@ -326,7 +328,7 @@ def _media(kind: str) -> dict[str, Any]:
 def _commands() -> dict[str, dict[str, Any]]:
     names = "start help new projects board move drop film lang usage".split()
     names += "allow deny access grant limit stats generate doctor export forget clay nope".split()
-    names += ["settings"]
+    names += ["settings", "cancel"]
     kinds = {f"/{name}": command_update(_chat, _user, name) for name in names}
     kinds["/start@us"] = command_update(_chat, _user, "start", bot_username=BOT_USERNAME)
     kinds["/start@other"] = command_update(_chat, _user, "start", bot_username="other_bot")
