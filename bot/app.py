@@ -35,6 +35,7 @@ from bot.web import (
 from bot.wiring import Wiring, build_doctor, build_runner, build_services
 from handlers import (
     admin,
+    albums,
     cancel,
     doctor,
     drafts,
@@ -118,6 +119,7 @@ def register_handlers(application: Application) -> None:
     drafts.register(application)
     stills.register(application)
     generate.register(application)
+    albums.register(application)
     projects.register(application)
     links.register(application)
     inline.register(application)

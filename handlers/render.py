@@ -297,8 +297,13 @@ def album_text(
 
 
 def album_keyboard(
-    shots: Sequence[ShotRecord], revisions: dict[int, RevisionRecord], lang: str
+    shots: Sequence[ShotRecord],
+    revisions: dict[int, RevisionRecord],
+    lang: str,
+    *,
+    generate_all: bool = False,
 ) -> InlineKeyboardMarkup | None:
+    """A button per drafted shot; with `generate_all`, one that queues them all."""
     buttons = [
         _button(t("button.open_shot", lang, position=shot.position), cb.OPEN_SHOT, shot.id)
         for shot in shots
@@ -306,7 +311,11 @@ def album_keyboard(
     ]
     if not buttons:
         return None
-    return InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    if generate_all and len(buttons) > 1:
+        label = t("button.generate_all", lang, count=len(buttons))
+        rows.append([_button(label, cb.GENERATE_ALL, shots[0].id)])
+    return InlineKeyboardMarkup(rows)
 
 
 def format_elapsed(seconds: float) -> str:

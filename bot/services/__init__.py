@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # importing the package stays light: the CLI's parser imports below it
     from bot.services.accounts import Accounts
+    from bot.services.albums import AlbumTakes
     from bot.services.cancelling import Cancelling
     from bot.services.chat_settings import ChatSettings
     from bot.services.drafting import Drafting
@@ -34,3 +35,4 @@ class Services:
     links: ShareLinks  # 🔗 share links (deep links) to a project
     chat_settings: ChatSettings  # /settings: a chat's defaults, its project's switches
     cancelling: Cancelling  # /cancel: the user's queued take or waiting draft
+    albums: AlbumTakes  # 🎬 Generate all on an album, all or nothing
