@@ -63,7 +63,6 @@ def membership_of(context: Context, user_id: int) -> FetchMembership:
 
 async def open_link(context: Context, actor: Actor, message: Message, payload: str) -> None:
     """/start <payload>: open the linked project here, or say plainly why not."""
-
     try:
         opening = await services(context).links.open(
             actor, payload, membership_of(context, actor.user_id)
@@ -79,7 +78,8 @@ async def open_link(context: Context, actor: Actor, message: Message, payload: s
     # A group's project seen from a member's private chat: its buttons act on the group's
     # rows and would be refused here, so the card comes without them, and the clips follow.
     note = t("link.group_project", actor.lang, group=escape(opening.group_title or ""))
-    await reply_html(context, message, f"{render.project_text(view, actor.lang)}\n\n{note}")
+    card = render.project_text(view, actor.lang, current=False)
+    await reply_html(context, message, f"{card}\n\n{note}")
     clips = [s.kept or s.delivered[-1] for s in view.shots if s.kept or s.delivered]
     file_ids = [c.telegram_file_id for c in clips if c.telegram_file_id]
     for file_id in file_ids[:MAX_CLIPS_SHOWN]:

@@ -251,8 +251,10 @@ def projects_keyboard(summaries: list[ProjectSummary]) -> InlineKeyboardMarkup |
     return InlineKeyboardMarkup(rows)
 
 
-def project_text(view: ProjectView, lang: str) -> str:
-    lines = [t("project.opened", lang, title=escape(view.project.title))]
+def project_text(view: ProjectView, lang: str, *, current: bool = True) -> str:
+    """A project's shots and clips; `current`: it is now the chat's current project."""
+    header = "project.opened" if current else "project.shown"
+    lines = [t(header, lang, title=escape(view.project.title))]
     if not view.shots:
         lines.append(t("project.empty", lang))
     for shot_view in view.shots:

@@ -121,6 +121,8 @@ class ShareLinks:
             chat = await uow.chats.get_chat(project.chat_id)
         if chat is None or chat.type == "private":
             raise StudioError("link.not_yours")  # someone else's own project
+        if actor.is_group:  # shown in another group, its clips would reach that group
+            raise StudioError("link.private_only")
         if not self.permissions.is_operator(actor.user_id):
             if await fetch_membership(chat.id) not in MEMBER_STATUSES:
                 raise StudioError("link.members_only")

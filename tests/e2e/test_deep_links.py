@@ -100,6 +100,7 @@ async def test_a_group_member_sees_the_groups_project_and_its_clips_in_private(
     bot.stub.set_member_status(group["id"], bob["id"], "member")
     shown = await follow(bot, bob, payload)
     assert "Clay club" in shown.params["text"] and "reply_markup" not in shown.params
+    assert "current project" not in shown.params["text"]  # Bob's own current one is his
     video = await bot.wait_for("sendVideo", count=2)
     assert video.params["chat_id"] == bob["id"] and video.params["video"] == file_id
 

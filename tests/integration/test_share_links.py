@@ -191,3 +191,16 @@ async def test_inline_clips_are_never_another_users_and_follow_group_membership(
     assert await ids("", "left") == {mine}
     assert await ids("", "member", STRANGER) == {theirs, other_group}
     assert mine not in await ids("", "creator", MEMBER)  # a bystander: nothing of anyone's
+
+
+async def test_a_group_link_opened_in_another_group_shows_it_nothing(
+    database: Database, links: ShareLinks
+) -> None:
+    project_id = await project_in(database, GROUP, "Clay club")
+    link = await links.share(Actor(OWNER, GROUP, "supergroup"), project_id)
+    elsewhere = Actor(MEMBER, GROUP - 5, "supergroup")  # a member, but in another group
+    with pytest.raises(StudioError) as refused:
+        await links.open(elsewhere, link.payload, statuses("member", []))
+    assert refused.value.key == "link.private_only"
+    opened = await links.open(Actor(MEMBER, GROUP, "supergroup"), link.payload, statuses("", []))
+    assert opened.own  # in its own group it simply opens
