@@ -204,3 +204,16 @@ async def test_a_group_link_opened_in_another_group_shows_it_nothing(
     assert refused.value.key == "link.private_only"
     opened = await links.open(Actor(MEMBER, GROUP, "supergroup"), link.payload, statuses("", []))
     assert opened.own  # in its own group it simply opens
+
+
+async def test_a_forgotten_users_links_stop_working(database: Database, links: ShareLinks) -> None:
+    project_id = await project_in(database, OWNER, "Harbour")
+    owner = Actor(OWNER, OWNER, "private")
+    link = await links.share(owner, project_id)
+    async with database.unit_of_work() as uow:
+        await uow.accounts.forget_user(OWNER)
+    async with database.session() as session:
+        assert await UnitOfWork(session).links.link_by_token(link.payload[2:]) is None
+    with pytest.raises(StudioError) as refused:
+        await links.open(owner, link.payload, statuses("member", []))
+    assert refused.value.key == "link.invalid"
