@@ -10,11 +10,10 @@ import signal
 from contextlib import suppress
 from dataclasses import replace
 
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
 from bot.config import Settings, require
-from bot.i18n import LANGUAGES, t
 from bot.leadership import PollingLeadership
 from bot.logs import configure_logging, install_redaction, run_redacted, secrets_of
 from bot.metrics import Metrics, instrument
@@ -39,6 +38,8 @@ from bot.webapp.api import AppDeps, app_routes
 from bot.wiring import Wiring, build_doctor, build_runner, build_services
 from handlers import (
     admin,
+    albums,
+    cancel,
     doctor,
     drafts,
     errors,
@@ -46,12 +47,16 @@ from handlers import (
     film,
     generate,
     groups,
+    inline,
+    links,
+    menus,
     miniapp,
     music,
     payments,
     photos,
     privacy,
     projects,
+    settings_menu,
     start,
     stills,
     voice,
@@ -61,9 +66,7 @@ from handlers.delivery import TelegramObserver
 
 log = logging.getLogger("claymate")
 
-COMMANDS: tuple[str, ...] = ("start", "help", "new", "projects", "board", "film")
-COMMANDS += ("lang", "usage", "export", "forget")  # a user's own language, money and data
-COMMANDS += ("buy", "paysupport")  # credits for Stars, and help with a payment
+COMMANDS = menus.ALL_COMMANDS  # every command some menu lists (each needs a menu.* text)
 
 
 def build_application(
@@ -123,24 +126,25 @@ def register_handlers(application: Application) -> None:
     voice.register(application)  # before music: a voice note replying to a draft is words
     stills.register(application)
     generate.register(application)
+    albums.register(application)
     projects.register(application)
+    links.register(application)
+    inline.register(application)
     film.register(application)
     music.register(application)
     groups.register(application)
     admin.register(application)
     payments.register(application)  # /buy, invoices, pre-checkout, successful payments
+    settings_menu.register(application)
+    cancel.register(application)
     doctor.register(application)  # operators only; silent for everyone else
     privacy.register(application)
     fallbacks.register(application)  # last: only what nothing above took
 
 
 async def register_commands(application: Application) -> None:
-    """Register the command menu (in both languages) once the bot is initialised."""
-    for lang in LANGUAGES:
-        commands = [BotCommand(name, t(f"menu.{name}", lang)) for name in COMMANDS]
-        await application.bot.set_my_commands(
-            commands, language_code=None if lang == "en" else lang
-        )
+    """The command menus and profile texts (both languages); a failure is logged, not fatal."""
+    await menus.publish_menus(application.bot)
 
 
 async def serve(

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
         50, ge=1, le=2000, validation_alias=_env("CLAYMATE_UPLOAD_LIMIT_MB")
     )
     album_debounce_s: float = Field(1.5, ge=0, validation_alias=_env("CLAYMATE_ALBUM_DEBOUNCE"))
+    # A 🔗 share link (t.me/<bot>?start=…) opens its project for this many days.
+    share_link_days: int = Field(
+        30, ge=1, le=3650, validation_alias=_env("CLAYMATE_SHARE_LINK_DAYS")
+    )
     status_edit_interval_s: float = Field(
         4.0, ge=0, validation_alias=_env("CLAYMATE_STATUS_EDIT_INTERVAL")
     )

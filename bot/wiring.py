@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -41,12 +42,16 @@ from bot.runner import JobRunner, RunnerPolicy
 from bot.services import Services
 from bot.services.access import Access
 from bot.services.accounts import Accounts
+from bot.services.albums import AlbumTakes
 from bot.services.budget import Budget, Quotas, parse_costs
+from bot.services.cancelling import Cancelling
 from bot.services.capacity import HeavyWork
+from bot.services.chat_settings import ChatSettings
 from bot.services.doctor import Doctor, ProviderSettings
 from bot.services.drafting import Drafting, PhotoIntake
 from bot.services.generation import Generation, TakeMachine
 from bot.services.groups import Groups
+from bot.services.links import ShareLinks
 from bot.services.narration import Narration
 from bot.services.payments import Payments
 from bot.services.permissions import Permissions
@@ -169,25 +174,20 @@ def build_use_cases(
         restage=restage_draft,
     )
     narration = Narration(db, permissions, audio, folder=folders.films)
+    generation = Generation(
+        db,
+        providers,
+        permissions,
+        budget,
+        default_provider=default_provider,
+        deadline_s=settings.kling_deadline_s,
+    )
+    accounts = Accounts(db, access, budget, providers, heavy, folders)
     return Services(
-        accounts=Accounts(
-            db,
-            access,
-            budget,
-            providers,
-            heavy,
-            folders,
-        ),
+        accounts=accounts,
         permissions=permissions,
         drafting=drafting,
-        generation=Generation(
-            db,
-            providers,
-            permissions,
-            budget,
-            default_provider=default_provider,
-            deadline_s=settings.kling_deadline_s,
-        ),
+        generation=generation,
         projects=Projects(
             db,
             permissions,
@@ -218,6 +218,17 @@ def build_use_cases(
             parse_star_packs(settings.star_packs),
             payload_key(settings),
             support_contact=settings.paysupport_contact,
+        ),
+        links=ShareLinks(db, permissions, valid_for=timedelta(days=settings.share_link_days)),
+        cancelling=Cancelling(db, generation, drafting),
+        albums=AlbumTakes(db, permissions, generation, budget),
+        chat_settings=ChatSettings(
+            db,
+            permissions,
+            accounts,
+            providers,
+            default_provider=default_provider,
+            default_mode=settings.kling_mode,
         ),
     )
 

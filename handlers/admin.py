@@ -33,6 +33,8 @@ async def refuse(update: Update, context: Context, verdict: Verdict) -> None:
     lang = language_for(user.language_code)
     if update.callback_query is not None:
         await update.callback_query.answer(t("access.refused", lang), show_alert=True)
+    elif update.inline_query is not None:  # nothing to share, said at once
+        await update.inline_query.answer([], cache_time=0, is_personal=True)
     elif verdict is Verdict.REFUSE and chat is not None:
         await send_html(context, chat.id, t("access.refused", lang))
     raise ApplicationHandlerStop

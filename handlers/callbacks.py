@@ -31,6 +31,9 @@ AGAIN = "a"  # take id
 KEEP = "k"  # take id
 OPEN_PROJECT = "p"  # project id
 RESEND = "v"  # take id
+SHARE_LINK = "sl"  # project id (🔗 Share link)
+GENERATE_ALL = "ga"  # an album's first shot id (🎬 Generate all)
+CHAT_SET = "cf"  # current project id, arg "mode=pro" / "lang=zh" / "sound=1" (/settings)
 LANG = "l"  # 0, arg "en" / "zh"
 FORGET = "f"  # the user's own id (only they may confirm), arg "yes" / "no"
 MOVE_UP = "mu"  # shot id (storyboard ⬆️)

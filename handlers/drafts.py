@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from telegram import ForceReply, Message, Update
+from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
 from bot.domain.errors import StudioError
@@ -153,15 +154,27 @@ def _thread(message: Message) -> int | None:
 async def on_refine_pressed(
     update: Update, context: Context, actor: Actor, data: cb.Button
 ) -> str | None:
-    """✏️ Refine: ask for the change as a reply (a forced reply keeps it attached)."""
+    """✏️ Refine: ask for the change as a reply (a forced reply keeps it attached).
+
+    In a group the prompt mentions whoever pressed: a selective ForceReply opens the reply
+    box only for users mentioned in it, so the rest of the group is left alone. Their reply
+    answers this prompt, which is remembered as the draft's, so it refines this draft.
+    """
     revision = await services(context).drafting.revision_by_id(actor, data.row_id)
-    query_message = update.callback_query.message if update.callback_query else None
-    assert isinstance(query_message, Message)
+    query = update.callback_query
+    query_message = query.message if query else None
+    assert query is not None and isinstance(query_message, Message)
+    text = t("draft.refine_hint", actor.lang)
+    if in_group(query_message):
+        text = t("draft.refine_hint_for", actor.lang, who=query.from_user.mention_html())
     prompt = await context.bot.send_message(
         query_message.chat_id,
-        t("draft.refine_hint", actor.lang),
+        text,
+        parse_mode=ParseMode.HTML,
         message_thread_id=_thread(query_message),
-        reply_markup=ForceReply(selective=True),
+        reply_markup=ForceReply(
+            selective=True, input_field_placeholder=t("draft.refine_placeholder", actor.lang)
+        ),
     )
     await remember_draft(context, prompt, revision)
     return None

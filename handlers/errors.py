@@ -32,7 +32,11 @@ async def on_any_update(update: object, context: Context) -> None:
     asks = (
         user is not None
         and not paid
-        and (update.effective_message is not None or update.callback_query is not None)
+        and (
+            update.effective_message is not None
+            or update.callback_query is not None
+            or update.inline_query is not None  # the clips it lists are for users let in
+        )
     )
     # A private chat or a button on our message is certainly for us: the gate records the
     # sender too, in the same unit of work. (In a group, only once a handler decides.)

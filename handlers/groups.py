@@ -12,20 +12,23 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from html import escape
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CommandHandler
+from telegram.ext import Application, ChatMemberHandler, CommandHandler
 
 from bot.domain.types import Actor
 from bot.i18n import t
 from handlers import callbacks as cb
 from handlers import render
-from handlers.common import Context, actor_for, edit_markup, reply_html, services
+from handlers.common import Context, actor_for, edit_markup, reply_html, send_html, services
 
 log = logging.getLogger(__name__)
 
 GROUP_TYPES = ("group", "supergroup")
+OUTSIDE = frozenset({ChatMember.LEFT, ChatMember.BANNED})
+INSIDE = frozenset({ChatMember.MEMBER, ChatMember.ADMINISTRATOR})
 
 
 def in_group(message: Message | None) -> bool:
@@ -150,6 +153,39 @@ async def log_privacy_mode(bot: Bot) -> None:
         )
 
 
+async def on_my_membership(update: Update, context: Context) -> None:
+    """Added to a group: one short welcome saying how to ask for a clip and what admins set.
+
+    Only on joining (left or kicked before): a promotion to admin, or a re-delivery of the
+    same change, says nothing again.
+    """
+    change = update.my_chat_member
+    if change is None or change.chat.type not in GROUP_TYPES:
+        return
+    if change.old_chat_member.status not in OUTSIDE or change.new_chat_member.status not in INSIDE:
+        return
+    actor = await actor_for(update, context)  # the group's /lang, else the adder's language
+    text = t(
+        "group.welcome",
+        actor.lang,
+        group=escape(change.chat.title or ""),
+        bot=f"@{context.bot.username}",
+    )
+    try:
+        await send_html(context, change.chat.id, text)
+    except TelegramError as error:  # muted in that group: nothing to tell anyone
+        log.warning("welcome not sent to chat %s: %s", change.chat.id, type(error).__name__)
+
+
+async def on_clay(update: Update, context: Context) -> None:
+    """/clay without a photo (as the group menu sends it): how to ask for a clip."""
+    actor = await actor_for(update, context)
+    assert update.effective_message is not None
+    await reply_html(context, update.effective_message, t("group.clay_hint", actor.lang))
+
+
 def register(app: Application) -> None:
-    """/generate everyone|admins, a group's rule for who may spend."""
+    """Joining a group, /clay on its own, and /generate everyone|admins."""
+    app.add_handler(ChatMemberHandler(on_my_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(CommandHandler("clay", on_clay))
     app.add_handler(CommandHandler("generate", on_policy))

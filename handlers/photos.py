@@ -246,7 +246,14 @@ async def _send_album_answer(
         render.album_text(project, shots, revisions, actor.lang),
         thread_id=message.message_thread_id if message.is_topic_message else None,
         reply_to=shots[0].message_id,
-        markup=render.album_keyboard(shots, revisions, actor.lang),
+        # With still first on (a group's default) each still is approved before paying,
+        # so no button spends on the whole album at once.
+        markup=render.album_keyboard(
+            shots,
+            revisions,
+            actor.lang,
+            generate_all=not (await services(context).chat_settings.view(actor)).still_first,
+        ),
     )
     await services(context).drafting.remember_message(
         answer.chat_id, answer.message_id, "album", shot_id=shots[0].id

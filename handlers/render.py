@@ -254,8 +254,10 @@ def projects_keyboard(summaries: list[ProjectSummary]) -> InlineKeyboardMarkup |
     return InlineKeyboardMarkup(rows)
 
 
-def project_text(view: ProjectView, lang: str) -> str:
-    lines = [t("project.opened", lang, title=escape(view.project.title))]
+def project_text(view: ProjectView, lang: str, *, current: bool = True) -> str:
+    """A project's shots and clips; `current`: it is now the chat's current project."""
+    header = "project.opened" if current else "project.shown"
+    lines = [t(header, lang, title=escape(view.project.title))]
     if not view.shots:
         lines.append(t("project.empty", lang))
     for shot_view in view.shots:
@@ -270,8 +272,9 @@ def project_text(view: ProjectView, lang: str) -> str:
 
 def project_keyboard(
     view: ProjectView, lang: str, *, storyboard: InlineKeyboardButton | None = None
-) -> InlineKeyboardMarkup | None:
-    """A button per shot (its clip again, or its draft), and 🎞 Storyboard when given."""
+) -> InlineKeyboardMarkup:
+    """A button per shot (its clip again, or its draft), 🔗 Share link, and 🎞 Storyboard
+    when given."""
     buttons = []
     for shot_view in view.shots:
         clip = shot_view.kept or (shot_view.delivered[-1] if shot_view.delivered else None)
@@ -282,9 +285,10 @@ def project_keyboard(
             label = t("button.open_shot", lang, position=shot_view.shot.position)
             buttons.append(_button(label, cb.OPEN_SHOT, shot_view.shot.id))
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    rows.append([_button(t("button.share_link", lang), cb.SHARE_LINK, view.project.id)])
     if storyboard is not None:
         rows.append([storyboard])
-    return InlineKeyboardMarkup(rows) if rows else None
+    return InlineKeyboardMarkup(rows)
 
 
 def album_text(
@@ -304,8 +308,13 @@ def album_text(
 
 
 def album_keyboard(
-    shots: Sequence[ShotRecord], revisions: dict[int, RevisionRecord], lang: str
+    shots: Sequence[ShotRecord],
+    revisions: dict[int, RevisionRecord],
+    lang: str,
+    *,
+    generate_all: bool = False,
 ) -> InlineKeyboardMarkup | None:
+    """A button per drafted shot; with `generate_all`, one that queues them all."""
     buttons = [
         _button(t("button.open_shot", lang, position=shot.position), cb.OPEN_SHOT, shot.id)
         for shot in shots
@@ -313,7 +322,11 @@ def album_keyboard(
     ]
     if not buttons:
         return None
-    return InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    if generate_all and len(buttons) > 1:
+        label = t("button.generate_all", lang, count=len(buttons))
+        rows.append([_button(label, cb.GENERATE_ALL, shots[0].id)])
+    return InlineKeyboardMarkup(rows)
 
 
 def format_elapsed(seconds: float) -> str:

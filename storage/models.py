@@ -424,3 +424,22 @@ class BotSetting(Base):
     value: Mapped[Any] = mapped_column(JSON, nullable=False)
     changed_by: Mapped[int | None] = mapped_column(BigInteger)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProjectLink(Base):
+    """A 🔗 share link's token: `t.me/<bot>?start=p_<token>` opens this project.
+
+    A random token, not the project id, so a link cannot be guessed from another one; who
+    may open it is still decided when it is opened (the owner, or a member of the group).
+    """
+
+    __tablename__ = "project_links"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()

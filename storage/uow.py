@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.repos.accounts import AccountsRepo
 from storage.repos.chats import ChatsRepo
 from storage.repos.film_options import FilmOptionsRepo
+from storage.repos.links import LinksRepo
+from storage.repos.pending import PendingRepo
 from storage.repos.projects import ProjectsRepo
 from storage.repos.purchases import PurchasesRepo
 from storage.repos.takes import TakesRepo
@@ -29,3 +31,5 @@ class UnitOfWork:
         self.film_options = FilmOptionsRepo(session)
         self.purchases = PurchasesRepo(session)
         self.viewers = ViewersRepo(session)
+        self.links = LinksRepo(session)
+        self.pending = PendingRepo(session)

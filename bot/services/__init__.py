@@ -7,9 +7,13 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # importing the package stays light: the CLI's parser imports below it
     from bot.services.accounts import Accounts
+    from bot.services.albums import AlbumTakes
+    from bot.services.cancelling import Cancelling
+    from bot.services.chat_settings import ChatSettings
     from bot.services.drafting import Drafting
     from bot.services.generation import Generation
     from bot.services.groups import Groups
+    from bot.services.links import ShareLinks
     from bot.services.narration import Narration
     from bot.services.payments import Payments
     from bot.services.permissions import Permissions
@@ -34,3 +38,7 @@ class Services:
     narration: Narration  # a film's spoken lines (/narration)
     voice: VoiceNotes  # voice notes replying to a draft, written down
     payments: Payments  # credit packs bought with Telegram Stars
+    links: ShareLinks  # 🔗 share links (deep links) to a project
+    chat_settings: ChatSettings  # /settings: a chat's defaults, its project's switches
+    cancelling: Cancelling  # /cancel: the user's queued take or waiting draft
+    albums: AlbumTakes  # 🎬 Generate all on an album, all or nothing

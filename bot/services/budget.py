@@ -155,6 +155,16 @@ class Budget:
             for period in PERIODS
         }
 
+    async def available(
+        self, repo: AccountsRepo, user_id: int, group_id: int | None
+    ) -> float | None:
+        """What the user may still spend: the free quota left plus their bought credits
+        (None: no quota applies, so nothing limits it)."""
+        free_left = await self.left(repo, user_id, group_id)
+        if free_left is None:
+            return None
+        return free_left + max(0.0, await repo.credit_balance(user_id))
+
     async def left(self, repo: AccountsRepo, user_id: int, group_id: int | None) -> float | None:
         """Units left under the tightest of the user's and the group's day and month quotas."""
         subjects = [s for s in (user_id, group_id) if s is not None]

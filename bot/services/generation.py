@@ -209,6 +209,24 @@ class Generation:
             await uow.projects.touch_project(shot.project_id)
             return TakeRequest(take, created=True)
 
+    def price(self, params: dict[str, Any], *, sound: bool) -> float:
+        """What a take of a revision with `params` will reserve: priced as request_take
+        will queue it (its provider, model, fitted mode and duration, and the project's
+        sound where the model makes it), so a check ahead of time agrees with the charge."""
+        name = str(params.get("provider") or self.default_provider)
+        if name not in self.providers:
+            name = self.default_provider
+        provider = self.providers[name]
+        model = str(params.get("model") or provider.model)
+        fitted = take_params(params, model_rules(provider), model, sound=sound)
+        return self.budget.cost(
+            name,
+            str(fitted.get("mode", "std")),
+            int(fitted.get("duration", 5)),
+            bool(fitted.get("sound")),
+            model,
+        )
+
     async def cancel_take(
         self, actor: Actor, take_id: int, *, fetch_status: FetchStatus | None = None
     ) -> bool:

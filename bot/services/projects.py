@@ -51,6 +51,21 @@ async def current_project(uow: UnitOfWork, actor: Actor) -> Project:
     return project
 
 
+async def project_view(uow: UnitOfWork, project: Project) -> ProjectView:
+    """A project's shots in order with their delivered clips; the caller checked access."""
+    views = []
+    for shot in await uow.projects.project_shots(project.id):
+        takes = [t for t in await uow.takes.shot_takes(shot.id) if t.status == TakeState.DELIVERED]
+        kept = next((t for t in takes if t.id == shot.kept_take_id), None)
+        revision = (
+            await uow.projects.get_revision(shot.current_revision_id)
+            if shot.current_revision_id
+            else None
+        )
+        views.append(ShotView(shot, revision, kept, list(takes)))
+    return ProjectView(project, views)
+
+
 def action_summary(summary: str, description: str, prompt: str) -> str:
     """What a shot's tile says happens: its draft's caption line, without the settings.
 
@@ -119,21 +134,7 @@ class Projects:
         async with self.db.unit_of_work() as uow:
             project = await self.permissions.project(uow, actor, project_id)
             await uow.projects.set_current_project(actor.chat_id, project.id)
-            views = []
-            for shot in await uow.projects.project_shots(project.id):
-                takes = [
-                    t
-                    for t in await uow.takes.shot_takes(shot.id)
-                    if t.status == TakeState.DELIVERED
-                ]
-                kept = next((t for t in takes if t.id == shot.kept_take_id), None)
-                revision = (
-                    await uow.projects.get_revision(shot.current_revision_id)
-                    if shot.current_revision_id
-                    else None
-                )
-                views.append(ShotView(shot, revision, kept, list(takes)))
-            return ProjectView(project, views)
+            return await project_view(uow, project)
 
     async def open_by_name(self, actor: Actor, name: str) -> Project:
         """`claymate make --project NAME`: that project becomes current, made if new."""

@@ -298,7 +298,13 @@ class _HtmlRenderer:
             )
             self.b.add(start, _HTML_SIMPLE[name], **extra)
         elif name == "a":
-            self.b.add(start, "text_link", url=attrs.get("href", ""))
+            href = attrs.get("href", "")
+            # Telegram turns a link to tg://user?id=N into a mention of that user.
+            if mention := re.fullmatch(r"tg://user\?id=([0-9]{1,19})", href):
+                user = {"id": int(mention.group(1)), "is_bot": False, "first_name": ""}
+                self.b.add(start, "text_mention", user=user)
+            else:
+                self.b.add(start, "text_link", url=href)
         elif name == "span" and attrs.get("class") == "tg-spoiler":
             self.b.add(start, "spoiler")
         elif name == "blockquote":

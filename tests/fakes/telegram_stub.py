@@ -335,6 +335,8 @@ class TelegramStub:
         self._callback_queries: dict[str, bool] = {}  # id -> answered
         self._pre_checkouts: dict[str, bool] = {}  # id -> answered
         self._charges: dict[str, dict[str, Any]] = {}  # charge id -> user id, refunded
+        self._inline_queries: dict[str, bool] = {}  # id -> answered
+        self._descriptions: dict[tuple[str, str], str] = {}  # (kind, language) -> text
         self._media_groups = itertools.count(13_000_000_000_000_001)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -350,8 +352,11 @@ class TelegramStub:
             "setMyCommands": self._set_my_commands,
             "deleteMyCommands": self._delete_my_commands,
             "getMyCommands": self._get_my_commands,
-            "setMyDescription": self._true,
-            "setMyShortDescription": self._true,
+            "setMyDescription": self._set_my_description,
+            "setMyShortDescription": self._set_my_short_description,
+            "getMyDescription": self._get_my_description,
+            "getMyShortDescription": self._get_my_short_description,
+            "answerInlineQuery": self._answer_inline_query,
             "setMyName": self._true,
             "setChatMenuButton": self._true,
             "sendChatAction": self._send_chat_action,
@@ -627,6 +632,10 @@ class TelegramStub:
             self._remember_user(query.get("from"))
             if isinstance(query.get("message"), dict) and "chat" in query["message"]:
                 self._remember_chat(query["message"]["chat"])
+        inline = update.get("inline_query")
+        if inline:
+            self._inline_queries.setdefault(str(inline["id"]), False)
+            self._remember_user(inline.get("from"))
         for kind in ("my_chat_member", "chat_member"):
             if kind in update:
                 self._remember_chat(update[kind].get("chat"))
@@ -1052,6 +1061,65 @@ class TelegramStub:
     def _get_my_commands(self, p: dict[str, Any], uploads: dict[str, Upload]) -> list[dict]:
         return copy.deepcopy(self._commands.get(self._commands_key(p), []))
 
+    def _set_description(self, kind: str, limit: int, p: Mapping[str, Any]) -> bool:
+        text = str(p.get(kind) or "")
+        if len(text) > limit:
+            raise ApiError(400, f"Bad Request: {kind.upper()}_INVALID")
+        language = str(p.get("language_code") or "")
+        if language and not re.fullmatch(r"[a-z]{2}", language):
+            raise ApiError(400, "Bad Request: LANG_CODE_INVALID")
+        self._descriptions[(kind, language)] = text
+        return True
+
+    def _set_my_description(self, p: dict[str, Any], uploads: dict[str, Upload]) -> bool:
+        return self._set_description("description", 512, p)
+
+    def _set_my_short_description(self, p: dict[str, Any], uploads: dict[str, Upload]) -> bool:
+        return self._set_description("short_description", 120, p)
+
+    def _get_my_description(self, p: dict[str, Any], uploads: dict[str, Upload]) -> dict:
+        key = ("description", str(p.get("language_code") or ""))
+        return {"description": self._descriptions.get(key, "")}
+
+    def _get_my_short_description(self, p: dict[str, Any], uploads: dict[str, Upload]) -> dict:
+        key = ("short_description", str(p.get("language_code") or ""))
+        return {"short_description": self._descriptions.get(key, "")}
+
+    def description(self, kind: str, language: str = "") -> str | None:
+        """What the bot last set as its `description` or `short_description`."""
+        with self._cond:
+            return self._descriptions.get((kind, language))
+
+    def commands(self, scope: str = "default", language: str = "") -> list[dict[str, Any]]:
+        """The menu the bot set for a scope type (no chat) and language ("" = default)."""
+        with self._cond:
+            key = self._commands_key({"scope": {"type": scope}, "language_code": language})
+            return copy.deepcopy(self._commands.get(key, []))
+
+    def _answer_inline_query(self, p: dict[str, Any], uploads: dict[str, Upload]) -> bool:
+        query_id = str(p.get("inline_query_id", ""))
+        if query_id not in self._inline_queries or self._inline_queries[query_id]:
+            raise ApiError(
+                400,
+                "Bad Request: query is too old and response timeout expired or query ID is "
+                "invalid",
+            )
+        results = p.get("results")
+        if not isinstance(results, list) or len(results) > 50:
+            raise ApiError(400, "Bad Request: RESULTS_TOO_MUCH")
+        ids = [r.get("id") for r in results if isinstance(r, dict)]
+        if len(set(ids)) != len(ids):
+            raise ApiError(400, "Bad Request: RESULT_ID_DUPLICATE")
+        for result in results:
+            rid = str(result.get("id", ""))
+            if not 1 <= len(rid.encode()) <= 64:
+                raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+            file_id = result.get("video_file_id")
+            if file_id is not None and file_id not in self._files:
+                raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        self._inline_queries[query_id] = True
+        return True
+
     def _send_chat_action(self, p: dict[str, Any], uploads: dict[str, Upload]) -> bool:
         self._chat(p)
         if p.get("action") not in CHAT_ACTIONS:
@@ -1437,13 +1505,17 @@ class TelegramStub:
 
     def _render(self, text: str, parse_mode: Any, entities: Any) -> RenderedText:
         try:
-            return render_text(
+            rendered = render_text(
                 text,
                 parse_mode if isinstance(parse_mode, str) else None,
                 entities if isinstance(entities, list) else None,
             )
         except EntityParseError as exc:
             raise ApiError(400, f"Bad Request: can't parse entities: {exc}") from None
+        for entity in rendered.entities:  # a mention carries the whole User Telegram knows
+            if entity["type"] == "text_mention" and entity["user"]["id"] in self._users:
+                entity["user"] = {"is_bot": False, **self._users[entity["user"]["id"]]}
+        return rendered
 
     def _caption(self, p: Mapping[str, Any]) -> dict[str, Any]:
         caption = p.get("caption")

@@ -291,6 +291,7 @@ def update(
     callback_query: Mapping[str, Any] | None = None,
     my_chat_member: Mapping[str, Any] | None = None,
     pre_checkout_query: Mapping[str, Any] | None = None,
+    inline_query: Mapping[str, Any] | None = None,
     update_id: int | None = None,
 ) -> JSON:
     """An Update with exactly one payload; update_id is left to the stub unless given."""
@@ -300,6 +301,7 @@ def update(
         "callback_query": callback_query,
         "my_chat_member": my_chat_member,
         "pre_checkout_query": pre_checkout_query,
+        "inline_query": inline_query,
     }
     given = {k: dict(v) for k, v in payloads.items() if v is not None}
     if len(given) != 1:
@@ -397,6 +399,21 @@ def button_press(
 ) -> JSON:
     """An Update for a press of an inline button on `message`."""
     return update(callback_query=callback_query(user, message, data, **kwargs))
+
+
+def inline_query_update(
+    user: Mapping[str, Any], query: str = "", offset: str = "", *, chat_type: str = "sender"
+) -> JSON:
+    """`@bot query` typed by `user` (chat_type: where they typed it, as Telegram reports)."""
+    query_id = str(5_173_000_000_000_000_000 + _next(_query_ids))
+    inline = {
+        "id": query_id,
+        "from": dict(user),
+        "query": query,
+        "offset": offset,
+        "chat_type": chat_type,
+    }
+    return update(inline_query=inline)
 
 
 def bot_added_to_group(chat: Mapping[str, Any], by: Mapping[str, Any], stub: TelegramStub) -> JSON:

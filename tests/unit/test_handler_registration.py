@@ -18,7 +18,9 @@ from telegram.ext import (
     ApplicationBuilder,
     BaseHandler,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
+    InlineQueryHandler,
     MessageHandler,
     PreCheckoutQueryHandler,
     TypeHandler,
@@ -34,6 +36,7 @@ from tests.fakes.updates import (
     command_update,
     document_message,
     group_chat,
+    inline_query_update,
     photo_message,
     photo_sizes,
     pre_checkout_query,
@@ -77,7 +80,12 @@ REGISTERED: list[Entry] = [
     ("PreCheckoutQueryHandler", 0, "any", "on_pre_checkout", True),
     ("MessageHandler", 0, "SUCCESSFUL_PAYMENT", "on_successful_payment", True),
     ("MessageHandler", 0, "StatusUpdate.REFUNDED_PAYMENT", "on_refunded_payment", True),
+    ("ChatMemberHandler", 0, "my_chat_member", "on_my_membership", True),
+    ("CommandHandler", 0, "/clay UpdateType.MESSAGES", "on_clay", True),
     ("CommandHandler", 0, "/generate UpdateType.MESSAGES", "on_policy", True),
+    ("CommandHandler", 0, "/settings UpdateType.MESSAGES", "on_settings", True),
+    ("CallbackQueryHandler", 0, "^cf:[0-9]{1,19}(:.*)?$", "on_chat_setting_chosen", True),
+    ("CommandHandler", 0, "/cancel UpdateType.MESSAGES", "on_cancel", True),
     ("CommandHandler", 0, "/doctor UpdateType.MESSAGES", "on_doctor", True),
     ("CommandHandler", 0, "/export UpdateType.MESSAGES", "on_export", True),
     ("CommandHandler", 0, "/forget UpdateType.MESSAGES", "on_forget", True),
@@ -107,8 +115,11 @@ REGISTERED: list[Entry] = [
     ("CallbackQueryHandler", 0, "^c:[0-9]{1,19}(:.*)?$", "on_cancel_take_pressed", True),
     ("CallbackQueryHandler", 0, "^a:[0-9]{1,19}(:.*)?$", "on_again_pressed", True),
     ("CallbackQueryHandler", 0, "^k:[0-9]{1,19}(:.*)?$", "on_keep_pressed", True),
+    ("CallbackQueryHandler", 0, "^ga:[0-9]{1,19}(:.*)?$", "on_generate_all_pressed", True),
     ("CallbackQueryHandler", 0, "^p:[0-9]{1,19}(:.*)?$", "on_open_project_pressed", True),
     ("CallbackQueryHandler", 0, "^v:[0-9]{1,19}(:.*)?$", "on_resend_pressed", True),
+    ("CallbackQueryHandler", 0, "^sl:[0-9]{1,19}(:.*)?$", "on_share_link_pressed", True),
+    ("InlineQueryHandler", 0, "any", "on_inline_query", True),
     ("CallbackQueryHandler", 0, "^mu:[0-9]{1,19}(:.*)?$", "on_nudge_pressed", True),
     ("CallbackQueryHandler", 0, "^md:[0-9]{1,19}(:.*)?$", "on_nudge_pressed", True),
     ("CallbackQueryHandler", 0, "^cs:[0-9]{1,19}(:.*)?$", "on_still_pressed", True),
@@ -145,9 +156,11 @@ ANSWERED_BY: dict[str, list[tuple[int, str]]] = {
     "button BUY": [(-1, "on_any_update"), (0, "on_pack_pressed")],
     "/generate": [(-1, "on_any_update"), (0, "on_policy")],
     "/doctor": [(-1, "on_any_update"), (0, "on_doctor")],
+    "/settings": [(-1, "on_any_update"), (0, "on_settings")],
+    "/cancel": [(-1, "on_any_update"), (0, "on_cancel")],
     "/export": [(-1, "on_any_update"), (0, "on_export")],
     "/forget": [(-1, "on_any_update"), (0, "on_forget")],
-    "/clay": [(-1, "on_any_update")],
+    "/clay": [(-1, "on_any_update"), (0, "on_clay")],
     "/nope": [(-1, "on_any_update")],
     "/start@us": [(-1, "on_any_update"), (0, "on_start")],
     "/start@other": [(-1, "on_any_update")],
@@ -168,7 +181,8 @@ ANSWERED_BY: dict[str, list[tuple[int, str]]] = {
     "text in a group": [(-1, "on_any_update"), (0, "on_text_outside_flow")],
     "text replying in a group": [(-1, "on_any_update"), (0, "on_reply")],
     "edited text": [(-1, "on_any_update"), (0, "on_text_outside_flow")],
-    "bot added to a group": [(-1, "on_any_update")],
+    "bot added to a group": [(-1, "on_any_update"), (0, "on_my_membership")],
+    "inline query": [(-1, "on_any_update"), (0, "on_inline_query")],
     "sticker": [(-1, "on_any_update"), (0, "on_other_media")],
     "animation": [(-1, "on_any_update"), (0, "on_other_media")],
     "video": [(-1, "on_any_update"), (0, "on_other_media")],
@@ -183,6 +197,8 @@ ANSWERED_BY: dict[str, list[tuple[int, str]]] = {
     "video as a file": [(-1, "on_any_update"), (0, "on_other_document")],
     "button AGAIN": [(-1, "on_any_update"), (0, "on_again_pressed")],
     "button BACK": [(-1, "on_any_update"), (0, "on_back_pressed")],
+    "button GENERATE_ALL": [(-1, "on_any_update"), (0, "on_generate_all_pressed")],
+    "button CHAT_SET": [(-1, "on_any_update"), (0, "on_chat_setting_chosen")],
     "button CANCEL_SHOT": [(-1, "on_any_update"), (0, "on_cancel_shot_pressed")],
     "button CANCEL_TAKE": [(-1, "on_any_update"), (0, "on_cancel_take_pressed")],
     "button DRAFT_FROM_PHOTO": [(-1, "on_any_update"), (0, "on_draft_from_photo_pressed")],
@@ -198,6 +214,7 @@ ANSWERED_BY: dict[str, list[tuple[int, str]]] = {
     "button REFINE": [(-1, "on_any_update"), (0, "on_refine_pressed")],
     "button RESEND": [(-1, "on_any_update"), (0, "on_resend_pressed")],
     "button SET": [(-1, "on_any_update"), (0, "on_setting_chosen")],
+    "button SHARE_LINK": [(-1, "on_any_update"), (0, "on_share_link_pressed")],
     "button SETTINGS": [(-1, "on_any_update"), (0, "on_settings_pressed")],
     "button STILL": [(-1, "on_any_update"), (0, "on_still_pressed")],
     "button STILL_AGAIN": [(-1, "on_any_update"), (0, "on_still_pressed")],
@@ -237,6 +254,13 @@ def _matches(handler: BaseHandler[Any, Any, Any]) -> str:
         return _filters(handler.filters)
     if isinstance(handler, TypeHandler):
         return handler.type.__name__
+    if isinstance(handler, ChatMemberHandler):
+        return {ChatMemberHandler.MY_CHAT_MEMBER: "my_chat_member"}.get(
+            handler.chat_member_types, str(handler.chat_member_types)
+        )
+    if isinstance(handler, InlineQueryHandler):
+        pattern = handler.pattern
+        return "any" if pattern is None else str(getattr(pattern, "pattern", pattern))
     if isinstance(handler, PreCheckoutQueryHandler):
         pattern = handler.pattern
         return "any" if pattern is None else str(getattr(pattern, "pattern", pattern))
@@ -333,6 +357,7 @@ def _commands() -> dict[str, dict[str, Any]]:
     names = "start help new projects board move drop film narration lang usage".split()
     names += "allow deny access grant limit stats generate doctor export forget clay nope".split()
     names += "buy paysupport refund".split()
+    names += ["settings", "cancel"]
     kinds = {f"/{name}": command_update(_chat, _user, name) for name in names}
     kinds["/start@us"] = command_update(_chat, _user, "start", bot_username=BOT_USERNAME)
     kinds["/start@other"] = command_update(_chat, _user, "start", bot_username="other_bot")
@@ -373,6 +398,7 @@ def _messages() -> dict[str, dict[str, Any]]:
             message=text_message(_group, _user, "slower", reply_to=_group_draft)
         ),
         "edited text": update(edited_message=text_message(_chat, _user, "hello")),
+        "inline query": inline_query_update(_user, "harbour"),
         "bot added to a group": update(
             my_chat_member={
                 "chat": _group,
