@@ -110,6 +110,8 @@ class Project(Base):
     # The film's music: "calm" (the generated loop) or a file name under data/music.
     soundtrack: Mapped[str | None] = mapped_column(String(128), default=None)
     subtitles: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The shape new photos are cropped to: "16:9", "9:16" or "1:1"; None: each photo's own.
+    aspect: Mapped[str | None] = mapped_column(String(8), default=None)
 
     shots: Mapped[list[Shot]] = relationship(
         back_populates="project",

@@ -284,6 +284,7 @@ class Projects:
                     limit_bytes=self.upload_limit_bytes,
                     music=music,
                     words=words,
+                    aspect=board.project.aspect,
                 )
         except FilmError as error:
             if isinstance(error.__cause__, SoundtrackError) and isinstance(music, Path):
