@@ -8,6 +8,7 @@ clips, the storyboard and the film all come out in it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -60,3 +61,14 @@ def shot_aspect(facts: Mapping[str, Any] | None) -> str | None:
     """The shape a shot's photo was cut to at intake (None: its own, as before shapes)."""
     aspect = (facts or {}).get("aspect")
     return aspect if aspect in ASPECTS else None
+
+
+@dataclass(frozen=True, slots=True)
+class AspectView:
+    """What the chat is told of a project's shape: its name, the shape, and how many of
+    its shots were cut to another (they keep theirs)."""
+
+    project_id: int
+    title: str
+    aspect: str | None
+    others: int = 0
