@@ -13,7 +13,6 @@ from fractions import Fraction
 from typing import Any
 
 ASPECTS: tuple[str, ...] = ("16:9", "9:16", "1:1")
-DEFAULT_ASPECT = "16:9"  # what a project shows as its shape before one is chosen
 # A picture within this share of a shape counts as that shape (rounding, JPEG blocks).
 TOLERANCE = 0.01
 
