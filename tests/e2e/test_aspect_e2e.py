@@ -128,3 +128,25 @@ async def test_the_command_line_makes_a_vertical_clip_and_film_and_refuses_mixin
     assert "Tall" in mixed.stderr and "9:16" in mixed.stderr and "--project" in mixed.stderr
     wrong = claymate(tmp_path, "make", str(photo), "Trams", "--aspect", "4:3")
     assert wrong.returncode == 2 and "--aspect" in wrong.stderr
+
+
+async def test_a_drafts_settings_offer_the_shape_and_say_this_shot_keeps_its_own(
+    bot: RunningBot,
+) -> None:
+    _, draft = await draft_for_photo(bot, sample_photo(width=800, height=600), "A ferry")
+    bot.push(button_press(bot.user, draft, button(draft, "s")))
+    opened = await bot.wait_for("editMessageReplyMarkup")
+    rows = opened.params["reply_markup"]["inline_keyboard"]
+    shape_row = next(row for row in rows if row[0]["callback_data"].startswith("ad:"))
+    assert [b["text"] for b in shape_row] == ["▭ 16:9", "▯ 9:16", "◻ 1:1"]  # none chosen yet
+
+    bot.push(button_press(bot.user, draft, shape_row[1]["callback_data"]))
+    answer = await bot.wait_for(
+        "answerCallbackQuery", lambda c: "9:16" in c.params.get("text", "")
+    )
+    assert "1 shot(s) already in it keep their shape" in answer.params["text"]
+    shown = await bot.wait_for(
+        "editMessageText",
+        lambda c: "• ▯ 9:16" in str(c.params.get("reply_markup")),
+    )
+    assert "<blockquote>" in shown.params["text"]  # still the draft, its settings open
