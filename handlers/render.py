@@ -337,6 +337,8 @@ def album_text(
     lang: str,
 ) -> str:
     lines = [t("album.added", lang, count=len(shots), project=escape(project.title))]
+    if project.aspect:
+        lines.append(t("aspect.album", lang, aspect=project.aspect))
     for shot in shots:
         revision = revisions.get(shot.id)
         words = revision.summary if revision else (shot.description or "…")

@@ -15,7 +15,7 @@ from bot.media.probe import probe_mp4
 from bot.media.sample import sample_photo
 from tests.e2e.conftest import RunningBot
 from tests.e2e.test_private_chat import button, buttons, draft_for_photo, generate, is_draft
-from tests.fakes.updates import button_press, command_update, photo_update
+from tests.fakes.updates import album_updates, button_press, command_update, photo_update
 from tests.integration.test_cli import claymate
 
 
@@ -150,3 +150,15 @@ async def test_a_drafts_settings_offer_the_shape_and_say_this_shot_keeps_its_own
         lambda c: "• ▯ 9:16" in str(c.params.get("reply_markup")),
     )
     assert "<blockquote>" in shown.params["text"]  # still the draft, its settings open
+
+
+async def test_an_album_in_a_square_project_says_its_photos_were_cropped(
+    bot: RunningBot,
+) -> None:
+    bot.push(command_update(bot.chat, bot.user, "/aspect", "1:1"))
+    await bot.wait_for("sendMessage")
+    photos = [sample_photo(width=800, height=600), sample_photo(width=600, height=900)]
+    for update in album_updates(bot.stub, bot.chat, bot.user, photos, "boats at dusk"):
+        bot.push(update)
+    answer = await bot.wait_for("sendMessage", lambda c: "Added 2 shots" in c.params["text"])
+    assert "cropped to the project's 1:1" in answer.params["text"]
