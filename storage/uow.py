@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.repos.accounts import AccountsRepo
 from storage.repos.chats import ChatsRepo
+from storage.repos.film_options import FilmOptionsRepo
 from storage.repos.projects import ProjectsRepo
+from storage.repos.purchases import PurchasesRepo
 from storage.repos.takes import TakesRepo
 
 
@@ -23,3 +25,5 @@ class UnitOfWork:
         self.projects = ProjectsRepo(session)
         self.takes = TakesRepo(session)
         self.accounts = AccountsRepo(session)
+        self.film_options = FilmOptionsRepo(session)
+        self.purchases = PurchasesRepo(session)

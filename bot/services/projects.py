@@ -25,6 +25,7 @@ from bot.domain.types import (
     ShotView,
 )
 from bot.files import make_private, private_dir
+from bot.i18n import t
 from bot.media.film import CALM, FilmError, FilmResult, Words, assemble_film
 from bot.media.soundtrack import SoundtrackError
 from bot.media.storyboard import first_words
@@ -36,6 +37,7 @@ from storage.uow import UnitOfWork
 
 if TYPE_CHECKING:  # drafting finds the current project here: a type only, no import cycle
     from bot.services.drafting import Drafting
+    from bot.services.narration import Narration
 
 MAX_TITLE_CHARS = 120
 PROMPT_WORDS = 8  # of a shot's prompt, on a tile whose draft has no caption line
@@ -82,6 +84,8 @@ class Projects:
         films_dir: Path,
         upload_limit_bytes: int,
         music_dir: Path | None = None,
+        narration: Narration | None = None,
+        end_card: bool = False,
     ) -> None:
         self.db = db
         self.permissions = permissions
@@ -90,6 +94,8 @@ class Projects:
         self.films_dir = films_dir
         self.upload_limit_bytes = upload_limit_bytes
         self.music_dir = music_dir or films_dir.parent / "music"
+        self.narration = narration  # each shot's line spoken, where a project asks for it
+        self.end_card = end_card  # a "made with Claymate" card closing every film
 
     # --- projects -----------------------------------------------------------------------
 
@@ -282,6 +288,19 @@ class Projects:
         path = self.music_dir / project.soundtrack
         return path if path.is_file() else None
 
+    async def _spoken(
+        self, lines: list[str | None], lang: str, narrate: bool | None, project_on: bool
+    ) -> list[Path | None] | None:
+        """Each line spoken for the film, or None when it is not narrated."""
+        if narrate is None:
+            narrate = project_on and self.narration is not None and self.narration.available
+        if not narrate:
+            return None
+        if self.narration is None or not self.narration.available:
+            raise StudioError("narration.needs_key")
+        spoken = await self.narration.speak(lines, lang)
+        return spoken if any(spoken) else None
+
     async def _reorder(self, project_id: int, shot_ids: list[int]) -> None:
         async with self.db.unit_of_work() as uow:
             await uow.projects.reorder_shots(project_id, shot_ids)
@@ -298,12 +317,15 @@ class Projects:
         project_id: int | None = None,
         music: Path | str | None = None,
         subtitles: bool | None = None,
+        narrate: bool | None = None,
     ) -> tuple[Board, FilmResult]:
         """The kept take of each shot, in order, as one MP4 under the upload limit.
 
         `music`: an audio file or CALM (the generated loop); `subtitles`: each shot's
-        description as its words, burned in and as a soft track, in the actor's language.
-        Either left out: as the project is set (/music, /subtitles).
+        description as its words, burned in and as a soft track, in the actor's language;
+        `narrate`: the same lines spoken over the film. Any left out: as the project is
+        set (/music, /subtitles, /narration); narration set on a project whose bot has
+        since lost its speech endpoint is left out, asked for explicitly it is an error.
         """
         board = await self.board(actor, project_id)
         if music is None:
@@ -319,7 +341,9 @@ class Projects:
         clips = [path for path, _ in kept]
         if not clips:
             raise StudioError("film.no_clips")
-        words = Words([line for _, line in kept], language=actor.lang) if subtitles else None
+        lines = [line for _, line in kept]
+        words = Words(lines, language=actor.lang) if subtitles else None
+        spoken = await self._spoken(lines, actor.lang, narrate, board.project.narration)
         # A random name, never the project id; the chat's copy is removed once sent.
         dest = out or private_dir(self.films_dir) / f"film-{uuid.uuid4().hex}.mp4"
         named = title and not board.project.title.startswith("Untitled ")
@@ -334,12 +358,17 @@ class Projects:
                     limit_bytes=self.upload_limit_bytes,
                     music=music,
                     words=words,
+                    narration=spoken,
+                    end_card=t("film.end_card", actor.lang) if self.end_card else None,
                     aspect=board.project.aspect,
                 )
         except FilmError as error:
             if isinstance(error.__cause__, SoundtrackError) and isinstance(music, Path):
                 raise StudioError("film.bad_music", name=music.name) from error
             raise StudioError("film.failed") from error
+        finally:
+            if spoken and self.narration is not None:
+                await self.narration.discard(spoken)
         if out is None:
             make_private(result.path)
         return board, result
