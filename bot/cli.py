@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from bot.config import ConfigError, Settings, exit_on_config_error, load_settings
+from bot.domain.aspect import ASPECTS
 from bot.domain.states import TakeState
 from bot.domain.types import CAMERA_MOVES, DURATIONS
 from bot.i18n import t
@@ -176,6 +177,11 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--duration", type=int, choices=(5, 10))
     make.add_argument("--mode", choices=("std", "pro"))
     make.add_argument("--camera", choices=CAMERA_MOVES)
+    make.add_argument(
+        "--aspect",
+        choices=ASPECTS,
+        help="the project's shape, set with its first shot (photos are cropped to it)",
+    )
     make.set_defaults(func=_cmd_make)
 
     draft = sub.add_parser(
@@ -318,6 +324,13 @@ async def _make(args: argparse.Namespace, settings: Settings, leftovers: list[Pa
         )
         if args.project:
             await services.projects.open_by_name(actor, args.project)
+        if args.aspect:
+            try:
+                await services.projects.shape_first_shot(actor, args.aspect)
+            except StudioError as error:
+                # A usage error, not a failed take: the project's shots have their shape.
+                print(f"claymate: {t(error.key, actor.lang, **error.params)}", file=sys.stderr)
+                return 2
         try:
             outcome = await services.drafting.add_photo(
                 actor, args.photo.read_bytes(), args.description

@@ -183,22 +183,23 @@ def build_use_cases(
         deadline_s=settings.kling_deadline_s,
     )
     accounts = Accounts(db, access, budget, providers, heavy, folders)
+    projects = Projects(
+        db,
+        permissions,
+        drafting,
+        heavy,
+        films_dir=folders.films,
+        upload_limit_bytes=settings.upload_limit_bytes,
+        music_dir=folders.music,
+        narration=narration,
+        end_card=settings.end_card,
+    )
     return Services(
         accounts=accounts,
         permissions=permissions,
         drafting=drafting,
         generation=generation,
-        projects=Projects(
-            db,
-            permissions,
-            drafting,
-            heavy,
-            films_dir=folders.films,
-            upload_limit_bytes=settings.upload_limit_bytes,
-            music_dir=folders.music,
-            narration=narration,
-            end_card=settings.end_card,
-        ),
+        projects=projects,
         soundtracks=Soundtracks(db, permissions, heavy, music_dir=folders.music),
         narration=narration,
         voice=VoiceNotes(audio),
@@ -229,6 +230,7 @@ def build_use_cases(
             providers,
             default_provider=default_provider,
             default_mode=settings.kling_mode,
+            projects=projects,
         ),
     )
 

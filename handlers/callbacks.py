@@ -43,6 +43,8 @@ STILL_ANIMATE = "sa"  # revision id, arg: still number (🎬 Animate this)
 STILL_AGAIN = "sn"  # revision id (🔄 Another still)
 STILL_ORIGINAL = "so"  # revision id (📷 Use the original photo)
 BUY = "by"  # a pack's credits, arg: its price in Stars (checked against the packs on sale)
+ASPECT = "ar"  # project id, arg "16:9" / "9:16" / "1:1" (the project's card, /aspect)
+ASPECT_DRAFT = "ad"  # revision id, arg as ASPECT (a draft's ⚙️: the settings come back)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from telegram import ForceReply, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
+from bot.domain.aspect import parse_aspect
 from bot.domain.errors import StudioError
 from bot.domain.records import RevisionRecord
 from bot.domain.types import Actor, DraftView
@@ -25,6 +26,7 @@ from handlers.common import (
     services,
 )
 from handlers.groups import in_group, member_status
+from handlers.projects import ANSWER_LIMIT
 
 
 async def show_draft(
@@ -71,6 +73,7 @@ async def show_draft_in_place(
             sound=view.sound,
             durations=view.durations,
             modes=view.modes,
+            aspect=(view.project.id, view.project.aspect),
         )
         if settings_open
         else render.draft_keyboard(view.revision, actor.lang, still_first=view.still_first)
@@ -217,6 +220,7 @@ async def on_settings_pressed(
         sound=view.sound,
         durations=view.durations,
         modes=view.modes,
+        aspect=(view.project.id, view.project.aspect),
     )
     await edit_markup(_message(update), keyboard)
     return t("settings.title", actor.lang)
@@ -238,6 +242,25 @@ async def on_setting_chosen(
     )
     await show_draft_in_place(context, actor, _message(update), revision, settings_open=True)
     return None
+
+
+@button
+async def on_aspect_in_settings(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """A shape chosen in a draft's ⚙️: the project's, for its next photos; this shot keeps
+    the shape its photo was cut to, and the answer says so."""
+    aspect = parse_aspect(data.arg)
+    if aspect is None:
+        raise StudioError("aspect.usage")
+    drafting = services(context).drafting
+    revision = await drafting.revision_by_id(actor, data.row_id)
+    shot = await drafting.shot_by_id(actor, revision.shot_id)
+    chosen = await services(context).projects.set_aspect(
+        actor, aspect, project_id=shot.project_id, fetch_status=member_status(context, actor)
+    )
+    await show_draft_in_place(context, actor, _message(update), revision, settings_open=True)
+    return render.aspect_notice(chosen, actor.lang)[:ANSWER_LIMIT]
 
 
 @button
@@ -307,6 +330,7 @@ BUTTONS = {
     cb.SETTINGS: on_settings_pressed,
     cb.SET: on_setting_chosen,
     cb.BACK: on_back_pressed,
+    cb.ASPECT_DRAFT: on_aspect_in_settings,
     cb.UNDO: on_undo_pressed,
     cb.CANCEL_SHOT: on_cancel_shot_pressed,
     cb.DRAFT_FROM_PHOTO: on_draft_from_photo_pressed,

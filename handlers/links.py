@@ -16,6 +16,7 @@ from bot.services.links import FetchMembership
 from handlers import callbacks as cb
 from handlers import render
 from handlers.common import Context, button, reply_html, send_html, services, settings, thread_of
+from handlers.projects import card_keyboard
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ async def open_link(context: Context, actor: Actor, message: Message, payload: s
         return
     view = opening.view
     if opening.own:
-        keyboard = render.project_keyboard(view, actor.lang)
+        keyboard = card_keyboard(context, actor, view)
         await reply_html(context, message, render.project_text(view, actor.lang), keyboard)
         return
     # A group's project seen from a member's private chat: its buttons act on the group's

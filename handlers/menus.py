@@ -29,10 +29,10 @@ log = logging.getLogger(__name__)
 # In the order a user needs them. Menus list only commands the bot answers in that kind
 # of chat: /clay is how a group asks for a clip, /generate a group admin's rule.
 PRIVATE: tuple[str, ...] = ("start", "help", "new", "projects", "board", "film", "music")
-PRIVATE += ("subtitles", "narration", "settings", "cancel", "lang", "usage", "buy")
+PRIVATE += ("aspect", "subtitles", "narration", "settings", "cancel", "lang", "usage", "buy")
 PRIVATE += ("paysupport", "export", "forget")
 GROUP: tuple[str, ...] = ("clay", "help", "new", "projects", "board", "film", "music")
-GROUP += ("subtitles", "narration", "settings", "cancel", "lang")
+GROUP += ("aspect", "subtitles", "narration", "settings", "cancel", "lang")
 GROUP_ADMINS: tuple[str, ...] = (*GROUP, "generate")
 
 MENUS: tuple[tuple[BotCommandScope, tuple[str, ...]], ...] = (

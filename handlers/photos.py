@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from html import escape
 
-from telegram import Message, Update
+from telegram import InputFile, Message, ReplyParameters, Update
+from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, MessageHandler, filters
 
@@ -25,6 +27,7 @@ from handlers.common import (
     send_html,
     services,
     settings,
+    thread_of,
 )
 from handlers.drafts import show_draft
 from handlers.groups import addressed_caption, in_group
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 
 # The cloud Bot API's getFile limit; a self-hosted server has none.
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+FRAMED_NOTE = "aspect.cropped"  # intake's note that the photo was cut to the project's shape
 
 
 async def on_photo(update: Update, context: Context) -> None:
@@ -74,7 +78,11 @@ async def on_photo(update: Update, context: Context) -> None:
     except IntakeError as error:
         await reply_html(context, message, error.message(actor.lang))
         return
-    notes = "\n".join(_note_text(key, params, actor.lang) for key, params in outcome.notes)
+    shown = outcome.notes
+    if outcome.framed is not None:
+        await _show_framing(context, actor, message, outcome.framed, outcome.notes)
+        shown = tuple(note for note in outcome.notes if note[0] != FRAMED_NOTE)
+    notes = "\n".join(_note_text(key, params, actor.lang) for key, params in shown)
     if outcome.draft is None:
         ask = await reply_html(
             context,
@@ -181,6 +189,26 @@ def _uses_cloud_api(context: Context) -> bool:
 
 def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
+
+
+async def _show_framing(
+    context: Context,
+    actor: Actor,
+    message: Message,
+    framed: bytes,
+    notes: tuple[tuple[str, dict], ...],
+) -> None:
+    """The photo as cut to the project's shape, small, before its draft: what the clips
+    will show, so a bad cut is seen before anything is paid for."""
+    params = next((p for key, p in notes if key == FRAMED_NOTE), {})
+    await context.bot.send_photo(
+        message.chat_id,
+        photo=InputFile(framed, filename="framed.jpg"),
+        caption=escape(_note_text(FRAMED_NOTE, params, actor.lang)),
+        parse_mode=ParseMode.HTML,
+        message_thread_id=thread_of(message),
+        reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+    )
 
 
 def _note_text(key: str, params: dict, lang: str) -> str:

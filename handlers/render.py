@@ -8,6 +8,7 @@ from html import escape, unescape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.domain.aspect import ASPECTS, AspectView
 from bot.domain.records import ProjectRecord, RevisionRecord, ShotRecord, TakeRecord
 from bot.domain.states import TakeState
 from bot.domain.types import (
@@ -106,10 +107,12 @@ def settings_keyboard(
     sound: bool | None = None,
     durations: tuple[int, ...] = DURATIONS,
     modes: tuple[str, ...] = MODES,
+    aspect: tuple[int, str | None] | None = None,
 ) -> InlineKeyboardMarkup:
     """⚙️ Settings: this draft's parameters (the durations and modes its model offers), the
-    chat's still-first switch, and the project's sound switch where the draft's model makes
-    sound (`sound` None: it doesn't)."""
+    chat's still-first switch, the project's sound switch where the draft's model makes
+    sound (`sound` None: it doesn't), and the project's shape (`aspect`: its id and shape;
+    None: no row)."""
     params = revision.params
 
     def mark(current: object, value: object, label: str) -> str:
@@ -156,6 +159,9 @@ def settings_keyboard(
     if sound is not None:
         label = t("button.sound_on", lang) if sound else t("button.sound_off", lang)
         rows.append([_button(label, cb.SET, revision.id, f"sound={0 if sound else 1}")])
+    if aspect is not None:
+        # Named by the project: the shape is the project's, for its next photos.
+        rows.append(aspect_row(aspect[0], aspect[1], lang, from_draft=revision.id))
     rows.append([_button(t("button.back", lang), cb.BACK, revision.id)])
     return InlineKeyboardMarkup(rows)
 
@@ -254,10 +260,54 @@ def projects_keyboard(summaries: list[ProjectSummary]) -> InlineKeyboardMarkup |
     return InlineKeyboardMarkup(rows)
 
 
+def aspect_row(
+    project_id: int, current: str | None, lang: str, *, from_draft: int | None = None
+) -> list[InlineKeyboardButton]:
+    """16:9 · 9:16 · 1:1, the current one marked; pressed under a draft's ⚙️ (`from_draft`
+    is its revision) the draft's settings come back, else the project's card."""
+    action = cb.ASPECT_DRAFT if from_draft is not None else cb.ASPECT
+    row_id = from_draft if from_draft is not None else project_id
+    labels = {a: t(f"aspect.button.{a}", lang) for a in ASPECTS}
+    return [
+        _button(f"• {labels[a]}" if a == current else labels[a], action, row_id, a)
+        for a in ASPECTS
+    ]
+
+
+def aspect_line(aspect: str | None, lang: str) -> str:
+    """The project's shape, as its card says it."""
+    if aspect is None:
+        return t("aspect.line_own", lang)
+    return t("aspect.line", lang, aspect=aspect)
+
+
+def aspect_text(view: AspectView, lang: str, *, changed: bool = False) -> str:
+    """/aspect's answer: the project's shape, and after a change what it means."""
+    title = escape(view.title)
+    if not changed:
+        return "\n".join([t("aspect.current", lang, title=title), aspect_line(view.aspect, lang)])
+    return escape(aspect_notice(view, lang))
+
+
+def aspect_notice(view: AspectView, lang: str) -> str:
+    """After a change: new photos take the shape; shots already in the project keep theirs."""
+    text = t("aspect.set", lang, title=view.title, aspect=view.aspect or "")
+    if view.others:
+        text += " " + t("aspect.others_keep", lang, count=view.others)
+    return text
+
+
+def aspect_keyboard(view: AspectView, lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([aspect_row(view.project_id, view.aspect, lang)])
+
+
 def project_text(view: ProjectView, lang: str, *, current: bool = True) -> str:
     """A project's shots and clips; `current`: it is now the chat's current project."""
     header = "project.opened" if current else "project.shown"
-    lines = [t(header, lang, title=escape(view.project.title))]
+    lines = [
+        t(header, lang, title=escape(view.project.title)),
+        aspect_line(view.project.aspect, lang),
+    ]
     if not view.shots:
         lines.append(t("project.empty", lang))
     for shot_view in view.shots:
@@ -285,6 +335,7 @@ def project_keyboard(
             label = t("button.open_shot", lang, position=shot_view.shot.position)
             buttons.append(_button(label, cb.OPEN_SHOT, shot_view.shot.id))
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    rows.append(aspect_row(view.project.id, view.project.aspect, lang))
     rows.append([_button(t("button.share_link", lang), cb.SHARE_LINK, view.project.id)])
     if storyboard is not None:
         rows.append([storyboard])
@@ -298,6 +349,8 @@ def album_text(
     lang: str,
 ) -> str:
     lines = [t("album.added", lang, count=len(shots), project=escape(project.title))]
+    if project.aspect:
+        lines.append(t("aspect.album", lang, aspect=project.aspect))
     for shot in shots:
         revision = revisions.get(shot.id)
         words = revision.summary if revision else (shot.description or "…")

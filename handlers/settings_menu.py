@@ -7,6 +7,7 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from bot.domain.aspect import ASPECTS
 from bot.domain.types import Actor
 from bot.i18n import t
 from bot.services.chat_settings import SettingsView
@@ -77,7 +78,12 @@ def settings_keyboard(view: SettingsView) -> InlineKeyboardMarkup:
     rows.append([choice(t(still, lang), "still_first", "0" if view.still_first else "1", False)])
     sound = "button.sound_on" if view.sound else "button.sound_off"
     rows.append([choice(t(sound, lang), "sound", "0" if view.sound else "1", False)])
-    # The picture's shape (aspect) gets its row here once projects have one.
+    rows.append(
+        [
+            choice(t(f"aspect.button.{a}", lang), "aspect", a, a == view.aspect)
+            for a in ASPECTS
+        ]
+    )
     return InlineKeyboardMarkup(rows)
 
 

@@ -112,6 +112,8 @@ class Project(Base):
     subtitles: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Each shot's line spoken over the film (needs a speech endpoint: OPENAI_API_KEY).
     narration: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The shape new photos are cropped to: "16:9", "9:16" or "1:1"; None: each photo's own.
+    aspect: Mapped[str | None] = mapped_column(String(8), default=None)
 
     shots: Mapped[list[Shot]] = relationship(
         back_populates="project",

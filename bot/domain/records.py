@@ -35,6 +35,9 @@ class ProjectRecord(Protocol):
     @property
     def sound(self) -> bool: ...  # native sound on its takes, where the model makes it
 
+    @property
+    def aspect(self) -> str | None: ...  # "16:9", "9:16", "1:1"; None: each photo's own
+
 
 class ShotRecord(Protocol):
     """One photo in its place in a project, and where it came from in the chat."""

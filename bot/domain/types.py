@@ -121,6 +121,8 @@ class VideoRequest:
     image_tail_path: Path | None = None
     callback_url: str | None = None
     sound: bool = False  # native audio, where the model makes it (Kling v2-6, v3)
+    # The shot's shape ("16:9", "9:16", "1:1"); None: the photo's own, as before shapes.
+    aspect: str | None = None
 
 
 TaskState = Literal["submitted", "processing", "succeed", "failed"]
@@ -262,6 +264,7 @@ class ShotOutcome:
     shot: ShotRecord
     draft: DraftView | None  # None: the photo waits for its description
     notes: tuple[tuple[str, dict[str, Any]], ...] = ()
+    framed: bytes | None = None  # a small JPEG of the photo as cut to the project's shape
 
     @property
     def revision(self) -> RevisionRecord | None:

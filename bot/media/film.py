@@ -3,8 +3,9 @@
 Stream copy (packets remuxed, no re-encode) is lossless and takes a second; it is used
 when every clip shares codec, size and frame rate and nothing has to be drawn (no title
 card, no crossfades, no burned-in words). Anything else is one re-encode to the first
-clip's size and frame rate. A film over the upload limit is encoded again at the bitrate
-that fits.
+clip's frame rate, on a canvas of the project's shape (or the first clip's, for a project
+without one); a clip of another shape is letterboxed or pillarboxed, never stretched.
+A film over the upload limit is encoded again at the bitrate that fits.
 
 Sound is one mixed track (bot/media/soundtrack.py): the clips' own sound where they have
 any, placed where each clip plays, with the music ducked under it, at about -16 LUFS.
@@ -26,6 +27,7 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw
 
+from bot.domain.aspect import canvas, matching_aspect
 from bot.media import soundtrack
 from bot.media.clay import clay_still
 from bot.media.fonts import load_font
@@ -137,8 +139,11 @@ def assemble_film(
     words: Words | None = None,
     narration: list[Path | None] | None = None,
     end_card: str | None = None,
+    aspect: str | None = None,
 ) -> FilmResult:
     """Join `paths` in order into `dest`; blocking (call it with asyncio.to_thread).
+
+    `aspect`: the project's shape ("9:16"...), the film's canvas; None: the first clip's.
 
     `music`: an audio file, CALM for the generated loop, or None (the clips' own sound
     only). `words`: each clip's line, burned in and/or as a soft subtitle track.
@@ -172,7 +177,9 @@ def assemble_film(
     part = dest.with_name(dest.name + ".part")
     burn = words is not None and words.burn and any(words.lines)
     plain = not title and not end_card and crossfade_s == 0 and not burn
-    method: Method = "copy" if (plain and can_stream_copy(clips)) else "reencode"
+    frame = film_size(clips[0], aspect)
+    fits = aspect is None or (clips[0].width, clips[0].height) == frame
+    method: Method = "copy" if (plain and fits and can_stream_copy(clips)) else "reencode"
     if force is not None:
         method = force if (force == "reencode" or plain) else "reencode"
     has_audio = False
@@ -183,7 +190,7 @@ def assemble_film(
         else:
             has_audio = _reencode(
                 clips, part, title=title, crossfade_s=crossfade_s, threads=threads,
-                sound=sound, words=words, end_card=end_card,
+                sound=sound, words=words, end_card=end_card, size=frame,
             )  # fmt: skip
         size = part.stat().st_size
         duration = probe_mp4(part).duration_s
@@ -197,7 +204,7 @@ def assemble_film(
             method = "reencode"
             has_audio = _reencode(
                 clips, part, title=title, crossfade_s=crossfade_s, threads=threads,
-                bitrate=bitrate, sound=sound, words=words, end_card=end_card,
+                bitrate=bitrate, sound=sound, words=words, end_card=end_card, size=frame,
             )  # fmt: skip
             size = part.stat().st_size
         if limit_bytes is not None and size > limit_bytes:
@@ -355,6 +362,25 @@ def _even(value: int) -> int:
     return max(2, value - value % 2)
 
 
+def film_size(first: ClipFacts, aspect: str | None) -> tuple[int, int]:
+    """The film's canvas: the first clip's size where it has the project's shape (or the
+    project has none), else that shape with the first clip's short side."""
+    own = (_even(first.width), _even(first.height))
+    if aspect is None or matching_aspect(first.width, first.height) == aspect:
+        return own
+    return canvas(aspect, min(own))
+
+
+def _inner_size(width: int, height: int, size: tuple[int, int]) -> tuple[int, int]:
+    """A `width`×`height` picture scaled to fit inside `size`, keeping its shape."""
+    scale = min(size[0] / width, size[1] / height)
+    inner = (_even(round(width * scale)), _even(round(height * scale)))
+    # A pixel or two from rounding to even sides is no change of shape: fill the canvas.
+    if abs(inner[0] - size[0]) <= 2 and abs(inner[1] - size[1]) <= 2:
+        return size
+    return min(inner[0], size[0]), min(inner[1], size[1])
+
+
 def _frames(clip: ClipFacts, size: tuple[int, int], fps: Fraction) -> Iterator[av.VideoFrame]:
     """The clip at `size` in yuv420p, resampled to `fps` by timestamp (nearest earlier).
 
@@ -380,9 +406,31 @@ def _frames(clip: ClipFacts, size: tuple[int, int], fps: Fraction) -> Iterator[a
 
 
 def _fit_frame(frame: av.VideoFrame, size: tuple[int, int]) -> av.VideoFrame:
+    """The frame on the film's canvas: scaled, and with bars where its shape differs."""
     if (frame.width, frame.height, frame.format.name) == (*size, "yuv420p"):
         return frame
-    return frame.reformat(width=size[0], height=size[1], format="yuv420p")
+    inner = _inner_size(frame.width, frame.height, size)
+    scaled = frame.reformat(width=inner[0], height=inner[1], format="yuv420p")
+    return scaled if inner == size else _boxed(scaled, size)
+
+
+def _boxed(frame: av.VideoFrame, size: tuple[int, int]) -> av.VideoFrame:
+    """`frame` (yuv420p, even sides) centred on a black canvas of `size`."""
+    w, h = frame.width, frame.height
+    width, height = size
+    flat = frame.to_ndarray().ravel()
+    luma = flat[: w * h].reshape(h, w)
+    cb = flat[w * h : w * h * 5 // 4].reshape(h // 2, w // 2)
+    cr = flat[w * h * 5 // 4 :].reshape(h // 2, w // 2)
+    x, y = (width - w) // 4 * 2, (height - h) // 4 * 2  # even, so chroma lines up
+    out_luma = np.full((height, width), 16, np.uint8)  # video-range black
+    out_cb = np.full((height // 2, width // 2), 128, np.uint8)
+    out_cr = np.full((height // 2, width // 2), 128, np.uint8)
+    out_luma[y : y + h, x : x + w] = luma
+    out_cb[y // 2 : (y + h) // 2, x // 2 : (x + w) // 2] = cb
+    out_cr[y // 2 : (y + h) // 2, x // 2 : (x + w) // 2] = cr
+    planes = np.concatenate([out_luma.ravel(), out_cb.ravel(), out_cr.ravel()])
+    return av.VideoFrame.from_ndarray(planes.reshape(height * 3 // 2, width), format="yuv420p")
 
 
 def _blend(a: av.VideoFrame, b: av.VideoFrame, share: float) -> av.VideoFrame:
@@ -403,10 +451,12 @@ def _reencode(
     sound: _Sound | None = None,
     words: Words | None = None,
     end_card: str | None = None,
+    size: tuple[int, int] | None = None,
 ) -> bool:
-    """One encode of the whole film; returns whether it has a sound track."""
+    """One encode of the whole film on a `size` canvas (None: the first clip's);
+    returns whether it has a sound track."""
     first = clips[0]
-    size = (_even(first.width), _even(first.height))
+    size = size or (_even(first.width), _even(first.height))
     fps = first.fps if first.fps > 0 else Fraction(24)
     fade = round(crossfade_s * fps)
     # Where each source (title card, then clips) starts, in frames: each overlaps the one

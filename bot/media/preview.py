@@ -44,6 +44,7 @@ import av
 import numpy as np
 from PIL import ExifTags, Image, ImageDraw, ImageOps
 
+from bot.domain.aspect import canvas
 from bot.domain.types import CAMERA_MOVES, ClipInfo
 from bot.media.clay import clay_layers, retouch
 from bot.media.fonts import load_font
@@ -322,11 +323,20 @@ def _upright_size(image: Image.Image) -> tuple[int, int]:
     return (h, w) if _turned(image) else (w, h)
 
 
-def _decode(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """The photo upright at `size`; JPEG draft mode decodes big photos at a fraction."""
+def _decode(image: Image.Image, size: tuple[int, int], keep_shape: bool = False) -> Image.Image:
+    """The photo upright at `size`; JPEG draft mode decodes big photos at a fraction.
+
+    `keep_shape`: `size` may differ in shape from the photo, which is then cut about its
+    centre to it rather than stretched."""
     image.draft("RGB", (size[1], size[0]) if _turned(image) else size)
     upright = ImageOps.exif_transpose(image).convert("RGB")
-    return upright.resize(size, Image.Resampling.LANCZOS)
+    if not keep_shape:
+        return upright.resize(size, Image.Resampling.LANCZOS)
+    w, h = upright.size
+    scale = min(w / size[0], h / size[1])
+    cw, ch = size[0] * scale, size[1] * scale
+    box = ((w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2)
+    return upright.resize(size, Image.Resampling.LANCZOS, box=box)
 
 
 def render_preview(
@@ -341,8 +351,14 @@ def render_preview(
     on_progress: Progress | None = None,
     threads: int = 0,
     prompt: str = "",
+    aspect: str | None = None,
 ) -> ClipInfo:
     """Render the labelled clay preview of a photo to `out` (MP4) and return its facts.
+
+    With a project shape (`aspect`), the clip is exactly that shape with `height` as its
+    short side (9:16 at 720: 720x1280, as many pixels as 16:9's 1280x720); a photo of
+    another shape is cut about its centre, never stretched. Without one, the clip follows
+    the photo at `height`.
 
     `on_progress` is called in the calling thread with a share of the work that only
     grows and ends at 1.0. `threads` is the encoder's thread count (0: libx264 decides).
@@ -356,9 +372,12 @@ def render_preview(
     report(0.0)
 
     with _open(image_jpeg) as source:
-        ow, oh = output_size(*_upright_size(source), height)
+        if aspect is None:
+            ow, oh = output_size(*_upright_size(source), height)
+        else:
+            ow, oh = canvas(aspect, height)
         frame_size = (round(ow * _MARGIN), round(oh * _MARGIN))
-        photo = _decode(source, frame_size)
+        photo = _decode(source, frame_size, keep_shape=aspect is not None)
     layers = clay_layers(photo, seed=seed, fast=True)
     report(0.15)
     rng = np.random.default_rng(seed + 1)

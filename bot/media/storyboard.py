@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from bot.domain.aspect import ratio
 from bot.domain.types import Board, BoardShot
 from bot.media.fonts import load_font
 
@@ -21,7 +22,7 @@ Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
 BOARD_WIDTH = 1080
 BOARD_MARGIN = 24
 TILE_GAP = 18
-THUMB_ASPECT = 9 / 16  # thumbnails are cropped to 16:9, the shape of most clips
+THUMB_ASPECT = 9 / 16  # height over width: with no project shape, tiles are 16:9
 
 
 def first_words(text: str, count: int) -> str:
@@ -49,11 +50,16 @@ class BoardLayout:
     thumbs: list[tuple[int, int, int, int]]  # x, y, width, height
 
 
-def board_layout(count: int, width: int = BOARD_WIDTH) -> BoardLayout:
+def board_layout(count: int, width: int = BOARD_WIDTH, aspect: str | None = None) -> BoardLayout:
+    """Tiles in the project's shape (`aspect`; None: 16:9); tall tiles get one more column,
+    so a vertical project's sheet still fits a phone's screen."""
     count = max(1, count)
     columns = board_columns(count)
+    tall = aspect is not None and ratio(aspect) < 1
+    if tall:
+        columns = min(columns + 1, max(2, count))
     tile_w = (width - 2 * BOARD_MARGIN - (columns - 1) * TILE_GAP) // columns
-    thumb_h = round(tile_w * THUMB_ASPECT)
+    thumb_h = round(tile_w / ratio(aspect)) if aspect else round(tile_w * THUMB_ASPECT)
     text_size = max(18, tile_w // 14)
     tile_h = thumb_h + text_size * 3 + 12
     rows = -(-count // columns)
@@ -70,7 +76,7 @@ def board_layout(count: int, width: int = BOARD_WIDTH) -> BoardLayout:
 
 def render_board(board: Board, *, kept_label: str = "KEPT", width: int = BOARD_WIDTH) -> bytes:
     """The contact sheet as a JPEG: a tile per shot in order, readable on a phone."""
-    layout = board_layout(len(board.shots), width)
+    layout = board_layout(len(board.shots), width, board.project.aspect)
     header_h, text_size = layout.header_h, layout.text_size
     sheet = Image.new("RGB", layout.size, (242, 232, 216))
     draw = ImageDraw.Draw(sheet)

@@ -426,7 +426,9 @@ class SeedanceVideoProvider:
             "model": model,
             "content": content,
             "resolution": resolution_for(model, request.mode),
-            "ratio": "adaptive",  # follow the photo's shape
+            # The project's shape where the shot has one (its photo is already cut to it);
+            # else the photo's own.
+            "ratio": request.aspect or "adaptive",
             "duration": duration_for(model, request.duration),
             "seed": seed_for(request.external_id),
             "camera_fixed": request.camera_move == "static",

@@ -35,6 +35,7 @@ from PIL import Image, ImageOps
 from pydantic import BaseModel, ConfigDict
 
 from bot.config import ConfigError, Settings
+from bot.domain.aspect import ratio as aspect_ratio
 from bot.domain.errors import ErrorKind, ProviderError, StudioError
 from bot.domain.health import ModelAccess
 from bot.domain.script_checks import prompt_limit
@@ -268,14 +269,16 @@ def shrink_to_fit(image: Image.Image, cap: int) -> bytes:
         image = image.resize(smaller, Image.Resampling.LANCZOS)
 
 
-def frame_uris(start: Path, end: Path | None) -> list[str]:
+def frame_uris(start: Path, end: Path | None, aspect: str | None = None) -> list[str]:
     """The create's `images`: the start frame, and the end frame cropped to its shape.
 
     VDOC wants the two aspects within 0.8–1.25 of each other; cropping the end frame to the
     start's exact aspect keeps the start (what the user chose to animate) untouched.
+    img2video has no aspect field: the clip takes the start frame's shape, so with a
+    project shape (`aspect`) the start frame is held to it exactly.
     """
     cap = image_cap(2 if end is not None else 1)
-    first, ratio = frame_uri(start, cap)
+    first, ratio = frame_uri(start, cap, float(aspect_ratio(aspect)) if aspect else None)
     if end is None:
         return [first]
     last, _ = frame_uri(end, cap, ratio)
@@ -510,7 +513,7 @@ class ViduVideoProvider:
         refused = self._words_refused(request)
         try:
             images = await asyncio.to_thread(
-                frame_uris, request.image_path, request.image_tail_path
+                frame_uris, request.image_path, request.image_tail_path, request.aspect
             )
         except ImageRefused as image:
             refused = refused or StudioError(image.key, **image.params)

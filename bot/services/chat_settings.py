@@ -19,7 +19,7 @@ from bot.i18n import LANGUAGES
 from bot.services.accounts import Accounts
 from bot.services.drafting import SOUND, STILL_FIRST
 from bot.services.permissions import FetchStatus, Permissions
-from bot.services.projects import current_project
+from bot.services.projects import Projects, current_project
 from storage.db import Database
 
 SWITCHES = (STILL_FIRST, SOUND)
@@ -37,7 +37,7 @@ class SettingsView:
     providers: tuple[str, ...]
     still_first: bool
     sound: bool
-    # The picture's shape (aspect) is a project choice too: it joins here once it exists.
+    aspect: str | None  # the project's shape; None: each photo keeps its own
 
 
 class ChatSettings:
@@ -52,10 +52,12 @@ class ChatSettings:
         *,
         default_provider: str,
         default_mode: str,
+        projects: Projects | None = None,
     ) -> None:
         self.db = db
         self.permissions = permissions
         self.accounts = accounts
+        self.projects = projects  # the shape is the project's, set by its one use case
         self.providers = providers
         self.default_provider = default_provider
         self.default_mode = default_mode
@@ -78,6 +80,7 @@ class ChatSettings:
                 # A group shares one budget, so by default it sees the free still first.
                 still_first=still_first if isinstance(still_first, bool) else actor.is_group,
                 sound=project.sound,
+                aspect=project.aspect,
             )
 
     async def change(
@@ -93,6 +96,11 @@ class ChatSettings:
             if value not in LANGUAGES:
                 raise StudioError("settings.invalid")
             actor = await self.accounts.set_language(actor, value)
+            return actor, await self.view(actor)
+        if key == "aspect" and self.projects is not None:
+            await self.projects.set_aspect(
+                actor, value, project_id=project_id, fetch_status=fetch_status
+            )
             return actor, await self.view(actor)
         valid = {"mode": MODES, "provider": tuple(self.providers), **dict.fromkeys(SWITCHES)}
         if key not in valid or (key in SWITCHES and value not in ("0", "1")):

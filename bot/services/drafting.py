@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,15 @@ from bot.domain.types import (
     offered_durations,
 )
 from bot.files import write_private
-from bot.media.intake import PreparedPhoto, llm_copy_path, llm_jpeg_of, prepare_photo
+from bot.media.framing import frame_photo, preview
+from bot.media.intake import (
+    PreparedPhoto,
+    llm_copy_path,
+    llm_jpeg,
+    llm_jpeg_of,
+    prepare_photo,
+    read_facts,
+)
 from bot.services.budget import Budget
 from bot.services.capacity import INTAKE_SLOTS
 from bot.services.permissions import FetchStatus, Permissions
@@ -68,10 +77,15 @@ class PhotoIntake:
         self.max_bytes = max_bytes
         self._slots = asyncio.Semaphore(slots)
 
-    async def store(self, photo: bytes) -> tuple[PreparedPhoto, Path]:
-        """The video-ready JPEG and the LLM's copy, written to disk: one trip to a thread."""
+    async def store(
+        self, photo: bytes, aspect: str | None = None
+    ) -> tuple[PreparedPhoto, Path, bytes | None]:
+        """The video-ready JPEG and the LLM's copy, written to disk: one trip to a thread.
+
+        With a project shape, the photo is cut around its subject to it; the third value
+        is then a small preview of the cut (None: nothing was cut)."""
         async with self._slots:
-            return await asyncio.to_thread(self._store, photo)
+            return await asyncio.to_thread(self._store, photo, aspect)
 
     async def prepare(self, photo: bytes) -> PreparedPhoto:
         """Intake without storing (an end frame): the same limits, inside the same cap."""
@@ -80,15 +94,30 @@ class PhotoIntake:
                 prepare_photo, photo, max_side=self.max_side, max_bytes=self.max_bytes
             )
 
-    def _store(self, photo: bytes) -> tuple[PreparedPhoto, Path]:
+    def _store(self, photo: bytes, aspect: str | None) -> tuple[PreparedPhoto, Path, bytes | None]:
         prepared = prepare_photo(
             photo, max_side=self.max_side, max_bytes=self.max_bytes, with_llm_jpeg=True
         )
+        framed = frame_photo(prepared.jpeg, aspect) if aspect else None
+        shown = None
+        if framed is not None:
+            # The drafter, the clips and the chat all see the same cut picture.
+            prepared = replace(
+                prepared,
+                jpeg=framed.jpeg,
+                width=framed.image.width,
+                height=framed.image.height,
+                cropped=True,
+                facts=read_facts(framed.image),
+                notes=(*prepared.notes, ("aspect.cropped", {"aspect": aspect})),
+                llm_jpeg=llm_jpeg(framed.image),
+            )
+            shown = preview(framed.image)
         # One folder, like clips: the row knows which shot a file belongs to.
         path = self.photos_dir / f"{uuid.uuid4().hex}.jpg"
         if prepared.llm_jpeg is not None:  # first: a photo on disk always has its copy
             write_private(llm_copy_path(path), prepared.llm_jpeg)
-        return prepared, write_private(path, prepared.jpeg)
+        return prepared, write_private(path, prepared.jpeg), shown
 
 
 class Drafting:
@@ -167,7 +196,9 @@ class Drafting:
         take seconds, and no transaction waits for it); the shot in the chat's current
         project, its first revision and the draft's view are then one unit of work.
         """
-        prepared, path = await self.intake.store(photo)
+        async with self.db.unit_of_work() as uow:
+            aspect = (await current_project(uow, actor)).aspect
+        prepared, path, framed = await self.intake.store(photo, aspect)
         description = _clean_text(description, MAX_DESCRIPTION_CHARS)
         drafted = None
         if description and draft:
@@ -189,7 +220,7 @@ class Drafting:
                 photo_width=prepared.width,
                 photo_height=prepared.height,
                 source_format=prepared.source_format,
-                facts=_facts_to_json(prepared.facts),
+                facts=_facts_to_json(prepared.facts, aspect),
                 intake_notes={"notes": [[key, params] for key, params in prepared.notes]},
                 chat_id=origin.chat_id,
                 message_id=origin.message_id,
@@ -203,7 +234,7 @@ class Drafting:
                     uow, actor, shot, drafted, parent=None, instruction=None
                 )
                 view = await self._view(uow, actor, revision, shot)
-        return ShotOutcome(shot, view, prepared.notes)
+        return ShotOutcome(shot, view, prepared.notes, framed)
 
     async def describe(
         self, actor: Actor, shot_id: int, description: str | None
@@ -604,14 +635,18 @@ def _as_draft(revision: PromptRevision) -> Draft:
     )
 
 
-def _facts_to_json(facts: PhotoFacts) -> dict[str, Any]:
-    return {
+def _facts_to_json(facts: PhotoFacts, aspect: str | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "width": facts.width,
         "height": facts.height,
         "orientation": facts.orientation,
         "brightness": facts.brightness,
         "dominant_colours": list(facts.dominant_colours),
     }
+    if aspect is not None:
+        # The shot's own shape: a later change of the project's leaves this shot as cut.
+        data["aspect"] = aspect
+    return data
 
 
 def _facts_from_json(data: dict[str, Any] | None) -> PhotoFacts | None:

@@ -39,6 +39,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.domain.aspect import shot_aspect
 from bot.domain.errors import ErrorKind, ProviderError, StudioError
 from bot.domain.ports import (
     ModelRules,
@@ -153,6 +154,7 @@ class Generation:
         picture = still.path if still is not None and still.shot_id == shot.id else shot.still_path
         params = take_params(revision.params)
         tail = params.get("image_tail_path")
+        aspect = shot_aspect(shot.facts)
         preview = VideoRequest(
             external_id="",
             image_path=Path(picture or shot.photo_path),
@@ -163,6 +165,7 @@ class Generation:
             duration=int(params["duration"]),
             camera_move=params["camera_move"],
             image_tail_path=Path(tail) if tail else None,
+            aspect=aspect,
         )
         if refused := await refusal_of(provider, preview):
             raise refused
@@ -186,6 +189,7 @@ class Generation:
                     model_rules(provider),
                     revision.params.get("model") or provider.model,
                     sound=project.sound if project is not None else False,
+                    aspect=aspect,
                 ),
                 external_id=str(uuid.uuid4()),
                 deadline_at=utcnow() + timedelta(seconds=self.deadline_s),
@@ -308,6 +312,7 @@ def take_params(
     model: str = "",
     *,
     sound: bool = False,
+    aspect: str | None = None,
 ) -> dict[str, Any]:
     """What a take is generated with. An end frame wins over a camera move; with per-model
     rules it needs a mode that takes one (the draft already showed that mode's price) and
@@ -322,6 +327,8 @@ def take_params(
         wanted=sound,
     ):
         fitted["sound"] = True
+    if aspect is not None:
+        fitted["aspect"] = aspect  # the shot's shape, asked of providers that take one
     return fitted
 
 
@@ -709,6 +716,7 @@ class TakeMachine:
             cfg_scale=take.params.get("cfg_scale"),
             image_tail_path=tail,
             sound=bool(take.params.get("sound")),
+            aspect=take.params.get("aspect"),
             callback_url=take.params.get("callback_url") or self.callback_urls.get(take.provider),
         )
 

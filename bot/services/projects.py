@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.domain.aspect import ASPECTS, AspectView, shot_aspect
 from bot.domain.errors import StudioError
 from bot.domain.records import ProjectRecord, ShotRecord
 from bot.domain.states import TakeState
@@ -159,6 +160,55 @@ class Projects:
         if project is None:
             raise StudioError("project.not_found")
         return project
+
+    # --- the shape ----------------------------------------------------------------------
+
+    async def aspect(self, actor: Actor, project_id: int | None = None) -> AspectView:
+        """The current project's shape (or `project_id`'s, if it is this chat's)."""
+        async with self.db.unit_of_work() as uow:
+            project = await self._project(uow, actor, project_id)
+            return AspectView(project.id, project.title, project.aspect)
+
+    async def set_aspect(
+        self,
+        actor: Actor,
+        aspect: str,
+        *,
+        project_id: int | None = None,
+        fetch_status: FetchStatus | None = None,
+    ) -> AspectView:
+        """The shape new photos of the project are cut to. Shots already in it keep theirs
+        (their photo was cut when it came in, and takes of them were paid for in it); the
+        view counts them, so the chat can say so, and the film gives them bars."""
+        if aspect not in ASPECTS:
+            raise StudioError("aspect.usage")
+        # A setting of the project, like its sound: in an admins-only group, admins only.
+        await self.permissions.check_may_spend(actor, fetch_status)
+        async with self.db.unit_of_work() as uow:
+            project = await self._project(uow, actor, project_id)
+            project.aspect = aspect
+            shots = await uow.projects.project_shots(project.id)
+            others = sum(1 for shot in shots if shot_aspect(shot.facts) != aspect)
+            return AspectView(project.id, project.title, aspect, others)
+
+    async def shape_first_shot(self, actor: Actor, aspect: str) -> AspectView:
+        """`claymate make --aspect`: the current project takes the shape with its first
+        shot; one whose shots already have another shape is refused, never mixed."""
+        async with self.db.unit_of_work() as uow:
+            project = await current_project(uow, actor)
+            if project.aspect != aspect and await uow.projects.project_shots(project.id):
+                raise StudioError(
+                    "aspect.has_shots",
+                    title=project.title,
+                    aspect=project.aspect or "-",
+                    wanted=aspect,
+                )
+        return await self.set_aspect(actor, aspect, project_id=project.id)
+
+    async def _project(self, uow: UnitOfWork, actor: Actor, project_id: int | None) -> Project:
+        if project_id is None:
+            return await current_project(uow, actor)
+        return await self.permissions.project(uow, actor, project_id)
 
     # --- the board ----------------------------------------------------------------------
 
@@ -316,6 +366,7 @@ class Projects:
                     words=words,
                     narration=spoken,
                     end_card=t("film.end_card", actor.lang) if self.end_card else None,
+                    aspect=board.project.aspect,
                 )
         except FilmError as error:
             if isinstance(error.__cause__, SoundtrackError) and isinstance(music, Path):

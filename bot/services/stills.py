@@ -24,10 +24,12 @@ import logging
 import uuid
 from pathlib import Path
 
+from bot.domain.aspect import shot_aspect
 from bot.domain.errors import ErrorKind, ProviderError, StudioError
 from bot.domain.ports import StillMaker
 from bot.domain.types import Actor, Still, StillChoice
 from bot.files import write_private
+from bot.media.framing import fit_still
 from bot.services.budget import Budget
 from bot.services.drafting import Drafting, PhotoIntake
 from bot.services.permissions import FetchStatus, Permissions
@@ -103,6 +105,10 @@ class Stills:
                 # say so, instead of inviting the same refusal with "try again".
                 key = "still.refused" if error.kind is ErrorKind.CONTENT else "still.failed"
                 raise StudioError(key) from None
+            if aspect := shot_aspect(shot.facts):
+                # Image models draw at their nearest size (2:3 for 9:16): the still, and
+                # so the clip animated from it, keeps the shot's exact shape.
+                jpeg = await asyncio.to_thread(fit_still, jpeg, aspect)
             path = folder / f"{number}.jpg"
             await asyncio.to_thread(write_private, path, jpeg)
             made = await self._shot_still_exists(shot.id, path)

@@ -45,13 +45,18 @@ async def test_settings_change_what_new_drafts_get_and_speak_the_chosen_language
     await press(bot, bot.user, edited, choice(edited, "lang=zh"), 3)
     chinese = await bot.wait_for("editMessageText", count=3)
     assert "设置" in chinese.params["text"]
+    # The project's shape is one press here too, and the menu stays where it is.
+    await press(bot, bot.user, bot.sent_message(chinese), choice(edited, "aspect=9:16"), 4)
+    vertical = await bot.wait_for("editMessageText", count=4)
+    assert "• ▯ 9:16" in str(vertical.params["reply_markup"])
+    assert "设置" in vertical.params["text"]
 
     bot.push(photo_update(bot.stub, bot.chat, bot.user, city_photo, caption="boats glide"))
     await bot.wait_for("sendMessage", lambda c: is_draft(c) or "cs:" in str(c.params))
     [revision] = await rows(bot, PromptRevision)
     assert revision.params["mode"] == "pro"
     [project] = await rows(bot, Project)
-    assert project.sound is True
+    assert project.sound is True and project.aspect == "9:16"
 
 
 async def test_settings_refuse_forged_rows_bad_values_and_non_admins_where_admins_decide(

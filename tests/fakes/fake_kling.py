@@ -300,6 +300,7 @@ class FakeKling:
             self.lookup_forms: frozenset[str] = LOOKUP_FORMS
             self.image_tasks: dict[str, FakeTask] = {}
             self.image_create_requests = 0
+            self.image_create_bodies: list[dict[str, Any]] = []  # accepted, summarised
             self.image_creates_by_external_id: Counter[str] = Counter()
             self.inject_image_create_queue: list[Injection] = []
             self.lookups: Counter[str] = Counter()  # "path", "query", "list": how found
@@ -628,6 +629,7 @@ class FakeKling:
         model = validate_image_create(body)
         external_id = body.get("external_task_id")
         with self._lock:
+            self.image_create_bodies.append(_summarise(body))
             injection = self._pop(self.inject_image_create_queue)
             if injection is not None and not injection.created:
                 raise KlingError(injection.code, injection.message, injection.http_status)

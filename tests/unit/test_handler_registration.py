@@ -56,6 +56,7 @@ REGISTERED: list[Entry] = [
     ("CommandHandler", 0, "/help,start UpdateType.MESSAGES", "on_start", True),
     ("CommandHandler", 0, "/new UpdateType.MESSAGES", "on_new", True),
     ("CommandHandler", 0, "/projects UpdateType.MESSAGES", "on_projects", True),
+    ("CommandHandler", 0, "/aspect UpdateType.MESSAGES", "on_aspect", True),
     ("CommandHandler", 0, "/board UpdateType.MESSAGES", "on_board", True),
     ("CommandHandler", 0, "/move UpdateType.MESSAGES", "on_move", True),
     ("CommandHandler", 0, "/drop UpdateType.MESSAGES", "on_drop", True),
@@ -108,6 +109,7 @@ REGISTERED: list[Entry] = [
     ("CallbackQueryHandler", 0, "^s:[0-9]{1,19}(:.*)?$", "on_settings_pressed", True),
     ("CallbackQueryHandler", 0, "^set:[0-9]{1,19}(:.*)?$", "on_setting_chosen", True),
     ("CallbackQueryHandler", 0, "^b:[0-9]{1,19}(:.*)?$", "on_back_pressed", True),
+    ("CallbackQueryHandler", 0, "^ad:[0-9]{1,19}(:.*)?$", "on_aspect_in_settings", True),
     ("CallbackQueryHandler", 0, "^u:[0-9]{1,19}(:.*)?$", "on_undo_pressed", True),
     ("CallbackQueryHandler", 0, "^x:[0-9]{1,19}(:.*)?$", "on_cancel_shot_pressed", True),
     ("CallbackQueryHandler", 0, "^d:[0-9]{1,19}(:.*)?$", "on_draft_from_photo_pressed", True),
@@ -120,6 +122,7 @@ REGISTERED: list[Entry] = [
     ("CallbackQueryHandler", 0, "^v:[0-9]{1,19}(:.*)?$", "on_resend_pressed", True),
     ("CallbackQueryHandler", 0, "^sl:[0-9]{1,19}(:.*)?$", "on_share_link_pressed", True),
     ("InlineQueryHandler", 0, "any", "on_inline_query", True),
+    ("CallbackQueryHandler", 0, "^ar:[0-9]{1,19}(:.*)?$", "on_aspect_pressed", True),
     ("CallbackQueryHandler", 0, "^mu:[0-9]{1,19}(:.*)?$", "on_nudge_pressed", True),
     ("CallbackQueryHandler", 0, "^md:[0-9]{1,19}(:.*)?$", "on_nudge_pressed", True),
     ("CallbackQueryHandler", 0, "^cs:[0-9]{1,19}(:.*)?$", "on_still_pressed", True),
@@ -135,6 +138,7 @@ ANSWERED_BY: dict[str, list[tuple[int, str]]] = {
     "/help": [(-1, "on_any_update"), (0, "on_start")],
     "/new": [(-1, "on_any_update"), (0, "on_new")],
     "/projects": [(-1, "on_any_update"), (0, "on_projects")],
+    "/aspect": [(-1, "on_any_update"), (0, "on_aspect")],
     "/board": [(-1, "on_any_update"), (0, "on_board")],
     "/move": [(-1, "on_any_update"), (0, "on_move")],
     "/drop": [(-1, "on_any_update"), (0, "on_drop")],
@@ -196,6 +200,8 @@ ANSWERED_BY: dict[str, list[tuple[int, str]]] = {
     "animation kept as a gif": [(-1, "on_any_update"), (0, "on_photo")],
     "video as a file": [(-1, "on_any_update"), (0, "on_other_document")],
     "button AGAIN": [(-1, "on_any_update"), (0, "on_again_pressed")],
+    "button ASPECT": [(-1, "on_any_update"), (0, "on_aspect_pressed")],
+    "button ASPECT_DRAFT": [(-1, "on_any_update"), (0, "on_aspect_in_settings")],
     "button BACK": [(-1, "on_any_update"), (0, "on_back_pressed")],
     "button GENERATE_ALL": [(-1, "on_any_update"), (0, "on_generate_all_pressed")],
     "button CHAT_SET": [(-1, "on_any_update"), (0, "on_chat_setting_chosen")],
@@ -354,7 +360,7 @@ def _media(kind: str) -> dict[str, Any]:
 
 
 def _commands() -> dict[str, dict[str, Any]]:
-    names = "start help new projects board move drop film narration lang usage".split()
+    names = "start help new projects aspect board move drop film narration lang usage".split()
     names += "allow deny access grant limit stats generate doctor export forget clay nope".split()
     names += "buy paysupport refund".split()
     names += ["settings", "cancel"]

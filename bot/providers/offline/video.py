@@ -77,6 +77,7 @@ class OfflineVideoProvider:
                 on_progress=forward,
                 threads=self.encoder_threads,
                 prompt=request.prompt,
+                aspect=request.aspect,
             )
         except (FileNotFoundError, UnidentifiedImageError, ValueError, ClipError) as exc:
             raise ProviderError(

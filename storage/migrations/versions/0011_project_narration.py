@@ -1,7 +1,7 @@
 """whether a project's film is narrated
 
 Revision ID: 0011_project_narration
-Revises: 0008_project_soundtrack
+Revises: 0009_project_aspect
 Create Date: 2026-12-07 13:30:00
 
 `narration`: each shot's line spoken over the film (by an OpenAI-compatible speech
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_project_narration"
-down_revision: str | None = "0008_project_soundtrack"
+down_revision: str | None = "0009_project_aspect"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
