@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.repos.accounts import AccountsRepo
 from storage.repos.chats import ChatsRepo
+from storage.repos.films import FilmsRepo
 from storage.repos.projects import ProjectsRepo
 from storage.repos.takes import TakesRepo
 
@@ -23,3 +24,4 @@ class UnitOfWork:
         self.projects = ProjectsRepo(session)
         self.takes = TakesRepo(session)
         self.accounts = AccountsRepo(session)
+        self.films = FilmsRepo(session)
