@@ -36,6 +36,7 @@ from bot.web import (
 from bot.wiring import Wiring, build_doctor, build_runner, build_services
 from handlers import (
     admin,
+    continuity,
     doctor,
     drafts,
     errors,
@@ -115,6 +116,7 @@ def register_handlers(application: Application) -> None:
     drafts.register(application)
     stills.register(application)
     generate.register(application)
+    continuity.register(application)
     projects.register(application)
     film.register(application)
     music.register(application)

@@ -28,6 +28,7 @@ from bot.services.access import Access
 from bot.services.accounts import Accounts
 from bot.services.budget import Budget, Quotas, parse_costs
 from bot.services.capacity import HeavyWork
+from bot.services.continuity import Continuity
 from bot.services.doctor import Doctor, ProviderSettings
 from bot.services.drafting import Drafting, PhotoIntake
 from bot.services.generation import Generation, TakeMachine
@@ -167,6 +168,7 @@ def build_use_cases(
             music_dir=folders.music,
         ),
         soundtracks=Soundtracks(db, permissions, heavy, music_dir=folders.music),
+        continuity=Continuity(db, permissions, photos_dir=folders.photos),
         groups=Groups(db, permissions),
         stills=Stills(
             db,

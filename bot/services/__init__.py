@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # importing the package stays light: the CLI's parser imports below it
     from bot.services.accounts import Accounts
+    from bot.services.continuity import Continuity
     from bot.services.drafting import Drafting
     from bot.services.generation import Generation
     from bot.services.groups import Groups
@@ -28,3 +29,4 @@ class Services:
     groups: Groups  # a group's Generate rule and its votes
     stills: Stills  # 🎨 clay stills and end frames
     soundtracks: Soundtracks  # a film's music and words
+    continuity: Continuity  # ➡️ Continue: the next shot from a kept take's last frame

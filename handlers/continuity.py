@@ -1,0 +1,63 @@
+"""➡️ Continue under a kept take: the next shot starts from its last frame."""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import ForceReply, InputFile, Message, ReplyParameters, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.ext import Application, CallbackQueryHandler
+
+from bot.domain.types import Actor
+from bot.i18n import t
+from handlers import callbacks as cb
+from handlers.common import Context, button, chat_action, services, thread_of
+
+
+@button
+async def on_continue_pressed(
+    update: Update, context: Context, actor: Actor, data: cb.Button
+) -> str | None:
+    """➡️ Continue: show the frame the next shot starts from, and ask what happens next.
+
+    The answer, a reply to that picture, drafts the shot as a captioned photo would.
+    """
+    message = update.callback_query.message if update.callback_query else None
+    assert isinstance(message, Message)
+    thread = thread_of(message)
+    async with chat_action(
+        context.bot, message.chat_id, ChatAction.UPLOAD_PHOTO, thread_id=thread
+    ):
+        started = await services(context).continuity.start(actor, data.row_id)
+    asked = await context.bot.send_photo(
+        message.chat_id,
+        photo=InputFile(started.frame, filename="next-shot.jpg"),
+        caption=t(
+            "continue.ask",
+            actor.lang,
+            position=started.shot.position,
+            project=escape(started.project.title),
+        ),
+        parse_mode=ParseMode.HTML,
+        message_thread_id=thread,
+        reply_parameters=ReplyParameters(
+            message_id=message.message_id, allow_sending_without_reply=True
+        ),
+        # A forced reply keeps the user's line attached to the shot it describes.
+        reply_markup=ForceReply(
+            selective=True, input_field_placeholder=t("continue.placeholder", actor.lang)
+        ),
+    )
+    await services(context).drafting.remember_message(
+        asked.chat_id,
+        asked.message_id,
+        "ask",
+        shot_id=started.shot.id,
+        revision_id=started.follows_revision_id,
+    )
+    return None
+
+
+def register(app: Application) -> None:
+    """➡️ Continue under kept takes."""
+    app.add_handler(CallbackQueryHandler(on_continue_pressed, pattern=cb.pattern(cb.CONTINUE)))
