@@ -22,7 +22,7 @@ def machine(world: World, tmp_path: Path) -> TakeMachine:
         world.db,
         {"kling": world.video},
         FakeObserver(),
-        clips_dir=tmp_path / "clips",
+        clips_dir=tmp_path / "data" / "clips",  # where /forget looks
         policy=TakePolicy(poll_interval_s=0.01),
     )
 
@@ -125,3 +125,20 @@ async def test_a_kept_take_whose_clip_is_gone_says_so(world: World, tmp_path: Pa
     with pytest.raises(StudioError) as gone:
         await world.services.continuity.start(member, take_id)
     assert gone.value.key == "continue.no_clip"
+
+
+async def test_forget_removes_the_photo_of_a_continued_shot_and_the_providers_frame(
+    world: World, tmp_path: Path
+) -> None:
+    take_id = await kept_take(world, tmp_path)
+    member = await world.actor(MEMBER, GROUP)
+    take = await world.services.generation.take_by_id(member, take_id)
+    assert take.clip_path is not None
+    kept_frame = provider_frame_path(Path(take.clip_path))
+    kept_frame.write_bytes(Path(take.clip_path).read_bytes()[:10])  # noqa: ASYNC240
+    started = await world.services.continuity.start(member, take_id)
+    photo = Path(started.shot.photo_path)
+    await world.services.accounts.forget(MEMBER)  # the continued shot is the member's
+    assert not photo.exists()  # noqa: ASYNC240
+    await world.services.accounts.forget(OWNER)  # the take, its clip and the provider's frame
+    assert not kept_frame.exists() and not Path(take.clip_path).exists()  # noqa: ASYNC240
