@@ -78,7 +78,7 @@ async def test_continue_sends_the_clips_own_last_frame_to_the_provider(
     assert "shot 2" in draft["text"] and "cat" in draft["text"].lower()
 
     bot.push(button_press(bot.user, draft, button(draft, "g")))
-    await bot.wait_for("sendVideo", count=2, timeout=60)
+    await bot.wait_for("sendVideo", count=2, timeout=120)
     (tmp_path / "first.mp4").write_bytes(clip)
     expected = last_frame(tmp_path / "first.mp4").jpeg
     assert len(seedance.creates) == 2
@@ -95,7 +95,7 @@ async def test_continue_uses_the_providers_returned_last_frame(
     asked_png = seedance.result(next(iter(seedance.tasks)) + ".png")[1]
     draft = await continue_from(bot, clip_message, "the tram rolls on into the rain")
     bot.push(button_press(bot.user, draft, button(draft, "g")))
-    await bot.wait_for("sendVideo", count=2, timeout=60)
+    await bot.wait_for("sendVideo", count=2, timeout=120)
     assert first_frame(seedance.creates[1]) == asked_png
     photo = bot.stub.calls("sendPhoto")[0].uploads["photo"].data
     assert photo == asked_png  # the user sees the frame the shot starts from
