@@ -29,15 +29,20 @@ async def on_continue_pressed(
         context.bot, message.chat_id, ChatAction.UPLOAD_PHOTO, thread_id=thread
     ):
         started = await services(context).continuity.start(actor, data.row_id)
+    caption = t(
+        "continue.ask",
+        actor.lang,
+        position=started.shot.position,
+        project=escape(started.project.title),
+    )
+    who = update.callback_query.from_user if update.callback_query else None
+    if actor.is_group and who is not None:
+        # A selective forced reply goes to the users a message mentions: the one who asked.
+        caption = f"{who.mention_html()} {caption}"
     asked = await context.bot.send_photo(
         message.chat_id,
         photo=InputFile(started.frame, filename="next-shot.jpg"),
-        caption=t(
-            "continue.ask",
-            actor.lang,
-            position=started.shot.position,
-            project=escape(started.project.title),
-        ),
+        caption=caption,
         parse_mode=ParseMode.HTML,
         message_thread_id=thread,
         reply_parameters=ReplyParameters(

@@ -12,11 +12,19 @@ from typing import Any
 import pytest
 
 from bot.media.lastframe import last_frame
-from tests.e2e.conftest import RunningBot, bot_settings, start_bot, stop_bot
+from tests.e2e.conftest import RunningBot, bot_settings, start_bot, still_first_off, stop_bot
 from tests.e2e.test_private_chat import button, buttons, draft_for_photo, generate, is_draft
 from tests.fakes.fake_seedance import FAKE_SEEDANCE_KEY, FakeSeedance
 from tests.fakes.telegram_stub import TelegramStub
-from tests.fakes.updates import button_press, private_chat, private_user, text_update
+from tests.fakes.updates import (
+    button_press,
+    command_update,
+    group_chat,
+    photo_update,
+    private_chat,
+    private_user,
+    text_update,
+)
 from tests.integration.test_storyboard import COLOURS, solid_photo
 
 
@@ -112,3 +120,73 @@ async def test_someone_from_another_chat_cannot_continue(seedance_bot: RunningBo
     )
     assert "no longer available" in refused.params["text"]  # as if it never existed
     assert bot.stub.calls("sendPhoto") == []
+
+
+async def test_a_kept_clip_re_sent_from_its_project_card_offers_continue(
+    seedance_bot: RunningBot,
+) -> None:
+    bot = seedance_bot
+    await kept_clip(bot, "a blue tram pulls into the stop")
+    bot.push(command_update(bot.chat, bot.user, "/projects"))
+    listed = bot.sent_message(
+        await bot.wait_for("sendMessage", lambda c: "p:" in str(c.params.get("reply_markup")))
+    )
+    bot.push(button_press(bot.user, listed, button(listed, "p")))
+    card = await bot.wait_for("editMessageText", lambda c: "v:" in str(c.params))
+    bot.push(
+        button_press(bot.user, listed, button({"reply_markup": card.params["reply_markup"]}, "v"))
+    )
+    resent = await bot.wait_for("sendVideo", count=2, timeout=60)
+    assert any(
+        d.startswith("ct:") for d in buttons({"reply_markup": resent.params["reply_markup"]})
+    )
+
+
+@pytest.fixture
+async def group_bot(stub: TelegramStub, tmp_path: Path) -> AsyncIterator[RunningBot]:
+    """Offline provider; few status edits (Telegram allows a group about 20 a minute)."""
+    running = await start_bot(stub, bot_settings(tmp_path, stub, status_edit_interval_s=60))
+    try:
+        yield running
+    finally:
+        await stop_bot(running)
+
+
+async def test_in_a_group_a_member_continues_and_an_outsider_is_refused(
+    group_bot: RunningBot,
+) -> None:
+    bot = group_bot
+    group = group_chat(title="Clay club")
+    await still_first_off(bot, group)
+    alice, bob = private_user(first_name="Alice"), private_user(first_name="Bob")
+    bot.push(
+        photo_update(
+            bot.stub, group, alice, solid_photo(COLOURS[0]), caption="/clay a red tram rolls in"
+        )
+    )
+    draft = bot.sent_message(await bot.wait_for("sendMessage", is_draft))
+    bot.push(button_press(alice, draft, button(draft, "g")))
+    clip = bot.sent_message(await bot.wait_for("sendVideo", timeout=120))
+    bot.push(button_press(alice, clip, button(clip, "k")))  # the only vote: kept
+    voted = await bot.wait_for("editMessageReplyMarkup")
+    clip = {**clip, "reply_markup": voted.params["reply_markup"]}
+
+    # Someone in another group presses the same button data: refused, nothing made.
+    elsewhere = group_chat(title="Other club")
+    mallory = private_user(first_name="Mallory")
+    bot.push(button_press(mallory, {**clip, "chat": elsewhere}, button(clip, "ct")))
+    refused = await bot.wait_for(
+        "answerCallbackQuery", lambda c: c.params.get("show_alert") is True
+    )
+    assert "no longer available" in refused.params["text"]
+    assert bot.stub.calls("sendPhoto") == []
+
+    # Bob, a member, continues Alice's kept take: the forced reply is his.
+    bot.push(button_press(bob, clip, button(clip, "ct")))
+    asked_call = await bot.wait_for("sendPhoto")
+    assert f"tg://user?id={bob['id']}" in asked_call.params["caption"]
+    asked = bot.sent_message(asked_call)
+    bot.push(text_update(group, bob, "the tram stops by a noodle stall", reply_to=asked))
+    next_draft = await bot.wait_for("sendMessage", is_draft, count=2, timeout=30)
+    assert "shot 2" in next_draft.params["text"]
+    assert bot.stub.unanswered_callback_queries() == []
