@@ -26,6 +26,9 @@ from bot.services.drafting import facts_to_json
 from bot.services.permissions import Permissions
 from storage.db import Database
 from storage.models import Project, Shot
+from storage.uow import UnitOfWork
+
+FROM_TAKE = "from_take"  # a continued shot's intake note: the kept take it starts from
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,11 @@ class Continuity:
                 raise StudioError("continue.not_kept")
             clip = Path(take.clip_path) if take.clip_path else None
             revision_id = take.revision_id
+            waiting = await _waiting_shot(uow, source.project_id, take.id)
+            if waiting is not None:  # pressed again before the line came: the same shot
+                project = await self.permissions.project(uow, actor, source.project_id)
+                shown = await asyncio.to_thread(Path(waiting.photo_path).read_bytes)
+                return Continuation(waiting, project, revision_id, shown, from_provider=False)
         if clip is None:
             raise StudioError("continue.no_clip")
         frame, from_provider = await asyncio.to_thread(_frame_of, clip)
@@ -75,7 +83,7 @@ class Continuity:
                 photo_height=frame.height,
                 source_format=frame.source_format,
                 facts=facts_to_json(frame.facts),
-                intake_notes={"notes": []},
+                intake_notes={"notes": [], FROM_TAKE: take.id},
                 chat_id=actor.chat_id,
             )
             order = [s.id for s in await uow.projects.project_shots(project.id) if s.id != shot.id]
@@ -84,6 +92,15 @@ class Continuity:
             await uow.projects.reorder_shots(project.id, order)
             await uow.projects.set_current_project(actor.chat_id, project.id)
         return Continuation(shot, project, revision_id, frame.data, from_provider)
+
+
+async def _waiting_shot(uow: UnitOfWork, project_id: int, take_id: int) -> Shot | None:
+    """A shot already started from this take that still waits for its line."""
+    for shot in await uow.projects.project_shots(project_id):
+        notes = shot.intake_notes or {}
+        if shot.status == ShotState.AWAITING_DESCRIPTION and notes.get(FROM_TAKE) == take_id:
+            return shot
+    return None
 
 
 def _frame_of(clip: Path) -> tuple[StartFrame, bool]:

@@ -142,3 +142,20 @@ async def test_forget_removes_the_photo_of_a_continued_shot_and_the_providers_fr
     assert not photo.exists()  # noqa: ASYNC240
     await world.services.accounts.forget(OWNER)  # the take, its clip and the provider's frame
     assert not kept_frame.exists() and not Path(take.clip_path).exists()  # noqa: ASYNC240
+
+
+async def test_pressing_continue_again_before_answering_asks_about_the_same_shot(
+    world: World, tmp_path: Path
+) -> None:
+    take_id = await kept_take(world, tmp_path)
+    member = await world.actor(MEMBER, GROUP)
+    first = await world.services.continuity.start(member, take_id)
+    again = await world.services.continuity.start(member, take_id)
+    assert again.shot.id == first.shot.id and again.frame == first.frame
+    assert len((await world.services.projects.board(member)).shots) == 2
+    await world.services.drafting.describe(
+        member, first.shot.id, "a cat hops on", follows=first.follows_revision_id
+    )
+    later = await world.services.continuity.start(member, take_id)  # a new next shot
+    assert later.shot.id != first.shot.id
+    assert len((await world.services.projects.board(member)).shots) == 3
