@@ -45,11 +45,13 @@ from handlers import (
     generate,
     groups,
     music,
+    payments,
     photos,
     privacy,
     projects,
     start,
     stills,
+    voice,
 )
 from handlers.common import CONTEXT_TYPES
 from handlers.delivery import TelegramObserver
@@ -58,6 +60,7 @@ log = logging.getLogger("claymate")
 
 COMMANDS: tuple[str, ...] = ("start", "help", "new", "projects", "board", "film")
 COMMANDS += ("lang", "usage", "export", "forget")  # a user's own language, money and data
+COMMANDS += ("buy", "paysupport")  # credits for Stars, and help with a payment
 
 
 def build_application(
@@ -114,6 +117,7 @@ def register_handlers(application: Application) -> None:
     start.register(application)
     photos.register(application)
     drafts.register(application)
+    voice.register(application)  # before music: a voice note replying to a draft is words
     stills.register(application)
     generate.register(application)
     continuity.register(application)
@@ -122,6 +126,7 @@ def register_handlers(application: Application) -> None:
     music.register(application)
     groups.register(application)
     admin.register(application)
+    payments.register(application)  # /buy, invoices, pre-checkout, successful payments
     doctor.register(application)  # operators only; silent for everyone else
     privacy.register(application)
     fallbacks.register(application)  # last: only what nothing above took

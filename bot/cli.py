@@ -212,6 +212,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="each shot's description as its words, burned in and as a soft subtitle track",
     )
+    film.add_argument(
+        "--narrate",
+        action="store_true",
+        default=None,
+        help="each shot's description read aloud from its start, the music ducked under it "
+        "(needs OPENAI_API_KEY: a speech model, CLAYMATE_TTS_MODEL and CLAYMATE_TTS_VOICE)",
+    )
     film.set_defaults(func=_cmd_film)
 
     history = sub.add_parser("history", help="list projects, shots and takes", parents=[common])
@@ -518,13 +525,18 @@ async def _film(args: argparse.Namespace, settings: Settings) -> int:
                 project_id=project.id,
                 music=args.music,
                 subtitles=args.subtitles,
+                narrate=args.narrate,
             )
         except StudioError as error:
             print(f"claymate: {t(error.key, None, **error.params)}", file=sys.stderr)
             return 1
         print(f"film: {film.path}")
         extras = "".join(
-            [", music" if film.has_audio else "", ", subtitles" if film.subtitles else ""]
+            [
+                ", music" if film.has_audio and not args.narrate else "",
+                ", sound and narration" if args.narrate else "",
+                ", subtitles" if film.subtitles else "",
+            ]
         )
         print(
             f"      {film.clips} clips, {film.width}x{film.height}, {film.duration_s:.1f} s, "

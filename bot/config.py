@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.domain.packs import parse_star_packs
+
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 DEFAULT_KLING_API_URL = "https://api-singapore.klingai.com"
 DEFAULT_VIDU_API_URL = "https://api.vidu.com/ent/v2"
@@ -119,8 +121,6 @@ class Settings(BaseSettings):
         DEFAULT_SEEDANCE_API_URL, validation_alias=_env("SEEDANCE_API_URL")
     )
     seedance_model: str = Field("seedance-1-5-pro-251215", validation_alias=_env("SEEDANCE_MODEL"))
-    # Sound on the models that make it (1.5 pro, 2.x); always sent as false otherwise.
-    seedance_audio: bool = Field(False, validation_alias=_env("SEEDANCE_AUDIO"))
     seedance_max_concurrent: int = Field(5, ge=1, validation_alias=_env("SEEDANCE_MAX_CONCURRENT"))
     # The provider new drafts use when several are configured (unset: Kling, Vidu, offline).
     video_provider: str | None = Field(None, validation_alias=_env("CLAYMATE_VIDEO_PROVIDER"))
@@ -136,6 +136,17 @@ class Settings(BaseSettings):
     )
     # An edit at medium quality takes tens of seconds; past this the user gets "try again".
     image_timeout_s: float = Field(120.0, gt=0, validation_alias=_env("CLAYMATE_IMAGE_TIMEOUT"))
+    # Voice notes replying to a draft are written down by this model (needs OPENAI_API_KEY).
+    transcribe_model: str = Field(
+        "gpt-transcribe", min_length=1, validation_alias=_env("CLAYMATE_TRANSCRIBE_MODEL")
+    )
+    # A film's narration (/narration on) is spoken by this model, in this voice.
+    tts_model: str = Field(
+        "gpt-4o-mini-tts", min_length=1, validation_alias=_env("CLAYMATE_TTS_MODEL")
+    )
+    tts_voice: str = Field("marin", min_length=1, validation_alias=_env("CLAYMATE_TTS_VOICE"))
+    # A short "made with Claymate" card at the end of every film (off: the film is theirs).
+    end_card: bool = Field(False, validation_alias=_env("CLAYMATE_END_CARD"))
 
     # Storage and media
     data_dir: Path = Field(Path("./data"), validation_alias=_env("CLAYMATE_DATA_DIR"))
@@ -190,6 +201,15 @@ class Settings(BaseSettings):
     quota_group_month: float | None = Field(
         None, ge=0, validation_alias=_env("CLAYMATE_QUOTA_GROUP_MONTH")
     )
+    # Telegram Stars: credit packs as "credits:stars" pairs ("10:50,30:120"; unset: no
+    # payments). A credit is one unit as the costs above count it. Bought credits pay after
+    # the free quota runs out, or before it with CLAYMATE_CREDITS_FIRST.
+    star_packs: str | None = Field(None, validation_alias=_env("CLAYMATE_STAR_PACKS"))
+    credits_first: bool = Field(False, validation_alias=_env("CLAYMATE_CREDITS_FIRST"))
+    # Where /paysupport sends buyers (an @username, an e-mail or a URL); unset: the operators.
+    paysupport_contact: str | None = Field(
+        None, max_length=200, validation_alias=_env("CLAYMATE_PAYSUPPORT_CONTACT")
+    )
     # Fairness: a user may queue more, but at most this many of their takes are at work.
     max_takes_in_flight_per_user: int = Field(
         3, ge=1, validation_alias=_env("CLAYMATE_MAX_TAKES_IN_FLIGHT_PER_USER")
@@ -225,6 +245,8 @@ class Settings(BaseSettings):
         "quota_user_month",
         "quota_group_day",
         "quota_group_month",
+        "star_packs",
+        "paysupport_contact",
         "cjk_font",
         mode="before",
     )
@@ -248,6 +270,12 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(int(part) for part in value.replace(";", ",").split(",") if part.strip())
+        return value
+
+    @field_validator("star_packs")
+    @classmethod
+    def _packs(cls, value: str | None) -> str | None:
+        parse_star_packs(value)  # one clear line at start-up, not a broken /buy later
         return value
 
     @field_validator("cjk_font")

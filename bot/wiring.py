@@ -9,19 +9,34 @@ the chat front end and the job runner.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from bot.config import ConfigError, Settings
 from bot.domain.health import SchemaState
-from bot.domain.ports import PromptDrafter, StillMaker, TakeObserver, VideoProvider
+from bot.domain.packs import parse_star_packs
+from bot.domain.ports import (
+    PromptDrafter,
+    Speaker,
+    StillMaker,
+    TakeObserver,
+    Transcriber,
+    VideoProvider,
+)
 from bot.files import DataFolders, private_dir
 from bot.media.fonts import use_cjk_font
 from bot.providers.offline.restage import restage_draft
-from bot.providers.registry import build_drafter, build_providers, build_still_maker
+from bot.providers.registry import (
+    build_audio,
+    build_drafter,
+    build_providers,
+    build_still_maker,
+)
 from bot.runner import JobRunner, RunnerPolicy
 from bot.services import Services
 from bot.services.access import Access
@@ -33,13 +48,22 @@ from bot.services.doctor import Doctor, ProviderSettings
 from bot.services.drafting import Drafting, PhotoIntake
 from bot.services.generation import Generation, TakeMachine
 from bot.services.groups import Groups
+from bot.services.narration import Narration
+from bot.services.payments import Payments
 from bot.services.permissions import Permissions
 from bot.services.projects import Projects
 from bot.services.soundtracks import Soundtracks
 from bot.services.stills import Stills
+from bot.services.voice import VoiceNotes
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+
+class AudioPort(Transcriber, Speaker, Protocol):
+    """One endpoint that both hears voice notes and speaks narration, closed at shutdown."""
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass
@@ -54,11 +78,14 @@ class Wiring:
     default_provider: str
     still_maker: StillMaker
     services: Services
+    audio: AudioPort | None = None  # voice notes in and narration out (a key only)
 
     async def aclose(self) -> None:
         for provider in self.providers.values():
             await provider.aclose()
         await self.still_maker.aclose()
+        if self.audio is not None:
+            await self.audio.aclose()
         close = getattr(self.drafter, "aclose", None)
         if close is not None:
             await close()
@@ -102,8 +129,9 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Wiring:
         db.engine.dialect.name,
     )
     still_maker = build_still_maker(settings)
-    services = build_use_cases(settings, db, drafter, providers, default, still_maker)
-    return Wiring(settings, db, drafter, providers, default, still_maker, services)
+    audio = build_audio(settings)
+    services = build_use_cases(settings, db, drafter, providers, default, still_maker, audio)
+    return Wiring(settings, db, drafter, providers, default, still_maker, services, audio)
 
 
 def build_use_cases(
@@ -113,6 +141,7 @@ def build_use_cases(
     providers: dict[str, VideoProvider],
     default_provider: str,
     still_maker: StillMaker | None = None,
+    audio: AudioPort | None = None,
 ) -> Services:
     """Every use case, each given the parts it works with (the providers dict is shared)."""
     folders = DataFolders(settings.data_dir)
@@ -123,7 +152,8 @@ def build_use_cases(
         group_day=settings.quota_group_day,
         group_month=settings.quota_group_month,
     )
-    budget = Budget(db, parse_costs(settings.costs), quotas)
+    budget = Budget(db, parse_costs(settings.costs), quotas, credits_first=settings.credits_first)
+    access = Access(db, permissions, settings.allowed_ids)
     heavy = HeavyWork(settings.heavy_work_slots)
     intake = PhotoIntake(
         folders.photos, max_side=settings.max_side_px, max_bytes=settings.max_upload_bytes
@@ -139,10 +169,11 @@ def build_use_cases(
         default_mode=settings.kling_mode,
         restage=restage_draft,
     )
+    narration = Narration(db, permissions, audio, folder=folders.films)
     return Services(
         accounts=Accounts(
             db,
-            Access(db, permissions, settings.allowed_ids),
+            access,
             budget,
             providers,
             heavy,
@@ -166,8 +197,12 @@ def build_use_cases(
             films_dir=folders.films,
             upload_limit_bytes=settings.upload_limit_bytes,
             music_dir=folders.music,
+            narration=narration,
+            end_card=settings.end_card,
         ),
         soundtracks=Soundtracks(db, permissions, heavy, music_dir=folders.music),
+        narration=narration,
+        voice=VoiceNotes(audio),
         continuity=Continuity(db, permissions, photos_dir=folders.photos),
         groups=Groups(db, permissions),
         stills=Stills(
@@ -179,7 +214,21 @@ def build_use_cases(
             intake=intake,
             folder=folders.stills,
         ),
+        payments=Payments(
+            db,
+            access,
+            parse_star_packs(settings.star_packs),
+            payload_key(settings),
+            support_contact=settings.paysupport_contact,
+        ),
     )
+
+
+def payload_key(settings: Settings) -> bytes:
+    """The key invoice payloads are signed with: derived from the bot's token, so every
+    instance agrees without a stored secret (a new token voids unpaid invoices only)."""
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
+    return hashlib.sha256(b"claymate star invoices\0" + token.encode()).digest()
 
 
 def build_runner(

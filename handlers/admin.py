@@ -189,7 +189,10 @@ async def on_usage(update: Update, context: Context) -> None:
     if context.args and services(context).permissions.is_operator(actor.user_id):
         subject = _subject(context.args[0]) or subject
     usage = await services(context).accounts.usage(subject)
-    await reply_html(context, message, usage_text(usage, actor.lang))
+    text = usage_text(usage, actor.lang)
+    if subject > 0 and (usage.credits > 0 or services(context).payments.enabled):
+        text += "\n" + t("usage.credits", actor.lang, credits=f"{usage.credits:g}")
+    await reply_html(context, message, text)
 
 
 def usage_text(usage: Usage, lang: str) -> str:

@@ -40,6 +40,7 @@ STILL = "cs"  # revision id: make a clay still before animating
 STILL_ANIMATE = "sa"  # revision id, arg: still number (🎬 Animate this)
 STILL_AGAIN = "sn"  # revision id (🔄 Another still)
 STILL_ORIGINAL = "so"  # revision id (📷 Use the original photo)
+BUY = "by"  # a pack's credits, arg: its price in Stars (checked against the packs on sale)
 
 
 @dataclass(frozen=True, slots=True)

@@ -203,6 +203,10 @@ def button(
             notice = await func(update, context, actor, data)
         except StudioError as error:
             await query.answer(t(error.key, actor.lang, **error.params), show_alert=True)
+            if error.key == "budget.exceeded":  # a quota used up: offer credits, if sold
+                from handlers.payments import offer_packs  # the shop builds on this module
+
+                await offer_packs(context, query.message, actor)
             return
         await query.answer(notice)
 

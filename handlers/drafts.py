@@ -68,6 +68,8 @@ async def show_draft_in_place(
             services(context).drafting.provider_names,
             still_first=view.still_first,
             sound=view.sound,
+            durations=view.durations,
+            modes=view.modes,
         )
         if settings_open
         else render.draft_keyboard(view.revision, actor.lang, still_first=view.still_first)
@@ -100,12 +102,18 @@ async def remember_draft(context: Context, message: Message, revision: RevisionR
 async def on_reply(update: Update, context: Context) -> None:
     """A text reply to one of our messages: refine a draft, or describe a waiting photo."""
     message = update.effective_message
+    assert message is not None
+    await answer_reply(update, context, message.text or "")
+
+
+async def answer_reply(update: Update, context: Context, text: str) -> None:
+    """Act on a reply's words (typed, or heard in a voice note) by what it replies to."""
+    message = update.effective_message
     assert message is not None and message.reply_to_message is not None
     actor = await actor_for(update, context)
     ref = await services(context).drafting.message_ref(
         message.chat_id, message.reply_to_message.message_id
     )
-    text = message.text or ""
     if ref is None:
         if not in_group(message):  # in a group, a reply to someone else is not for us
             await reply_html(context, message, t("hint.send_photo", actor.lang))
@@ -197,6 +205,8 @@ async def on_settings_pressed(
         drafting.provider_names,
         still_first=view.still_first,
         sound=view.sound,
+        durations=view.durations,
+        modes=view.modes,
     )
     await edit_markup(_message(update), keyboard)
     return t("settings.title", actor.lang)

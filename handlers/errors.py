@@ -27,8 +27,12 @@ async def on_any_update(update: object, context: Context) -> None:
     user, chat = update.effective_user, update.effective_chat
     # The allowlist applies to people who ask for something: service updates
     # (my_chat_member, …) carry nobody to refuse.
-    asks = user is not None and (
-        update.effective_message is not None or update.callback_query is not None
+    # Nor does a payment: the Stars are taken already, so it is always credited.
+    paid = update.message is not None and update.message.successful_payment is not None
+    asks = (
+        user is not None
+        and not paid
+        and (update.effective_message is not None or update.callback_query is not None)
     )
     # A private chat or a button on our message is certainly for us: the gate records the
     # sender too, in the same unit of work. (In a group, only once a handler decides.)

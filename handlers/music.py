@@ -1,4 +1,4 @@
-"""The film's music and words: /music, /subtitles, and a song sent to the chat."""
+"""The film's music and words: /music, /subtitles, /narration, and a song sent to the chat."""
 
 from __future__ import annotations
 
@@ -67,6 +67,33 @@ async def on_subtitles(update: Update, context: Context) -> None:
     await reply_html(context, message, t(key, actor.lang, title=escape(view.title)))
 
 
+async def on_narration(update: Update, context: Context) -> None:
+    """/narration on|off: each shot's line read aloud over the film, or not."""
+    actor = await actor_for(update, context)
+    message = update.effective_message
+    assert message is not None
+    choice = (context.args or [""])[0].lower()
+    narration = services(context).narration
+    try:
+        if choice in ("on", "off"):
+            view = await narration.set(
+                actor, choice == "on", fetch_status=member_status(context, actor)
+            )
+        elif choice == "":
+            view = await narration.show(actor)
+        else:
+            await reply_html(context, message, t("narration.usage", actor.lang))
+            return
+    except StudioError as error:
+        await reply_html(context, message, t(error.key, actor.lang, **error.params))
+        return
+    if not view.available:
+        await reply_html(context, message, t("narration.needs_key", actor.lang))
+        return
+    key = "narration.on" if view.on else "narration.off"
+    await reply_html(context, message, t(key, actor.lang, title=escape(view.title)))
+
+
 async def on_song(update: Update, context: Context) -> None:
     """An audio file becomes the current project's music (in a group, only when meant so)."""
     message = update.effective_message
@@ -128,7 +155,8 @@ async def _download(context: Context, actor: Actor, message: Message) -> bytes |
 
 
 def register(app: Application) -> None:
-    """/music, /subtitles, and audio files (sent as music, or as a document)."""
+    """/music, /subtitles, /narration, and audio files (sent as music, or as a document)."""
     app.add_handler(CommandHandler("music", on_music))
     app.add_handler(CommandHandler("subtitles", on_subtitles))
+    app.add_handler(CommandHandler("narration", on_narration))
     app.add_handler(MessageHandler(filters.AUDIO | filters.Document.AUDIO, on_song))

@@ -104,23 +104,26 @@ def settings_keyboard(
     *,
     still_first: bool = False,
     sound: bool | None = None,
+    durations: tuple[int, ...] = DURATIONS,
+    modes: tuple[str, ...] = MODES,
 ) -> InlineKeyboardMarkup:
-    """⚙️ Settings: this draft's parameters, the chat's still-first switch, and the
-    project's sound switch where the draft's model makes sound (`sound` None: it doesn't)."""
+    """⚙️ Settings: this draft's parameters (the durations and modes its model offers), the
+    chat's still-first switch, and the project's sound switch where the draft's model makes
+    sound (`sound` None: it doesn't)."""
     params = revision.params
 
     def mark(current: object, value: object, label: str) -> str:
         return f"• {label}" if current == value else label
 
-    durations = [
+    duration_row = [
         _button(mark(params.get("duration"), d, f"{d} s"), cb.SET, revision.id, f"duration={d}")
-        for d in DURATIONS
+        for d in durations
     ]
-    modes = [
+    mode_row = [
         _button(
             mark(params.get("mode"), m, t(f"mode.{m}", lang)), cb.SET, revision.id, f"mode={m}"
         )
-        for m in MODES
+        for m in modes
     ]
     moves = [
         _button(
@@ -131,7 +134,7 @@ def settings_keyboard(
         )
         for move in CAMERA_MOVES
     ]
-    rows = [durations, modes, moves[:4], moves[4:]]
+    rows = [duration_row, mode_row, moves[:4], moves[4:]]
     if len(providers) > 1:  # a choice only when more than one is configured
         current = params.get("provider")
         rows.append(

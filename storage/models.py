@@ -110,6 +110,8 @@ class Project(Base):
     # The film's music: "calm" (the generated loop) or a file name under data/music.
     soundtrack: Mapped[str | None] = mapped_column(String(128), default=None)
     subtitles: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Each shot's line spoken over the film (needs a speech endpoint: OPENAI_API_KEY).
+    narration: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     shots: Mapped[list[Shot]] = relationship(
         back_populates="project",
@@ -353,8 +355,39 @@ class UsageEntry(Base):
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16), default="take", server_default="take")
     units: Mapped[float] = mapped_column(Float)  # negative for a grant
+    # The part of `units` paid with bought credits (StarPurchase): it never counts
+    # against a free quota, and it is what a user's credit balance has spent.
+    credit_units: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     state: Mapped[str] = mapped_column(String(16))  # a ChargeState
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class StarPurchase(Base):
+    """A credit pack paid in Telegram Stars: one row per telegram_payment_charge_id.
+
+    The unique charge id is what makes a redelivered successful_payment credit nothing the
+    second time. `user_id` stays through /forget: a refund needs it, and Telegram keeps the
+    payment anyway. A refund takes back what is left of the credits, never more.
+    """
+
+    __tablename__ = "star_purchases"
+    __table_args__ = (
+        Index("ix_star_purchases_user", "user_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    pack: Mapped[str] = mapped_column(String(32))  # "credits:stars", as priced at the time
+    stars: Mapped[int] = mapped_column(Integer)
+    credits: Mapped[int] = mapped_column(Integer)
+    credits_taken_back: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    telegram_charge_id: Mapped[str] = mapped_column(String(255), unique=True)
+    provider_charge_id: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))  # a PurchaseState
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    refunded_at: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

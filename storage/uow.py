@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.repos.accounts import AccountsRepo
 from storage.repos.chats import ChatsRepo
+from storage.repos.film_options import FilmOptionsRepo
 from storage.repos.films import FilmsRepo
 from storage.repos.projects import ProjectsRepo
+from storage.repos.purchases import PurchasesRepo
 from storage.repos.takes import TakesRepo
 
 
@@ -24,4 +26,6 @@ class UnitOfWork:
         self.projects = ProjectsRepo(session)
         self.takes = TakesRepo(session)
         self.accounts = AccountsRepo(session)
+        self.film_options = FilmOptionsRepo(session)
+        self.purchases = PurchasesRepo(session)
         self.films = FilmsRepo(session)

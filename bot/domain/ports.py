@@ -122,6 +122,14 @@ class ModelRules(Protocol):
         """Whether the model makes native sound in this mode."""
         ...
 
+    def durations(self, model: str) -> tuple[int, ...]:
+        """Every duration in seconds the model accepts."""
+        ...
+
+    def modes(self, model: str) -> tuple[str, ...]:
+        """The model's modes, cheapest first."""
+        ...
+
 
 def model_rules(provider: VideoProvider | None) -> ModelRules | None:
     """The provider's per-model rules, or None for one whose models all take the same."""
@@ -187,4 +195,20 @@ class TakeQueue(Protocol):
 
     def wake(self) -> None:
         """A take was queued: look for work now instead of at the next tick."""
+        ...
+
+
+class Transcriber(Protocol):
+    """Speech to text: a voice note becomes the words a user would have typed."""
+
+    async def transcribe(self, audio: bytes, filename: str, language: str | None) -> str:
+        """The words said in `audio` (`filename`'s extension names its format)."""
+        ...
+
+
+class Speaker(Protocol):
+    """Text to speech: a shot's line read aloud for the film's narration."""
+
+    async def speak(self, text: str, language: str) -> bytes:
+        """`text` spoken, as an audio file's bytes (mp3)."""
         ...

@@ -30,6 +30,9 @@ class ProjectRecord(Protocol):
     def subtitles(self) -> bool: ...
 
     @property
+    def narration(self) -> bool: ...  # each shot's line spoken over the film
+
+    @property
     def sound(self) -> bool: ...  # native sound on its takes, where the model makes it
 
 

@@ -85,6 +85,13 @@ class ChargeState(StrEnum):
     GRANTED = "granted"
 
 
+class PurchaseState(StrEnum):
+    """A credit pack bought with Stars: paid (credits added), or refunded by an operator."""
+
+    PAID = "paid"
+    REFUNDED = "refunded"
+
+
 # What counts against a budget: held, spent, and (negative units) what an admin gave back.
 SPENDING_CHARGE_STATES: frozenset[ChargeState] = frozenset(
     {ChargeState.RESERVED, ChargeState.CHARGED, ChargeState.GRANTED}

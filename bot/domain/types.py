@@ -37,6 +37,22 @@ CAMERA_MOVES: tuple[str, ...] = (
 DURATIONS: tuple[int, ...] = (5, 10)
 MODES: tuple[str, ...] = ("std", "pro")
 
+
+def offered_durations(accepted: tuple[int, ...]) -> tuple[int, ...]:
+    """The durations ⚙️ offers for a model that accepts `accepted` seconds: the usual 5
+    and 10 where it takes them, and its longest where that is longer (15 s on Kling 3.0).
+    A phone's keyboard has room for three; every second in between would not help."""
+    usual = tuple(d for d in DURATIONS if d in accepted)
+    longest = max(accepted, default=0)
+    extra = (longest,) if longest > max(DURATIONS) or not usual else ()
+    return usual + extra
+
+
+def nearest_duration(wanted: int, offered: tuple[int, ...]) -> int:
+    """The offered duration closest to `wanted` (the shorter on a tie: never dearer)."""
+    return min(offered, key=lambda d: (abs(d - wanted), d)) if offered else wanted
+
+
 # Kling's documented cap for prompt and negative_prompt (providers.md 1.4).
 PROMPT_LIMIT = 2500
 
@@ -234,6 +250,9 @@ class DraftView:
     still_first: bool = False  # the chat shows a clay still for approval before paying
     # The project's sound choice, where the draft's model makes sound; None: no toggle.
     sound: bool | None = None
+    # What ⚙️ offers for the draft's model (Kling 3.0: up to 15 s and 4K).
+    durations: tuple[int, ...] = DURATIONS
+    modes: tuple[str, ...] = MODES
 
 
 @dataclass(slots=True)

@@ -35,6 +35,8 @@ from bot.media.subtitles import Burner, Cue, add_soft_track
 Method = Literal["copy", "reencode"]
 
 TITLE_SECONDS = 2.0
+END_CARD_SECONDS = 2.0
+MAX_NARRATION_S = 60.0  # one shot's spoken line: a sentence or two, never minutes
 MAX_CROSSFADE_S = 1.0
 _CRF = 20
 _PRESET = "veryfast"
@@ -144,11 +146,15 @@ def assemble_film(
     force: Method | None = None,
     music: Path | str | None = None,
     words: Words | None = None,
+    narration: list[Path | None] | None = None,
+    end_card: str | None = None,
 ) -> FilmResult:
     """Join `paths` in order into `dest`; blocking (call it with asyncio.to_thread).
 
     `music`: an audio file, CALM for the generated loop, or None (the clips' own sound
     only). `words`: each clip's line, burned in and/or as a soft subtitle track.
+    `narration`: per clip, an audio file spoken from its start (None: silent there),
+    with the music ducked under it. `end_card`: a short closing card with these words.
     """
     if not paths:
         raise FilmError("no clips")
@@ -158,15 +164,25 @@ def assemble_film(
         raise FilmError(str(error)) from error
     if words is not None and len(words.lines) != len(clips):
         raise FilmError("one line of words per clip")
+    if narration is not None and len(narration) != len(clips):
+        raise FilmError("one narration file (or None) per clip")
     try:
         track = None if music is None else _music(music, clips)
     except soundtrack.SoundtrackError as error:
         raise FilmError(str(error)) from error
+    try:
+        spoken = [
+            None if n is None else soundtrack.decode_audio(n, max_seconds=MAX_NARRATION_S)
+            for n in (narration or [])
+        ]
+    except soundtrack.SoundtrackError as error:
+        raise FilmError(f"narration: {error}") from None  # not the music: see projects.film
+    sound = _Sound(track, spoken or None)
     crossfade_s = max(0.0, min(crossfade_s, MAX_CROSSFADE_S, *(c.duration_s / 3 for c in clips)))
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     burn = words is not None and words.burn and any(words.lines)
-    plain = not title and crossfade_s == 0 and not burn
+    plain = not title and not end_card and crossfade_s == 0 and not burn
     method: Method = "copy" if (plain and can_stream_copy(clips)) else "reencode"
     if force is not None:
         method = force if (force == "reencode" or plain) else "reencode"
@@ -174,11 +190,11 @@ def assemble_film(
     try:
         bitrate = None
         if method == "copy":
-            has_audio = _remux(clips, part, track, words)
+            has_audio = _remux(clips, part, sound, words)
         else:
             has_audio = _reencode(
                 clips, part, title=title, crossfade_s=crossfade_s, threads=threads,
-                music=track, words=words,
+                sound=sound, words=words, end_card=end_card,
             )  # fmt: skip
         size = part.stat().st_size
         duration = probe_mp4(part).duration_s
@@ -192,7 +208,7 @@ def assemble_film(
             method = "reencode"
             has_audio = _reencode(
                 clips, part, title=title, crossfade_s=crossfade_s, threads=threads,
-                bitrate=bitrate, music=track, words=words,
+                bitrate=bitrate, sound=sound, words=words, end_card=end_card,
             )  # fmt: skip
             size = part.stat().st_size
         if limit_bytes is not None and size > limit_bytes:
@@ -215,6 +231,14 @@ def assemble_film(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Sound:
+    """What the film's audio is made from besides the clips: music and spoken lines."""
+
+    music: soundtrack.Samples | None = None
+    narration: list[soundtrack.Samples | None] | None = None  # one per clip
+
+
 def _music(music: Path | str, clips: list[ClipFacts]) -> soundtrack.Samples:
     if music == CALM:
         return soundtrack.calm_loop()  # one cycle: fit_to_length loops it
@@ -230,23 +254,30 @@ def _clip_sound(clip: ClipFacts) -> soundtrack.Samples | None:
 
 
 def _sound(
-    clips: list[ClipFacts], starts: list[float], length_s: float, music: soundtrack.Samples | None
+    clips: list[ClipFacts], starts: list[float], length_s: float, sound: _Sound
 ) -> soundtrack.Samples | None:
-    """The film's mixed audio: each clip's sound where it plays, with the music under it."""
+    """The film's mixed audio: each clip's sound where it plays, each spoken line from its
+    shot's start, and the music under both."""
     length = max(1, round(length_s * soundtrack.SAMPLE_RATE))
     voice = None
     for clip, start in zip(clips, starts, strict=True):
-        sound = _clip_sound(clip)
-        if sound is None:
+        own = _clip_sound(clip)
+        if own is None:
             continue
         if voice is None:
             voice = np.zeros((2, length), np.float32)
         at = round(start * soundtrack.SAMPLE_RATE)
-        piece = sound[
-            :, : max(0, min(round(clip.duration_s * soundtrack.SAMPLE_RATE), length - at))
-        ]
+        piece = own[:, : max(0, min(round(clip.duration_s * soundtrack.SAMPLE_RATE), length - at))]
         voice[:, at : at + piece.shape[1]] += piece
-    return soundtrack.mix(length, music, voice)
+    narration = None
+    if sound.narration:
+        lines = [
+            (start, spoken)
+            for spoken, start in zip(sound.narration, starts, strict=True)
+            if spoken is not None
+        ]
+        narration = soundtrack.place_lines(length, lines) if lines else None
+    return soundtrack.mix(length, sound.music, voice, narration)
 
 
 def _cues(words: Words | None, starts: list[float], ends: list[float]) -> list[Cue]:
@@ -265,12 +296,12 @@ def _extras(
     starts: list[float],
     ends: list[float],
     length_s: float,
-    music: soundtrack.Samples | None,
+    sound: _Sound,
     words: Words | None,
 ) -> tuple[_Extras, bool]:
     """Streams for the film's sound and soft words on `output`, their packets made ahead."""
     extras = _Extras()
-    mixed = _sound(clips, starts, length_s, music)
+    mixed = _sound(clips, starts, length_s, sound)
     if mixed is not None:
         extras.add(soundtrack.encode_aac(output, mixed))
     cues = _cues(words, starts, ends)
@@ -285,7 +316,7 @@ def _extras(
 def _remux(
     clips: list[ClipFacts],
     out: Path,
-    music: soundtrack.Samples | None = None,
+    sound: _Sound | None = None,
     words: Words | None = None,
 ) -> bool:
     """Concatenate packets, shifting each clip's timestamps to follow the previous one.
@@ -297,7 +328,9 @@ def _remux(
     with av.open(str(out), "w", format="mp4", options={"movflags": "+faststart"}) as output:
         with av.open(str(clips[0].path)) as first:
             ostream = output.add_stream_from_template(first.streams.video[0])
-        extras, has_audio = _extras(output, clips, starts, ends, ends[-1], music, words)
+        extras, has_audio = _extras(
+            output, clips, starts, ends, ends[-1], sound or _Sound(), words
+        )
         offset = Fraction(0)  # seconds already written
         for clip in clips:
             with av.open(str(clip.path)) as container:
@@ -378,8 +411,9 @@ def _reencode(
     crossfade_s: float,
     threads: int,
     bitrate: int | None = None,
-    music: soundtrack.Samples | None = None,
+    sound: _Sound | None = None,
     words: Words | None = None,
+    end_card: str | None = None,
 ) -> bool:
     """One encode of the whole film; returns whether it has a sound track."""
     first = clips[0]
@@ -389,13 +423,17 @@ def _reencode(
     # Where each source (title card, then clips) starts, in frames: each overlaps the one
     # before it by the crossfade.
     counts = [max(1, round(clip.duration_s * fps)) for clip in clips]
+    lead = 1 if title else 0
     if title:
         counts.insert(0, max(1, round(TITLE_SECONDS * fps)))
+    if end_card:
+        counts.append(max(1, round(END_CARD_SECONDS * fps)))
     frame_starts = [sum(counts[:k]) - fade * k for k in range(len(counts))]
     total = sum(counts) - fade * (len(counts) - 1)
-    clip_starts = frame_starts[1:] if title else frame_starts
+    clip_starts = frame_starts[lead : lead + len(clips)]
+    clip_counts = counts[lead : lead + len(clips)]
     starts = [float(f / fps) for f in clip_starts]
-    ends = [float((f + n) / fps) for f, n in zip(clip_starts, counts[-len(clips) :], strict=True)]
+    ends = [float((f + n) / fps) for f, n in zip(clip_starts, clip_counts, strict=True)]
     burn = Burner(_cues(words, starts, ends), size) if words is not None and words.burn else None
     with av.open(str(out), "w", format="mp4", options={"movflags": "+faststart"}) as output:
         stream = output.add_stream("libx264", rate=fps)
@@ -408,7 +446,9 @@ def _reencode(
             stream.codec_context.bit_rate = bitrate
             options.update(maxrate=str(bitrate), bufsize=str(bitrate * 2))
         stream.options = options
-        extras, has_audio = _extras(output, clips, starts, ends, float(total / fps), music, words)
+        extras, has_audio = _extras(
+            output, clips, starts, ends, float(total / fps), sound or _Sound(), words
+        )
         tick = 1 / fps
         pts = 0
 
@@ -427,6 +467,10 @@ def _reencode(
             card = av.VideoFrame.from_image(title_card(title, size)).reformat(format="yuv420p")
             sources.append(iter([card] * max(1, round(TITLE_SECONDS * fps))))
         sources.extend(_frames(clip, size, fps) for clip in clips)
+        if end_card:
+            closing = av.VideoFrame.from_image(end_card_image(end_card, size))
+            closing = closing.reformat(format="yuv420p")
+            sources.append(iter([closing] * max(1, round(END_CARD_SECONDS * fps))))
         tail: list[av.VideoFrame] = []  # the previous source's last `fade` frames, held back
         for source in sources:
             held: list[av.VideoFrame] = []
@@ -449,10 +493,21 @@ def _reencode(
 
 def title_card(title: str, size: tuple[int, int]) -> Image.Image:
     """The project's title in thick letters on a warm ground, pressed into clay."""
+    return _card(title, size, ground=(214, 168, 120), scale=7)
+
+
+def end_card_image(text: str, size: tuple[int, int]) -> Image.Image:
+    """The closing card ("made with Claymate"): smaller words on a darker clay ground."""
+    return _card(text, size, ground=(150, 104, 78), scale=12)
+
+
+def _card(
+    title: str, size: tuple[int, int], *, ground: tuple[int, int, int], scale: int
+) -> Image.Image:
     width, height = size
-    card = Image.new("RGB", size, (214, 168, 120))
+    card = Image.new("RGB", size, ground)
     draw = ImageDraw.Draw(card)
-    font_size = max(12, height // 7)
+    font_size = max(12, height // scale)
     text = " ".join(title.split())[:60] or "…"
     font = load_font(font_size, text)
     while True:

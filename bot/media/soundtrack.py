@@ -1,9 +1,10 @@
 """A film's soundtrack: the user's song (or a calm offline loop) fitted under the pictures.
 
 The music is trimmed or looped to the film's length with fades in and out, ducked under
-any sound the clips carry, and the mix brought to about -16 LUFS integrated, the level
-phones and social feeds play at. Loudness is measured with FFmpeg's EBU R128 meter (the
-`ebur128` filter, through PyAV), so the number means what a broadcaster's meter says.
+any sound the clips carry and any narration, and the mix brought to about -16 LUFS
+integrated, the level phones and social feeds play at. Loudness is measured with
+FFmpeg's EBU R128 meter (the `ebur128` filter, through PyAV), so the number means what a
+broadcaster's meter says.
 Everything here is blocking CPU work on arrays: call it from a worker thread.
 """
 
@@ -22,6 +23,8 @@ TARGET_LUFS = -16.0
 FADE_IN_S = 1.0
 FADE_OUT_S = 2.5
 DUCK_DB = -12.0  # music under clip sound or narration: clearly behind, still there
+NARRATION_DUCK_DB = -6.0  # a clip's own sound under narration: still heard, not in the way
+NARRATION_LEAD_S = 0.25  # a line starts just after its shot does, not on the cut
 PEAK_CEILING = 0.93  # about -0.6 dBFS, room for the AAC encoder's overshoot
 MAX_MUSIC_SECONDS = 15 * 60  # decoding stops here: a film is minutes, not an album
 _BLOCK = 4_800  # 0.1 s, the chunk pushed through filter graphs
@@ -171,26 +174,66 @@ def to_loudness(samples: Samples, target_lufs: float = TARGET_LUFS) -> Samples:
     return gained.astype(np.float32)
 
 
-def mix(length: int, music: Samples | None, voice: Samples | None) -> Samples | None:
-    """The film's audio: music fitted and ducked under the clips' own sound, at -16 LUFS.
+def mix(
+    length: int,
+    music: Samples | None,
+    voice: Samples | None,
+    narration: Samples | None = None,
+) -> Samples | None:
+    """The film's audio: music fitted and ducked under the clips' own sound and any
+    narration (the clips' sound dipped a little under the narration too), at -16 LUFS.
 
-    None when there is nothing to hear (no music and silent clips): the film then has no
-    audio stream at all, rather than a silent one.
+    None when there is nothing to hear (no music, silent clips, no narration): the film
+    then has no audio stream at all, rather than a silent one.
     """
     has_voice = voice is not None and integrated_loudness(voice) > -69.0
-    if music is None and not has_voice:
+    has_words = narration is not None and integrated_loudness(narration) > -69.0
+    if music is None and not has_voice and not has_words:
         return None
+    spoken = np.zeros((2, length), np.float32)
+    if has_voice:
+        assert voice is not None
+        clip_sound = voice[:, :length]
+        if has_words:
+            assert narration is not None
+            clip_sound = duck_under(clip_sound, narration[:, :length], duck_db=NARRATION_DUCK_DB)
+        spoken[:, : clip_sound.shape[1]] += clip_sound
+    if has_words:
+        assert narration is not None
+        spoken[:, : min(length, narration.shape[1])] += narration[:, :length]
     bed = np.zeros((2, length), np.float32)
     if music is not None:
         fitted = to_loudness(fit_to_length(music, length), TARGET_LUFS)
-        if has_voice:
-            assert voice is not None
-            fitted = duck_under(fitted, voice)
+        if has_voice or has_words:
+            fitted = duck_under(fitted, spoken)
         bed += fitted
-    if has_voice:
-        assert voice is not None
-        bed[:, : voice.shape[1]] += voice[:, :length]
+    bed += spoken
     return to_loudness(bed)
+
+
+def place_lines(length: int, lines: list[tuple[float, Samples]]) -> Samples:
+    """Spoken lines on one track of `length` samples, each from its start (in seconds).
+
+    Each line is brought to the target loudness on its own (speech engines differ by
+    several dB) and stops, with a short fade, where the next line starts or the film
+    ends, so two lines never talk over each other.
+    """
+    track = np.zeros((2, length), np.float32)
+    ordered = sorted(lines, key=lambda line: line[0])
+    fade = SAMPLE_RATE // 20  # 50 ms: a cut line ends softly, not with a click
+    for index, (start_s, samples) in enumerate(ordered):
+        at = max(0, round((start_s + NARRATION_LEAD_S) * SAMPLE_RATE))
+        stop = length
+        if index + 1 < len(ordered):
+            stop = min(stop, max(at, round(ordered[index + 1][0] * SAMPLE_RATE)))
+        piece = to_loudness(samples, TARGET_LUFS)[:, : max(0, stop - at)].copy()
+        if piece.shape[1] == 0:
+            continue
+        if at + samples.shape[1] > stop:  # cut short: fade its last moment out
+            tail = min(fade, piece.shape[1])
+            piece[:, -tail:] *= np.linspace(1.0, 0.0, tail, dtype=np.float32)
+        track[:, at : at + piece.shape[1]] += piece
+    return track
 
 
 def calm_loop(seconds: float = 8.0) -> Samples:

@@ -8,12 +8,18 @@ configured, so a keyless bot never loads their clients.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
 
 from bot.config import ConfigError, Settings
 from bot.domain.ports import AccessCheckable, PromptDrafter, StillMaker, VideoProvider
 from bot.providers.offline.drafter import OfflineDrafter
 from bot.providers.offline.stills import OfflineStills
 from bot.providers.offline.video import OfflineVideoProvider
+
+if TYPE_CHECKING:  # a keyless bot never loads the openai client
+    from bot.providers.openai.audio import OpenAIAudio
 
 
 def build_drafter(settings: Settings) -> PromptDrafter:
@@ -24,6 +30,15 @@ def build_drafter(settings: Settings) -> PromptDrafter:
     from bot.providers.openai.llm import LLMDrafter
 
     return LLMDrafter.from_settings(settings, fallback=offline)
+
+
+def build_audio(settings: Settings) -> OpenAIAudio | None:
+    """Voice notes written down and narration spoken: with an OpenAI key only (offline: none)."""
+    if not settings.openai_api_key:
+        return None
+    from bot.providers.openai.audio import OpenAIAudio
+
+    return OpenAIAudio.from_settings(settings)
 
 
 def build_providers(settings: Settings) -> tuple[dict[str, VideoProvider], str]:
@@ -62,22 +77,28 @@ def build_providers(settings: Settings) -> tuple[dict[str, VideoProvider], str]:
 def build_still_maker(settings: Settings) -> StillMaker:
     """CLAYMATE_STILL_PROVIDER: auto (Kling when configured, else offline), or one by name."""
     choice = settings.still_provider
-    # The stills client still signs with AK/SK, so an API key alone leaves stills offline.
-    kling_pair = settings.kling_access_key and settings.kling_secret_key
     if choice == "auto":
-        choice = "kling" if kling_pair else "offline"
+        choice = "kling" if settings.kling_enabled else "offline"
     if choice == "kling":
-        if not (settings.kling_access_key and settings.kling_secret_key):
-            raise ConfigError("CLAYMATE_STILL_PROVIDER: kling needs KLING_ACCESS_KEY/SECRET_KEY")
+        if not settings.kling_enabled:
+            raise ConfigError(
+                "CLAYMATE_STILL_PROVIDER: kling needs KLING_API_KEY"
+                " (or KLING_ACCESS_KEY and KLING_SECRET_KEY)"
+            )
         from bot.providers.kling.capabilities import image_model_problem
         from bot.providers.kling.stills import KlingStills
 
         if problem := image_model_problem(settings.kling_image_model):
             raise ConfigError(f"KLING_IMAGE_MODEL: {problem}")
+
+        def secret(value: SecretStr | None) -> str | None:
+            return value.get_secret_value() if value else None
+
         return KlingStills(
-            settings.kling_access_key.get_secret_value(),
-            settings.kling_secret_key.get_secret_value(),
+            secret(settings.kling_access_key),
+            secret(settings.kling_secret_key),
             settings.kling_api_url,
+            api_key=secret(settings.kling_api_key),
             model=settings.kling_image_model,
         )
     if choice == "openai":

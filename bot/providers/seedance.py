@@ -291,7 +291,6 @@ class SeedanceVideoProvider:
             settings.seedance_api_key.get_secret_value(),
             settings.seedance_api_url,
             settings.seedance_model,
-            audio=settings.seedance_audio,
         )
 
     def __repr__(self) -> str:  # never show the key
@@ -391,6 +390,35 @@ class SeedanceVideoProvider:
 
     # --- Building the request -----------------------------------------------------------
 
+    # --- What one take may ask for (ModelRules): the draft shows what will be sent ---------
+
+    def end_frame_mode(self, model: str, mode: str, sound: bool = False) -> str | None:
+        """The draft's mode where the model takes a last frame (all but 1.0 Pro Fast); None
+        where none does, so the end-frame button is not offered."""
+        try:
+            return mode if model_facts(model).last_frame else None
+        except KeyError:
+            return None
+
+    def takes_sound(self, model: str, mode: str) -> bool:
+        """1.5 Pro and the 2.x models make sound (`generate_audio`); the 1.0 models do not."""
+        try:
+            return model_facts(model).audio
+        except KeyError:
+            return False
+
+    def durations(self, model: str) -> tuple[int, ...]:
+        """Every second from the model's shortest to its longest (4–12 s on 1.5 Pro)."""
+        try:
+            facts = model_facts(model)
+        except KeyError:
+            return (5, 10)
+        return tuple(range(facts.min_s, facts.max_s + 1))
+
+    def modes(self, model: str) -> tuple[str, ...]:
+        """std is 720p, pro 1080p where the model renders it."""
+        return ("std", "pro")
+
     async def build_body(self, request: VideoRequest) -> dict[str, Any]:
         """The create request's JSON for `request`."""
         model = request.model or self.model
@@ -418,7 +446,7 @@ class SeedanceVideoProvider:
             "seed": seed_for(request.external_id),
             "camera_fixed": request.camera_move == "static",
             "watermark": False,
-            "generate_audio": self.audio and facts.audio,
+            "generate_audio": (request.sound or self.audio) and facts.audio,
             "return_last_frame": True,
         }
         if request.callback_url:

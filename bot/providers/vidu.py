@@ -303,8 +303,9 @@ def task_status_from(task: ViduTask) -> TaskStatus:
 class ViduVideoProvider:
     """VideoProvider for Vidu. One HTTP client per instance.
 
-    `sound`: whether q3 models may add sound. Off by default, and sent as `"audio": false`
-    because q3 makes sound unless told not to; a per-project sound option turns it on here.
+    Sound is the take's (the project's 🔊 choice, kept only on models that make it): sent as
+    `"audio": false` otherwise, because q3 makes sound unless told not to. `sound=True` at
+    construction turns it on for every take (tests, a one-off script).
     """
 
     name = "vidu"
@@ -482,6 +483,25 @@ class ViduVideoProvider:
             )
         return None
 
+    # --- What one take may ask for (ModelRules): the draft shows what will be sent ---------
+
+    def end_frame_mode(self, model: str, mode: str, sound: bool = False) -> str | None:
+        """Every Vidu model ends on a last frame through start-end2video, in any mode and
+        with sound on q3, so the draft keeps its mode; None for a model Vidu does not know."""
+        return mode if model in MODELS else None
+
+    def takes_sound(self, model: str, mode: str) -> bool:
+        """q3 models make sound (in any mode); the others are silent."""
+        return MODELS.get(model, False)
+
+    def durations(self, model: str) -> tuple[int, ...]:
+        """What duration_for sends as is: q1 5 s, 2.0 4 or 8 s, q2 1–8 s, q3 1–16 s."""
+        return tuple(sorted({duration_for(model, d) for d in range(1, 17)}))
+
+    def modes(self, model: str) -> tuple[str, ...]:
+        """Vidu has no modes; std and pro are both sent at the model's resolution."""
+        return ("std", "pro")
+
     async def build_body(self, request: VideoRequest) -> tuple[str, dict[str, Any]]:
         """The create's path and JSON for `request`; what Vidu would refuse raises INVALID.
 
@@ -507,7 +527,7 @@ class ViduVideoProvider:
             "payload": request.external_id,  # how `find` recognises this task
         }
         if MODELS[model]:
-            body["audio"] = self.sound  # q3 adds sound unless told not to
+            body["audio"] = request.sound or self.sound  # q3 adds sound unless told not to
         if request.callback_url:
             body["callback_url"] = request.callback_url
         path = "/start-end2video" if len(images) == 2 else "/img2video"

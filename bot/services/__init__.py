@@ -11,10 +11,13 @@ if TYPE_CHECKING:  # importing the package stays light: the CLI's parser imports
     from bot.services.drafting import Drafting
     from bot.services.generation import Generation
     from bot.services.groups import Groups
+    from bot.services.narration import Narration
+    from bot.services.payments import Payments
     from bot.services.permissions import Permissions
     from bot.services.projects import Projects
     from bot.services.soundtracks import Soundtracks
     from bot.services.stills import Stills
+    from bot.services.voice import VoiceNotes
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,4 +32,7 @@ class Services:
     groups: Groups  # a group's Generate rule and its votes
     stills: Stills  # 🎨 clay stills and end frames
     soundtracks: Soundtracks  # a film's music and words
+    narration: Narration  # a film's spoken lines (/narration)
+    voice: VoiceNotes  # voice notes replying to a draft, written down
+    payments: Payments  # credit packs bought with Telegram Stars
     continuity: Continuity  # ➡️ Continue: the next shot from a kept take's last frame

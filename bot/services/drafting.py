@@ -39,6 +39,8 @@ from bot.domain.types import (
     Recaption,
     RefineStep,
     ShotOutcome,
+    nearest_duration,
+    offered_durations,
 )
 from bot.files import write_private
 from bot.media.intake import PreparedPhoto, llm_copy_path, llm_jpeg_of, prepare_photo
@@ -354,9 +356,12 @@ class Drafting:
         A new camera or duration also rewrites the prompt's camera sentence and the caption
         line, so the words and the setting never disagree.
         """
+        async with self.db.unit_of_work() as uow:
+            revision, shot = await self.permissions.revision(uow, actor, revision_id)
+        durations, modes = self.choices(*self.rules_for(revision.params))
         valid: dict[str, tuple[Any, ...]] = {
-            "duration": DURATIONS,
-            "mode": MODES,
+            "duration": durations,
+            "mode": modes,
             "camera_move": CAMERA_MOVES,
             "provider": tuple(self.providers),
             STILL_FIRST: (True, False),
@@ -369,8 +374,6 @@ class Drafting:
             or isinstance(value, bool) != (key in (STILL_FIRST, SOUND))
         ):
             raise StudioError("settings.invalid")
-        async with self.db.unit_of_work() as uow:
-            revision, shot = await self.permissions.revision(uow, actor, revision_id)
         # They set what a take costs, and the group's defaults: the Generate rule holds.
         await self.permissions.check_may_spend(actor, fetch_status)
         if key == STILL_FIRST:
@@ -389,6 +392,11 @@ class Drafting:
         params = {**revision.params, key: value}
         if key == "provider":
             params["model"] = self.providers[value].model
+            # Another engine may not take this length or mode: the nearest it offers.
+            durations, modes = self.choices(*self.rules_for(params))
+            params["duration"] = nearest_duration(int(params.get("duration", 5)), durations)
+            if params.get("mode") not in modes:
+                params["mode"] = modes[0]
         if params.get("image_tail_path") and key in ("mode", "provider"):
             fitted = self.fit_end_frame(params)
             if key == "mode" and fitted["mode"] != value:
@@ -557,9 +565,25 @@ class Drafting:
         still_first = chosen if isinstance(chosen, bool) else actor.is_group
         # A toggle only where some mode of the model makes sound (2.6: pro; 3.0: every mode).
         makes_sound = rules is not None and any(rules.takes_sound(model, m) for m in MODES)
+        durations, modes = self.choices(rules, model)
         return DraftView(
-            revision, shot, project, allowance, still_first, project.sound if makes_sound else None
+            revision,
+            shot,
+            project,
+            allowance,
+            still_first,
+            project.sound if makes_sound else None,
+            durations,
+            modes,
         )
+
+    @staticmethod
+    def choices(rules: ModelRules | None, model: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+        """The durations and modes ⚙️ offers for `model`: its own where its provider says
+        (Kling 3.0 runs to 15 s and has 4K), else the usual 5/10 s and std/pro."""
+        if rules is None:
+            return DURATIONS, MODES
+        return offered_durations(rules.durations(model)), rules.modes(model)
 
 
 def _llm_copy(photo_path: Path) -> bytes | None:

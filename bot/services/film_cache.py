@@ -2,15 +2,15 @@
 
 The key covers every input that changes the picture or the sound: the clips in order (each
 take's id and its file's hash, so a re-rendered file misses), the music (CALM, or the
-song's hash), the words and their language, the title card, the crossfade, the project's
-aspect where it has one, and the assembler's version.
+song's hash), the words and their language, the narrated lines, the title and end cards,
+the crossfade, the project's aspect where it has one, and the assembler's version.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.domain.types import Board
@@ -30,6 +30,10 @@ class FilmCut:
     music: Path | str | None
     title: str | None
     crossfade_s: float
+    lines: list[str | None] = field(default_factory=list)  # each clip's line
+    language: str = "en"
+    narrate: bool = False  # the lines spoken over the film (speech is made only to assemble)
+    end_card: str | None = None
     key: str = ""
 
 
@@ -92,6 +96,8 @@ def film_key(cut: FilmCut, aspect: str | None = None) -> str:
         "words": words,
         "title": cut.title,
         "crossfade_s": round(cut.crossfade_s, 3),
+        "narration": [cut.lines, cut.language] if cut.narrate else None,
+        "end_card": cut.end_card,
         "aspect": aspect,
     }
     encoded = json.dumps(inputs, sort_keys=True, ensure_ascii=False).encode()

@@ -25,6 +25,7 @@ from bot.domain.types import (
     ShotView,
 )
 from bot.files import make_private, private_dir
+from bot.i18n import t
 from bot.media.film import CALM, FilmError, FilmResult, FilmTooLarge, Words, assemble_film
 from bot.media.soundtrack import SoundtrackError
 from bot.media.storyboard import first_words
@@ -37,6 +38,7 @@ from storage.uow import UnitOfWork
 
 if TYPE_CHECKING:  # drafting finds the current project here: a type only, no import cycle
     from bot.services.drafting import Drafting
+    from bot.services.narration import Narration
 
 MAX_TITLE_CHARS = 120
 PROMPT_WORDS = 8  # of a shot's prompt, on a tile whose draft has no caption line
@@ -83,6 +85,8 @@ class Projects:
         films_dir: Path,
         upload_limit_bytes: int,
         music_dir: Path | None = None,
+        narration: Narration | None = None,
+        end_card: bool = False,
     ) -> None:
         self.db = db
         self.permissions = permissions
@@ -91,6 +95,8 @@ class Projects:
         self.films_dir = films_dir
         self.upload_limit_bytes = upload_limit_bytes
         self.music_dir = music_dir or films_dir.parent / "music"
+        self.narration = narration  # each shot's line spoken, where a project asks for it
+        self.end_card = end_card  # a "made with Claymate" card closing every film
 
     # --- projects -----------------------------------------------------------------------
 
@@ -234,6 +240,14 @@ class Projects:
         path = self.music_dir / project.soundtrack
         return path if path.is_file() else None
 
+    def _narrates(self, narrate: bool | None, project_on: bool) -> bool:
+        """Whether the film's lines are spoken (decided before any speech is made)."""
+        if narrate is None:
+            return project_on and self.narration is not None and self.narration.available
+        if narrate and (self.narration is None or not self.narration.available):
+            raise StudioError("narration.needs_key")
+        return narrate
+
     async def _reorder(self, project_id: int, shot_ids: list[int]) -> None:
         async with self.db.unit_of_work() as uow:
             await uow.projects.reorder_shots(project_id, shot_ids)
@@ -250,12 +264,15 @@ class Projects:
         project_id: int | None = None,
         music: Path | str | None = None,
         subtitles: bool | None = None,
+        narrate: bool | None = None,
     ) -> tuple[Board, FilmResult]:
         """The kept take of each shot, in order, as one MP4 under the upload limit.
 
         `music`: an audio file or CALM (the generated loop); `subtitles`: each shot's
-        description as its words, burned in and as a soft track, in the actor's language.
-        Either left out: as the project is set (/music, /subtitles).
+        description as its words, burned in and as a soft track, in the actor's language;
+        `narrate`: the same lines spoken over the film. Any left out: as the project is
+        set (/music, /subtitles, /narration); narration set on a project whose bot has
+        since lost its speech endpoint is left out, asked for explicitly it is an error.
         """
         cut = await self._cut(
             actor,
@@ -264,6 +281,7 @@ class Projects:
             project_id=project_id,
             music=music,
             subtitles=subtitles,
+            narrate=narrate,
         )
         return cut.board, await self._assemble(cut, out)
 
@@ -313,6 +331,7 @@ class Projects:
         project_id: int | None = None,
         music: Path | str | None = None,
         subtitles: bool | None = None,
+        narrate: bool | None = None,
     ) -> FilmCut:
         """What the film is made of: the clips in order, their words, music and title."""
         board = await self.board(actor, project_id)
@@ -328,19 +347,26 @@ class Projects:
         kept = [(take_id, path, line) for take_id, path, line in kept if path.is_file()]
         if not kept:
             raise StudioError("film.no_clips")
-        words = Words([line for *_, line in kept], language=actor.lang) if subtitles else None
+        lines = [line for *_, line in kept]
         named = title and not board.project.title.startswith("Untitled ")
         return FilmCut(
             board,
             clips=[path for _, path, _ in kept],
             take_ids=[take_id for take_id, _, _ in kept],
-            words=words,
+            words=Words(lines, language=actor.lang) if subtitles else None,
             music=music,
             title=board.project.title if named else None,
             crossfade_s=crossfade_s,
+            lines=lines,
+            language=actor.lang,
+            narrate=self._narrates(narrate, board.project.narration),
+            end_card=t("film.end_card", actor.lang) if self.end_card else None,
         )
 
     async def _assemble(self, cut: FilmCut, out: Path | None) -> FilmResult:
+        spoken = None
+        if cut.narrate and self.narration is not None:
+            spoken = await self.narration.speak(cut.lines, cut.language)
         # A random name, never the project id; the chat's copy is removed once sent.
         dest = out or private_dir(self.films_dir) / f"film-{uuid.uuid4().hex}.mp4"
         try:
@@ -354,6 +380,8 @@ class Projects:
                     limit_bytes=self.upload_limit_bytes,
                     music=cut.music,
                     words=cut.words,
+                    narration=spoken if spoken and any(spoken) else None,
+                    end_card=cut.end_card,
                 )
         except FilmTooLarge as error:
             limit_mb = f"{error.limit_bytes / (1024 * 1024):g}"
@@ -363,6 +391,9 @@ class Projects:
             if isinstance(error.__cause__, SoundtrackError) and isinstance(music, Path):
                 raise StudioError("film.bad_music", name=music.name) from error
             raise StudioError("film.failed") from error
+        finally:
+            if spoken and self.narration is not None:
+                await self.narration.discard(spoken)
         if out is None:
             make_private(result.path)
         return result

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarResult, case, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, ScalarResult, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,7 @@ from storage.models import (
     PromptRevision,
     QuotaOverride,
     Shot,
+    StarPurchase,
     Take,
     TakeVote,
     UsageEntry,
@@ -177,7 +178,9 @@ class AccountsRepo(Repository):
     async def spent(
         self, *, since: datetime, user_id: int | None = None, chat_id: int | None = None
     ) -> float:
-        query = select(func.coalesce(func.sum(UsageEntry.units), 0.0)).where(
+        # What bought credits paid never counts against a free quota.
+        free_units = UsageEntry.units - UsageEntry.credit_units
+        query = select(func.coalesce(func.sum(free_units), 0.0)).where(
             UsageEntry.state.in_(sorted(SPENDING_CHARGE_STATES)), UsageEntry.created_at >= since
         )
         if user_id is not None:
@@ -196,7 +199,9 @@ class AccountsRepo(Repository):
         units: float,
         state: str,
         kind: str = "take",
+        credit_units: float = 0.0,
     ) -> UsageEntry:
+        """A ledger entry; `credit_units` of `units` are paid with the user's bought credits."""
         if kind not in USAGE_KINDS:
             raise ValueError(kind)
         entry = UsageEntry(
@@ -206,6 +211,7 @@ class AccountsRepo(Repository):
             chat_id=chat_id,
             kind=kind,
             units=units,
+            credit_units=credit_units,
             state=state,
         )
         self.session.add(entry)
@@ -256,9 +262,18 @@ class AccountsRepo(Repository):
         await self.session.flush()
 
     async def totals(self, *, since: datetime, subject_id: int | None = None) -> UsageTotals:
-        """Spending by state since `since`, for one user or group (or everyone)."""
+        """Spending by state since `since`, for one user or group (or everyone).
+
+        For one subject it is the free quota's view: what bought credits paid is left out
+        (`credit_balance` tells that part); for everyone it is all that was spent.
+        """
         takes = func.sum(case((UsageEntry.kind == "take", 1), else_=0))  # stills aren't takes
-        query = select(UsageEntry.state, func.sum(UsageEntry.units), takes)
+        units: ColumnElement[float] = (
+            UsageEntry.units.expression
+            if subject_id is None
+            else UsageEntry.units - UsageEntry.credit_units
+        )
+        query = select(UsageEntry.state, func.sum(units), takes)
         query = query.where(UsageEntry.created_at >= since)
         if subject_id is not None and subject_id < 0:
             query = query.where(UsageEntry.chat_id == subject_id)
@@ -273,6 +288,21 @@ class AccountsRepo(Repository):
             granted=-by_state.get(ChargeState.GRANTED, (0.0, 0))[0],
             takes=sum(c for s, (_u, c) in by_state.items() if s != ChargeState.GRANTED),
         )
+
+    async def credit_balance(self, user_id: int) -> float:
+        """Credits a user bought (less what refunds took back) minus what they have spent
+        or hold for work under way, in one round trip. Spending is found by hashed id, so
+        /forget does not give spent credits back."""
+        bought = select(
+            func.coalesce(func.sum(StarPurchase.credits - StarPurchase.credits_taken_back), 0.0)
+        ).where(StarPurchase.user_id == user_id)
+        spent = select(func.coalesce(func.sum(UsageEntry.credit_units), 0.0)).where(
+            UsageEntry.user_hash == await self.user_hash(user_id),
+            UsageEntry.state.in_((ChargeState.RESERVED, ChargeState.CHARGED)),
+        )
+        both = select(bought.scalar_subquery(), spent.scalar_subquery())
+        row = (await self.session.execute(both)).one()
+        return float(row[0] or 0.0) - float(row[1] or 0.0)
 
     async def top_spenders(self, *, since: datetime, limit: int = 5) -> list[tuple[int, float]]:
         result = await self.session.execute(

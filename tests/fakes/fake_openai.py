@@ -16,6 +16,11 @@ It refuses what the real service refuses for the requests Claymate sends (provid
   (`gpt-image-1`, `o4-mini`...). It serves the pinned SDK's chat and image models that are
   not shut down, plus `extra_models` (names other OpenAI-compatible servers use).
 
+`POST /v1/audio/transcriptions` and `POST /v1/audio/speech` refuse what the real ones do
+(tests/fakes/fake_openai_audio.py); `push_transcript(...)` queues what the next voice
+notes "said" (else DEFAULT_TRANSCRIPT, or DEFAULT_TRANSCRIPT_ZH when the hint is zh), and
+speech answers a short real tone in the format asked.
+
 `GET /v1/models` and `/v1/models/{id}` list the models served (404 `model_not_found` for
 any other), behind the same key check.
 
@@ -65,6 +70,8 @@ from openai.types import ImageModel
 from openai.types.shared import ChatModel
 from PIL import Image
 
+from tests.fakes import fake_openai_audio as audio
+
 DEFAULT_KEY = "sk-fake-test-key-0123456789"
 DEFAULT_DRAFT: dict[str, Any] = {
     "language": "en",
@@ -101,6 +108,8 @@ DEFAULT_PROMPT = (
     "The camera pans right to follow them. A pigeon hops along the railing. Hand-sculpted "
     "plasticine with visible fingerprints, clear-resin water, stop-motion at 12 fps."
 )
+DEFAULT_TRANSCRIPT = "make the boats slower"
+DEFAULT_TRANSCRIPT_ZH = "让小船慢一点"
 IMAGE_ERROR = "Invalid content type. image_url is only supported by certain models."
 JSON_SCHEMA_ERROR = "This response_format type is unavailable now"
 JSON_OBJECT_ERROR = "response_format is not supported by this model"
@@ -218,10 +227,15 @@ class FakeOpenAI:
     # Image edits as received: the form fields, and "images" (how many files came).
     edits: list[dict[str, Any]] = field(default_factory=list)
     extra_models: frozenset[str] = frozenset({"qwen-plus", "deepseek-chat"})
+    # Audio requests as received: transcriptions' form fields (plus the file's name and
+    # size), and speech requests' JSON bodies.
+    transcriptions: list[dict[str, Any]] = field(default_factory=list)
+    speeches: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._queue: deque[Reply] = deque()
         self._image_queue: deque[Reply] = deque()
+        self._transcripts: deque[str | Reply] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._ids = itertools.count(1)
@@ -271,21 +285,63 @@ class FakeOpenAI:
         with self._lock:
             self._image_queue.extend(replies)
 
+    def push_transcript(self, *replies: str | Reply) -> None:
+        """Queue what the next voice notes said (a string), or an error reply."""
+        with self._lock:
+            self._transcripts.extend(replies)
+
     def chat_requests(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self.requests)
 
     # --- answering (called on the server's threads) ------------------------------------------
 
-    def _answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
+    def _answer(self, path: str, headers: dict[str, str], body: bytes) -> audio.Answer:
         route = path.rstrip("/").removeprefix("/v1")
-        if route not in ("/chat/completions", "/images/edits"):
+        routes = ("/chat/completions", "/images/edits", "/audio/transcriptions", "/audio/speech")
+        if route not in routes:
             return _error(404, f"Unknown request URL: POST {path}", "invalid_request_error")
         if refused := self._refused_key(headers):
             return refused
         if route == "/images/edits":
             return self._edit(headers, body)
+        if route == "/audio/transcriptions":
+            return self._transcribe(headers, body)
+        if route == "/audio/speech":
+            return self._speak(body)
         return self._chat(headers, body)
+
+    def _transcribe(self, headers: dict[str, str], body: bytes) -> audio.Answer:
+        content_type = headers.get("content-type", "")
+        fields, files = audio.parse_form(content_type, body)
+        name, data = files.get("file", ("", b""))
+        with self._lock:
+            self.transcriptions.append({**fields, "filename": name, "bytes": len(data)})
+        if refusal := audio.transcription_refusal(content_type, fields, files):
+            return refusal
+        if missing := self._model_missing(fields.get("model"), audio.TRANSCRIBE_MODELS):
+            return missing
+        with self._lock:
+            reply = self._transcripts.popleft() if self._transcripts else None
+        if isinstance(reply, Reply):
+            return _error(reply.status, reply.message, reply.error_type, reply.code)
+        if reply is None:
+            chinese = fields.get("language") == "zh"
+            reply = DEFAULT_TRANSCRIPT_ZH if chinese else DEFAULT_TRANSCRIPT
+        return audio.transcript(reply, fields.get("response_format", "json"))
+
+    def _speak(self, body: bytes) -> audio.Answer:
+        try:
+            request = json.loads(body or b"{}")
+        except json.JSONDecodeError:
+            return _error(400, "We could not parse the JSON body of your request.", "invalid")
+        with self._lock:
+            self.speeches.append(request)
+        if missing := self._model_missing(request.get("model"), audio.SPEECH_MODELS):
+            return missing
+        if refusal := audio.speech_refusal(request):
+            return refusal
+        return audio.speech(request["input"], request.get("response_format", "mp3"))
 
     def _listing(self, path: str, headers: dict[str, str]) -> tuple[int, dict]:
         """GET /v1/models and /v1/models/{id}: the cheap authenticated call a check makes."""
@@ -295,6 +351,7 @@ class FakeOpenAI:
         if refused := self._refused_key(headers):
             return refused
         served = CHAT_MODELS | IMAGE_MODELS | self.extra_models
+        served |= audio.TRANSCRIBE_MODELS | audio.SPEECH_MODELS
         if route == "/models":
             return 200, {"object": "list", "data": [_model(name) for name in sorted(served)]}
         name = route.removeprefix("/models/")
@@ -624,11 +681,15 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         self._send(*self.fake._listing(self.path, headers))
 
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    def _send(self, status: int, payload: dict[str, Any] | audio.Binary) -> None:
+        if isinstance(payload, audio.Binary):
+            data, content_type = payload.data, payload.content_type
+        else:
+            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+            content_type = "application/json"
         try:
             self.send_response(status)
-            self.send_header("content-type", "application/json")
+            self.send_header("content-type", content_type)
             self.send_header("content-length", str(len(data)))
             if status >= 500 or status == 429:
                 self.send_header("retry-after-ms", "10")  # keeps client retries fast in tests

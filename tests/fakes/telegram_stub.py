@@ -333,6 +333,8 @@ class TelegramStub:
         self._member_status: dict[tuple[int, int], str] = {}
         self._commands: dict[str, list[dict[str, Any]]] = {}
         self._callback_queries: dict[str, bool] = {}  # id -> answered
+        self._pre_checkouts: dict[str, bool] = {}  # id -> answered
+        self._charges: dict[str, dict[str, Any]] = {}  # charge id -> user id, refunded
         self._media_groups = itertools.count(13_000_000_000_000_001)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -375,6 +377,9 @@ class TelegramStub:
             "getChat": self._get_chat,
             "getChatMember": self._get_chat_member,
             "getFile": self._get_file,
+            "sendInvoice": self._send_invoice,
+            "answerPreCheckoutQuery": self._answer_pre_checkout_query,
+            "refundStarPayment": self._refund_star_payment,
         }
         self._method_index = {name.lower(): name for name in self._handlers}
         if self.spec is not None:
@@ -626,6 +631,15 @@ class TelegramStub:
             if kind in update:
                 self._remember_chat(update[kind].get("chat"))
                 self._remember_user(update[kind].get("from"))
+        checkout = update.get("pre_checkout_query")
+        if checkout:
+            self._pre_checkouts.setdefault(str(checkout["id"]), False)
+            self._remember_user(checkout.get("from"))
+        paid = (update.get("message") or {}).get("successful_payment")
+        if paid:  # Telegram knows the charge from now on: refundStarPayment may name it
+            payer = update["message"].get("from", {}).get("id")
+            charge = str(paid["telegram_payment_charge_id"])
+            self._charges.setdefault(charge, {"user_id": payer, "refunded": False})
 
     def _remember_message(self, message: dict[str, Any]) -> None:
         self._remember_chat(message.get("chat"))
@@ -1054,6 +1068,71 @@ class TelegramStub:
             )
         self._callback_queries[query_id] = True
         return True
+
+    def _send_invoice(self, p: dict[str, Any], uploads: dict[str, Upload]) -> dict[str, Any]:
+        """An invoice message. For Stars (XTR) Telegram wants no provider token (or an
+        empty one) and exactly one price; amounts are whole, positive Stars."""
+        chat = self._chat(p)
+        for name, low, high in (("title", 1, 32), ("description", 1, 255)):
+            value = p.get(name)
+            if not isinstance(value, str) or not low <= len(value) <= high:
+                raise ApiError(400, f"Bad Request: invoice {name} must be {low}-{high} characters")
+        payload = p.get("payload")
+        if not isinstance(payload, str) or not 1 <= len(payload.encode()) <= 128:
+            raise ApiError(400, "Bad Request: INVOICE_PAYLOAD_INVALID")
+        prices = p.get("prices")
+        if not isinstance(prices, list) or not prices:
+            raise ApiError(400, "Bad Request: prices must be non-empty")
+        for price in prices:
+            amount = price.get("amount") if isinstance(price, dict) else None
+            if not isinstance(amount, int) or not isinstance(price.get("label"), str):
+                raise ApiError(400, "Bad Request: can't parse prices JSON object")
+        currency = p.get("currency")
+        if currency == "XTR":
+            if p.get("provider_token"):
+                raise ApiError(400, "Bad Request: provider_token must be empty for Stars")
+            if len(prices) != 1:
+                raise ApiError(400, "Bad Request: Stars invoices take exactly one price")
+            if not 1 <= prices[0]["amount"] <= 10_000:
+                raise ApiError(400, "Bad Request: CURRENCY_TOTAL_AMOUNT_INVALID")
+        elif not p.get("provider_token"):
+            raise ApiError(400, "Bad Request: PAYMENT_PROVIDER_INVALID")
+        invoice = {
+            "title": p["title"],
+            "description": p["description"],
+            "start_parameter": str(p.get("start_parameter") or ""),
+            "currency": currency,
+            "total_amount": sum(price["amount"] for price in prices),
+        }
+        return self._new_message(chat, p, {"invoice": invoice})
+
+    def _answer_pre_checkout_query(self, p: dict[str, Any], uploads: dict[str, Upload]) -> bool:
+        query_id = str(p.get("pre_checkout_query_id", ""))
+        if query_id not in self._pre_checkouts or self._pre_checkouts[query_id]:
+            raise ApiError(400, "Bad Request: QUERY_ID_INVALID")
+        if p.get("ok") is not True and not p.get("error_message"):
+            raise ApiError(400, "Bad Request: error_message is required when ok is false")
+        self._pre_checkouts[query_id] = True
+        return True
+
+    def _refund_star_payment(self, p: dict[str, Any], uploads: dict[str, Upload]) -> bool:
+        charge = self._charges.get(str(p.get("telegram_payment_charge_id", "")))
+        if charge is None or charge["user_id"] != p.get("user_id"):
+            raise ApiError(400, "Bad Request: CHARGE_NOT_FOUND")
+        if charge["refunded"]:
+            raise ApiError(400, "Bad Request: CHARGE_ALREADY_REFUNDED")
+        charge["refunded"] = True
+        return True
+
+    def unanswered_pre_checkouts(self) -> list[str]:
+        """Ids of pushed pre-checkout queries the bot never answered (the payment fails)."""
+        with self._cond:
+            return [qid for qid, answered in self._pre_checkouts.items() if not answered]
+
+    def refunded_charges(self) -> list[str]:
+        """Charge ids refundStarPayment has refunded."""
+        with self._cond:
+            return [charge for charge, state in self._charges.items() if state["refunded"]]
 
     def _send_message(self, p: dict[str, Any], uploads: dict[str, Upload]) -> dict[str, Any]:
         chat = self._chat(p)

@@ -290,6 +290,7 @@ def update(
     edited_message: Mapping[str, Any] | None = None,
     callback_query: Mapping[str, Any] | None = None,
     my_chat_member: Mapping[str, Any] | None = None,
+    pre_checkout_query: Mapping[str, Any] | None = None,
     update_id: int | None = None,
 ) -> JSON:
     """An Update with exactly one payload; update_id is left to the stub unless given."""
@@ -298,6 +299,7 @@ def update(
         "edited_message": edited_message,
         "callback_query": callback_query,
         "my_chat_member": my_chat_member,
+        "pre_checkout_query": pre_checkout_query,
     }
     given = {k: dict(v) for k, v in payloads.items() if v is not None}
     if len(given) != 1:
@@ -436,3 +438,120 @@ def audio_update(
     if caption is not None:
         message["caption"] = caption
     return update(message=message)
+
+
+def voice_update(
+    stub: TelegramStub,
+    chat: Mapping[str, Any],
+    user: Mapping[str, Any],
+    data: bytes,
+    *,
+    duration: int = 3,
+    **message_kwargs: Any,
+) -> JSON:
+    """An Update with a voice note (ogg/opus, as Telegram records them)."""
+    file_id, unique = new_file_id("voice")
+    stub.add_file(file_id, data, "voice/file_0.oga", file_unique_id=unique)
+    message = _message(
+        chat,
+        user,
+        reply_to=message_kwargs.pop("reply_to", None),
+        thread_id=message_kwargs.pop("thread_id", None),
+        **message_kwargs,
+    )
+    message["voice"] = {
+        "file_id": file_id,
+        "file_unique_id": unique,
+        "duration": duration,
+        "mime_type": "audio/ogg",
+        "file_size": len(data),
+    }
+    return update(message=message)
+
+
+# --- payments in Telegram Stars ------------------------------------------------------------
+
+_charge_ids = itertools.count(1)
+
+
+def pre_checkout_query(
+    user: Mapping[str, Any],
+    invoice_payload: str,
+    total_amount: int,
+    *,
+    currency: str = "XTR",
+    id: str | None = None,  # noqa: A002 - Telegram's field name
+) -> JSON:
+    """Telegram asking, before it takes the Stars, whether this order may be paid."""
+    query_id = id if id is not None else str(5_100_000_000_000_000_000 + _next(_query_ids))
+    return {
+        "id": query_id,
+        "from": dict(user),
+        "currency": currency,
+        "total_amount": total_amount,
+        "invoice_payload": invoice_payload,
+    }
+
+
+def pre_checkout_update(
+    user: Mapping[str, Any], invoice: Mapping[str, Any], *, total_amount: int | None = None
+) -> JSON:
+    """The pre-checkout Telegram sends when `user` pays `invoice` (a sendInvoice call's
+    params, as the stub recorded them); `total_amount` overrides what was asked."""
+    amount = total_amount if total_amount is not None else invoice_total(invoice)
+    query = pre_checkout_query(
+        user, str(invoice["payload"]), amount, currency=str(invoice["currency"])
+    )
+    return update(pre_checkout_query=query)
+
+
+def invoice_total(invoice: Mapping[str, Any]) -> int:
+    """The sum of an invoice's prices (a sendInvoice call's params)."""
+    prices = invoice["prices"]
+    return sum(int(price["amount"]) for price in prices)
+
+
+def new_charge_id() -> str:
+    """A telegram_payment_charge_id as Telegram makes them (unique per payment)."""
+    return f"stxTESTCHARGE{_next(_charge_ids):08d}"
+
+
+def successful_payment_message(
+    chat: Mapping[str, Any],
+    user: Mapping[str, Any],
+    invoice_payload: str,
+    total_amount: int,
+    *,
+    charge_id: str | None = None,
+    currency: str = "XTR",
+) -> JSON:
+    """The service message that says a payment went through (Stars: no provider charge)."""
+    message = _message(chat, user, reply_to=None, thread_id=None)
+    message["successful_payment"] = {
+        "currency": currency,
+        "total_amount": total_amount,
+        "invoice_payload": invoice_payload,
+        "telegram_payment_charge_id": charge_id or new_charge_id(),
+        "provider_payment_charge_id": "",
+    }
+    return message
+
+
+def successful_payment_update(
+    chat: Mapping[str, Any],
+    user: Mapping[str, Any],
+    invoice: Mapping[str, Any],
+    *,
+    charge_id: str | None = None,
+    update_id: int | None = None,
+) -> JSON:
+    """`user` paid `invoice` (a sendInvoice call's params) in `chat`."""
+    message = successful_payment_message(
+        chat,
+        user,
+        str(invoice["payload"]),
+        invoice_total(invoice),
+        charge_id=charge_id,
+        currency=str(invoice["currency"]),
+    )
+    return update(message=message, update_id=update_id)

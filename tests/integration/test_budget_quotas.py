@@ -104,6 +104,30 @@ def test_the_cost_table_follows_kling_prices_and_can_be_overridden() -> None:
     assert parse_costs("offline=0.5")["offline"] == 0.5
 
 
+def test_prices_follow_the_model_and_the_seconds_where_durations_vary() -> None:
+    budget = Budget(None, parse_costs(None), Quotas())  # type: ignore[arg-type]
+    # Kling 3.0 runs 3–15 s and is priced per second, by mode and with sound.
+    assert budget.cost("kling", "std", 5, model="kling-v3") == 3.0
+    assert budget.cost("kling", "pro", 15, model="kling-v3") == 12.0
+    assert budget.cost("kling", "pro", 4, sound=True, model="kling-v3") == 4.0
+    # Other Kling models keep their per-clip prices; sound priced where the table says so.
+    assert budget.cost("kling", "pro", 5, sound=True, model="kling-v2-6") == 5.0
+    assert budget.cost("kling", "std", 5, sound=True, model="kling-v2-5-turbo") == 1.5
+    # Vidu and Seedance are never free by default: a quota holds whichever engine runs.
+    assert budget.cost("vidu", "std", 8, model="viduq2-turbo") == 2.4
+    assert budget.cost("seedance", "pro", 10, model="seedance-1-5-pro-251215") == 3.0
+    # An operator's entry for one model wins over the provider's.
+    priced = Budget(None, parse_costs("vidu:viduq3-pro/s=0.5"), Quotas())  # type: ignore[arg-type]
+    assert priced.cost("vidu", "std", 4, model="viduq3-pro") == 2.0
+    assert priced.cost("vidu", "std", 4, model="viduq2-turbo") == 1.2
+    assert (
+        priced.cost_of_params(
+            {"provider": "vidu", "model": "viduq3-pro", "mode": "std", "duration": 6}
+        )
+        == 3.0
+    )
+
+
 async def test_twenty_parallel_generates_never_overspend_a_quota_of_five(
     database: Database, tmp_path: Path
 ) -> None:

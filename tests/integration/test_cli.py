@@ -368,3 +368,41 @@ def test_film_music_that_is_missing_or_not_audio_says_so(tmp_path: Path, photo: 
     assert refused.returncode == 1
     [line] = refused.stderr.splitlines()
     assert "song.mp3" in line and "mp3, m4a, ogg or wav" in line, line
+
+
+def test_film_narrate_speaks_each_shots_line_with_a_key_and_says_it_needs_one_without(
+    tmp_path: Path, photo: Path
+) -> None:
+    from bot.media import soundtrack
+    from bot.media.film import END_CARD_SECONDS
+    from bot.services.projects import FILM_CROSSFADE_S
+
+    for caption in ("外滩的船慢慢驶过", "Lanterns sway on Wukang Road"):
+        made = claymate(tmp_path, "make", str(photo), caption, "--project", "Shanghai")
+        assert made.returncode == 0, made.stderr
+    offline = claymate(tmp_path, "film", "Shanghai", "--narrate")
+    assert offline.returncode == 1
+    [line] = offline.stderr.splitlines()
+    assert "OPENAI_API_KEY" in line, line
+    plain = tmp_path / "plain.mp4"
+    assert claymate(tmp_path, "film", "Shanghai", "--out", str(plain)).returncode == 0
+    out = tmp_path / "film.mp4"
+    with FakeOpenAI() as fake:
+        film = claymate(
+            tmp_path, "film", "Shanghai", "--narrate", "--out", str(out),
+            OPENAI_API_KEY=DEFAULT_KEY, OPENAI_BASE_URL=fake.base_url, CLAYMATE_END_CARD="true",
+        )  # fmt: skip
+        spoken = [request["input"] for request in fake.speeches]
+    assert film.returncode == 0, film.stderr
+    assert "narration" in film.stdout, film.stdout
+    assert spoken == ["外滩的船慢慢驶过", "Lanterns sway on Wukang Road"]
+    with av.open(str(out)) as container:
+        assert len(container.streams.audio) == 1
+        video_s = float(container.streams.video[0].duration * container.streams.video[0].time_base)
+    audio = soundtrack.decode_audio(out)
+    assert abs(audio.shape[1] / soundtrack.SAMPLE_RATE - video_s) < 0.15
+    assert not list((tmp_path / "data" / "films").glob("narration-*"))
+    with av.open(str(plain)) as container:
+        plain_s = float(container.streams.video[0].duration * container.streams.video[0].time_base)
+    # CLAYMATE_END_CARD's closing card, crossfaded in like the title card
+    assert abs(video_s - plain_s - (END_CARD_SECONDS - FILM_CROSSFADE_S)) < 0.1

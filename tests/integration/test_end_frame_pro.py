@@ -125,7 +125,8 @@ async def test_a_model_that_takes_an_end_frame_in_std_keeps_std_and_its_price(
         )
         assert ended.params["mode"] == "std"
         view = await wired.services.drafting.draft_view(actor, ended)
-        assert view.allowance.cost == 1.5  # std, 5 s: nothing was switched
+        # std, 5 s at 3.0's 0.6 units a second: nothing was switched to pro (0.8 a second).
+        assert view.allowance.cost == 3.0
     finally:
         await wired.aclose()
 

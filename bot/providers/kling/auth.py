@@ -80,3 +80,18 @@ class KlingApiKey:
 
     def secrets(self) -> tuple[str, ...]:
         return (self._api_key,)
+
+
+def kling_credentials(
+    access_key: str | None,
+    secret_key: str | None,
+    api_key: str | None = None,
+    clock: Callable[[], float] = time.time,
+) -> KlingApiKey | KlingJwt:
+    """The console's API key when given (it works on every /v1 route, video and image),
+    else a JWT signed with the access/secret pair; ValueError when neither is whole."""
+    if api_key:
+        return KlingApiKey(api_key)
+    if access_key and secret_key:
+        return KlingJwt(access_key, secret_key, clock)
+    raise ValueError("a Kling API key, or an access key and a secret key, is required")

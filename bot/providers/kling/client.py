@@ -55,7 +55,7 @@ from bot.domain.types import (
 )
 from bot.providers.http import Credentials, JsonApi, RetryPolicy
 from bot.providers.kling import capabilities as caps
-from bot.providers.kling.auth import KlingApiKey, KlingJwt
+from bot.providers.kling.auth import kling_credentials
 from bot.providers.kling.camera import CameraControl, camera_control_for, supports_cfg_scale
 from bot.providers.kling.errors import KLING_TABLE
 from bot.providers.kling.images import prepare_image
@@ -90,13 +90,7 @@ class KlingVideoProvider:
         max_concurrent: int = 5,
         max_download_bytes: int = 1024 * 1024 * 1024,
     ) -> None:
-        credentials: Credentials
-        if api_key:
-            credentials = KlingApiKey(api_key)
-        elif access_key and secret_key:
-            credentials = KlingJwt(access_key, secret_key, clock)
-        else:
-            raise ValueError("a Kling API key, or an access key and a secret key, is required")
+        credentials: Credentials = kling_credentials(access_key, secret_key, api_key, clock)
         self.model = model
         self._create_slots = asyncio.Semaphore(max_concurrent)
         self._api = JsonApi(
@@ -249,6 +243,16 @@ class KlingVideoProvider:
     def takes_sound(self, model: str, mode: str) -> bool:
         """Whether `model` makes native sound in `mode` (2.6 in pro, 3.0 in every mode)."""
         return caps.takes_sound(self.live_model(model), mode)
+
+    def durations(self, model: str) -> tuple[int, ...]:
+        """5 and 10 s on 2.5 Turbo and 2.6; every second from 3 to 15 on 3.0."""
+        rules = caps.rules_for(self.live_model(model))
+        return rules.durations if rules else (5, 10)
+
+    def modes(self, model: str) -> tuple[str, ...]:
+        """std and pro, and 4k on 3.0."""
+        rules = caps.rules_for(self.live_model(model))
+        return rules.modes if rules else ("std", "pro")
 
     def live_model(self, model: str) -> str:
         """The model a take is sent to. Drafts keep the model they were made with, so after

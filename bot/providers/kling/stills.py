@@ -20,7 +20,7 @@ from urllib.parse import quote
 from bot.domain.errors import ErrorKind, ProviderError
 from bot.media.stills import CLAY_STYLE, as_jpeg, aspect_ratio, reference_jpeg
 from bot.providers.http import JsonApi, RetryPolicy
-from bot.providers.kling.auth import KlingJwt
+from bot.providers.kling.auth import kling_credentials
 from bot.providers.kling.errors import KLING_TABLE
 from bot.providers.kling.lookup import TaskLookup
 from bot.providers.kling.wire import image_task_of, is_content_rejection, read_answer
@@ -40,10 +40,11 @@ class KlingStills:
 
     def __init__(
         self,
-        access_key: str,
-        secret_key: str,
+        access_key: str | None,
+        secret_key: str | None,
         base_url: str,
         *,
+        api_key: str | None = None,
         model: str = KLING_IMAGE_MODEL,
         poll_s: float = 2.0,
         deadline_s: float = 180.0,
@@ -57,7 +58,7 @@ class KlingStills:
         self._api = JsonApi(
             "Kling",
             base_url,
-            credentials=KlingJwt(access_key, secret_key),
+            credentials=kling_credentials(access_key, secret_key, api_key),
             errors=KLING_TABLE,
             read_answer=read_answer,
             can_look_up=True,

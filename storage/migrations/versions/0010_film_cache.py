@@ -1,7 +1,7 @@
 """films Telegram already holds, by the key of their inputs
 
 Revision ID: 0010_film_cache
-Revises: 0008_project_soundtrack
+Revises: 0012_star_purchases
 Create Date: 2026-12-07 13:30:00
 
 A film sent once is sent again by its Telegram file_id while its inputs (clips in order
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_film_cache"
-down_revision: str | None = "0008_project_soundtrack"
+down_revision: str | None = "0012_star_purchases"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -17,7 +17,15 @@ from bot.domain.errors import ErrorKind, ProviderError
 from bot.media.sample import sample_photo
 from bot.providers.kling.errors import rule_for
 from bot.providers.kling.stills import KlingStills
-from tests.fakes.fake_kling import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, HTTP_FOR_CODE, FakeKling
+from bot.providers.registry import build_still_maker
+from tests.conftest import make_settings
+from tests.fakes.fake_kling import (
+    FAKE_ACCESS_KEY,
+    FAKE_API_KEY,
+    FAKE_SECRET_KEY,
+    HTTP_FOR_CODE,
+    FakeKling,
+)
 
 
 @pytest.fixture
@@ -52,6 +60,29 @@ async def test_a_still_is_made_through_the_fake(fake: FakeKling, photo: Path) ->
     jpeg = await make(fake, photo)
     assert jpeg[:2] == b"\xff\xd8"
     assert fake.stats()["image_creates"] == 1
+
+
+async def test_the_console_api_key_alone_makes_stills(
+    fake: FakeKling, photo: Path, tmp_path: Path
+) -> None:
+    # The image route is an old-standard /v1 route: it takes the API key like video does.
+    settings = make_settings(tmp_path, KLING_API_KEY=FAKE_API_KEY, KLING_API_URL=fake.url)
+    maker = build_still_maker(settings)
+    assert isinstance(maker, KlingStills)
+    try:
+        assert (await maker.make(photo, seed=1))[:2] == b"\xff\xd8"
+    finally:
+        await maker.aclose()
+    assert fake.stats()["image_creates"] == 1
+    assert FAKE_API_KEY not in repr(maker)
+    # A wrong key is the operator's to fix, and never shown.
+    wrong = KlingStills(None, None, fake.url, api_key="api-key-kling-wrong", poll_s=0.02)
+    try:
+        with pytest.raises(ProviderError) as error:
+            await wrong.make(photo, seed=1)
+    finally:
+        await wrong.aclose()
+    assert error.value.kind is ErrorKind.AUTH and "api-key-kling-wrong" not in str(error.value)
 
 
 @pytest.mark.parametrize(

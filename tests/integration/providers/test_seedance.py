@@ -174,6 +174,20 @@ async def test_sound_only_on_models_that_make_it(fake: FakeSeedance, photo: Path
         await silent_model.aclose()
 
 
+async def test_a_take_with_sound_asks_for_it_where_the_model_makes_it(
+    seedance: SeedanceVideoProvider, fake: FakeSeedance, photo: Path
+) -> None:
+    await seedance.submit(request_for(photo, sound=True))
+    assert fake.creates[-1]["generate_audio"] is True
+    await seedance.submit(request_for(photo, external_id="ext-2"))
+    assert fake.creates[-1]["generate_audio"] is False
+    # The draft's 🔊 toggle and end-frame button come from these rules.
+    assert seedance.takes_sound("seedance-1-5-pro-251215", "std")
+    assert not seedance.takes_sound("seedance-1-0-pro-250528", "std")
+    assert seedance.end_frame_mode("seedance-1-0-pro-fast-251015", "std") is None
+    assert seedance.end_frame_mode("dreamina-seedance-2-0-260128", "pro") == "pro"
+
+
 async def test_durations_and_resolutions_follow_each_model(
     seedance: SeedanceVideoProvider, fake: FakeSeedance, photo: Path
 ) -> None:

@@ -264,6 +264,18 @@ async def test_q3_is_told_no_sound_unless_the_provider_allows_it(
     assert fake.creates[-1]["audio"] is True
 
 
+async def test_a_take_with_sound_asks_q3_for_it_and_the_rules_say_which_models_make_it(
+    vidu: ViduVideoProvider, fake: FakeVidu, tmp_path: Path
+) -> None:
+    photo = picture(tmp_path / "p.jpg", 640, 480)
+    await vidu.submit(request_for(photo, model="viduq3-turbo", sound=True))
+    assert fake.creates[-1]["audio"] is True
+    # The draft's 🔊 toggle and its price come from these rules.
+    assert vidu.takes_sound("viduq3-pro", "std") and not vidu.takes_sound("viduq2-turbo", "pro")
+    assert vidu.end_frame_mode("viduq2-turbo", "pro") == "pro"  # start-end2video, any mode
+    assert vidu.end_frame_mode("vidu-unknown", "std") is None
+
+
 # --- the task list as lookup ------------------------------------------------------------------
 
 
