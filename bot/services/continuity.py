@@ -68,7 +68,8 @@ class Continuity:
             raise StudioError("continue.no_clip")
         frame, from_provider = await asyncio.to_thread(_frame_of, clip)
         # A random name like every photo's; /forget finds it through the shot's row.
-        path = self.photos_dir / f"{uuid.uuid4().hex}.jpg"
+        suffix = ".png" if frame.source_format == "PNG" else ".jpg"
+        path = self.photos_dir / f"{uuid.uuid4().hex}{suffix}"
         await asyncio.to_thread(write_private, llm_copy_path(path), frame.llm_jpeg)
         await asyncio.to_thread(write_private, path, frame.data)
         async with self.db.unit_of_work() as uow:

@@ -88,6 +88,8 @@ async def test_a_providers_own_last_frame_is_preferred(world: World, tmp_path: P
     provider_frame_path(Path(take.clip_path)).write_bytes(png.read_bytes())  # noqa: ASYNC240
     started = await world.services.continuity.start(member, take_id)
     assert started.from_provider and started.frame == png.read_bytes()  # noqa: ASYNC240
+    assert Path(started.shot.photo_path).suffix == ".png"
+    assert started.shot.source_format == "PNG"
 
 
 async def test_an_outsider_or_a_take_not_kept_cannot_be_continued(
