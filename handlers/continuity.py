@@ -8,10 +8,12 @@ from telegram import ForceReply, InputFile, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import Application, CallbackQueryHandler
 
+from bot.domain.errors import StudioError
 from bot.domain.types import Actor
 from bot.i18n import t
 from handlers import callbacks as cb
-from handlers.common import Context, button, chat_action, services, thread_of
+from handlers.common import Context, button, chat_action, reply_html, services, thread_of
+from handlers.drafts import show_draft
 
 
 @button
@@ -61,6 +63,34 @@ async def on_continue_pressed(
         revision_id=started.follows_revision_id,
     )
     return None
+
+
+async def describe_next_shot(update: Update, context: Context, actor: Actor, text: str) -> bool:
+    """Text that replies to nothing, while a continued shot waits for its line: that text
+    is the line (the forced reply can be dismissed). False when no shot is waiting."""
+    message = update.effective_message
+    assert message is not None
+    waiting = await services(context).continuity.waiting_line(actor)
+    if waiting is None:
+        return False
+    shot_id, follows = waiting
+    try:
+        async with chat_action(context.bot, message.chat_id, thread_id=thread_of(message)):
+            revision = await services(context).drafting.describe(
+                actor, shot_id, text, follows=follows
+            )
+    except StudioError as error:
+        await reply_html(context, message, t(error.key, actor.lang, **error.params))
+        return True
+    await show_draft(
+        context,
+        actor,
+        revision,
+        chat_id=message.chat_id,
+        thread_id=thread_of(message),
+        reply_to=message.message_id,
+    )
+    return True
 
 
 def register(app: Application) -> None:

@@ -94,6 +94,27 @@ class Continuity:
             await uow.projects.set_current_project(actor.chat_id, project.id)
         return Continuation(shot, project, revision_id, frame.data, from_provider)
 
+    async def waiting_line(self, actor: Actor) -> tuple[int, int] | None:
+        """The actor's newest shot that ➡️ Continue started in the current project and that
+        still waits for its line, with the draft it follows; None if there is none."""
+        async with self.db.unit_of_work() as uow:
+            project = await uow.projects.current_project(actor.chat_id)
+            if project is None:
+                return None
+            shots = await uow.projects.project_shots(project.id)
+            for shot in sorted(shots, key=lambda s: s.id, reverse=True):
+                source = (shot.intake_notes or {}).get(FROM_TAKE)
+                if (
+                    shot.status != ShotState.AWAITING_DESCRIPTION
+                    or shot.created_by != actor.user_id
+                    or not isinstance(source, int)
+                ):
+                    continue
+                take = await uow.takes.get_take(source)
+                if take is not None:
+                    return shot.id, take.revision_id
+        return None
+
 
 async def _waiting_shot(uow: UnitOfWork, project_id: int, take_id: int) -> Shot | None:
     """A shot already started from this take that still waits for its line."""

@@ -190,3 +190,19 @@ async def test_in_a_group_a_member_continues_and_an_outsider_is_refused(
     next_draft = await bot.wait_for("sendMessage", is_draft, count=2, timeout=30)
     assert "shot 2" in next_draft.params["text"]
     assert bot.stub.unanswered_callback_queries() == []
+
+
+async def test_the_next_message_is_the_line_even_without_replying(
+    seedance_bot: RunningBot, seedance: FakeSeedance
+) -> None:
+    bot = seedance_bot
+    _, clip_message = await kept_clip(bot, "a blue tram pulls into the stop")
+    bot.push(button_press(bot.user, clip_message, button(clip_message, "ct")))
+    await bot.wait_for("sendPhoto")
+    bot.push(text_update(bot.chat, bot.user, "rain starts to fall on the tram"))  # no reply
+    draft = bot.sent_message(await bot.wait_for("sendMessage", is_draft, count=2, timeout=30))
+    assert "shot 2" in draft["text"] and "rain" in draft["text"].lower()
+    # Once described, plain text is a plain message again: the usual hint.
+    bot.push(text_update(bot.chat, bot.user, "hello"))
+    await bot.wait_for("sendMessage", lambda c: "Send me a photo" in c.params["text"])
+    assert len([c for c in bot.stub.calls("sendMessage") if is_draft(c)]) == 2
