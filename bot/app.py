@@ -20,10 +20,12 @@ from bot.logs import configure_logging, install_redaction, run_redacted, secrets
 from bot.metrics import Metrics, instrument
 from bot.ratelimit import telegram_rate_limiter
 from bot.runner import JobRunner, RunnerPolicy
+from bot.services.miniapp import MiniApp
 from bot.slots import UpdateSlots
 from bot.startup import ExitCode, StartupError, connect_telegram
 from bot.warmup import warm_up
 from bot.web import (
+    Route,
     WebLimits,
     WebServer,
     WebState,
@@ -33,6 +35,7 @@ from bot.web import (
     web_secrets,
     webhook_secret,
 )
+from bot.webapp.api import AppDeps, app_routes
 from bot.wiring import Wiring, build_doctor, build_runner, build_services
 from handlers import (
     admin,
@@ -44,6 +47,7 @@ from handlers import (
     film,
     generate,
     groups,
+    miniapp,
     music,
     payments,
     photos,
@@ -193,7 +197,7 @@ async def serve(
         runner_alive=lambda: runner_task is not None and not runner_task.done(),
         polling_leader=lambda: leadership.is_leader,
     )
-    servers = _web_servers(settings, state)
+    servers = _web_servers(settings, state, _app_deps(settings, wiring, application, state))
 
     async def start_polling() -> None:
         assert application.updater is not None
@@ -213,6 +217,7 @@ async def serve(
             await application.start()
             try:
                 await register_commands(application)
+                await miniapp.set_menu_button(application.bot, settings)
                 await groups.log_privacy_mode(application.bot)
                 freeze_startup_objects()
                 runner_task = asyncio.create_task(runner.run(stop), name="job-runner")
@@ -260,8 +265,36 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def _web_servers(settings: Settings, state: WebState) -> list[WebServer]:
-    """The public server (webhook and/or Kling callbacks) and /metrics on its own bind."""
+def _app_deps(
+    settings: Settings, wiring: Wiring, application: Application, state: WebState
+) -> AppDeps | None:
+    """The storyboard Mini App's API, served when there is a public URL to open it at."""
+    if settings.public_url is None:
+        return None
+    assert settings.telegram_bot_token is not None
+    services = wiring.services
+    app = MiniApp(
+        wiring.db,
+        services.permissions,
+        services.projects,
+        services.generation,
+        services.soundtracks,
+    )
+    return AppDeps(
+        miniapp=app,
+        bot_token=settings.telegram_bot_token.get_secret_value(),
+        max_age_s=settings.app_auth_max_age_s,
+        status_in_for=miniapp.status_in_for(application.bot),
+        send_film=miniapp.film_sender(application.bot, services.projects),
+        spawn=state.background.spawn,
+    )
+
+
+def _web_servers(
+    settings: Settings, state: WebState, app: AppDeps | None = None
+) -> list[WebServer]:
+    """The public server (webhook, Kling callbacks, the Mini App) and /metrics on its own
+    bind."""
     callbacks = settings.public_url is not None
     limits = WebLimits.from_settings(settings)
     servers = []
@@ -269,6 +302,8 @@ def _web_servers(settings: Settings, state: WebState) -> list[WebServer]:
         routes = routes_for(
             settings, webhook=settings.webhook_url is not None, callbacks=callbacks, metrics=False
         )
+        if app is not None:
+            routes += [Route(pattern, handler, kw) for pattern, handler, kw in app_routes(app)]
         servers.append(
             WebServer(settings.webhook_listen, settings.webhook_port, routes, state, limits)
         )

@@ -51,6 +51,15 @@ class Settings(BaseSettings):
         None, validation_alias=_env("CLAYMATE_WEBHOOK_SECRET")
     )
     public_url: str | None = Field(None, validation_alias=_env("CLAYMATE_PUBLIC_URL"))
+    # The storyboard Mini App (served at /app with a public URL): how old its init data may
+    # be, and its BotFather short name for the t.me link groups get (web_app buttons are
+    # private-chat only).
+    app_auth_max_age_s: float = Field(
+        3600.0, gt=0, le=86400, validation_alias=_env("CLAYMATE_APP_AUTH_MAX_AGE")
+    )
+    app_short_name: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_]{3,30}$", validation_alias=_env("CLAYMATE_APP_SHORT_NAME")
+    )
     admin_chat_id: int | None = Field(None, validation_alias=_env("CLAYMATE_ADMIN_CHAT_ID"))
     upload_limit_mb: int = Field(
         50, ge=1, le=2000, validation_alias=_env("CLAYMATE_UPLOAD_LIMIT_MB")
@@ -238,6 +247,7 @@ class Settings(BaseSettings):
         "openai_base_url",
         "webhook_url",
         "public_url",
+        "app_short_name",
         "admin_chat_id",
         "metrics_port",
         "costs",

@@ -1,5 +1,8 @@
 """The bot's HTTP side: Telegram webhook, Kling callbacks, /healthz and /metrics (tornado).
 
+With CLAYMATE_PUBLIC_URL, the public server also serves the storyboard Mini App at /app
+(bot/webapp/api.py), under the same connection and body limits.
+
 The public server faces the internet, so every connection is bounded: headers must arrive
 within CLAYMATE_WEB_HEADER_TIMEOUT and a body within CLAYMATE_WEB_BODY_TIMEOUT (a client
 trickling bytes is cut off), a body announced over CLAYMATE_WEB_MAX_BODY_BYTES gets 413
@@ -256,6 +259,7 @@ def _log_request(handler: RequestHandler) -> None:
 class Route:
     pattern: str
     handler: type[RequestHandler]
+    kwargs: dict[str, Any] | None = None  # the handler's initialize() arguments; else state
 
 
 def routes_for(
@@ -369,7 +373,7 @@ class WebServer:
         self.listen, self.requested_port = listen, port
         limits = limits or WebLimits()
         app = TornadoApp(
-            [(r.pattern, r.handler, {"state": state}) for r in routes],
+            [(r.pattern, r.handler, r.kwargs or {"state": state}) for r in routes],
             log_function=_log_request,
         )
         self._server = _GuardedHTTPServer(

@@ -292,7 +292,9 @@ async def build_doctor(settings: Settings, db: Database | None = None) -> AsyncI
     for name, provider in checkable.items():
         names = _PROVIDER_SETTINGS[name]
         if provider is None:
-            checks.append(dr.offline_check(names.label))
+            audio = name in ("transcribe", "speech")
+            off = f"doctor.{name}.off" if audio else "doctor.provider.offline"
+            checks.append(dr.offline_check(names.label, off))
         elif isinstance(provider, ConfigError):
             checks.append(dr.config_check(names.label, str(provider)))
         else:
@@ -343,5 +345,11 @@ _PROVIDER_SETTINGS = {
     ),
     "llm": ProviderSettings(
         "doctor.name.llm", "OPENAI_API_KEY", "OPENAI_BASE_URL", "CLAYMATE_LLM_MODEL"
+    ),
+    "transcribe": ProviderSettings(
+        "doctor.name.transcribe", "OPENAI_API_KEY", "OPENAI_BASE_URL", "CLAYMATE_TRANSCRIBE_MODEL"
+    ),
+    "speech": ProviderSettings(
+        "doctor.name.speech", "OPENAI_API_KEY", "OPENAI_BASE_URL", "CLAYMATE_TTS_MODEL"
     ),
 }

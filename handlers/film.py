@@ -7,6 +7,7 @@ from html import escape
 from pathlib import Path
 
 from telegram import (
+    Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -96,25 +97,55 @@ async def on_drop(update: Update, context: Context) -> None:
 
 
 async def on_film(update: Update, context: Context) -> None:
-    """/film: the kept take of every shot, in order, as one video (re-sent by file_id when
-    nothing it is made of changed since the last time)."""
+    """/film: the kept take of every shot, in order, as one video."""
     actor = await actor_for(update, context)
     message = update.effective_message
     assert message is not None
     notice = await reply_html(context, message, t("film.assembling", actor.lang))
-    projects = storyboard(context)
-    async with chat_action(
-        context.bot, message.chat_id, ChatAction.UPLOAD_VIDEO, thread_id=thread_of(message)
-    ):
-        # `/film cut`: straight cuts, no title card (a lossless stream copy when clips match).
-        cut = bool(context.args and context.args[0].lower() in ("cut", "plain"))
+    # `/film cut`: straight cuts, no title card (a lossless stream copy when clips match).
+    cut = bool(context.args and context.args[0].lower() in ("cut", "plain"))
+    await _deliver_film(
+        context.bot,
+        storyboard(context),
+        actor,
+        notice,
+        thread_id=thread_of(message),
+        title=not cut,
+        crossfade_s=0.0 if cut else FILM_CROSSFADE_S,
+    )
+
+
+async def film_to_chat(bot: Bot, projects: Projects, actor: Actor, project_id: int) -> None:
+    """🎞 Make film from the Mini App: the project's chat gets the film as /film sends it."""
+    notice = await bot.send_message(
+        actor.chat_id, t("film.assembling", actor.lang), parse_mode=ParseMode.HTML
+    )
+    await _deliver_film(bot, projects, actor, notice, thread_id=None, project_id=project_id)
+
+
+async def _deliver_film(
+    bot: Bot,
+    projects: Projects,
+    actor: Actor,
+    notice: Message,
+    *,
+    thread_id: int | None,
+    title: bool = True,
+    crossfade_s: float = FILM_CROSSFADE_S,
+    project_id: int | None = None,
+) -> None:
+    """The film to the chat: re-sent by file_id when nothing it is made of changed since
+    Telegram last got it, else assembled (encoded again to fit the upload limit, and the
+    chat told so), uploaded and remembered. `notice` says it is coming, and goes after."""
+    chat_id = notice.chat_id
+    async with chat_action(bot, chat_id, ChatAction.UPLOAD_VIDEO, thread_id=thread_id):
         try:
             order = await projects.film_or_copy(
-                actor, title=not cut, crossfade_s=0.0 if cut else FILM_CROSSFADE_S
+                actor, title=title, crossfade_s=crossfade_s, project_id=project_id
             )
             if order.sent is not None:
                 try:
-                    await _send_film(context, message, order, actor.lang)
+                    await _send_film(bot, chat_id, thread_id, order, actor.lang)
                     await notice.delete()
                     return
                 except BadRequest:  # Telegram no longer has that file: make it again
@@ -124,18 +155,13 @@ async def on_film(update: Update, context: Context) -> None:
             return
         assert order.film is not None
         if order.refitted:
-            await reply_html(
-                context,
-                message,
-                t(
-                    "film.refitted",
-                    actor.lang,
-                    limit_mb=_mb(projects.upload_limit_bytes),
-                    size_mb=_mb(order.film.size_bytes),
-                ),
-            )
+            sizes = {
+                "limit_mb": _mb(projects.upload_limit_bytes),
+                "size_mb": _mb(order.film.size_bytes),
+            }
+            await _say(bot, chat_id, t("film.refitted", actor.lang, **sizes), thread_id)
         try:
-            sent = await _send_film(context, message, order, actor.lang)
+            sent = await _send_film(bot, chat_id, thread_id, order, actor.lang)
         finally:  # the chat has its copy (or the upload failed): none stays on the server
             await asyncio.to_thread(order.film.path.unlink, missing_ok=True)
         if sent.video is not None:
@@ -143,11 +169,20 @@ async def on_film(update: Update, context: Context) -> None:
     await notice.delete()
 
 
+async def _say(bot: Bot, chat_id: int, text: str, thread_id: int | None) -> Message:
+    """A plain HTML message in the film's chat and topic (not a reply: the Mini App has none)."""
+    return await bot.send_message(
+        chat_id, text, parse_mode=ParseMode.HTML, message_thread_id=thread_id
+    )
+
+
 def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
 
 
-async def _send_film(context: Context, message: Message, order: FilmOrder, lang: str) -> Message:
+async def _send_film(
+    bot: Bot, chat_id: int, thread_id: int | None, order: FilmOrder, lang: str
+) -> Message:
     """Send the kept copy by file_id, or upload the new film straight from disk (the HTTP
     client streams the file).
 
@@ -159,8 +194,8 @@ async def _send_film(context: Context, message: Message, order: FilmOrder, lang:
     if order.sent is not None:
         sent = order.sent
         seconds = round(sent.duration_s)
-        return await context.bot.send_video(
-            message.chat_id,
+        return await bot.send_video(
+            chat_id,
             video=sent.file_id,
             duration=seconds or None,
             width=sent.width,
@@ -168,7 +203,7 @@ async def _send_film(context: Context, message: Message, order: FilmOrder, lang:
             supports_streaming=True,
             caption=t("film.caption", lang, title=title, clips=sent.clips, seconds=seconds),
             parse_mode=ParseMode.HTML,
-            message_thread_id=thread_of(message),
+            message_thread_id=thread_id,
         )
     film = order.film
     assert film is not None
@@ -176,8 +211,8 @@ async def _send_film(context: Context, message: Message, order: FilmOrder, lang:
     cover = await asyncio.to_thread(_picture, cover_path) if cover_path else None
     handle = await asyncio.to_thread(film.path.open, "rb")
     with handle:
-        return await context.bot.send_video(
-            message.chat_id,
+        return await bot.send_video(
+            chat_id,
             video=InputFile(
                 handle, filename=f"{board.project.id}-film.mp4", read_file_handle=False
             ),
@@ -194,7 +229,7 @@ async def _send_film(context: Context, message: Message, order: FilmOrder, lang:
                 seconds=round(film.duration_s),
             ),
             parse_mode=ParseMode.HTML,
-            message_thread_id=thread_of(message),
+            message_thread_id=thread_id,
             reply_parameters=None,
             read_timeout=300,
             write_timeout=300,

@@ -13,7 +13,16 @@ from bot.domain.types import Actor
 from bot.i18n import t
 from handlers import callbacks as cb
 from handlers import render
-from handlers.common import Context, actor_for, button, edit_html, reply_html, services
+from handlers.common import (
+    Context,
+    actor_for,
+    button,
+    edit_html,
+    reply_html,
+    services,
+    settings,
+)
+from handlers.miniapp import storyboard_button
 
 
 async def on_new(update: Update, context: Context) -> None:
@@ -49,8 +58,17 @@ async def on_open_project_pressed(
     view = await services(context).projects.open_project(actor, data.row_id)
     message = update.callback_query.message if update.callback_query else None
     assert isinstance(message, Message)
+    storyboard = storyboard_button(
+        settings(context),
+        view.project.id,
+        private=not actor.is_group,
+        bot_username=context.bot.username,
+        lang=actor.lang,
+    )
     await edit_html(
-        message, render.project_text(view, actor.lang), render.project_keyboard(view, actor.lang)
+        message,
+        render.project_text(view, actor.lang),
+        render.project_keyboard(view, actor.lang, storyboard=storyboard),
     )
     return None
 

@@ -269,7 +269,10 @@ def project_text(view: ProjectView, lang: str) -> str:
     return _fit("\n".join(lines), MESSAGE_LIMIT)
 
 
-def project_keyboard(view: ProjectView, lang: str) -> InlineKeyboardMarkup | None:
+def project_keyboard(
+    view: ProjectView, lang: str, *, storyboard: InlineKeyboardButton | None = None
+) -> InlineKeyboardMarkup | None:
+    """A button per shot (its clip again, or its draft), and 🎞 Storyboard when given."""
     buttons = []
     for shot_view in view.shots:
         clip = shot_view.kept or (shot_view.delivered[-1] if shot_view.delivered else None)
@@ -279,9 +282,10 @@ def project_keyboard(view: ProjectView, lang: str) -> InlineKeyboardMarkup | Non
         elif shot_view.revision is not None:
             label = t("button.open_shot", lang, position=shot_view.shot.position)
             buttons.append(_button(label, cb.OPEN_SHOT, shot_view.shot.id))
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    if storyboard is not None:
+        rows.append([storyboard])
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def album_text(

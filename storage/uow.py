@@ -15,6 +15,7 @@ from storage.repos.films import FilmsRepo
 from storage.repos.projects import ProjectsRepo
 from storage.repos.purchases import PurchasesRepo
 from storage.repos.takes import TakesRepo
+from storage.repos.viewers import ViewersRepo
 
 
 class UnitOfWork:
@@ -28,4 +29,5 @@ class UnitOfWork:
         self.accounts = AccountsRepo(session)
         self.film_options = FilmOptionsRepo(session)
         self.purchases = PurchasesRepo(session)
+        self.viewers = ViewersRepo(session)
         self.films = FilmsRepo(session)

@@ -118,6 +118,8 @@ def build_checkable(settings: Settings) -> dict[str, AccessCheckable | ConfigErr
         "vidu": (settings.vidu_enabled, lambda: _vidu(settings)),
         "seedance": (settings.seedance_enabled, lambda: _seedance(settings)),
         "llm": (settings.llm_enabled, lambda: _llm(settings)),
+        "transcribe": (settings.llm_enabled, lambda: _audio(settings, "transcribe")),
+        "speech": (settings.llm_enabled, lambda: _audio(settings, "speech")),
     }
     found: dict[str, AccessCheckable | ConfigError | None] = {}
     for name, (enabled, build) in builders.items():
@@ -144,6 +146,14 @@ def _seedance(settings: Settings) -> AccessCheckable:
     from bot.providers.seedance import SeedanceVideoProvider
 
     return SeedanceVideoProvider.from_settings(settings)
+
+
+def _audio(settings: Settings, which: str) -> AccessCheckable:
+    from bot.providers.openai.audio import AudioModelCheck, OpenAIAudio
+
+    audio = OpenAIAudio.from_settings(settings)
+    model = audio.transcribe_model if which == "transcribe" else audio.tts_model
+    return AudioModelCheck(audio, model)
 
 
 def _llm(settings: Settings) -> AccessCheckable:

@@ -215,11 +215,12 @@ class ProviderSettings:
     model: str  # e.g. "VIDU_MODEL"
 
 
-def offline_check(label: str) -> Check:
-    """A provider with no key configured: fine, the offline default takes its place."""
+def offline_check(label: str, key: str = "doctor.provider.offline") -> Check:
+    """A provider with no key configured: fine, the offline default takes its place (or,
+    for voice and narration, which have none, the feature is off and says so)."""
 
     async def run() -> CheckResult:
-        return CheckResult.passed(label, "doctor.provider.offline")
+        return CheckResult.passed(label, key)
 
     return Check(label, run, _fix("doctor.fix.retry"))
 

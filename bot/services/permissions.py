@@ -25,9 +25,14 @@ from storage.uow import UnitOfWork
 
 GENERATE_POLICIES = ("everyone", "admins")
 ADMIN_STATUSES = frozenset({"creator", "administrator"})
+# "restricted" and "left" are not counted: getChatMember's status alone cannot tell
+# whether a restricted user is still in the group, so they see nothing of it.
+MEMBER_STATUSES = ADMIN_STATUSES | {"member"}
+GROUP_TYPES = ("group", "supergroup")
 MEMBER_TTL_S = 60.0
 
 FetchStatus = Callable[[], Awaitable[str]]  # getChatMember's status for the asking user
+StatusIn = Callable[[int], FetchStatus]  # the same, for one user in a chat given by id
 
 
 class Permissions:
@@ -77,6 +82,25 @@ class Permissions:
         await self.shot(uow, actor, take.shot_id)
         return take
 
+    async def viewer_actor(
+        self, user_id: int, lang: str, project_id: int, status_in: StatusIn
+    ) -> Actor:
+        """Someone outside the chat (the Mini App) may see a project of their own private
+        chat with the bot, or of a group they are a member of now; they act on it as an
+        Actor in that chat, so every rule of the chat applies to them unchanged."""
+        async with self.db.unit_of_work() as uow:
+            project = await uow.projects.get_project(project_id)
+            chat = await uow.chats.get_chat(project.chat_id) if project else None
+        if project is None or chat is None:
+            raise StudioError("project.not_found")
+        actor = Actor(user_id=user_id, chat_id=chat.id, chat_type=chat.type, lang=lang)
+        if chat.type in GROUP_TYPES:
+            if not await self.is_chat_member(chat.id, user_id, status_in(chat.id)):
+                raise StudioError("project.not_found")
+        elif chat.id != user_id:
+            raise StudioError("project.not_found")
+        return actor
+
     # --- spending and removing ------------------------------------------------------------
 
     async def check_may_spend(self, actor: Actor, fetch_status: FetchStatus | None) -> None:
@@ -107,6 +131,14 @@ class Permissions:
         """Operators, and the group's creator and administrators (getChatMember, cached)."""
         if self.is_operator(user_id):
             return True
+        return await self._status(chat_id, user_id, fetch_status) in ADMIN_STATUSES
+
+    async def is_chat_member(self, chat_id: int, user_id: int, fetch_status: FetchStatus) -> bool:
+        """Whether the user is in the group now (getChatMember, cached); operators are not
+        let into groups they are not in."""
+        return await self._status(chat_id, user_id, fetch_status) in MEMBER_STATUSES
+
+    async def _status(self, chat_id: int, user_id: int, fetch_status: FetchStatus) -> str:
         now = time.monotonic()
         cached = self._members.get((chat_id, user_id))
         if cached is None or cached[1] < now:
@@ -116,7 +148,7 @@ class Permissions:
                 self._members = {k: v for k, v in self._members.items() if v[1] >= now}
         else:
             status = cached[0]
-        return status in ADMIN_STATUSES
+        return status
 
     async def generate_policy(self, chat_id: int) -> str:
         """A group's /generate rule: "everyone" (the default) or "admins"."""

@@ -222,16 +222,21 @@ class Projects:
         return await self.move(actor, shot.position, shot.position + step)
 
     async def drop(
-        self, actor: Actor, number: int, *, fetch_status: FetchStatus | None = None
+        self,
+        actor: Actor,
+        number: int,
+        *,
+        fetch_status: FetchStatus | None = None,
+        project_id: int | None = None,
     ) -> Board:
         """/drop 3: the shot leaves the story (its takes stay in the history)."""
-        board = await self.board(actor)
+        board = await self.board(actor, project_id)
         item = next((i for i in board.shots if i.number == number), None)
         if item is None:
             raise StudioError("board.no_such_shot", number=number)
         await self.drafting.cancel_shot(actor, item.shot.id, fetch_status=fetch_status)
         await self._reorder(board.project.id, [i.shot.id for i in board.shots if i is not item])
-        return await self.board(actor)
+        return await self.board(actor, project_id)
 
     def _music_of(self, project: ProjectRecord) -> Path | str | None:
         """The project's music: CALM, its song's path, or None (none set, or the file gone)."""
@@ -286,11 +291,16 @@ class Projects:
         return cut.board, await self._assemble(cut, out)
 
     async def film_or_copy(
-        self, actor: Actor, *, title: bool = True, crossfade_s: float = FILM_CROSSFADE_S
+        self,
+        actor: Actor,
+        *,
+        title: bool = True,
+        crossfade_s: float = FILM_CROSSFADE_S,
+        project_id: int | None = None,
     ) -> FilmOrder:
         """/film: the copy Telegram already holds of a film with these very inputs, or a
         newly assembled one (sent, it is remembered with `film_sent`)."""
-        cut = await self._cut(actor, title=title, crossfade_s=crossfade_s)
+        cut = await self._cut(actor, title=title, crossfade_s=crossfade_s, project_id=project_id)
         aspect = getattr(cut.board.project, "aspect", None)
         cut = replace(cut, key=await asyncio.to_thread(film_key, cut, aspect))
         async with self.db.unit_of_work() as uow:

@@ -80,16 +80,26 @@ class Soundtracks:
         return await self._set(actor, name)
 
     async def use_calm(
-        self, actor: Actor, *, fetch_status: FetchStatus | None = None
+        self,
+        actor: Actor,
+        *,
+        fetch_status: FetchStatus | None = None,
+        project_id: int | None = None,
     ) -> FilmSoundView:
+        """The generated calm loop under the film (of `project_id`, else the current one)."""
         await self.permissions.check_may_spend(actor, fetch_status)
-        return await self._set(actor, CALM)
+        return await self._set(actor, CALM, project_id)
 
     async def no_music(
-        self, actor: Actor, *, fetch_status: FetchStatus | None = None
+        self,
+        actor: Actor,
+        *,
+        fetch_status: FetchStatus | None = None,
+        project_id: int | None = None,
     ) -> FilmSoundView:
+        """Only the clips' own sound (of `project_id`, else the current project)."""
         await self.permissions.check_may_spend(actor, fetch_status)
-        return await self._set(actor, None)
+        return await self._set(actor, None, project_id)
 
     async def set_subtitles(
         self, actor: Actor, on: bool, *, fetch_status: FetchStatus | None = None
@@ -102,9 +112,14 @@ class Soundtracks:
             )
             return FilmSoundView(project.title, _label(project.soundtrack), on)
 
-    async def _set(self, actor: Actor, soundtrack: str | None) -> FilmSoundView:
+    async def _set(
+        self, actor: Actor, soundtrack: str | None, project_id: int | None = None
+    ) -> FilmSoundView:
         async with self.db.unit_of_work() as uow:
-            project = await current_project(uow, actor)
+            if project_id is None:
+                project = await current_project(uow, actor)
+            else:
+                project = await self.permissions.project(uow, actor, project_id)
             previous = project.soundtrack
             await uow.projects.set_film_sound(
                 project.id, soundtrack=soundtrack, subtitles=project.subtitles

@@ -35,7 +35,7 @@ def test_claymate_doctor_on_offline_defaults_passes(tmp_path: Path, stub: Telegr
     done = claymate(tmp_path, "doctor", **env)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert len(lines) == 10 and all(line.startswith("✓ ") for line in lines), lines
+    assert len(lines) == 12 and all(line.startswith("✓ ") for line in lines), lines
     assert "✓ Kling: offline (no key): the built-in offline default is used" in lines
     assert stub.token not in done.stdout + done.stderr
 

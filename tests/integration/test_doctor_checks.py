@@ -279,3 +279,28 @@ async def test_openai_key_and_model(tmp_path: Path, caplog: pytest.LogCaptureFix
         assert len(listed) == 5 and "gpt-0-gone" not in listed
         assert fake.chat_requests() == []  # models.list only, never a paid completion
     assert WRONG not in caplog.text and DEFAULT_KEY not in caplog.text
+
+
+async def test_the_audio_models_are_checked_by_name_without_paying(tmp_path: Path) -> None:
+    with FakeOpenAI() as fake:
+        base = {"openai_base_url": fake.base_url, "openai_api_key": DEFAULT_KEY}
+        lines, _ = await lines_for(make_settings(tmp_path, **base))
+        assert line(lines, "Voice notes (speech to text)") == (
+            "✓ Voice notes (speech to text): key accepted, model gpt-transcribe available"
+        )
+        assert line(lines, "Narration (text to speech)") == (
+            "✓ Narration (text to speech): key accepted, model gpt-4o-mini-tts available"
+        )
+        lines, ok = await lines_for(
+            make_settings(tmp_path, tts_model="tts-0-gone", transcribe_model="whisper-0", **base)
+        )
+        assert not ok
+        assert "set CLAYMATE_TTS_MODEL to one of: " in line(lines, "Narration (text to speech)")
+        assert "set CLAYMATE_TRANSCRIBE_MODEL to one of: " in line(
+            lines, "Voice notes (speech to text)"
+        )
+        assert fake.chat_requests() == []  # models.list only
+    lines, _ = await lines_for(make_settings(tmp_path))
+    assert line(lines, "Narration (text to speech)") == (
+        "✓ Narration (text to speech): off (no key): films have no narration"
+    )

@@ -15,10 +15,16 @@ from typing import TYPE_CHECKING
 from openai import OpenAIError
 
 from bot.domain.errors import ErrorKind, ProviderError
-from bot.providers.openai.client import MAX_RETRIES, openai_client, provider_error
+from bot.providers.openai.client import (
+    MAX_RETRIES,
+    model_access,
+    openai_client,
+    provider_error,
+)
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.domain.health import ModelAccess
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +136,25 @@ class OpenAIAudio:
             exc, op, setting=setting, model=model, base_url=self._base_url, secret=self._secret
         )
 
+    async def check_access(self, model: str) -> ModelAccess:
+        """The key proved and `model` looked up, for free (models.list)."""
+        return await model_access(self._client, model)
+
     async def aclose(self) -> None:
         """Close the OpenAI client."""
         await self._client.close()
+
+
+class AudioModelCheck:
+    """One audio model as `claymate doctor` sees it: a voice note or a narrated film fails
+    only when used, so a missing model is better found before going live."""
+
+    def __init__(self, audio: OpenAIAudio, model: str) -> None:
+        self._audio = audio
+        self._model = model
+
+    async def check_access(self) -> ModelAccess:
+        return await self._audio.check_access(self._model)
+
+    async def aclose(self) -> None:
+        await self._audio.aclose()

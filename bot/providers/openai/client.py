@@ -22,11 +22,14 @@ from openai import (
     APIStatusError,
     APITimeoutError,
     AsyncOpenAI,
+    AuthenticationError,
     OpenAIError,
+    PermissionDeniedError,
     Timeout,
 )
 
 from bot.domain.errors import ErrorKind, ProviderError
+from bot.domain.health import ModelAccess
 from bot.providers.http import DETAIL_LIMIT, ErrorRule, ErrorTable, When
 
 if TYPE_CHECKING:
@@ -174,3 +177,22 @@ async def model_problem(
             exc, "openai models", setting=setting, model=model, base_url=base_url, secret=secret
         ).detail
     return None
+
+
+async def model_access(client: AsyncOpenAI, model: str) -> ModelAccess:
+    """models.list: free, authenticated, and it says whether `model` is served.
+
+    The server's own words are dropped: an "Incorrect API key" answer echoes the key.
+    """
+    try:
+        page = await client.models.list()
+        known = tuple(sorted([entry.id async for entry in page]))
+    except AuthenticationError:
+        raise ProviderError(ErrorKind.AUTH, "key refused", code=401) from None
+    except PermissionDeniedError:
+        raise ProviderError(ErrorKind.PERMISSION, "not allowed", code=403) from None
+    except APIConnectionError as error:
+        raise ProviderError(ErrorKind.TRANSIENT, type(error).__name__) from None
+    except APIStatusError as error:
+        raise ProviderError(ErrorKind.UNKNOWN, "models.list", code=error.status_code) from None
+    return ModelAccess(model, known)

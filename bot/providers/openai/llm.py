@@ -31,19 +31,16 @@ from string import Template
 from typing import TYPE_CHECKING, Any, Literal
 
 from openai import (
-    APIConnectionError,
     APIStatusError,
     AuthenticationError,
     BadRequestError,
     OpenAIError,
-    PermissionDeniedError,
     UnprocessableEntityError,
 )
 from openai.types.chat import ChatCompletion
 from PIL import Image, ImageOps
 
 from bot.domain import script_checks as sc
-from bot.domain.errors import ErrorKind, ProviderError
 from bot.domain.health import ModelAccess
 from bot.domain.ports import PromptDrafter
 from bot.domain.types import (
@@ -68,6 +65,7 @@ from bot.providers.offline.drafter import (
 from bot.providers.openai.client import (
     MODEL_MISSING,
     WRONG_URL,
+    model_access,
     openai_client,
     operator_line,
     rule_for,
@@ -470,22 +468,8 @@ class LLMDrafter:
         await self._client.close()
 
     async def check_access(self) -> ModelAccess:
-        """models.list: free, authenticated, and it says whether the configured model exists.
-
-        The server's own words are dropped: an "Incorrect API key" answer echoes the key.
-        """
-        try:
-            page = await self._client.models.list()
-            known = tuple(sorted([model.id async for model in page]))
-        except AuthenticationError:
-            raise ProviderError(ErrorKind.AUTH, "key refused", code=401) from None
-        except PermissionDeniedError:
-            raise ProviderError(ErrorKind.PERMISSION, "not allowed", code=403) from None
-        except APIConnectionError as error:
-            raise ProviderError(ErrorKind.TRANSIENT, type(error).__name__) from None
-        except APIStatusError as error:
-            raise ProviderError(ErrorKind.UNKNOWN, "models.list", code=error.status_code) from None
-        return ModelAccess(self.model, known)
+        """The key proved and the configured model looked up, for free (models.list)."""
+        return await model_access(self._client, self.model)
 
     # --- PromptDrafter ---------------------------------------------------------------------
 
