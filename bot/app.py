@@ -40,6 +40,7 @@ from handlers import (
     admin,
     albums,
     cancel,
+    continuity,
     doctor,
     drafts,
     errors,
@@ -127,6 +128,7 @@ def register_handlers(application: Application) -> None:
     stills.register(application)
     generate.register(application)
     albums.register(application)
+    continuity.register(application)
     projects.register(application)
     links.register(application)
     inline.register(application)

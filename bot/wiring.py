@@ -47,6 +47,7 @@ from bot.services.budget import Budget, Quotas, parse_costs
 from bot.services.cancelling import Cancelling
 from bot.services.capacity import HeavyWork
 from bot.services.chat_settings import ChatSettings
+from bot.services.continuity import Continuity
 from bot.services.doctor import Doctor, ProviderSettings
 from bot.services.drafting import Drafting, PhotoIntake
 from bot.services.generation import Generation, TakeMachine
@@ -203,6 +204,7 @@ def build_use_cases(
         soundtracks=Soundtracks(db, permissions, heavy, music_dir=folders.music),
         narration=narration,
         voice=VoiceNotes(audio),
+        continuity=Continuity(db, permissions, photos_dir=folders.photos),
         groups=Groups(db, permissions),
         stills=Stills(
             db,

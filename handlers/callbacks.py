@@ -29,6 +29,7 @@ OPEN_SHOT = "o"  # shot id
 CANCEL_TAKE = "c"  # take id
 AGAIN = "a"  # take id
 KEEP = "k"  # take id
+CONTINUE = "ct"  # take id (➡️ Continue: the next shot from its last frame)
 OPEN_PROJECT = "p"  # project id
 RESEND = "v"  # take id
 SHARE_LINK = "sl"  # project id (🔗 Share link)

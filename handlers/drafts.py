@@ -127,7 +127,10 @@ async def answer_reply(update: Update, context: Context, text: str) -> None:
             if ref.kind in ("draft", "clip") and ref.revision_id is not None:
                 revision = await services(context).drafting.refine(actor, ref.revision_id, text)
             elif ref.kind == "ask" and ref.shot_id is not None:
-                revision = await services(context).drafting.describe(actor, ref.shot_id, text)
+                # An ask under ➡️ Continue names the draft the new shot follows.
+                revision = await services(context).drafting.describe(
+                    actor, ref.shot_id, text, follows=ref.revision_id
+                )
             elif ref.kind == "album" and ref.shot_id is not None:
                 from handlers.photos import describe_album
 

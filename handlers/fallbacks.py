@@ -10,6 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filt
 
 from bot.i18n import language_for, t
 from handlers.common import Context, actor_for, reply_html
+from handlers.continuity import describe_next_shot
 from handlers.groups import addressed_caption, in_group
 
 # Message field -> the answer's i18n key. An animation also carries a `document`, so
@@ -63,6 +64,9 @@ async def on_text_outside_flow(update: Update, context: Context) -> None:
         return  # group chatter is not for us: no hint spam
     actor = await actor_for(update, context)
     assert update.effective_message is not None
+    text = update.effective_message.text or ""
+    if await describe_next_shot(update, context, actor, text):
+        return  # the line for a shot ➡️ Continue started
     await reply_html(context, update.effective_message, t("hint.send_photo", actor.lang))
 
 

@@ -16,13 +16,14 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.domain.errors import StudioError
 from bot.domain.types import Actor, Board
 from bot.i18n import t
-from bot.media.film import FilmResult
 from bot.media.storyboard import render_board
+from bot.services.film_cache import FilmOrder
 from bot.services.projects import FILM_CROSSFADE_S, Projects
 from handlers import callbacks as cb
 from handlers.common import (
@@ -101,25 +102,17 @@ async def on_film(update: Update, context: Context) -> None:
     message = update.effective_message
     assert message is not None
     notice = await reply_html(context, message, t("film.assembling", actor.lang))
-    async with chat_action(
-        context.bot, message.chat_id, ChatAction.UPLOAD_VIDEO, thread_id=thread_of(message)
-    ):
-        try:
-            # `/film cut`: straight cuts, no title card (a lossless stream copy when clips match).
-            cut = bool(context.args and context.args[0].lower() in ("cut", "plain"))
-            board, film = await storyboard(context).film(
-                actor, title=not cut, crossfade_s=0.0 if cut else FILM_CROSSFADE_S
-            )
-        except StudioError as error:
-            await notice.edit_text(t(error.key, actor.lang, **error.params), parse_mode="HTML")
-            return
-        try:
-            await _send_film(
-                context.bot, message.chat_id, thread_of(message), board, film, actor.lang
-            )
-        finally:  # the chat has its copy (or the upload failed): none stays on the server
-            await asyncio.to_thread(film.path.unlink, missing_ok=True)
-    await notice.delete()
+    # `/film cut`: straight cuts, no title card (a lossless stream copy when clips match).
+    cut = bool(context.args and context.args[0].lower() in ("cut", "plain"))
+    await _deliver_film(
+        context.bot,
+        storyboard(context),
+        actor,
+        notice,
+        thread_id=thread_of(message),
+        title=not cut,
+        crossfade_s=0.0 if cut else FILM_CROSSFADE_S,
+    )
 
 
 async def film_to_chat(bot: Bot, projects: Projects, actor: Actor, project_id: int) -> None:
@@ -127,32 +120,98 @@ async def film_to_chat(bot: Bot, projects: Projects, actor: Actor, project_id: i
     notice = await bot.send_message(
         actor.chat_id, t("film.assembling", actor.lang), parse_mode=ParseMode.HTML
     )
-    async with chat_action(bot, actor.chat_id, ChatAction.UPLOAD_VIDEO):
+    await _deliver_film(bot, projects, actor, notice, thread_id=None, project_id=project_id)
+
+
+async def _deliver_film(
+    bot: Bot,
+    projects: Projects,
+    actor: Actor,
+    notice: Message,
+    *,
+    thread_id: int | None,
+    title: bool = True,
+    crossfade_s: float = FILM_CROSSFADE_S,
+    project_id: int | None = None,
+) -> None:
+    """The film to the chat: re-sent by file_id when nothing it is made of changed since
+    Telegram last got it, else assembled (encoded again to fit the upload limit, and the
+    chat told so), uploaded and remembered. `notice` says it is coming, and goes after."""
+    chat_id = notice.chat_id
+    async with chat_action(bot, chat_id, ChatAction.UPLOAD_VIDEO, thread_id=thread_id):
         try:
-            board, film = await projects.film(actor, project_id=project_id)
+            order = await projects.film_or_copy(
+                actor, title=title, crossfade_s=crossfade_s, project_id=project_id
+            )
+            if order.sent is not None:
+                try:
+                    await _send_film(bot, chat_id, thread_id, order, actor.lang)
+                    await notice.delete()
+                    return
+                except BadRequest:  # Telegram no longer has that file: make it again
+                    order = await projects.film_copy_refused(order)
         except StudioError as error:
             await notice.edit_text(t(error.key, actor.lang, **error.params), parse_mode="HTML")
             return
+        assert order.film is not None
+        if order.refitted:
+            sizes = {
+                "limit_mb": _mb(projects.upload_limit_bytes),
+                "size_mb": _mb(order.film.size_bytes),
+            }
+            await _say(bot, chat_id, t("film.refitted", actor.lang, **sizes), thread_id)
         try:
-            await _send_film(bot, actor.chat_id, None, board, film, actor.lang)
+            sent = await _send_film(bot, chat_id, thread_id, order, actor.lang)
         finally:  # the chat has its copy (or the upload failed): none stays on the server
-            await asyncio.to_thread(film.path.unlink, missing_ok=True)
+            await asyncio.to_thread(order.film.path.unlink, missing_ok=True)
+        if sent.video is not None:
+            await projects.film_sent(order, sent.video.file_id)
     await notice.delete()
 
 
+async def _say(bot: Bot, chat_id: int, text: str, thread_id: int | None) -> Message:
+    """A plain HTML message in the film's chat and topic (not a reply: the Mini App has none)."""
+    return await bot.send_message(
+        chat_id, text, parse_mode=ParseMode.HTML, message_thread_id=thread_id
+    )
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
+
+
 async def _send_film(
-    bot: Bot, chat_id: int, thread_id: int | None, board: Board, film: FilmResult, lang: str
-) -> None:
-    """Upload the film straight from disk (the HTTP client streams the file).
+    bot: Bot, chat_id: int, thread_id: int | None, order: FilmOrder, lang: str
+) -> Message:
+    """Send the kept copy by file_id, or upload the new film straight from disk (the HTTP
+    client streams the file).
 
     The cover, what the chat shows before the film plays, is the first kept shot's clay
     still (or its photo): a picture of the story, not a title card's first frame.
     """
+    board = order.cut.board
+    title = escape(board.project.title)
+    if order.sent is not None:
+        sent = order.sent
+        seconds = round(sent.duration_s)
+        return await bot.send_video(
+            chat_id,
+            video=sent.file_id,
+            duration=seconds or None,
+            width=sent.width,
+            height=sent.height,
+            supports_streaming=True,
+            caption=t("film.caption", lang, title=title, clips=sent.clips, seconds=seconds),
+            parse_mode=ParseMode.HTML,
+            message_thread_id=thread_id,
+        )
+    film = order.film
+    assert film is not None
     cover_path = next((item.image_path for item in board.shots if item.clip), None)
     cover = await asyncio.to_thread(_picture, cover_path) if cover_path else None
     handle = await asyncio.to_thread(film.path.open, "rb")
     with handle:
-        await bot.send_video(
+        return await bot.send_video(
             chat_id,
             video=InputFile(
                 handle, filename=f"{board.project.id}-film.mp4", read_file_handle=False
@@ -165,7 +224,7 @@ async def _send_film(
             caption=t(
                 "film.caption",
                 lang,
-                title=escape(board.project.title),
+                title=title,
                 clips=film.clips,
                 seconds=round(film.duration_s),
             ),

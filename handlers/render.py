@@ -223,15 +223,16 @@ def clip_caption(take: TakeRecord, revision: RevisionRecord | None, lang: str) -
 
 def clip_keyboard(take: TakeRecord, lang: str, *, kept: bool = False) -> InlineKeyboardMarkup:
     keep_label = t("button.kept", lang) if kept else t("button.keep", lang)
-    return InlineKeyboardMarkup(
+    rows = [
         [
-            [
-                _button(t("button.again", lang), cb.AGAIN, take.id),
-                _button(t("button.refine", lang), cb.REFINE, take.revision_id),
-                _button(keep_label, cb.KEEP, take.id),
-            ]
+            _button(t("button.again", lang), cb.AGAIN, take.id),
+            _button(t("button.refine", lang), cb.REFINE, take.revision_id),
+            _button(keep_label, cb.KEEP, take.id),
         ]
-    )
+    ]
+    if kept:  # the story goes on from the take that is in the film
+        rows.append([_button(t("button.continue", lang), cb.CONTINUE, take.id)])
+    return InlineKeyboardMarkup(rows)
 
 
 def projects_text(summaries: list[ProjectSummary], lang: str) -> str:

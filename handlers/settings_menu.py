@@ -79,10 +79,7 @@ def settings_keyboard(view: SettingsView) -> InlineKeyboardMarkup:
     sound = "button.sound_on" if view.sound else "button.sound_off"
     rows.append([choice(t(sound, lang), "sound", "0" if view.sound else "1", False)])
     rows.append(
-        [
-            choice(t(f"aspect.button.{a}", lang), "aspect", a, a == view.aspect)
-            for a in ASPECTS
-        ]
+        [choice(t(f"aspect.button.{a}", lang), "aspect", a, a == view.aspect) for a in ASPECTS]
     )
     return InlineKeyboardMarkup(rows)
 

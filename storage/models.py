@@ -445,3 +445,29 @@ class ProjectLink(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class FilmCopy(Base):
+    """A film Telegram already holds: asking again with the same inputs re-sends its file_id.
+
+    `inputs_key` is a hash of everything the film is made of (the clips in order and their
+    files, the music, the words, the cut and the assembler's version): any change misses.
+    """
+
+    __tablename__ = "film_copies"
+    __table_args__ = (
+        UniqueConstraint("project_id", "inputs_key"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    inputs_key: Mapped[str] = mapped_column(String(64))
+    file_id: Mapped[str] = mapped_column(String(256))
+    duration_s: Mapped[float] = mapped_column(Float)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    clips: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

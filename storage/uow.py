@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.repos.accounts import AccountsRepo
 from storage.repos.chats import ChatsRepo
 from storage.repos.film_options import FilmOptionsRepo
+from storage.repos.films import FilmsRepo
 from storage.repos.links import LinksRepo
 from storage.repos.pending import PendingRepo
 from storage.repos.projects import ProjectsRepo
@@ -33,3 +34,4 @@ class UnitOfWork:
         self.viewers = ViewersRepo(session)
         self.links = LinksRepo(session)
         self.pending = PendingRepo(session)
+        self.films = FilmsRepo(session)

@@ -46,10 +46,21 @@ _SIZE_MARGIN = 0.92  # container overhead and rate-control overshoot
 _MIN_BITRATE = 16_000
 _AUDIO_BITRATE = 128_000
 CALM = "calm"  # `music=CALM`: the generated offline loop instead of a file
+# Part of every cached film's key: raise it whenever the same inputs would make another film.
+ASSEMBLER_VERSION = 1
 
 
 class FilmError(Exception):
     """The film cannot be made (no clips, a clip that doesn't play, or no way to fit)."""
+
+
+class FilmTooLarge(FilmError):
+    """Even at the lowest bitrate tried, the film is over the upload limit."""
+
+    def __init__(self, size_bytes: int, limit_bytes: int) -> None:
+        super().__init__(f"film is {size_bytes} bytes, over the {limit_bytes} byte limit")
+        self.size_bytes = size_bytes
+        self.limit_bytes = limit_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +219,7 @@ def assemble_film(
             )  # fmt: skip
             size = part.stat().st_size
         if limit_bytes is not None and size > limit_bytes:
-            raise FilmError(f"film is {size} bytes, over the {limit_bytes} byte limit")
+            raise FilmTooLarge(size, limit_bytes)
         os.replace(part, dest)
     finally:
         part.unlink(missing_ok=True)

@@ -37,6 +37,8 @@ from bot.config import ConfigError, Settings
 from bot.domain.errors import ErrorKind, ProviderError
 from bot.domain.health import ModelAccess
 from bot.domain.types import ClipInfo, ProgressCallback, TaskState, TaskStatus, VideoRequest
+from bot.files import write_private
+from bot.media.lastframe import provider_frame_path
 from bot.providers.http import (
     SERVER_ERRORS,
     Answer,
@@ -368,10 +370,23 @@ class SeedanceVideoProvider:
         dest: Path,
         on_progress: ProgressCallback | None = None,
     ) -> ClipInfo:
-        """Fetch the result now (its URL lives about 24 h) and prove it decodes."""
-        return await self._api.download_result(
+        """Fetch the result now (its URL lives about 24 h) and prove it decodes; the clip's
+        last frame, where Ark returned one, is kept beside it for a shot that continues it."""
+        clip = await self._api.download_result(
             status, lambda: self.status(request, task_id), dest, on_progress
         )
+        if status.last_frame_url:
+            await self._keep_last_frame(status.last_frame_url, dest)
+        return clip
+
+    async def _keep_last_frame(self, url: str, dest: Path) -> None:
+        """Best effort: without it, ➡️ Continue decodes the frame from the clip itself."""
+        try:
+            data = await self._api.download_bytes(url, MAX_IMAGE_BYTES)
+        except ProviderError as error:
+            log.info("seedance: last frame not kept (%s)", error.kind)
+            return
+        await asyncio.to_thread(write_private, provider_frame_path(dest), data)
 
     # --- Building the request -----------------------------------------------------------
 

@@ -10,6 +10,7 @@ if TYPE_CHECKING:  # importing the package stays light: the CLI's parser imports
     from bot.services.albums import AlbumTakes
     from bot.services.cancelling import Cancelling
     from bot.services.chat_settings import ChatSettings
+    from bot.services.continuity import Continuity
     from bot.services.drafting import Drafting
     from bot.services.generation import Generation
     from bot.services.groups import Groups
@@ -42,3 +43,4 @@ class Services:
     chat_settings: ChatSettings  # /settings: a chat's defaults, its project's switches
     cancelling: Cancelling  # /cancel: the user's queued take or waiting draft
     albums: AlbumTakes  # 🎬 Generate all on an album, all or nothing
+    continuity: Continuity  # ➡️ Continue: the next shot from a kept take's last frame

@@ -136,6 +136,8 @@ class Accounts:
     async def forget(self, user_id: int) -> Forgotten:
         """Delete every row the user owns, stop their takes in flight, then remove their files."""
         async with self.db.unit_of_work() as uow:
+            # First, while their shots and takes still say which films showed them.
+            await uow.films.forget_films_of(user_id)
             owned = await uow.accounts.forget_user(user_id)
         for take in owned.in_flight:
             await self._stop_upstream(take)

@@ -220,7 +220,7 @@ class Drafting:
                 photo_width=prepared.width,
                 photo_height=prepared.height,
                 source_format=prepared.source_format,
-                facts=_facts_to_json(prepared.facts, aspect),
+                facts=facts_to_json(prepared.facts, aspect),
                 intake_notes={"notes": [[key, params] for key, params in prepared.notes]},
                 chat_id=origin.chat_id,
                 message_id=origin.message_id,
@@ -237,17 +237,31 @@ class Drafting:
         return ShotOutcome(shot, view, prepared.notes, framed)
 
     async def describe(
-        self, actor: Actor, shot_id: int, description: str | None
+        self, actor: Actor, shot_id: int, description: str | None, *, follows: int | None = None
     ) -> PromptRevision:
-        """Draft a shot that was waiting for its description ("" drafts from the photo)."""
+        """Draft a shot that was waiting for its description ("" drafts from the photo).
+
+        `follows`: the draft of the kept take this shot continues (➡️ Continue); its
+        engine, model, mode and length carry over, so the story keeps one look and rhythm.
+        """
         description = _clean_text(description, MAX_DESCRIPTION_CHARS) or ""
         async with self.db.unit_of_work() as uow:
             shot = await self.permissions.shot(uow, actor, shot_id)
+            previous = None
+            if follows is not None:
+                previous, _ = await self.permissions.revision(uow, actor, follows)
             shot.description = description
             shot.status = ShotState.DRAFTED
         request = await self._draft_request(shot, None, description=description)
+        if previous is not None:
+            request = replace(request, duration=int(previous.params.get("duration", 5)))
         return await self._store_draft(
-            actor, shot, await self.drafter.draft(request), parent=None, instruction=None
+            actor,
+            shot,
+            await self.drafter.draft(request),
+            parent=None,
+            instruction=None,
+            inherit=previous,
         )
 
     async def recaption(
@@ -504,12 +518,13 @@ class Drafting:
         *,
         parent: PromptRevision | None,
         instruction: str | None,
+        inherit: PromptRevision | None = None,
     ) -> PromptRevision:
         async with self.db.unit_of_work() as uow:
             stored = await uow.projects.get_shot(shot.id)
             assert stored is not None
             return await self._add_revision(
-                uow, actor, stored, draft, parent=parent, instruction=instruction
+                uow, actor, stored, draft, parent=parent, instruction=instruction, inherit=inherit
             )
 
     async def _add_revision(
@@ -521,11 +536,14 @@ class Drafting:
         *,
         parent: PromptRevision | None,
         instruction: str | None,
+        inherit: PromptRevision | None = None,
     ) -> PromptRevision:
-        """The shot's new current revision, with the settings this chat chose last."""
+        """The shot's new current revision, with the settings this chat chose last (or
+        those of `inherit`, the draft of the shot this one continues)."""
         chat = await uow.chats.get_chat(actor.chat_id)
         defaults = (chat.settings if chat else None) or {}
-        inherited = parent.params if parent else {}
+        source = parent or inherit
+        inherited = source.params if source else {}
         wanted = str(inherited.get("provider") or defaults.get("provider") or "")
         provider_name = wanted if wanted in self.providers else self.default_provider
         params = {
@@ -635,7 +653,7 @@ def _as_draft(revision: PromptRevision) -> Draft:
     )
 
 
-def _facts_to_json(facts: PhotoFacts, aspect: str | None = None) -> dict[str, Any]:
+def facts_to_json(facts: PhotoFacts, aspect: str | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "width": facts.width,
         "height": facts.height,

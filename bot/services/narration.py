@@ -51,6 +51,12 @@ class Narration:
     def available(self) -> bool:
         return self.speaker is not None
 
+    @property
+    def narrator(self) -> str:
+        """Who speaks (the speech model and voice): a film cached with one voice is not
+        the film another voice would make."""
+        return getattr(self.speaker, "narrator", "") if self.speaker is not None else ""
+
     async def show(self, actor: Actor) -> NarrationView:
         async with self.db.unit_of_work() as uow:
             project = await current_project(uow, actor)

@@ -20,6 +20,7 @@ from bot.domain.errors import StudioError
 from bot.domain.records import ProjectRecord
 from bot.files import DataFolders, private_dir
 from bot.media.intake import llm_copy_path
+from bot.media.lastframe import provider_frame_path
 from storage.models import PromptRevision, Shot, Take
 from storage.repos.accounts import OwnedFiles
 
@@ -57,6 +58,8 @@ def remove_files(folders: DataFolders, owned: OwnedFiles) -> int:
         for partial in folders.clips.glob(f".{glob.escape(name)}.mp4.*.part"):
             removed += _unlink(partial)
         removed += _unlink(folders.clips / f"{name}.mp4.part")
+        # The provider's last frame of the clip, kept for ➡️ Continue.
+        removed += _unlink(provider_frame_path(folders.clips / f"{name}.mp4"))
     for name in owned.music_names:  # "calm" is no file; a song's name comes from a row
         if name != Path(name).name or name.startswith("."):
             continue

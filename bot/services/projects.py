@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,10 +27,11 @@ from bot.domain.types import (
 )
 from bot.files import make_private, private_dir
 from bot.i18n import t
-from bot.media.film import CALM, FilmError, FilmResult, Words, assemble_film
+from bot.media.film import CALM, FilmError, FilmResult, FilmTooLarge, Words, assemble_film
 from bot.media.soundtrack import SoundtrackError
 from bot.media.storyboard import first_words
 from bot.services.capacity import HeavyWork
+from bot.services.film_cache import FilmCut, FilmOrder, SentFilm, film_key
 from bot.services.permissions import FetchStatus, Permissions
 from storage.db import Database
 from storage.models import Project, utcnow
@@ -294,18 +296,13 @@ class Projects:
         path = self.music_dir / project.soundtrack
         return path if path.is_file() else None
 
-    async def _spoken(
-        self, lines: list[str | None], lang: str, narrate: bool | None, project_on: bool
-    ) -> list[Path | None] | None:
-        """Each line spoken for the film, or None when it is not narrated."""
+    def _narrates(self, narrate: bool | None, project_on: bool) -> bool:
+        """Whether the film's lines are spoken (decided before any speech is made)."""
         if narrate is None:
-            narrate = project_on and self.narration is not None and self.narration.available
-        if not narrate:
-            return None
-        if self.narration is None or not self.narration.available:
+            return project_on and self.narration is not None and self.narration.available
+        if narrate and (self.narration is None or not self.narration.available):
             raise StudioError("narration.needs_key")
-        spoken = await self.narration.speak(lines, lang)
-        return spoken if any(spoken) else None
+        return narrate
 
     async def _reorder(self, project_id: int, shot_ids: list[int]) -> None:
         async with self.db.unit_of_work() as uow:
@@ -333,42 +330,127 @@ class Projects:
         set (/music, /subtitles, /narration); narration set on a project whose bot has
         since lost its speech endpoint is left out, asked for explicitly it is an error.
         """
+        cut = await self._cut(
+            actor,
+            title=title,
+            crossfade_s=crossfade_s,
+            project_id=project_id,
+            music=music,
+            subtitles=subtitles,
+            narrate=narrate,
+        )
+        return cut.board, await self._assemble(cut, out)
+
+    async def film_or_copy(
+        self,
+        actor: Actor,
+        *,
+        title: bool = True,
+        crossfade_s: float = FILM_CROSSFADE_S,
+        project_id: int | None = None,
+    ) -> FilmOrder:
+        """/film: the copy Telegram already holds of a film with these very inputs, or a
+        newly assembled one (sent, it is remembered with `film_sent`)."""
+        cut = await self._cut(actor, title=title, crossfade_s=crossfade_s, project_id=project_id)
+        cut = replace(cut, key=await asyncio.to_thread(film_key, cut))
+        async with self.db.unit_of_work() as uow:
+            copy = await uow.films.cached(cut.board.project.id, cut.key)
+            if copy is not None:
+                sent = SentFilm(copy.file_id, copy.duration_s, copy.width, copy.height, copy.clips)
+                return FilmOrder(cut, sent=sent)
+        return FilmOrder(cut, film=await self._assemble(cut, None))
+
+    async def film_sent(self, order: FilmOrder, file_id: str) -> None:
+        """The film is in the chat: asking again with the same inputs re-sends `file_id`."""
+        film = order.film
+        if film is None or not file_id:
+            return
+        async with self.db.unit_of_work() as uow:
+            await uow.films.remember(
+                order.cut.board.project.id,
+                order.cut.key,
+                file_id,
+                duration_s=film.duration_s,
+                width=film.width,
+                height=film.height,
+                clips=film.clips,
+            )
+
+    async def film_copy_refused(self, order: FilmOrder) -> FilmOrder:
+        """Telegram no longer takes the kept file_id: drop it and assemble the film anew."""
+        async with self.db.unit_of_work() as uow:
+            await uow.films.forget_project(order.cut.board.project.id)
+        return FilmOrder(order.cut, film=await self._assemble(order.cut, None))
+
+    async def _cut(
+        self,
+        actor: Actor,
+        *,
+        title: bool,
+        crossfade_s: float,
+        project_id: int | None = None,
+        music: Path | str | None = None,
+        subtitles: bool | None = None,
+        narrate: bool | None = None,
+    ) -> FilmCut:
+        """What the film is made of: the clips in order, their words, music and title."""
         board = await self.board(actor, project_id)
         if music is None:
             music = self._music_of(board.project)
         if subtitles is None:
             subtitles = board.project.subtitles
         kept = [
-            (Path(i.clip.clip_path), i.shot.description)
+            (i.clip.id, Path(i.clip.clip_path), i.shot.description)
             for i in board.shots
             if i.clip and i.clip.clip_path
         ]
-        kept = [(path, line) for path, line in kept if path.is_file()]
-        clips = [path for path, _ in kept]
-        if not clips:
+        kept = [(take_id, path, line) for take_id, path, line in kept if path.is_file()]
+        if not kept:
             raise StudioError("film.no_clips")
-        lines = [line for _, line in kept]
-        words = Words(lines, language=actor.lang) if subtitles else None
-        spoken = await self._spoken(lines, actor.lang, narrate, board.project.narration)
+        lines = [line for *_, line in kept]
+        named = title and not board.project.title.startswith("Untitled ")
+        return FilmCut(
+            board,
+            clips=[path for _, path, _ in kept],
+            take_ids=[take_id for take_id, _, _ in kept],
+            words=Words(lines, language=actor.lang) if subtitles else None,
+            music=music,
+            title=board.project.title if named else None,
+            crossfade_s=crossfade_s,
+            lines=lines,
+            language=actor.lang,
+            narrate=self._narrates(narrate, board.project.narration),
+            end_card=t("film.end_card", actor.lang) if self.end_card else None,
+            aspect=board.project.aspect,
+            narrator=self.narration.narrator if self.narration is not None else "",
+        )
+
+    async def _assemble(self, cut: FilmCut, out: Path | None) -> FilmResult:
+        spoken = None
+        if cut.narrate and self.narration is not None:
+            spoken = await self.narration.speak(cut.lines, cut.language)
         # A random name, never the project id; the chat's copy is removed once sent.
         dest = out or private_dir(self.films_dir) / f"film-{uuid.uuid4().hex}.mp4"
-        named = title and not board.project.title.startswith("Untitled ")
         try:
             async with self.heavy.turn():  # seconds to minutes on a worker thread
                 result = await asyncio.to_thread(
                     assemble_film,
-                    clips,
+                    cut.clips,
                     dest,
-                    title=board.project.title if named else None,
-                    crossfade_s=crossfade_s,
+                    title=cut.title,
+                    crossfade_s=cut.crossfade_s,
                     limit_bytes=self.upload_limit_bytes,
-                    music=music,
-                    words=words,
-                    narration=spoken,
-                    end_card=t("film.end_card", actor.lang) if self.end_card else None,
-                    aspect=board.project.aspect,
+                    music=cut.music,
+                    words=cut.words,
+                    narration=spoken if spoken and any(spoken) else None,
+                    end_card=cut.end_card,
+                    aspect=cut.aspect,
                 )
+        except FilmTooLarge as error:
+            limit_mb = f"{error.limit_bytes / (1024 * 1024):g}"
+            raise StudioError("film.too_large", limit_mb=limit_mb) from error
         except FilmError as error:
+            music = cut.music
             if isinstance(error.__cause__, SoundtrackError) and isinstance(music, Path):
                 raise StudioError("film.bad_music", name=music.name) from error
             raise StudioError("film.failed") from error
@@ -377,4 +459,4 @@ class Projects:
                 await self.narration.discard(spoken)
         if out is None:
             make_private(result.path)
-        return board, result
+        return result

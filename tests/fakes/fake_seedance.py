@@ -65,6 +65,7 @@ class FakeSeedance:
     polls: int = 0
     lists: int = 0
     create_answer_delay_s: float = 0.0
+    returns_last_frame: bool = True  # False: like a model that offers no last frame
     _create_failures: list[tuple[int, str]] = field(default_factory=list)
     _fail_tasks: list[str] = field(default_factory=list)
     _get_failures: list[tuple[int, str]] = field(default_factory=list)
@@ -189,7 +190,7 @@ class FakeSeedance:
             answer["error"] = {"code": task.fail_code, "message": "the output was refused"}
         if state == "succeeded":
             content = {"video_url": f"{self.root}/_files/{task.id}.mp4"}
-            if task.body.get("return_last_frame"):
+            if task.body.get("return_last_frame") and self.returns_last_frame:
                 content["last_frame_url"] = f"{self.root}/_files/{task.id}.png"
             answer["content"] = content
             answer["usage"] = {"completion_tokens": 108900, "total_tokens": 108900}

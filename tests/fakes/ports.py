@@ -63,9 +63,12 @@ class FakeVideo:
     name: str = "kling"
     model: str = "fake-model"
     submitted: list[str] = field(default_factory=list)  # external ids, in order
+    images: list[bytes] = field(default_factory=list)  # each submitted start image
+    clip: bytes | None = None  # what a finished task downloads (None: a few fake bytes)
 
     async def submit(self, request: VideoRequest) -> str:
         self.submitted.append(request.external_id)
+        self.images.append(request.image_path.read_bytes())  # noqa: ASYNC240 (a test)
         return f"task-{len(self.submitted)}"
 
     async def find(self, request: VideoRequest) -> str | None:
@@ -82,7 +85,7 @@ class FakeVideo:
         dest: Path,
         on_progress: ProgressCallback | None = None,
     ) -> ClipInfo:
-        clip = b"\x00\x00\x00\x18ftypmp42" + b"clip" * 64
+        clip = self.clip or b"\x00\x00\x00\x18ftypmp42" + b"clip" * 64
         dest.write_bytes(clip)  # noqa: ASYNC240 (a few bytes, in a test)
         return ClipInfo(dest, len(clip), 5.0, 640, 480)
 

@@ -87,6 +87,11 @@ class OpenAIAudio:
             timeout=settings.llm_timeout_s * 2,
         )
 
+    @property
+    def narrator(self) -> str:
+        """The speech model and voice, as a film's cache key names who spoke."""
+        return f"{self.tts_model}/{self.voice}"
+
     def __repr__(self) -> str:
         return f"OpenAIAudio(transcribe={self.transcribe_model!r}, tts={self.tts_model!r})"
 

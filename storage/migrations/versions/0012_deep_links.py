@@ -1,7 +1,7 @@
 """project share links: random tokens that deep links (t.me/<bot>?start=…) carry
 
-Revision ID: 0013_deep_links
-Revises: 0012_star_purchases
+Revision ID: 0012_deep_links
+Revises: 0011_star_purchases
 Create Date: 2026-12-07 13:30:00
 
 A link names its project by a random token, never by the row id, and expires.
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_deep_links"
-down_revision: str | None = "0012_star_purchases"
+revision: str = "0012_deep_links"
+down_revision: str | None = "0011_star_purchases"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

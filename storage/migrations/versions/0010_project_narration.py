@@ -1,6 +1,6 @@
 """whether a project's film is narrated
 
-Revision ID: 0011_project_narration
+Revision ID: 0010_project_narration
 Revises: 0009_project_aspect
 Create Date: 2026-12-07 13:30:00
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_project_narration"
+revision: str = "0010_project_narration"
 down_revision: str | None = "0009_project_aspect"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

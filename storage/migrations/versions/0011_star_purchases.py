@@ -1,7 +1,7 @@
 """credit packs bought with Telegram Stars, and the part of spending they paid
 
-Revision ID: 0012_star_purchases
-Revises: 0011_project_narration
+Revision ID: 0011_star_purchases
+Revises: 0010_project_narration
 Create Date: 2026-12-07 13:40:00
 
 `star_purchases` is the ledger of payments: one row per telegram_payment_charge_id
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_star_purchases"
-down_revision: str | None = "0011_project_narration"
+revision: str = "0011_star_purchases"
+down_revision: str | None = "0010_project_narration"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
