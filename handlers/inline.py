@@ -47,13 +47,19 @@ async def on_inline_query(update: Update, context: Context) -> None:
 
 
 def _result(clip: SharedClip, lang: str, bot_username: str) -> InlineQueryResultCachedVideo:
-    title = t("inline.title", lang, project=clip.project_title, position=clip.position)
-    words = clip.words[:100]
+    if clip.film:
+        title = t("inline.film_title", lang, project=clip.project_title)
+        words = t("inline.film", lang)
+    else:
+        title = t("inline.title", lang, project=clip.project_title, position=clip.position)
+        words = clip.words[:100]
     return InlineQueryResultCachedVideo(
-        id=f"take-{clip.take_id}",
+        id=f"{'film' if clip.film else 'take'}-{clip.take_id}",
         video_file_id=clip.file_id,
         title=title[:128],
-        description=f"{t('inline.kept', lang)} · {words}" if clip.kept else words,
+        description=f"{t('inline.kept', lang)} · {words}"
+        if clip.kept and not clip.film
+        else words,
         caption=t(
             "inline.caption", lang, project=escape(clip.project_title), bot=f"@{bot_username}"
         ),

@@ -55,7 +55,8 @@ class SharedLink:
 
 @dataclass(frozen=True, slots=True)
 class SharedClip:
-    """One clip the inline menu offers: a shot's kept take, else its latest delivered one."""
+    """One clip the inline menu offers: a shot's kept take, else its latest delivered one;
+    or a project's film (`film` True, `take_id` then the film's own id)."""
 
     take_id: int
     file_id: str
@@ -63,6 +64,7 @@ class SharedClip:
     position: int
     words: str
     kept: bool
+    film: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +148,10 @@ class ShareLinks:
         chats = [user_id] + [
             g for g, s in zip(groups, statuses, strict=True) if s in MEMBER_STATUSES
         ]
+        words = query.strip()[:MAX_QUERY_CHARS]
         async with self.db.unit_of_work() as uow:
-            rows = await uow.links.shareable_takes(
-                chats, query.strip()[:MAX_QUERY_CHARS], MAX_TAKES_SCANNED
-            )
+            rows = await uow.links.shareable_takes(chats, words, MAX_TAKES_SCANNED)
+            films = await uow.links.shareable_films(chats, words, MAX_TAKES_SCANNED)
         picked: dict[int, SharedClip] = {}
         for row in rows:  # newest first
             kept = row.shot.kept_take_id == row.take.id
@@ -162,6 +164,19 @@ class ShareLinks:
                     words=row.shot.description or "",
                     kept=kept,
                 )
-        ordered = sorted(picked.values(), key=lambda clip: clip.take_id, reverse=True)
+        # A project's film first: the finished thing is what most people mean to share.
+        ordered = [
+            SharedClip(
+                take_id=row.film.id,
+                file_id=row.film.file_id,
+                project_title=row.project_title,
+                position=0,
+                words="",
+                kept=True,
+                film=True,
+            )
+            for row in films
+        ]
+        ordered += sorted(picked.values(), key=lambda clip: clip.take_id, reverse=True)
         end = offset + INLINE_PAGE
         return ClipPage(ordered[offset:end], end if len(ordered) > end else None)

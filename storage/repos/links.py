@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, union_all
 
 from bot.domain.states import TakeState
-from storage.models import Chat, Project, ProjectLink, Shot, Take, TakeVote
+from storage.models import Chat, FilmCopy, Project, ProjectLink, Shot, Take, TakeVote
 from storage.repos.base import Repository
 
 
@@ -20,6 +20,14 @@ class ShareableTake:
 
     take: Take
     shot: Shot
+    project_title: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShareableFilm:
+    """A film Telegram holds (the newest cut of a project), with its project's title."""
+
+    film: FilmCopy
     project_title: str
 
 
@@ -102,3 +110,29 @@ class LinksRepo(Repository):
             query = query.where(func.lower(Project.title).contains(words, autoescape=True))
         rows = (await self.session.execute(query)).all()
         return [ShareableTake(take, shot, title) for take, shot, title in rows]
+
+    async def shareable_films(
+        self, chat_ids: Sequence[int], title_contains: str, limit: int
+    ) -> list[ShareableFilm]:
+        """The newest film Telegram holds of each of these chats' projects, newest first,
+        in projects whose title contains `title_contains` (any case)."""
+        if not chat_ids:
+            return []
+        newest = (
+            select(func.max(FilmCopy.id))
+            .join(Project, Project.id == FilmCopy.project_id)
+            .where(Project.chat_id.in_(chat_ids))
+            .group_by(FilmCopy.project_id)
+        )
+        query = (
+            select(FilmCopy, Project.title)
+            .join(Project, Project.id == FilmCopy.project_id)
+            .where(FilmCopy.id.in_(newest))
+            .order_by(FilmCopy.id.desc())
+            .limit(limit)
+        )
+        if title_contains:
+            words = title_contains.lower()
+            query = query.where(func.lower(Project.title).contains(words, autoescape=True))
+        rows = (await self.session.execute(query)).all()
+        return [ShareableFilm(film, title) for film, title in rows]

@@ -90,3 +90,22 @@ async def test_someone_not_let_in_gets_an_empty_inline_answer(
         assert allowed.params["results"] == [] and "button" in allowed.params
     finally:
         await stop_bot(running)
+
+
+async def test_a_sent_film_is_offered_first_and_only_to_those_who_may_see_it(
+    bot: RunningBot, city_photo: bytes
+) -> None:
+    lin, mallory = bot.user, private_user(first_name="Mallory")
+    await still_first_off(bot, bot.chat)
+    bot.push(command_update(bot.chat, lin, "/new", "Harbour"))
+    clip = await clip_in(bot, bot.chat, lin, city_photo, "boats glide", 1)
+    bot.push(command_update(bot.chat, lin, "/film"))
+    film_sent = await bot.wait_for("sendVideo", count=2, timeout=90)
+    film = str(bot.sent_message(film_sent)["video"]["file_id"])
+    assert film != clip
+
+    answer = await ask_inline(bot, lin, "harbour", 1)
+    assert offered(answer) == [film, clip]  # the finished film first
+    first = answer.params["results"][0]
+    assert first["id"].startswith("film-") and "Harbour" in first["title"]
+    assert offered(await ask_inline(bot, mallory, "", 2)) == []  # never someone else's film
