@@ -143,7 +143,7 @@ class Generation:
         """
         await self.permissions.check_may_spend(actor, fetch_status)
         async with self.db.unit_of_work() as uow:
-            revision, shot = await self.permissions.revision(uow, actor, revision_id)
+            revision, shot = await self.permissions.spendable_revision(uow, actor, revision_id)
         provider_name = revision.params.get("provider", self.default_provider)
         if provider_name not in self.providers:
             provider_name = self.default_provider

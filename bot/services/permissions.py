@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 
 from bot.domain.errors import StudioError
+from bot.domain.states import ShotState
 from bot.domain.types import Actor
 from storage.db import Database
 from storage.models import Project, PromptRevision, Shot, Take
@@ -73,6 +74,17 @@ class Permissions:
         if revision is None:
             raise StudioError("draft.not_found")
         return revision, await self.shot(uow, actor, revision.shot_id)
+
+    async def spendable_revision(
+        self, uow: UnitOfWork, actor: Actor, revision_id: int
+    ) -> tuple[PromptRevision, Shot]:
+        """The draft and its shot, for work that costs money: the shot must still be in
+        the project. A dropped shot's draft message keeps its buttons in the chat (/cancel
+        does not edit it), and a press on them must not spend on what the user threw away."""
+        revision, shot = await self.revision(uow, actor, revision_id)
+        if shot.status == ShotState.CANCELLED:
+            raise StudioError("draft.dropped")
+        return revision, shot
 
     async def take(self, uow: UnitOfWork, actor: Actor, take_id: int) -> Take:
         """The take, if its shot is the actor's chat's."""

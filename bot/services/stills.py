@@ -83,7 +83,8 @@ class Stills:
     ) -> Still:
         """A new clay still of the draft's photo (the next number for this shot)."""
         await self.permissions.check_may_spend(actor, fetch_status)
-        revision = await self.drafting.revision_by_id(actor, revision_id)
+        async with self.db.unit_of_work() as uow:
+            revision, _shot = await self.permissions.spendable_revision(uow, actor, revision_id)
         shot = await self.drafting.shot_by_id(actor, revision.shot_id)
         folder = self.shot_folder(shot)
         # End frames share the folder; only numbered stills count.

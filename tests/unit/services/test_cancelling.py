@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from bot.domain.errors import StudioError
 from bot.domain.states import ShotState, TakeState
 from bot.services.cancelling import Outcome
 from tests.unit.services.conftest import GROUP, MEMBER, OWNER, World
@@ -46,3 +49,16 @@ async def test_in_a_group_only_the_senders_own_work_is_cancelled(world: World) -
     assert (await world.services.cancelling.cancel_latest(member)).outcome is Outcome.NOTHING
     elsewhere = await world.actor(OWNER)  # the owner's private chat: a different place
     assert (await world.services.cancelling.cancel_latest(elsewhere)).outcome is Outcome.NOTHING
+
+
+async def test_a_cancelled_draft_can_no_longer_be_generated(world: World) -> None:
+    # /cancel leaves the draft's message (and its 🎬 button) in the chat: pressing it later
+    # must not spend money on a shot the user dropped.
+    actor = await world.actor(OWNER)
+    revision_id = await world.draft(actor)
+    assert (await world.services.cancelling.cancel_latest(actor)).outcome is Outcome.DRAFT
+    with pytest.raises(StudioError) as refused:
+        await world.services.generation.request_take(actor, revision_id)
+    assert refused.value.key == "draft.dropped"
+    async with world.db.unit_of_work() as uow:
+        assert await uow.takes.active_take_for_revision(revision_id) is None
