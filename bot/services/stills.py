@@ -29,7 +29,7 @@ from bot.domain.errors import ErrorKind, ProviderError, StudioError
 from bot.domain.ports import StillMaker
 from bot.domain.types import Actor, Still, StillChoice
 from bot.files import write_private
-from bot.media.framing import fit_still
+from bot.media.framing import fit_still, frame_photo
 from bot.services.budget import Budget
 from bot.services.drafting import Drafting, PhotoIntake
 from bot.services.permissions import FetchStatus, Permissions
@@ -171,9 +171,14 @@ class Stills:
         revision = await self.drafting.revision_by_id(actor, revision_id)
         params = self.drafting.fit_end_frame(dict(revision.params))  # refused before storing
         prepared = await self.intake.prepare(photo)
-        folder = self.shot_folder(await self.drafting.shot_by_id(actor, revision.shot_id))
-        path = folder / f"end-{uuid.uuid4().hex[:12]}.jpg"
-        await asyncio.to_thread(write_private, path, prepared.jpeg)
+        shot = await self.drafting.shot_by_id(actor, revision.shot_id)
+        jpeg = prepared.jpeg
+        if aspect := shot_aspect(shot.facts):
+            # The clip cannot end in another shape than it starts: cut it like the shot's photo.
+            framed = await asyncio.to_thread(frame_photo, jpeg, aspect)
+            jpeg = framed.jpeg if framed is not None else jpeg
+        path = self.shot_folder(shot) / f"end-{uuid.uuid4().hex[:12]}.jpg"
+        await asyncio.to_thread(write_private, path, jpeg)
         params["image_tail_path"] = str(path)
         async with self.db.unit_of_work() as uow:
             shot = await uow.projects.get_shot(revision.shot_id)

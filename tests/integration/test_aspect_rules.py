@@ -96,3 +96,25 @@ async def test_the_command_lines_first_shot_rule(database: Database, tmp_path: P
         await services.projects.shape_first_shot(actor, "1:1")
     assert mixed.value.key == "aspect.has_shots"
     assert mixed.value.params["aspect"] == "9:16" and mixed.value.params["wanted"] == "1:1"
+
+
+async def test_an_end_frame_is_cut_to_the_shape_its_clip_starts_in(
+    database: Database, tmp_path: Path
+) -> None:
+    services = services_for(database, tmp_path)
+    actor = Actor(USER, USER)
+    async with database.session() as session:
+        uow = UnitOfWork(session)
+        await uow.chats.upsert_user(USER, first_name="Lin")
+        await uow.chats.upsert_chat(USER, type="private")
+    await services.projects.set_aspect(actor, "9:16")
+    outcome = await services.drafting.add_photo(
+        actor, sample_photo(width=1280, height=720), "Boats glide on the river"
+    )
+    assert outcome.revision is not None and services.stills is not None
+    ended = await services.stills.end_frame(
+        actor, outcome.revision.id, sample_photo(width=1280, height=720)
+    )
+    with Image.open(ended.params["image_tail_path"]) as tail:
+        width, height = tail.size
+    assert width * 16 == height * 9  # the same shape as the start, cut, never stretched
