@@ -181,10 +181,10 @@ class Stills:
         await asyncio.to_thread(write_private, path, jpeg)
         params["image_tail_path"] = str(path)
         async with self.db.unit_of_work() as uow:
-            shot = await uow.projects.get_shot(revision.shot_id)
-            if shot is None:
+            stored = await uow.projects.get_shot(revision.shot_id)
+            if stored is None:
                 raise StudioError("draft.not_found")
-            return await uow.projects.revise_params(shot, revision, params, actor.user_id)
+            return await uow.projects.revise_params(stored, revision, params, actor.user_id)
 
 
 def _remove_orphan(path: Path) -> None:
