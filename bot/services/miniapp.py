@@ -64,6 +64,7 @@ class AppProject:
     chat_title: str | None  # the group's name; None for the user's own chat
     music: str | None  # "calm", "song" or None
     may_change: bool
+    aspect: str | None  # the project's shape; None: each photo keeps its own
     shots: list[AppShot]
 
 
@@ -164,6 +165,7 @@ class MiniApp:
                 chat_title=(chat.title or "…") if group and chat else None,
                 music=_music_label(project.soundtrack),
                 may_change=may_change,
+                aspect=project.aspect,
                 shots=shots,
             )
 
@@ -220,6 +222,14 @@ class MiniApp:
             await self.soundtracks.use_calm(actor, fetch_status=fetch, project_id=project_id)
         else:
             await self.soundtracks.no_music(actor, fetch_status=fetch, project_id=project_id)
+        return await self.project(viewer, project_id)
+
+    async def set_aspect(self, viewer: Viewer, project_id: int, aspect: str) -> AppProject:
+        """The project's shape for new photos, as /aspect and the card's buttons set it."""
+        actor = await self.changer(viewer, project_id)
+        await self.projects.set_aspect(
+            actor, aspect, project_id=project_id, fetch_status=viewer.status_in(actor.chat_id)
+        )
         return await self.project(viewer, project_id)
 
     async def film_actor(self, viewer: Viewer, project_id: int) -> Actor:

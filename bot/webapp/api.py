@@ -126,6 +126,7 @@ def project_json(deps: AppDeps, view: AppProject) -> dict[str, Any]:
         "title": view.title,
         "group": view.chat_title,
         "music": view.music,
+        "aspect": view.aspect,
         "may_change": view.may_change,
         "shots": shots,
     }
@@ -260,6 +261,9 @@ class ProjectChange(Api):
         if change == "music":
             choice = self.body_field("music", str)
             return None if choice is None else await miniapp.set_music(viewer, pid, choice)
+        if change == "aspect":
+            shape = self.body_field("aspect", str)
+            return None if shape is None else await miniapp.set_aspect(viewer, pid, shape)
         if change == "keep":
             take = self.body_field("take", int)
             return None if take is None else await miniapp.keep(viewer, pid, take)
@@ -352,7 +356,7 @@ def app_routes(deps: AppDeps) -> list[tuple[str, type[RequestHandler], dict[str,
         (r"/app/api/projects", ProjectList, kwargs),
         (r"/app/api/projects/([0-9]{1,12})", ProjectCard, kwargs),
         (
-            r"/app/api/projects/([0-9]{1,12})/(order|music|keep|unkeep|drop|film)",
+            r"/app/api/projects/([0-9]{1,12})/(order|music|aspect|keep|unkeep|drop|film)",
             ProjectChange,
             kwargs,
         ),

@@ -172,6 +172,15 @@ async def test_arranging_the_film_with_a_finger(app_bot: RunningBot, tmp_path: P
         )
         assert (await kept_take(bot, project_id))[2] is not None
 
+        # 🖼 The shape for new photos: 9:16, the chat's card says the same.
+        renders = await page.evaluate("window.__claymate.renders")
+        await page.evaluate(
+            "const s = document.querySelector('#aspect'); s.value = '9:16';"
+            " s.dispatchEvent(new Event('change'))"
+        )
+        await page.wait_for(f"window.__claymate.renders > {renders}")
+        assert await page.evaluate("document.querySelector('#aspect').value") == "9:16"
+
         screenshot = await page.screenshot(tmp_path / "storyboard-390x844.png")
         if target := os.environ.get("CLAYMATE_SCREENSHOT_DIR"):
             shutil.copy(screenshot, Path(target) / screenshot.name)
@@ -189,6 +198,7 @@ async def test_arranging_the_film_with_a_finger(app_bot: RunningBot, tmp_path: P
     card = await bot.wait_for("editMessageText", is_card, count=2)
     text = card.params["text"]
     assert text.index(LINES[2]) < text.index(LINES[1]) < text.index(LINES[0])
+    assert "9:16" in text
 
 
 async def test_the_storyboard_speaks_chinese_and_wears_telegrams_dark_theme(

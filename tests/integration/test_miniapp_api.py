@@ -270,6 +270,7 @@ async def test_an_admins_only_group_lets_its_members_look_but_not_change(studio:
     for change, body in (
         ("order", {"shots": before[::-1]}),
         ("music", {"music": "calm"}),
+        ("aspect", {"aspect": "9:16"}),
         ("film", {}),
     ):
         refused = await studio.client.post(f"{path}/{change}", headers=studio.auth(MEI), json=body)
@@ -311,6 +312,20 @@ async def test_keep_unkeep_music_drop_and_film(studio: Studio) -> None:
         f"{path}/music", headers=studio.auth(LIN), json={"music": "loud"}
     )
     assert loud.status_code == 400 and "calm" in loud.json()["message"]
+
+    # The shape, as /aspect sets it: the chat's project card shows the same.
+    assert calm.json()["aspect"] is None
+    vertical = await studio.client.post(
+        f"{path}/aspect", headers=studio.auth(LIN), json={"aspect": "9:16"}
+    )
+    assert vertical.status_code == 200 and vertical.json()["aspect"] == "9:16"
+    async with studio.db.unit_of_work() as uow:
+        stored = await uow.projects.get_project(studio.own_project)
+        assert stored is not None and stored.aspect == "9:16"
+    odd = await studio.client.post(
+        f"{path}/aspect", headers=studio.auth(LIN), json={"aspect": "4:3"}
+    )
+    assert odd.status_code == 400 and odd.json()["error"] == "aspect.usage"
 
     # Another project's take is not this project's to keep.
     foreign = await studio.client.post(

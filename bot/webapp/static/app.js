@@ -12,6 +12,7 @@
       projects: "Your projects", none: "No projects yet: send the bot a photo to start one.",
       shots: (n) => `${n} shot${n === 1 ? "" : "s"}`, clips: (n) => `${n} clip${n === 1 ? "" : "s"}`,
       storyboard: "Storyboard", music: "Music", calm: "Calm", off: "Off", song: "Your song",
+      shape: "Shape", ownShape: "each photo's own",
       film: "🎞 Make film", filmQueued: "The film is being made: it will arrive in the chat.",
       keep: "⭐ Keep", kept: "⭐ Kept", up: "Move up", down: "Move down", drag: "Drag to reorder",
       drop: "✖", dropAsk: "Take this shot out of the story?", take: "Take",
@@ -25,6 +26,7 @@
       projects: "我的项目", none: "还没有项目：给机器人发一张照片就能开始。",
       shots: (n) => `${n} 个镜头`, clips: (n) => `${n} 段视频`,
       storyboard: "故事板", music: "配乐", calm: "舒缓", off: "关闭", song: "你的歌曲",
+      shape: "画幅", ownShape: "保持照片原样",
       film: "🎞 合成影片", filmQueued: "影片正在合成，完成后会发到聊天里。",
       keep: "⭐ 保留", kept: "⭐ 已保留", up: "上移", down: "下移", drag: "拖动排序",
       drop: "✖", dropAsk: "把这个镜头从故事里移除？", take: "版本",
@@ -174,8 +176,15 @@
     ]);
     if (project.music === "song") music.prepend(el("option", { value: "song", text: T.song, disabled: true }));
     music.value = project.music || "off";
+    // New photos are cut to the shape; shots already in the project keep theirs.
+    const shape = el("select", { id: "aspect", disabled: !may, "aria-label": T.shape,
+      on: { change: (e) => change("aspect", { aspect: e.target.value }) } },
+      ["16:9", "9:16", "1:1"].map((a) => el("option", { value: a, text: a })));
+    if (!project.aspect) shape.prepend(el("option", { value: "", text: T.ownShape, disabled: true }));
+    shape.value = project.aspect || "";
     const tools = el("div", { class: "tools" }, [
       el("label", { text: "🎵 " + T.music + " " }, [music]),
+      el("label", { text: "🖼 " + T.shape + " " }, [shape]),
       el("button", { id: "make-film", class: "primary", disabled: !may, text: T.film,
         on: { click: makeFilm } }),
     ]);
