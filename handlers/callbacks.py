@@ -12,7 +12,7 @@ from dataclasses import dataclass
 MAX_CALLBACK_BYTES = 64
 MAX_ROW_ID = 2**63 - 1  # the largest key SQLite and PostgreSQL BIGINT hold
 # ASCII digits only (str.isdigit() also takes "²" and "١"), at most as many as MAX_ROW_ID has.
-_ROW_ID = re.compile(r"[0-9]{1,19}")
+_ROW_ID = re.compile(r"0|[1-9][0-9]{0,18}")  # one spelling per id: no leading zeros
 _ACTION = re.compile(r"[a-z]{1,3}")
 
 # One short code per user intention; handlers register a pattern per code.

@@ -122,3 +122,10 @@ def test_callback_data_parses_to_an_in_range_button_or_is_refused(data: str) -> 
     assert cb.encode(button.action, button.row_id, button.arg) == data  # nothing reinterpreted
     if button.action in ACTIONS:
         assert re.match(cb.pattern(button.action), data)  # its handler will see it
+
+
+def test_a_row_id_has_one_spelling() -> None:
+    # "a:01" and "a:1" would be the same button: only what encode makes is accepted, so
+    # a forged spelling never passes for a real one (hypothesis found this one).
+    assert cb.parse("a:01") is None and cb.parse("cs:007:x") is None
+    assert cb.parse("a:1") == cb.Button("a", 1) and cb.parse("l:0") == cb.Button("l", 0)
