@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -78,14 +78,17 @@ class PhotoIntake:
         self._slots = asyncio.Semaphore(slots)
 
     async def store(
-        self, photo: bytes, aspect: str | None = None
+        self, photo: bytes, aspect: str | None | Callable[[], Awaitable[str | None]] = None
     ) -> tuple[PreparedPhoto, Path, bytes | None]:
         """The video-ready JPEG and the LLM's copy, written to disk: one trip to a thread.
 
         With a project shape, the photo is cut around its subject to it; the third value
-        is then a small preview of the cut (None: nothing was cut)."""
+        is then a small preview of the cut (None: nothing was cut). The shape may be a
+        read, done once the photo's turn has come: photos enter intake in the order they
+        came, not in the order their reads came back."""
         async with self._slots:
-            return await asyncio.to_thread(self._store, photo, aspect)
+            shape = await aspect() if callable(aspect) else aspect
+            return await asyncio.to_thread(self._store, photo, shape)
 
     async def prepare(self, photo: bytes) -> PreparedPhoto:
         """Intake without storing (an end frame): the same limits, inside the same cap."""
@@ -196,9 +199,17 @@ class Drafting:
         take seconds, and no transaction waits for it); the shot in the chat's current
         project, its first revision and the draft's view are then one unit of work.
         """
-        async with self.db.unit_of_work() as uow:
-            aspect = (await current_project(uow, actor)).aspect
-        prepared, path, framed = await self.intake.store(photo, aspect)
+        aspect: str | None = None
+
+        async def shape() -> str | None:
+            # The shape only: the project itself is made (if it is the chat's first photo)
+            # in the same unit of work as the shot, after the draft.
+            nonlocal aspect
+            async with self.db.unit_of_work() as uow:
+                aspect = await uow.chats.current_aspect(actor.chat_id)
+            return aspect
+
+        prepared, path, framed = await self.intake.store(photo, shape)
         description = _clean_text(description, MAX_DESCRIPTION_CHARS)
         drafted = None
         if description and draft:

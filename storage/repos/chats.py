@@ -12,6 +12,7 @@ from storage.models import (
     Chat,
     MediaGroup,
     ProcessedUpdate,
+    Project,
     User,
     utcnow,
 )
@@ -20,6 +21,17 @@ from storage.repos.base import Repository, rowcount
 
 class ChatsRepo(Repository):
     """Who talks to the bot and where: users, chats, message references, update ids, albums."""
+
+    async def current_aspect(self, chat_id: int) -> str | None:
+        """The shape of the chat's current project, in one statement (None: no project yet,
+        or one that keeps each photo's shape). Read before a photo's intake, on every photo."""
+        query = (
+            select(Project.aspect)
+            .join(Chat, Chat.current_project_id == Project.id)
+            .where(Chat.id == chat_id)
+        )
+        aspect: str | None = await self.session.scalar(query)
+        return aspect
 
     async def record_user(
         self,

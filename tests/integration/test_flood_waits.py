@@ -119,4 +119,6 @@ async def test_hundreds_of_updates_waiting_for_a_groups_budget_do_not_shut_other
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-    assert _sent_to(stub) == [GROUP, PRIVATE]  # the other 299 were still waiting their turn
+    # The group's first answer and the private one are in flight together (two slots), so
+    # either may reach Telegram first; the other 299 were still waiting their turn.
+    assert sorted(_sent_to(stub)) == sorted([GROUP, PRIVATE])
