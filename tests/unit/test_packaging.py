@@ -147,3 +147,11 @@ def test_env_example_lists_every_setting() -> None:
     assert settings - listed == set(), "settings missing from .env.example"
     # compose reads it from .env too
     assert "POSTGRES_PASSWORD" in listed
+
+
+def test_env_example_values_carry_no_inline_comments() -> None:
+    # Copied to .env, the file is read by docker --env-file and compose's env_file, which
+    # take "KEY=  # comment" as the value "# comment": a key set to its own comment.
+    lines = (REPO_ROOT / ".env.example").read_text().splitlines()
+    inline = [line for line in lines if re.match(r"^[A-Z][A-Z0-9_]*=.*#", line)]
+    assert inline == [], inline
