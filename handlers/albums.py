@@ -5,12 +5,11 @@ from __future__ import annotations
 from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler
 
-from bot.domain.states import TakeState
-from bot.domain.types import Actor, ProgressUpdate
+from bot.domain.types import Actor
 from bot.i18n import t
 from handlers import callbacks as cb
-from handlers import render
 from handlers.common import Context, button, runner, send_html, services, thread_of
+from handlers.generate import announce_take
 from handlers.groups import member_status
 
 
@@ -34,17 +33,8 @@ async def on_generate_all_pressed(
     for outcome in outcomes:
         if not outcome.queued:
             continue
-        take = outcome.take
-        status = await send_html(
-            context,
-            message.chat_id,
-            render.status_text(take, ProgressUpdate(TakeState.QUEUED, 0.0), actor.lang),
-            thread_id=take.thread_id,
-            reply_to=outcome.photo_message_id,
-            markup=render.status_keyboard(take, actor.lang),
-        )
-        await services(context).generation.attach_status_message(
-            take.id, status.chat_id, status.message_id
+        await announce_take(
+            context, actor, outcome.take, message.chat_id, outcome.photo_message_id
         )
     runner(context).wake()
     lines = [t("album.report", actor.lang)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler
 
+from bot.domain.records import TakeRecord
 from bot.domain.states import TakeState
 from bot.domain.types import Actor, ProgressUpdate, StillChoice
 from bot.i18n import t
@@ -55,20 +56,27 @@ async def _queue_take(
     )
     if not result.created:
         return t("take.already_running", actor.lang)
-    take = result.take
+    await announce_take(context, actor, result.take, message.chat_id, message.message_id)
+    runner(context).wake()
+    return None
+
+
+async def announce_take(
+    context: Context, actor: Actor, take: TakeRecord, chat_id: int, reply_to: int | None
+) -> None:
+    """A queued take's status message (⏳, with ✖ to cancel), remembered on the take so
+    the runner edits that message as the take moves on."""
     status = await send_html(
         context,
-        message.chat_id,
+        chat_id,
         render.status_text(take, ProgressUpdate(TakeState.QUEUED, 0.0), actor.lang),
         thread_id=take.thread_id,
-        reply_to=message.message_id,
+        reply_to=reply_to,
         markup=render.status_keyboard(take, actor.lang),
     )
     await services(context).generation.attach_status_message(
         take.id, status.chat_id, status.message_id
     )
-    runner(context).wake()
-    return None
 
 
 queue_take = _queue_take  # 🎬 Animate this (handlers.stills) queues a take the same way
