@@ -13,6 +13,7 @@ import pytest
 
 from bot.app import serve
 from bot.config import Settings
+from bot.domain.states import TakeState
 from bot.media.sample import sample_photo
 from bot.runner import RunnerPolicy
 from storage.db import Database
@@ -108,6 +109,30 @@ async def bot(stub: TelegramStub, tmp_path: Path) -> AsyncIterator[RunningBot]:
         yield running
     finally:
         await stop_bot(running)
+
+
+async def all_takes_delivered(bot: RunningBot, timeout_s: float = 30) -> None:
+    """Wait until every take is marked delivered: a clip reaches the chat a moment before
+    its take is, and a /film in between rightly finds no clip yet."""
+    from sqlalchemy import func, select
+
+    from storage.models import Take
+
+    db = Database.from_url(bot.settings.resolved_database_url)
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                async with db.session() as session:
+                    waiting = await session.scalar(
+                        select(func.count())
+                        .select_from(Take)
+                        .where(Take.status != TakeState.DELIVERED)
+                    )
+                if not waiting:
+                    return
+                await asyncio.sleep(0.05)
+    finally:
+        await db.dispose()
 
 
 async def still_first_off(bot: RunningBot, chat: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from PIL import Image
 from bot.domain.aspect import matching_aspect
 from bot.media.probe import probe_mp4
 from bot.media.sample import sample_photo
-from tests.e2e.conftest import RunningBot
+from tests.e2e.conftest import RunningBot, all_takes_delivered
 from tests.e2e.test_private_chat import button, buttons, draft_for_photo, generate, is_draft
 from tests.fakes.updates import album_updates, button_press, command_update, photo_update
 from tests.integration.test_cli import claymate
@@ -56,6 +56,7 @@ async def test_a_vertical_project_gives_vertical_clips_and_a_vertical_film(
     second = bot.sent_message(await bot.wait_for("sendMessage", is_draft, count=2))
     bot.push(button_press(bot.user, second, button(second, "g")))
     await bot.wait_for("sendVideo", count=2, timeout=60)
+    await all_takes_delivered(bot)
 
     bot.push(command_update(bot.chat, bot.user, "/film"))
     film_call = await bot.wait_for("sendVideo", count=3, timeout=90)

@@ -12,10 +12,18 @@ from sqlalchemy import update
 from bot.services import projects as projects_module
 from storage.db import Database
 from storage.models import FilmCopy
-from tests.e2e.conftest import RunningBot
-from tests.e2e.test_private_chat import draft_for_photo, generate
+from tests.e2e.conftest import RunningBot, all_takes_delivered
+from tests.e2e.test_private_chat import draft_for_photo
+from tests.e2e.test_private_chat import generate as press_generate
 from tests.fakes.updates import command_update
 from tests.integration.test_storyboard import COLOURS, solid_photo
+
+
+async def generate(bot: RunningBot, draft: dict[str, Any]) -> Any:
+    """🎬 Generate, and wait until the take is delivered in the database."""
+    clip = await press_generate(bot, draft)
+    await all_takes_delivered(bot)
+    return clip
 
 
 @pytest.fixture

@@ -6,7 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import RunningBot, bot_settings, start_bot, still_first_off, stop_bot
+from tests.e2e.conftest import (
+    RunningBot,
+    all_takes_delivered,
+    bot_settings,
+    start_bot,
+    still_first_off,
+    stop_bot,
+)
 from tests.e2e.test_private_chat import button, is_draft
 from tests.fakes.telegram_stub import Call, TelegramStub
 from tests.fakes.updates import (
@@ -99,6 +106,7 @@ async def test_a_sent_film_is_offered_first_and_only_to_those_who_may_see_it(
     await still_first_off(bot, bot.chat)
     bot.push(command_update(bot.chat, lin, "/new", "Harbour"))
     clip = await clip_in(bot, bot.chat, lin, city_photo, "boats glide", 1)
+    await all_takes_delivered(bot)
     bot.push(command_update(bot.chat, lin, "/film"))
     film_sent = await bot.wait_for("sendVideo", count=2, timeout=90)
     film = str(bot.sent_message(film_sent)["video"]["file_id"])
