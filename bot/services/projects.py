@@ -54,6 +54,16 @@ async def current_project(uow: UnitOfWork, actor: Actor) -> Project:
     return project
 
 
+async def project_for(
+    uow: UnitOfWork, permissions: Permissions, actor: Actor, project_id: int | None
+) -> Project:
+    """The chat's current project, or `project_id`'s if it is this chat's (a card's
+    button, the Mini App): every use case that takes either chooses it here."""
+    if project_id is None:
+        return await current_project(uow, actor)
+    return await permissions.project(uow, actor, project_id)
+
+
 async def project_view(uow: UnitOfWork, project: Project) -> ProjectView:
     """A project's shots in order with their delivered clips; the caller checked access."""
     views = []
@@ -168,7 +178,7 @@ class Projects:
     async def aspect(self, actor: Actor, project_id: int | None = None) -> AspectView:
         """The current project's shape (or `project_id`'s, if it is this chat's)."""
         async with self.db.unit_of_work() as uow:
-            project = await self._project(uow, actor, project_id)
+            project = await project_for(uow, self.permissions, actor, project_id)
             return AspectView(project.id, project.title, project.aspect)
 
     async def set_aspect(
@@ -187,7 +197,7 @@ class Projects:
         # A setting of the project, like its sound: in an admins-only group, admins only.
         await self.permissions.check_may_spend(actor, fetch_status)
         async with self.db.unit_of_work() as uow:
-            project = await self._project(uow, actor, project_id)
+            project = await project_for(uow, self.permissions, actor, project_id)
             project.aspect = aspect
             shots = await uow.projects.project_shots(project.id)
             others = sum(1 for shot in shots if shot_aspect(shot.facts) != aspect)
@@ -207,20 +217,12 @@ class Projects:
                 )
         return await self.set_aspect(actor, aspect, project_id=project.id)
 
-    async def _project(self, uow: UnitOfWork, actor: Actor, project_id: int | None) -> Project:
-        if project_id is None:
-            return await current_project(uow, actor)
-        return await self.permissions.project(uow, actor, project_id)
-
     # --- the board ----------------------------------------------------------------------
 
     async def board(self, actor: Actor, project_id: int | None = None) -> Board:
         """The current project's shots (or `project_id`'s, if it belongs to this chat)."""
         async with self.db.unit_of_work() as uow:
-            if project_id is None:
-                project = await current_project(uow, actor)
-            else:
-                project = await self.permissions.project(uow, actor, project_id)
+            project = await project_for(uow, self.permissions, actor, project_id)
             shots = await uow.projects.project_shots(project.id)
             stars = await uow.takes.take_star_counts([s.id for s in shots])
             items = []

@@ -23,7 +23,7 @@ from bot.media.film import CALM
 from bot.media.soundtrack import SoundtrackError, decode_audio
 from bot.services.capacity import HeavyWork
 from bot.services.permissions import FetchStatus, Permissions
-from bot.services.projects import current_project
+from bot.services.projects import current_project, project_for
 from storage.db import Database
 
 AUDIO_SUFFIXES = frozenset({".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".wav", ".flac"})
@@ -116,10 +116,7 @@ class Soundtracks:
         self, actor: Actor, soundtrack: str | None, project_id: int | None = None
     ) -> FilmSoundView:
         async with self.db.unit_of_work() as uow:
-            if project_id is None:
-                project = await current_project(uow, actor)
-            else:
-                project = await self.permissions.project(uow, actor, project_id)
+            project = await project_for(uow, self.permissions, actor, project_id)
             previous = project.soundtrack
             await uow.projects.set_film_sound(
                 project.id, soundtrack=soundtrack, subtitles=project.subtitles
