@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.errors import StudioError
 from bot.domain.types import Actor, ProjectView
-from bot.services.permissions import Permissions
+from bot.services.permissions import MEMBER_STATUSES, Permissions
 from bot.services.projects import project_view
 from storage.db import Database
 from storage.models import utcnow
@@ -26,7 +26,6 @@ from storage.models import utcnow
 PREFIX = "p_"
 TOKEN_BYTES = 24  # 32 URL-safe characters: with the prefix well within Telegram's 64
 PAYLOAD = re.compile(rf"{PREFIX}[A-Za-z0-9_-]{{{TOKEN_BYTES * 4 // 3}}}")
-MEMBER_STATUSES = frozenset({"creator", "administrator", "member"})
 INLINE_PAGE = 20  # results per inline answer; Telegram asks for the next page by offset
 MAX_GROUPS_CHECKED = 8  # getChatMember calls per inline query, made at once
 MAX_TAKES_SCANNED = 500  # newest takes looked at per inline query
