@@ -65,6 +65,18 @@ async def is_admin(context: Context, actor: Actor) -> bool:
     return await services(context).groups.is_admin(actor, _status_fetcher(context, actor))
 
 
+async def status_or_left(bot: Bot, chat_id: int, user_id: int) -> str:
+    """getChatMember's status, failing closed: when Telegram cannot say, "left", so a
+    group's projects and clips are never shown on a guess (the Generate rule's fetcher
+    below fails the other way, to "member")."""
+    try:
+        member = await bot.get_chat_member(chat_id, user_id)
+    except TelegramError as error:
+        log.warning("getChatMember failed, taken as not a member: %s", type(error).__name__)
+        return "left"
+    return str(member.status)
+
+
 def _status_fetcher(context: Context, actor: Actor) -> Callable[[], Awaitable[str]]:
     async def fetch() -> str:
         try:

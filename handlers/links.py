@@ -6,7 +6,6 @@ import logging
 from html import escape
 
 from telegram import Message, Update
-from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot.domain.errors import StudioError
@@ -16,6 +15,7 @@ from bot.services.links import FetchMembership
 from handlers import callbacks as cb
 from handlers import render
 from handlers.common import Context, button, reply_html, send_html, services, settings, thread_of
+from handlers.groups import status_or_left
 from handlers.projects import card_keyboard
 
 log = logging.getLogger(__name__)
@@ -52,12 +52,7 @@ def membership_of(context: Context, user_id: int) -> FetchMembership:
     say, the user is not taken for a member (the admin check's fallback is the reverse)."""
 
     async def fetch(chat_id: int) -> str:
-        try:
-            member = await context.bot.get_chat_member(chat_id, user_id)
-        except TelegramError as error:
-            log.warning("getChatMember for sharing failed: %s", type(error).__name__)
-            return "left"
-        return str(member.status)
+        return await status_or_left(context.bot, chat_id, user_id)
 
     return fetch
 

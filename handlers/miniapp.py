@@ -15,6 +15,7 @@ from bot.i18n import t
 from bot.services.permissions import StatusIn
 from bot.services.projects import Projects
 from handlers.film import film_to_chat
+from handlers.groups import status_or_left
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +70,7 @@ def status_in_for(bot: Bot) -> Callable[[int], StatusIn]:
     def for_user(user_id: int) -> StatusIn:
         def in_chat(chat_id: int) -> Callable[[], Awaitable[str]]:
             async def fetch() -> str:
-                try:
-                    member = await bot.get_chat_member(chat_id, user_id)
-                except TelegramError as error:
-                    log.info("getChatMember for the Mini App failed: %s", type(error).__name__)
-                    return "left"
-                return str(member.status)
+                return await status_or_left(bot, chat_id, user_id)
 
             return fetch
 
