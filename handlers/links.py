@@ -17,7 +17,6 @@ from handlers.common import Context, button, reply_html, send_html, services, se
 from handlers.groups import status_or_left
 from handlers.projects import card_keyboard
 
-
 MAX_CLIPS_SHOWN = 10  # a group project's clips sent to a member who opens its link
 
 
