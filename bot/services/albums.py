@@ -79,12 +79,13 @@ class AlbumTakes:
             # A shot already being made gets no second take: it costs nothing more. Each
             # is priced as its take will be (with the project's sound where it makes sound).
             total = 0.0
-            for _, revision in drafted:
+            sound: dict[int, bool] = {}  # per project, read once
+            for shot, revision in drafted:
                 if await uow.takes.active_take_for_revision(revision.id) is None:
-                    shot = await uow.projects.get_shot(revision.shot_id)
-                    project = await uow.projects.get_project(shot.project_id) if shot else None
-                    sound = project.sound if project is not None else False
-                    total += self.generation.price(revision.params, sound=sound)
+                    if shot.project_id not in sound:
+                        project = await uow.projects.get_project(shot.project_id)
+                        sound[shot.project_id] = project is not None and project.sound
+                    total += self.generation.price(revision.params, sound=sound[shot.project_id])
             # Bought credits pay where the free quota ends, as each take's reservation will.
             left = await self.budget.available(uow.accounts, actor.user_id, group_id)
         if left is not None and total > left + 1e-9:
