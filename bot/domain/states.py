@@ -27,6 +27,12 @@ _S = TakeState
 
 TERMINAL_TAKE_STATES: frozenset[TakeState] = frozenset({_S.DELIVERED, _S.FAILED, _S.CANCELLED})
 
+# The clip is on disk and its message is on its way to the chat or there: it may be kept,
+# voted for or continued from. The message (and its buttons) reaches the user's phone before
+# the bot hears back from sendVideo and records the delivery, so a quick press lands in the
+# delivering state and must not be told the take is gone.
+CLIP_READY_STATES: frozenset[TakeState] = frozenset({_S.DELIVERING, _S.DELIVERED})
+
 # Holding a provider concurrency slot: the create call is out, or the task exists upstream.
 ACTIVE_UPSTREAM_STATES: frozenset[TakeState] = frozenset(
     {_S.SUBMITTING, _S.SUBMITTED, _S.RENDERING}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bot.domain.aspect import shot_aspect
 from bot.domain.errors import StudioError
-from bot.domain.states import ShotState, TakeState
+from bot.domain.states import CLIP_READY_STATES, ShotState
 from bot.domain.types import Actor
 from bot.files import write_private
 from bot.media.intake import llm_copy_path
@@ -56,7 +56,7 @@ class Continuity:
         async with self.db.unit_of_work() as uow:
             take = await self.permissions.take(uow, actor, take_id)
             source = await self.permissions.shot(uow, actor, take.shot_id)
-            if take.status != TakeState.DELIVERED or source.kept_take_id != take.id:
+            if take.status not in CLIP_READY_STATES or source.kept_take_id != take.id:
                 raise StudioError("continue.not_kept")
             clip = Path(take.clip_path) if take.clip_path else None
             revision_id = take.revision_id

@@ -51,7 +51,7 @@ from bot.domain.ports import (
     take_sound,
 )
 from bot.domain.records import TakeRecord
-from bot.domain.states import TERMINAL_TAKE_STATES, TakeState
+from bot.domain.states import CLIP_READY_STATES, TERMINAL_TAKE_STATES, TakeState
 from bot.domain.types import (
     Actor,
     Delivery,
@@ -264,7 +264,7 @@ class Generation:
         """⭐ Keep: this take is the shot's clip in the film."""
         async with self.db.unit_of_work() as uow:
             take = await uow.takes.get_take(take_id)
-            if take is None or take.status != TakeState.DELIVERED:
+            if take is None or take.status not in CLIP_READY_STATES:
                 raise StudioError("take.not_found")
             shot = await self.permissions.shot(uow, actor, take.shot_id)
             shot.kept_take_id = take.id

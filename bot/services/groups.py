@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.domain.errors import StudioError
-from bot.domain.states import TakeState
+from bot.domain.states import CLIP_READY_STATES
 from bot.domain.types import Actor
 from bot.services.permissions import GENERATE_POLICIES, FetchStatus, Permissions
 from storage.db import Database
@@ -50,7 +50,7 @@ class Groups:
         """Record the member's ⭐ for this take and settle which take the shot keeps."""
         async with self.db.unit_of_work() as uow:
             take = await self.permissions.take(uow, actor, take_id)  # this chat's take
-            if take.status != TakeState.DELIVERED:
+            if take.status not in CLIP_READY_STATES:
                 raise StudioError("take.not_found")
             shot = await uow.projects.lock_shot(take.shot_id)
             assert shot is not None

@@ -169,3 +169,40 @@ async def test_in_an_admins_only_group_the_use_cases_refuse_a_members_paid_work(
         admin, revision_id, fetch_status=status_is("administrator")
     )
     assert made.created
+
+
+async def test_keep_pressed_the_moment_the_clip_arrives_is_kept(
+    world: World, tmp_path: Path
+) -> None:
+    """The clip's message, with its ⭐ Keep, is on the user's phone before the bot has heard
+    back from sendVideo and recorded the take as delivered: a quick press in that moment keeps
+    the take instead of calling it gone. (A group's vote is the same press.)"""
+    owner, group_owner = await world.actor(OWNER), await world.actor(OWNER, GROUP)
+    pressed: dict[int, object] = {}
+
+    class PressesKeepOnArrival(FakeObserver):
+        async def deliver(self, take):  # type: ignore[no-untyped-def]
+            delivery = await super().deliver(take)
+            actor = group_owner if take.id in pressed else owner
+            if actor.is_group:
+                pressed[take.id] = await world.services.groups.vote(actor, take.id, admin=False)
+            else:
+                pressed[take.id] = await world.services.generation.keep_take(actor, take.id)
+            return delivery
+
+    machine = TakeMachine(
+        world.db, {"kling": world.video}, PressesKeepOnArrival(), clips_dir=tmp_path / "clips"
+    )
+    private = await world.services.generation.request_take(owner, await world.draft(owner))
+    await machine.advance(private.take.id)
+    group = await world.services.generation.request_take(
+        group_owner, await world.draft(group_owner)
+    )
+    pressed[group.take.id] = None  # the group's press is a vote
+    await machine.advance(group.take.id)
+
+    for request in (private, group):
+        async with world.db.unit_of_work() as uow:
+            shot = await uow.projects.get_shot(request.take.shot_id)
+            assert shot is not None and shot.kept_take_id == request.take.id
+        assert (await machine.load(request.take.id)).status == TakeState.DELIVERED
