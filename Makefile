@@ -74,6 +74,7 @@ bench: $(STAMP)
 	@$(BIN)/python bench/bench_intake_memory.py
 	@$(BIN)/python bench/bench_render.py
 	@$(BIN)/python bench/bench_film.py
+	@$(BIN)/python bench/bench_floor.py
 	@$(BIN)/python bench/bench_drafts.py
 	@$(BIN)/python bench/bench_generate.py
 
