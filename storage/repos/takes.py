@@ -11,6 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.domain.states import (
     ACTIVE_UPSTREAM_STATES,
+    CLIP_READY_STATES,
     TAKE_TRANSITIONS,
     TERMINAL_TAKE_STATES,
     IllegalTransition,
@@ -51,7 +52,12 @@ class TakesRepo(Repository):
     async def active_take_for_revision(self, revision_id: int) -> Take | None:
         return await self.session.scalar(
             select(Take)
-            .where(Take.revision_id == revision_id, Take.status.not_in(TERMINAL_TAKE_STATES))
+            # A take whose clip is on its way is done being made: 🔁 Again under that clip,
+            # pressed before the delivery is recorded, asks for a new one.
+            .where(
+                Take.revision_id == revision_id,
+                Take.status.not_in(TERMINAL_TAKE_STATES | CLIP_READY_STATES),
+            )
             .order_by(Take.id.desc())
             .limit(1)
         )

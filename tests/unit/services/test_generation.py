@@ -206,3 +206,29 @@ async def test_keep_pressed_the_moment_the_clip_arrives_is_kept(
             shot = await uow.projects.get_shot(request.take.shot_id)
             assert shot is not None and shot.kept_take_id == request.take.id
         assert (await machine.load(request.take.id)).status == TakeState.DELIVERED
+
+
+async def test_again_pressed_the_moment_the_clip_arrives_makes_a_second_take(
+    world: World, tmp_path: Path
+) -> None:
+    """🔁 Again under a clip whose delivery the bot has not recorded yet is a new take, not
+    the one being delivered seen as a double tap."""
+    owner = await world.actor(OWNER)
+    revision_id = await world.draft(owner)
+    again: list[object] = []
+
+    class PressesAgainOnArrival(FakeObserver):
+        async def deliver(self, take):  # type: ignore[no-untyped-def]
+            delivery = await super().deliver(take)
+            if not again:
+                again.append(await world.services.generation.request_take(owner, revision_id))
+            return delivery
+
+    machine = TakeMachine(
+        world.db, {"kling": world.video}, PressesAgainOnArrival(), clips_dir=tmp_path / "clips"
+    )
+    first = await world.services.generation.request_take(owner, revision_id)
+    await machine.advance(first.take.id)
+
+    (second,) = again
+    assert second.created and second.take.id != first.take.id  # type: ignore[attr-defined]
