@@ -27,9 +27,7 @@ bot's at 50 users, 3x at 200.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -43,6 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.fresh_db import fresh_database  # noqa: E402
+from bench.report import loadavg, machine, write_results  # noqa: E402
 from bot.media.sample import sample_photo  # noqa: E402
 from tests.fakes.fake_openai import DEFAULT_KEY, FakeOpenAI  # noqa: E402
 from tests.fakes.telegram_stub import Call, TelegramStub  # noqa: E402
@@ -72,11 +71,6 @@ def cpu_seconds(pid: int) -> float:
     fields = stat[stat.rindex(")") + 2 :].split()
     utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
     return (utime + stime) / CLOCK_TICKS
-
-
-def loadavg() -> str:
-    """The 1, 5 and 15 minute load averages: how busy the machine was."""
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def start_bot(
@@ -220,23 +214,14 @@ def main() -> int:
     result = {
         "benchmark": "drafts",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "loadavg_before": load_before,
-            "loadavg_after": load_after,
-        },
+        "machine": machine(loadavg_before=load_before, loadavg_after=load_after),
         "database": "postgresql" if args.database_url else "sqlite",
         "photo": {"width": 1280, "height": 960, "bytes": len(photo), "caption": CAPTION},
         "drafter": "llm (OpenAI-compatible, local fake answering at once)",
         "rate_limiter": "bot.ratelimit.telegram_rate_limiter on both sides",
         "runs": rows,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {RESULTS.relative_to(REPO)}")
-    return 0
+    return write_results(RESULTS, result)
 
 
 if __name__ == "__main__":

@@ -30,9 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -51,6 +48,7 @@ from telegram.constants import ParseMode  # noqa: E402
 
 from bench.bare_bot import DRAFT, KEYBOARD  # noqa: E402
 from bench.fresh_db import fresh_database  # noqa: E402
+from bench.report import loadavg, machine, write_results  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.domain.types import DraftRequest  # noqa: E402
 from bot.media.intake import prepare_photo  # noqa: E402
@@ -186,11 +184,7 @@ def main() -> int:
     result = {
         "benchmark": "floor",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "loadavg": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
-        },
+        "machine": machine(loadavg=loadavg()),
         "database": "postgresql" if args.database_url else "sqlite",
         "rounds": args.rounds,
         "cost_ms": cost,
@@ -214,10 +208,7 @@ def main() -> int:
         f"+ database ({statements} statements, {TRANSACTIONS} transactions) {database:.1f} ms"
         f" = {floor + database:.1f} ms ({(floor + database) / bare:.2f}x)"
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {RESULTS.relative_to(REPO)}")
-    return 0
+    return write_results(RESULTS, result)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import signal
 import subprocess
@@ -30,6 +29,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench.report import machine, write_results  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "generate.json"
 STALL_GOAL_MS = 100.0
@@ -273,17 +274,10 @@ def main() -> int:
     result = {
         "benchmark": "generate",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
+        "machine": machine(),
         **outcome,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {RESULTS.relative_to(REPO)}")
-    return 0
+    return write_results(RESULTS, result)
 
 
 if __name__ == "__main__":
