@@ -1,8 +1,9 @@
 """Shared fixtures: settings isolated from the machine, and real databases.
 
 Storage-touching tests run on SQLite always, and on PostgreSQL too when TEST_DATABASE_URL
-points at a server (CI sets it). Each PostgreSQL test gets a fresh database cloned from a
-migrated template, so tests never see each other's rows.
+points at a server (CI sets it). Each test gets a fresh database copied or cloned from a
+migrated template (SQLite file, PostgreSQL database), so tests never see each other's rows
+and the migrations run once per session, not once per test.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 
 from bot.config import Settings, normalise_database_url
 from storage.db import Database
-from tests.databases import execute_autocommit, with_database
+from tests.databases import execute_autocommit, migrated_sqlite, with_database
 
 # Every variable Settings reads: the tests must not pick up a developer's real keys.
 _SETTINGS_ENV = [
@@ -90,11 +91,7 @@ async def database_url(
 ) -> AsyncIterator[str]:
     """A migrated, empty database: SQLite file, or a fresh PostgreSQL database."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
-        database = Database.from_url(url)
-        await database.upgrade()
-        await database.dispose()
-        yield url
+        yield migrated_sqlite(tmp_path / "test.db")
         return
     admin = _pg_admin_url()
     if admin is None or _pg_template is None:

@@ -58,10 +58,19 @@ class ProjectsRepo(Repository):
         return result.scalar_one_or_none()
 
     async def current_project(self, chat_id: int) -> Project | None:
-        chat = self._keep(await self.session.get(Chat, chat_id))
-        if chat is None or chat.current_project_id is None:
+        """The chat's current project, read with the chat in one statement (every photo
+        asks); the chat stays in the unit of work, where a use case reads it next."""
+        row = (
+            await self.session.execute(
+                select(Chat, Project)
+                .outerjoin(Project, Chat.current_project_id == Project.id)
+                .where(Chat.id == chat_id)
+            )
+        ).first()
+        if row is None:
             return None
-        return await self.session.get(Project, chat.current_project_id)
+        self._keep(row.Chat)
+        return self._keep(row.Project)
 
     async def set_film_sound(
         self, project_id: int, *, soundtrack: str | None, subtitles: bool

@@ -921,21 +921,26 @@ class _Handler(BaseHTTPRequestHandler):
         except KlingError as err:
             return self._fail(err)
         with self.fake.create_in_flight():
-            self._create(body)
+            answer = self._create(body)
+        # Answered only once it no longer counts as in flight: a client holding one slot
+        # sends its next create the moment it reads this answer, and that create must not
+        # find this one still counted.
+        answer()
 
-    def _create(self, body: Any) -> None:
+    def _create(self, body: Any) -> Callable[[], None]:
+        """Carry out a create; what to answer, sent by the caller."""
         try:
             data, hang = self.fake.create(body)
         except KlingError as err:
-            return self._fail(err)
+            return functools.partial(self._fail, err)
         if hang is not None and hang.mode == "drop":
             self.close_connection = True  # the task exists, but no answer ever comes
             with contextlib.suppress(OSError):
                 self.connection.shutdown(2)
-            return
+            return lambda: None
         if hang is not None:
             time.sleep(hang.seconds)  # the client has usually given up by now
-        self._ok(data)
+        return functools.partial(self._ok, data)
 
 
 def _rid() -> str:

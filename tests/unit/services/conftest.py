@@ -1,5 +1,5 @@
-"""The use cases over an in-memory SQLite unit of work, with fake ports: no network, no files
-beyond the photos intake writes under tmp_path."""
+"""The use cases over a SQLite unit of work (a migrated copy per world, under tmp_path),
+with fake ports: no network, no files beyond those and the photos intake writes."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bot.services import Services
 from bot.wiring import build_use_cases
 from storage.db import Database
 from tests.conftest import make_settings
+from tests.databases import migrated_sqlite
 from tests.fakes.ports import FakeDrafter, FakeVideo
 
 GROUP = -1_005_000_000_001
@@ -56,9 +57,8 @@ async def make_world(tmp_path: Path) -> AsyncIterator[WorldFactory]:
     databases: list[Database] = []
 
     async def make(**settings: object) -> World:
-        db = Database.from_url("sqlite+claymate:///:memory:")
+        db = Database.from_url(migrated_sqlite(tmp_path / f"world-{len(databases)}.db"))
         databases.append(db)
-        await db.upgrade()
         values: dict[str, object] = {"costs": "kling:std:5=1.5", "admin_ids": (OPERATOR,)}
         values.update(settings)
         drafter, video = FakeDrafter(), FakeVideo()
