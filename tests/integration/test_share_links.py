@@ -106,6 +106,8 @@ async def test_another_chat_cannot_make_a_link_to_a_project_it_does_not_own(
         PREFIX + "a/" * 16,
         "",
     ],
+    # Named, not shown: the first is random, and every test process must collect one list.
+    ids=["never-issued", "raw-id", "short", "long", "slashes", "empty"],
 )
 async def test_forged_payloads_are_refused(
     database: Database, links: ShareLinks, payload: str
