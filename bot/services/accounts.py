@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 
 from bot.domain.ports import VideoProvider, cancel_upstream
-from bot.domain.states import TakeState
+from bot.domain.states import CLIP_READY_STATES
 from bot.domain.types import Actor, Admission, Sender, Verdict
 from bot.files import DataFolders
 from bot.i18n import language_for
@@ -162,10 +162,9 @@ class Accounts:
             data = []
             for shot in await uow.projects.project_shots(project.id):
                 revisions = await uow.projects.shot_revisions(shot.id)
+                # A clip on its way to the chat is the user's already (see CLIP_READY_STATES).
                 takes = [
-                    t
-                    for t in await uow.takes.shot_takes(shot.id)
-                    if t.status == TakeState.DELIVERED
+                    t for t in await uow.takes.shot_takes(shot.id) if t.status in CLIP_READY_STATES
                 ]
                 data.append((shot, revisions, takes))
         async with self.heavy.turn():  # zipping clips takes a while, on a worker thread

@@ -232,3 +232,26 @@ async def test_again_pressed_the_moment_the_clip_arrives_makes_a_second_take(
 
     (second,) = again
     assert second.created and second.take.id != first.take.id  # type: ignore[attr-defined]
+
+
+async def test_an_export_asked_the_moment_the_clip_arrives_includes_it(
+    world: World, tmp_path: Path
+) -> None:
+    """/export sent as the clip reaches the chat (before its delivery is recorded) carries
+    that clip: it is on disk and already the user's."""
+    owner = await world.actor(OWNER)
+    counted: list[str] = []
+
+    class ExportsOnArrival(FakeObserver):
+        async def deliver(self, take):  # type: ignore[no-untyped-def]
+            delivery = await super().deliver(take)
+            export = await world.services.accounts.export_project(owner, limit_bytes=10**8)
+            counted.append(f"{export.shots} shots, {export.clips} clips")
+            return delivery
+
+    machine = TakeMachine(
+        world.db, {"kling": world.video}, ExportsOnArrival(), clips_dir=tmp_path / "clips"
+    )
+    request = await world.services.generation.request_take(owner, await world.draft(owner))
+    await machine.advance(request.take.id)
+    assert counted == ["1 shots, 1 clips"]
