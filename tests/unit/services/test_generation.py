@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from bot.domain.errors import StudioError
+from bot.domain.records import TakeRecord
 from bot.domain.states import TakeState
+from bot.domain.types import Delivery
 from bot.services.generation import TakeMachine, TakePolicy
 from tests.fakes.ports import FakeObserver
 from tests.unit.services.conftest import (
@@ -171,6 +174,23 @@ async def test_in_an_admins_only_group_the_use_cases_refuse_a_members_paid_work(
     assert made.created
 
 
+def acting_on_arrival(
+    world: World, tmp_path: Path, act: Callable[[TakeRecord], Awaitable[None]]
+) -> TakeMachine:
+    """A take machine whose chat does `act` the moment a clip is sent, before the bot has
+    heard back from sendVideo and recorded the delivery: where a user's quick press lands."""
+
+    class ActsOnArrival(FakeObserver):
+        async def deliver(self, take: TakeRecord) -> Delivery:
+            delivery = await super().deliver(take)
+            await act(take)
+            return delivery
+
+    return TakeMachine(
+        world.db, {"kling": world.video}, ActsOnArrival(), clips_dir=tmp_path / "clips"
+    )
+
+
 async def test_keep_pressed_the_moment_the_clip_arrives_is_kept(
     world: World, tmp_path: Path
 ) -> None:
@@ -180,19 +200,14 @@ async def test_keep_pressed_the_moment_the_clip_arrives_is_kept(
     owner, group_owner = await world.actor(OWNER), await world.actor(OWNER, GROUP)
     pressed: dict[int, object] = {}
 
-    class PressesKeepOnArrival(FakeObserver):
-        async def deliver(self, take):  # type: ignore[no-untyped-def]
-            delivery = await super().deliver(take)
-            actor = group_owner if take.id in pressed else owner
-            if actor.is_group:
-                pressed[take.id] = await world.services.groups.vote(actor, take.id, admin=False)
-            else:
-                pressed[take.id] = await world.services.generation.keep_take(actor, take.id)
-            return delivery
+    async def press_keep(take: TakeRecord) -> None:
+        actor = group_owner if take.id in pressed else owner
+        if actor.is_group:
+            pressed[take.id] = await world.services.groups.vote(actor, take.id, admin=False)
+        else:
+            pressed[take.id] = await world.services.generation.keep_take(actor, take.id)
 
-    machine = TakeMachine(
-        world.db, {"kling": world.video}, PressesKeepOnArrival(), clips_dir=tmp_path / "clips"
-    )
+    machine = acting_on_arrival(world, tmp_path, press_keep)
     private = await world.services.generation.request_take(owner, await world.draft(owner))
     await machine.advance(private.take.id)
     group = await world.services.generation.request_take(
@@ -217,16 +232,11 @@ async def test_again_pressed_the_moment_the_clip_arrives_makes_a_second_take(
     revision_id = await world.draft(owner)
     again: list[object] = []
 
-    class PressesAgainOnArrival(FakeObserver):
-        async def deliver(self, take):  # type: ignore[no-untyped-def]
-            delivery = await super().deliver(take)
-            if not again:
-                again.append(await world.services.generation.request_take(owner, revision_id))
-            return delivery
+    async def press_again(_take: TakeRecord) -> None:
+        if not again:
+            again.append(await world.services.generation.request_take(owner, revision_id))
 
-    machine = TakeMachine(
-        world.db, {"kling": world.video}, PressesAgainOnArrival(), clips_dir=tmp_path / "clips"
-    )
+    machine = acting_on_arrival(world, tmp_path, press_again)
     first = await world.services.generation.request_take(owner, revision_id)
     await machine.advance(first.take.id)
 
@@ -242,16 +252,11 @@ async def test_an_export_asked_the_moment_the_clip_arrives_includes_it(
     owner = await world.actor(OWNER)
     counted: list[str] = []
 
-    class ExportsOnArrival(FakeObserver):
-        async def deliver(self, take):  # type: ignore[no-untyped-def]
-            delivery = await super().deliver(take)
-            export = await world.services.accounts.export_project(owner, limit_bytes=10**8)
-            counted.append(f"{export.shots} shots, {export.clips} clips")
-            return delivery
+    async def export(_take: TakeRecord) -> None:
+        made = await world.services.accounts.export_project(owner, limit_bytes=10**8)
+        counted.append(f"{made.shots} shots, {made.clips} clips")
 
-    machine = TakeMachine(
-        world.db, {"kling": world.video}, ExportsOnArrival(), clips_dir=tmp_path / "clips"
-    )
+    machine = acting_on_arrival(world, tmp_path, export)
     request = await world.services.generation.request_take(owner, await world.draft(owner))
     await machine.advance(request.take.id)
     assert counted == ["1 shots, 1 clips"]
