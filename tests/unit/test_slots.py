@@ -91,3 +91,56 @@ async def test_a_task_spawned_by_an_update_cannot_give_its_slot_away() -> None:
     await _run_all(processor, [update() for _ in range(4)])
 
     assert most == 1
+
+
+async def test_an_update_back_from_its_wait_goes_before_updates_not_yet_started() -> None:
+    # A burst: the first photo's LLM answer is in while 5 newer photos queue for a slot.
+    # Finishing what was started first answers the first photo at once, instead of after
+    # every newer photo has had its turn (which made every draft of a burst late).
+    processor = UpdateSlots(1)
+    answered = asyncio.Event()
+    order: list[str] = []
+
+    async def first_photo() -> None:
+        order.append("first asks the LLM")
+        async with releasing_slot():
+            await answered.wait()
+        order.append("first answered")
+
+    async def newer_photo(n: int) -> None:
+        order.append(f"photo {n} starts")
+        answered.set()  # the answer comes in while the newer photos wait for a slot
+        await asyncio.sleep(0)
+
+    await _run_all(processor, [first_photo(), *(newer_photo(n) for n in range(1, 6))])
+
+    assert order[:3] == ["first asks the LLM", "photo 1 starts", "first answered"]
+
+
+async def test_a_cancelled_wait_for_a_slot_gives_no_slot_away() -> None:
+    processor = UpdateSlots(1)
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        await release.wait()
+
+    async def never_runs() -> None:
+        raise AssertionError("cancelled before its turn")
+
+    first = asyncio.create_task(processor.process_update(0, holder()))
+    await asyncio.sleep(0)
+    unstarted = never_runs()
+    waiting = asyncio.create_task(processor.process_update(1, unstarted))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    await first
+    ran: list[int] = []
+
+    async def later() -> None:
+        ran.append(1)
+
+    await asyncio.wait_for(processor.process_update(2, later()), timeout=1)
+    unstarted.close()  # PTB closes what it never ran; here the test does
+    assert ran == [1] and waiting.cancelled()
