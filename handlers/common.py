@@ -17,7 +17,7 @@ from telegram.ext import CallbackContext, ContextTypes, ExtBot
 from bot.config import Settings
 from bot.domain.errors import StudioError
 from bot.domain.ports import TakeQueue
-from bot.domain.types import Actor, Sender
+from bot.domain.types import Actor, ProjectShape, Sender
 from bot.i18n import t
 from bot.services import Services
 from handlers import callbacks as cb
@@ -33,6 +33,8 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
     ) -> None:
         super().__init__(application, chat_id, user_id)
         self.actor: Actor | None = None
+        # The chat's current project's shape, when the gate read it with the chat's row.
+        self.shape: ProjectShape | None = None
 
 
 CONTEXT_TYPES = ContextTypes(context=Context)

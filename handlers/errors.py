@@ -51,7 +51,7 @@ async def on_any_update(update: object, context: Context) -> None:
     if admission.duplicate:
         log.info("update %s: duplicate, skipped", update.update_id)
         raise ApplicationHandlerStop
-    context.actor = admission.actor
+    context.actor, context.shape = admission.actor, admission.shape
     log.info(
         "update %s: %s in chat %s from user %s",
         update.update_id,

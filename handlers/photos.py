@@ -74,7 +74,9 @@ async def on_photo(update: Update, context: Context) -> None:
             return
     try:
         async with chat_action(context.bot, message.chat_id, thread_id=thread):
-            outcome = await services(context).drafting.add_photo(actor, data, caption, origin)
+            outcome = await services(context).drafting.add_photo(
+                actor, data, caption, origin, shape=context.shape
+            )
     except IntakeError as error:
         await reply_html(context, message, error.message(actor.lang))
         return

@@ -220,12 +220,24 @@ class Verdict(Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class ProjectShape:
+    """The shape of a chat's current project as one update found it.
+
+    The gate reads it with the chat's row, so a photo's intake, which cuts the photo to
+    it before the draft, needs no transaction of its own to learn it.
+    """
+
+    aspect: str | None  # None: no project yet, or one that keeps each photo's own shape
+
+
+@dataclass(frozen=True, slots=True)
 class Admission:
     """The gate's answer for one update, before any handler runs."""
 
     duplicate: bool  # Telegram delivered it before (a restart, a second instance)
     verdict: Verdict = Verdict.ADMIT
     actor: Actor | None = None  # the sender, recorded, when the gate was asked to
+    shape: ProjectShape | None = None  # read with the sender's chat, when it was recorded
 
 
 @dataclass(frozen=True, slots=True)

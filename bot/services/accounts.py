@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from bot.domain.ports import VideoProvider, cancel_upstream
 from bot.domain.states import CLIP_READY_STATES
-from bot.domain.types import Actor, Admission, Sender, Verdict
+from bot.domain.types import Actor, Admission, ProjectShape, Sender, Verdict
 from bot.files import DataFolders
 from bot.i18n import language_for
 from bot.services.access import Access
@@ -53,7 +53,8 @@ class Accounts:
     async def enter(self, sender: Sender) -> Actor:
         """Record the user and chat (first contact creates them) and pick the language."""
         async with self.db.unit_of_work() as uow:
-            return await _enter(uow, sender)
+            actor, _ = await _enter(uow, sender)
+            return actor
 
     async def admit_update(
         self,
@@ -74,7 +75,8 @@ class Accounts:
                 verdict = await self.access.verdict(uow.accounts, user_id, chat_id)
             if verdict is not Verdict.ADMIT or sender is None:
                 return Admission(duplicate=False, verdict=verdict)
-            return Admission(False, verdict, await _enter(uow, sender))
+            actor, shape = await _enter(uow, sender)
+            return Admission(False, verdict, actor, shape)
 
     async def set_language(self, actor: Actor, lang: str) -> Actor:
         """/lang: the user's language from now on (and, in a group, the group's)."""
@@ -185,17 +187,18 @@ class Accounts:
         log.info("take %s: upstream task %s", take.take_id, "cancelled" if stopped else "left")
 
 
-async def _enter(uow: UnitOfWork, sender: Sender) -> Actor:
-    """The sender recorded in `uow`, as the actor the use cases take."""
+async def _enter(uow: UnitOfWork, sender: Sender) -> tuple[Actor, ProjectShape]:
+    """The sender recorded in `uow`, as the actor the use cases take, and the shape of the
+    chat's current project as this update found it."""
     chosen_lang, language_code = await uow.chats.record_user(
         sender.user_id,
         first_name=sender.first_name,
         username=sender.username,
         language_code=sender.language_code,
     )
-    settings = await uow.chats.record_chat(
+    settings, aspect = await uow.chats.record_chat(
         sender.chat_id, type=sender.chat_type, title=sender.chat_title
     )
     chosen = settings.get("lang") if sender.chat_type != "private" else None
     lang = language_for(chosen_lang or chosen or language_code)
-    return Actor(sender.user_id, sender.chat_id, sender.chat_type, lang)
+    return Actor(sender.user_id, sender.chat_id, sender.chat_type, lang), ProjectShape(aspect)

@@ -36,6 +36,7 @@ from bot.domain.types import (
     DraftView,
     Origin,
     PhotoFacts,
+    ProjectShape,
     Recaption,
     RefineStep,
     ShotOutcome,
@@ -192,16 +193,18 @@ class Drafting:
         origin: Origin = Origin(),
         *,
         draft: bool = True,
+        shape: ProjectShape | None = None,
     ) -> ShotOutcome:
         """Intake a photo into the current project and, with a description, draft at once.
 
         The draft is made from the photo in memory before anything is stored (an LLM may
         take seconds, and no transaction waits for it); the shot in the chat's current
         project, its first revision and the draft's view are then one unit of work.
+        `shape`: the project's shape as the update's gate read it; without it, it is read.
         """
-        aspect: str | None = None
+        aspect: str | None = shape.aspect if shape is not None else None
 
-        async def shape() -> str | None:
+        async def read_shape() -> str | None:
             # The shape only: the project itself is made (if it is the chat's first photo)
             # in the same unit of work as the shot, after the draft.
             nonlocal aspect
@@ -209,7 +212,9 @@ class Drafting:
                 aspect = await uow.chats.current_aspect(actor.chat_id)
             return aspect
 
-        prepared, path, framed = await self.intake.store(photo, shape)
+        prepared, path, framed = await self.intake.store(
+            photo, aspect if shape is not None else read_shape
+        )
         description = _clean_text(description, MAX_DESCRIPTION_CHARS)
         drafted = None
         if description and draft:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import (
+    Executable,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from storage.models import (
     BotMessage,
@@ -76,12 +86,13 @@ class ChatsRepo(Repository):
 
     async def record_chat(
         self, chat_id: int, *, type: str, title: str | None = None
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], str | None]:
         """Create the chat's row or give it its new title, in one statement (see
-        record_user); returns the chat's settings."""
+        record_user); returns the chat's settings and its current project's shape (None:
+        no project yet, or one that keeps each photo's shape), which a photo needs first."""
         params = {"id": chat_id, "type": type, "title": title, "now": utcnow()}
         row = (await self._run_prebuilt("upsert_chat", _upsert_chat, params)).one()
-        return dict(row.settings or {})
+        return dict(row.settings or {}), row.project_aspect
 
     async def upsert_chat(self, chat_id: int, *, type: str, title: str | None = None) -> Chat:
         """`record_chat`, then the row itself."""
@@ -209,8 +220,16 @@ def _upsert_chat(insert: Any) -> Executable:
         created_at=bindparam("now"),
     )
     changed = {"title": func.coalesce(statement.excluded.title, Chat.title)}
+    # Correlated to the row being written by name: a subquery in RETURNING is not
+    # correlated on its own, and would otherwise read every chat.
+    shape = (
+        select(Project.aspect)
+        .where(Project.id == literal_column("chats.current_project_id"))
+        .scalar_subquery()
+        .label("project_aspect")
+    )
     return statement.on_conflict_do_update(index_elements=[Chat.id], set_=changed).returning(
-        Chat.settings
+        Chat.settings, shape
     )
 
 

@@ -65,3 +65,28 @@ async def test_a_returning_user_is_brought_up_to_date_in_one_statement(
     async with database.session() as session:
         stored = await UnitOfWork(session).chats.get_user(7)
         assert stored is not None and stored.username == "linmei"
+
+
+async def test_recording_a_chat_returns_its_own_current_projects_shape(
+    database: Database,
+) -> None:
+    # The gate reads the shape with the chat's row (a photo's intake needs it first):
+    # each chat sees its own current project's shape, never another chat's.
+    async with database.session() as session:
+        uow = UnitOfWork(session)
+        assert await uow.chats.record_chat(31, type="private") == ({}, None)
+        await uow.chats.record_chat(32, type="private")
+        await uow.chats.record_chat(33, type="group", title="Bund walkers")
+        tall = await uow.projects.create_project(31, "Suzhou Creek", None)
+        tall.aspect = "9:16"
+        wide = await uow.projects.create_project(32, "Lujiazui", None)
+        wide.aspect = "16:9"
+        await uow.projects.create_project(33, "Wukang Mansion", None)  # keeps each photo's
+    async with database.session() as session:
+        uow = UnitOfWork(session)
+        assert (await uow.chats.record_chat(31, type="private"))[1] == "9:16"
+        assert (await uow.chats.record_chat(32, type="private"))[1] == "16:9"
+        settings, shape = await uow.chats.record_chat(33, type="group", title="Bund")
+        assert shape is None and settings == {}
+        assert (await uow.chats.record_chat(34, type="private"))[1] is None  # new chat
+        assert await uow.chats.current_aspect(31) == "9:16"  # the same answer as the read
