@@ -57,15 +57,19 @@ from bot.providers.offline.drafter import OfflineDrafter  # noqa: E402
 from bot.providers.openai.llm import LLMDrafter  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import Chat  # noqa: E402
-from tests.e2e.test_update_cost import PHOTO_STATEMENTS, START_STATEMENTS  # noqa: E402
+from tests.e2e.test_update_cost import (  # noqa: E402
+    PHOTO_STATEMENTS,
+    PHOTO_TRANSACTIONS,
+    START_STATEMENTS,
+    START_TRANSACTIONS,
+)
 from tests.fakes.fake_openai import DEFAULT_KEY, FakeOpenAI  # noqa: E402
 from tests.fakes.telegram_stub import TelegramStub  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "floor.json"
 CAPTION = "Boats glide along the river, lights flicker on along the Bund"
-# Transactions for a new user's /start and captioned photo (test_update_cost.py asserts
-# them: one for /start; the gate, the project's shape, the shot, the draft's message).
-TRANSACTIONS = 1 + 4
+# Transactions for a new user's /start and captioned photo, as test_update_cost.py holds them.
+TRANSACTIONS = START_TRANSACTIONS + PHOTO_TRANSACTIONS
 REPEAT = 40  # calls per piece per round: enough to read a thread's CPU clock
 
 

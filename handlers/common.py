@@ -66,7 +66,8 @@ def runner(context: Context) -> TakeQueue:
 async def actor_for(update: Update, context: Context) -> Actor:
     """Who is asking, in which language; the first look records the sender and chat."""
     if context.actor is None:
-        context.actor = await services(context).accounts.enter(sender_of(update))
+        entered = await services(context).accounts.enter_with_shape(sender_of(update))
+        context.actor, context.shape = entered
     return context.actor
 
 

@@ -230,7 +230,7 @@ async def _add_album_photo(
     """One photo of an album: store it now, answer the whole album once it is complete."""
     try:
         await services(context).drafting.add_photo(
-            actor, data, message.caption, origin, draft=False
+            actor, data, message.caption, origin, draft=False, shape=context.shape
         )
     except IntakeError as error:
         await reply_html(context, message, error.message(actor.lang))

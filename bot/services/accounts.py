@@ -52,9 +52,13 @@ class Accounts:
 
     async def enter(self, sender: Sender) -> Actor:
         """Record the user and chat (first contact creates them) and pick the language."""
+        actor, _ = await self.enter_with_shape(sender)
+        return actor
+
+    async def enter_with_shape(self, sender: Sender) -> tuple[Actor, ProjectShape]:
+        """`enter`, and the shape of the chat's current project, read with the chat's row."""
         async with self.db.unit_of_work() as uow:
-            actor, _ = await _enter(uow, sender)
-            return actor
+            return await _enter(uow, sender)
 
     async def admit_update(
         self,

@@ -15,7 +15,14 @@ from bot.media.probe import probe_mp4
 from bot.media.sample import sample_photo
 from tests.e2e.conftest import RunningBot, all_takes_delivered
 from tests.e2e.test_private_chat import button, buttons, draft_for_photo, generate, is_draft
-from tests.fakes.updates import album_updates, button_press, command_update, photo_update
+from tests.fakes.updates import (
+    album_updates,
+    button_press,
+    command_update,
+    group_chat,
+    photo_update,
+    private_user,
+)
 from tests.integration.test_cli import claymate
 
 
@@ -62,6 +69,25 @@ async def test_a_vertical_project_gives_vertical_clips_and_a_vertical_film(
     film_call = await bot.wait_for("sendVideo", count=3, timeout=90)
     film = probe_mp4(clip_of(tmp_path, film_call.uploads, "film.mp4"))
     assert film.width < film.height and matching_aspect(film.width, film.height) == "9:16"
+
+
+async def test_a_group_photo_is_cut_to_the_groups_project_shape(bot: RunningBot) -> None:
+    # In a group the sender is recorded by the handler, not the gate: the shape the photo
+    # is cut to comes with that record, and is the group's project's, not a member's own.
+    group, alice = group_chat(title="Clay club"), private_user(first_name="Alice")
+    bot.push(command_update(group, alice, "/aspect", "9:16"))
+    await bot.wait_for("sendMessage", lambda c: "9:16" in c.params.get("text", ""))
+    bot.push(command_update(bot.chat, bot.user, "/aspect", "1:1"))  # a private project
+    await bot.wait_for("sendMessage", lambda c: "1:1" in c.params.get("text", ""))
+    bot.push(
+        photo_update(
+            bot.stub, group, alice, sample_photo(width=1280, height=720), caption="/clay boats"
+        )
+    )
+    shown = await bot.wait_for("sendPhoto")
+    assert shown.params["chat_id"] == group["id"]
+    with Image.open(io.BytesIO(shown.uploads["photo"].data)) as cut:
+        assert matching_aspect(*cut.size) == "9:16"
 
 
 async def test_the_shape_is_chosen_on_the_project_card_and_old_shots_keep_theirs(
