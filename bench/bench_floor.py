@@ -141,12 +141,15 @@ async def measure_http(stub: TelegramStub, llm: FakeOpenAI, photo: bytes) -> dic
             drafted = await drafter.draft(request)
             assert drafted.drafter.startswith("llm"), drafted  # the LLM answered, not the fallback
 
-        return {
-            "reply_ms": await per_call(reply, time.thread_time),
-            "get_file_ms": await per_call(get_file, time.thread_time),
-            "download_ms": await per_call(download, time.thread_time),
-            "llm_draft_ms": await per_call(draft, time.thread_time),
-        }
+        try:
+            return {
+                "reply_ms": await per_call(reply, time.thread_time),
+                "get_file_ms": await per_call(get_file, time.thread_time),
+                "download_ms": await per_call(download, time.thread_time),
+                "llm_draft_ms": await per_call(draft, time.thread_time),
+            }
+        finally:
+            await drafter.aclose()  # on this loop: closed after it, it printed a traceback
 
 
 def measure_intake(photo: bytes) -> float:
