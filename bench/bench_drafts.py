@@ -1,7 +1,11 @@
 """From photo to draft under load, and the bot's CPU per user: Claymate against a bare bot.
 
 Run: .venv/bin/python bench/bench_drafts.py [--users 50 200] [--rounds 3]
-     [--database-url postgresql://postgres@127.0.0.1/postgres]
+     [--database-url postgresql://postgres@127.0.0.1/postgres] [--timeline]
+
+--timeline prints, for every round, when each draft was sent (seconds after the first photo
+was pushed), which shows whether drafts come out spread over the burst or bunched at its
+end, where Telegram's 30 messages a second hold them back.
 
 For each user count, 50 (then 200) different users each send /start, then a captioned
 1280x960 photo (each kind of update is pushed to the local Bot API stub in one burst; the
@@ -96,7 +100,9 @@ def start_bot(
     return subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def run_once(kind: str, users: int, photo: bytes, *, server_url: str | None) -> dict[str, Any]:
+def run_once(
+    kind: str, users: int, photo: bytes, *, server_url: str | None, timeline: bool = False
+) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory() as tmp,
         TelegramStub() as stub,
@@ -132,6 +138,10 @@ def run_once(kind: str, users: int, photo: bytes, *, server_url: str | None) -> 
             proc.terminate()
             proc.wait(timeout=60)
         latencies = sorted(c.at - pushed[int(c.params["chat_id"])] for c in calls[:users])
+        if timeline:
+            first = min(pushed.values())
+            sent = sorted(c.at - first for c in calls[:users])
+            print(f"  {kind:8s} drafts sent at (s): {' '.join(f'{s:.2f}' for s in sent)}")
         llm_calls = len(llm.chat_requests())
     return {
         "p50_s": round(statistics.median(latencies), 4),
@@ -161,6 +171,9 @@ def main() -> int:
     parser.add_argument(
         "--database-url", default=None, help="a PostgreSQL server (default: SQLite files)"
     )
+    parser.add_argument(
+        "--timeline", action="store_true", help="print when each draft was sent, per round"
+    )
     args = parser.parse_args()
     photo = sample_photo(width=1280, height=960)
     load_before = loadavg()
@@ -171,7 +184,11 @@ def main() -> int:
         ratios, cpu_ratios = [], []
         for _ in range(args.rounds):
             for kind in ("bare", "claymate"):
-                runs[kind].append(run_once(kind, users, photo, server_url=args.database_url))
+                runs[kind].append(
+                    run_once(
+                        kind, users, photo, server_url=args.database_url, timeline=args.timeline
+                    )
+                )
             ratios.append(runs["claymate"][-1]["p95_s"] / runs["bare"][-1]["p95_s"])
             cpu_ratios.append(
                 runs["claymate"][-1]["cpu_per_user_ms"] / runs["bare"][-1]["cpu_per_user_ms"]
