@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.states import (
@@ -60,13 +60,7 @@ class ProjectsRepo(Repository):
     async def current_project(self, chat_id: int) -> Project | None:
         """The chat's current project, read with the chat in one statement (every photo
         asks); the chat stays in the unit of work, where a use case reads it next."""
-        row = (
-            await self.session.execute(
-                select(Chat, Project)
-                .outerjoin(Project, Chat.current_project_id == Project.id)
-                .where(Chat.id == chat_id)
-            )
-        ).first()
+        row = (await self.session.execute(_CURRENT_PROJECT, {"chat_id": chat_id})).first()
         if row is None:
             return None
         self._keep(row.Chat)
@@ -274,3 +268,11 @@ class ProjectsRepo(Repository):
             .order_by(PromptRevision.number)
         )
         return list(result.scalars())
+
+
+# Every photo asks: built once, so its cache key is derived once too.
+_CURRENT_PROJECT = (
+    select(Chat, Project)
+    .outerjoin(Project, Chat.current_project_id == Project.id)
+    .where(Chat.id == bindparam("chat_id"))
+)
