@@ -115,22 +115,20 @@ async def answer_reply(update: Update, context: Context, text: str) -> None:
     message = update.effective_message
     assert message is not None and message.reply_to_message is not None
     actor = await actor_for(update, context)
-    ref = await services(context).drafting.message_ref(
-        message.chat_id, message.reply_to_message.message_id
-    )
+    drafting = services(context).drafting
+    ref = await drafting.message_ref(message.chat_id, message.reply_to_message.message_id)
     if ref is None:
         if not in_group(message):  # in a group, a reply to someone else is not for us
             await reply_html(context, message, t("hint.send_photo", actor.lang))
         return
+    draft: RevisionRecord | DraftView
     try:
         async with chat_action(context.bot, message.chat_id, thread_id=_thread(message)):
             if ref.kind in ("draft", "clip") and ref.revision_id is not None:
-                revision = await services(context).drafting.refine(actor, ref.revision_id, text)
+                draft = await drafting.refine_shown(actor, ref.revision_id, text)
             elif ref.kind == "ask" and ref.shot_id is not None:
                 # An ask under ➡️ Continue names the draft the new shot follows.
-                revision = await services(context).drafting.describe(
-                    actor, ref.shot_id, text, follows=ref.revision_id
-                )
+                draft = await drafting.describe(actor, ref.shot_id, text, follows=ref.revision_id)
             elif ref.kind == "album" and ref.shot_id is not None:
                 from handlers.photos import describe_album
 
@@ -145,7 +143,7 @@ async def answer_reply(update: Update, context: Context, text: str) -> None:
     await show_draft(
         context,
         actor,
-        revision,
+        draft,
         chat_id=message.chat_id,
         thread_id=_thread(message),
         reply_to=message.message_id,
