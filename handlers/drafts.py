@@ -125,7 +125,7 @@ async def answer_reply(update: Update, context: Context, text: str) -> None:
     try:
         async with chat_action(context.bot, message.chat_id, thread_id=_thread(message)):
             if ref.kind in ("draft", "clip") and ref.revision_id is not None:
-                draft = await drafting.refine_shown(actor, ref.revision_id, text)
+                draft = await drafting.refine(actor, ref.revision_id, text)
             elif ref.kind == "ask" and ref.shot_id is not None:
                 # An ask under ➡️ Continue names the draft the new shot follows.
                 draft = await drafting.describe(actor, ref.shot_id, text, follows=ref.revision_id)

@@ -353,35 +353,10 @@ class Drafting:
         draft = await self.drafter.draft(request)
         return await self._store_draft(actor, shot, draft, parent=current, instruction=None)
 
-    async def refine(self, actor: Actor, revision_id: int, instruction: str) -> PromptRevision:
-        """A reply to a draft: rewrite its prompt following the user's words."""
-        revision, shot, draft, instruction = await self._refinement(
-            actor, revision_id, instruction
-        )
-        return await self._store_draft(
-            actor, shot, draft, parent=revision, instruction=instruction
-        )
-
-    async def refine_shown(self, actor: Actor, revision_id: int, instruction: str) -> DraftView:
-        """`refine`, and the new draft as the chat is shown it, read in the same unit of
-        work as it is stored (a reply is the most common update after a photo)."""
-        revision, shot, draft, instruction = await self._refinement(
-            actor, revision_id, instruction
-        )
-        async with self.db.unit_of_work() as uow:
-            stored = await uow.projects.get_shot(shot.id)
-            assert stored is not None
-            refined = await self._add_revision(
-                uow, actor, stored, draft, parent=revision, instruction=instruction
-            )
-            return await self._view(uow, actor, refined, stored)
-
-    async def _refinement(
-        self, actor: Actor, revision_id: int, instruction: str
-    ) -> tuple[PromptRevision, Shot, Draft, str]:
-        """The draft replied to, its shot, the drafter's rewrite and the cleaned words.
-
-        The drafter is asked outside any transaction: an LLM may take seconds."""
+    async def refine(self, actor: Actor, revision_id: int, instruction: str) -> DraftView:
+        """A reply to a draft: rewrite its prompt following the user's words; the new draft
+        as the chat is shown it, read in the unit of work that stores it (a reply is the
+        most common update after a photo). The drafter is asked outside any transaction."""
         instruction = _clean_text(instruction, MAX_INSTRUCTION_CHARS) or ""
         if not instruction:
             raise StudioError("refine.empty")
@@ -395,7 +370,13 @@ class Drafting:
         )
         request = await self._draft_request(shot, revision)
         draft = await self.drafter.refine(request, _as_draft(revision), instruction, history)
-        return revision, shot, draft, instruction
+        async with self.db.unit_of_work() as uow:
+            stored = await uow.projects.get_shot(shot.id)
+            assert stored is not None
+            refined = await self._add_revision(
+                uow, actor, stored, draft, parent=revision, instruction=instruction
+            )
+            return await self._view(uow, actor, refined, stored)
 
     async def undo(self, actor: Actor, shot_id: int) -> PromptRevision | None:
         """↩️ Undo: the previous revision becomes current again (None: nothing to undo)."""

@@ -113,9 +113,9 @@ async def test_drafts_and_refinements_send_intakes_copy_without_decoding_the_pho
     assert max(jpeg_size(stored)) <= LLM_MAX_SIDE
     decodes.clear()  # intake decodes the photo once, on its worker thread; from here, none
 
-    refined = await world.services.drafting.refine(
-        world.actor, outcome.revision.id, "slower boats"
-    )
+    refined = (
+        await world.services.drafting.refine(world.actor, outcome.revision.id, "slower boats")
+    ).revision
     await world.services.drafting.redraft(world.actor, refined.shot_id)
 
     assert decodes == []
@@ -134,9 +134,9 @@ async def test_a_shot_without_a_copy_still_drafts_with_its_photo_and_keeps_the_c
     copy.unlink()  # a shot stored before intake made the copy
     decodes.clear()
 
-    refined = await world.services.drafting.refine(
-        world.actor, outcome.revision.id, "slower boats"
-    )
+    refined = (
+        await world.services.drafting.refine(world.actor, outcome.revision.id, "slower boats")
+    ).revision
     assert refined.drafter.startswith("llm:")
     made = copy.read_bytes()
     assert stat.S_IMODE(os.stat(copy).st_mode) == 0o600
@@ -158,9 +158,9 @@ async def test_a_shot_whose_photo_is_gone_drafts_from_the_text(world: World) -> 
     llm_copy_path(Path(outcome.shot.photo_path)).unlink()
     Path(outcome.shot.photo_path).unlink()  # noqa: ASYNC240 - a test's setup
 
-    refined = await world.services.drafting.refine(
-        world.actor, outcome.revision.id, "slower boats"
-    )
+    refined = (
+        await world.services.drafting.refine(world.actor, outcome.revision.id, "slower boats")
+    ).revision
 
     assert refined.prompt
     last = world.fake.requests[-1]

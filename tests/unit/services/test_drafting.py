@@ -15,8 +15,8 @@ async def test_refinements_chain_and_undo_walks_back_along_it(world: World) -> N
     drafting = world.services.drafting
     first = await drafting.revision_by_id(actor, await world.draft(actor, "boats glide"))
 
-    slower = await drafting.refine(actor, first.id, "slower boats")
-    redder = await drafting.refine(actor, slower.id, "a red boat")
+    slower = (await drafting.refine(actor, first.id, "slower boats")).revision
+    redder = (await drafting.refine(actor, slower.id, "a red boat")).revision
 
     assert (first.prompt, slower.prompt, redder.prompt) == (
         "clay boats glide",
@@ -99,7 +99,7 @@ async def test_in_an_admins_only_group_a_member_may_draft_but_not_set_the_cost(
     revision_id = await world.draft(owner)
     drafting = world.services.drafting
 
-    refined = await drafting.refine(member, revision_id, "slower")  # drafting stays open
+    refined = (await drafting.refine(member, revision_id, "slower")).revision  # stays open
     with pytest.raises(StudioError) as refused:
         await drafting.change_setting(
             member, refined.id, "mode", "pro", fetch_status=status_is("member")
