@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,15 +84,26 @@ def counting() -> Iterator[Counted]:
         event.remove(Engine, "commit", on_commit)
 
 
-async def test_what_a_new_users_start_and_photo_cost_the_database(
-    stub: TelegramStub, tmp_path: Path, city_photo: bytes
-) -> None:
+@contextlib.asynccontextmanager
+async def quiet_bot(stub: TelegramStub, tmp_path: Path) -> AsyncIterator[RunningBot]:
+    """The bot, polling, with a runner that looks for work too rarely to be counted."""
     settings = bot_settings(tmp_path, stub)
     running = RunningBot(stub, settings, asyncio.Event())
     running.task = asyncio.create_task(serve(settings, running.stop, policy=QUIET, poll_timeout=1))
     try:
         await stub.wait_for_async("getUpdates", timeout=20)
         await asyncio.sleep(0.5)
+        yield running
+    finally:
+        running.stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(running.task, timeout=30)
+
+
+async def test_what_a_new_users_start_and_photo_cost_the_database(
+    stub: TelegramStub, tmp_path: Path, city_photo: bytes
+) -> None:
+    async with quiet_bot(stub, tmp_path) as running:
         with counting() as counted:
             user = private_user(first_name="Mei")
             chat = private_chat(user)
@@ -122,20 +133,12 @@ async def test_what_a_new_users_start_and_photo_cost_the_database(
         assert (
             len(next_photo[0]) <= NEXT_PHOTO_STATEMENTS and next_photo[1] == PHOTO_TRANSACTIONS
         ), "\n".join(next_photo[0])
-    finally:
-        running.stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(running.task, timeout=30)
 
 
 async def test_what_a_reply_refining_a_draft_costs_the_database(
     stub: TelegramStub, tmp_path: Path, city_photo: bytes
 ) -> None:
-    settings = bot_settings(tmp_path, stub)
-    running = RunningBot(stub, settings, asyncio.Event())
-    running.task = asyncio.create_task(serve(settings, running.stop, policy=QUIET, poll_timeout=1))
-    try:
-        await stub.wait_for_async("getUpdates", timeout=20)
+    async with quiet_bot(stub, tmp_path) as running:
         user = private_user(first_name="Mei")
         chat = private_chat(user)
         running.push(photo_update(stub, chat, user, city_photo, caption="a tram rolls past"))
@@ -148,7 +151,3 @@ async def test_what_a_reply_refining_a_draft_costs_the_database(
         refined = "\n".join(counted.statements)
         assert len(counted.statements) <= REFINE_STATEMENTS, refined
         assert counted.commits == REFINE_TRANSACTIONS, refined
-    finally:
-        running.stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(running.task, timeout=30)
