@@ -16,9 +16,10 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 Language = Literal["zh", "en"]
+_Tag = TypeVar("_Tag")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,41 @@ def find_term(text: str, term: str, *, inflect: bool = True) -> list[tuple[int, 
     if needle and needle not in _folded(text):
         return []
     return [m.span() for m in pattern.finditer(text)]
+
+
+class TermTable(Generic[_Tag]):
+    """A fixed list of terms, each matched as `find_term` matches it, prepared once.
+
+    A draft is checked against the same hundred-odd camera phrases and life words several
+    times; looking each term up through `_pattern` per text cost more than the matching.
+    Each term carries a tag (the moves a camera phrase means, a life detail's concept).
+    """
+
+    def __init__(self, terms: Iterable[tuple[str, _Tag]], *, inflect: bool = True) -> None:
+        entries = []
+        for term, tag in terms:
+            pattern, needle = _pattern(term, inflect)
+            entries.append((needle, pattern, term, tag))
+        self._entries = tuple(entries)
+
+    def find(self, text: str) -> list[tuple[int, int, str, _Tag]]:
+        """Every occurrence of every term, as (start, end, term, tag), in the table's order."""
+        folded = text.casefold()
+        return [
+            (*match.span(), term, tag)
+            for needle, pattern, term, tag in self._entries
+            if not needle or needle in folded
+            for match in pattern.finditer(text)
+        ]
+
+    def mentioned_in(self, text: str) -> bool:
+        """Whether `text` contains any of the terms."""
+        folded = text.casefold()
+        return any(
+            pattern.search(text)
+            for needle, pattern, _, _ in self._entries
+            if not needle or needle in folded
+        )
 
 
 def mentions(text: str, term: str, *, inflect: bool = True) -> bool:
@@ -193,12 +229,14 @@ CAMERA_PHRASES: dict[frozenset[str], tuple[str, ...]] = {
 }  # fmt: skip
 
 
+_CAMERA_TABLE = TermTable(
+    (phrase, moves) for moves, phrases in CAMERA_PHRASES.items() for phrase in phrases
+)
+
+
 def camera_moves_named(prompt: str) -> list[tuple[str, frozenset[str]]]:
     """The camera phrases in `prompt`, in order, each with the moves it can mean."""
-    found: list[tuple[int, int, str, frozenset[str]]] = []
-    for moves, phrases in CAMERA_PHRASES.items():
-        for phrase in phrases:
-            found += [(start, end, phrase, moves) for start, end in find_term(prompt, phrase)]
+    found = _CAMERA_TABLE.find(prompt)
     found.sort(key=lambda f: (-(f[1] - f[0]), f[0]))  # longest first
     kept: list[tuple[int, int, str, frozenset[str]]] = []
     for hit in found:
@@ -255,11 +293,13 @@ LIFE_DETAILS: dict[str, tuple[str, ...]] = {
 
 def life_details(text: str) -> set[str]:
     """The everyday-life concepts (keys of LIFE_DETAILS) that `text` mentions."""
-    return {
-        concept
-        for concept, words in LIFE_DETAILS.items()
-        if any(mentions(text, w, inflect=False) for w in words)
-    }
+    return {concept for _, _, _, concept in _LIFE_TABLE.find(text)}
+
+
+_LIFE_TABLE = TermTable(
+    ((word, concept) for concept, words in LIFE_DETAILS.items() for word in words),
+    inflect=False,
+)
 
 
 def life_details_within(prompt: str, given: str, limit: int = 1) -> CheckResult:

@@ -61,6 +61,41 @@ def test_a_term_is_not_found_inside_other_words(text: str, term: str, inflect: b
     assert not mentions(text, term, inflect=inflect)
 
 
+# A table prepared once must find exactly what the terms, looked up one by one, find: the
+# camera and life checks of every draft rely on it.
+_TABLE_TEXTS = (
+    "The camera pans right as trams cross; a slow push-in, then it pulls back.",
+    "A Cat naps; kittens and a dog, laundry flapping on the washing line, steam rising",
+    "镜头向右摇，电车驶过外滩，一只猫和几个路人，晾衣绳上的衣服随风飘",
+    "A STATIC SHOT. Pigeons orbit the tower; the camera does not move. 🐱🚲",
+    "a category of cathedral things",
+    "",
+)
+
+
+@pytest.mark.parametrize("text", _TABLE_TEXTS)
+@pytest.mark.parametrize("inflect", [True, False])
+def test_a_term_table_finds_what_each_term_finds_on_its_own(text: str, inflect: bool) -> None:
+    terms = [(phrase, moves) for moves, phrases in sc.CAMERA_PHRASES.items() for phrase in phrases]
+    terms += [(word, frozenset({c})) for c, words in sc.LIFE_DETAILS.items() for word in words]
+    table = sc.TermTable(terms, inflect=inflect)
+    one_by_one = [
+        (start, end, term, tag)
+        for term, tag in terms
+        for start, end in sc.find_term(text, term, inflect=inflect)
+    ]
+    assert table.find(text) == one_by_one
+    assert table.mentioned_in(text) == bool(one_by_one)
+
+
+def test_the_camera_and_life_checks_see_what_their_terms_say() -> None:
+    assert sc.camera_moves_named("The camera pans from left to right, then tilts up") == [
+        ("pans from left to right", frozenset({"pan_right"})),
+        ("tilts up", frozenset({"tilt_up"})),
+    ]
+    assert sc.life_details("两只猫，a pedestrian and her bike") == {"cat", "passer-by", "cyclist"}
+
+
 # --- hero action first ----------------------------------------------------------------------
 
 
