@@ -699,13 +699,15 @@ def _encode_jpeg(
 
 # --- facts --------------------------------------------------------------------------------
 
-FACTS_THUMBNAIL_SIDE = 64
+# 32 px: median cut takes four times as long on 64 px, and a colour covering DOMINANT_SHARE
+# of 768 pixels is as clear as of 3,072; the mean brightness of a box reduction is the same.
+FACTS_THUMBNAIL_SIDE = 32
 DOMINANT_SHARE = 0.12  # a colour must cover this much of the picture to be named
 MAX_DOMINANT_COLOURS = 3
 
 
 def read_facts(image: Image.Image, size: tuple[int, int] | None = None) -> PhotoFacts:
-    """Facts the offline drafter can use without a vision model, from a 64 px thumbnail.
+    """Facts the offline drafter can use without a vision model, from a 32 px thumbnail.
 
     `size` is the photo's real size when `image` is a reduced decode of it.
     """
