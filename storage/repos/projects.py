@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from bot.domain.states import (
     ShotState,
@@ -35,14 +37,18 @@ class ProjectsRepo(Repository):
         self._new: set[tuple[type, int]] = set()
 
     async def create_project(self, chat_id: int, title: str, created_by: int | None) -> Project:
-        project = Project(chat_id=chat_id, title=title, created_by=created_by)
-        self.session.add(project)
-        await self.session.flush()
+        """A new project, which becomes the chat's current one."""
+        project = await self._insert_entity(
+            Project, chat_id=chat_id, title=title, created_by=created_by
+        )
         self._new.add((Project, project.id))
         self._touched.add(project.id)  # its updated_at is the moment it was made
-        chat = await self.session.get(Chat, chat_id)  # loaded already, when a use case asked
-        if chat is not None:
-            chat.current_project_id = project.id
+        connection = await self.session.connection()
+        await connection.execute(_SET_CURRENT_PROJECT, {"chat": chat_id, "project": project.id})
+        # The chat is in the unit of work already when a use case read it: it says so too.
+        chat = self.session.identity_map.get(identity_key(Chat, chat_id))
+        if isinstance(chat, Chat):
+            set_committed_value(chat, "current_project_id", project.id)
         return project
 
     async def get_project(self, project_id: int) -> Project | None:
@@ -120,9 +126,9 @@ class ProjectsRepo(Repository):
                     Shot.project_id == project_id
                 )
             )
-        shot = Shot(project_id=project_id, position=(position or 0) + 1, **fields)
-        self.session.add(shot)
-        await self.session.flush()
+        shot = await self._insert_entity(
+            Shot, project_id=project_id, position=(position or 0) + 1, **fields
+        )
         self._new.add((Shot, shot.id))
         await self.touch_project(project_id)
         return shot
@@ -166,10 +172,18 @@ class ProjectsRepo(Repository):
                     PromptRevision.shot_id == shot.id
                 )
             )
-        revision = PromptRevision(shot_id=shot.id, number=(number or 0) + 1, **fields)
-        self.session.add(revision)
-        await self.session.flush()
-        shot.current_revision_id = revision.id
+        revision = await self._insert_entity(
+            PromptRevision, shot_id=shot.id, number=(number or 0) + 1, **fields
+        )
+        # The shot points at its new revision. Set as loaded, so that no flush repeats it;
+        # any other change to the shot is still flushed as usual.
+        now = utcnow()
+        connection = await self.session.connection()
+        await connection.execute(
+            _SET_CURRENT_REVISION, {"shot": shot.id, "revision": revision.id, "now": now}
+        )
+        set_committed_value(shot, "current_revision_id", revision.id)
+        set_committed_value(shot, "updated_at", now)
         return revision
 
     async def revise_params(
@@ -271,6 +285,16 @@ class ProjectsRepo(Repository):
 
 
 # Every photo asks: built once, so its cache key is derived once too.
+_SET_CURRENT_PROJECT = (
+    update(Chat)
+    .where(Chat.id == bindparam("chat"))
+    .values(current_project_id=bindparam("project"))
+)
+_SET_CURRENT_REVISION = (
+    update(Shot)
+    .where(Shot.id == bindparam("shot"))
+    .values(current_revision_id=bindparam("revision"), updated_at=bindparam("now"))
+)
 _CURRENT_PROJECT = (
     select(Chat, Project)
     .outerjoin(Project, Chat.current_project_id == Project.id)

@@ -69,3 +69,39 @@ async def test_revision_chain_is_oldest_first(database: Database) -> None:
         chain = await uow.projects.revision_chain(second)
     assert [r.number for r in chain] == [1, 2]
     assert chain[-1].instruction == "slower"
+
+
+async def test_rows_made_in_a_unit_of_work_are_complete_entities_with_nothing_to_flush(
+    database: Database,
+) -> None:
+    await project_with_shot(database)  # chat 42 and user 42
+    async with database.session() as session:
+        uow = UnitOfWork(session)
+        chat = await uow.chats.get_chat(42)
+        project = await uow.projects.create_project(42, "Kites", 42)
+        shot = await uow.projects.add_shot(
+            project.id,
+            created_by=42,
+            description="kites rise",
+            photo_path="photos/kites.jpg",
+            photo_width=1280,
+            photo_height=960,
+            source_format="JPEG",
+        )
+        revision = await uow.projects.add_revision(shot, prompt="Kites rise", drafter="offline")
+        assert chat is not None and chat.current_project_id == project.id
+        assert shot.current_revision_id == revision.id and shot.position == 1
+        assert shot.files_id and revision.number == 1  # Python defaults filled in
+        assert await session.get(Shot, shot.id) is shot  # the session holds what it made
+        assert not session.new and not session.dirty  # and has nothing left to write
+        made = [
+            {c.key: getattr(row, c.key) for c in type(row).__table__.columns}
+            for row in (project, shot, revision)
+        ]
+    async with database.session() as session:
+        stored = [await session.get(type(row), row.id) for row in (project, shot, revision)]
+        assert [
+            {c.key: getattr(row, c.key) for c in type(row).__table__.columns} for row in stored
+        ] == made
+        chat_row = await UnitOfWork(session).chats.get_chat(42)
+        assert chat_row is not None and chat_row.current_project_id == project.id
