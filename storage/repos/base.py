@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable, Insert, Result, Table, insert, select
+from sqlalchemy import (
+    CursorResult,
+    Executable,
+    Insert,
+    Result,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,8 +32,8 @@ E = TypeVar("E", bound=Base)
 _PREBUILT: dict[tuple[str, str], Executable] = {}
 
 
-# One row's INSERT … RETURNING id per model, for `Repository._insert_entity`.
-_INSERT_RETURNING_ID: dict[type, Insert] = {}
+# One row's INSERT … RETURNING per model (and numbered column), for `_insert_entity`.
+_INSERT_RETURNING: dict[tuple[type, tuple[str, str] | None], Insert] = {}
 
 
 def rowcount(result: Result[Any]) -> int:
@@ -72,7 +82,9 @@ class Repository:
         connection = await self.session.connection()
         return await connection.execute(statement, dict(params))
 
-    async def _insert_entity(self, model: type[E], **values: Any) -> E:
+    async def _insert_entity(
+        self, model: type[E], *, numbered: tuple[str, str] | None = None, **values: Any
+    ) -> E:
         """INSERT one row in a Core statement, and hold it as a loaded entity of this session.
 
         The ORM's flush (its unit-of-work sort and per-object bookkeeping) cost more CPU than
@@ -80,6 +92,11 @@ class Repository:
         leaves out gets its Python default here, so the row and the entity hold the same
         values without reading the row back; the entity then joins the session as if it had
         been loaded, with nothing left to flush.
+
+        `numbered=(column, scope)`: `column` is the next number among the rows that share
+        this row's `scope` (a shot's place in its project), taken inside the INSERT instead
+        of read before it. Callers still serialise such inserts (BEGIN IMMEDIATE on SQLite,
+        a row lock on PostgreSQL).
         """
         table = cast(Table, model.__table__)
         row = dict(values)
@@ -90,11 +107,20 @@ class Repository:
             if default is None and column.server_default is not None:
                 raise ValueError(f"{table.name}.{column.key} has only a server default")
             row[column.key] = _python_default(default)
-        statement = _INSERT_RETURNING_ID.get(model)
+        if numbered is not None:
+            row.pop(numbered[0], None)
+            row["_scope"] = row[numbered[1]]
+        statement = _INSERT_RETURNING.get((model, numbered))
         if statement is None:
-            statement = _INSERT_RETURNING_ID.setdefault(model, insert(table).returning(table.c.id))
+            statement = _INSERT_RETURNING.setdefault(
+                (model, numbered), _returning(table, numbered)
+            )
         connection = await self.session.connection()
-        entity = model(id=(await connection.execute(statement, row)).scalar_one(), **row)
+        inserted = (await connection.execute(statement, row)).one()
+        if numbered is not None:
+            del row["_scope"]
+            row[numbered[0]] = inserted[1]
+        entity = model(id=inserted[0], **row)
         make_transient_to_detached(entity)  # its values are what the row holds
         self.session.add(entity)
         return entity
@@ -127,3 +153,16 @@ def _python_default(default: Any) -> Any:
     if default is None:
         return None
     return default.arg(None) if default.is_callable else default.arg
+
+
+def _returning(table: Table, numbered: tuple[str, str] | None) -> Insert:
+    """INSERT … RETURNING id (and the number it took, when it takes the next one)."""
+    if numbered is None:
+        return insert(table).returning(table.c.id)
+    column, scope = table.c[numbered[0]], table.c[numbered[1]]
+    next_number = (
+        select(func.coalesce(func.max(column), 0) + 1)
+        .where(scope == bindparam("_scope"))
+        .scalar_subquery()
+    )
+    return insert(table).values({column.key: next_number}).returning(table.c.id, column)

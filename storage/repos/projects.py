@@ -118,19 +118,17 @@ class ProjectsRepo(Repository):
         )
 
     async def add_shot(self, project_id: int, **fields: Any) -> Shot:
-        position: int | None = 0  # a project made in this unit of work has no shots yet
-        if (Project, project_id) not in self._new:
-            await self._lock_row(Project, project_id)  # concurrent album photos: unique positions
-            position = await self.session.scalar(
-                select(func.coalesce(func.max(Shot.position), 0)).where(
-                    Shot.project_id == project_id
-                )
+        """The project's next shot, in the next place."""
+        if (Project, project_id) in self._new:  # made in this unit of work: no shots yet
+            shot = await self._insert_entity(Shot, project_id=project_id, position=1, **fields)
+        else:
+            # Touched first: on PostgreSQL the UPDATE holds the project's row until the
+            # commit, so concurrent album photos take their places one after the other.
+            await self.touch_project(project_id)
+            shot = await self._insert_entity(
+                Shot, numbered=("position", "project_id"), project_id=project_id, **fields
             )
-        shot = await self._insert_entity(
-            Shot, project_id=project_id, position=(position or 0) + 1, **fields
-        )
         self._new.add((Shot, shot.id))
-        await self.touch_project(project_id)
         return shot
 
     async def get_shot(self, shot_id: int) -> Shot | None:
@@ -164,17 +162,15 @@ class ProjectsRepo(Repository):
         return list(result.scalars())
 
     async def add_revision(self, shot: Shot, **fields: Any) -> PromptRevision:
-        number: int | None = 0  # a shot made in this unit of work has no revisions yet
-        if (Shot, shot.id) not in self._new:
-            await self._lock_row(Shot, shot.id)
-            number = await self.session.scalar(
-                select(func.coalesce(func.max(PromptRevision.number), 0)).where(
-                    PromptRevision.shot_id == shot.id
-                )
+        if (Shot, shot.id) in self._new:  # made in this unit of work: no revisions yet
+            revision = await self._insert_entity(
+                PromptRevision, shot_id=shot.id, number=1, **fields
             )
-        revision = await self._insert_entity(
-            PromptRevision, shot_id=shot.id, number=(number or 0) + 1, **fields
-        )
+        else:
+            await self._lock_row(Shot, shot.id)  # two refinements at once: distinct numbers
+            revision = await self._insert_entity(
+                PromptRevision, numbered=("number", "shot_id"), shot_id=shot.id, **fields
+            )
         # The shot points at its new revision. Set as loaded, so that no flush repeats it;
         # any other change to the shot is still flushed as usual.
         now = utcnow()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import func, select
 
 from storage.db import Database
@@ -105,3 +107,47 @@ async def test_rows_made_in_a_unit_of_work_are_complete_entities_with_nothing_to
         ] == made
         chat_row = await UnitOfWork(session).chats.get_chat(42)
         assert chat_row is not None and chat_row.current_project_id == project.id
+
+
+async def test_photos_and_refinements_at_once_take_distinct_places_and_numbers(
+    database: Database,
+) -> None:
+    """An album's photos (and quick refinements) arrive together: each shot takes the next
+    place and each revision the next number inside its INSERT, so none may read the same."""
+    project_id, shot_id, _ = await project_with_shot(database)
+
+    async def add_photo(i: int) -> int:
+        async with database.session() as session:
+            shot = await UnitOfWork(session).projects.add_shot(
+                project_id,
+                created_by=42,
+                description=f"photo {i}",
+                photo_path=f"/tmp/{i}.jpg",
+                photo_width=1280,
+                photo_height=960,
+                source_format="JPEG",
+            )
+            await asyncio.sleep(0.05)  # the transaction stays open while the others try
+            return shot.position
+
+    async def refine(i: int) -> int:
+        async with database.session() as session:
+            uow = UnitOfWork(session)
+            shot = await uow.projects.get_shot(shot_id)
+            assert shot is not None
+            revision = await uow.projects.add_revision(shot, prompt=f"take {i}", drafter="x")
+            await asyncio.sleep(0.05)
+            return revision.number
+
+    positions = await asyncio.gather(*(add_photo(i) for i in range(6)))
+    numbers = await asyncio.gather(*(refine(i) for i in range(6)))
+    assert sorted(positions) == [2, 3, 4, 5, 6, 7]
+    assert sorted(numbers) == [2, 3, 4, 5, 6, 7]
+    async with database.session() as session:
+        uow = UnitOfWork(session)
+        stored = [s.position for s in await uow.projects.project_shots(project_id)]
+        shot = await uow.projects.get_shot(shot_id)
+        assert shot is not None and shot.current_revision_id is not None
+        current = await uow.projects.get_revision(shot.current_revision_id)
+    assert stored == [1, 2, 3, 4, 5, 6, 7]
+    assert current is not None and current.number == 7  # the newest, as the last commit said
