@@ -8,6 +8,18 @@ from storage.db import Database
 from storage.uow import UnitOfWork
 
 
+def photo_fields(description: str, photo_path: str) -> dict[str, object]:
+    """What a shot of a 1280x960 JPEG from user 42 is made with."""
+    return {
+        "created_by": 42,
+        "description": description,
+        "photo_path": photo_path,
+        "photo_width": 1280,
+        "photo_height": 960,
+        "source_format": "JPEG",
+    }
+
+
 async def project_with_shot(db: Database) -> tuple[int, int, int]:
     async with db.session() as session:
         uow = UnitOfWork(session)
@@ -16,12 +28,7 @@ async def project_with_shot(db: Database) -> tuple[int, int, int]:
         project = await uow.projects.create_project(42, "Shanghai in clay", 42)
         shot = await uow.projects.add_shot(
             project.id,
-            created_by=42,
-            description="The Bund at dusk",
-            photo_path="/tmp/x.jpg",
-            photo_width=1280,
-            photo_height=960,
-            source_format="JPEG",
+            **photo_fields("The Bund at dusk", "/tmp/x.jpg"),
             facts={"orientation": "landscape"},
         )
         revision = await uow.projects.add_revision(

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from storage.db import Database
 from storage.models import PromptRevision, Shot, Take, TakeEvent
 from storage.uow import UnitOfWork
-from tests.integration.storage.rows import add_take, project_with_shot
+from tests.integration.storage.rows import add_take, photo_fields, project_with_shot
 
 
 async def test_a_project_with_a_shot_revision_and_take_round_trips(database: Database) -> None:
@@ -82,13 +82,7 @@ async def test_rows_made_in_a_unit_of_work_are_complete_entities_with_nothing_to
         chat = await uow.chats.get_chat(42)
         project = await uow.projects.create_project(42, "Kites", 42)
         shot = await uow.projects.add_shot(
-            project.id,
-            created_by=42,
-            description="kites rise",
-            photo_path="photos/kites.jpg",
-            photo_width=1280,
-            photo_height=960,
-            source_format="JPEG",
+            project.id, **photo_fields("kites rise", "photos/kites.jpg")
         )
         revision = await uow.projects.add_revision(shot, prompt="Kites rise", drafter="offline")
         assert chat is not None and chat.current_project_id == project.id
@@ -119,13 +113,7 @@ async def test_photos_and_refinements_at_once_take_distinct_places_and_numbers(
     async def add_photo(i: int) -> int:
         async with database.session() as session:
             shot = await UnitOfWork(session).projects.add_shot(
-                project_id,
-                created_by=42,
-                description=f"photo {i}",
-                photo_path=f"/tmp/{i}.jpg",
-                photo_width=1280,
-                photo_height=960,
-                source_format="JPEG",
+                project_id, **photo_fields(f"photo {i}", f"/tmp/{i}.jpg")
             )
             await asyncio.sleep(0.05)  # the transaction stays open while the others try
             return shot.position
