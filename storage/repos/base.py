@@ -100,26 +100,23 @@ class Repository:
         """
         table = cast(Table, model.__table__)
         row = dict(values)
+        taken = numbered[0] if numbered is not None else None  # the INSERT chooses it
         for column in table.columns:
-            if column.key in row or column.primary_key:
+            if column.key in row or column.primary_key or column.key == taken:
                 continue
             default = column.default
             if default is None and column.server_default is not None:
                 raise ValueError(f"{table.name}.{column.key} has only a server default")
             row[column.key] = _python_default(default)
-        if numbered is not None:
-            row.pop(numbered[0], None)
-            row["_scope"] = row[numbered[1]]
-        statement = _INSERT_RETURNING.get((model, numbered))
+        key = (model, numbered)
+        statement = _INSERT_RETURNING.get(key)
         if statement is None:
-            statement = _INSERT_RETURNING.setdefault(
-                (model, numbered), _returning(table, numbered)
-            )
+            statement = _INSERT_RETURNING.setdefault(key, _returning(table, numbered))
+        params = row if numbered is None else {**row, "_scope": row[numbered[1]]}
         connection = await self.session.connection()
-        inserted = (await connection.execute(statement, row)).one()
-        if numbered is not None:
-            del row["_scope"]
-            row[numbered[0]] = inserted[1]
+        inserted = (await connection.execute(statement, params)).one()
+        if taken is not None:
+            row[taken] = inserted[1]
         entity = model(id=inserted[0], **row)
         make_transient_to_detached(entity)  # its values are what the row holds
         self.session.add(entity)

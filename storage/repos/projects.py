@@ -43,12 +43,7 @@ class ProjectsRepo(Repository):
         )
         self._new.add((Project, project.id))
         self._touched.add(project.id)  # its updated_at is the moment it was made
-        connection = await self.session.connection()
-        await connection.execute(_SET_CURRENT_PROJECT, {"chat": chat_id, "project": project.id})
-        # The chat is in the unit of work already when a use case read it: it says so too.
-        chat = self.session.identity_map.get(identity_key(Chat, chat_id))
-        if isinstance(chat, Chat):
-            set_committed_value(chat, "current_project_id", project.id)
+        await self.set_current_project(chat_id, project.id)
         return project
 
     async def get_project(self, project_id: int) -> Project | None:
@@ -83,9 +78,12 @@ class ProjectsRepo(Repository):
         )
 
     async def set_current_project(self, chat_id: int, project_id: int) -> None:
-        await self.session.execute(
-            update(Chat).where(Chat.id == chat_id).values(current_project_id=project_id)
-        )
+        """The chat's current project; a chat this unit of work read already says so too."""
+        connection = await self.session.connection()
+        await connection.execute(_SET_CURRENT_PROJECT, {"chat": chat_id, "project": project_id})
+        chat = self.session.identity_map.get(identity_key(Chat, chat_id))
+        if isinstance(chat, Chat):
+            set_committed_value(chat, "current_project_id", project_id)
 
     async def list_projects(self, chat_id: int, limit: int = 20) -> list[ProjectSummary]:
         shots = (
