@@ -341,6 +341,12 @@ CONTRADICTION_GROUPS: tuple[tuple[str, ...], ...] = (
     ("night", "dark", "darkness", "underexposed", "夜", "黑暗", "昏暗"),
 )  # fmt: skip
 
+# The camera-movement group: a negative prompt that forbids a moving camera fights the
+# request's camera move (the LLM's review and the offline restager both drop such terms).
+CAMERA_MOVEMENT_TERMS = TermTable(
+    (term, term) for term in next(g for g in CONTRADICTION_GROUPS if "camera movement" in g)
+)
+
 # A negation shortly before a word ("no people", "不要闪烁") means the caption does not ask
 # for it. "不停" and "不断" mean "without stopping", so they are not negations.
 _NEGATION = re.compile(

@@ -27,9 +27,6 @@ _SUMMARY_TAIL = {
     "en": re.compile(r" · clay, [^·,]+, \d+s$"),
     "zh": re.compile(r" · 黏土动画 · [^·]+ · \d+秒$"),
 }
-_CAMERA_TERMS = sc.TermTable(
-    (term, term) for term in next(g for g in sc.CONTRADICTION_GROUPS if "camera movement" in g)
-)
 
 
 def camera_sentence(move: str, lang: str) -> str:
@@ -84,7 +81,7 @@ def restage_negative(negative_prompt: str, camera_move: str, lang: str) -> str:
         return negative_prompt
     sep = "，" if _lang(lang) == "zh" else ", "
     terms = [t.strip() for t in re.split(r"[,，]", negative_prompt) if t.strip()]
-    kept = [t for t in terms if not _CAMERA_TERMS.mentioned_in(t)]
+    kept = [t for t in terms if not sc.CAMERA_MOVEMENT_TERMS.mentioned_in(t)]
     return negative_prompt if len(kept) == len(terms) else sep.join(kept)
 
 

@@ -117,10 +117,6 @@ LIGHT_REQUESTS = (
     "lights on|lamps on|golden hour|morning|夜|晚上|傍晚|黄昏|日落|天黑|夕阳|黎明|日出|"
     "清晨|早上|早晨|开灯|亮灯|灯亮"
 )
-# The camera-movement group of script_checks: a moving camera must not be forbidden.
-_CAMERA_TERMS = sc.TermTable(
-    (term, term) for term in next(g for g in sc.CONTRADICTION_GROUPS if "camera movement" in g)
-)
 _ECHO_WORDS = 3  # this many consecutive words of an instruction in an answer is an echo
 _ECHO_HAN = 4  # ... or this many Chinese characters in a row
 _STOP_WORDS = frozenset(
@@ -572,7 +568,7 @@ def _negative(terms: list[str], prompt: str, move: str, brief: Brief, repairs: l
     for term in cleaned[:MAX_NEGATIVE_TERMS]:
         if any(sc.mentions(term, r) for r in requested):
             repairs.append(f"negative term {term!r} forbade what was asked")
-        elif move != "static" and _CAMERA_TERMS.mentioned_in(term):
+        elif move != "static" and sc.CAMERA_MOVEMENT_TERMS.mentioned_in(term):
             repairs.append(f"negative term {term!r} forbade the camera move")
         elif not sc.respects_negations(prompt, [term]).ok:
             repairs.append(f"negative term {term!r} forbade what the prompt shows")
