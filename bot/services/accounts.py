@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 
 from bot.domain.ports import VideoProvider, cancel_upstream
 from bot.domain.states import CLIP_READY_STATES
@@ -23,6 +24,7 @@ from bot.services.capacity import HeavyWork
 from bot.services.privacy import Export, Forgotten, build_zip, remove_files
 from bot.services.projects import current_project
 from storage.db import Database
+from storage.group_commit import GroupCommit
 from storage.repos.accounts import InFlight, UsageTotals
 from storage.uow import UnitOfWork
 
@@ -47,6 +49,8 @@ class Accounts:
         self.providers = providers  # /forget stops a user's tasks upstream where it can
         self.heavy = heavy
         self.folders = folders
+        # Every update's gate is a small transaction, and updates come in batches.
+        self._gate = GroupCommit(db, self._admit, name="gate")
 
     # --- who is asking --------------------------------------------------------------------
 
@@ -70,17 +74,21 @@ class Accounts:
         sender: Sender | None = None,
     ) -> Admission:
         """Before any handler, in one unit of work: skip an update Telegram delivered
-        before, say whether its sender may use the bot, and record `sender` if given."""
-        async with self.db.unit_of_work() as uow:
-            if not await uow.chats.mark_update_processed(update_id):
-                return Admission(duplicate=True)
-            verdict = Verdict.ADMIT
-            if check_access:
-                verdict = await self.access.verdict(uow.accounts, user_id, chat_id)
-            if verdict is not Verdict.ADMIT or sender is None:
-                return Admission(duplicate=False, verdict=verdict)
-            actor, shape = await _enter(uow, sender)
-            return Admission(False, verdict, actor, shape)
+        before, say whether its sender may use the bot, and record `sender` if given.
+
+        Updates arriving together share that unit of work (see storage/group_commit.py)."""
+        return await self._gate.run(_Arrival(update_id, user_id, chat_id, check_access, sender))
+
+    async def _admit(self, uow: UnitOfWork, arrival: _Arrival) -> Admission:
+        if not await uow.chats.mark_update_processed(arrival.update_id):
+            return Admission(duplicate=True)
+        verdict = Verdict.ADMIT
+        if arrival.check_access:
+            verdict = await self.access.verdict(uow.accounts, arrival.user_id, arrival.chat_id)
+        if verdict is not Verdict.ADMIT or arrival.sender is None:
+            return Admission(duplicate=False, verdict=verdict)
+        actor, shape = await _enter(uow, arrival.sender)
+        return Admission(False, verdict, actor, shape)
 
     async def set_language(self, actor: Actor, lang: str) -> Actor:
         """/lang: the user's language from now on (and, in a group, the group's)."""
@@ -189,6 +197,17 @@ class Accounts:
             log.exception("take %s: cancelling upstream failed", take.take_id)
             return
         log.info("take %s: upstream task %s", take.take_id, "cancelled" if stopped else "left")
+
+
+@dataclass(frozen=True, slots=True)
+class _Arrival:
+    """An update at the gate: what `Accounts.admit_update` was asked."""
+
+    update_id: int
+    user_id: int | None
+    chat_id: int | None
+    check_access: bool
+    sender: Sender | None
 
 
 async def _enter(uow: UnitOfWork, sender: Sender) -> tuple[Actor, ProjectShape]:

@@ -58,6 +58,7 @@ from bot.services.capacity import INTAKE_SLOTS
 from bot.services.permissions import FetchStatus, Permissions
 from bot.services.projects import current_project
 from storage.db import Database
+from storage.group_commit import GroupCommit
 from storage.models import BotMessage, PromptRevision, Shot, utcnow
 from storage.uow import UnitOfWork
 
@@ -150,6 +151,8 @@ class Drafting:
         self.intake = intake
         self.default_provider = default_provider
         self.default_mode = default_mode
+        # Every message the bot sends is remembered, each in a small transaction.
+        self._remembered = GroupCommit(db, _remember, name="messages")
 
     @property
     def provider_names(self) -> tuple[str, ...]:
@@ -481,8 +484,7 @@ class Drafting:
         self, chat_id: int, message_id: int, kind: str, **refs: Any
     ) -> None:
         """Record what a message we sent stands for, so replies and buttons find their row."""
-        async with self.db.unit_of_work() as uow:
-            await uow.chats.remember_message(chat_id, message_id, kind, **refs)
+        await self._remembered.run((chat_id, message_id, kind, refs))
 
     async def message_ref(self, chat_id: int, message_id: int) -> BotMessage | None:
         """What one of our messages stands for (None: not one we remember)."""
@@ -699,3 +701,8 @@ def _facts_from_json(data: dict[str, Any] | None) -> PhotoFacts | None:
         brightness=float(data["brightness"]),
         dominant_colours=tuple(data.get("dominant_colours", ())),
     )
+
+
+async def _remember(uow: UnitOfWork, message: tuple[int, int, str, dict[str, Any]]) -> None:
+    chat_id, message_id, kind, refs = message
+    await uow.chats.remember_message(chat_id, message_id, kind, **refs)

@@ -137,6 +137,25 @@ async def test_what_a_new_users_start_and_photo_cost_the_database(
         ), "\n".join(next_photo[0])
 
 
+async def test_updates_arriving_together_share_their_gates_transaction(
+    stub: TelegramStub, tmp_path: Path
+) -> None:
+    # Telegram hands over a burst in one getUpdates answer: the twelve gates are ready
+    # together and share a unit of work instead of taking the database in turn.
+    async with quiet_bot(stub, tmp_path) as running:
+        people = [private_user(first_name=f"U{n}") for n in range(12)]
+        with counting() as counted:
+            for person in people:
+                running.push(command_update(private_chat(person), person, "start"))
+            await running.wait_for("sendMessage", count=12)
+            await asyncio.sleep(0.3)
+        gates = [s for s in counted.statements if s.startswith("INSERT INTO processed_updates")]
+        assert len(gates) == 12
+        assert counted.commits <= 3, "\n".join(counted.statements)
+        welcomed = {int(call.params["chat_id"]) for call in stub.calls("sendMessage")}
+        assert welcomed == {person["id"] for person in people}
+
+
 async def test_what_a_reply_refining_a_draft_costs_the_database(
     stub: TelegramStub, tmp_path: Path, city_photo: bytes
 ) -> None:
