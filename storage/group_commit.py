@@ -37,12 +37,17 @@ MAX_BATCH = 32
 
 
 class GroupCommit(Generic[Request, Result]):
-    """Runs `work(uow, request)` for requests arriving together in one unit of work."""
+    """Runs `work(uow, requests)` for requests arriving together in one unit of work.
+
+    `work` returns one result per request, in order. It may write them all at once (one
+    multi-row statement for the lot): under load that, more than the shared COMMIT, is
+    where the saving is.
+    """
 
     def __init__(
         self,
         db: Database,
-        work: Callable[[UnitOfWork, Request], Awaitable[Result]],
+        work: Callable[[UnitOfWork, list[Request]], Awaitable[list[Result]]],
         *,
         name: str,
         max_batch: int = MAX_BATCH,
@@ -92,7 +97,7 @@ class GroupCommit(Generic[Request, Result]):
     async def _write(self, batch: list[tuple[Request, asyncio.Future[Result]]]) -> None:
         try:
             async with self.db.unit_of_work() as uow:
-                results = [await self.work(uow, request) for request, _ in batch]
+                results = await self.work(uow, [request for request, _ in batch])
         except Exception as error:
             if len(batch) == 1:
                 if not batch[0][1].done():

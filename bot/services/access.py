@@ -9,7 +9,7 @@ download or LLM call. Operators (CLAYMATE_ADMIN_IDS) are always let in.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from bot.domain.types import Verdict
@@ -40,18 +40,46 @@ class Access:
         self, repo: AccountsRepo, user_id: int | None, chat_id: int | None
     ) -> Verdict:
         """`admit`, in the caller's unit of work."""
+        return (await self.verdicts(repo, [(user_id, chat_id)]))[0]
+
+    async def verdicts(
+        self, repo: AccountsRepo, asks: Sequence[tuple[int | None, int | None]]
+    ) -> list[Verdict]:
+        """`verdict` for each (user, chat) in turn, from one read of the allowlist (the
+        gate of updates that arrived together): a refusal recorded for one is seen by the
+        next, as if each had come alone."""
+        subjects = [
+            s
+            for user_id, chat_id in asks
+            if not self.permissions.is_operator(user_id)
+            for s in (user_id, chat_id)
+            if s is not None
+        ]
+        if not subjects:
+            return [Verdict.ADMIT] * len(asks)
+        statuses, stored_mode, any_allowed = await repo.access_snapshot(ACCESS_MODE, *subjects)
+        active = await self._mode_from(repo, stored_mode, any_allowed) == "allowlist"
+        return [await self._decide(repo, statuses, active, *ask) for ask in asks]
+
+    async def _decide(
+        self,
+        repo: AccountsRepo,
+        statuses: dict[int, str],
+        active: bool,
+        user_id: int | None,
+        chat_id: int | None,
+    ) -> Verdict:
+        """One update's verdict from the allowlist as read (`statuses`, kept up to date)."""
         if self.permissions.is_operator(user_id):
             return Verdict.ADMIT
         subjects = [s for s in (user_id, chat_id) if s is not None]
         if not subjects:
             return Verdict.ADMIT
-        statuses, stored_mode, any_allowed = await repo.access_snapshot(ACCESS_MODE, *subjects)
         seeded = self.allowed_ids
         denied = any(statuses.get(s) in ("denied", "blocked") for s in subjects)
         listed = any(
             statuses.get(s) == "allowed" or (s in seeded and s not in statuses) for s in subjects
         )
-        active = await self._mode_from(repo, stored_mode, any_allowed) == "allowlist"
         if not denied and (listed or not active):
             return Verdict.ADMIT
         # Whom the refusal is recorded on: a denied user, else the chat it was sent to.
@@ -63,7 +91,8 @@ class Access:
         status = statuses.get(target)
         if status in ("blocked", "refused"):
             return Verdict.SILENT
-        await repo.set_access(target, "blocked" if status == "denied" else "refused", None)
+        statuses[target] = "blocked" if status == "denied" else "refused"
+        await repo.set_access(target, statuses[target], None)
         return Verdict.REFUSE
 
     async def _mode(self, repo: AccountsRepo) -> str:

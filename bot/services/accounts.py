@@ -50,7 +50,7 @@ class Accounts:
         self.heavy = heavy
         self.folders = folders
         # Every update's gate is a small transaction, and updates come in batches.
-        self._gate = GroupCommit(db, self._admit, name="gate")
+        self._gate = GroupCommit(db, self._admit_all, name="gate")
 
     # --- who is asking --------------------------------------------------------------------
 
@@ -79,16 +79,42 @@ class Accounts:
         Updates arriving together share that unit of work (see storage/group_commit.py)."""
         return await self._gate.run(_Arrival(update_id, user_id, chat_id, check_access, sender))
 
-    async def _admit(self, uow: UnitOfWork, arrival: _Arrival) -> Admission:
-        if not await uow.chats.mark_update_processed(arrival.update_id):
-            return Admission(duplicate=True)
-        verdict = Verdict.ADMIT
-        if arrival.check_access:
-            verdict = await self.access.verdict(uow.accounts, arrival.user_id, arrival.chat_id)
-        if verdict is not Verdict.ADMIT or arrival.sender is None:
-            return Admission(duplicate=False, verdict=verdict)
-        actor, shape = await _enter(uow, arrival.sender)
-        return Admission(False, verdict, actor, shape)
+    async def _admit_all(self, uow: UnitOfWork, arrivals: list[_Arrival]) -> list[Admission]:
+        """The gate of updates that arrived together, each as if it came alone, in order.
+        Their update ids, their allowlist entries and their senders are each one statement
+        for them all."""
+        new = await uow.chats.mark_updates_processed([a.update_id for a in arrivals])
+        first_copies: list[int] = []  # indexes into `arrivals`
+        for index, arrival in enumerate(arrivals):
+            if arrival.update_id in new:
+                new.discard(arrival.update_id)  # a second copy of it here is a redelivery
+                first_copies.append(index)
+        asking = [i for i in first_copies if arrivals[i].check_access]
+        checked = await self.access.verdicts(
+            uow.accounts, [(arrivals[i].user_id, arrivals[i].chat_id) for i in asking]
+        )
+        verdicts: dict[int, Verdict] = dict.fromkeys(first_copies, Verdict.ADMIT)
+        verdicts.update(zip(asking, checked, strict=True))
+        entering = {
+            i: sender
+            for i, verdict in verdicts.items()
+            if verdict is Verdict.ADMIT and (sender := arrivals[i].sender) is not None
+        }
+        senders = list(entering.values())
+        entered = dict(
+            zip(entering, await _enter_all(uow, senders) if senders else [], strict=True)
+        )
+        admissions = []
+        for index in range(len(arrivals)):
+            verdict = verdicts.get(index)
+            if verdict is None:
+                admissions.append(Admission(duplicate=True))
+            elif index in entered:
+                actor, shape = entered[index]
+                admissions.append(Admission(False, verdict, actor, shape))
+            else:
+                admissions.append(Admission(duplicate=False, verdict=verdict))
+        return admissions
 
     async def set_language(self, actor: Actor, lang: str) -> Actor:
         """/lang: the user's language from now on (and, in a group, the group's)."""
@@ -213,15 +239,15 @@ class _Arrival:
 async def _enter(uow: UnitOfWork, sender: Sender) -> tuple[Actor, ProjectShape]:
     """The sender recorded in `uow`, as the actor the use cases take, and the shape of the
     chat's current project as this update found it."""
-    chosen_lang, language_code = await uow.chats.record_user(
-        sender.user_id,
-        first_name=sender.first_name,
-        username=sender.username,
-        language_code=sender.language_code,
-    )
-    settings, aspect = await uow.chats.record_chat(
-        sender.chat_id, type=sender.chat_type, title=sender.chat_title
-    )
-    chosen = settings.get("lang") if sender.chat_type != "private" else None
-    lang = language_for(chosen_lang or chosen or language_code)
-    return Actor(sender.user_id, sender.chat_id, sender.chat_type, lang), ProjectShape(aspect)
+    return (await _enter_all(uow, [sender]))[0]
+
+
+async def _enter_all(uow: UnitOfWork, senders: list[Sender]) -> list[tuple[Actor, ProjectShape]]:
+    """`_enter` for each sender, their rows written together."""
+    entered = []
+    for sender, rows in zip(senders, await uow.chats.record_senders(senders), strict=True):
+        chosen = rows.settings.get("lang") if sender.chat_type != "private" else None
+        lang = language_for(rows.lang or chosen or rows.language_code)
+        actor = Actor(sender.user_id, sender.chat_id, sender.chat_type, lang)
+        entered.append((actor, ProjectShape(rows.aspect)))
+    return entered

@@ -60,6 +60,7 @@ from bot.services.projects import current_project
 from storage.db import Database
 from storage.group_commit import GroupCommit
 from storage.models import BotMessage, PromptRevision, Shot, utcnow
+from storage.repos.chats import MessageRefs
 from storage.uow import UnitOfWork
 
 MAX_DESCRIPTION_CHARS = 1000
@@ -152,7 +153,7 @@ class Drafting:
         self.default_provider = default_provider
         self.default_mode = default_mode
         # Every message the bot sends is remembered, each in a small transaction.
-        self._remembered = GroupCommit(db, _remember, name="messages")
+        self._remembered = GroupCommit(db, _remember_all, name="messages")
 
     @property
     def provider_names(self) -> tuple[str, ...]:
@@ -703,6 +704,6 @@ def _facts_from_json(data: dict[str, Any] | None) -> PhotoFacts | None:
     )
 
 
-async def _remember(uow: UnitOfWork, message: tuple[int, int, str, dict[str, Any]]) -> None:
-    chat_id, message_id, kind, refs = message
-    await uow.chats.remember_message(chat_id, message_id, kind, **refs)
+async def _remember_all(uow: UnitOfWork, messages: list[MessageRefs]) -> list[None]:
+    await uow.chats.remember_messages(messages)
+    return [None] * len(messages)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
@@ -70,17 +70,22 @@ class Repository:
         self,
         name: str,
         build: Callable[[Any], Executable],
-        params: Mapping[str, Any],
+        params: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     ) -> CursorResult[Any]:
         """Run the statement `build(insert)` makes, built once per dialect, on this unit of
-        work's connection (Core, no ORM: the caller wants a few columns, not entities)."""
+        work's connection (Core, no ORM: the caller wants a few columns, not entities).
+
+        With a list of parameter sets, an INSERT is one multi-row statement (SQLAlchemy's
+        "insertmanyvalues"), RETURNING included."""
         dialect = self._dialect
         statement = _PREBUILT.get((name, dialect))
         if statement is None:
             insert = pg_insert if dialect == "postgresql" else sqlite_insert
             statement = _PREBUILT.setdefault((name, dialect), build(insert))
         connection = await self.session.connection()
-        return await connection.execute(statement, dict(params))
+        if isinstance(params, Mapping):
+            return await connection.execute(statement, dict(params))
+        return await connection.execute(statement, [dict(p) for p in params])
 
     async def _insert_entity(
         self, model: type[E], *, numbered: tuple[str, str] | None = None, **values: Any

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +20,7 @@ from sqlalchemy import (
     update,
 )
 
+from bot.domain.types import Sender
 from storage.models import (
     BotMessage,
     Chat,
@@ -27,6 +31,19 @@ from storage.models import (
     utcnow,
 )
 from storage.repos.base import Repository, rowcount
+
+# A message we sent, and what it stands for: (chat id, message id, kind, {"shot_id": …}).
+MessageRefs = tuple[int, int, str, dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class SenderRows:
+    """What a sender's user and chat rows hold once recorded."""
+
+    lang: str | None  # the user's /lang choice
+    language_code: str | None  # Telegram's, the last one it sent
+    settings: dict[str, Any]  # the chat's
+    aspect: str | None  # the shape of the chat's current project
 
 
 class ChatsRepo(Repository):
@@ -58,15 +75,32 @@ class ChatsRepo(Repository):
         INSERT … ON CONFLICT DO UPDATE … RETURNING instead of an insert, a read and an
         update. Telegram sends no language_code for some clients; a known one is kept.
         """
-        params = {
-            "id": user_id,
-            "first_name": first_name,
-            "username": username,
-            "language_code": language_code,
-            "now": utcnow(),
-        }
+        params = _user_params(user_id, first_name, username, language_code, utcnow())
         row = (await self._run_prebuilt("upsert_user", _upsert_user, params)).one()
         return row.lang, row.language_code
+
+    async def record_senders(self, senders: Sequence[Sender]) -> list[SenderRows]:
+        """`record_user` and `record_chat` for every sender, in two statements for them all
+        (the gate of updates that arrived together); what each sender's rows hold now.
+
+        A user or chat that sent twice is written once, as its later update says: one
+        statement may not change a row twice."""
+        now = utcnow()
+        users: dict[int, dict[str, Any]] = {}
+        chats: dict[int, dict[str, Any]] = {}
+        for s in senders:
+            # What writing them in turn would leave: the later name, and a language code
+            # or title kept where the later update sent none (see _upsert_user).
+            earlier_user, earlier_chat = users.get(s.user_id, {}), chats.get(s.chat_id, {})
+            code = s.language_code or earlier_user.get("language_code")
+            users[s.user_id] = _user_params(s.user_id, s.first_name, s.username, code, now)
+            title = s.chat_title or earlier_chat.get("title")
+            chats[s.chat_id] = _chat_params(s.chat_id, s.chat_type, title, now)
+        user_rows = await self._run_prebuilt("upsert_user", _upsert_user, list(users.values()))
+        languages = {row.id: (row.lang, row.language_code) for row in user_rows}
+        chat_rows = await self._run_prebuilt("upsert_chat", _upsert_chat, list(chats.values()))
+        shapes = {row.id: (dict(row.settings or {}), row.project_aspect) for row in chat_rows}
+        return [SenderRows(*languages[s.user_id], *shapes[s.chat_id]) for s in senders]
 
     async def upsert_user(
         self,
@@ -90,7 +124,7 @@ class ChatsRepo(Repository):
         """Create the chat's row or give it its new title, in one statement (see
         record_user); returns the chat's settings and its current project's shape (None:
         no project yet, or one that keeps each photo's shape), which a photo needs first."""
-        params = {"id": chat_id, "type": type, "title": title, "now": utcnow()}
+        params = _chat_params(chat_id, type, title, utcnow())
         row = (await self._run_prebuilt("upsert_chat", _upsert_chat, params)).one()
         return dict(row.settings or {}), row.project_aspect
 
@@ -116,24 +150,44 @@ class ChatsRepo(Repository):
     async def remember_message(
         self, chat_id: int, message_id: int, kind: str, **refs: Any
     ) -> None:
-        # One statement: a message id is remembered again when a draft is edited in place.
-        # Every draft, clip and status message is remembered: built once per set of refs.
-        names = tuple(sorted(refs))
-        params = {"chat_id": chat_id, "message_id": message_id, "kind": kind, **refs}
-        await self._run_prebuilt(
-            "remember_message:" + ",".join(names),
-            lambda insert: _remember_message(insert, names),
-            params | {"now": utcnow()},
-        )
+        await self.remember_messages([(chat_id, message_id, kind, refs)])
+
+    async def remember_messages(self, messages: Sequence[MessageRefs]) -> None:
+        """What each message we sent stands for, as if remembered one by one, in order.
+
+        A message id is remembered again when a draft is edited in place, so each is an
+        upsert. One statement writes each run of messages that name the same refs; a
+        message named again starts a new run, since one statement may not change a row
+        twice and the later entry must win."""
+        now = utcnow()
+        runs: list[tuple[tuple[str, ...], dict[tuple[int, int], dict[str, Any]]]] = []
+        for chat_id, message_id, kind, refs in messages:
+            names = tuple(sorted(refs))
+            if not runs or runs[-1][0] != names or (chat_id, message_id) in runs[-1][1]:
+                runs.append((names, {}))
+            params = {"chat_id": chat_id, "message_id": message_id, "kind": kind, "now": now}
+            runs[-1][1][chat_id, message_id] = params | refs
+        for names, rows in runs:
+            # Every draft, clip and status message is remembered: built once per set of refs.
+            await self._run_prebuilt(
+                "remember_message:" + ",".join(names),
+                functools.partial(_remember_message, refs=names),
+                list(rows.values()),
+            )
 
     async def message_ref(self, chat_id: int, message_id: int) -> BotMessage | None:
         return await self.session.get(BotMessage, (chat_id, message_id))
 
     async def mark_update_processed(self, update_id: int) -> bool:
         """True the first time an update id is seen, False for a redelivery."""
-        params = {"update_id": update_id, "received_at": utcnow()}
-        result = await self._run_prebuilt("processed_update", _processed_update, params)
-        return result.rowcount == 1
+        return bool(await self.mark_updates_processed([update_id]))
+
+    async def mark_updates_processed(self, update_ids: Sequence[int]) -> set[int]:
+        """The ids among `update_ids` seen for the first time, in one statement."""
+        now = utcnow()
+        params = [{"update_id": u, "received_at": now} for u in dict.fromkeys(update_ids)]
+        result = await self._run_prebuilt("processed_updates", _processed_update, params)
+        return {row.update_id for row in result}
 
     async def forget_processed_updates(self, older_than: datetime) -> None:
         await self.session.execute(
@@ -193,8 +247,10 @@ def _upsert_user(insert: Any) -> Executable:
         first_name=bindparam("first_name"),
         username=bindparam("username"),
         language_code=bindparam("language_code"),
+        # Two parameters, not one used twice: a multi-row VALUES (record_users on
+        # PostgreSQL) numbers each use of a parameter as a value of its own.
         created_at=bindparam("now"),
-        updated_at=bindparam("now"),
+        updated_at=bindparam("updated_at"),
     )
     renamed = or_(
         User.first_name.is_distinct_from(statement.excluded.first_name),
@@ -207,7 +263,7 @@ def _upsert_user(insert: Any) -> Executable:
         "updated_at": case((renamed, statement.excluded.updated_at), else_=User.updated_at),
     }
     return statement.on_conflict_do_update(index_elements=[User.id], set_=changed).returning(
-        User.lang, User.language_code
+        User.id, User.lang, User.language_code
     )
 
 
@@ -229,7 +285,7 @@ def _upsert_chat(insert: Any) -> Executable:
         .label("project_aspect")
     )
     return statement.on_conflict_do_update(index_elements=[Chat.id], set_=changed).returning(
-        Chat.settings, shape
+        Chat.id, Chat.settings, shape
     )
 
 
@@ -237,7 +293,24 @@ def _processed_update(insert: Any) -> Executable:
     statement = insert(ProcessedUpdate).values(
         update_id=bindparam("update_id"), received_at=bindparam("received_at")
     )
-    return statement.on_conflict_do_nothing()
+    return statement.on_conflict_do_nothing().returning(ProcessedUpdate.update_id)
+
+
+def _user_params(
+    user_id: int, first_name: str, username: str | None, language_code: str | None, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "first_name": first_name,
+        "username": username,
+        "language_code": language_code,
+        "now": now,
+        "updated_at": now,
+    }
+
+
+def _chat_params(chat_id: int, type: str, title: str | None, now: datetime) -> dict[str, Any]:
+    return {"id": chat_id, "type": type, "title": title, "now": now}
 
 
 def _remember_message(insert: Any, refs: tuple[str, ...]) -> Executable:

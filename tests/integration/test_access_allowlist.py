@@ -122,3 +122,60 @@ async def test_a_seeded_list_stays_on_when_every_seeded_id_is_denied(
     # The seed removed from the environment later: the stored mode keeps the list on.
     unseeded = access_for(database, tmp_path)
     assert await unseeded.admit(BOB + 1, BOB + 1) is Verdict.REFUSE
+
+
+async def test_updates_arriving_together_are_judged_as_if_each_came_alone(
+    database: Database, tmp_path: Path
+) -> None:
+    # The gate writes a burst's updates in one transaction: an attacker's flood of
+    # updates, sent to land together, must get exactly what it would one by one.
+    import asyncio
+
+    from bot.domain.types import Sender
+    from bot.files import DataFolders
+    from bot.services.accounts import Accounts
+    from bot.services.budget import Budget, Quotas, parse_costs
+    from bot.services.capacity import HeavyWork
+
+    access = access_for(database, tmp_path, allowed_ids=(ALICE,))
+    await access.set(BOB, False, OPERATOR)
+    budget = Budget(database, parse_costs(None), Quotas())
+    accounts = Accounts(database, access, budget, {}, HeavyWork(1), DataFolders(tmp_path))
+    mallory = 8_003
+
+    def arrive(update_id: int, user_id: int) -> Awaitable[object]:
+        sender = Sender(user_id, user_id, first_name=str(user_id))
+        return accounts.admit_update(update_id, user_id, user_id, check_access=True, sender=sender)
+
+    answers = await asyncio.gather(
+        arrive(1, ALICE),
+        arrive(2, mallory),  # a stranger: told once…
+        arrive(3, mallory),  # …then left alone, though both were read together
+        arrive(4, BOB),  # denied by an operator: refused, then silent
+        arrive(4, BOB),  # the same update delivered twice: a redelivery
+        arrive(5, BOB),
+        arrive(6, OPERATOR),
+    )
+    assert [(a.duplicate, a.verdict) for a in answers] == [  # type: ignore[attr-defined]
+        (False, Verdict.ADMIT),
+        (False, Verdict.REFUSE),
+        (False, Verdict.SILENT),
+        (False, Verdict.REFUSE),
+        (True, Verdict.ADMIT),
+        (False, Verdict.SILENT),
+        (False, Verdict.ADMIT),
+    ]
+    # Only those let in were recorded as users; nobody refused got a row or an actor.
+    assert [a.actor is not None for a in answers] == [  # type: ignore[attr-defined]
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+        True,
+    ]
+    async with database.unit_of_work() as uow:
+        assert await uow.chats.get_user(ALICE) is not None
+        assert await uow.chats.get_user(mallory) is None
+        assert await uow.chats.get_user(BOB) is None

@@ -90,3 +90,71 @@ async def test_recording_a_chat_returns_its_own_current_projects_shape(
         assert shape is None and settings == {}
         assert (await uow.chats.record_chat(34, type="private"))[1] is None  # new chat
         assert await uow.chats.current_aspect(31) == "9:16"  # the same answer as the read
+
+
+async def test_update_ids_arriving_together_are_marked_in_one_statement(
+    database: Database,
+) -> None:
+    async with database.unit_of_work() as uow:
+        assert await uow.chats.mark_updates_processed([2001, 2002]) == {2001, 2002}
+    async with database.unit_of_work() as uow:
+        # A redelivery among new ones, and the same id twice in one batch.
+        assert await uow.chats.mark_updates_processed([2002, 2003, 2003]) == {2003}
+        assert await uow.chats.mark_update_processed(2003) is False
+
+
+async def test_senders_arriving_together_are_recorded_as_one_by_one(database: Database) -> None:
+    from bot.domain.types import Sender
+
+    async with database.unit_of_work() as uow:
+        await uow.chats.record_user(41, first_name="Mei", language_code="zh-hans")
+        user = await uow.chats.get_user(41)
+        assert user is not None
+        user.lang = "zh"
+        await uow.chats.record_chat(-100, type="group", title="Old title")
+        await uow.chats.set_chat_setting(-100, "lang", "en")
+    senders = [
+        Sender(41, 41, first_name="Mei"),  # no language_code: the known one is kept
+        Sender(42, -100, "group", "Bo", language_code="en", chat_title="Bund walkers"),
+        Sender(41, -100, "group", "Mei L.", chat_title="Bund walkers"),  # the same user again
+    ]
+    async with database.unit_of_work() as uow:
+        rows = await uow.chats.record_senders(senders)
+    assert [(r.lang, r.language_code) for r in rows] == [
+        ("zh", "zh-hans"),
+        (None, "en"),
+        ("zh", "zh-hans"),
+    ]
+    assert [r.settings for r in rows] == [{}, {"lang": "en"}, {"lang": "en"}]
+    async with database.unit_of_work() as uow:
+        mei, bo = await uow.chats.get_user(41), await uow.chats.get_user(42)
+        group = await uow.chats.get_chat(-100)
+    assert mei is not None and mei.first_name == "Mei L."  # the later update's name
+    assert bo is not None and bo.language_code == "en"
+    assert group is not None and group.title == "Bund walkers"
+
+
+async def test_messages_remembered_together_keep_their_own_refs(database: Database) -> None:
+    from tests.integration.storage.rows import photo_fields
+
+    async with database.unit_of_work() as uow:
+        await uow.chats.record_user(42)
+        await uow.chats.record_chat(7, type="private")
+        project = await uow.projects.create_project(7, "p", 42)
+        shot = await uow.projects.add_shot(project.id, **photo_fields("a tram", "p.jpg"))
+    async with database.unit_of_work() as uow:
+        await uow.chats.remember_messages(
+            [
+                (7, 500, "ask", {"shot_id": shot.id}),
+                (7, 501, "status", {}),
+                (7, 500, "draft", {"shot_id": shot.id}),  # the same message, later
+                (7, 502, "draft", {"shot_id": shot.id}),
+                (7, 502, "album", {}),  # names no shot: the one before stays
+            ]
+        )
+    async with database.unit_of_work() as uow:
+        first, second = await uow.chats.message_ref(7, 500), await uow.chats.message_ref(7, 501)
+        third = await uow.chats.message_ref(7, 502)
+    assert first is not None and (first.kind, first.shot_id) == ("draft", shot.id)
+    assert second is not None and (second.kind, second.shot_id) == ("status", None)
+    assert third is not None and (third.kind, third.shot_id) == ("album", shot.id)

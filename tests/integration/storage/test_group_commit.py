@@ -31,9 +31,9 @@ def commits(database: Database) -> Iterator[list[int]]:
         event.remove(engine, "commit", on_commit)
 
 
-async def mark(uow: UnitOfWork, update_id: int) -> bool:
-    """The gate's first step: True the first time an update id is seen."""
-    return await uow.chats.mark_update_processed(update_id)
+async def mark(uow: UnitOfWork, update_ids: list[int]) -> list[bool]:
+    """The gate's first step, one by one: True the first time an update id is seen."""
+    return [await uow.chats.mark_update_processed(u) for u in update_ids]
 
 
 async def is_marked(database: Database, update_id: int) -> bool:
@@ -72,9 +72,9 @@ async def test_requests_beyond_a_batch_wait_for_the_next_transaction(database: D
 
 
 async def test_one_failing_request_leaves_the_others_written(database: Database) -> None:
-    async def mark_or_fail(uow: UnitOfWork, update_id: int) -> bool:
-        marked = await mark(uow, update_id)
-        if update_id == 5003:
+    async def mark_or_fail(uow: UnitOfWork, update_ids: list[int]) -> list[bool]:
+        marked = await mark(uow, update_ids)
+        if 5003 in update_ids:
             raise ValueError("this one cannot be written")
         return marked
 
@@ -93,11 +93,11 @@ async def test_a_caller_cancelled_before_its_turn_is_not_written(database: Datab
     entered = asyncio.Event()
     release = asyncio.Event()
 
-    async def slow_mark(uow: UnitOfWork, update_id: int) -> bool:
-        if update_id == 6000:
+    async def slow_mark(uow: UnitOfWork, update_ids: list[int]) -> list[bool]:
+        if 6000 in update_ids:
             entered.set()
             await release.wait()  # the first transaction is still being written
-        return await mark(uow, update_id)
+        return await mark(uow, update_ids)
 
     group = GroupCommit(database, slow_mark, name="test")
     first = asyncio.create_task(group.run(6000))
@@ -119,8 +119,8 @@ async def test_the_writer_keeps_no_callers_context(database: Database) -> None:
 
     whose: contextvars.ContextVar[str] = contextvars.ContextVar("whose", default="nobody")
 
-    async def read_context(_uow: UnitOfWork, _request: int) -> str:
-        return whose.get()
+    async def read_context(_uow: UnitOfWork, requests: list[int]) -> list[str]:
+        return [whose.get() for _ in requests]
 
     group = GroupCommit(database, read_context, name="test")
     whose.set("the first caller")
