@@ -92,12 +92,15 @@ class GroupCommit(Generic[Request, Result]):
             self._waiting.clear()
             raise
         finally:
-            self._writer = None
+            if self._writer is asyncio.current_task():
+                self._writer = None
 
     async def _write(self, batch: list[tuple[Request, asyncio.Future[Result]]]) -> None:
         try:
             async with self.db.unit_of_work() as uow:
                 results = await self.work(uow, [request for request, _ in batch])
+                if len(results) != len(batch):  # never commit what no caller could be told
+                    raise RuntimeError(f"{self.name}: {len(results)} results for {len(batch)}")
         except Exception as error:
             if len(batch) == 1:
                 if not batch[0][1].done():

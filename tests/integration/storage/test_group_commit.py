@@ -147,3 +147,44 @@ def test_a_second_event_loop_is_served_after_the_first_ended(database_url: str) 
 
     asyncio.run(first())
     assert asyncio.run(second()) is True
+
+
+async def test_work_that_answers_the_wrong_number_of_results_fails_each_caller(
+    database: Database,
+) -> None:
+    # Nobody may wait forever for an answer that never comes, nor see work committed
+    # that its caller was never told of.
+    async def forgets_one(uow: UnitOfWork, update_ids: list[int]) -> list[bool]:
+        marked = await mark(uow, update_ids)
+        return marked[:-1]
+
+    group = GroupCommit(database, forgets_one, name="test")
+    results = await asyncio.wait_for(
+        asyncio.gather(group.run(8000), group.run(8001), return_exceptions=True), timeout=10
+    )
+    assert [type(r) for r in results] == [RuntimeError, RuntimeError]
+    assert await is_marked(database, 8000) is False
+    assert await is_marked(database, 8001) is False
+
+
+async def test_callers_waiting_when_the_writer_is_cancelled_are_cancelled_too(
+    database: Database,
+) -> None:
+    entered = asyncio.Event()
+
+    async def stuck(uow: UnitOfWork, update_ids: list[int]) -> list[bool]:
+        entered.set()
+        await asyncio.Event().wait()  # a shutdown comes first
+        return []
+
+    group = GroupCommit(database, stuck, name="test")
+    first = asyncio.create_task(group.run(9000))
+    await entered.wait()
+    second = asyncio.create_task(group.run(9001))
+    await asyncio.sleep(0)
+    assert group._writer is not None
+    group._writer.cancel()
+    for caller in (first, second):
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(caller, timeout=10)
+    assert await is_marked(database, 9000) is False
