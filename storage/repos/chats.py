@@ -96,9 +96,15 @@ class ChatsRepo(Repository):
             users[s.user_id] = _user_params(s.user_id, s.first_name, s.username, code, now)
             title = s.chat_title or earlier_chat.get("title")
             chats[s.chat_id] = _chat_params(s.chat_id, s.chat_type, title, now)
-        user_rows = await self._run_prebuilt("upsert_user", _upsert_user, list(users.values()))
+        # In key order: two instances writing overlapping batches lock rows in one order,
+        # so neither waits for the other's second row while holding its first.
+        user_rows = await self._run_prebuilt(
+            "upsert_user", _upsert_user, [users[k] for k in sorted(users)]
+        )
         languages = {row.id: (row.lang, row.language_code) for row in user_rows}
-        chat_rows = await self._run_prebuilt("upsert_chat", _upsert_chat, list(chats.values()))
+        chat_rows = await self._run_prebuilt(
+            "upsert_chat", _upsert_chat, [chats[k] for k in sorted(chats)]
+        )
         shapes = {row.id: (dict(row.settings or {}), row.project_aspect) for row in chat_rows}
         return [SenderRows(*languages[s.user_id], *shapes[s.chat_id]) for s in senders]
 
@@ -185,7 +191,7 @@ class ChatsRepo(Repository):
     async def mark_updates_processed(self, update_ids: Sequence[int]) -> set[int]:
         """The ids among `update_ids` seen for the first time, in one statement."""
         now = utcnow()
-        params = [{"update_id": u, "received_at": now} for u in dict.fromkeys(update_ids)]
+        params = [{"update_id": u, "received_at": now} for u in sorted(set(update_ids))]
         result = await self._run_prebuilt("processed_updates", _processed_update, params)
         return {row.update_id for row in result}
 
