@@ -48,32 +48,32 @@ class Access:
         """`verdict` for each (user, chat) in turn, from one read of the allowlist (the
         gate of updates that arrived together): a refusal recorded for one is seen by the
         next, as if each had come alone."""
-        subjects = [
-            s
-            for user_id, chat_id in asks
-            if not self.permissions.is_operator(user_id)
-            for s in (user_id, chat_id)
-            if s is not None
+        # Whose entries each ask reads: none for an operator, who is always let in.
+        asked = [
+            [] if self.permissions.is_operator(u) else [s for s in (u, c) if s is not None]
+            for u, c in asks
         ]
-        if not subjects:
+        if not any(asked):
             return [Verdict.ADMIT] * len(asks)
-        statuses, stored_mode, any_allowed = await repo.access_snapshot(ACCESS_MODE, *subjects)
+        everyone = [s for subjects in asked for s in subjects]
+        statuses, stored_mode, any_allowed = await repo.access_snapshot(ACCESS_MODE, *everyone)
         active = await self._mode_from(repo, stored_mode, any_allowed) == "allowlist"
-        return [await self._decide(repo, statuses, active, *ask) for ask in asks]
+        return [
+            await self._decide(repo, statuses, active, subjects, chat_id, user_id)
+            for subjects, (user_id, chat_id) in zip(asked, asks, strict=True)
+        ]
 
     async def _decide(
         self,
         repo: AccountsRepo,
         statuses: dict[int, str],
         active: bool,
-        user_id: int | None,
+        subjects: list[int],
         chat_id: int | None,
+        user_id: int | None,
     ) -> Verdict:
         """One update's verdict from the allowlist as read (`statuses`, kept up to date)."""
-        if self.permissions.is_operator(user_id):
-            return Verdict.ADMIT
-        subjects = [s for s in (user_id, chat_id) if s is not None]
-        if not subjects:
+        if not subjects:  # an operator, or nobody to check
             return Verdict.ADMIT
         seeded = self.allowed_ids
         denied = any(statuses.get(s) in ("denied", "blocked") for s in subjects)

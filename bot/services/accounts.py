@@ -84,37 +84,27 @@ class Accounts:
         Their update ids, their allowlist entries and their senders are each one statement
         for them all."""
         new = await uow.chats.mark_updates_processed([a.update_id for a in arrivals])
-        first_copies: list[int] = []  # indexes into `arrivals`
-        for index, arrival in enumerate(arrivals):
-            if arrival.update_id in new:
-                new.discard(arrival.update_id)  # a second copy of it here is a redelivery
-                first_copies.append(index)
-        asking = [i for i in first_copies if arrivals[i].check_access]
-        checked = await self.access.verdicts(
-            uow.accounts, [(arrivals[i].user_id, arrivals[i].chat_id) for i in asking]
-        )
-        verdicts: dict[int, Verdict] = dict.fromkeys(first_copies, Verdict.ADMIT)
-        verdicts.update(zip(asking, checked, strict=True))
-        entering = {
-            i: sender
-            for i, verdict in verdicts.items()
-            if verdict is Verdict.ADMIT and (sender := arrivals[i].sender) is not None
-        }
-        senders = list(entering.values())
-        entered = dict(
-            zip(entering, await _enter_all(uow, senders) if senders else [], strict=True)
-        )
-        admissions = []
-        for index in range(len(arrivals)):
-            verdict = verdicts.get(index)
-            if verdict is None:
-                admissions.append(Admission(duplicate=True))
-            elif index in entered:
-                actor, shape = entered[index]
-                admissions.append(Admission(False, verdict, actor, shape))
-            else:
-                admissions.append(Admission(duplicate=False, verdict=verdict))
-        return admissions
+        verdicts: list[Verdict | None] = []  # None: a redelivery
+        for arrival in arrivals:
+            verdicts.append(Verdict.ADMIT if arrival.update_id in new else None)
+            new.discard(arrival.update_id)  # a second copy of it here is a redelivery
+        asking = [i for i, a in enumerate(arrivals) if verdicts[i] and a.check_access]
+        asks = [(arrivals[i].user_id, arrivals[i].chat_id) for i in asking]
+        for i, verdict in zip(asking, await self.access.verdicts(uow.accounts, asks), strict=True):
+            verdicts[i] = verdict
+        entering = [
+            (i, a.sender)
+            for i, a in enumerate(arrivals)
+            if verdicts[i] is Verdict.ADMIT and a.sender is not None
+        ]
+        entered = await _enter_all(uow, [sender for _, sender in entering])
+        recorded = dict(zip((i for i, _ in entering), entered, strict=True))
+        return [
+            Admission(duplicate=True)
+            if verdict is None
+            else Admission(False, verdict, *recorded.get(i, (None, None)))
+            for i, verdict in enumerate(verdicts)
+        ]
 
     async def set_language(self, actor: Actor, lang: str) -> Actor:
         """/lang: the user's language from now on (and, in a group, the group's)."""
@@ -244,6 +234,8 @@ async def _enter(uow: UnitOfWork, sender: Sender) -> tuple[Actor, ProjectShape]:
 
 async def _enter_all(uow: UnitOfWork, senders: list[Sender]) -> list[tuple[Actor, ProjectShape]]:
     """`_enter` for each sender, their rows written together."""
+    if not senders:
+        return []
     entered = []
     for sender, rows in zip(senders, await uow.chats.record_senders(senders), strict=True):
         chosen = rows.settings.get("lang") if sender.chat_type != "private" else None
