@@ -32,10 +32,6 @@ E = TypeVar("E", bound=Base)
 _PREBUILT: dict[tuple[str, str], Executable] = {}
 
 
-# One row's INSERT … RETURNING per model (and numbered column), for `_insert_entity`.
-_INSERT_RETURNING: dict[tuple[type, tuple[str, str] | None], Insert] = {}
-
-
 def rowcount(result: Result[Any]) -> int:
     """Rows an INSERT, UPDATE or DELETE touched.
 
@@ -77,11 +73,7 @@ class Repository:
 
         With a list of parameter sets, an INSERT is one multi-row statement (SQLAlchemy's
         "insertmanyvalues"), RETURNING included."""
-        dialect = self._dialect
-        statement = _PREBUILT.get((name, dialect))
-        if statement is None:
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            statement = _PREBUILT.setdefault((name, dialect), build(insert))
+        statement = self._prebuilt(name, build)
         connection = await self.session.connection()
         if isinstance(params, Mapping):
             return await connection.execute(statement, dict(params))
@@ -113,10 +105,9 @@ class Repository:
             if default is None and column.server_default is not None:
                 raise ValueError(f"{table.name}.{column.key} has only a server default")
             row[column.key] = _python_default(default)
-        key = (model, numbered)
-        statement = _INSERT_RETURNING.get(key)
-        if statement is None:
-            statement = _INSERT_RETURNING.setdefault(key, _returning(table, numbered))
+        statement = self._prebuilt(
+            f"insert_entity:{table.name}:{numbered}", lambda _: _returning(table, numbered)
+        )
         params = row if numbered is None else {**row, "_scope": row[numbered[1]]}
         connection = await self.session.connection()
         inserted = (await connection.execute(statement, params)).one()
@@ -126,6 +117,15 @@ class Repository:
         make_transient_to_detached(entity)  # its values are what the row holds
         self.session.add(entity)
         return entity
+
+    def _prebuilt(self, name: str, build: Callable[[Any], Executable]) -> Executable:
+        """The statement `build(insert)` makes for this dialect, built the first time only."""
+        dialect = self._dialect
+        statement = _PREBUILT.get((name, dialect))
+        if statement is None:
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            statement = _PREBUILT.setdefault((name, dialect), build(insert))
+        return statement
 
     def _keep(self, row: R) -> R:
         """Hold `row` for the rest of the unit of work.
