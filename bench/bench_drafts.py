@@ -1,7 +1,7 @@
 """From photo to draft under load, and the bot's CPU per user: Claymate against a bare bot.
 
 Run: .venv/bin/python bench/bench_drafts.py [--users 50 200] [--rounds 3]
-     [--database-url postgresql://postgres@127.0.0.1/postgres] [--timeline]
+     [--database-url postgresql://postgres@127.0.0.1/postgres] [--timeline] [--floor]
 
 --timeline prints, for every round, when each draft was sent (seconds after the first photo
 was pushed), which shows whether drafts come out spread over the burst or bunched at its
@@ -22,6 +22,12 @@ Both bots are separate processes; the stub runs here. The two bots alternate for
 rounds; each row reports the median of its rounds, and the ratios of each round (same
 moment, same machine load) as well as the ratio of the medians, and the load average
 before and after (the machine may be shared).
+--floor runs a third bot in every round, bench/floor_bot.py: the same PTB set-up doing
+only the work the product cannot do without (getFile, the download, intake on a worker
+thread, one draft through the same LLM drafter, the reply), with no database and no files.
+Its CPU per user, in the same burst, is the floor under Claymate's: `claymate ÷ floor` is
+what Claymate's own bookkeeping costs, `floor ÷ bare` how far any photo-to-draft bot is
+from the bare one. (Its p95 is no floor: it runs every photo at once, with no slots.)
 Results: bench/results/drafts.json.
 
 Targets: Claymate's CPU per user within 2.5x of the bare bot's; its p95 within 2x of the bare
@@ -94,7 +100,7 @@ def start_bot(
     command = (
         [sys.executable, "-m", "bot", "run"]
         if kind == "claymate"
-        else [sys.executable, str(REPO / "bench" / "bare_bot.py")]
+        else [sys.executable, str(REPO / "bench" / f"{kind}_bot.py")]
     )
     log = (workdir / f"{kind}.log").open("wb")
     return subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -177,16 +183,23 @@ def main() -> int:
     parser.add_argument(
         "--timeline", action="store_true", help="print when each draft was sent, per round"
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="run the necessary-work bot (bench/floor_bot.py) in every round too",
+    )
     args = parser.parse_args()
     photo = sample_photo(width=1280, height=960)
     load_before = loadavg()
     print(f"load average before: {load_before}", flush=True)
     rows = []
     for users in args.users:
-        runs: dict[str, list[dict[str, Any]]] = {"bare": [], "claymate": []}
+        kinds = ("bare", "floor", "claymate") if args.floor else ("bare", "claymate")
+        runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
         ratios, cpu_ratios = [], []
+        floor_ratios: list[float] = []
         for _ in range(args.rounds):
-            for kind in ("bare", "claymate"):
+            for kind in kinds:
                 runs[kind].append(
                     run_once(
                         kind, users, photo, server_url=args.database_url, timeline=args.timeline
@@ -196,6 +209,10 @@ def main() -> int:
             cpu_ratios.append(
                 runs["claymate"][-1]["cpu_per_user_ms"] / runs["bare"][-1]["cpu_per_user_ms"]
             )
+            if args.floor:
+                floor_ratios.append(
+                    runs["claymate"][-1]["cpu_per_user_ms"] / runs["floor"][-1]["cpu_per_user_ms"]
+                )
         bare, claymate = median_of(runs["bare"]), median_of(runs["claymate"])
         ratio = claymate["p95_s"] / bare["p95_s"] if bare["p95_s"] else float("inf")
         cpu_ratio = statistics.median(cpu_ratios)
@@ -213,6 +230,14 @@ def main() -> int:
             "cpu_target_ratio": CPU_TARGET,
             "cpu_met": cpu_ratio <= CPU_TARGET,
         }
+        if args.floor:
+            floor = median_of(runs["floor"])
+            row["floor"] = floor
+            row["cpu_ratio_to_floor"] = round(statistics.median(floor_ratios), 2)
+            row["cpu_ratio_to_floor_per_round"] = [round(r, 2) for r in floor_ratios]
+            row["floor_cpu_ratio_to_bare"] = round(
+                floor["cpu_per_user_ms"] / bare["cpu_per_user_ms"], 2
+            )
         rows.append(row)
         print(
             f"{users:4d} users  bare p50 {bare['p50_s'] * 1000:7.0f} ms  p95 "
@@ -234,6 +259,16 @@ def main() -> int:
             f" claymate {claymate['start_cpu_per_user_ms']:6.1f} ms (the rest: the photo)",
             flush=True,
         )
+        if args.floor:
+            print(
+                f"{users:4d} users  floor (the necessary work, no database): p95"
+                f" {floor['p95_s'] * 1000:7.0f} ms, CPU per user"
+                f" {floor['cpu_per_user_ms']:6.1f} ms"
+                f" = {row['floor_cpu_ratio_to_bare']:.2f}x bare | claymate = "
+                f"{row['cpu_ratio_to_floor']:.2f}x floor (rounds "
+                f"{', '.join(f'{r:.2f}' for r in floor_ratios)}; LLM calls {floor['llm_calls']})",
+                flush=True,
+            )
     load_after = loadavg()
     print(f"load average after: {load_after}", flush=True)
     result = {
