@@ -17,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolResetState
 from sqlalchemy.util import await_
 
 from storage.locks import MIGRATIONS, lock_key
@@ -77,13 +78,15 @@ def create_engine(
 
     SQLite runs on stock aiosqlite (a thread per connection) with one connection: sessions
     wait for it in the pool's asyncio queue, first come first served, instead of several
-    connections retrying SQLite's one write lock in its busy handler.
+    connections retrying SQLite's one write lock in its busy handler. Every driver call is
+    a trip to that thread and back, so a transaction's own cost is kept to two: BEGIN and
+    COMMIT (see _sqlite_begin and _sqlite_reset).
     """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
-        kwargs = {"echo": echo}
+        kwargs = {"echo": echo, "pool_reset_on_return": None}  # _sqlite_reset does it
         database = parsed.database
         if database and database != ":memory:":
             _create_private_file(Path(database))
@@ -102,6 +105,7 @@ def create_engine(
             functools.partial(_sqlite_pragmas, lock_wait_s=lock_wait_s),
         )
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        event.listen(engine.sync_engine.pool, "reset", _sqlite_reset)
     return engine
 
 
@@ -123,7 +127,30 @@ def _sqlite_begin(connection: Any) -> None:
     # (the busy timeout does not apply), and read-then-write races such as "next shot
     # position = max + 1" would go wrong. SQLite is the single-instance default, and its
     # one connection serialises our transactions anyway.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # It goes to the driver directly: one trip to aiosqlite's thread, where a statement
+    # through SQLAlchemy's cursor takes three (cursor, execute, close). Errors are wrapped
+    # as that path would wrap them, so "database is locked" reads the same to callers.
+    driver = connection.connection.dbapi_connection
+    try:
+        driver.run_async(lambda aio: aio.execute("BEGIN IMMEDIATE"))
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(
+            "BEGIN IMMEDIATE", None, error, connection.dialect.loaded_dbapi.Error
+        ) from error
+
+
+def _sqlite_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    """A connection coming back to the pool: roll back only a transaction still open.
+
+    After a commit or a rollback there is nothing to undo, and the pool's unconditional
+    rollback would be one more trip to aiosqlite's thread per unit of work. A transaction
+    still open (a unit of work abandoned at the wrong moment) is rolled back here, so the
+    next unit of work neither fails to BEGIN nor commits what was abandoned.
+    """
+    if not state.asyncio_safe:
+        return  # garbage collection or termination: the pool discards the connection
+    if dbapi_connection.driver_connection.in_transaction:  # a property: no trip
+        dbapi_connection.rollback()
 
 
 @dataclass

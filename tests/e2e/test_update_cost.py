@@ -74,15 +74,23 @@ def counting() -> Iterator[Counted]:
     def on_execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         counted.statements.append(" ".join(statement.split())[:100])
 
+    def on_begin(_conn: Any) -> None:
+        # SQLite's BEGIN IMMEDIATE goes to the driver directly (storage/db.py), past the
+        # cursor events, but it is a round trip like any statement: it is counted here.
+        if _conn.dialect.name == "sqlite":
+            counted.statements.append("BEGIN IMMEDIATE")
+
     def on_commit(_conn: Any) -> None:
         counted.commits += 1
 
     event.listen(Engine, "before_cursor_execute", on_execute)
+    event.listen(Engine, "begin", on_begin)
     event.listen(Engine, "commit", on_commit)
     try:
         yield counted
     finally:
         event.remove(Engine, "before_cursor_execute", on_execute)
+        event.remove(Engine, "begin", on_begin)
         event.remove(Engine, "commit", on_commit)
 
 

@@ -8,7 +8,9 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
@@ -158,3 +160,60 @@ async def test_closing_folds_the_wal_back_into_the_database_file(tmp_path: Path)
     plain = sqlite3.connect(tmp_path / "driver.db")
     assert plain.execute("SELECT n FROM counter").fetchone() == (12,)
     plain.close()
+
+
+class _Trips:
+    """Counts trips to aiosqlite's thread: every driver call goes through Connection._execute,
+    one queue hand-over and one wake-up of the event loop each, the cost that matters."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[str] = []
+        real = aiosqlite.Connection._execute
+
+        async def counted(connection: aiosqlite.Connection, fn: Any, *args: Any, **kw: Any) -> Any:
+            self.calls.append(getattr(fn, "__name__", repr(fn)))
+            return await real(connection, fn, *args, **kw)
+
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+
+
+async def test_a_unit_of_work_costs_its_statements_and_two_more_trips(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # BEGIN IMMEDIATE and COMMIT are one trip each, and a connection coming back from a
+    # committed transaction is not rolled back again: there is nothing to roll back.
+    db = await _fresh(tmp_path)
+    try:
+        async with db.session() as session:  # connect outside the count
+            await session.execute(text("SELECT 1"))
+        trips = _Trips(monkeypatch)
+        async with db.session() as session:
+            await session.execute(text("SELECT n FROM counter WHERE id = 1"))
+        statement = 4  # the adapter's cursor, execute, fetchall, close
+        assert len(trips.calls) == statement + 2, trips.calls
+    finally:
+        await db.dispose()
+
+
+async def test_a_connection_returned_inside_a_transaction_is_rolled_back(
+    tmp_path: Path,
+) -> None:
+    # What a unit of work cancelled at the wrong moment could leave: a transaction the
+    # session no longer knows of. The next unit of work must neither fail to BEGIN nor
+    # commit the abandoned work with its own.
+    db = await _fresh(tmp_path)
+    try:
+        async with db.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            await driver.execute("BEGIN IMMEDIATE")
+            await driver.execute("UPDATE counter SET n = n + 100")
+            assert driver.in_transaction
+        async with db.session() as session:
+            await session.execute(text("UPDATE counter SET n = n + 1"))
+        async with db.session() as session:
+            total = (await session.execute(text("SELECT n FROM counter"))).scalar_one()
+        assert total == 1
+    finally:
+        await db.dispose()
