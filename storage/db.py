@@ -137,6 +137,12 @@ def _sqlite_begin(connection: Any) -> None:
         raise DBAPIError.instance(
             "BEGIN IMMEDIATE", None, error, connection.dialect.loaded_dbapi.Error
         ) from error
+    except BaseException as interrupted:
+        # Cancelled or interrupted while the thread may already have begun: as SQLAlchemy
+        # does with a statement interrupted so, the connection is never used again, or
+        # the next unit of work would find a transaction nobody knows of.
+        connection.invalidate(interrupted)
+        raise
 
 
 def _sqlite_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:

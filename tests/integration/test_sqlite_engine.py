@@ -217,3 +217,35 @@ async def test_a_connection_returned_inside_a_transaction_is_rolled_back(
         assert total == 1
     finally:
         await db.dispose()
+
+
+async def test_a_unit_of_work_cancelled_while_it_begins_leaves_no_transaction_behind(
+    tmp_path: Path,
+) -> None:
+    # The update is cancelled (shutdown, Ctrl-C) while BEGIN IMMEDIATE waits for another
+    # process's lock on aiosqlite's thread; the BEGIN completes there after the task gave
+    # up. The next unit of work must still begin, and commit only its own work.
+    db = await _fresh(tmp_path)
+    locked = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(tmp_path / "driver.db", 0.5, locked))
+
+    async def increment() -> None:
+        async with db.session() as session:
+            await session.execute(text("UPDATE counter SET n = n + 1"))
+
+    try:
+        holder.start()
+        await asyncio.to_thread(locked.wait, 5)
+        waiting = asyncio.create_task(increment())
+        await asyncio.sleep(0.2)  # BEGIN IMMEDIATE is in sqlite3's busy wait by now
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await asyncio.to_thread(holder.join)
+        await increment()
+        async with db.session() as session:
+            total = (await session.execute(text("SELECT n FROM counter"))).scalar_one()
+        assert total == 101  # the other writer's 100 and the second increment, nothing else
+    finally:
+        await asyncio.to_thread(holder.join)
+        await db.dispose()
