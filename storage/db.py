@@ -140,8 +140,10 @@ def _sqlite_begin(connection: Any) -> None:
     except BaseException as interrupted:
         # Cancelled or interrupted while the thread may already have begun: as SQLAlchemy
         # does with a statement interrupted so, the connection is never used again, or
-        # the next unit of work would find a transaction nobody knows of.
-        connection.invalidate(interrupted)
+        # the next unit of work would find a transaction nobody knows of. Should that fail
+        # too, the pool's reset still rolls back what is open; the interruption goes on.
+        with contextlib.suppress(Exception):
+            connection.invalidate(interrupted)
         raise
 
 
