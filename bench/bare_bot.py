@@ -14,11 +14,14 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
+    Application,
     ApplicationBuilder,
     CommandHandler,
     ContextTypes,
@@ -76,25 +79,44 @@ async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-def main() -> None:
+def build(
+    on_photo: Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]],
+    post_shutdown: Callable[[Application[Any, Any, Any, Any, Any, Any]], Coroutine[Any, Any, None]]
+    | None = None,
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """Claymate's PTB set-up (its rate limiter, concurrent updates), /start and `on_photo`.
+
+    bench/floor_bot.py builds on it too, so the bots differ only in what a photo does.
+    """
     api = os.environ["TELEGRAM_API_URL"].rstrip("/")
-    application = (
+    builder = (
         ApplicationBuilder()
         .token(os.environ["TELEGRAM_BOT_TOKEN"])
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .rate_limiter(telegram_rate_limiter(Metrics()))
         .concurrent_updates(True)
-        .build()
     )
+    if post_shutdown is not None:
+        builder = builder.post_shutdown(post_shutdown)
+    application = builder.build()
     application.add_handler(CommandHandler(["start", "help"], on_start))
     application.add_handler(MessageHandler(filters.PHOTO, on_photo))
+    return application
+
+
+def poll(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Long-poll the stub as Claymate does, until SIGTERM or SIGINT."""
     application.run_polling(
         allowed_updates=Update.ALL_TYPES,
         poll_interval=0.0,
         timeout=1,
         stop_signals=(signal.SIGTERM, signal.SIGINT),
     )
+
+
+def main() -> None:
+    poll(build(on_photo))
 
 
 if __name__ == "__main__":

@@ -18,31 +18,21 @@ from __future__ import annotations
 
 import asyncio
 import html
-import os
-import signal
 import sys
 from pathlib import Path
 
 from telegram import ReplyParameters, Update
 from telegram.constants import ParseMode
-from telegram.ext import (
-    ApplicationBuilder,
-    CommandHandler,
-    ContextTypes,
-    MessageHandler,
-    filters,
-)
+from telegram.ext import ContextTypes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bare_bot import KEYBOARD, on_start  # noqa: E402
+from bench.bare_bot import KEYBOARD, build, poll  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.domain.types import DraftRequest  # noqa: E402
 from bot.media.intake import prepare_photo  # noqa: E402
-from bot.metrics import Metrics  # noqa: E402
 from bot.providers.offline.drafter import OfflineDrafter  # noqa: E402
 from bot.providers.openai.llm import LLMDrafter  # noqa: E402
-from bot.ratelimit import telegram_rate_limiter  # noqa: E402
 
 DRAFTER: LLMDrafter | None = None
 
@@ -79,26 +69,8 @@ async def close_drafter(_application: object) -> None:
 
 def main() -> None:
     global DRAFTER
-    api = os.environ["TELEGRAM_API_URL"].rstrip("/")
     DRAFTER = LLMDrafter.from_settings(Settings(), fallback=OfflineDrafter())
-    application = (
-        ApplicationBuilder()
-        .token(os.environ["TELEGRAM_BOT_TOKEN"])
-        .base_url(f"{api}/bot")
-        .base_file_url(f"{api}/file/bot")
-        .rate_limiter(telegram_rate_limiter(Metrics()))
-        .concurrent_updates(True)
-        .post_shutdown(close_drafter)
-        .build()
-    )
-    application.add_handler(CommandHandler(["start", "help"], on_start))
-    application.add_handler(MessageHandler(filters.PHOTO, on_photo))
-    application.run_polling(
-        allowed_updates=Update.ALL_TYPES,
-        poll_interval=0.0,
-        timeout=1,
-        stop_signals=(signal.SIGTERM, signal.SIGINT),
-    )
+    poll(build(on_photo, post_shutdown=close_drafter))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,16 @@ async def _fresh(tmp_path: Path) -> Database:
     return db
 
 
+async def _total(db: Database) -> int:
+    async with db.session() as session:
+        return int((await session.execute(text("SELECT n FROM counter"))).scalar_one())
+
+
+async def _increment(db: Database) -> None:
+    async with db.session() as session:
+        await session.execute(text("UPDATE counter SET n = n + 1"))
+
+
 class _LoopWatch:
     """The longest the event loop went without running a 5 ms ticker."""
 
@@ -210,11 +220,8 @@ async def test_a_connection_returned_inside_a_transaction_is_rolled_back(
             await driver.execute("BEGIN IMMEDIATE")
             await driver.execute("UPDATE counter SET n = n + 100")
             assert driver.in_transaction
-        async with db.session() as session:
-            await session.execute(text("UPDATE counter SET n = n + 1"))
-        async with db.session() as session:
-            total = (await session.execute(text("SELECT n FROM counter"))).scalar_one()
-        assert total == 1
+        await _increment(db)
+        assert await _total(db) == 1
     finally:
         await db.dispose()
 
@@ -228,24 +235,18 @@ async def test_a_unit_of_work_cancelled_while_it_begins_leaves_no_transaction_be
     db = await _fresh(tmp_path)
     locked = threading.Event()
     holder = threading.Thread(target=_hold_write_lock, args=(tmp_path / "driver.db", 0.5, locked))
-
-    async def increment() -> None:
-        async with db.session() as session:
-            await session.execute(text("UPDATE counter SET n = n + 1"))
-
     try:
         holder.start()
         await asyncio.to_thread(locked.wait, 5)
-        waiting = asyncio.create_task(increment())
+        waiting = asyncio.create_task(_increment(db))
         await asyncio.sleep(0.2)  # BEGIN IMMEDIATE is in sqlite3's busy wait by now
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
         await asyncio.to_thread(holder.join)
-        await increment()
-        async with db.session() as session:
-            total = (await session.execute(text("SELECT n FROM counter"))).scalar_one()
-        assert total == 101  # the other writer's 100 and the second increment, nothing else
+        await _increment(db)
+        # The other writer's 100 and the second increment, nothing else.
+        assert await _total(db) == 101
     finally:
         await asyncio.to_thread(holder.join)
         await db.dispose()
