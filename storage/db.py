@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -33,6 +33,8 @@ from storage.uow import UnitOfWork
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 LOCK_WAIT_S = 30.0  # SQLite: how long a unit of work waits for the write lock
+# PostgreSQL: a pooled connection idle this long is checked before use (see _ping_if_idle).
+PING_AFTER_IDLE_S = 1.0
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, lock_wait_s: float) -> None:
@@ -72,7 +74,11 @@ def _switch_to_wal(cursor: Any, lock_wait_s: float) -> None:
 
 
 def create_engine(
-    url: str, *, echo: bool = False, lock_wait_s: float = LOCK_WAIT_S
+    url: str,
+    *,
+    echo: bool = False,
+    lock_wait_s: float = LOCK_WAIT_S,
+    ping_after_idle_s: float = PING_AFTER_IDLE_S,
 ) -> AsyncEngine:
     """An async engine for `url` (already normalised to an async driver).
 
@@ -81,9 +87,12 @@ def create_engine(
     connections retrying SQLite's one write lock in its busy handler. Every driver call is
     a trip to that thread and back, so a transaction's own cost is kept to two: BEGIN and
     COMMIT (see _sqlite_begin and _sqlite_reset).
+
+    PostgreSQL's pool checks a connection before use only after it sat idle for
+    `ping_after_idle_s` (see _ping_if_idle), not at every checkout.
     """
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
         kwargs = {"echo": echo, "pool_reset_on_return": None}  # _sqlite_reset does it
@@ -106,7 +115,44 @@ def create_engine(
         )
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         event.listen(engine.sync_engine.pool, "reset", _sqlite_reset)
+    else:
+        event.listen(engine.sync_engine.pool, "checkin", _note_idle_since)
+        event.listen(
+            engine.sync_engine.pool,
+            "checkout",
+            functools.partial(
+                _ping_if_idle, dialect=engine.sync_engine.dialect, after_s=ping_after_idle_s
+            ),
+        )
     return engine
+
+
+def _note_idle_since(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:  # None: a connection detached from the pool
+        record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(
+    dbapi_connection: Any, record: Any, _proxy: Any, *, dialect: Any, after_s: float
+) -> None:
+    """Check a pooled connection that sat idle before handing it out; replace a dead one.
+
+    A restart, a failover or an idle timeout ends sessions while they sit in the pool, and
+    the first statement on one would fail the user's update. SQLAlchemy's pre-ping checks
+    at every checkout, and on asyncpg a ping is three round trips (BEGIN, ";", ROLLBACK):
+    more than a small unit of work costs. A connection used moments ago (in a burst, a few
+    milliseconds) is as good as just checked; one idle longer is pinged. A new connection
+    has no mark (the record's info is cleared when a connection is replaced).
+    """
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < after_s:
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except Exception as error:
+        # The pool discards this connection and checks out another (documented for
+        # the checkout event), as pre-ping would.
+        raise DisconnectionError("connection lost while idle in the pool") from error
 
 
 def _create_private_file(path: Path) -> None:
@@ -170,10 +216,18 @@ class Database:
 
     @classmethod
     def from_url(
-        cls, url: str, *, echo: bool = False, lock_wait_s: float = LOCK_WAIT_S
+        cls,
+        url: str,
+        *,
+        echo: bool = False,
+        lock_wait_s: float = LOCK_WAIT_S,
+        ping_after_idle_s: float = PING_AFTER_IDLE_S,
     ) -> Database:
-        """`lock_wait_s`: how long SQLite waits for another process's write lock."""
-        engine = create_engine(url, echo=echo, lock_wait_s=lock_wait_s)
+        """`lock_wait_s`: how long SQLite waits for another process's write lock;
+        `ping_after_idle_s`: how long a PostgreSQL connection may sit unchecked."""
+        engine = create_engine(
+            url, echo=echo, lock_wait_s=lock_wait_s, ping_after_idle_s=ping_after_idle_s
+        )
         return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
 
     @property

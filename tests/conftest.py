@@ -113,6 +113,20 @@ async def database(database_url: str) -> AsyncIterator[Database]:
         await db.dispose()
 
 
+@pytest.fixture
+async def postgres_database_url(_pg_template: str | None) -> AsyncIterator[str]:
+    """A migrated, empty PostgreSQL database, for what only PostgreSQL does."""
+    admin = _pg_admin_url()
+    if admin is None or _pg_template is None:
+        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL-only test not run")
+    name = f"claymate_p_{uuid.uuid4().hex[:12]}"
+    await execute_autocommit(admin, f'CREATE DATABASE "{name}" TEMPLATE "{_pg_template}"')
+    try:
+        yield with_database(admin, name)
+    finally:
+        await execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A database with no tables at all, as a first deployment finds it."""
