@@ -8,6 +8,7 @@ and the migrations run once per session, not once per test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -62,6 +63,20 @@ def _pg_admin_url() -> str | None:
     return normalise_database_url(raw) if raw else None
 
 
+@contextlib.asynccontextmanager
+async def _fresh_postgres(prefix: str, *, template: str | None) -> AsyncIterator[str]:
+    """A new database on the test server (a clone of `template`, or empty), dropped after."""
+    admin = _pg_admin_url()
+    assert admin is not None
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    from_template = f' TEMPLATE "{template}"' if template else ""
+    await execute_autocommit(admin, f'CREATE DATABASE "{name}"{from_template}')
+    try:
+        yield with_database(admin, name)
+    finally:
+        await execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def _pg_template() -> Iterator[str | None]:
     """Migrate one template database per test session; tests clone it."""
@@ -93,15 +108,10 @@ async def database_url(
     if request.param == "sqlite":
         yield migrated_sqlite(tmp_path / "test.db")
         return
-    admin = _pg_admin_url()
-    if admin is None or _pg_template is None:
+    if _pg_template is None:
         pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL variant not run")
-    name = f"claymate_t_{uuid.uuid4().hex[:12]}"
-    await execute_autocommit(admin, f'CREATE DATABASE "{name}" TEMPLATE "{_pg_template}"')
-    try:
-        yield with_database(admin, name)
-    finally:
-        await execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with _fresh_postgres("claymate_t", template=_pg_template) as url:
+        yield url
 
 
 @pytest.fixture
@@ -116,15 +126,10 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 async def postgres_database_url(_pg_template: str | None) -> AsyncIterator[str]:
     """A migrated, empty PostgreSQL database, for what only PostgreSQL does."""
-    admin = _pg_admin_url()
-    if admin is None or _pg_template is None:
+    if _pg_template is None:
         pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL-only test not run")
-    name = f"claymate_p_{uuid.uuid4().hex[:12]}"
-    await execute_autocommit(admin, f'CREATE DATABASE "{name}" TEMPLATE "{_pg_template}"')
-    try:
-        yield with_database(admin, name)
-    finally:
-        await execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with _fresh_postgres("claymate_p", template=_pg_template) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -133,12 +138,7 @@ async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> 
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
         return
-    admin = _pg_admin_url()
-    if admin is None:
+    if _pg_admin_url() is None:
         pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL variant not run")
-    name = f"claymate_e_{uuid.uuid4().hex[:12]}"
-    await execute_autocommit(admin, f'CREATE DATABASE "{name}"')
-    try:
-        yield with_database(admin, name)
-    finally:
-        await execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with _fresh_postgres("claymate_e", template=None) as url:
+        yield url
