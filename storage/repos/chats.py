@@ -253,7 +253,7 @@ def _upsert_user(insert: Any) -> Executable:
         first_name=bindparam("first_name"),
         username=bindparam("username"),
         language_code=bindparam("language_code"),
-        # Two parameters, not one used twice: a multi-row VALUES (record_users on
+        # Two parameters, not one used twice: a multi-row VALUES (record_senders on
         # PostgreSQL) numbers each use of a parameter as a value of its own.
         created_at=bindparam("now"),
         updated_at=bindparam("updated_at"),
