@@ -83,10 +83,12 @@ def build(
     on_photo: Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]],
     post_shutdown: Callable[[Application[Any, Any, Any, Any, Any, Any]], Coroutine[Any, Any, None]]
     | None = None,
+    concurrent_updates: bool | int = True,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """Claymate's PTB set-up (its rate limiter, concurrent updates), /start and `on_photo`.
 
-    bench/floor_bot.py builds on it too, so the bots differ only in what a photo does.
+    bench/floor_bot.py builds on it too, so the bots differ only in what a photo does
+    (and, when it is asked to, in how many updates are at work at once).
     """
     api = os.environ["TELEGRAM_API_URL"].rstrip("/")
     builder = (
@@ -95,7 +97,7 @@ def build(
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .rate_limiter(telegram_rate_limiter(Metrics()))
-        .concurrent_updates(True)
+        .concurrent_updates(concurrent_updates)
     )
     if post_shutdown is not None:
         builder = builder.post_shutdown(post_shutdown)

@@ -10,14 +10,21 @@ same burst, `Claymate ÷ floor` is what Claymate's own bookkeeping (the gate, th
 unit of work, remembering messages, files, logging) costs, and `floor ÷ bare` how far
 the goal is from what the product must do at all.
 
+By default it starts every update at once, so its drafts all come at the end of a burst and
+its p95 is no floor. With FLOOR_CONCURRENT_UPDATES=N, PTB runs at most N updates at once
+(first come, first served), so the drafts come out spread over the burst as Claymate's do,
+and its p95 is then what a bot with no bookkeeping at all reaches on this machine.
+
 Run: TELEGRAM_BOT_TOKEN=... TELEGRAM_API_URL=http://127.0.0.1:PORT OPENAI_API_KEY=...
-     OPENAI_BASE_URL=http://127.0.0.1:PORT/v1 python bench/floor_bot.py
+     OPENAI_BASE_URL=http://127.0.0.1:PORT/v1 [FLOOR_CONCURRENT_UPDATES=N]
+     python bench/floor_bot.py
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import os
 import sys
 from pathlib import Path
 
@@ -70,7 +77,14 @@ async def close_drafter(_application: object) -> None:
 def main() -> None:
     global DRAFTER
     DRAFTER = LLMDrafter.from_settings(Settings(), fallback=OfflineDrafter())
-    poll(build(on_photo, post_shutdown=close_drafter))
+    limit = os.environ.get("FLOOR_CONCURRENT_UPDATES")
+    poll(
+        build(
+            on_photo,
+            post_shutdown=close_drafter,
+            concurrent_updates=int(limit) if limit else True,
+        )
+    )
 
 
 if __name__ == "__main__":
