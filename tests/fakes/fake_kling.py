@@ -30,7 +30,6 @@ import io
 import json
 import os
 import random
-import signal
 import sys
 import threading
 import time
@@ -44,6 +43,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
+
+from tests.fakes.lifecycle import StopSignals
 
 FAKE_ACCESS_KEY = "fake-access-key-0123456789abcdef"
 FAKE_SECRET_KEY = "fake-secret-key-DO-NOT-LEAK-0123456789abcdef"
@@ -1001,6 +1002,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--access-key", default=FAKE_ACCESS_KEY)
     parser.add_argument("--secret-key", default=FAKE_SECRET_KEY)
     args = parser.parse_args(argv)
+    stop = StopSignals()  # first: a signal from now on stops the fake cleanly
     fake = FakeKling(
         access_key=args.access_key,
         secret_key=args.secret_key,
@@ -1011,11 +1013,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     fake.start()
     print(fake.port, flush=True)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(0.5):
-        pass
+    stop.wait()
     fake.stop()
     return 0
 

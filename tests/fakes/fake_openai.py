@@ -57,7 +57,6 @@ import io
 import itertools
 import json
 import re
-import signal
 import sys
 import threading
 import time
@@ -71,6 +70,7 @@ from openai.types.shared import ChatModel
 from PIL import Image
 
 from tests.fakes import fake_openai_audio as audio
+from tests.fakes.lifecycle import StopSignals
 
 DEFAULT_KEY = "sk-fake-test-key-0123456789"
 DEFAULT_DRAFT: dict[str, Any] = {
@@ -708,15 +708,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--api-key", default=DEFAULT_KEY)
     args = parser.parse_args(argv)
+    stop = StopSignals()  # first: a signal from now on stops the fake cleanly
     fake = FakeOpenAI(api_key=args.api_key, host=args.host, port=args.port).start()
     print(fake.port, flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
-        while not done.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
+    stop.wait()
     fake.stop()
     sys.exit(0)
 
