@@ -25,24 +25,32 @@ SIGNALS_PER_BURST = 2000
 ATTEMPTS = 3
 
 
+def serving(module: str) -> subprocess.Popen[str]:
+    """The fake `module` as a process, once it has printed its port (it is serving then)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, "--port", "0"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert int(process.stdout.readline()) > 0
+    return process
+
+
 @pytest.mark.parametrize("module", ["tests.fakes.fake_kling", "tests.fakes.fake_openai"])
 def test_a_burst_of_sigterms_stops_a_fake_cleanly(module: str) -> None:
     for _ in range(ATTEMPTS):
-        process = subprocess.Popen(
-            [sys.executable, "-m", module, "--port", "0"],
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        process = serving(module)
         try:
-            assert process.stdout is not None
-            assert int(process.stdout.readline()) > 0  # serving
             for _ in range(SIGNALS_PER_BURST):
                 try:
                     os.kill(process.pid, signal.SIGTERM)
                 except ProcessLookupError:  # already gone: the burst outlived it
                     break
-            assert process.wait(timeout=15) == 0
+            _, stderr = process.communicate(timeout=15)
+            assert process.returncode == 0, stderr
         finally:
             if process.poll() is None:
                 process.kill()
@@ -51,16 +59,8 @@ def test_a_burst_of_sigterms_stops_a_fake_cleanly(module: str) -> None:
 
 @pytest.mark.parametrize("module", ["tests.fakes.fake_kling", "tests.fakes.fake_openai"])
 def test_sigint_stops_a_fake_cleanly(module: str) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, "--port", "0"],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = serving(module)
     try:
-        assert process.stdout is not None
-        assert int(process.stdout.readline()) > 0
         process.send_signal(signal.SIGINT)  # Ctrl-C where a developer runs one by hand
         _, stderr = process.communicate(timeout=15)
         assert process.returncode == 0
