@@ -578,7 +578,7 @@ async def _history(settings: Settings, *, as_json: bool = False) -> int:
                     project,
                     [
                         (shot, list(await uow.takes.shot_takes(shot.id)))
-                        for shot in await uow.projects.project_shots(
+                        for shot in await uow.shots.project_shots(
                             project.id, include_cancelled=True
                         )
                     ],

@@ -42,7 +42,7 @@ from bot.runner import JobRunner, RunnerPolicy
 from bot.services import Services
 from bot.services.access import Access
 from bot.services.accounts import Accounts
-from bot.services.albums import AlbumTakes
+from bot.services.albums import Albums
 from bot.services.budget import Budget, Quotas, parse_costs
 from bot.services.cancelling import Cancelling
 from bot.services.capacity import HeavyWork
@@ -224,7 +224,7 @@ def build_use_cases(
         ),
         links=ShareLinks(db, permissions, valid_for=timedelta(days=settings.share_link_days)),
         cancelling=Cancelling(db, generation, drafting),
-        albums=AlbumTakes(db, permissions, generation, budget),
+        albums=Albums(db, permissions, generation, budget),
         chat_settings=ChatSettings(
             db,
             permissions,

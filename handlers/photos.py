@@ -235,7 +235,7 @@ async def _add_album_photo(
     except IntakeError as error:
         await reply_html(context, message, error.message(actor.lang))
     assert message.media_group_id is not None
-    await services(context).drafting.note_album_photo(message.chat_id, message.media_group_id)
+    await services(context).albums.note_album_photo(message.chat_id, message.media_group_id)
     context.application.create_task(
         _answer_album_when_quiet(context, actor, message, message.media_group_id),
         update=None,
@@ -249,7 +249,7 @@ async def _answer_album_when_quiet(
     """Telegram sends an album as separate updates; answer once, when no more arrive."""
     debounce = settings(context).album_debounce_s
     await asyncio.sleep(debounce)
-    shots = await services(context).drafting.claim_album(actor, media_group_id, quiet_for=debounce)
+    shots = await services(context).albums.claim_album(actor, media_group_id, quiet_for=debounce)
     if not shots:
         return  # more photos came in (a later task answers), or another instance answered
     description = next((s.description for s in shots if s.description), None)
@@ -294,7 +294,7 @@ async def describe_album(
     context: Context, actor: Actor, message: Message, shot_id: int, text: str
 ) -> None:
     """A reply to an album's answer: that line describes every shot in it."""
-    shots = await services(context).drafting.album_shots(actor, shot_id)
+    shots = await services(context).albums.album_shots(actor, shot_id)
     revisions: dict[int, RevisionRecord] = {}
     for shot in shots:
         if shot.status == ShotState.CANCELLED:

@@ -16,6 +16,7 @@ from storage.repos.links import LinksRepo
 from storage.repos.pending import PendingRepo
 from storage.repos.projects import ProjectsRepo
 from storage.repos.purchases import PurchasesRepo
+from storage.repos.shots import ShotsRepo
 from storage.repos.takes import TakesRepo
 from storage.repos.viewers import ViewersRepo
 
@@ -27,6 +28,7 @@ class UnitOfWork:
         self.session = session
         self.chats = ChatsRepo(session)
         self.projects = ProjectsRepo(session)
+        self.shots = ShotsRepo(session, self.projects)
         self.takes = TakesRepo(session)
         self.accounts = AccountsRepo(session)
         self.film_options = FilmOptionsRepo(session)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # importing the package stays light: the CLI's parser imports below it
     from bot.services.accounts import Accounts
-    from bot.services.albums import AlbumTakes
+    from bot.services.albums import Albums
     from bot.services.cancelling import Cancelling
     from bot.services.chat_settings import ChatSettings
     from bot.services.continuity import Continuity
@@ -42,5 +42,5 @@ class Services:
     links: ShareLinks  # 🔗 share links (deep links) to a project
     chat_settings: ChatSettings  # /settings: a chat's defaults, its project's switches
     cancelling: Cancelling  # /cancel: the user's queued take or waiting draft
-    albums: AlbumTakes  # 🎬 Generate all on an album, all or nothing
+    albums: Albums  # 🎬 Generate all on an album, all or nothing
     continuity: Continuity  # ➡️ Continue: the next shot from a kept take's last frame

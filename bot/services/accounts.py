@@ -190,8 +190,8 @@ class Accounts:
         async with self.db.unit_of_work() as uow:
             project = await current_project(uow, actor)
             data = []
-            for shot in await uow.projects.project_shots(project.id):
-                revisions = await uow.projects.shot_revisions(shot.id)
+            for shot in await uow.shots.project_shots(project.id):
+                revisions = await uow.shots.shot_revisions(shot.id)
                 # A clip on its way to the chat is the user's already (see CLIP_READY_STATES).
                 takes = [
                     t for t in await uow.takes.shot_takes(shot.id) if t.status in CLIP_READY_STATES

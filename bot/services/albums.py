@@ -1,4 +1,6 @@
-"""🎬 Generate all on an album: one press queues a take for every drafted shot, or none.
+"""Albums: their answer once the photos stop coming, and 🎬 Generate all.
+
+Generate all is one press that queues a take for every drafted shot, or none.
 
 The quota is checked for the whole album before anything is queued, and again by each
 take's own reservation (another press may have spent meanwhile). If any take cannot be
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.domain.errors import StudioError
 from bot.domain.records import TakeRecord
@@ -21,6 +24,7 @@ from bot.services.budget import Budget
 from bot.services.generation import Generation
 from bot.services.permissions import FetchStatus, Permissions
 from storage.db import Database
+from storage.models import Shot, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +40,8 @@ class AlbumShotTake:
     photo_message_id: int | None
 
 
-class AlbumTakes:
-    """Queue a take per drafted shot of an album, as one decision."""
+class Albums:
+    """An album's shots, and a take per drafted shot of it, queued as one decision."""
 
     def __init__(
         self, db: Database, permissions: Permissions, generation: Generation, budget: Budget
@@ -46,6 +50,31 @@ class AlbumTakes:
         self.permissions = permissions
         self.generation = generation
         self.budget = budget
+
+    async def note_album_photo(self, chat_id: int, media_group_id: str) -> None:
+        """One more photo of an album arrived: its answer waits until they stop coming."""
+        async with self.db.unit_of_work() as uow:
+            await uow.chats.touch_media_group(chat_id, media_group_id)
+
+    async def claim_album(
+        self, actor: Actor, media_group_id: str, quiet_for: float
+    ) -> list[Shot] | None:
+        """The album's shots if it has been quiet for `quiet_for` s and nobody answered yet."""
+        quiet_since = utcnow() - timedelta(seconds=quiet_for)
+        async with self.db.unit_of_work() as uow:
+            if not await uow.chats.claim_media_group_answer(
+                actor.chat_id, media_group_id, quiet_since
+            ):
+                return None
+            return await uow.shots.order_album(actor.chat_id, media_group_id)
+
+    async def album_shots(self, actor: Actor, shot_id: int) -> list[Shot]:
+        """Every shot of the album `shot_id` came in (just it, if it came alone)."""
+        async with self.db.unit_of_work() as uow:
+            shot = await self.permissions.shot(uow, actor, shot_id)
+            if not shot.media_group_id:
+                return [shot]
+            return await uow.shots.shots_in_media_group(actor.chat_id, shot.media_group_id)
 
     async def generate_all(
         self,
@@ -62,7 +91,7 @@ class AlbumTakes:
         async with self.db.unit_of_work() as uow:
             first = await self.permissions.shot(uow, actor, shot_id)
             shots = (
-                await uow.projects.shots_in_media_group(actor.chat_id, first.media_group_id)
+                await uow.shots.shots_in_media_group(actor.chat_id, first.media_group_id)
                 if first.media_group_id
                 else [first]
             )
@@ -71,7 +100,7 @@ class AlbumTakes:
                 for s in shots
                 if s.status == ShotState.DRAFTED
                 and s.current_revision_id is not None
-                and (revision := await uow.projects.get_revision(s.current_revision_id))
+                and (revision := await uow.shots.get_revision(s.current_revision_id))
             ]
             if not drafted:
                 raise StudioError("album.nothing_to_generate")

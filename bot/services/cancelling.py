@@ -46,7 +46,7 @@ class Cancelling:
         async with self.db.unit_of_work() as uow:
             take = await uow.pending.latest_unfinished_take(actor.chat_id, actor.user_id)
             shot = await uow.pending.latest_ungenerated_shot(actor.chat_id, actor.user_id)
-            take_shot = await uow.projects.get_shot(take.shot_id) if take else None
+            take_shot = await uow.shots.get_shot(take.shot_id) if take else None
         if take is not None and take.status == TakeState.QUEUED:
             # Re-checked under a row lock there: the runner may have just picked it up.
             if await self.generation.cancel_take(actor, take.id):

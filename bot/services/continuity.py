@@ -75,7 +75,7 @@ class Continuity:
         await asyncio.to_thread(write_private, path, frame.data)
         async with self.db.unit_of_work() as uow:
             project = await self.permissions.project(uow, actor, source.project_id)
-            shot = await uow.projects.add_shot(
+            shot = await uow.shots.add_shot(
                 project.id,
                 created_by=actor.user_id,
                 status=ShotState.AWAITING_DESCRIPTION,
@@ -89,10 +89,10 @@ class Continuity:
                 intake_notes={"notes": [], FROM_TAKE: take.id},
                 chat_id=actor.chat_id,
             )
-            order = [s.id for s in await uow.projects.project_shots(project.id) if s.id != shot.id]
+            order = [s.id for s in await uow.shots.project_shots(project.id) if s.id != shot.id]
             at = order.index(source.id) + 1 if source.id in order else len(order)
             order.insert(at, shot.id)
-            await uow.projects.reorder_shots(project.id, order)
+            await uow.shots.reorder_shots(project.id, order)
             await uow.projects.set_current_project(actor.chat_id, project.id)
         return Continuation(shot, project, revision_id, frame.data, from_provider)
 
@@ -103,7 +103,7 @@ class Continuity:
             project = await uow.projects.current_project(actor.chat_id)
             if project is None:
                 return None
-            shots = await uow.projects.project_shots(project.id)
+            shots = await uow.shots.project_shots(project.id)
             for shot in sorted(shots, key=lambda s: s.id, reverse=True):
                 source = (shot.intake_notes or {}).get(FROM_TAKE)
                 if (
@@ -120,7 +120,7 @@ class Continuity:
 
 async def _waiting_shot(uow: UnitOfWork, project_id: int, take_id: int) -> Shot | None:
     """A shot already started from this take that still waits for its line."""
-    for shot in await uow.projects.project_shots(project_id):
+    for shot in await uow.shots.project_shots(project_id):
         notes = shot.intake_notes or {}
         if shot.status == ShotState.AWAITING_DESCRIPTION and notes.get(FROM_TAKE) == take_id:
             return shot

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +55,10 @@ from bot.media.intake import (
 from bot.services.budget import Budget
 from bot.services.capacity import INTAKE_SLOTS
 from bot.services.permissions import FetchStatus, Permissions
-from bot.services.projects import current_project
+from bot.services.projects import untitled
 from storage.db import Database
 from storage.group_commit import GroupCommit
-from storage.models import BotMessage, PromptRevision, Shot, utcnow
+from storage.models import BotMessage, PromptRevision, Shot
 from storage.repos.chats import MessageRefs
 from storage.uow import UnitOfWork
 
@@ -154,6 +153,9 @@ class Drafting:
         self.default_mode = default_mode
         # Every message the bot sends is remembered, each in a small transaction.
         self._remembered = GroupCommit(db, _remember_all, name="messages")
+        # Under load the drafts of many photos come back together: their shots are
+        # written together too (see `_write_shots`).
+        self._new_shots = GroupCommit(db, self._write_shots, name="shots")
 
     @property
     def provider_names(self) -> tuple[str, ...]:
@@ -203,7 +205,8 @@ class Drafting:
 
         The draft is made from the photo in memory before anything is stored (an LLM may
         take seconds, and no transaction waits for it); the shot in the chat's current
-        project, its first revision and the draft's view are then one unit of work.
+        project, its first revision and the draft's view are then one unit of work, shared
+        with the photos whose drafts came back meanwhile (`_write_shots`).
         `shape`: the project's shape as the update's gate read it; without it, it is read.
         """
         aspect: str | None = shape.aspect if shape is not None else None
@@ -229,32 +232,73 @@ class Drafting:
                     photo_llm_jpeg=prepared.llm_jpeg,
                 )
             )
-        async with self.db.unit_of_work() as uow:
-            project = await current_project(uow, actor)
-            shot = await uow.projects.add_shot(
-                project.id,
-                created_by=actor.user_id,
-                status=ShotState.DRAFTED if drafted else ShotState.AWAITING_DESCRIPTION,
-                description=description,
-                photo_path=str(path),
-                photo_width=prepared.width,
-                photo_height=prepared.height,
-                source_format=prepared.source_format,
-                facts=facts_to_json(prepared.facts, aspect),
-                intake_notes={"notes": [[key, params] for key, params in prepared.notes]},
-                chat_id=origin.chat_id,
-                message_id=origin.message_id,
-                thread_id=origin.thread_id,
-                media_group_id=origin.media_group_id,
-                telegram_file_id=origin.file_id,
-            )
-            view = None
-            if drafted is not None:
-                revision = await self._add_revision(
-                    uow, actor, shot, drafted, parent=None, instruction=None
-                )
-                view = await self._view(uow, actor, revision, shot)
+        fields = {
+            "created_by": actor.user_id,
+            "status": ShotState.DRAFTED if drafted else ShotState.AWAITING_DESCRIPTION,
+            "description": description,
+            "photo_path": str(path),
+            "photo_width": prepared.width,
+            "photo_height": prepared.height,
+            "source_format": prepared.source_format,
+            "facts": facts_to_json(prepared.facts, aspect),
+            "intake_notes": {"notes": [[key, params] for key, params in prepared.notes]},
+            "chat_id": origin.chat_id,
+            "message_id": origin.message_id,
+            "thread_id": origin.thread_id,
+            "media_group_id": origin.media_group_id,
+            "telegram_file_id": origin.file_id,
+        }
+        shot, view = await self._new_shots.run(_NewShot(actor, fields, drafted))
         return ShotOutcome(shot, view, prepared.notes, framed)
+
+    async def _write_shots(
+        self, uow: UnitOfWork, batch: list[_NewShot]
+    ) -> list[tuple[Shot, DraftView | None]]:
+        """Each photo's shot in its chat's current project, with its first revision and
+        the draft's view: for a photo alone, or for all the photos whose drafts came back
+        while the last such unit of work was being written.
+
+        Every photo gets what it would have got alone: its chat's first photo opens the
+        project that the rest of its album joins, and each shot takes the next place. But
+        each step is one statement for the lot, since under load a statement costs about
+        as much as the work it does and a transaction as much as two statements.
+        """
+        current = await uow.projects.current_projects({new.actor.chat_id for new in batch})
+        projects = {chat_id: p.id for chat_id, p in current.items() if p is not None}
+        openers: dict[int, Actor] = {}  # the chats with no project yet, and who opens it
+        for new in batch:
+            if new.actor.chat_id not in projects:
+                openers.setdefault(new.actor.chat_id, new.actor)
+        if openers:
+            opened = await uow.projects.create_projects(
+                [(chat_id, untitled(), actor.user_id) for chat_id, actor in openers.items()]
+            )
+            projects.update((project.chat_id, project.id) for project in opened)
+        shots = await uow.shots.add_shots(
+            [{**new.fields, "project_id": projects[new.actor.chat_id]} for new in batch]
+        )
+        drafted = [
+            (new.actor, shot, new.draft)
+            for new, shot in zip(batch, shots, strict=True)
+            if new.draft is not None
+        ]
+        if not drafted:
+            return [(shot, None) for shot in shots]
+        revisions = await uow.shots.add_first_revisions(
+            [
+                (shot, await self._revision_fields(uow, actor, draft))
+                for actor, shot, draft in drafted
+            ]
+        )
+        # Every draft's price says what is left of its sender's (and group's) quota.
+        subjects = {actor.user_id for actor, _, _ in drafted}
+        subjects.update(actor.chat_id for actor, _, _ in drafted if actor.is_group)
+        await uow.accounts.read_quota_overrides(*subjects)
+        views = {
+            shot.id: await self._view(uow, actor, revision, shot)
+            for (actor, shot, _), revision in zip(drafted, revisions, strict=True)
+        }
+        return [(shot, views.get(shot.id)) for shot in shots]
 
     async def describe(
         self, actor: Actor, shot_id: int, description: str | None, *, follows: int | None = None
@@ -295,7 +339,7 @@ class Drafting:
         None: the message is not a shot's photo in this chat.
         """
         async with self.db.unit_of_work() as uow:
-            found = await uow.projects.shot_for_message(chat_id, message_id)
+            found = await uow.shots.shot_for_message(chat_id, message_id)
             if found is None:
                 return None
             shot = await self.permissions.shot(uow, actor, found.id)
@@ -306,7 +350,7 @@ class Drafting:
         if shot.status == ShotState.AWAITING_DESCRIPTION:
             return Recaption(shot, await self.describe(actor, shot.id, description), changed=True)
         async with self.db.unit_of_work() as uow:
-            stored = await uow.projects.get_shot(shot.id)
+            stored = await uow.shots.get_shot(shot.id)
             assert stored is not None
             stored.description = description
         shot.description = description
@@ -323,7 +367,7 @@ class Drafting:
             if not await self.permissions.may_remove_others(actor, fetch_status):
                 raise StudioError("shot.cancel_not_allowed")
         async with self.db.unit_of_work() as uow:
-            stored = await uow.projects.get_shot(shot.id)
+            stored = await uow.shots.get_shot(shot.id)
             if stored is not None:
                 stored.status = ShotState.CANCELLED
 
@@ -366,7 +410,7 @@ class Drafting:
             raise StudioError("refine.empty")
         async with self.db.unit_of_work() as uow:
             revision, shot = await self.permissions.revision(uow, actor, revision_id)
-            chain = await uow.projects.revision_chain(revision)
+            chain = await uow.shots.revision_chain(revision)
         history = tuple(
             RefineStep(instruction=r.instruction or "", prompt=r.prompt)
             for r in chain[1:]
@@ -375,7 +419,7 @@ class Drafting:
         request = await self._draft_request(shot, revision)
         draft = await self.drafter.refine(request, _as_draft(revision), instruction, history)
         async with self.db.unit_of_work() as uow:
-            stored = await uow.projects.get_shot(shot.id)
+            stored = await uow.shots.get_shot(shot.id)
             assert stored is not None
             refined = await self._add_revision(
                 uow, actor, stored, draft, parent=revision, instruction=instruction
@@ -391,7 +435,7 @@ class Drafting:
             current, _ = await self.permissions.revision(uow, actor, shot.current_revision_id)
             if current.parent_id is None:
                 return None
-            parent = await uow.projects.get_revision(current.parent_id)
+            parent = await uow.shots.get_revision(current.parent_id)
             if parent is None:
                 return None
             shot.current_revision_id = parent.id
@@ -462,7 +506,7 @@ class Drafting:
                 )
             params = fitted
         async with self.db.unit_of_work() as uow:
-            stored = await uow.projects.get_shot(shot.id)
+            stored = await uow.shots.get_shot(shot.id)
             assert stored is not None
             words: tuple[str, str, str] | None = None
             if key in ("camera_move", "duration") and self.restage is not None:
@@ -471,7 +515,7 @@ class Drafting:
                     _as_draft(revision), str(params["camera_move"]), int(params["duration"])
                 )
                 words = (draft.prompt, draft.negative_prompt, draft.summary)
-            new = await uow.projects.revise_params(
+            new = await uow.shots.revise_params(
                 stored, revision, params, actor.user_id, words=words
             )
             if key in ("duration", "mode", "provider"):
@@ -491,33 +535,6 @@ class Drafting:
         """What one of our messages stands for (None: not one we remember)."""
         async with self.db.unit_of_work() as uow:
             return await uow.chats.message_ref(chat_id, message_id)
-
-    # --- albums ---------------------------------------------------------------------------
-
-    async def note_album_photo(self, chat_id: int, media_group_id: str) -> None:
-        """One more photo of an album arrived: its answer waits until they stop coming."""
-        async with self.db.unit_of_work() as uow:
-            await uow.chats.touch_media_group(chat_id, media_group_id)
-
-    async def claim_album(
-        self, actor: Actor, media_group_id: str, quiet_for: float
-    ) -> list[Shot] | None:
-        """The album's shots if it has been quiet for `quiet_for` s and nobody answered yet."""
-        quiet_since = utcnow() - timedelta(seconds=quiet_for)
-        async with self.db.unit_of_work() as uow:
-            if not await uow.chats.claim_media_group_answer(
-                actor.chat_id, media_group_id, quiet_since
-            ):
-                return None
-            return await uow.projects.order_album(actor.chat_id, media_group_id)
-
-    async def album_shots(self, actor: Actor, shot_id: int) -> list[Shot]:
-        """Every shot of the album `shot_id` came in (just it, if it came alone)."""
-        async with self.db.unit_of_work() as uow:
-            shot = await self.permissions.shot(uow, actor, shot_id)
-            if not shot.media_group_id:
-                return [shot]
-            return await uow.projects.shots_in_media_group(actor.chat_id, shot.media_group_id)
 
     # --- internals ------------------------------------------------------------------------
 
@@ -546,7 +563,7 @@ class Drafting:
         inherit: PromptRevision | None = None,
     ) -> PromptRevision:
         async with self.db.unit_of_work() as uow:
-            stored = await uow.projects.get_shot(shot.id)
+            stored = await uow.shots.get_shot(shot.id)
             assert stored is not None
             return await self._add_revision(
                 uow, actor, stored, draft, parent=parent, instruction=instruction, inherit=inherit
@@ -565,6 +582,27 @@ class Drafting:
     ) -> PromptRevision:
         """The shot's new current revision, with the settings this chat chose last (or
         those of `inherit`, the draft of the shot this one continues)."""
+        revision = await uow.shots.add_revision(
+            shot,
+            **await self._revision_fields(
+                uow, actor, draft, parent=parent, instruction=instruction, inherit=inherit
+            ),
+        )
+        await uow.projects.touch_project(shot.project_id)
+        return revision
+
+    async def _revision_fields(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        draft: Draft,
+        *,
+        parent: PromptRevision | None = None,
+        instruction: str | None = None,
+        inherit: PromptRevision | None = None,
+    ) -> dict[str, Any]:
+        """A new revision's columns: the draft's words with the settings this chat chose
+        last (or those of `parent` or `inherit`)."""
         chat = await uow.chats.get_chat(actor.chat_id)
         defaults = (chat.settings if chat else None) or {}
         source = parent or inherit
@@ -578,22 +616,19 @@ class Drafting:
             "duration": int(draft.duration),
             "camera_move": draft.camera_move,
         }
-        revision = await uow.projects.add_revision(
-            shot,
-            parent_id=parent.id if parent else None,
-            prompt=draft.prompt,
-            negative_prompt=draft.negative_prompt,
-            summary=draft.summary,
-            language=draft.language,
-            params=params,
-            instruction=instruction,
-            drafter=draft.drafter,
-            created_by=actor.user_id,
-            tokens_in=draft.tokens_in,
-            tokens_out=draft.tokens_out,
-        )
-        await uow.projects.touch_project(shot.project_id)
-        return revision
+        return {
+            "parent_id": parent.id if parent else None,
+            "prompt": draft.prompt,
+            "negative_prompt": draft.negative_prompt,
+            "summary": draft.summary,
+            "language": draft.language,
+            "params": params,
+            "instruction": instruction,
+            "drafter": draft.drafter,
+            "created_by": actor.user_id,
+            "tokens_in": draft.tokens_in,
+            "tokens_out": draft.tokens_out,
+        }
 
     async def _view(
         self, uow: UnitOfWork, actor: Actor, revision: RevisionRecord, shot: Shot
@@ -639,6 +674,15 @@ class Drafting:
         if rules is None:
             return DURATIONS, MODES
         return offered_durations(rules.durations(model)), rules.modes(model)
+
+
+@dataclass(frozen=True, slots=True)
+class _NewShot:
+    """A photo taken in and drafted, waiting for its shot to be written."""
+
+    actor: Actor
+    fields: dict[str, Any]  # the shot's columns, but its project and place
+    draft: Draft | None  # None: the photo waits for its description
 
 
 def _llm_copy(photo_path: Path) -> bytes | None:

@@ -171,7 +171,7 @@ class Generation:
             raise refused
         async with self.db.unit_of_work() as uow:
             # Check and insert under one lock: twenty presses of one button make one take.
-            await uow.projects.lock_revision(revision.id)
+            await uow.shots.lock_revision(revision.id)
             if request_key and (existing := await uow.takes.take_by_request_key(request_key)):
                 return TakeRequest(existing, created=False)
             if active := await uow.takes.active_take_for_revision(revision.id):
@@ -207,7 +207,7 @@ class Generation:
                     "budget.exceeded", cost=f"{allowance.cost:g}", left=f"{allowance.left or 0:g}"
                 )
             if still is not None and still.shot_id == shot.id:
-                stored = await uow.projects.get_shot(shot.id)
+                stored = await uow.shots.get_shot(shot.id)
                 assert stored is not None
                 stored.still_path = still.path
             await uow.projects.touch_project(shot.project_id)
@@ -278,7 +278,7 @@ class Generation:
     async def revision_for_take(self, take: TakeRecord) -> PromptRevision:
         """The draft a take was generated from (its clip's caption shows the summary)."""
         async with self.db.unit_of_work() as uow:
-            revision = await uow.projects.get_revision(take.revision_id)
+            revision = await uow.shots.get_revision(take.revision_id)
         if revision is None:
             raise StudioError("draft.not_found")
         return revision
@@ -693,8 +693,8 @@ class TakeMachine:
     async def video_request(self, take: Take) -> VideoRequest:
         """What the provider is asked for, rebuilt from the database at every step."""
         async with self.db.unit_of_work() as uow:
-            revision = await uow.projects.get_revision(take.revision_id)
-            shot = await uow.projects.get_shot(take.shot_id)
+            revision = await uow.shots.get_revision(take.revision_id)
+            shot = await uow.shots.get_shot(take.shot_id)
         if revision is None or shot is None:
             raise ProviderError(ErrorKind.INVALID, "the shot or its draft was deleted")
         image = Path(shot.still_path or shot.photo_path)

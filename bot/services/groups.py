@@ -52,7 +52,7 @@ class Groups:
             take = await self.permissions.take(uow, actor, take_id)  # this chat's take
             if take.status not in CLIP_READY_STATES:
                 raise StudioError("take.not_found")
-            shot = await uow.projects.lock_shot(take.shot_id)
+            shot = await uow.shots.lock_shot(take.shot_id)
             assert shot is not None
             await uow.takes.vote(shot.id, actor.user_id, take.id)
             counts = await uow.takes.vote_counts(shot.id)

@@ -125,9 +125,9 @@ class MiniApp:
             project = await self.permissions.project(uow, actor, project_id)
             chat = await uow.chats.get_chat(project.chat_id)
             shots = []
-            for shot in await uow.projects.project_shots(project.id):
+            for shot in await uow.shots.project_shots(project.id):
                 revision = (
-                    await uow.projects.get_revision(shot.current_revision_id)
+                    await uow.shots.get_revision(shot.current_revision_id)
                     if shot.current_revision_id
                     else None
                 )
@@ -173,10 +173,10 @@ class MiniApp:
         """The shots in this order from now on: the board's and the film's order."""
         await self.changer(viewer, project_id)
         async with self.db.unit_of_work() as uow:
-            current = [s.id for s in await uow.projects.project_shots(project_id)]
+            current = [s.id for s in await uow.shots.project_shots(project_id)]
             if sorted(current) != sorted(shot_ids) or len(set(shot_ids)) != len(shot_ids):
                 raise StudioError("app.bad_order")
-            await uow.projects.reorder_shots(project_id, shot_ids)
+            await uow.shots.reorder_shots(project_id, shot_ids)
         return await self.project(viewer, project_id)
 
     async def keep(self, viewer: Viewer, project_id: int, take_id: int) -> AppProject:
@@ -250,7 +250,7 @@ class MiniApp:
     async def still_file(self, shot_id: int) -> Path | None:
         """The clay still (or the photo) a signed link points at, if it still exists."""
         async with self.db.unit_of_work() as uow:
-            shot = await uow.projects.get_shot(shot_id)
+            shot = await uow.shots.get_shot(shot_id)
         if shot is None:
             return None
         return _on_disk(shot.still_path or shot.photo_path)
@@ -278,7 +278,7 @@ class MiniApp:
     async def _take_in(self, actor: Actor, project_id: int, take_id: int) -> None:
         async with self.db.unit_of_work() as uow:
             take = await self.permissions.take(uow, actor, take_id)
-            shot = await uow.projects.get_shot(take.shot_id)
+            shot = await uow.shots.get_shot(take.shot_id)
         if shot is None or shot.project_id != project_id:
             raise StudioError("take.not_found")
 

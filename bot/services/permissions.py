@@ -58,7 +58,7 @@ class Permissions:
 
     async def shot(self, uow: UnitOfWork, actor: Actor, shot_id: int) -> Shot:
         """The shot, if it is in one of the actor's chat's projects."""
-        shot = await uow.projects.get_shot(shot_id)
+        shot = await uow.shots.get_shot(shot_id)
         if shot is None:
             raise StudioError("draft.not_found")
         project = await uow.projects.get_project(shot.project_id)
@@ -70,7 +70,7 @@ class Permissions:
         self, uow: UnitOfWork, actor: Actor, revision_id: int
     ) -> tuple[PromptRevision, Shot]:
         """The draft and its shot, if the shot is the actor's chat's."""
-        revision = await uow.projects.get_revision(revision_id)
+        revision = await uow.shots.get_revision(revision_id)
         if revision is None:
             raise StudioError("draft.not_found")
         return revision, await self.shot(uow, actor, revision.shot_id)

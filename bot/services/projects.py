@@ -67,11 +67,11 @@ async def project_for(
 async def project_view(uow: UnitOfWork, project: Project) -> ProjectView:
     """A project's shots in order with their delivered clips; the caller checked access."""
     views = []
-    for shot in await uow.projects.project_shots(project.id):
+    for shot in await uow.shots.project_shots(project.id):
         takes = [t for t in await uow.takes.shot_takes(shot.id) if t.status == TakeState.DELIVERED]
         kept = next((t for t in takes if t.id == shot.kept_take_id), None)
         revision = (
-            await uow.projects.get_revision(shot.current_revision_id)
+            await uow.shots.get_revision(shot.current_revision_id)
             if shot.current_revision_id
             else None
         )
@@ -199,7 +199,7 @@ class Projects:
         async with self.db.unit_of_work() as uow:
             project = await project_for(uow, self.permissions, actor, project_id)
             project.aspect = aspect
-            shots = await uow.projects.project_shots(project.id)
+            shots = await uow.shots.project_shots(project.id)
             others = sum(1 for shot in shots if shot_aspect(shot.facts) != aspect)
             return AspectView(project.id, project.title, aspect, others)
 
@@ -208,7 +208,7 @@ class Projects:
         shot; one whose shots already have another shape is refused, never mixed."""
         async with self.db.unit_of_work() as uow:
             project = await current_project(uow, actor)
-            if project.aspect != aspect and await uow.projects.project_shots(project.id):
+            if project.aspect != aspect and await uow.shots.project_shots(project.id):
                 raise StudioError(
                     "aspect.has_shots",
                     title=project.title,
@@ -223,7 +223,7 @@ class Projects:
         """The current project's shots (or `project_id`'s, if it belongs to this chat)."""
         async with self.db.unit_of_work() as uow:
             project = await project_for(uow, self.permissions, actor, project_id)
-            shots = await uow.projects.project_shots(project.id)
+            shots = await uow.shots.project_shots(project.id)
             stars = await uow.takes.take_star_counts([s.id for s in shots])
             items = []
             for shot in shots:
@@ -235,7 +235,7 @@ class Projects:
                 kept = next((t for t in delivered if t.id == shot.kept_take_id), None)
                 clip = kept or (delivered[-1] if delivered else None)
                 revision = (
-                    await uow.projects.get_revision(shot.current_revision_id)
+                    await uow.shots.get_revision(shot.current_revision_id)
                     if shot.current_revision_id
                     else None
                 )
@@ -308,7 +308,7 @@ class Projects:
 
     async def _reorder(self, project_id: int, shot_ids: list[int]) -> None:
         async with self.db.unit_of_work() as uow:
-            await uow.projects.reorder_shots(project_id, shot_ids)
+            await uow.shots.reorder_shots(project_id, shot_ids)
 
     # --- the film -----------------------------------------------------------------------
 

@@ -123,7 +123,7 @@ class Stills:
     async def _shot_still_exists(self, shot_id: int, path: Path) -> bool:
         """After writing a still: if /forget removed its shot meanwhile, the file goes too."""
         async with self.db.unit_of_work() as uow:
-            if await uow.projects.get_shot(shot_id) is not None:
+            if await uow.shots.get_shot(shot_id) is not None:
                 return True
         await asyncio.to_thread(_remove_orphan, path)
         return False
@@ -144,7 +144,7 @@ class Stills:
         """🎬 Animate this (a still's number) or 📷 Use the original photo (None)."""
         choice = await self.choice(actor, revision_id, number)
         async with self.db.unit_of_work() as uow:
-            shot = await uow.projects.get_shot(choice.shot_id)
+            shot = await uow.shots.get_shot(choice.shot_id)
             if shot is None:
                 raise StudioError("draft.not_found")
             shot.still_path = choice.path
@@ -181,10 +181,10 @@ class Stills:
         await asyncio.to_thread(write_private, path, jpeg)
         params["image_tail_path"] = str(path)
         async with self.db.unit_of_work() as uow:
-            stored = await uow.projects.get_shot(revision.shot_id)
+            stored = await uow.shots.get_shot(revision.shot_id)
             if stored is None:
                 raise StudioError("draft.not_found")
-            return await uow.projects.revise_params(stored, revision, params, actor.user_id)
+            return await uow.shots.revise_params(stored, revision, params, actor.user_id)
 
 
 def _remove_orphan(path: Path) -> None:

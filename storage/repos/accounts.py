@@ -112,6 +112,8 @@ class AccountsRepo(Repository):
     def __init__(self, session: AsyncSession) -> None:
         super().__init__(session)
         self._ledger_key: str | None = None
+        # Overrides read ahead for the subjects of a batch (see `read_quota_overrides`).
+        self._overrides: dict[int, dict[str, float | None]] = {}
 
     async def setting(self, key: str) -> Any:
         """A bot_settings value, or None when it was never set."""
@@ -254,11 +256,26 @@ class AccountsRepo(Repository):
 
     async def quota_overrides(self, *subject_ids: int) -> dict[tuple[int, str], float | None]:
         """Operators' /limit settings for these subjects (units None: no limit)."""
+        if not all(subject in self._overrides for subject in subject_ids):
+            await self.read_quota_overrides(*subject_ids)
+        return {
+            (subject, period): units
+            for subject in subject_ids
+            for period, units in self._overrides[subject].items()
+        }
+
+    async def read_quota_overrides(self, *subject_ids: int) -> None:
+        """Read the overrides of many subjects in one statement (the drafts of a burst's
+        photos each ask for theirs); they hold for the rest of the unit of work."""
         connection = await self.session.connection()  # every draft asks: built once
         rows = await connection.execute(_QUOTA_OVERRIDES, {"subjects": list(subject_ids)})
-        return {(subject, period): units for subject, period, units in rows.all()}
+        for subject in subject_ids:
+            self._overrides[subject] = {}
+        for subject, period, units in rows.all():
+            self._overrides[subject][period] = units
 
     async def set_quota(self, subject_id: int, period: str, units: float | None) -> None:
+        self._overrides.pop(subject_id, None)
         row = await self.session.get(QuotaOverride, (subject_id, period))
         if row is None:
             self.session.add(QuotaOverride(subject_id=subject_id, period=period, units=units))

@@ -95,28 +95,74 @@ class Repository:
         of read before it. Callers still serialise such inserts (BEGIN IMMEDIATE on SQLite,
         a row lock on PostgreSQL).
         """
+        return (await self._insert_entities(model, [values], numbered=numbered))[0]
+
+    async def _insert_entities(
+        self,
+        model: type[E],
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        numbered: tuple[str, str] | None = None,
+        key: str | None = None,
+    ) -> list[E]:
+        """`_insert_entity` for rows that arrive together: one multi-row INSERT … RETURNING.
+
+        `key`: a column whose value differs from row to row, returned with each row's id.
+        Neither database promises RETURNING in the order of a multi-row VALUES, and
+        SQLAlchemy would write the rows one statement each to keep that order on SQLite.
+
+        Numbered rows that share a scope take consecutive numbers in the order given: each
+        row's number is the scope's largest before the statement plus its place among them
+        (a statement does not see its own rows, on either database).
+        """
+        if len(rows) > 1 and key is None:
+            raise ValueError("rows inserted together need a key to tell them apart")
         table = cast(Table, model.__table__)
-        row = dict(values)
         taken = numbered[0] if numbered is not None else None  # the INSERT chooses it
-        for column in table.columns:
-            if column.key in row or column.primary_key or column.key == taken:
-                continue
-            default = column.default
-            if default is None and column.server_default is not None:
-                raise ValueError(f"{table.name}.{column.key} has only a server default")
-            row[column.key] = _python_default(default)
+        defaults = [
+            column for column in table.columns if not column.primary_key and column.key != taken
+        ]
+        full: list[dict[str, Any]] = []
+        params: list[dict[str, Any]] = []
+        places: dict[Any, int] = {}
+        for values in rows:
+            row = dict(values)
+            for column in defaults:
+                if column.key in row:
+                    continue
+                default = column.default
+                if default is None and column.server_default is not None:
+                    raise ValueError(f"{table.name}.{column.key} has only a server default")
+                row[column.key] = _python_default(default)
+            full.append(row)
+            if numbered is None:
+                params.append(row)
+            else:
+                scope = row[numbered[1]]
+                places[scope] = places.get(scope, 0) + 1
+                params.append({**row, "_scope": scope, "_offset": places[scope]})
         statement = self._prebuilt(
-            f"insert_entity:{table.name}:{numbered}", lambda _: _returning(table, numbered)
+            f"insert_entity:{table.name}:{numbered}:{key}",
+            lambda _: _returning(table, numbered, key),
         )
-        params = row if numbered is None else {**row, "_scope": row[numbered[1]]}
         connection = await self.session.connection()
-        inserted = (await connection.execute(statement, params)).one()
-        if taken is not None:
-            row[taken] = inserted[1]
-        entity = model(id=inserted[0], **row)
-        make_transient_to_detached(entity)  # its values are what the row holds
-        self.session.add(entity)
-        return entity
+        if len(params) == 1:
+            inserted = [(await connection.execute(statement, params[0])).one()]
+        else:  # SQLAlchemy's "insertmanyvalues": one multi-row statement
+            assert key is not None
+            by_key = {row[-1]: row for row in await connection.execute(statement, params)}
+            if len(by_key) != len(full):
+                raise ValueError(f"{table.name}.{key} repeats among rows inserted together")
+            inserted = [by_key[row[key]] for row in full]
+        entities = []
+        for row, returned in zip(full, inserted, strict=True):
+            if taken is not None:
+                row[taken] = returned[1]
+            entity = model(id=returned[0], **row)
+            make_transient_to_detached(entity)  # its values are what the row holds
+            self.session.add(entity)
+            entities.append(entity)
+        return entities
 
     def _prebuilt(self, name: str, build: Callable[[Any], Executable]) -> Executable:
         """The statement `build(insert)` makes for this dialect, built the first time only."""
@@ -126,6 +172,15 @@ class Repository:
             insert = pg_insert if dialect == "postgresql" else sqlite_insert
             statement = _PREBUILT.setdefault((name, dialect), build(insert))
         return statement
+
+    @property
+    def _made_here(self) -> set[tuple[type, int]]:
+        """The rows (model, id) inserted in this unit of work, whichever repository made
+        them: nothing else can see them before the commit, so numbering them (a new
+        project's first shot, a new shot's first revision) needs neither a lock nor a look
+        at their siblings."""
+        made: set[tuple[type, int]] = self.session.info.setdefault("made_here", set())
+        return made
 
     def _keep(self, row: R) -> R:
         """Hold `row` for the rest of the unit of work.
@@ -157,14 +212,18 @@ def _python_default(default: Any) -> Any:
     return default.arg(None) if default.is_callable else default.arg
 
 
-def _returning(table: Table, numbered: tuple[str, str] | None) -> Insert:
-    """INSERT … RETURNING id (and the number it took, when it takes the next one)."""
-    if numbered is None:
-        return insert(table).returning(table.c.id)
-    column, scope = table.c[numbered[0]], table.c[numbered[1]]
-    next_number = (
-        select(func.coalesce(func.max(column), 0) + 1)
-        .where(scope == bindparam("_scope"))
-        .scalar_subquery()
-    )
-    return insert(table).values({column.key: next_number}).returning(table.c.id, column)
+def _returning(table: Table, numbered: tuple[str, str] | None, key: str | None) -> Insert:
+    """INSERT … RETURNING id (then the number it took, when it takes the next one, then
+    the key that tells the row apart from the others inserted with it)."""
+    returned = [table.c.id]
+    statement = insert(table)
+    if numbered is not None:
+        column, scope = table.c[numbered[0]], table.c[numbered[1]]
+        last = (
+            select(func.coalesce(func.max(column), 0)).where(scope == bindparam("_scope"))
+        ).scalar_subquery()
+        statement = statement.values({column.key: last + bindparam("_offset")})
+        returned.append(column)
+    if key is not None:
+        returned.append(table.c[key])
+    return statement.returning(*returned)

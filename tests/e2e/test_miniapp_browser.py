@@ -74,7 +74,7 @@ async def shot_order(bot: RunningBot, project_id: int) -> list[str]:
     db = Database.from_url(bot.settings.resolved_database_url)
     try:
         async with db.unit_of_work() as uow:
-            return [s.description or "" for s in await uow.projects.project_shots(project_id)]
+            return [s.description or "" for s in await uow.shots.project_shots(project_id)]
     finally:
         await db.dispose()
 
@@ -83,7 +83,7 @@ async def kept_take(bot: RunningBot, project_id: int) -> list[int | None]:
     db = Database.from_url(bot.settings.resolved_database_url)
     try:
         async with db.unit_of_work() as uow:
-            return [s.kept_take_id for s in await uow.projects.project_shots(project_id)]
+            return [s.kept_take_id for s in await uow.shots.project_shots(project_id)]
     finally:
         await db.dispose()
 

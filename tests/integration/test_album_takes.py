@@ -38,7 +38,7 @@ async def album(db: Database, prompts: list[str]) -> int:
         project = await uow.projects.create_project(USER, "Album", USER)
         ids = []
         for i, prompt in enumerate(prompts):
-            shot = await uow.projects.add_shot(
+            shot = await uow.shots.add_shot(
                 project.id,
                 created_by=USER,
                 photo_path="/nonexistent.jpg",
@@ -49,7 +49,7 @@ async def album(db: Database, prompts: list[str]) -> int:
                 message_id=500 + i,
                 media_group_id="1300",
             )
-            await uow.projects.add_revision(
+            await uow.shots.add_revision(
                 shot,
                 prompt=prompt,
                 params={"provider": "kling", "mode": "std", "duration": 5},

@@ -66,7 +66,7 @@ async def revisions(db: Database, chat_id: int, count: int, *, user_id: int = US
         project = await uow.projects.create_project(chat_id, "Budget", user_id)
         ids = []
         for _ in range(count):
-            shot = await uow.projects.add_shot(
+            shot = await uow.shots.add_shot(
                 project.id,
                 created_by=user_id,
                 photo_path="/nonexistent.jpg",
@@ -74,7 +74,7 @@ async def revisions(db: Database, chat_id: int, count: int, *, user_id: int = US
                 photo_height=600,
                 source_format="JPEG",
             )
-            revision = await uow.projects.add_revision(
+            revision = await uow.shots.add_revision(
                 shot,
                 prompt="clay boats glide",
                 params={"provider": "kling", "mode": "std", "duration": 5},

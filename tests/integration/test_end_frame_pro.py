@@ -143,9 +143,9 @@ async def test_an_old_std_draft_with_an_end_frame_is_never_charged_as_std(
         actor, revision.id, sample_photo(width=480, height=360)
     )
     async with turbo.db.unit_of_work() as uow:
-        shot = await uow.projects.get_shot(ended.shot_id)
+        shot = await uow.shots.get_shot(ended.shot_id)
         assert shot is not None
-        stale = await uow.projects.revise_params(
+        stale = await uow.shots.revise_params(
             shot, ended, {**ended.params, "mode": "std"}, actor.user_id
         )
     with pytest.raises(StudioError) as refused:
@@ -234,5 +234,5 @@ async def test_a_model_that_takes_no_end_frame_refuses_it_clearly(
     assert refused.value.key == "end_frame.unsupported"
     assert refused.value.params == {"model": "kling-v2-5-turbo"}
     async with turbo.db.unit_of_work() as uow:
-        shot = await uow.projects.get_shot(revision.shot_id)
+        shot = await uow.shots.get_shot(revision.shot_id)
     assert shot is not None and shot.current_revision_id == revision.id

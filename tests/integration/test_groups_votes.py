@@ -17,7 +17,7 @@ GROUP = -1_007_000_000_001
 async def delivered_takes(db: Database, revision_id: int, count: int) -> list[int]:
     async with db.session() as session:
         uow = UnitOfWork(session)
-        revision = await uow.projects.get_revision(revision_id)
+        revision = await uow.shots.get_revision(revision_id)
         assert revision is not None
         ids = []
         for _ in range(count):
@@ -68,6 +68,6 @@ async def kept(db: Database, take_id: int) -> tuple[int | None, bool]:
     async with db.session() as session:
         take = await UnitOfWork(session).takes.get_take(take_id)
         assert take is not None
-        shot = await UnitOfWork(session).projects.get_shot(take.shot_id)
+        shot = await UnitOfWork(session).shots.get_shot(take.shot_id)
     assert shot is not None
     return shot.kept_take_id, shot.kept_by_admin

@@ -53,7 +53,7 @@ class Studio:
 
     async def order(self, project_id: int) -> list[int]:
         async with self.db.unit_of_work() as uow:
-            return [s.id for s in await uow.projects.project_shots(project_id)]
+            return [s.id for s in await uow.shots.project_shots(project_id)]
 
 
 @pytest.fixture

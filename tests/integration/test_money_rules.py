@@ -99,7 +99,7 @@ async def queue_takes(database: Database, user_id: int, count: int) -> list[int]
     [revision] = await revisions(database, user_id, 1, user_id=user_id)
     async with database.session() as session:
         uow = UnitOfWork(session)
-        stored = await uow.projects.get_revision(revision)
+        stored = await uow.shots.get_revision(revision)
         assert stored is not None
         ids = []
         for i in range(count):

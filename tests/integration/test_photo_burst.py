@@ -4,14 +4,17 @@ and every one of them still becomes a shot with its draft, in one unit of work."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from bot.domain.types import Sender
+from bot.domain.states import ShotState
+from bot.domain.types import Origin, Sender
 from bot.media.sample import sample_photo
 from bot.providers.offline.drafter import OfflineDrafter
 from bot.providers.offline.video import OfflineVideoProvider
@@ -73,3 +76,128 @@ async def test_a_burst_goes_through_intake_a_few_at_a_time_first_come_first_serv
         assert outcome.draft is not None
         assert outcome.draft.project.chat_id == user.chat_id
         assert outcome.draft.shot.current_revision_id == outcome.draft.revision.id
+
+
+@contextlib.contextmanager
+def counted_statements(database: Database) -> Iterator[tuple[list[str], list[int]]]:
+    """The statements (BEGIN included) and COMMITs on `database`'s engine meanwhile."""
+    statements: list[str] = []
+    commits: list[int] = []
+
+    def on_execute(_c: object, _cur: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split("\n", 1)[0])
+
+    def on_begin(_connection: object) -> None:
+        statements.append("BEGIN")
+
+    def on_commit(_connection: object) -> None:
+        commits.append(1)
+
+    engine = database.engine.sync_engine
+    listeners = (("before_cursor_execute", on_execute), ("begin", on_begin))
+    for name, listener in (*listeners, ("commit", on_commit)):
+        event.listen(engine, name, listener)
+    try:
+        yield statements, commits
+    finally:
+        for name, listener in (*listeners, ("commit", on_commit)):
+            event.remove(engine, name, listener)
+
+
+async def test_shots_whose_drafts_are_ready_together_are_written_together(
+    database: Database, tmp_path: Path
+) -> None:
+    """Under load many drafts come back at once. Their shots share one transaction with a
+    few multi-row statements, and each photo still gets its own shot, place and draft:
+    an album's photos share the project the first of them opens, a chat with a project
+    adds to it, and a photo without words waits for its description."""
+    settings = make_settings(tmp_path)
+    services = build_use_cases(
+        settings, database, OfflineDrafter(), {"offline": OfflineVideoProvider()}, "offline"
+    )
+    users = [
+        await services.accounts.enter(Sender(user_id=2000 + n, chat_id=2000 + n)) for n in range(6)
+    ]
+    # Two chats already have a project with a shot in it.
+    earlier = [
+        await services.drafting.add_photo(user, sample_photo(), "rain on the Bund")
+        for user in users[:2]
+    ]
+    photos = [  # (who, description, album)
+        (users[0], "a tram rolls past", None),
+        (users[1], None, None),  # no words: waits for them
+        (users[2], "kites rise", "album-1"),
+        (users[2], "kites fall", "album-1"),
+        (users[3], "boats glide", None),
+        (users[4], "a cat stretches", None),
+        (users[5], "lanterns sway", "album-2"),
+        (users[5], "lanterns glow", "album-2"),
+    ]
+    # Every photo is held once through intake, and all are let go in the same moment.
+    held, all_held, holding = asyncio.Event(), asyncio.Event(), []
+    real_store = services.drafting.intake.store
+
+    async def store_and_hold(photo: bytes, aspect: object = None):  # type: ignore[no-untyped-def]
+        stored = await real_store(photo, aspect)  # type: ignore[arg-type]
+        holding.append(photo)
+        if len(holding) == len(photos):
+            all_held.set()
+        await held.wait()
+        return stored
+
+    services.drafting.intake.store = store_and_hold  # type: ignore[method-assign]
+    tasks = [
+        asyncio.create_task(
+            services.drafting.add_photo(
+                user,
+                sample_photo(width=640 + 8 * n, height=480),
+                words,
+                Origin(chat_id=user.chat_id, message_id=100 + n, media_group_id=album),
+            )
+        )
+        for n, (user, words, album) in enumerate(photos)
+    ]
+    await asyncio.wait_for(all_held.wait(), timeout=30)
+    with counted_statements(database) as (statements, commits):
+        held.set()
+        outcomes = await asyncio.gather(*tasks)
+
+    # One transaction for the eight shots, with one statement per step for the lot (BEGIN;
+    # the chats; the new projects; the chats' current projects; the older projects touched;
+    # the shots; their drafts; the shots' current drafts; the quotas). It was eight
+    # transactions of up to eight statements each.
+    assert len(commits) == 1, "\n".join(statements)
+    assert len(statements) <= 9, "\n".join(statements)
+
+    first_project = {o.draft.project.id for o in earlier if o.draft is not None}
+    assert len(first_project) == 2
+    places = [(o.shot.project_id, o.shot.position) for o in outcomes]
+    assert places[0] == (earlier[0].shot.project_id, 2)
+    assert places[1] == (earlier[1].shot.project_id, 2)
+    assert places[2][0] == places[3][0] and {places[2][1], places[3][1]} == {1, 2}
+    assert places[6][0] == places[7][0] and {places[6][1], places[7][1]} == {1, 2}
+    assert len({p for p, _ in places}) == 6  # one project per chat
+    assert outcomes[1].draft is None and outcomes[1].shot.status == ShotState.AWAITING_DESCRIPTION
+    for outcome, (user, words, _) in zip(outcomes, photos, strict=True):
+        assert outcome.shot.description == words
+        if words is None:
+            continue
+        view = outcome.draft
+        assert view is not None and view.project.chat_id == user.chat_id
+        assert view.shot.id == outcome.shot.id and view.project.id == outcome.shot.project_id
+        assert view.revision.shot_id == outcome.shot.id and view.revision.number == 1
+        assert outcome.shot.current_revision_id == view.revision.id
+        assert view.shot.status == ShotState.DRAFTED
+    # What was written is what the outcomes say, and each chat points at its project.
+    async with database.unit_of_work() as uow:
+        for outcome, (user, _, _) in zip(outcomes, photos, strict=True):
+            stored = await uow.shots.get_shot(outcome.shot.id)
+            assert stored is not None
+            assert (stored.project_id, stored.position) == (
+                outcome.shot.project_id,
+                outcome.shot.position,
+            )
+            assert stored.current_revision_id == outcome.shot.current_revision_id
+            chat = await uow.chats.get_chat(user.chat_id)
+            assert chat is not None and chat.current_project_id == outcome.shot.project_id
+        assert [s.position for s in await uow.shots.project_shots(places[2][0])] == [1, 2]

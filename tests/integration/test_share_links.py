@@ -144,7 +144,7 @@ async def clip(db: Database, chat_id: int, title: str, by: int, *, keep: bool = 
         await uow.chats.upsert_user(by, first_name="U")
         await uow.chats.upsert_chat(chat_id, type="private" if chat_id > 0 else "supergroup")
         project = await uow.projects.create_project(chat_id, title, by)
-        shot = await uow.projects.add_shot(
+        shot = await uow.shots.add_shot(
             project.id,
             created_by=by,
             photo_path="/nonexistent.jpg",
@@ -152,7 +152,7 @@ async def clip(db: Database, chat_id: int, title: str, by: int, *, keep: bool = 
             photo_height=600,
             source_format="JPEG",
         )
-        revision = await uow.projects.add_revision(
+        revision = await uow.shots.add_revision(
             shot, prompt="clay", params={}, drafter="offline", created_by=by
         )
         file_id = f"BAAC-{secrets.token_hex(4)}"

@@ -335,7 +335,7 @@ async def test_a_member_who_forgets_takes_their_end_frame_off_someone_elses_shot
     assert gone.value.kind is ErrorKind.INVALID
     assert not await asyncio.to_thread(tail.exists)  # the member's photo is gone with them
     async with wired.db.session() as session:
-        revisions = await UnitOfWork(session).projects.shot_revisions(outcome.shot.id)
+        revisions = await UnitOfWork(session).shots.shot_revisions(outcome.shot.id)
     assert revisions and all("image_tail_path" not in r.params for r in revisions)
     owners_photo = Path(outcome.shot.photo_path)
     assert await asyncio.to_thread(owners_photo.is_file)  # the owner's shot stays

@@ -56,7 +56,7 @@ async def deliver_take(db: Database, shot_id: int, clip: Path) -> int:
     """A delivered take as the job runner would leave it (without rendering one)."""
     async with db.session() as session:
         uow = UnitOfWork(session)
-        shot = await uow.projects.get_shot(shot_id)
+        shot = await uow.shots.get_shot(shot_id)
         assert shot is not None and shot.current_revision_id is not None
         take = await uow.takes.add_take(
             shot_id=shot_id,
@@ -249,10 +249,10 @@ async def test_tiles_show_the_kept_takes_first_frame_else_the_still_else_the_pho
     take_id = await deliver_take(wired.db, with_kept, kept_clip)
     await deliver_take(wired.db, with_unkept, make_clip(tmp_path / "latest.mp4", colour=2))
     async with wired.db.unit_of_work() as uow:
-        shot = await uow.projects.get_shot(with_still)
+        shot = await uow.shots.get_shot(with_still)
         assert shot is not None
         shot.still_path = str(still)
-        shot = await uow.projects.get_shot(with_kept)
+        shot = await uow.shots.get_shot(with_kept)
         assert shot is not None
         shot.kept_take_id = take_id
 

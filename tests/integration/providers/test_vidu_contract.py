@@ -338,7 +338,7 @@ async def test_a_refused_prompt_holds_no_budget_and_makes_no_take(
         )
         assert outcome.revision is not None
         async with wiring.db.unit_of_work() as uow:
-            revision = await uow.projects.get_revision(outcome.revision.id)
+            revision = await uow.shots.get_revision(outcome.revision.id)
             assert revision is not None
             revision.prompt = "clay " * 500  # 2500 characters; q2 takes 2000
         with pytest.raises(StudioError) as refused:

@@ -26,12 +26,12 @@ async def project_with_shot(db: Database) -> tuple[int, int, int]:
         await uow.chats.upsert_user(42, first_name="Lin", language_code="zh-hans")
         await uow.chats.upsert_chat(42, type="private")
         project = await uow.projects.create_project(42, "Shanghai in clay", 42)
-        shot = await uow.projects.add_shot(
+        shot = await uow.shots.add_shot(
             project.id,
             **photo_fields("The Bund at dusk", "/tmp/x.jpg"),
             facts={"orientation": "landscape"},
         )
-        revision = await uow.projects.add_revision(
+        revision = await uow.shots.add_revision(
             shot,
             prompt="Clay boats glide",
             negative_prompt="blurry",

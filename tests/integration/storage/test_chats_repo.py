@@ -141,7 +141,7 @@ async def test_messages_remembered_together_keep_their_own_refs(database: Databa
         await uow.chats.record_user(42)
         await uow.chats.record_chat(7, type="private")
         project = await uow.projects.create_project(7, "p", 42)
-        shot = await uow.projects.add_shot(project.id, **photo_fields("a tram", "p.jpg"))
+        shot = await uow.shots.add_shot(project.id, **photo_fields("a tram", "p.jpg"))
     async with database.unit_of_work() as uow:
         await uow.chats.remember_messages(
             [

@@ -1,4 +1,4 @@
-"""ProjectsRepo: projects, shots and revisions — on SQLite and PostgreSQL."""
+"""ProjectsRepo and ShotsRepo: projects, shots and revisions — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ async def test_a_project_with_a_shot_revision_and_take_round_trips(database: Dat
     )
     async with database.session() as session:
         uow = UnitOfWork(session)
-        shot = await uow.projects.get_shot(shot_id)
+        shot = await uow.shots.get_shot(shot_id)
         assert shot is not None and shot.position == 1
         assert shot.current_revision_id == revision_id
         chat = await uow.chats.get_chat(42)
@@ -63,12 +63,12 @@ async def test_revision_chain_is_oldest_first(database: Database) -> None:
     _, shot_id, first_id = await project_with_shot(database)
     async with database.session() as session:
         uow = UnitOfWork(session)
-        shot = await uow.projects.get_shot(shot_id)
+        shot = await uow.shots.get_shot(shot_id)
         assert shot is not None
-        second = await uow.projects.add_revision(
+        second = await uow.shots.add_revision(
             shot, parent_id=first_id, prompt="slower", drafter="offline", instruction="slower"
         )
-        chain = await uow.projects.revision_chain(second)
+        chain = await uow.shots.revision_chain(second)
     assert [r.number for r in chain] == [1, 2]
     assert chain[-1].instruction == "slower"
 
@@ -81,10 +81,10 @@ async def test_rows_made_in_a_unit_of_work_are_complete_entities_with_nothing_to
         uow = UnitOfWork(session)
         chat = await uow.chats.get_chat(42)
         project = await uow.projects.create_project(42, "Kites", 42)
-        shot = await uow.projects.add_shot(
+        shot = await uow.shots.add_shot(
             project.id, **photo_fields("kites rise", "photos/kites.jpg")
         )
-        revision = await uow.projects.add_revision(shot, prompt="Kites rise", drafter="offline")
+        revision = await uow.shots.add_revision(shot, prompt="Kites rise", drafter="offline")
         assert chat is not None and chat.current_project_id == project.id
         assert shot.current_revision_id == revision.id and shot.position == 1
         assert shot.files_id and revision.number == 1  # Python defaults filled in
@@ -112,7 +112,7 @@ async def test_photos_and_refinements_at_once_take_distinct_places_and_numbers(
 
     async def add_photo(i: int) -> int:
         async with database.session() as session:
-            shot = await UnitOfWork(session).projects.add_shot(
+            shot = await UnitOfWork(session).shots.add_shot(
                 project_id, **photo_fields(f"photo {i}", f"/tmp/{i}.jpg")
             )
             await asyncio.sleep(0.05)  # the transaction stays open while the others try
@@ -121,9 +121,9 @@ async def test_photos_and_refinements_at_once_take_distinct_places_and_numbers(
     async def refine(i: int) -> int:
         async with database.session() as session:
             uow = UnitOfWork(session)
-            shot = await uow.projects.get_shot(shot_id)
+            shot = await uow.shots.get_shot(shot_id)
             assert shot is not None
-            revision = await uow.projects.add_revision(shot, prompt=f"take {i}", drafter="x")
+            revision = await uow.shots.add_revision(shot, prompt=f"take {i}", drafter="x")
             await asyncio.sleep(0.05)
             return revision.number
 
@@ -133,9 +133,60 @@ async def test_photos_and_refinements_at_once_take_distinct_places_and_numbers(
     assert sorted(numbers) == [2, 3, 4, 5, 6, 7]
     async with database.session() as session:
         uow = UnitOfWork(session)
-        stored = [s.position for s in await uow.projects.project_shots(project_id)]
-        shot = await uow.projects.get_shot(shot_id)
+        stored = [s.position for s in await uow.shots.project_shots(project_id)]
+        shot = await uow.shots.get_shot(shot_id)
         assert shot is not None and shot.current_revision_id is not None
-        current = await uow.projects.get_revision(shot.current_revision_id)
+        current = await uow.shots.get_revision(shot.current_revision_id)
     assert stored == [1, 2, 3, 4, 5, 6, 7]
     assert current is not None and current.number == 7  # the newest, as the last commit said
+
+
+async def test_shots_written_together_take_consecutive_places_beside_other_writers(
+    database: Database,
+) -> None:
+    """Batches of shots (the photos of a burst) for one project, written by concurrent units
+    of work (two instances): every shot gets its own place, each batch's in the order given,
+    and each batch's first revisions become their shots' current ones."""
+    project_id, _, _ = await project_with_shot(database)
+    async with database.session() as session:
+        other = await UnitOfWork(session).projects.create_project(42, "Suzhou Creek", 42)
+
+    async def write_batch(batch: int) -> list[tuple[int, int, int]]:
+        async with database.session() as session:
+            uow = UnitOfWork(session)
+            shots = await uow.shots.add_shots(
+                [
+                    {"project_id": project_id, **photo_fields(f"{batch}.{n}", f"/tmp/{n}.jpg")}
+                    for n in range(3)
+                ]
+                + [{"project_id": other.id, **photo_fields(f"{batch}.x", "/tmp/x.jpg")}]
+            )
+            revisions = await uow.shots.add_first_revisions(
+                [(shot, {"prompt": f"clay {shot.description}", "drafter": "x"}) for shot in shots]
+            )
+            await asyncio.sleep(0.05)  # the transaction stays open while the others try
+            assert [r.shot_id for r in revisions] == [s.id for s in shots]
+            assert all(
+                s.current_revision_id == r.id for s, r in zip(shots, revisions, strict=True)
+            )
+            return [(s.project_id, s.position, s.id) for s in shots]
+
+    batches = await asyncio.gather(*(write_batch(b) for b in range(4)))
+    for batch in batches:
+        places = [position for project, position, _ in batch if project == project_id]
+        assert places == [places[0], places[0] + 1, places[0] + 2]  # in the order given
+    firsts = sorted(position for batch in batches for _, position, _ in batch[:1])
+    assert firsts == [2, 5, 8, 11]
+    assert sorted(batch[3][1] for batch in batches) == [1, 2, 3, 4]
+    async with database.session() as session:
+        uow = UnitOfWork(session)
+        stored = await uow.shots.project_shots(project_id)
+        assert [s.position for s in stored] == list(range(1, 14))
+        by_id = {s.id: s for s in stored}
+        for batch in batches:
+            for project, position, shot_id in batch:
+                if project == project_id:
+                    assert by_id[shot_id].position == position
+                    revision = await uow.shots.get_revision(by_id[shot_id].current_revision_id)
+                    assert revision is not None and revision.shot_id == shot_id
+                    assert revision.number == 1

@@ -34,7 +34,7 @@ async def kept_take(world: World, tmp_path: Path, description: str = "a tram rol
     request = await world.services.generation.request_take(owner, await world.draft(owner))
     await machine(world, tmp_path).advance(request.take.id)
     async with world.db.unit_of_work() as uow:
-        shot = await uow.projects.get_shot(request.take.shot_id)
+        shot = await uow.shots.get_shot(request.take.shot_id)
         assert shot is not None
         shot.kept_take_id = request.take.id  # the group's vote settled on it
     return request.take.id
@@ -108,7 +108,7 @@ async def test_an_outsider_or_a_take_not_kept_cannot_be_continued(
     async with world.db.unit_of_work() as uow:
         take = await uow.takes.get_take(take_id)
         assert take is not None
-        shot = await uow.projects.get_shot(take.shot_id)
+        shot = await uow.shots.get_shot(take.shot_id)
         assert shot is not None
         shot.kept_take_id = None
     with pytest.raises(StudioError) as not_kept:

@@ -218,7 +218,7 @@ async def test_keep_pressed_the_moment_the_clip_arrives_is_kept(
 
     for request in (private, group):
         async with world.db.unit_of_work() as uow:
-            shot = await uow.projects.get_shot(request.take.shot_id)
+            shot = await uow.shots.get_shot(request.take.shot_id)
             assert shot is not None and shot.kept_take_id == request.take.id
         assert (await machine.load(request.take.id)).status == TakeState.DELIVERED
 
