@@ -6,7 +6,19 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select, true, update
+from sqlalchemy import (
+    BindParameter,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.domain.states import (
@@ -123,48 +135,19 @@ class TakesRepo(Repository):
         SQLite: one writer at a time anyway; the lease condition in the UPDATE keeps it safe.
         """
         now = now or utcnow()
-        free = or_(
-            Take.lease_owner.is_(None),
-            Take.lease_expires_at.is_(None),
-            Take.lease_expires_at < now,
-            Take.lease_owner == owner,
+        # Every runner asks once a second, mostly of an empty queue: the statement is built
+        # once (building it and deriving its cache key cost more CPU than running it).
+        candidates = self._prebuilt(
+            f"claim_candidates:{per_user is not None}",
+            lambda _: _claim_candidates(limited=per_user is not None),
         )
-        queued = Take.status == TakeState.QUEUED
-        due = (
-            select(
-                Take.id,
-                Take.requested_by,
-                queued.label("queued"),
-                Take.next_attempt_at,
-                func.row_number()
-                .over(partition_by=(Take.requested_by, queued), order_by=Take.id)
-                .label("turn"),
-                func.row_number()
-                .over(partition_by=(Take.chat_id, queued), order_by=Take.id)
-                .label("chat_turn"),
-            )
-            .where(Take.status.not_in(TERMINAL_TAKE_STATES), Take.next_attempt_at <= now, free)
-            .subquery()
-        )
-        busy = self._takes_at_work(owner, now)
-        waiting = due.c.turn + func.coalesce(busy.c.at_work, 0)
-        # Takes of no known user (the CLI, or a forgotten user's) are not held back.
-        eligible = (
-            or_(due.c.queued.is_(False), due.c.requested_by.is_(None), waiting <= per_user)
-            if per_user
-            else true()
-        )
-        candidates = (
-            select(due.c.id)
-            .select_from(due.outerjoin(busy, busy.c.requested_by == due.c.requested_by))
-            .where(eligible)
-            .order_by(due.c.queued, due.c.turn, due.c.chat_turn, due.c.next_attempt_at, due.c.id)
-            .limit(limit)
-        )
-        ids: list[int] = list((await self.session.execute(candidates)).scalars())
+        params: dict[str, Any] = {"now": now, "owner": owner, "limit": limit}
+        if per_user is not None:
+            params["per_user"] = per_user
+        ids: list[int] = list((await self.session.execute(candidates, params)).scalars())
         if not ids:
             return []
-        lockable = select(Take.id).where(Take.id.in_(ids), free)
+        lockable = select(Take.id).where(Take.id.in_(ids), _free(owner, now))
         if self.session.bind and self.session.bind.dialect.name == "postgresql":
             lockable = lockable.with_for_update(skip_locked=True)
         result = await self.session.execute(
@@ -175,24 +158,6 @@ class TakesRepo(Repository):
         )
         claimed = set(result.scalars())
         return [take_id for take_id in ids if take_id in claimed]
-
-    def _takes_at_work(self, owner: str | None = None, now: datetime | None = None) -> Any:
-        """Per user: takes past 'queued' and unfinished (with `owner`: also queued takes
-        another runner holds, as they may move on before this claim commits)."""
-        at_work: Any = Take.status != TakeState.QUEUED
-        if owner is not None and now is not None:
-            held = and_(
-                Take.lease_owner.is_not(None),
-                Take.lease_owner != owner,
-                Take.lease_expires_at >= now,
-            )
-            at_work = or_(at_work, held)
-        return (
-            select(Take.requested_by, func.count(Take.id).label("at_work"))
-            .where(Take.status.not_in(TERMINAL_TAKE_STATES), at_work)
-            .group_by(Take.requested_by)
-            .subquery()
-        )
 
     async def takes_at_work(self, user_id: int | None) -> int:
         """The user's takes past 'queued' and unfinished (the per-user in-flight limit)."""
@@ -262,7 +227,7 @@ class TakesRepo(Repository):
             .where(Take.provider == take.provider, Take.status == TakeState.QUEUED)
             .subquery()
         )
-        busy = self._takes_at_work()
+        busy = _takes_at_work()
         places = (
             select(
                 ranked.c.id,
@@ -350,3 +315,81 @@ class TakesRepo(Repository):
             .group_by(TakeVote.take_id)
         )
         return {int(take): int(count) for take, count in result.all()}
+
+
+def _takes_at_work(owner: Any = None, now: Any = None) -> Any:
+    """Per user: takes past 'queued' and unfinished (with `owner`: also queued takes
+    another runner holds, as they may move on before this claim commits)."""
+    at_work: Any = Take.status != TakeState.QUEUED
+    if owner is not None and now is not None:
+        held = and_(
+            Take.lease_owner.is_not(None),
+            Take.lease_owner != owner,
+            Take.lease_expires_at >= now,
+        )
+        at_work = or_(at_work, held)
+    return (
+        select(Take.requested_by, func.count(Take.id).label("at_work"))
+        .where(Take.status.not_in(TERMINAL_TAKE_STATES), at_work)
+        .group_by(Take.requested_by)
+        .subquery()
+    )
+
+
+def _free(owner: Any, now: Any) -> Any:
+    """A take no other runner holds a live lease on."""
+    return or_(
+        Take.lease_owner.is_(None),
+        Take.lease_expires_at.is_(None),
+        Take.lease_expires_at < now,
+        Take.lease_owner == owner,
+    )
+
+
+def _claim_candidates(*, limited: bool) -> Select[Any]:
+    """The due takes a runner may claim, best first, with the runner (`owner`), the time
+    (`now`), how many (`limit`) and, when `limited`, the per-user cap (`per_user`) bound
+    at each run."""
+    # Untyped: each takes the type of the column it is compared with.
+    now: BindParameter[Any] = bindparam("now")
+    owner: BindParameter[Any] = bindparam("owner")
+    queued = Take.status == TakeState.QUEUED
+    due = (
+        select(
+            Take.id,
+            Take.requested_by,
+            queued.label("queued"),
+            Take.next_attempt_at,
+            func.row_number()
+            .over(partition_by=(Take.requested_by, queued), order_by=Take.id)
+            .label("turn"),
+            func.row_number()
+            .over(partition_by=(Take.chat_id, queued), order_by=Take.id)
+            .label("chat_turn"),
+        )
+        .where(
+            Take.status.not_in(TERMINAL_TAKE_STATES),
+            Take.next_attempt_at <= now,
+            _free(owner, now),
+        )
+        .subquery()
+    )
+    busy = _takes_at_work(owner, now)
+    waiting = due.c.turn + func.coalesce(busy.c.at_work, 0)
+    # Takes of no known user (the CLI, or a forgotten user's) are not held back.
+    eligible = (
+        or_(
+            due.c.queued.is_(False),
+            due.c.requested_by.is_(None),
+            waiting <= bindparam("per_user", type_=Integer),
+        )
+        if limited
+        else true()
+    )
+    return (
+        select(due.c.id)
+        .select_from(due.outerjoin(busy, busy.c.requested_by == due.c.requested_by))
+        .where(eligible)
+        .order_by(due.c.queued, due.c.turn, due.c.chat_turn, due.c.next_attempt_at, due.c.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
