@@ -45,13 +45,22 @@ class DataFolders:
         return self.root / "music"
 
 
+# Folders this process has made private already. Every file the bot writes asks for its
+# folder first (a photo is two files): after the first time one stat is enough, where the
+# full check looks at every parent and sets the mode again.
+_MADE_PRIVATE: set[Path] = set()
+
+
 def private_dir(path: Path) -> Path:
     """`path` (and missing parents) as folders only the bot's user can enter."""
+    if path in _MADE_PRIVATE and path.is_dir():
+        return path
     missing = [p for p in (path, *path.parents) if not p.exists()]
     path.mkdir(parents=True, exist_ok=True)
     for folder in (path, *missing):
         with contextlib.suppress(FileNotFoundError):
             os.chmod(folder, DIR_MODE)
+    _MADE_PRIVATE.add(path)
     return path
 
 
