@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.repos.accounts import AccountsRepo
 from storage.repos.chats import ChatsRepo
-from storage.repos.film_options import FilmOptionsRepo
 from storage.repos.films import FilmsRepo
 from storage.repos.links import LinksRepo
 from storage.repos.pending import PendingRepo
@@ -31,7 +30,6 @@ class UnitOfWork:
         self.shots = ShotsRepo(session, self.projects)
         self.takes = TakesRepo(session)
         self.accounts = AccountsRepo(session)
-        self.film_options = FilmOptionsRepo(session)
         self.purchases = PurchasesRepo(session)
         self.viewers = ViewersRepo(session)
         self.links = LinksRepo(session)

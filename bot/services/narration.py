@@ -71,7 +71,7 @@ class Narration:
             raise StudioError("narration.needs_key")
         async with self.db.unit_of_work() as uow:
             project = await current_project(uow, actor)
-            await uow.film_options.set_narration(project.id, on)
+            await uow.projects.set_narration(project.id, on)
             return NarrationView(project.title, on, self.available)
 
     async def speak(self, lines: list[str | None], language: str) -> list[Path | None]:

@@ -80,6 +80,12 @@ class ProjectsRepo(Repository):
             .values(soundtrack=soundtrack, subtitles=subtitles)
         )
 
+    async def set_narration(self, project_id: int, on: bool) -> None:
+        """Whether each shot's line is spoken over the film."""
+        await self.session.execute(
+            update(Project).where(Project.id == project_id).values(narration=on)
+        )
+
     async def current_projects(self, chat_ids: Collection[int]) -> dict[int, Project | None]:
         """`current_project` for chats whose photos arrive together, in one statement; a
         chat with no row yet is left out."""

@@ -190,3 +190,22 @@ async def test_shots_written_together_take_consecutive_places_beside_other_write
                     revision = await uow.shots.get_revision(by_id[shot_id].current_revision_id)
                     assert revision is not None and revision.shot_id == shot_id
                     assert revision.number == 1
+
+
+async def test_narration_is_off_by_default_and_switches_per_project(database: Database) -> None:
+    project_id, _, _ = await project_with_shot(database)
+    async with database.unit_of_work() as uow:
+        other = await uow.projects.create_project(42, "Other", 42)
+        project = await uow.projects.get_project(project_id)
+        assert project is not None and project.narration is False and other.narration is False
+        await uow.projects.set_narration(project_id, True)
+        other_id = other.id
+    async with database.unit_of_work() as uow:
+        project = await uow.projects.get_project(project_id)
+        untouched = await uow.projects.get_project(other_id)
+        assert project is not None and project.narration is True
+        assert untouched is not None and untouched.narration is False
+        await uow.projects.set_narration(project_id, False)
+    async with database.unit_of_work() as uow:
+        project = await uow.projects.get_project(project_id)
+        assert project is not None and project.narration is False
