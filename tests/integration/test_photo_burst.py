@@ -7,17 +7,20 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
 
 from bot.domain.states import ShotState
-from bot.domain.types import Origin, Sender
+from bot.domain.types import Actor, Origin, Sender, ShotOutcome
 from bot.media.sample import sample_photo
 from bot.providers.offline.drafter import OfflineDrafter
 from bot.providers.offline.video import OfflineVideoProvider
+from bot.services import Services
 from bot.services import drafting as drafting_module
 from bot.services.capacity import INTAKE_SLOTS
 from bot.wiring import build_use_cases
@@ -104,6 +107,29 @@ def counted_statements(database: Database) -> Iterator[tuple[list[str], list[int
             event.remove(engine, name, listener)
 
 
+async def through_intake_together(
+    services: Services, photos: list[Coroutine[Any, Any, ShotOutcome]]
+) -> tuple[list[asyncio.Task[ShotOutcome]], asyncio.Event]:
+    """Start the photos, and return once each is through intake and held there. Set the
+    event to let them all go in the same moment: their drafts then come back together,
+    as under load."""
+    held, all_held, holding = asyncio.Event(), asyncio.Event(), []
+    real_store = services.drafting.intake.store
+
+    async def store_and_hold(photo: bytes, aspect: object = None):  # type: ignore[no-untyped-def]
+        stored = await real_store(photo, aspect)  # type: ignore[arg-type]
+        holding.append(photo)
+        if len(holding) == len(photos):
+            all_held.set()
+        await held.wait()
+        return stored
+
+    services.drafting.intake.store = store_and_hold  # type: ignore[method-assign]
+    tasks = [asyncio.create_task(photo) for photo in photos]
+    await asyncio.wait_for(all_held.wait(), timeout=30)
+    return tasks, held
+
+
 async def test_shots_whose_drafts_are_ready_together_are_written_together(
     database: Database, tmp_path: Path
 ) -> None:
@@ -133,31 +159,18 @@ async def test_shots_whose_drafts_are_ready_together_are_written_together(
         (users[5], "lanterns sway", "album-2"),
         (users[5], "lanterns glow", "album-2"),
     ]
-    # Every photo is held once through intake, and all are let go in the same moment.
-    held, all_held, holding = asyncio.Event(), asyncio.Event(), []
-    real_store = services.drafting.intake.store
-
-    async def store_and_hold(photo: bytes, aspect: object = None):  # type: ignore[no-untyped-def]
-        stored = await real_store(photo, aspect)  # type: ignore[arg-type]
-        holding.append(photo)
-        if len(holding) == len(photos):
-            all_held.set()
-        await held.wait()
-        return stored
-
-    services.drafting.intake.store = store_and_hold  # type: ignore[method-assign]
-    tasks = [
-        asyncio.create_task(
+    tasks, held = await through_intake_together(
+        services,
+        [
             services.drafting.add_photo(
                 user,
                 sample_photo(width=640 + 8 * n, height=480),
                 words,
                 Origin(chat_id=user.chat_id, message_id=100 + n, media_group_id=album),
             )
-        )
-        for n, (user, words, album) in enumerate(photos)
-    ]
-    await asyncio.wait_for(all_held.wait(), timeout=30)
+            for n, (user, words, album) in enumerate(photos)
+        ],
+    )
     with counted_statements(database) as (statements, commits):
         held.set()
         outcomes = await asyncio.gather(*tasks)
@@ -201,3 +214,43 @@ async def test_shots_whose_drafts_are_ready_together_are_written_together(
             chat = await uow.chats.get_chat(user.chat_id)
             assert chat is not None and chat.current_project_id == outcome.shot.project_id
         assert [s.position for s in await uow.shots.project_shots(places[2][0])] == [1, 2]
+
+
+async def test_a_shot_that_cannot_be_written_fails_alone(
+    database: Database, tmp_path: Path
+) -> None:
+    """A batch that fails is rolled back and written again photo by photo: the photo that
+    cannot be written gets its error, and the others their shots, as if each came alone."""
+    settings = make_settings(tmp_path)
+    services = build_use_cases(
+        settings, database, OfflineDrafter(), {"offline": OfflineVideoProvider()}, "offline"
+    )
+    users = [
+        await services.accounts.enter(Sender(user_id=3000 + n, chat_id=3000 + n)) for n in range(3)
+    ]
+    # A chat the bot never admitted has no row: its project would break a foreign key.
+    stranger = Actor(user_id=3999, chat_id=3999)
+    tasks, held = await through_intake_together(
+        services,
+        [
+            services.drafting.add_photo(actor, sample_photo(), "paper boats")
+            for actor in (users[0], stranger, users[1], users[2])
+        ],
+    )
+    with counted_statements(database) as (_, commits):
+        held.set()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+
+    assert isinstance(outcomes[1], IntegrityError)
+    written = [o for n, o in enumerate(outcomes) if n != 1]
+    assert all(isinstance(o, ShotOutcome) and o.draft is not None for o in written)
+    assert len(commits) == 3  # the batch rolled back, then each of the others alone
+    async with database.unit_of_work() as uow:
+        for outcome, user in zip(written, users, strict=True):
+            assert isinstance(outcome, ShotOutcome) and outcome.draft is not None
+            shot = await uow.shots.get_shot(outcome.shot.id)
+            assert shot is not None and shot.position == 1
+            assert shot.current_revision_id == outcome.draft.revision.id
+            chat = await uow.chats.get_chat(user.chat_id)
+            assert chat is not None and chat.current_project_id == shot.project_id
+        assert await uow.chats.get_chat(stranger.chat_id) is None
