@@ -137,12 +137,12 @@ class TakesRepo(Repository):
         now = now or utcnow()
         # Every runner asks once a second, mostly of an empty queue: the statement is built
         # once (building it and deriving its cache key cost more CPU than running it).
+        limited = bool(per_user)  # None or 0: no per-user cap
         candidates = self._prebuilt(
-            f"claim_candidates:{per_user is not None}",
-            lambda _: _claim_candidates(limited=per_user is not None),
+            f"claim_candidates:{limited}", lambda _: _claim_candidates(limited=limited)
         )
         params: dict[str, Any] = {"now": now, "owner": owner, "limit": limit}
-        if per_user is not None:
+        if limited:
             params["per_user"] = per_user
         ids: list[int] = list((await self.session.execute(candidates, params)).scalars())
         if not ids:

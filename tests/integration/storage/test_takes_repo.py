@@ -144,3 +144,18 @@ async def test_finished_and_future_takes_are_not_claimed(database: Database) -> 
             "a", limit=10, lease=timedelta(seconds=60)
         )
     assert done not in claimed and later not in claimed
+
+
+async def test_a_per_user_cap_of_zero_or_none_holds_no_take_back(database: Database) -> None:
+    """The cap of takes at work per user applies when it is set; 0, like None, is no cap."""
+    _, shot_id, revision_id = await project_with_shot(database)
+    ids = [await add_take(database, shot_id, revision_id, requested_by=42) for _ in range(3)]
+    claimed = {}
+    for runner, cap in (("a", 1), ("b", 0), ("c", None)):
+        async with database.session() as session:
+            claimed[cap] = await UnitOfWork(session).takes.claim_due_takes(
+                runner, limit=10, lease=timedelta(seconds=60), per_user=cap, now=utcnow()
+            )
+            await session.rollback()  # each runner asks of the same queue
+    assert claimed[1] == ids[:1]
+    assert sorted(claimed[0]) == ids and sorted(claimed[None]) == ids
