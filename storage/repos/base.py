@@ -79,6 +79,17 @@ class Repository:
             return await connection.execute(statement, dict(params))
         return await connection.execute(statement, [dict(p) for p in params])
 
+    async def _execute_each(
+        self, statement: Executable, params: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Run `statement` once per parameter set on this unit of work's connection: one
+        set as a plain execute, several as one executemany (one trip to the driver)."""
+        connection = await self.session.connection()
+        if len(params) == 1:
+            await connection.execute(statement, dict(params[0]))
+        else:
+            await connection.execute(statement, [dict(p) for p in params])
+
     async def _insert_entity(
         self, model: type[E], *, numbered: tuple[str, str] | None = None, **values: Any
     ) -> E:

@@ -101,9 +101,10 @@ class ProjectsRepo(Repository):
         await self._set_current_projects({chat_id: project_id})
 
     async def _set_current_projects(self, projects: Mapping[int, int]) -> None:
-        connection = await self.session.connection()
-        params = [{"chat": chat, "project": project} for chat, project in projects.items()]
-        await connection.execute(_SET_CURRENT_PROJECT, params[0] if len(params) == 1 else params)
+        await self._execute_each(
+            _SET_CURRENT_PROJECT,
+            [{"chat": chat, "project": project} for chat, project in projects.items()],
+        )
         for chat_id, project_id in projects.items():
             chat = self.session.identity_map.get(identity_key(Chat, chat_id))
             if isinstance(chat, Chat):
@@ -141,9 +142,7 @@ class ProjectsRepo(Repository):
             return
         self._touched.update(fresh)
         now = utcnow()
-        params = [{"project": p, "now": now} for p in fresh]
-        connection = await self.session.connection()
-        await connection.execute(_TOUCH_PROJECT, params[0] if len(params) == 1 else params)
+        await self._execute_each(_TOUCH_PROJECT, [{"project": p, "now": now} for p in fresh])
 
     async def all_projects(self) -> Sequence[Project]:
         result = await self.session.execute(select(Project).order_by(Project.id))

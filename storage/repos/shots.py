@@ -100,9 +100,10 @@ class ShotsRepo(Repository):
         """Each shot points at its new revision. Set as loaded, so that no flush repeats it;
         any other change to a shot is still flushed as usual."""
         now = utcnow()
-        params = [{"shot": s.id, "revision": r.id, "now": now} for s, r in revisions]
-        connection = await self.session.connection()
-        await connection.execute(_SET_CURRENT_REVISION, params[0] if len(params) == 1 else params)
+        await self._execute_each(
+            _SET_CURRENT_REVISION,
+            [{"shot": s.id, "revision": r.id, "now": now} for s, r in revisions],
+        )
         for shot, revision in revisions:
             set_committed_value(shot, "current_revision_id", revision.id)
             set_committed_value(shot, "updated_at", now)
