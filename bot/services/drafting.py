@@ -55,7 +55,7 @@ from bot.media.intake import (
 from bot.services.budget import Budget
 from bot.services.capacity import INTAKE_SLOTS
 from bot.services.permissions import FetchStatus, Permissions
-from bot.services.projects import untitled
+from bot.services.projects import current_projects
 from storage.db import Database
 from storage.group_commit import GroupCommit
 from storage.models import BotMessage, PromptRevision, Shot
@@ -263,19 +263,9 @@ class Drafting:
         each step is one statement for the lot, since under load a statement costs about
         as much as the work it does and a transaction as much as two statements.
         """
-        current = await uow.projects.current_projects({new.actor.chat_id for new in batch})
-        projects = {chat_id: p.id for chat_id, p in current.items() if p is not None}
-        openers: dict[int, Actor] = {}  # the chats with no project yet, and who opens it
-        for new in batch:
-            if new.actor.chat_id not in projects:
-                openers.setdefault(new.actor.chat_id, new.actor)
-        if openers:
-            opened = await uow.projects.create_projects(
-                [(chat_id, untitled(), actor.user_id) for chat_id, actor in openers.items()]
-            )
-            projects.update((project.chat_id, project.id) for project in opened)
+        projects = await current_projects(uow, [new.actor for new in batch])
         shots = await uow.shots.add_shots(
-            [{**new.fields, "project_id": projects[new.actor.chat_id]} for new in batch]
+            [{**new.fields, "project_id": projects[new.actor.chat_id].id} for new in batch]
         )
         drafted = [
             (new.actor, shot, new.draft)

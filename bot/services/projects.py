@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,10 +49,24 @@ FILM_CROSSFADE_S = 0.3
 
 async def current_project(uow: UnitOfWork, actor: Actor) -> Project:
     """The project new photos go to; the first one opens as "Untitled <date>"."""
-    project = await uow.projects.current_project(actor.chat_id)
-    if project is None:
-        project = await uow.projects.create_project(actor.chat_id, untitled(), actor.user_id)
-    return project
+    return (await current_projects(uow, [actor]))[actor.chat_id]
+
+
+async def current_projects(uow: UnitOfWork, actors: Sequence[Actor]) -> dict[int, Project]:
+    """`current_project` for the chats of photos written together, in one read (and one
+    write for the projects it opens); a chat's project is opened by its first actor."""
+    current = await uow.projects.current_projects({actor.chat_id for actor in actors})
+    projects = {chat_id: p for chat_id, p in current.items() if p is not None}
+    openers: dict[int, Actor] = {}
+    for actor in actors:
+        if actor.chat_id not in projects:
+            openers.setdefault(actor.chat_id, actor)
+    if openers:
+        opened = await uow.projects.create_projects(
+            [(chat_id, untitled(), actor.user_id) for chat_id, actor in openers.items()]
+        )
+        projects.update((project.chat_id, project) for project in opened)
+    return projects
 
 
 async def project_for(

@@ -64,11 +64,7 @@ class ProjectsRepo(Repository):
     async def current_project(self, chat_id: int) -> Project | None:
         """The chat's current project, read with the chat in one statement (every photo
         asks); the chat stays in the unit of work, where a use case reads it next."""
-        row = (await self.session.execute(_CURRENT_PROJECT, {"chat_id": chat_id})).first()
-        if row is None:
-            return None
-        self._keep(row.Chat)
-        return self._keep(row.Project)
+        return (await self.current_projects([chat_id])).get(chat_id)
 
     async def set_film_sound(
         self, project_id: int, *, soundtrack: str | None, subtitles: bool
@@ -157,11 +153,6 @@ _SET_CURRENT_PROJECT = (
 )
 _TOUCH_PROJECT = (
     update(Project).where(Project.id == bindparam("project")).values(updated_at=bindparam("now"))
-)
-_CURRENT_PROJECT = (
-    select(Chat, Project)
-    .outerjoin(Project, Chat.current_project_id == Project.id)
-    .where(Chat.id == bindparam("chat_id"))
 )
 _CURRENT_PROJECTS = (
     select(Chat, Project)
