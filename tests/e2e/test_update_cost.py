@@ -9,13 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from bot.app import serve
 from bot.runner import RunnerPolicy
@@ -29,6 +24,7 @@ from tests.fakes.updates import (
     private_user,
     text_update,
 )
+from tests.statements import counting
 
 # Budgets, statements counted on SQLite (BEGIN included). They were 9 and 23 before the
 # gate's upserts became single statements, rows made in a unit of work stopped being
@@ -55,43 +51,6 @@ REFINE_TRANSACTIONS = 5
 
 # The runner looks for work rarely here, so what is counted is the updates' own work.
 QUIET = RunnerPolicy(poll_interval_s=60, queue_recheck_s=60, tick_s=60, lease_s=60)
-
-
-@dataclass
-class Counted:
-    statements: list[str] = field(default_factory=list)
-    commits: int = 0
-
-    def clear(self) -> None:
-        self.statements.clear()
-        self.commits = 0
-
-
-@contextlib.contextmanager
-def counting() -> Iterator[Counted]:
-    counted = Counted()
-
-    def on_execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        counted.statements.append(" ".join(statement.split())[:100])
-
-    def on_begin(_conn: Any) -> None:
-        # SQLite's BEGIN IMMEDIATE goes to the driver directly (storage/db.py), past the
-        # cursor events, but it is a round trip like any statement: it is counted here.
-        if _conn.dialect.name == "sqlite":
-            counted.statements.append("BEGIN IMMEDIATE")
-
-    def on_commit(_conn: Any) -> None:
-        counted.commits += 1
-
-    event.listen(Engine, "before_cursor_execute", on_execute)
-    event.listen(Engine, "begin", on_begin)
-    event.listen(Engine, "commit", on_commit)
-    try:
-        yield counted
-    finally:
-        event.remove(Engine, "before_cursor_execute", on_execute)
-        event.remove(Engine, "begin", on_begin)
-        event.remove(Engine, "commit", on_commit)
 
 
 @contextlib.asynccontextmanager

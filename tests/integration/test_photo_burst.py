@@ -4,15 +4,14 @@ and every one of them still becomes a shot with its draft, in one unit of work."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.states import ShotState
@@ -27,6 +26,7 @@ from bot.wiring import build_use_cases
 from storage.db import Database
 from storage.models import PromptRevision, Shot
 from tests.conftest import make_settings
+from tests.statements import counting
 
 
 async def test_a_burst_goes_through_intake_a_few_at_a_time_first_come_first_served(
@@ -79,32 +79,6 @@ async def test_a_burst_goes_through_intake_a_few_at_a_time_first_come_first_serv
         assert outcome.draft is not None
         assert outcome.draft.project.chat_id == user.chat_id
         assert outcome.draft.shot.current_revision_id == outcome.draft.revision.id
-
-
-@contextlib.contextmanager
-def counted_statements(database: Database) -> Iterator[tuple[list[str], list[int]]]:
-    """The statements (BEGIN included) and COMMITs on `database`'s engine meanwhile."""
-    statements: list[str] = []
-    commits: list[int] = []
-
-    def on_execute(_c: object, _cur: object, statement: str, *_args: object) -> None:
-        statements.append(statement.split("\n", 1)[0])
-
-    def on_begin(_connection: object) -> None:
-        statements.append("BEGIN")
-
-    def on_commit(_connection: object) -> None:
-        commits.append(1)
-
-    engine = database.engine.sync_engine
-    listeners = (("before_cursor_execute", on_execute), ("begin", on_begin))
-    for name, listener in (*listeners, ("commit", on_commit)):
-        event.listen(engine, name, listener)
-    try:
-        yield statements, commits
-    finally:
-        for name, listener in (*listeners, ("commit", on_commit)):
-            event.remove(engine, name, listener)
 
 
 async def through_intake_together(
@@ -171,16 +145,17 @@ async def test_shots_whose_drafts_are_ready_together_are_written_together(
             for n, (user, words, album) in enumerate(photos)
         ],
     )
-    with counted_statements(database) as (statements, commits):
+    with counting() as counted:
         held.set()
         outcomes = await asyncio.gather(*tasks)
 
-    # One transaction for the eight shots, with one statement per step for the lot (BEGIN;
-    # the chats; the new projects; the chats' current projects; the older projects touched;
+    # One transaction for the eight shots, with one statement per step for the lot (the
+    # chats; the new projects; the chats' current projects; the older projects touched;
     # the shots; their drafts; the shots' current drafts; the quotas). It was eight
     # transactions of up to eight statements each.
-    assert len(commits) == 1, "\n".join(statements)
-    assert len(statements) <= 9, "\n".join(statements)
+    written = "\n".join(counted.statements)
+    assert counted.commits == 1, written
+    assert len([s for s in counted.statements if s != "BEGIN IMMEDIATE"]) <= 8, written
 
     first_project = {o.draft.project.id for o in earlier if o.draft is not None}
     assert len(first_project) == 2
@@ -237,14 +212,14 @@ async def test_a_shot_that_cannot_be_written_fails_alone(
             for actor in (users[0], stranger, users[1], users[2])
         ],
     )
-    with counted_statements(database) as (_, commits):
+    with counting() as counted:
         held.set()
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
 
     assert isinstance(outcomes[1], IntegrityError)
     written = [o for n, o in enumerate(outcomes) if n != 1]
     assert all(isinstance(o, ShotOutcome) and o.draft is not None for o in written)
-    assert len(commits) == 3  # the batch rolled back, then each of the others alone
+    assert counted.commits == 3  # the batch rolled back, then each of the others alone
     async with database.unit_of_work() as uow:
         for outcome, user in zip(written, users, strict=True):
             assert isinstance(outcome, ShotOutcome) and outcome.draft is not None
