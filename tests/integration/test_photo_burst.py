@@ -29,13 +29,21 @@ from tests.conftest import make_settings
 from tests.statements import counting
 
 
-async def test_a_burst_goes_through_intake_a_few_at_a_time_first_come_first_served(
-    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    settings = make_settings(tmp_path)
-    services = build_use_cases(
-        settings, database, OfflineDrafter(), {"offline": OfflineVideoProvider()}, "offline"
+@pytest.fixture
+def services(database: Database, tmp_path: Path) -> Services:
+    """The use cases, offline, on the test's database."""
+    return build_use_cases(
+        make_settings(tmp_path),
+        database,
+        OfflineDrafter(),
+        {"offline": OfflineVideoProvider()},
+        "offline",
     )
+
+
+async def test_a_burst_goes_through_intake_a_few_at_a_time_first_come_first_served(
+    database: Database, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_prepare = drafting_module.prepare_photo
     lock = threading.Lock()
     inside, most, started = 0, 0, []
@@ -105,16 +113,12 @@ async def through_intake_together(
 
 
 async def test_shots_whose_drafts_are_ready_together_are_written_together(
-    database: Database, tmp_path: Path
+    database: Database, services: Services
 ) -> None:
     """Under load many drafts come back at once. Their shots share one transaction with a
     few multi-row statements, and each photo still gets its own shot, place and draft:
     an album's photos share the project the first of them opens, a chat with a project
     adds to it, and a photo without words waits for its description."""
-    settings = make_settings(tmp_path)
-    services = build_use_cases(
-        settings, database, OfflineDrafter(), {"offline": OfflineVideoProvider()}, "offline"
-    )
     users = [
         await services.accounts.enter(Sender(user_id=2000 + n, chat_id=2000 + n)) for n in range(6)
     ]
@@ -192,14 +196,10 @@ async def test_shots_whose_drafts_are_ready_together_are_written_together(
 
 
 async def test_a_shot_that_cannot_be_written_fails_alone(
-    database: Database, tmp_path: Path
+    database: Database, services: Services
 ) -> None:
     """A batch that fails is rolled back and written again photo by photo: the photo that
     cannot be written gets its error, and the others their shots, as if each came alone."""
-    settings = make_settings(tmp_path)
-    services = build_use_cases(
-        settings, database, OfflineDrafter(), {"offline": OfflineVideoProvider()}, "offline"
-    )
     users = [
         await services.accounts.enter(Sender(user_id=3000 + n, chat_id=3000 + n)) for n in range(3)
     ]
